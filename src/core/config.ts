@@ -1,0 +1,222 @@
+/**
+ * The configuration file (JSON). The built-in default manages Semibot's four tables;
+ * a file may override the defaults and list other tables. Validation is done by zod, and
+ * every error names the field it is about.
+ */
+import { readFile } from 'node:fs/promises';
+import { z } from 'zod';
+import { ConfigError, isPartkitError } from './errors.js';
+import { checkIdentifierLength, parseQualifiedName, type QualifiedName } from './identifiers.js';
+
+const UNIT_DAYS = { day: 1, week: 7, month: 30, year: 365 } as const;
+type Unit = keyof typeof UNIT_DAYS;
+
+/** `12 months`, `3 years`, `90 days`, `1 week`: normalised to "<n> <unit>s". */
+export function parseInterval(text: string): { amount: number; unit: Unit; approxDays: number; text: string } | undefined {
+  const match = /^\s*(\d{1,4})\s*(day|week|month|year)s?\s*$/i.exec(text);
+  if (!match) return undefined;
+  const amount = Number(match[1]);
+  const unit = match[2]!.toLowerCase() as Unit;
+  if (amount <= 0) return undefined;
+  return { amount, unit, approxDays: amount * UNIT_DAYS[unit], text: `${amount} ${unit}${amount === 1 ? '' : 's'}` };
+}
+
+const intervalText = z.string().refine((value) => parseInterval(value) !== undefined, {
+  message: 'expected an interval such as "12 months", "3 years" or "90 days"',
+});
+
+/** Only monthly partitions are supported; `monthly` is accepted as pg_partman 4 spells it. */
+const partitionInterval = z
+  .string()
+  .transform((value) => (value.trim().toLowerCase() === 'monthly' ? '1 month' : value))
+  .refine((value) => parseInterval(value)?.text === '1 month', {
+    message: 'only "1 month" partitions are supported',
+  })
+  .transform(() => '1 month' as const);
+
+const timeZone = z.string().refine(
+  (value) => {
+    try {
+      new Intl.DateTimeFormat('en-US', { timeZone: value });
+      return true;
+    } catch {
+      return false;
+    }
+  },
+  { message: 'not a known IANA time zone (e.g. "UTC", "Asia/Shanghai")' },
+);
+
+const identifier = z
+  .string()
+  .min(1)
+  .refine((value) => Buffer.byteLength(value) <= 63, { message: 'longer than 63 bytes' });
+
+/** Cron syntax as pg_cron takes it: five fields, or pg_cron's "N seconds". */
+const cronSchedule = z.string().refine(
+  (value) => /^\s*(\S+\s+){4}\S+\s*$/.test(value) || /^\s*\d{1,2}\s+seconds?\s*$/.test(value),
+  { message: 'expected a cron schedule with five fields, e.g. "0 * * * *"' },
+);
+
+const tableSettingsShape = {
+  controlColumn: identifier,
+  interval: partitionInterval,
+  premake: z.number().int().min(1).max(60),
+  retention: intervalText.nullable(),
+  archive: z.boolean(),
+  purge: z.strictObject({ enabled: z.boolean(), after: intervalText }),
+  timeZone,
+};
+
+const tableSettings = z.strictObject(tableSettingsShape);
+
+const tableEntry = z.strictObject({
+  name: z.string().min(1),
+  ...Object.fromEntries(Object.entries(tableSettingsShape).map(([key, schema]) => [key, schema.optional()])),
+} as { name: z.ZodString } & { [K in keyof typeof tableSettingsShape]: z.ZodOptional<(typeof tableSettingsShape)[K]> });
+
+/** The Semibot tables the design names: what a config without `tables` manages. */
+export const SEMIBOT_TABLES = ['public.messages', 'public.execution_logs', 'public.api_key_logs', 'public.usage_records'] as const;
+
+const configFile = z.strictObject({
+  $schema: z.string().optional(),
+  strategy: z.enum(['auto', 'partman', 'plpgsql']).default('auto'),
+  kitSchema: identifier.default('partkit'),
+  partmanSchema: identifier.default('partman'),
+  archiveSchema: identifier.default('partkit_archive'),
+  maintenance: z
+    .strictObject({
+      schedule: cronSchedule.default('0 * * * *'),
+      jobName: identifier.optional(),
+    })
+    .default({ schedule: '0 * * * *' }),
+  defaults: tableSettings.partial().default({}),
+  tables: z.array(tableEntry).min(1).default(() => SEMIBOT_TABLES.map((name) => ({ name }))),
+});
+
+export type Strategy = 'partman' | 'plpgsql';
+
+export interface TableConfig {
+  readonly name: QualifiedName;
+  readonly controlColumn: string;
+  readonly interval: '1 month';
+  readonly premake: number;
+  /** Normalised interval text, or null to keep every month attached. */
+  readonly retention: string | null;
+  /** Where months past retention go; null when archive is off (then retention must be off too). */
+  readonly archiveSchema: string | null;
+  readonly purgeAfter: string | null;
+  readonly timeZone: string;
+}
+
+export interface Config {
+  readonly strategy: 'auto' | Strategy;
+  readonly kitSchema: string;
+  readonly partmanSchema: string;
+  readonly maintenance: { readonly schedule: string; readonly jobName: string | undefined };
+  readonly tables: readonly TableConfig[];
+  /** Where the config came from, for messages. */
+  readonly source: string;
+}
+
+export const BUILTIN_DEFAULTS = {
+  controlColumn: 'created_at',
+  interval: '1 month',
+  premake: 4,
+  retention: '12 months',
+  archive: true,
+  purge: { enabled: false, after: '3 years' },
+  timeZone: 'UTC',
+} as const;
+
+export const BUILTIN_CONFIG: unknown = {};
+
+function fieldPath(path: readonly PropertyKey[]): string {
+  return path.reduce<string>((text, part) => (typeof part === 'number' ? `${text}[${part}]` : text ? `${text}.${String(part)}` : String(part)), '');
+}
+
+/** Validates parsed JSON and resolves every table against the defaults. */
+export function resolveConfig(raw: unknown, source: string): Config {
+  const parsed = configFile.safeParse(raw);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0]!;
+    const field = fieldPath(issue.path) || '(root)';
+    const what = issue.code === 'unrecognized_keys' ? `unknown key ${issue.keys.map((k) => JSON.stringify(k)).join(', ')}` : issue.message;
+    throw new ConfigError(`Invalid config ${source}: field "${field}": ${what}.`, 'Fix the field and run again; see README "Configuration".');
+  }
+  const file = parsed.data;
+  const defaults = { ...BUILTIN_DEFAULTS, ...file.defaults };
+  const seen = new Map<string, number>();
+  const tables = file.tables.map((entry, index): TableConfig => {
+    const at = (key: string) => `tables[${index}]${key ? `.${key}` : ''}`;
+    let name: QualifiedName;
+    try {
+      name = parseQualifiedName(entry.name);
+    } catch (error) {
+      throw new ConfigError(`Invalid config ${source}: field "${at('name')}": ${isPartkitError(error) ? error.message : String(error)}`);
+    }
+    const key = `${name.schema}.${name.name}`;
+    if (seen.has(key)) {
+      throw new ConfigError(`Invalid config ${source}: field "${at('name')}": duplicate table ${JSON.stringify(entry.name)} (also tables[${seen.get(key)}]).`);
+    }
+    seen.set(key, index);
+    const settings = { ...defaults, ...Object.fromEntries(Object.entries(entry).filter(([, v]) => v !== undefined)) } as typeof defaults;
+    const retention = settings.retention === null ? null : parseInterval(settings.retention)!;
+    if (retention && retention.approxDays < 30) {
+      throw new ConfigError(`Invalid config ${source}: field "${at('retention')}": retention "${settings.retention}" is shorter than the partition interval (1 month).`);
+    }
+    if (retention && !settings.archive) {
+      throw new ConfigError(
+        `Invalid config ${source}: field "${at('archive')}": archive is off but retention is "${retention.text}"; partkit never drops months in maintenance.`,
+        'Set "archive": true (months past retention move to the archive schema) or "retention": null.',
+      );
+    }
+    const purge = settings.purge.enabled ? parseInterval(settings.purge.after)! : null;
+    if (purge && retention && purge.approxDays < retention.approxDays) {
+      throw new ConfigError(`Invalid config ${source}: field "${at('purge.after')}": purge after "${purge.text}" comes before retention "${retention.text}".`);
+    }
+    for (const [label, suffixBytes] of [['default', '_default'.length], ['monthly child', '_y2026m01'.length]] as const) {
+      try {
+        checkIdentifierLength(name.name + 'x'.repeat(suffixBytes), `Table name (with its ${label} partition suffix)`);
+      } catch (error) {
+        throw new ConfigError(`Invalid config ${source}: field "${at('name')}": ${(error as Error).message}`);
+      }
+    }
+    return {
+      name,
+      controlColumn: settings.controlColumn,
+      interval: '1 month',
+      premake: settings.premake,
+      retention: retention?.text ?? null,
+      archiveSchema: settings.archive ? file.archiveSchema : null,
+      purgeAfter: purge?.text ?? null,
+      timeZone: settings.timeZone,
+    };
+  });
+  return {
+    strategy: file.strategy,
+    kitSchema: file.kitSchema,
+    partmanSchema: file.partmanSchema,
+    maintenance: { schedule: file.maintenance.schedule, jobName: file.maintenance.jobName },
+    tables,
+    source,
+  };
+}
+
+/** `--config` path, else `PARTKIT_CONFIG`, else the built-in default. */
+export async function loadConfig(path: string | undefined, env: NodeJS.ProcessEnv = process.env): Promise<Config> {
+  const file = path ?? (env.PARTKIT_CONFIG || undefined);
+  if (file === undefined) return resolveConfig(BUILTIN_CONFIG, '(built-in default)');
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (error) {
+    throw new ConfigError(`Cannot read config file ${file}: ${(error as NodeJS.ErrnoException).code ?? String(error)}.`, 'Check the path given to --config or PARTKIT_CONFIG.');
+  }
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch (error) {
+    throw new ConfigError(`Config file ${file} is not valid JSON: ${(error as Error).message}.`);
+  }
+  return resolveConfig(raw, file);
+}

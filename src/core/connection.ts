@@ -1,0 +1,112 @@
+/**
+ * Where to connect: --database-url, else DATABASE_URL, else the libpq variables
+ * (PGHOST PGPORT PGUSER PGPASSWORD PGDATABASE PGSSLMODE). Passwords never leave this module
+ * except inside the pg client configuration.
+ */
+import type { ClientConfig } from 'pg';
+import { ConnectionError, sqlState } from './errors.js';
+
+export interface ConnectionTarget {
+  readonly config: ClientConfig;
+  /** host:port/database as user, safe to print. */
+  readonly display: string;
+}
+
+export const DEFAULT_CONNECT_TIMEOUT_MS = 5000;
+
+/** Replaces the password part of anything that looks like a connection URL. */
+export function redact(text: string): string {
+  return text.replace(/(postgres(?:ql)?:\/\/[^:/@\s]*:)[^@\s]*@/gi, '$1***@');
+}
+
+function sslFromMode(mode: string | undefined): ClientConfig['ssl'] {
+  switch (mode) {
+    case undefined:
+    case '':
+    case 'disable':
+    case 'allow':
+    case 'prefer':
+      return undefined;
+    case 'require':
+    case 'no-verify':
+      return { rejectUnauthorized: false };
+    case 'verify-ca':
+    case 'verify-full':
+      return { rejectUnauthorized: true };
+    default:
+      throw new ConnectionError(`Unknown PGSSLMODE/sslmode "${mode}".`, 'Use disable, require, verify-ca or verify-full.');
+  }
+}
+
+export function resolveConnection(databaseUrl: string | undefined, env: NodeJS.ProcessEnv = process.env): ConnectionTarget {
+  const timeoutMs = Number(env.PARTKIT_CONNECT_TIMEOUT_MS ?? DEFAULT_CONNECT_TIMEOUT_MS);
+  const common = { application_name: 'partkit', connectionTimeoutMillis: timeoutMs } satisfies ClientConfig;
+  const url = databaseUrl ?? (env.DATABASE_URL || undefined);
+  if (url !== undefined) {
+    let parsed: URL;
+    try {
+      parsed = new URL(url);
+    } catch {
+      throw new ConnectionError(`The database URL is not a valid URL (${redact(url)}).`, 'Expected postgres://user:password@host:5432/database.');
+    }
+    if (parsed.protocol !== 'postgres:' && parsed.protocol !== 'postgresql:') {
+      throw new ConnectionError(`The database URL must start with postgres:// or postgresql:// (got "${parsed.protocol}").`, 'Expected postgres://user:password@host:5432/database.');
+    }
+    const database = decodeURIComponent(parsed.pathname.replace(/^\//, '')) || decodeURIComponent(parsed.username) || 'postgres';
+    const user = decodeURIComponent(parsed.username) || env.PGUSER || env.USER || 'postgres';
+    const host = parsed.searchParams.get('host') ?? (decodeURIComponent(parsed.hostname) || env.PGHOST || 'localhost');
+    const port = Number(parsed.port || env.PGPORT || 5432);
+    const password = parsed.password ? decodeURIComponent(parsed.password) : env.PGPASSWORD;
+    const config: ClientConfig = {
+      ...common,
+      host,
+      port,
+      user,
+      database,
+      ...(password !== undefined ? { password } : {}),
+      ssl: sslFromMode(parsed.searchParams.get('sslmode') ?? env.PGSSLMODE),
+    };
+    return { config, display: `${user}@${host}:${port}/${database}` };
+  }
+  const user = env.PGUSER || env.USER || 'postgres';
+  const host = env.PGHOST || 'localhost';
+  const port = Number(env.PGPORT || 5432);
+  const database = env.PGDATABASE || user;
+  const config: ClientConfig = {
+    ...common,
+    host,
+    port,
+    user,
+    database,
+    ...(env.PGPASSWORD !== undefined ? { password: env.PGPASSWORD } : {}),
+    ssl: sslFromMode(env.PGSSLMODE),
+  };
+  return { config, display: `${user}@${host}:${port}/${database}` };
+}
+
+/** The same credentials, another database (pg_cron's `cron.database_name`). */
+export function withDatabase(target: ConnectionTarget, database: string): ConnectionTarget {
+  const { user, host, port } = target.config;
+  return { config: { ...target.config, database }, display: `${user}@${host}:${port}/${database}` };
+}
+
+/** Turns a failed connect into a short message that names no password. */
+export function connectionError(target: ConnectionTarget, error: unknown): ConnectionError {
+  const code = sqlState(error) ?? (error as NodeJS.ErrnoException | undefined)?.code;
+  const raw = error instanceof Error ? error.message : String(error);
+  const password = target.config.password;
+  const message = redact(typeof password === 'string' && password.length > 0 ? raw.split(password).join('***') : raw);
+  const hints: Record<string, string> = {
+    '28P01': 'Check the user name and password (DATABASE_URL or PGPASSWORD).',
+    '28000': 'The server refused this user: check pg_hba.conf or the host\'s access rules.',
+    '3D000': 'Create the database first, or point --database-url at an existing one.',
+    ECONNREFUSED: 'Is the server running and listening on that host and port?',
+    ENOTFOUND: 'Check the host name.',
+  };
+  const timedOut = /timeout/i.test(message);
+  return new ConnectionError(
+    `Cannot connect to ${target.display}: ${timedOut ? 'timed out' : message}.`,
+    hints[code ?? ''] ?? (timedOut ? 'The host did not answer in time; check host, port and firewall.' : undefined),
+    { cause: error },
+  );
+}

@@ -1,0 +1,91 @@
+/**
+ * What every command gets: validated options, the config, a logger, and a database connection
+ * made on demand. Also the one place that turns results and errors into output and exit codes.
+ */
+import { loadConfig, type Config } from './config.js';
+import { redact, resolveConnection, type ConnectionTarget } from './connection.js';
+import { Database, DEFAULT_EXECUTOR_OPTIONS } from './db.js';
+import { ExitCode, isPartkitError, UsageError } from './errors.js';
+import { createLogger, type Logger } from './log.js';
+
+export interface GlobalOptions {
+  readonly databaseUrl?: string | undefined;
+  readonly config?: string | undefined;
+  readonly json?: boolean | undefined;
+  readonly dryRun?: boolean | undefined;
+  readonly lockTimeout?: string | undefined;
+  readonly verbose?: boolean | undefined;
+}
+
+export interface CommandContext {
+  readonly options: GlobalOptions;
+  readonly config: Config;
+  readonly log: Logger;
+  readonly target: ConnectionTarget;
+  readonly lockTimeout: string;
+  /** Connects on first use; closed by runCommand. */
+  database(): Promise<Database>;
+}
+
+/** A result may carry its own exit code (1 when a check failed). */
+export interface CommandResult {
+  readonly exitCode?: number;
+}
+
+const LOCK_TIMEOUT = /^\d+(ms|s|min)?$/;
+
+export async function createContext(options: GlobalOptions, env: NodeJS.ProcessEnv = process.env): Promise<CommandContext & { close(): Promise<void> }> {
+  const lockTimeout = options.lockTimeout ?? DEFAULT_EXECUTOR_OPTIONS.lockTimeout;
+  if (!LOCK_TIMEOUT.test(lockTimeout)) {
+    throw new UsageError(`--lock-timeout "${lockTimeout}" is not a duration.`, 'Use e.g. 5s, 500ms or 1min.');
+  }
+  const config = await loadConfig(options.config, env);
+  const log = createLogger({ verbose: options.verbose ?? false });
+  const target = resolveConnection(options.databaseUrl, env);
+  let db: Database | undefined;
+  return {
+    options,
+    config,
+    log,
+    target,
+    lockTimeout,
+    async database() {
+      db ??= await Database.connect(target, { ...DEFAULT_EXECUTOR_OPTIONS, lockTimeout, log });
+      return db;
+    },
+    async close() {
+      await db?.close();
+    },
+  };
+}
+
+/** Runs a command body, prints its result (text or --json) and returns the exit code. */
+export async function runCommand<R extends object>(
+  options: GlobalOptions,
+  body: (ctx: CommandContext) => Promise<R>,
+  render: (result: R) => string,
+): Promise<number> {
+  let context: Awaited<ReturnType<typeof createContext>> | undefined;
+  try {
+    context = await createContext(options);
+    const result = await body(context);
+    const text = options.json ? `${JSON.stringify(result, null, 2)}\n` : render(result);
+    if (text) process.stdout.write(text.endsWith('\n') ? text : `${text}\n`);
+    return (result as CommandResult).exitCode ?? ExitCode.ok;
+  } catch (error) {
+    return reportError(error, options.json ?? false);
+  } finally {
+    await context?.close();
+  }
+}
+
+export function reportError(error: unknown, json: boolean): number {
+  const exitCode = isPartkitError(error) ? error.exitCode : ExitCode.checkFailed;
+  const message = redact(error instanceof Error ? error.message : String(error));
+  const hint = isPartkitError(error) && error.hint ? redact(error.hint) : undefined;
+  if (json) {
+    process.stdout.write(`${JSON.stringify({ error: { message, hint, exitCode } }, null, 2)}\n`);
+  }
+  process.stderr.write(`partkit: ${message}\n${hint ? `hint: ${hint}\n` : ''}`);
+  return exitCode;
+}

@@ -1,0 +1,234 @@
+/**
+ * The one executor of SQL. It owns the connections, the run lock, transactions,
+ * lock_timeout, retries on lock errors, and logging. Commands read through `query`
+ * and change things only through `applyPlan`.
+ */
+import pg from 'pg';
+import { migrate } from 'postgres-migrations';
+import { connectionError, withDatabase, type ConnectionTarget } from './connection.js';
+import { LockError, PartkitError, sqlState } from './errors.js';
+import { quoteIdent, quoteLiteral } from './identifiers.js';
+import type { Logger } from './log.js';
+import { inlineParams, type MigrationsStep, type Plan, type SqlStep, type Step } from './plan.js';
+
+/** Advisory lock key: one partkit run per database at a time ('part' 'kit'). */
+const RUN_LOCK = [0x70617274, 0x6b6974] as const;
+const LOCK_ERRORS = new Set(['55P03', '40P01', '40001']);
+
+export interface ExecutorOptions {
+  readonly lockTimeout: string;
+  /** Attempts for a step that hits a lock error before giving up with exit 5. */
+  readonly retries: number;
+  /** How long to wait for another partkit run on the same database. */
+  readonly runLockWaitMs: number;
+  readonly log: Logger;
+}
+
+export const DEFAULT_EXECUTOR_OPTIONS = { lockTimeout: '5s', retries: 5, runLockWaitMs: 300_000 } as const;
+
+async function connect(target: ConnectionTarget): Promise<pg.Client> {
+  const client = new pg.Client(target.config);
+  // A dropped connection is reported by the next query; keep the process from crashing on 'error'.
+  client.on('error', () => undefined);
+  try {
+    await client.connect();
+  } catch (error) {
+    await client.end().catch(() => undefined);
+    throw connectionError(target, error);
+  }
+  return client;
+}
+
+/** What a step returned (rows of its statement), for commands that report them. */
+export interface StepRows {
+  readonly step: Step;
+  readonly rows: readonly Record<string, unknown>[];
+}
+
+export class Database {
+  private cronClient: pg.Client | undefined;
+  private holdsRunLock = false;
+
+  private constructor(
+    readonly target: ConnectionTarget,
+    private readonly client: pg.Client,
+    readonly name: string,
+    private readonly options: ExecutorOptions,
+  ) {}
+
+  static async connect(target: ConnectionTarget, options: ExecutorOptions): Promise<Database> {
+    const client = await connect(target);
+    const { rows } = await client.query<{ db: string }>('SELECT current_database() AS db');
+    return new Database(target, client, rows[0]!.db, options);
+  }
+
+  get log(): Logger {
+    return this.options.log;
+  }
+
+  get lockTimeout(): string {
+    return this.options.lockTimeout;
+  }
+
+  /** Reads (inspection). Statements that change anything belong in a plan. */
+  async query<Row extends object = Record<string, unknown>>(sql: string, params: readonly unknown[] = []): Promise<Row[]> {
+    this.options.log.debug(inlineParams(sql, params));
+    const result = await this.client.query<Row>(sql, params as unknown[]);
+    return result.rows;
+  }
+
+  /** Reads in pg_cron's database (same credentials); undefined when it cannot be reached. */
+  async queryCron<Row extends object = Record<string, unknown>>(cronDatabase: string, sql: string, params: readonly unknown[] = []): Promise<Row[]> {
+    const client = await this.cronConnection(cronDatabase);
+    this.options.log.debug(`[${cronDatabase}] ${inlineParams(sql, params)}`);
+    return (await client.query<Row>(sql, params as unknown[])).rows;
+  }
+
+  private async cronConnection(cronDatabase: string): Promise<pg.Client> {
+    if (cronDatabase === this.name) return this.client;
+    this.cronClient ??= await connect(withDatabase(this.target, cronDatabase));
+    return this.cronClient;
+  }
+
+  /** Session advisory lock so that concurrent partkit runs on one database take turns. */
+  async acquireRunLock(): Promise<void> {
+    const deadline = Date.now() + this.options.runLockWaitMs;
+    let announced = false;
+    for (;;) {
+      const [row] = await this.query<{ ok: boolean }>('SELECT pg_try_advisory_lock($1, $2) AS ok', RUN_LOCK);
+      if (row?.ok) {
+        this.holdsRunLock = true;
+        return;
+      }
+      if (Date.now() > deadline) {
+        throw new LockError('Another partkit run holds the lock on this database.', 'Wait for it to finish, or look for it in pg_stat_activity (application_name = partkit).');
+      }
+      if (!announced) {
+        this.options.log.info('Waiting for another partkit run on this database to finish...');
+        announced = true;
+      }
+      await new Promise((resolve) => setTimeout(resolve, 250));
+    }
+  }
+
+  /**
+   * Applies the plan in order. Each SQL step is its own transaction, except consecutive steps
+   * that share a `group`, which commit together.
+   */
+  async applyPlan(plan: Plan, context: { cronDatabase?: string } = {}): Promise<StepRows[]> {
+    const results: StepRows[] = [];
+    const units: Step[][] = [];
+    for (const step of plan.steps) {
+      const last = units.at(-1);
+      const head = last?.[0];
+      if (step.kind === 'sql' && step.group !== undefined && head?.kind === 'sql' && head.group === step.group) last!.push(step);
+      else units.push([step]);
+    }
+    for (const unit of units) {
+      for (const step of unit) this.options.log.info(`• ${step.description}`);
+      results.push(...(await this.applyUnit(unit, context)));
+    }
+    return results;
+  }
+
+  private async applyUnit(unit: Step[], context: { cronDatabase?: string }): Promise<StepRows[]> {
+    const [first] = unit;
+    if (first!.kind === 'migrations') {
+      await this.applyMigrations(first!);
+      return [{ step: first!, rows: [] }];
+    }
+    const steps = unit as SqlStep[];
+    const client = first!.database === 'cron' ? await this.cronConnection(context.cronDatabase ?? 'postgres') : this.client;
+    const step = steps[0]!;
+    for (let attempt = 1; ; attempt += 1) {
+      try {
+        return await this.runSqlSteps(client, steps);
+      } catch (error) {
+        const code = sqlState(error);
+        if (code && LOCK_ERRORS.has(code)) {
+          if (attempt >= this.options.retries) {
+            throw new LockError(
+              `Could not take the locks for "${step.description}" after ${attempt} attempts (${(error as Error).message}).`,
+              'Another session holds the table; retry later or raise --lock-timeout.',
+              { cause: error },
+            );
+          }
+          const delay = Math.min(200 * 2 ** attempt, 5000) * (0.5 + Math.random());
+          this.options.log.info(`  lock busy (${code}), retrying in ${Math.round(delay)} ms`);
+          await new Promise((resolve) => setTimeout(resolve, delay));
+          continue;
+        }
+        if (error instanceof PartkitError) throw error;
+        throw new StepFailedError(step, error);
+      }
+    }
+  }
+
+  private async runSqlSteps(client: pg.Client, steps: readonly SqlStep[]): Promise<StepRows[]> {
+    const step = steps[0]!;
+    for (const each of steps) this.options.log.debug(inlineParams(each.sql, each.params));
+    if (step.transaction === false) {
+      if (step.timeZone) await client.query(`SET TimeZone = ${quoteLiteral(step.timeZone)}`);
+      try {
+        const result = await client.query(step.sql, step.params as unknown[] | undefined);
+        return [{ step, rows: result.rows ?? [] }];
+      } finally {
+        if (step.timeZone) await client.query('RESET TimeZone').catch(() => undefined);
+      }
+    }
+    const results: StepRows[] = [];
+    await client.query('BEGIN');
+    try {
+      await client.query(`SET LOCAL lock_timeout = ${quoteLiteral(this.options.lockTimeout)}`);
+      for (const each of steps) {
+        if (each.timeZone) await client.query(`SET LOCAL TimeZone = ${quoteLiteral(each.timeZone)}`);
+        const result = await client.query(each.sql, each.params as unknown[] | undefined);
+        results.push({ step: each, rows: result.rows ?? [] });
+      }
+      await client.query('COMMIT');
+      return results;
+    } catch (error) {
+      await client.query('ROLLBACK').catch(() => undefined);
+      throw error;
+    }
+  }
+
+  private async applyMigrations(step: MigrationsStep): Promise<void> {
+    const schema = quoteIdent(step.schema);
+    // postgres-migrations finds its bookkeeping table by name in any schema and then reads it
+    // through search_path: creating ours first keeps it away from an application's own "migrations".
+    await this.client.query(`CREATE SCHEMA IF NOT EXISTS ${schema}`);
+    await this.client.query(
+      `CREATE TABLE IF NOT EXISTS ${schema}.migrations (id integer PRIMARY KEY, name varchar(100) UNIQUE NOT NULL, hash varchar(40) NOT NULL, executed_at timestamp DEFAULT current_timestamp)`,
+    );
+    await this.client.query(`SET search_path TO ${schema}, pg_catalog`);
+    try {
+      await migrate({ client: this.client }, step.directory, { logger: (line) => this.options.log.debug(line) });
+    } catch (error) {
+      throw new StepFailedError(step, error);
+    } finally {
+      await this.client.query('RESET search_path').catch(() => undefined);
+    }
+  }
+
+  async close(): Promise<void> {
+    if (this.holdsRunLock) {
+      await this.client.query('SELECT pg_advisory_unlock($1, $2)', RUN_LOCK as unknown as unknown[]).catch(() => undefined);
+    }
+    await this.cronClient?.end().catch(() => undefined);
+    await this.client.end().catch(() => undefined);
+  }
+}
+
+/** A step the server rejected; the message names the step and the server's reason. */
+export class StepFailedError extends PartkitError {
+  readonly exitCode;
+  constructor(step: Step, error: unknown) {
+    const code = sqlState(error);
+    const reason = error instanceof Error ? error.message : String(error);
+    // Missing rights or objects are "the server lacks something"; anything else is a conflict.
+    const missing = code !== undefined && ['42501', '42883', '42P01', '0A000', '58P01'].includes(code);
+    super(`Step failed: ${step.description}: ${reason}${code ? ` (SQLSTATE ${code})` : ''}.`, missing ? 'An administrator may need to grant rights or install an extension; run `partkit doctor`.' : 'Nothing after this step was applied; fix the cause and run again (steps already applied are kept and skipped next time).', { cause: error });
+    this.exitCode = missing ? (4 as const) : (5 as const);
+  }
+}
