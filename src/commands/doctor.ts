@@ -1,0 +1,122 @@
+/**
+ * `partkit doctor`: what the server offers, what the user may do, the state of each configured
+ * table, and the strategy and scheduler partkit would use, with reasons and advice.
+ */
+import type { CommandModule } from 'yargs';
+import { decide, inspect, type Capabilities, type Decision } from '../core/capabilities.js';
+import type { Config } from '../core/config.js';
+import { runCommand, type CommandContext, type GlobalOptions } from '../core/context.js';
+import type { Database } from '../core/db.js';
+
+export interface DoctorReport {
+  readonly server: Capabilities['server'];
+  readonly database: string;
+  readonly user: Capabilities['user'];
+  readonly host: Capabilities['host'];
+  readonly extensions: Capabilities['extensions'];
+  readonly kit: Capabilities['kit'];
+  readonly strategy: Decision['strategy'];
+  readonly scheduler: Decision['scheduler'];
+  readonly reasons: readonly string[];
+  readonly advice: readonly string[];
+  readonly tables: readonly {
+    readonly name: string;
+    readonly exists: boolean;
+    readonly partitioned: boolean;
+    readonly partitionedBy: string | null;
+    readonly primaryKeyIncludesControl: boolean;
+    readonly controlColumn: Capabilities['tables'][number]['controlColumn'];
+    readonly estimatedRows: number;
+    readonly problems: readonly string[];
+  }[];
+}
+
+function tableProblems(table: Capabilities['tables'][number]): string[] {
+  const problems: string[] = [];
+  if (!table.exists) return problems;
+  const column = table.controlColumn;
+  if (!column.exists) problems.push(`has no column ${column.name}`);
+  else if (!column.notNull) problems.push(`${column.name} is nullable`);
+  if (table.relkind === 'r') problems.push('is not partitioned: run `partkit migrate`');
+  if (table.partitioned && (table.partitionStrategy !== 'range' || table.partitionKey.join(',') !== column.name)) {
+    problems.push(`is partitioned by ${table.partitionStrategy} (${table.partitionKey.join(', ')}), not by range on ${column.name}`);
+  }
+  if (table.primaryKey && !table.primaryKeyIncludesControl) problems.push(`primary key (${table.primaryKey.join(', ')}) does not include ${column.name}`);
+  return problems;
+}
+
+export async function doctor(db: Database, config: Config, strategy?: Config['strategy']): Promise<DoctorReport> {
+  const caps = await inspect(db, config);
+  const decision = decide(caps, config, strategy);
+  return {
+    server: caps.server,
+    database: caps.database,
+    user: caps.user,
+    host: caps.host,
+    extensions: caps.extensions,
+    kit: caps.kit,
+    strategy: decision.strategy,
+    scheduler: decision.scheduler,
+    reasons: decision.reasons,
+    advice: decision.advice,
+    tables: caps.tables.map((table) => ({
+      name: table.name,
+      exists: table.exists,
+      partitioned: table.partitioned,
+      partitionedBy: table.partitioned ? `${table.partitionStrategy} (${table.partitionKey.join(', ')})` : null,
+      primaryKeyIncludesControl: table.primaryKeyIncludesControl,
+      controlColumn: table.controlColumn,
+      estimatedRows: table.estimatedRows,
+      problems: tableProblems(table),
+    })),
+  };
+}
+
+function extensionLine(name: string, ext: Capabilities['extensions']['pg_partman']): string {
+  if (ext.installed) return `${name}: installed ${ext.version} in schema ${ext.schema}`;
+  if (ext.available) return `${name}: available (${ext.defaultVersion}), not installed`;
+  return `${name}: not available`;
+}
+
+export function renderDoctor(report: DoctorReport): string {
+  const cron = report.extensions.pg_cron;
+  const lines = [
+    `server     PostgreSQL ${report.server.version} (${report.server.versionNum}), TimeZone ${report.server.timezone}, host ${report.host}`,
+    `database   ${report.database}`,
+    `user       ${report.user.name}${report.user.superuser ? ' (superuser)' : ''}${report.user.adminRoles.length ? ` member of ${report.user.adminRoles.join(', ')}` : ''}`,
+    `extension  ${extensionLine('pg_partman', report.extensions.pg_partman)}`,
+    `extension  ${extensionLine('pg_cron', cron)}; ${cron.preloaded ? `preloaded, cron.database_name = ${cron.databaseName}` : 'not in shared_preload_libraries'}`,
+    `kit schema ${report.kit.schema}: ${report.kit.installed ? 'installed' : 'not installed'}`,
+    '',
+    `strategy   ${report.strategy}`,
+    `scheduler  ${report.scheduler}`,
+    ...report.reasons.map((reason) => `  - ${reason}`),
+    '',
+    'tables',
+    ...report.tables.map((table) => {
+      const state = !table.exists ? 'missing (provision creates it)' : table.partitioned ? `partitioned by ${table.partitionedBy}` : 'not partitioned';
+      const problems = table.problems.length ? `  PROBLEM: ${table.problems.join('; ')}` : '';
+      return `  ${table.name.padEnd(28)} ${state}${table.exists ? `, ~${table.estimatedRows} rows` : ''}${problems}`;
+    }),
+  ];
+  if (report.advice.length) lines.push('', 'advice', ...report.advice.map((line) => `  - ${line}`));
+  return lines.join('\n');
+}
+
+interface DoctorArgs extends GlobalOptions {
+  readonly strategy?: Config['strategy'];
+}
+
+export const doctorCommand: CommandModule<GlobalOptions, DoctorArgs> = {
+  command: 'doctor',
+  describe: 'Inspect the server and tables; report the strategy and scheduler partkit would use',
+  builder: (yargs) =>
+    yargs.option('strategy', { choices: ['auto', 'partman', 'plpgsql'] as const, describe: 'Strategy to evaluate (default: from config, auto)' }),
+  handler: async (args) => {
+    process.exitCode = await runCommand(
+      args,
+      async (ctx: CommandContext) => doctor(await ctx.database(), ctx.config, args.strategy),
+      renderDoctor,
+    );
+  },
+};

@@ -1,0 +1,9 @@
+/** Every command, in the order `partkit --help` lists them. */
+import type { CommandModule } from 'yargs';
+import type { GlobalOptions } from '../core/context.js';
+import { doctorCommand } from './doctor.js';
+import { maintainCommand } from './maintain.js';
+import { provisionCommand } from './provision.js';
+
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export const commands: readonly CommandModule<GlobalOptions, any>[] = [doctorCommand, provisionCommand, maintainCommand];
