@@ -1,0 +1,74 @@
+/**
+ * `partkit maintain`: one maintenance run now, the same function the pg_cron job calls.
+ * This is what an external scheduler (crontab, Kubernetes CronJob, CI) runs.
+ */
+import type { CommandModule } from 'yargs';
+import type { Config } from '../core/config.js';
+import { runCommand, type GlobalOptions } from '../core/context.js';
+import type { Database } from '../core/db.js';
+import { ExitCode, MissingCapabilityError } from '../core/errors.js';
+import { quoteIdent } from '../core/identifiers.js';
+import { maintenanceCall } from '../core/kit.js';
+import { renderPlan, sqlStep, type Plan } from '../core/plan.js';
+
+export interface MaintenanceEvent {
+  readonly table: string;
+  readonly action: string;
+  readonly partition: string | null;
+  readonly detail: string | null;
+  readonly rows: number | null;
+}
+
+export interface MaintainResult {
+  readonly ok: boolean;
+  readonly events: readonly MaintenanceEvent[];
+  readonly created: number;
+  readonly detached: number;
+  readonly failed: number;
+  readonly exitCode: number;
+  readonly sql?: string;
+}
+
+export async function maintain(db: Database, config: Config, options: { dryRun?: boolean | undefined; table?: string | undefined } = {}): Promise<MaintainResult> {
+  const [kit] = await db.query<{ ok: boolean }>('SELECT to_regprocedure($1) IS NOT NULL AS ok', [`${quoteIdent(config.kitSchema)}.run_maintenance(text)`]);
+  if (!kit?.ok) {
+    throw new MissingCapabilityError(`partkit is not installed in this database (no ${config.kitSchema}.run_maintenance).`, 'Run `partkit provision` first.');
+  }
+  const call = options.table === undefined ? maintenanceCall(config.kitSchema) : `SELECT * FROM ${quoteIdent(config.kitSchema)}.run_maintenance($1)`;
+  const plan: Plan = { steps: [sqlStep(`run maintenance${options.table ? ` of ${options.table}` : ''}`, call, options.table ? { params: [options.table] } : {})] };
+  if (options.dryRun) {
+    return { ok: true, events: [], created: 0, detached: 0, failed: 0, exitCode: ExitCode.ok, sql: renderPlan(plan, { appDatabase: db.name, lockTimeout: db.lockTimeout }) };
+  }
+  await db.acquireRunLock();
+  const [result] = await db.applyPlan(plan);
+  const events = (result?.rows ?? []).map((row) => ({
+    table: String(row.parent),
+    action: String(row.action),
+    partition: (row.partition_name as string | null) ?? null,
+    detail: (row.detail as string | null) ?? null,
+    rows: row.rows === null || row.rows === undefined ? null : Number(row.rows),
+  }));
+  const count = (action: string) => events.filter((event) => event.action === action).length;
+  const failed = count('failed');
+  return { ok: failed === 0, events, created: count('created'), detached: count('detached'), failed, exitCode: failed === 0 ? ExitCode.ok : ExitCode.checkFailed };
+}
+
+export function renderMaintain(result: MaintainResult): string {
+  if (result.sql !== undefined) return result.sql;
+  const lines = result.events.map((event) => `  ${event.action.padEnd(8)} ${event.table}${event.partition ? ` ${event.partition}` : ''}${event.rows ? ` (${event.rows} rows)` : ''}${event.detail ? `: ${event.detail}` : ''}`);
+  lines.unshift(`maintenance ${result.ok ? 'done' : 'FAILED for some tables'}: ${result.created} created, ${result.detached} detached${result.failed ? `, ${result.failed} failed` : ''}`);
+  return lines.join('\n');
+}
+
+interface MaintainArgs extends GlobalOptions {
+  readonly table?: string;
+}
+
+export const maintainCommand: CommandModule<GlobalOptions, MaintainArgs> = {
+  command: 'maintain',
+  describe: 'Run maintenance once now: premake months, move default rows, archive old months (for external schedulers)',
+  builder: (yargs) => yargs.option('table', { type: 'string', describe: 'Only this table (schema.table)' }),
+  handler: async (args) => {
+    process.exitCode = await runCommand(args, async (ctx) => maintain(await ctx.database(), ctx.config, { dryRun: args.dryRun, table: args.table }), renderMaintain);
+  },
+};

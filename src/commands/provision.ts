@@ -1,0 +1,227 @@
+/**
+ * `partkit provision`: installs what the chosen strategy needs, creates or adopts the configured
+ * tables, registers them, and schedules maintenance. Idempotent: a second run changes nothing.
+ */
+import { existsSync } from 'node:fs';
+import type { CommandModule } from 'yargs';
+import { decide, inspect, type Capabilities, type Decision, type TableState } from '../core/capabilities.js';
+import type { Config, Strategy, TableConfig } from '../core/config.js';
+import { runCommand, type GlobalOptions } from '../core/context.js';
+import type { Database } from '../core/db.js';
+import { MissingCapabilityError } from '../core/errors.js';
+import { quoteIdent, quoteQualified } from '../core/identifiers.js';
+import { planKitInstall } from '../core/kit.js';
+import { controlTypeOf, listPartitions, type ControlType } from '../core/partitions.js';
+import { renderPlan, sqlStep, type Plan, type Step } from '../core/plan.js';
+import { crontabLine, findJob, jobName, planSchedule } from '../core/schedule.js';
+import { readSql, sqlPath } from '../core/sql-files.js';
+import { partmanStrategy } from '../strategies/partman.js';
+import { plpgsqlStrategy } from '../strategies/plpgsql.js';
+import { tableLabel } from '../strategies/registration.js';
+import type { ManagedRow, PartConfigRow, PartitionStrategy, ProvisionContext, TableInput } from '../strategies/types.js';
+
+const STRATEGIES: Record<Strategy, PartitionStrategy> = { partman: partmanStrategy, plpgsql: plpgsqlStrategy };
+
+export interface ProvisionOptions {
+  readonly strategy?: Config['strategy'] | undefined;
+  readonly dryRun?: boolean | undefined;
+}
+
+export interface ProvisionResult {
+  readonly strategy: Strategy;
+  readonly scheduler: Decision['scheduler'];
+  readonly reasons: readonly string[];
+  readonly changes: number;
+  readonly dryRun: boolean;
+  readonly tables: readonly { readonly name: string; readonly created: boolean; readonly changes: readonly string[] }[];
+  readonly steps: readonly string[];
+  readonly schedule: { readonly job: string | null; readonly cronDatabase: string | null; readonly externalCommand: string | null };
+  /** The psql script, under --dry-run. */
+  readonly sql?: string;
+}
+
+/** Refuses, before anything changes, tables partkit cannot take as they are. */
+function checkTables(caps: Capabilities, config: Config): void {
+  const problems: string[] = [];
+  for (const [index, state] of caps.tables.entries()) {
+    const table = config.tables[index]!;
+    const column = table.controlColumn;
+    if (!state.exists) {
+      if (!templateFor(table)) problems.push(`${state.name} does not exist, and partkit only creates the Semibot tables; create it PARTITION BY RANGE (${column}) first.`);
+      continue;
+    }
+    if (state.relkind === 'r') {
+      problems.push(`${state.name} exists but is not partitioned; run \`partkit migrate\` to move it to a partitioned table (nothing was changed).`);
+      continue;
+    }
+    if (state.relkind !== 'p') {
+      problems.push(`${state.name} is not a table (relkind ${state.relkind}).`);
+      continue;
+    }
+    if (!state.controlColumn.exists) problems.push(`${state.name} has no column ${column}.`);
+    else if (!state.controlColumn.notNull) problems.push(`${state.name}.${column} is nullable; run ALTER TABLE ${quoteQualified(table.name)} ALTER COLUMN ${quoteIdent(column)} SET NOT NULL after fixing NULL rows.`);
+    else if (!controlTypeOf(state.controlColumn.type)) problems.push(`${state.name}.${column} is ${state.controlColumn.type}; partkit needs timestamptz, timestamp or date.`);
+    if (state.partitionStrategy !== 'range' || state.partitionKey.join(',') !== column) {
+      problems.push(`${state.name} is partitioned by ${state.partitionStrategy} (${state.partitionKey.join(', ')}), not by RANGE (${column}).`);
+    }
+    if (state.primaryKey && !state.primaryKeyIncludesControl) problems.push(`${state.name}'s primary key (${state.primaryKey.join(', ')}) does not include ${column}.`);
+  }
+  if (problems.length > 0) {
+    throw new MissingCapabilityError(problems.join('\n'), 'Nothing was changed. Fix the tables above, or remove them from the config.');
+  }
+}
+
+function templateFor(table: TableConfig): string | undefined {
+  const file = `tables/${table.name.name}.sql`;
+  return /^[a-z_]+$/.test(table.name.name) && existsSync(sqlPath(file)) ? file : undefined;
+}
+
+function createTableStep(table: TableConfig): Step {
+  const ddl = readSql(templateFor(table)!).replaceAll('{{table}}', quoteQualified(table.name));
+  return sqlStep(`create table ${tableLabel(table)} partitioned by range (${table.controlColumn}) with its indexes`, ddl, { table: tableLabel(table) });
+}
+
+async function readManagedRow(db: Database, caps: Capabilities, table: TableConfig): Promise<ManagedRow | null> {
+  if (!caps.kit.installed) return null;
+  const [row] = await db.query<{ control_column: string; control_type: string; premake: number; retention: string | null; archive_schema: string | null; time_zone: string; strategy: Strategy; partman_schema: string | null }>(
+    `SELECT control_column, control_type, premake, retention::text, archive_schema, time_zone, strategy, partman_schema
+       FROM ${quoteIdent(caps.kit.schema)}.managed_table WHERE parent_schema = $1 AND parent_table = $2`,
+    [table.name.schema, table.name.name],
+  );
+  if (!row) return null;
+  return {
+    controlColumn: row.control_column,
+    controlType: row.control_type,
+    premake: row.premake,
+    retention: row.retention,
+    archiveSchema: row.archive_schema,
+    timeZone: row.time_zone,
+    strategy: row.strategy,
+    partmanSchema: row.partman_schema,
+  };
+}
+
+async function readPartConfig(db: Database, caps: Capabilities, table: TableConfig): Promise<PartConfigRow | null> {
+  const partman = caps.extensions.pg_partman;
+  if (!partman.installed || !partman.schema) return null;
+  const [row] = await db.query<{ partition_interval: string; premake: number; retention: string | null; retention_schema: string | null; retention_keep_table: boolean; infinite_time_partitions: boolean }>(
+    `SELECT partition_interval, premake, retention, retention_schema, retention_keep_table, infinite_time_partitions
+       FROM ${quoteIdent(partman.schema)}.part_config WHERE parent_table = $1`,
+    [tableLabel(table)],
+  );
+  if (!row) return null;
+  return {
+    interval: row.partition_interval,
+    premake: row.premake,
+    retention: row.retention,
+    retentionSchema: row.retention_schema,
+    retentionKeepTable: row.retention_keep_table,
+    infiniteTimePartitions: row.infinite_time_partitions,
+  };
+}
+
+async function tableInput(db: Database, caps: Capabilities, table: TableConfig, state: TableState): Promise<TableInput> {
+  const creating = !state.exists;
+  const controlType: ControlType = creating ? 'timestamptz' : controlTypeOf(state.controlColumn.type)!;
+  return {
+    table,
+    state,
+    creating,
+    controlType,
+    partitions: creating ? [] : await listPartitions(db, table.name, table.timeZone, controlType),
+    managed: await readManagedRow(db, caps, table),
+    partConfig: await readPartConfig(db, caps, table),
+  };
+}
+
+function majorOf(version: string | null): number | null {
+  const major = version ? Number.parseInt(version, 10) : Number.NaN;
+  return Number.isFinite(major) ? major : null;
+}
+
+export async function planProvision(db: Database, config: Config, options: ProvisionOptions = {}): Promise<{ plan: Plan; caps: Capabilities; decision: Decision }> {
+  const caps = await inspect(db, config);
+  const decision = decide(caps, config, options.strategy ?? config.strategy);
+  checkTables(caps, config);
+  const strategy = STRATEGIES[decision.strategy];
+  const partman = caps.extensions.pg_partman;
+  const ctx: ProvisionContext = {
+    caps,
+    decision,
+    config,
+    partmanMajor: majorOf(partman.version ?? partman.defaultVersion),
+    partmanSchema: partman.schema ?? config.partmanSchema,
+  };
+  const steps: Step[] = [...(await planKitInstall(db, config.kitSchema)), ...strategy.planInstall(ctx)];
+  const archiveSchemas = [...new Set(config.tables.map((table) => table.archiveSchema).filter((schema): schema is string => schema !== null))];
+  for (const schema of archiveSchemas) {
+    const [row] = await db.query<{ ok: boolean }>('SELECT EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = $1) AS ok', [schema]);
+    if (!row?.ok) steps.push(sqlStep(`create archive schema ${schema} (months past retention are moved here)`, `CREATE SCHEMA IF NOT EXISTS ${quoteIdent(schema)}`));
+  }
+  for (const [index, table] of config.tables.entries()) {
+    const state = caps.tables[index]!;
+    if (!state.exists) steps.push(createTableStep(table));
+    steps.push(...strategy.planTable(ctx, await tableInput(db, caps, table, state)));
+  }
+  const job = decision.scheduler === 'pg_cron' ? await findJob(db, caps, jobName(config, caps.database)) : undefined;
+  steps.push(...planSchedule(config, caps, job));
+  return { plan: { steps }, caps, decision };
+}
+
+export async function provision(db: Database, config: Config, options: ProvisionOptions = {}): Promise<ProvisionResult> {
+  if (!options.dryRun) await db.acquireRunLock();
+  const { plan, caps, decision } = await planProvision(db, config, options);
+  const cronDatabase = caps.extensions.pg_cron.databaseName;
+  let sql: string | undefined;
+  if (options.dryRun) {
+    sql = renderPlan(plan, { appDatabase: caps.database, ...(cronDatabase ? { cronDatabase } : {}), lockTimeout: db.lockTimeout });
+  } else {
+    await db.applyPlan(plan, cronDatabase ? { cronDatabase } : {});
+  }
+  const tables = config.tables.map((table, index) => ({
+    name: tableLabel(table),
+    created: !caps.tables[index]!.exists,
+    changes: plan.steps.filter((step) => step.kind === 'sql' && step.table === tableLabel(table)).map((step) => step.description),
+  }));
+  return {
+    strategy: decision.strategy,
+    scheduler: decision.scheduler,
+    reasons: decision.reasons,
+    changes: plan.steps.length,
+    dryRun: options.dryRun ?? false,
+    tables,
+    steps: plan.steps.map((step) => step.description),
+    schedule: {
+      job: decision.scheduler === 'pg_cron' ? jobName(config, caps.database) : null,
+      cronDatabase: decision.scheduler === 'pg_cron' ? cronDatabase : null,
+      externalCommand: decision.scheduler === 'external' ? crontabLine(config) : null,
+    },
+    ...(sql !== undefined ? { sql } : {}),
+  };
+}
+
+export function renderProvision(result: ProvisionResult): string {
+  if (result.sql !== undefined) return result.sql;
+  const lines = [`strategy ${result.strategy}, scheduler ${result.scheduler}: ${result.changes === 0 ? 'nothing to change' : `${result.changes} change(s) applied`}`];
+  for (const table of result.tables) {
+    lines.push(`  ${table.name}: ${table.changes.length === 0 ? 'up to date' : `${table.created ? 'created; ' : ''}${table.changes.length} change(s)`}`);
+  }
+  if (result.schedule.job) lines.push(`maintenance: pg_cron job ${result.schedule.job} (in database ${result.schedule.cronDatabase})`);
+  if (result.schedule.externalCommand) {
+    lines.push('maintenance: no pg_cron here; run `partkit maintain` from an external scheduler, e.g. this crontab line:', `  ${result.schedule.externalCommand}`);
+  }
+  return lines.join('\n');
+}
+
+interface ProvisionArgs extends GlobalOptions {
+  readonly strategy?: Config['strategy'];
+}
+
+export const provisionCommand: CommandModule<GlobalOptions, ProvisionArgs> = {
+  command: 'provision',
+  describe: 'Install the extensions or fallback, create/register the tables, schedule maintenance (idempotent)',
+  builder: (yargs) => yargs.option('strategy', { choices: ['auto', 'partman', 'plpgsql'] as const, describe: 'auto: pg_partman when available, else the plpgsql fallback' }),
+  handler: async (args) => {
+    process.exitCode = await runCommand(args, async (ctx) => provision(await ctx.database(), ctx.config, { strategy: args.strategy, dryRun: args.dryRun }), renderProvision);
+  },
+};

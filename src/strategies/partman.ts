@@ -1,0 +1,144 @@
+/**
+ * pg_partman: partkit installs it, registers each table with named arguments that work on
+ * 4.x and 5.x, sets retention to move old months into the archive schema, and hands over
+ * tables the plpgsql fallback managed (children keep their data; only names change).
+ */
+import { canCreateExtension } from '../core/capabilities.js';
+import { MissingCapabilityError } from '../core/errors.js';
+import { checkIdentifierLength, quoteIdent, quoteQualified } from '../core/identifiers.js';
+import { sameInterval } from '../core/intervals.js';
+import { coveredMonth, currentMonth, monthStartLiteral } from '../core/partitions.js';
+import { sqlStep, type SqlStep, type Step } from '../core/plan.js';
+import { managedRowSteps, tableLabel } from './registration.js';
+import type { PartConfigRow, PartitionStrategy, ProvisionContext, TableInput } from './types.js';
+
+/** pg_partman's own child name for a month: 4.x `t_p2026_01`, 5.x `t_p20260101`. */
+export function partmanChildName(parent: string, monthKey: string, major: number): string {
+  const [year, month] = monthKey.split('-');
+  return major >= 5 ? `${parent}_p${year}${month}01` : `${parent}_p${year}_${month}`;
+}
+
+function desiredPartConfig(input: TableInput): PartConfigRow {
+  return {
+    interval: '1 mon',
+    premake: input.table.premake,
+    retention: input.table.retention,
+    retentionSchema: input.table.retention ? input.table.archiveSchema : null,
+    retentionKeepTable: true,
+    infiniteTimePartitions: true,
+  };
+}
+
+function samePartConfig(a: PartConfigRow, b: PartConfigRow): boolean {
+  return (
+    a.premake === b.premake &&
+    sameInterval(a.retention, b.retention) &&
+    a.retentionSchema === b.retentionSchema &&
+    a.retentionKeepTable === b.retentionKeepTable &&
+    a.infiniteTimePartitions === b.infiniteTimePartitions
+  );
+}
+
+function partConfigStep(ctx: ProvisionContext, input: TableInput, group: string | undefined): SqlStep {
+  const desired = desiredPartConfig(input);
+  const label = tableLabel(input.table);
+  return sqlStep(
+    `set ${label} in ${ctx.partmanSchema}.part_config: premake ${desired.premake}, retention ${desired.retention ?? 'none'}${desired.retentionSchema ? ` into schema ${desired.retentionSchema}` : ''}, infinite_time_partitions`,
+    `UPDATE ${quoteIdent(ctx.partmanSchema)}.part_config
+   SET premake = $2, retention = $3, retention_schema = $4, retention_keep_table = $5, infinite_time_partitions = $6
+ WHERE parent_table = $1`,
+    {
+      params: [label, desired.premake, desired.retention, desired.retentionSchema, desired.retentionKeepTable, desired.infiniteTimePartitions],
+      table: label,
+      ...(group ? { group } : {}),
+    },
+  );
+}
+
+/** What an administrator runs so that a non-superuser owner can use pg_partman (verified on 4.7 and 5.2). */
+export function partmanAdminStatements(partmanSchema: string, user: string): string {
+  const schema = quoteIdent(partmanSchema);
+  const role = quoteIdent(user);
+  return `CREATE SCHEMA IF NOT EXISTS ${schema}; CREATE EXTENSION IF NOT EXISTS pg_partman SCHEMA ${schema}; GRANT USAGE, CREATE ON SCHEMA ${schema} TO ${role}; GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA ${schema} TO ${role};`;
+}
+
+export const partmanStrategy: PartitionStrategy = {
+  name: 'partman',
+
+  planInstall(ctx: ProvisionContext): Step[] {
+    const partman = ctx.caps.extensions.pg_partman;
+    if (partman.installed) return [];
+    const schema = quoteIdent(ctx.partmanSchema);
+    if (!partman.available) {
+      throw new MissingCapabilityError('pg_partman is not available on this server.', ctx.decision.advice.join(' ') || 'Use --strategy plpgsql.');
+    }
+    if (!canCreateExtension(ctx.caps, partman)) {
+      throw new MissingCapabilityError(
+        `The user ${ctx.caps.user.name} may not create the pg_partman extension.`,
+        `An administrator must run, in database ${ctx.caps.database}: ${partmanAdminStatements(ctx.partmanSchema, ctx.caps.user.name)} Then run partkit provision again.`,
+      );
+    }
+    return [
+      sqlStep(`create schema ${ctx.partmanSchema}`, `CREATE SCHEMA IF NOT EXISTS ${schema}`, { group: 'partman-install' }),
+      sqlStep(`install pg_partman ${partman.defaultVersion} in schema ${ctx.partmanSchema}`, `CREATE EXTENSION IF NOT EXISTS pg_partman SCHEMA ${schema}`, { group: 'partman-install' }),
+    ];
+  },
+
+  planTable(ctx: ProvisionContext, input: TableInput): Step[] {
+    const label = tableLabel(input.table);
+    const major = ctx.partmanMajor ?? 5;
+    if (input.table.name.schema.includes('.') || input.table.name.name.includes('.')) {
+      throw new MissingCapabilityError(`pg_partman cannot manage ${label}: it reads "schema.table" by splitting on the dot.`, 'Rename the table, or use --strategy plpgsql for it.');
+    }
+    if (input.partConfig) {
+      const steps: Step[] = [];
+      if (!samePartConfig(input.partConfig, desiredPartConfig(input))) steps.push(partConfigStep(ctx, input, undefined));
+      steps.push(...managedRowSteps(ctx, input, 'partman'));
+      return steps;
+    }
+    // Not registered yet: one transaction renames month children to pg_partman's names (so it
+    // adopts them instead of colliding), registers the table, sets retention, records it.
+    const group = `register ${label}`;
+    const steps: Step[] = [];
+    for (const partition of input.partitions) {
+      const month = coveredMonth(partition);
+      if (partition.isDefault || month === undefined) continue;
+      const wanted = partmanChildName(input.table.name.name, month, major);
+      checkIdentifierLength(wanted, 'pg_partman child name');
+      if (wanted === partition.name && partition.schema === input.table.name.schema) continue;
+      steps.push(
+        sqlStep(`rename ${partition.schema}.${partition.name} to ${wanted} (pg_partman naming)`, `ALTER TABLE ${quoteQualified({ schema: partition.schema, name: partition.name })} RENAME TO ${quoteIdent(wanted)}`, { table: label, group }),
+      );
+    }
+    // pg_partman refuses a table that already has a default partition: set it aside, and put
+    // its rows back through the parent once pg_partman has made its own.
+    const oldDefault = input.partitions.find((partition) => partition.isDefault);
+    const parked = oldDefault ? { schema: oldDefault.schema, name: `${input.table.name.name}_default_old` } : undefined;
+    if (oldDefault && parked) {
+      checkIdentifierLength(parked.name, 'Parked default partition name');
+      const defaultTable = quoteQualified({ schema: oldDefault.schema, name: oldDefault.name });
+      steps.push(
+        sqlStep(`detach default partition ${oldDefault.name} of ${label}`, `ALTER TABLE ${quoteQualified(input.table.name)} DETACH PARTITION ${defaultTable}`, { table: label, group }),
+        sqlStep(`rename ${oldDefault.name} to ${parked.name}`, `ALTER TABLE ${defaultTable} RENAME TO ${quoteIdent(parked.name)}`, { table: label, group }),
+      );
+    }
+    const start = monthStartLiteral(currentMonth(input.table.timeZone));
+    const partman = quoteIdent(ctx.partmanSchema);
+    const typeAndInterval = major >= 5 ? `p_interval := '1 month', p_type := 'range'` : `p_type := 'native', p_interval := '1 month'`;
+    steps.push(
+      sqlStep(
+        `register ${label} with pg_partman ${major}.x: monthly on ${input.table.controlColumn}, premake ${input.table.premake}, from ${start.slice(0, 7)} (${input.table.timeZone})`,
+        `SELECT ${partman}.create_parent(p_parent_table := $1, p_control := $2, ${typeAndInterval}, p_premake := $3, p_start_partition := $4)`,
+        { params: [label, input.table.controlColumn, input.table.premake, start], timeZone: input.table.timeZone, table: label, group },
+      ),
+    );
+    if (parked) {
+      steps.push(
+        sqlStep(`move rows of ${parked.name} back into ${label}`, `INSERT INTO ${quoteQualified(input.table.name)} SELECT * FROM ${quoteQualified(parked)}`, { table: label, group }),
+        sqlStep(`drop the emptied ${parked.name}`, `DROP TABLE ${quoteQualified(parked)}`, { table: label, group }),
+      );
+    }
+    steps.push(partConfigStep(ctx, input, group), ...managedRowSteps(ctx, input, 'partman', group));
+    return steps;
+  },
+};

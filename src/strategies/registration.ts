@@ -1,0 +1,78 @@
+/**
+ * Steps both strategies share: the kit's record of each table, and the months a table
+ * should have right after provisioning (the current month through premake).
+ */
+import type { Strategy, TableConfig } from '../core/config.js';
+import { quoteIdent } from '../core/identifiers.js';
+import { sameInterval } from '../core/intervals.js';
+import { addMonths, coveredMonth, currentMonth, monthKey, type Month } from '../core/partitions.js';
+import { sqlStep, type SqlStep } from '../core/plan.js';
+import type { ManagedRow, ProvisionContext, TableInput } from './types.js';
+
+export function desiredManagedRow(ctx: ProvisionContext, input: TableInput, strategy: Strategy): ManagedRow {
+  const { table } = input;
+  return {
+    controlColumn: table.controlColumn,
+    controlType: input.controlType,
+    premake: table.premake,
+    retention: table.retention,
+    archiveSchema: table.archiveSchema,
+    timeZone: table.timeZone,
+    strategy,
+    partmanSchema: strategy === 'partman' ? ctx.partmanSchema : null,
+  };
+}
+
+function sameManagedRow(a: ManagedRow, b: ManagedRow): boolean {
+  return (
+    a.controlColumn === b.controlColumn &&
+    a.controlType === b.controlType &&
+    a.premake === b.premake &&
+    sameInterval(a.retention, b.retention) &&
+    a.archiveSchema === b.archiveSchema &&
+    a.timeZone === b.timeZone &&
+    a.strategy === b.strategy &&
+    a.partmanSchema === b.partmanSchema
+  );
+}
+
+/** Upserts the kit's row for the table when it differs from the config. */
+export function managedRowSteps(ctx: ProvisionContext, input: TableInput, strategy: Strategy, group?: string): SqlStep[] {
+  const desired = desiredManagedRow(ctx, input, strategy);
+  if (input.managed && sameManagedRow(input.managed, desired)) return [];
+  const kit = quoteIdent(ctx.config.kitSchema);
+  const { schema, name } = input.table.name;
+  return [
+    sqlStep(
+      `${input.managed ? 'update' : 'record'} ${strategy} settings of ${schema}.${name} in ${ctx.config.kitSchema}.managed_table`,
+      `INSERT INTO ${kit}.managed_table (parent_schema, parent_table, control_column, control_type, premake, retention, archive_schema, time_zone, strategy, partman_schema)
+VALUES ($1, $2, $3, $4, $5, $6::interval, $7, $8, $9, $10)
+ON CONFLICT (parent_schema, parent_table) DO UPDATE
+   SET control_column = EXCLUDED.control_column, control_type = EXCLUDED.control_type, premake = EXCLUDED.premake,
+       retention = EXCLUDED.retention, archive_schema = EXCLUDED.archive_schema, time_zone = EXCLUDED.time_zone,
+       strategy = EXCLUDED.strategy, partman_schema = EXCLUDED.partman_schema, updated_at = now()`,
+      {
+        params: [schema, name, desired.controlColumn, desired.controlType, desired.premake, desired.retention, desired.archiveSchema, desired.timeZone, desired.strategy, desired.partmanSchema],
+        table: `${schema}.${name}`,
+        ...(group ? { group } : {}),
+      },
+    ),
+  ];
+}
+
+/** The months provision must make sure of: the current month (in the table's zone) through premake. */
+export function initialMonths(table: TableConfig): Month[] {
+  const start = currentMonth(table.timeZone);
+  return Array.from({ length: table.premake + 1 }, (_, i) => addMonths(start, i));
+}
+
+/** Months among `months` that no attached child covers yet. */
+export function missingMonths(input: TableInput, months: readonly Month[]): Month[] {
+  const covered = new Set(input.partitions.map(coveredMonth).filter((key): key is string => key !== undefined));
+  return months.filter((month) => !covered.has(monthKey(month)));
+}
+
+export function tableLabel(table: TableConfig): string {
+  return `${table.name.schema}.${table.name.name}`;
+}
+
