@@ -27,8 +27,8 @@ let cli = yargs(hideBin(process.argv))
   .version()
   .wrap(Math.min(110, process.stdout.columns ?? 100))
   .fail((message, error) => {
-    if (error) throw error;
-    process.exitCode = reportError(new UsageError(message, 'See partkit --help.'), json);
+    // Throwing stops yargs before any command runs; the catch below reports it once.
+    throw error ?? new UsageError(message, 'See partkit --help.');
   });
 
 for (const command of commands) cli = cli.command(command);

@@ -26,6 +26,8 @@ export interface CronState extends ExtensionState {
   readonly databaseName: string | null;
   /** Whether this user may schedule jobs for another database (cron.schedule_in_database). */
   readonly canScheduleInDatabase: boolean | null;
+  /** True when this user may not read shared_preload_libraries, so `preloaded` is a best guess. */
+  readonly settingsHidden: boolean;
 }
 
 export interface TableState {
@@ -79,7 +81,7 @@ async function inspectServer(db: Database) {
     can_create: boolean;
     admin_roles: string[] | null;
     settings: string[] | null;
-    preload: string;
+    preload: string | null;
     cron_database: string | null;
     aurora: boolean;
   }>(
@@ -95,9 +97,12 @@ async function inspectServer(db: Database) {
                 AND pg_has_role(current_user, oid, 'MEMBER')) AS admin_roles,
             (SELECT array_agg(DISTINCT split_part(name, '.', 1)) FROM pg_settings
               WHERE name ~ '^(rds|azure|cloudsql|neon|supautils|apg)\\.') AS settings,
-            current_setting('shared_preload_libraries') AS preload,
-            current_setting('cron.database_name', true) AS cron_database,
-            EXISTS (SELECT 1 FROM pg_proc WHERE proname = 'aurora_version') AS aurora`,
+            -- Reading these settings needs pg_read_all_settings (NULL here when the user lacks it).
+            CASE WHEN can_read THEN current_setting('shared_preload_libraries') END AS preload,
+            CASE WHEN can_read THEN current_setting('cron.database_name', true) END AS cron_database,
+            EXISTS (SELECT 1 FROM pg_proc WHERE proname = 'aurora_version') AS aurora
+       FROM (SELECT pg_has_role(current_user, 'pg_read_all_settings', 'MEMBER')
+                    OR (SELECT rolsuper FROM pg_roles WHERE rolname = current_user) AS can_read) AS r`,
     [ADMIN_ROLES],
   );
   return row!;
@@ -112,6 +117,11 @@ function fingerprint(settings: readonly string[], aurora: boolean, roles: readon
   if (settings.includes('supautils') || roles.includes('supabase_admin')) return 'supabase';
   return 'unknown';
 }
+
+/** Looked up through the catalog: naming the function needs USAGE on schema cron, which is what we ask about. */
+const CAN_SCHEDULE_IN_DATABASE = `(SELECT has_schema_privilege(n.oid, 'USAGE') AND has_function_privilege(p.oid, 'EXECUTE')
+     FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
+    WHERE n.nspname = 'cron' AND p.proname = 'schedule_in_database' LIMIT 1)`;
 
 async function inspectExtensions(db: Database) {
   const rows = await db.query<{ name: string; default_version: string | null; installed_version: string | null; schema: string | null; needs_superuser: boolean | null }>(
@@ -143,8 +153,7 @@ async function inspectCronDatabase(db: Database, cronDatabase: string): Promise<
     const [row] = await db.queryCron<{ version: string | null; schema: string | null; can_schedule: boolean | null }>(
       cronDatabase,
       `SELECT e.extversion AS version, n.nspname AS schema,
-              CASE WHEN to_regprocedure('cron.schedule_in_database(text,text,text,text,text,boolean)') IS NULL THEN NULL
-                   ELSE has_function_privilege('cron.schedule_in_database(text,text,text,text,text,boolean)', 'EXECUTE') END AS can_schedule
+              ${CAN_SCHEDULE_IN_DATABASE} AS can_schedule
          FROM pg_extension e JOIN pg_namespace n ON n.oid = e.extnamespace
         WHERE e.extname = 'pg_cron'`,
     );
@@ -223,16 +232,28 @@ async function inspectTable(db: Database, table: TableConfig, partmanSchema: str
 export async function inspect(db: Database, config: Config): Promise<Capabilities> {
   const server = await inspectServer(db);
   const ext = await inspectExtensions(db);
-  const preloaded = server.preload.split(',').map((s) => s.trim().replace(/^"|"$/g, '')).includes('pg_cron');
-  const cronDatabase = preloaded ? server.cron_database ?? 'postgres' : null;
-  let cron: CronState = { ...ext.cron, preloaded, databaseName: cronDatabase, canScheduleInDatabase: null };
-  if (cronDatabase !== null && cronDatabase !== server.database) {
+  const settingsHidden = server.preload === null;
+  let preloaded = !settingsHidden && server.preload!.split(',').map((s) => s.trim().replace(/^"|"$/g, '')).includes('pg_cron');
+  let cronDatabase = preloaded ? server.cron_database ?? 'postgres' : null;
+  // Without the right to read settings, pg_cron installed in `postgres` (its default database,
+  // where it can only exist when preloaded) is the evidence left.
+  let seenThere: Awaited<ReturnType<typeof inspectCronDatabase>> | undefined;
+  if (settingsHidden && ext.cron.available) {
+    seenThere = await inspectCronDatabase(db, 'postgres');
+    if (seenThere.installed) {
+      preloaded = true;
+      cronDatabase = 'postgres';
+    }
+  }
+  let cron: CronState = { ...ext.cron, preloaded, databaseName: cronDatabase, canScheduleInDatabase: null, settingsHidden };
+  if (seenThere?.installed) {
+    cron = { ...cron, ...seenThere };
+  } else if (cronDatabase !== null && cronDatabase !== server.database) {
     const there = await inspectCronDatabase(db, cronDatabase);
     cron = { ...cron, ...there };
   } else if (cronDatabase !== null && ext.cron.installed) {
     const [row] = await db.query<{ ok: boolean | null }>(
-      `SELECT CASE WHEN to_regprocedure('cron.schedule_in_database(text,text,text,text,text,boolean)') IS NULL THEN NULL
-                   ELSE has_function_privilege('cron.schedule_in_database(text,text,text,text,text,boolean)', 'EXECUTE') END AS ok`,
+      `SELECT ${CAN_SCHEDULE_IN_DATABASE} AS ok`,
     );
     cron = { ...cron, canScheduleInDatabase: row?.ok ?? null };
   }
@@ -339,6 +360,10 @@ export function decide(caps: Capabilities, config: Config, requested: 'auto' | S
     }
   } else {
     scheduler = 'external';
+    if (cron.settingsHidden && cron.available) {
+      reasons.push(`the user ${caps.user.name} may not read shared_preload_libraries, and pg_cron is not installed in database postgres: assuming it is not preloaded`);
+      advice.push(`If pg_cron is preloaded, an administrator can create it (CREATE EXTENSION pg_cron; in the database named by cron.database_name) or GRANT pg_read_all_settings TO ${quoteIdent(caps.user.name)}; so partkit can see it.`);
+    }
     reasons.push(
       cron.available
         ? "pg_cron is installed on the host but not in shared_preload_libraries: run `partkit maintain` from an external scheduler"
