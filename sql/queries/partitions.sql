@@ -7,7 +7,12 @@ SELECT c.relname::text AS name,
        to_char(CASE WHEN $4 = 'timestamptz' THEN r.m[2]::timestamptz AT TIME ZONE $3 ELSE r.m[2]::timestamp END, 'YYYY-MM-DD HH24:MI:SS') AS upper_local,
        e.expr AS bound,
        greatest(c.reltuples, 0)::bigint AS estimated_rows,
-       pg_total_relation_size(c.oid) AS bytes
+       -- Sizes from the catalog's page counts (as of the last VACUUM/ANALYZE): reading them takes no
+       -- lock, so a busy or locked table never stalls an inspection.
+       (SELECT coalesce(sum(x.relpages), 0)::bigint * current_setting('block_size')::bigint
+          FROM pg_class x
+         WHERE x.oid = c.oid OR x.oid = c.reltoastrelid
+            OR x.oid IN (SELECT ix.indexrelid FROM pg_index ix WHERE ix.indrelid = c.oid)) AS bytes
   FROM pg_inherits i
   JOIN pg_class c ON c.oid = i.inhrelid
   JOIN pg_namespace n ON n.oid = c.relnamespace

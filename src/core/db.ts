@@ -58,6 +58,8 @@ export class Database {
 
   static async connect(target: ConnectionTarget, options: ExecutorOptions): Promise<Database> {
     const client = await connect(target);
+    // Inspection waits no longer than the steps do: a table locked by someone else is reported, not waited on forever.
+    await client.query(`SET lock_timeout = ${quoteLiteral(options.lockTimeout)}`);
     const { rows } = await client.query<{ db: string }>('SELECT current_database() AS db');
     return new Database(target, client, rows[0]!.db, options);
   }
@@ -73,8 +75,15 @@ export class Database {
   /** Reads (inspection). Statements that change anything belong in a plan. */
   async query<Row extends object = Record<string, unknown>>(sql: string, params: readonly unknown[] = []): Promise<Row[]> {
     this.options.log.debug(inlineParams(sql, params));
-    const result = await this.client.query<Row>(sql, params as unknown[]);
-    return result.rows;
+    try {
+      const result = await this.client.query<Row>(sql, params as unknown[]);
+      return result.rows;
+    } catch (error) {
+      if (sqlState(error) === '55P03') {
+        throw new LockError(`Another session holds a lock partkit needs to inspect the tables (${(error as Error).message}).`, 'Retry later or raise --lock-timeout; pg_locks shows who holds it.', { cause: error });
+      }
+      throw error;
+    }
   }
 
   /** Reads in pg_cron's database (same credentials); undefined when it cannot be reached. */

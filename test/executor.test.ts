@@ -1,0 +1,78 @@
+import pg from 'pg';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { createTestDatabase, describeTarget, runPartkit, type TestDatabase } from './helpers/targets.js';
+
+describeTarget('bare18', 'the executor: locks, retries, application_name', () => {
+  let db: TestDatabase;
+  beforeAll(async () => {
+    db = await createTestDatabase('bare18');
+    const result = await runPartkit(['provision', '--database-url', db.url]);
+    expect(result.exitCode, result.stderr).toBe(0);
+  });
+  afterAll(() => db?.drop());
+
+  it('a table another session locks against DDL gives exit 5 after retries, and nothing half-done; it succeeds once the lock is gone', async () => {
+    const { rows } = await db.query<{ name: string }>(
+      `SELECT c.relname AS name FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
+        WHERE i.inhparent = 'public.messages'::regclass AND pg_get_expr(c.relpartbound, c.oid) <> 'DEFAULT'
+        ORDER BY pg_get_expr(c.relpartbound, c.oid) DESC LIMIT 1`,
+    );
+    const newest = rows[0]!.name;
+    await db.query(`DROP TABLE "${newest}"`);
+
+    const holder = new pg.Client({ connectionString: db.url });
+    await holder.connect();
+    try {
+      await holder.query('BEGIN');
+      // SHARE lets partkit read the catalog but blocks the DDL of its steps.
+      await holder.query('LOCK TABLE public.messages IN SHARE MODE');
+      const blocked = await runPartkit(['provision', '--lock-timeout', '100ms', '--database-url', db.url]);
+      expect(blocked.exitCode).toBe(5);
+      expect(blocked.stderr).toMatch(/Could not take the locks for "create partition public\.messages/);
+      expect(blocked.stderr).toMatch(/lock busy \(55P03\), retrying/);
+    } finally {
+      await holder.query('ROLLBACK');
+      await holder.end();
+    }
+    const { rows: missing } = await db.query(`SELECT to_regclass($1) AS t`, [`public."${newest}"`]);
+    expect(missing[0]!.t).toBeNull();
+
+    const exclusive = new pg.Client({ connectionString: db.url });
+    await exclusive.connect();
+    try {
+      await exclusive.query('BEGIN');
+      await exclusive.query('LOCK TABLE public.messages IN ACCESS EXCLUSIVE MODE');
+      const inspecting = await runPartkit(['provision', '--lock-timeout', '100ms', '--database-url', db.url]);
+      expect(inspecting.exitCode).toBe(5);
+      expect(inspecting.stderr).toMatch(/Another session holds a lock partkit needs to inspect the tables/);
+    } finally {
+      await exclusive.query('ROLLBACK');
+      await exclusive.end();
+    }
+
+    const retried = await runPartkit(['provision', '--json', '--database-url', db.url]);
+    expect(retried.exitCode, retried.stderr).toBe(0);
+    expect(JSON.parse(retried.stdout).changes).toBe(1);
+    const { rows: back } = await db.query(`SELECT to_regclass($1) AS t`, [`public."${newest}"`]);
+    expect(back[0]!.t).not.toBeNull();
+  });
+
+  it('rejects a --lock-timeout that is not a duration with exit 2', async () => {
+    const result = await runPartkit(['provision', '--lock-timeout', '5 parsecs', '--database-url', db.url]);
+    expect(result.exitCode).toBe(2);
+    expect(result.stderr).toMatch(/--lock-timeout "5 parsecs" is not a duration/);
+  });
+
+  it('identifies itself as application_name = partkit', async () => {
+    const watcher = runPartkit(['provision', '--verbose', '--database-url', db.url]);
+    let seen = false;
+    for (let i = 0; i < 40 && !seen; i += 1) {
+      const { rows } = await db.query(`SELECT count(*)::int AS n FROM pg_stat_activity WHERE application_name = 'partkit' AND datname = current_database()`);
+      seen = rows[0]!.n > 0;
+      if (!seen) await new Promise((resolve) => setTimeout(resolve, 25));
+    }
+    const result = await watcher;
+    expect(result.exitCode, result.stderr).toBe(0);
+    expect(seen).toBe(true);
+  });
+});
