@@ -1,0 +1,57 @@
+#!/bin/sh
+# create_partition.sh <table> [YYYY-MM]
+#
+# Creates one monthly partition of <table> (default: next month) with `partkit partition create`,
+# for crontab and the Docker image. Idempotent: a month that exists is skipped.
+#
+#   DATABASE_URL   where to connect (passed through to partkit unchanged)
+#   PARTKIT_BIN    the partkit command to run (default: "npx --no-install partkit")
+#
+# Exit codes are partkit's (0 ok, 2 usage, 3 connection, 4 missing table/capability, 5 conflict);
+# bad arguments to this script print the usage and exit 2.
+set -eu
+
+usage() {
+    echo "usage: $(basename "$0") <table> [YYYY-MM]" >&2
+    echo "  Creates the month (default: next month, UTC) of <table> with partkit partition create." >&2
+    echo "  DATABASE_URL says where; PARTKIT_BIN overrides the partkit command (default: npx --no-install partkit)." >&2
+}
+
+case "${1:-}" in
+    -h|--help) usage; exit 0 ;;
+esac
+if [ "$#" -lt 1 ] || [ "$#" -gt 2 ] || [ -z "$1" ]; then
+    usage
+    exit 2
+fi
+table=$1
+
+if [ "$#" -eq 2 ]; then
+    month=$2
+    # YYYY-MM with a month from 01 to 12; partkit checks again.
+    if ! printf '%s\n' "$month" | grep -Eq '^[0-9]{4}-(0[1-9]|1[0-2])$'; then
+        echo "$(basename "$0"): month \"$month\" is not YYYY-MM" >&2
+        usage
+        exit 2
+    fi
+else
+    # Next month in UTC, from the current year and month (POSIX date has no month arithmetic).
+    year=$(date -u +%Y)
+    current=$(date -u +%m)
+    current=${current#0}
+    if [ "$current" -eq 12 ]; then
+        month="$((year + 1))-01"
+    else
+        month=$(printf '%04d-%02d' "$year" "$((current + 1))")
+    fi
+fi
+
+# PARTKIT_BIN may be a command with arguments ("node /app/dist/cli.js"), so it is split on spaces.
+# shellcheck disable=SC2086
+set -- ${PARTKIT_BIN:-npx --no-install partkit} partition create "$table" --month "$month"
+if [ "${PARTKIT_VERBOSE:-}" = 1 ]; then
+    echo "+ $*" >&2
+fi
+status=0
+"$@" || status=$?
+exit "$status"

@@ -1,0 +1,287 @@
+/**
+ * `partkit partition create <table> --month YYYY-MM` (or `--from YYYY-MM --to YYYY-MM`):
+ * creates months explicitly, on either strategy. Tables registered with pg_partman get
+ * pg_partman's own children (`create_partition_time`); every other range-partitioned table gets
+ * the kit's `create_monthly_partition`. Months that exist are skipped, so a second run changes nothing.
+ */
+import type { Argv, CommandModule } from 'yargs';
+import type { Config, Strategy } from '../core/config.js';
+import { runCommand, type GlobalOptions } from '../core/context.js';
+import type { Database } from '../core/db.js';
+import { CheckFailedError, LockError, MissingCapabilityError, UsageError } from '../core/errors.js';
+import { displayName, parseQualifiedName, quoteIdent, quoteQualified, type QualifiedName } from '../core/identifiers.js';
+import { addMonths, controlTypeOf, coveredMonth, listPartitions, monthKey, monthStartLiteral, type ControlType, type Month, type Partition } from '../core/partitions.js';
+import { renderPlan, sqlStep, type Plan, type Step } from '../core/plan.js';
+
+/** More than ten years at once is almost certainly a typo (2205 for 2025). */
+export const MAX_MONTHS = 120;
+
+const MONTH = /^(\d{4})-(0[1-9]|1[0-2])$/;
+
+export function parseMonth(text: string, option: string): Month {
+  const match = MONTH.exec(text.trim());
+  if (!match) throw new UsageError(`${option} "${text}" is not a month.`, 'Write it as YYYY-MM, e.g. 2026-03.');
+  const year = Number(match[1]);
+  if (year < 1) throw new UsageError(`${option} "${text}": the year must be 0001 or later.`);
+  return { year, month: Number(match[2]) };
+}
+
+/** The months an invocation asks for, oldest first; usage errors for anything ambiguous. */
+export function requestedMonths(options: { month?: string | undefined; from?: string | undefined; to?: string | undefined }): Month[] {
+  const { month, from, to } = options;
+  if (month !== undefined && (from !== undefined || to !== undefined)) {
+    throw new UsageError('Give either --month or --from/--to, not both.');
+  }
+  if (month !== undefined) return [parseMonth(month, '--month')];
+  if (from === undefined || to === undefined) {
+    throw new UsageError('Say which months to create: --month YYYY-MM, or --from YYYY-MM --to YYYY-MM (inclusive).');
+  }
+  const first = parseMonth(from, '--from');
+  const last = parseMonth(to, '--to');
+  const count = last.year * 12 + last.month - (first.year * 12 + first.month) + 1;
+  if (count < 1) throw new UsageError(`--from ${monthKey(first)} is after --to ${monthKey(last)}.`, 'Swap them.');
+  if (count > MAX_MONTHS) {
+    throw new UsageError(`--from ${monthKey(first)} --to ${monthKey(last)} spans ${count} months; at most ${MAX_MONTHS} are created at once.`, 'Create them in several runs.');
+  }
+  return Array.from({ length: count }, (_, i) => addMonths(first, i));
+}
+
+/** How a table is managed, as far as creating months goes. */
+interface TableFacts {
+  readonly name: QualifiedName;
+  readonly controlType: ControlType;
+  readonly strategy: Strategy;
+  readonly timeZone: string;
+  readonly partmanSchema: string | null;
+  readonly partitions: readonly Partition[];
+}
+
+async function inspectTable(db: Database, config: Config, name: QualifiedName): Promise<TableFacts> {
+  const label = displayName(name);
+  const [row] = await db.query<{ relkind: string; partstrat: string | null; keys: number | null; control_type: string | null }>(
+    `SELECT c.relkind, pt.partstrat::text AS partstrat, pt.partnatts::int AS keys,
+            (SELECT format_type(a.atttypid, a.atttypmod) FROM pg_attribute a
+              WHERE a.attrelid = c.oid AND a.attnum = pt.partattrs[0]) AS control_type
+       FROM pg_class c
+       JOIN pg_namespace n ON n.oid = c.relnamespace
+       LEFT JOIN pg_partitioned_table pt ON pt.partrelid = c.oid
+      WHERE n.nspname = $1 AND c.relname = $2`,
+    [name.schema, name.name],
+  );
+  if (!row) {
+    throw new MissingCapabilityError(`Table ${label} does not exist in database ${db.name}.`, 'Check the name (schema.table, with double quotes around mixed-case parts), or run `partkit provision` to create it.');
+  }
+  if (row.relkind !== 'p') {
+    throw new MissingCapabilityError(`${label} is not a partitioned table.`, 'Move it to a table PARTITION BY RANGE first (see `partkit provision`).');
+  }
+  const controlType = controlTypeOf(row.control_type);
+  if (row.partstrat !== 'r' || row.keys !== 1 || controlType === undefined) {
+    throw new MissingCapabilityError(`${label} is not partitioned by RANGE on one timestamptz, timestamp or date column.`, 'partkit only creates monthly range partitions.');
+  }
+
+  const [partman] = await db.query<{ schema: string }>(`SELECT n.nspname::text AS schema FROM pg_extension e JOIN pg_namespace n ON n.oid = e.extnamespace WHERE e.extname = 'pg_partman'`);
+  let partmanInterval: string | undefined;
+  if (partman) {
+    const [registered] = await db.query<{ interval: string }>(`SELECT partition_interval::text AS interval FROM ${quoteIdent(partman.schema)}.part_config WHERE parent_table = $1`, [
+      `${name.schema}.${name.name}`,
+    ]);
+    partmanInterval = registered?.interval;
+  }
+  const [kit] = await db.query<{ installed: boolean }>('SELECT to_regprocedure($1) IS NOT NULL AS installed', [`${quoteIdent(config.kitSchema)}.create_monthly_partition(text,integer,integer)`]);
+  let managedZone: string | undefined;
+  if (kit?.installed) {
+    const [managed] = await db.query<{ time_zone: string }>(`SELECT time_zone FROM ${quoteIdent(config.kitSchema)}.managed_table WHERE parent_schema = $1 AND parent_table = $2`, [name.schema, name.name]);
+    managedZone = managed?.time_zone;
+  }
+  const configured = config.tables.find((table) => table.name.schema === name.schema && table.name.name === name.name);
+
+  if (partmanInterval !== undefined) {
+    if (!/^(1 mon|1 month|monthly|30 days)$/.test(partmanInterval)) {
+      throw new MissingCapabilityError(`${label} is registered with pg_partman with interval "${partmanInterval}", not monthly.`, 'partkit only creates monthly partitions.');
+    }
+    // pg_partman computes month starts in the session's zone: the one the set was registered in.
+    const timeZone = managedZone ?? configured?.timeZone ?? 'UTC';
+    return { name, controlType, strategy: 'partman', timeZone, partmanSchema: partman!.schema, partitions: await listPartitions(db, name, timeZone, controlType) };
+  }
+  if (!kit?.installed) {
+    throw new MissingCapabilityError(`partkit's functions are not installed in database ${db.name} (no ${config.kitSchema}.create_monthly_partition), and ${label} is not registered with pg_partman.`, 'Run `partkit provision` first.');
+  }
+  // create_monthly_partition uses the managed table's zone, and UTC for a table it does not manage.
+  const timeZone = managedZone ?? 'UTC';
+  return { name, controlType, strategy: 'plpgsql', timeZone, partmanSchema: null, partitions: await listPartitions(db, name, timeZone, controlType) };
+}
+
+export interface PartitionCreatePlan {
+  readonly table: string;
+  readonly strategy: Strategy;
+  readonly plan: Plan;
+  /** Months the plan creates, 'YYYY-MM'. */
+  readonly created: readonly string[];
+  /** Months that already have their partition. */
+  readonly skipped: readonly string[];
+  readonly facts: TableFacts;
+}
+
+function monthRange(month: Month): { lower: string; upper: string } {
+  return { lower: monthStartLiteral(month), upper: monthStartLiteral(addMonths(month, 1)) };
+}
+
+/** Inspect and plan; nothing changes. Refuses months that another partition already overlaps. */
+export async function planPartitionCreate(db: Database, config: Config, tableName: string, months: readonly Month[]): Promise<PartitionCreatePlan> {
+  const name = parseQualifiedName(tableName);
+  const facts = await inspectTable(db, config, name);
+  const label = displayName(name);
+  const covered = new Set(facts.partitions.map(coveredMonth).filter((key): key is string => key !== undefined));
+  const missing = months.filter((month) => !covered.has(monthKey(month)));
+  const skipped = months.filter((month) => covered.has(monthKey(month))).map(monthKey);
+
+  // Local bounds are 'YYYY-MM-DD HH24:MI:SS' in the table's zone, so they compare as text.
+  const conflicts: string[] = [];
+  for (const month of missing) {
+    const { lower, upper } = monthRange(month);
+    for (const partition of facts.partitions) {
+      if (partition.isDefault || partition.lower === null || partition.upper === null) continue;
+      if (partition.lower < upper && partition.upper > lower) {
+        conflicts.push(`${monthKey(month)} overlaps ${partition.schema}.${partition.name} (${partition.bound})`);
+      }
+    }
+  }
+  if (conflicts.length > 0) {
+    throw new LockError(`Cannot create these months of ${label}: ${conflicts.join('; ')}.`, 'Nothing was changed. Leave those months out, or reshape the overlapping partitions by hand.');
+  }
+
+  const steps: Step[] = [];
+  const group = `partition create ${label}`;
+  if (missing.length > 0 && facts.strategy === 'partman') {
+    // Rows of these months waiting in the default partition make pg_partman's CREATE fail;
+    // moving them is maintenance's job (partition_data_time).
+    const defaultPartition = facts.partitions.find((partition) => partition.isDefault);
+    if (defaultPartition) {
+      const waiting = await rowsWaiting(db, facts, defaultPartition, missing);
+      if (waiting.length > 0) {
+        throw new LockError(
+          `The default partition ${defaultPartition.schema}.${defaultPartition.name} holds rows of ${waiting.join(', ')}; pg_partman cannot create those months next to them.`,
+          'Nothing was changed. Run `partkit maintain`, which moves them into their months.',
+        );
+      }
+    }
+    steps.push(
+      sqlStep(
+        `create ${missing.length} month(s) of ${label} with pg_partman (${missing.map(monthKey).join(', ')}; ${facts.timeZone})`,
+        `SELECT ${quoteIdent(facts.partmanSchema!)}.create_partition_time(p_parent_table := $1, p_partition_times := $2::timestamptz[])`,
+        { params: [`${name.schema}.${name.name}`, missing.map(monthStartLiteral)], timeZone: facts.timeZone, table: label },
+      ),
+    );
+  } else {
+    const kit = quoteIdent(config.kitSchema);
+    for (const month of missing) {
+      steps.push(
+        sqlStep(`create partition ${label} ${monthKey(month)}`, `SELECT ${kit}.create_monthly_partition($1, $2, $3)`, {
+          params: [quoteQualified(name), month.year, month.month],
+          table: label,
+          // All months or none: a failure half-way leaves the table as it was.
+          group,
+        }),
+      );
+    }
+  }
+  return { table: label, strategy: facts.strategy, plan: { steps }, created: missing.map(monthKey), skipped, facts };
+}
+
+/** Months (of `months`) that have rows in the default partition. */
+async function rowsWaiting(db: Database, facts: TableFacts, defaultPartition: Partition, months: readonly Month[]): Promise<string[]> {
+  const [key] = await db.query<{ column: string }>(
+    `SELECT a.attname::text AS column FROM pg_partitioned_table pt JOIN pg_attribute a ON a.attrelid = pt.partrelid AND a.attnum = pt.partattrs[0]
+      WHERE pt.partrelid = $1::regclass`,
+    [quoteQualified(facts.name)],
+  );
+  const column = quoteIdent(key!.column);
+  const local = facts.controlType === 'timestamptz' ? `(${column} AT TIME ZONE $1)` : `${column}::timestamp`;
+  const rows = await db.query<{ month: string }>(
+    `SELECT DISTINCT to_char(${local}, 'YYYY-MM') AS month FROM ${quoteQualified({ schema: defaultPartition.schema, name: defaultPartition.name })}
+      WHERE isfinite(${column}) AND to_char(${local}, 'YYYY-MM') = ANY ($2::text[]) ORDER BY 1`,
+    [facts.timeZone, months.map(monthKey)],
+  );
+  return rows.map((row) => row.month);
+}
+
+export interface PartitionCreateResult {
+  readonly table: string;
+  readonly strategy: Strategy;
+  readonly created: readonly string[];
+  readonly skipped: readonly string[];
+  readonly changes: number;
+  readonly dryRun: boolean;
+  readonly sql?: string;
+}
+
+export interface PartitionCreateOptions {
+  readonly dryRun?: boolean | undefined;
+}
+
+export async function partitionCreate(db: Database, config: Config, tableName: string, months: readonly Month[], options: PartitionCreateOptions = {}): Promise<PartitionCreateResult> {
+  // A name that does not parse is refused before the run lock is taken.
+  parseQualifiedName(tableName);
+  if (!options.dryRun) await db.acquireRunLock();
+  const planned = await planPartitionCreate(db, config, tableName, months);
+  const base = { table: planned.table, strategy: planned.strategy, skipped: planned.skipped, changes: planned.plan.steps.length };
+  if (options.dryRun) {
+    return { ...base, created: planned.created, dryRun: true, sql: renderPlan(planned.plan, { appDatabase: db.name, lockTimeout: db.lockTimeout }) };
+  }
+  if (planned.plan.steps.length > 0) await db.applyPlan(planned.plan);
+  // Check the result rather than trust it: pg_partman skips silently what it does not make.
+  const after = await listPartitions(db, planned.facts.name, planned.facts.timeZone, planned.facts.controlType);
+  const covered = new Set(after.map(coveredMonth).filter((key): key is string => key !== undefined));
+  const absent = planned.created.filter((key) => !covered.has(key));
+  if (absent.length > 0) {
+    throw new CheckFailedError(`After creating, ${planned.table} still has no partition for ${absent.join(', ')}.`, 'Look at the table with `partkit doctor`; for pg_partman see its part_config row.');
+  }
+  return { ...base, created: planned.created, dryRun: false };
+}
+
+export function renderPartitionCreate(result: PartitionCreateResult): string {
+  if (result.sql !== undefined) return result.sql;
+  const lines = [`${result.table} (${result.strategy}): ${result.created.length === 0 ? 'nothing to create' : `created ${result.created.length} month(s)`}`];
+  if (result.created.length > 0) lines.push(`  created: ${result.created.join(', ')}`);
+  if (result.skipped.length > 0) lines.push(`  already there: ${result.skipped.join(', ')}`);
+  return lines.join('\n');
+}
+
+interface PartitionCreateArgs extends GlobalOptions {
+  readonly table: string;
+  readonly month?: string;
+  readonly from?: string;
+  readonly to?: string;
+}
+
+const createCommand: CommandModule<GlobalOptions, PartitionCreateArgs> = {
+  command: 'create <table>',
+  describe: 'Create monthly partitions now (pg_partman or the plpgsql fallback); existing months are skipped',
+  builder: (yargs) =>
+    yargs
+      .positional('table', { type: 'string', demandOption: true, describe: 'The parent table as SQL writes it: schema.table, "Mixed Case"' })
+      .option('month', { type: 'string', describe: 'One month, YYYY-MM' })
+      .option('from', { type: 'string', describe: 'First month, YYYY-MM (with --to)' })
+      .option('to', { type: 'string', describe: 'Last month, YYYY-MM, inclusive' })
+      .example('$0 partition create public.messages --month 2026-03', '')
+      .example('$0 partition create messages --from 2025-01 --to 2025-12 --dry-run', '') as unknown as Argv<PartitionCreateArgs>,
+  handler: async (args) => {
+    process.exitCode = await runCommand(
+      args,
+      async (ctx) => {
+        // Validate before connecting: bad input never needs a server.
+        parseQualifiedName(args.table);
+        const months = requestedMonths(args);
+        return partitionCreate(await ctx.database(), ctx.config, args.table, months, { dryRun: args.dryRun });
+      },
+      renderPartitionCreate,
+    );
+  },
+};
+
+export const partitionCommand: CommandModule<GlobalOptions, GlobalOptions> = {
+  command: 'partition',
+  describe: 'Work on the partitions of one table (create)',
+  builder: (yargs) => yargs.command(createCommand).demandCommand(1, 'Name an action: partition create.'),
+  handler: () => undefined,
+};
