@@ -148,16 +148,16 @@ export class Database {
     }
     const steps = unit as SqlStep[];
     const client = first!.database === 'cron' ? await this.cronConnection(context.cronDatabase ?? 'postgres') : this.client;
-    const step = steps[0]!;
     for (let attempt = 1; ; attempt += 1) {
+      const running: { step: SqlStep } = { step: steps[0]! };
       try {
-        return await this.runSqlSteps(client, steps);
+        return await this.runSqlSteps(client, steps, running);
       } catch (error) {
         const code = sqlState(error);
         if (code && LOCK_ERRORS.has(code)) {
           if (attempt >= this.options.retries) {
             throw new LockError(
-              `Could not take the locks for "${step.description}" after ${attempt} attempts (${(error as Error).message}).`,
+              `Could not take the locks for "${running.step.description}" after ${attempt} attempts (${(error as Error).message}).`,
               'Another session holds the table; retry later or raise --lock-timeout.',
               { cause: error },
             );
@@ -168,12 +168,13 @@ export class Database {
           continue;
         }
         if (error instanceof PartkitError) throw error;
-        throw new StepFailedError(step, error);
+        throw new StepFailedError(running.step, error);
       }
     }
   }
 
-  private async runSqlSteps(client: pg.Client, steps: readonly SqlStep[]): Promise<StepRows[]> {
+  /** Runs one unit; `running.step` names the statement in progress, so a failure blames the right step. */
+  private async runSqlSteps(client: pg.Client, steps: readonly SqlStep[], running: { step: SqlStep }): Promise<StepRows[]> {
     const step = steps[0]!;
     for (const each of steps) this.options.log.debug(inlineParams(each.sql, each.params));
     if (step.transaction === false) {
@@ -190,6 +191,7 @@ export class Database {
     try {
       await client.query(`SET LOCAL lock_timeout = ${quoteLiteral(this.options.lockTimeout)}`);
       for (const each of steps) {
+        running.step = each;
         if (each.timeZone) await client.query(`SET LOCAL TimeZone = ${quoteLiteral(each.timeZone)}`);
         const result = await client.query(each.sql, each.params as unknown[] | undefined);
         results.push({ step: each, rows: result.rows ?? [] });
@@ -210,7 +212,8 @@ export class Database {
     await this.client.query(
       `CREATE TABLE IF NOT EXISTS ${schema}.migrations (id integer PRIMARY KEY, name varchar(100) UNIQUE NOT NULL, hash varchar(40) NOT NULL, executed_at timestamp DEFAULT current_timestamp)`,
     );
-    await this.client.query(`SET search_path TO ${schema}, pg_catalog`);
+    // The kit schema alone, exactly as sql/install.psql sets it: functions pin it with SET search_path FROM CURRENT.
+    await this.client.query(`SET search_path TO ${schema}`);
     try {
       await migrate({ client: this.client }, step.directory, { logger: (line) => this.options.log.debug(line) });
     } catch (error) {
