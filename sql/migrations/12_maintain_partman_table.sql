@@ -20,6 +20,8 @@ DECLARE
     v_batch_moved  bigint;
     v_gone         record;
     v_retention_schema text;
+    v_premake      integer;
+    v_missing      timestamptz[];
 BEGIN
     IF v_parent IS NULL THEN
         RAISE EXCEPTION 'table %.% does not exist', quote_ident(p_config.parent_schema),
@@ -82,6 +84,40 @@ BEGIN
 
     EXECUTE format('SELECT %I.run_maintenance(p_parent_table := $1, p_analyze := false)', v_partman)
       USING v_config_name;
+
+    -- pg_partman premakes only after its newest child. When partition_data_time has made a month
+    -- far ahead (rows that arrived early), the months between now and that child are never made,
+    -- and their rows would wait in the default. So the current month through premake are made
+    -- here, as the plpgsql strategy does. The session runs in the table's zone (run_maintenance
+    -- set it), so date_trunc gives the zone's month starts; a month counts as present when a
+    -- child holds its middle, compared in partition_bounds' form.
+    EXECUTE format('SELECT c.premake FROM %I.part_config c WHERE c.parent_table = $1', v_partman)
+       INTO v_premake
+      USING v_config_name;
+    SELECT array_agg(m.month_start ORDER BY m.month_start)
+      INTO v_missing
+      FROM generate_series(date_trunc('month', now()),
+                           date_trunc('month', now()) + make_interval(months => coalesce(v_premake, 0)),
+                           interval '1 month') AS m(month_start)
+     CROSS JOIN LATERAL (
+            SELECT CASE v_key.control_type
+                       WHEN 'timestamptz' THEN (m.month_start + interval '14 days') AT TIME ZONE 'UTC'
+                       ELSE (m.month_start + interval '14 days')::timestamp
+                   END AS middle
+           ) p
+     WHERE NOT EXISTS (
+            SELECT 1
+              FROM pg_inherits i
+             CROSS JOIN LATERAL partition_bounds(i.inhrelid) b
+             WHERE i.inhparent = v_parent
+               AND NOT b.is_default
+               AND b.lower_bound <= p.middle
+               AND b.upper_bound > p.middle);
+    IF v_missing IS NOT NULL THEN
+        -- p_analyze exists in 4.7 only; the two arguments below are spelled the same in 4.7 and 5.x.
+        EXECUTE format('SELECT %I.create_partition_time(p_parent_table := $1, p_partition_times := $2)', v_partman)
+          USING v_config_name, v_missing;
+    END IF;
 
     INSERT INTO maintenance_event (run_id, parent_schema, parent_table, action, partition_name, detail)
     SELECT p_run_id, p_config.parent_schema, p_config.parent_table, 'created', qualified_name(i.inhrelid),

@@ -132,9 +132,21 @@ export const partmanStrategy: PartitionStrategy = {
         { params: [label, input.table.controlColumn, input.table.premake, start], timeZone: input.table.timeZone, table: label, group },
       ),
     );
+    // create_parent returns early, without making its default partition, when every month it
+    // wants already exists: the usual case after the fallback has premade the same months.
+    const partmanDefault = { schema: input.table.name.schema, name: `${input.table.name.name}_default` };
+    checkIdentifierLength(partmanDefault.name, 'Default partition name');
+    steps.push(
+      sqlStep(
+        `make sure ${label} has its default partition ${partmanDefault.name}`,
+        `CREATE TABLE IF NOT EXISTS ${quoteQualified(partmanDefault)} PARTITION OF ${quoteQualified(input.table.name)} DEFAULT`,
+        { table: label, group },
+      ),
+    );
     if (parked) {
       steps.push(
-        sqlStep(`move rows of ${parked.name} back into ${label}`, `INSERT INTO ${quoteQualified(input.table.name)} SELECT * FROM ${quoteQualified(parked)}`, { table: label, group }),
+        // OVERRIDING SYSTEM VALUE keeps the rows' own values in GENERATED ALWAYS identity columns.
+        sqlStep(`move rows of ${parked.name} back into ${label}`, `INSERT INTO ${quoteQualified(input.table.name)} OVERRIDING SYSTEM VALUE SELECT * FROM ${quoteQualified(parked)}`, { table: label, group }),
         sqlStep(`drop the emptied ${parked.name}`, `DROP TABLE ${quoteQualified(parked)}`, { table: label, group }),
       );
     }
