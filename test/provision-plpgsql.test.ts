@@ -1,0 +1,316 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { adminQuery, createTestDatabase, describeTarget, runPartkit, type TargetName, type TestDatabase } from './helpers/targets.js';
+
+const TABLES = ['messages', 'execution_logs', 'api_key_logs', 'usage_records'];
+const configDir = mkdtempSync(path.join(tmpdir(), 'partkit-plpgsql-'));
+
+function writeConfig(name: string, content: unknown): string {
+  const file = path.join(configDir, `${name}.json`);
+  writeFileSync(file, JSON.stringify(content));
+  return file;
+}
+
+interface ProvisionJson {
+  strategy: string;
+  scheduler: string;
+  changes: number;
+  tables: { name: string; changes: string[] }[];
+  steps: string[];
+  schedule: { job: string | null; cronDatabase: string | null; externalCommand: string | null };
+}
+
+interface MaintainJson {
+  ok: boolean;
+  created: number;
+  detached: number;
+  failed: number;
+  events: { table: string; action: string; partition: string | null; rows: number | null }[];
+}
+
+async function provisionJson(url: string, args: string[] = []): Promise<ProvisionJson> {
+  const result = await runPartkit(['provision', '--json', '--database-url', url, ...args]);
+  if (result.exitCode !== 0) throw new Error(`provision failed (${result.exitCode}): ${result.stderr}`);
+  return JSON.parse(result.stdout) as ProvisionJson;
+}
+
+async function maintainJson(url: string, args: string[] = []): Promise<MaintainJson> {
+  const result = await runPartkit(['maintain', '--json', '--database-url', url, ...args]);
+  if (result.exitCode !== 0) throw new Error(`maintain failed (${result.exitCode}): ${result.stderr}\n${result.stdout}`);
+  return JSON.parse(result.stdout) as MaintainJson;
+}
+
+/**
+ * Attached children of a table with their bounds printed in UTC, oldest first, default last.
+ * The database's TimeZone is UTC (set in beforeAll), so pg_get_expr prints UTC offsets.
+ */
+async function children(db: TestDatabase, table: string) {
+  const { rows } = await db.query<{ name: string; schema: string; lower: string | null; upper: string | null }>(
+    `SELECT c.relname AS name, n.nspname AS schema,
+            (regexp_match(pg_get_expr(c.relpartbound, c.oid), 'FROM \\(''([^'']+)''\\)'))[1] AS lower,
+            (regexp_match(pg_get_expr(c.relpartbound, c.oid), 'TO \\(''([^'']+)''\\)'))[1] AS upper
+       FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid JOIN pg_namespace n ON n.oid = c.relnamespace
+      WHERE i.inhparent = $1::regclass
+      ORDER BY pg_get_expr(c.relpartbound, c.oid) = 'DEFAULT', 3`,
+    [table],
+  );
+  return rows;
+}
+
+/** UTC month start `n` months from now, as pg_get_expr prints it in a UTC session. */
+function monthStart(offset: number): string {
+  const now = new Date();
+  const d = new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth() + offset, 1));
+  return `${d.getUTCFullYear()}-${String(d.getUTCMonth() + 1).padStart(2, '0')}-01 00:00:00+00`;
+}
+
+function monthOf(offset: number): { year: number; month: number; suffix: string } {
+  const now = new Date();
+  const d = new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth() + offset, 1));
+  const year = d.getUTCFullYear();
+  const month = d.getUTCMonth() + 1;
+  return { year, month, suffix: `_y${year}m${String(month).padStart(2, '0')}` };
+}
+
+/** The middle of the month `offset` months from now (negative: in the past), as ISO text. */
+function midMonth(offset: number): string {
+  const now = new Date();
+  return new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth() + offset, 15, 12)).toISOString();
+}
+
+async function count(db: TestDatabase, sql: string, params: unknown[] = []): Promise<number> {
+  return (await db.query<{ n: number }>(`SELECT (${sql})::int AS n`, params)).rows[0]!.n;
+}
+
+/** A test database whose sessions print timestamps in UTC. */
+async function utcDatabase(name: TargetName): Promise<TestDatabase> {
+  const db = await createTestDatabase(name);
+  await db.query(`ALTER DATABASE "${db.name}" SET TimeZone = 'UTC'`);
+  return db;
+}
+
+for (const name of ['bare14', 'bare18'] as TargetName[]) {
+  describeTarget(name, `provision with the plpgsql fallback on ${name}`, () => {
+    let db: TestDatabase;
+    beforeAll(async () => {
+      db = await utcDatabase(name);
+    });
+    afterAll(() => db?.drop());
+
+    it('creates the four tables with the current month through premake, a default, and the kit registry', async () => {
+      const result = await provisionJson(db.url);
+      expect(result).toMatchObject({ strategy: 'plpgsql', scheduler: 'external', schedule: { job: null } });
+      expect(result.schedule.externalCommand).toMatch(/partkit maintain/);
+      expect(result.changes).toBeGreaterThan(20);
+      for (const table of TABLES) {
+        const kids = await children(db, `public.${table}`);
+        const months = kids.filter((k) => k.lower !== null);
+        expect(months.map((k) => k.lower)).toEqual([0, 1, 2, 3, 4].map(monthStart));
+        expect(months.map((k) => k.upper)).toEqual([1, 2, 3, 4, 5].map(monthStart));
+        expect(months.map((k) => k.name)).toEqual([0, 1, 2, 3, 4].map((i) => `${table}${monthOf(i).suffix}`));
+        expect(kids.at(-1)).toEqual({ name: `${table}_default`, schema: 'public', lower: null, upper: null });
+        expect(kids).toHaveLength(6);
+      }
+      const { rows } = await db.query(
+        `SELECT parent_schema, parent_table, control_column, control_type, premake, retention::text AS retention, archive_schema, time_zone, strategy, partman_schema
+           FROM partkit.managed_table ORDER BY parent_table`,
+      );
+      expect(rows).toEqual(
+        [...TABLES].sort().map((table) => ({
+          parent_schema: 'public',
+          parent_table: table,
+          control_column: 'created_at',
+          control_type: 'timestamptz',
+          premake: 4,
+          retention: '1 year',
+          archive_schema: 'partkit_archive',
+          time_zone: 'UTC',
+          strategy: 'plpgsql',
+          partman_schema: null,
+        })),
+      );
+      expect(await count(db, `SELECT count(*) FROM pg_namespace WHERE nspname = 'partkit_archive'`)).toBe(1);
+    });
+
+    it('a second run changes nothing, and --dry-run plans nothing', async () => {
+      const result = await provisionJson(db.url);
+      expect(result.changes).toBe(0);
+      expect(result.steps).toEqual([]);
+      expect(result.tables.every((t) => t.changes.length === 0)).toBe(true);
+      const dry = await runPartkit(['provision', '--dry-run', '--database-url', db.url]);
+      expect(dry.exitCode, dry.stderr).toBe(0);
+      expect(dry.stdout).toMatch(/partkit plan: 0 step\(s\)/);
+    });
+
+    it('maintain archives months 13-15 into partkit_archive, keeps months 1-12 attached, loses no row', async () => {
+      for (let back = 1; back <= 15; back += 1) {
+        const { year, month } = monthOf(-back);
+        await db.query(`SELECT partkit.create_monthly_partition('public.usage_records', $1, $2)`, [year, month]);
+        await db.query(
+          `INSERT INTO usage_records (organization_id, resource_type, quantity, created_at) SELECT gen_random_uuid(), 'tokens', g, $1 FROM generate_series(1, 10) g`,
+          [midMonth(-back)],
+        );
+      }
+      // Rows whose months do not exist yet wait in the default: one far in the future, one 20 months back.
+      await db.query(`INSERT INTO usage_records (organization_id, resource_type, quantity, created_at) VALUES (gen_random_uuid(), 'tokens', 1, $1), (gen_random_uuid(), 'tokens', 1, $2)`, [midMonth(30), midMonth(-20)]);
+      expect(await count(db, `SELECT count(*) FROM ONLY usage_records_default`)).toBe(2);
+      const before = await count(db, `SELECT count(*) FROM usage_records`);
+      expect(before).toBe(152);
+
+      const report = await maintainJson(db.url);
+      expect(report.ok).toBe(true);
+      expect(report.failed).toBe(0);
+      const detached = report.events.filter((e) => e.action === 'detached' && e.table === 'public.usage_records').map((e) => e.partition);
+      // 13, 14, 15 back, and the 20-months-back month made for the row from the default.
+      expect(detached.sort()).toEqual([-20, -15, -14, -13].map((i) => `public.usage_records${monthOf(i).suffix}`).sort());
+      expect(report.events.filter((e) => e.action === 'detached' && e.table !== 'public.usage_records')).toEqual([]);
+
+      const kids = await children(db, 'public.usage_records');
+      const attachedMonths = kids.filter((k) => k.lower !== null).map((k) => k.lower);
+      expect(attachedMonths).toEqual([...[-12, -11, -10, -9, -8, -7, -6, -5, -4, -3, -2, -1, 0, 1, 2, 3, 4].map(monthStart), monthStart(30)]);
+      expect(await count(db, `SELECT count(*) FROM ONLY usage_records_default`)).toBe(0);
+
+      const { rows: archived } = await db.query<{ relname: string }>(
+        `SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+          WHERE n.nspname = 'partkit_archive' AND c.relkind = 'r' ORDER BY 1`,
+      );
+      expect(archived.map((r) => r.relname)).toEqual([-20, -15, -14, -13].map((i) => `usage_records${monthOf(i).suffix}`));
+      let inArchive = 0;
+      for (const { relname } of archived) {
+        expect(await count(db, `SELECT count(*) FROM pg_inherits WHERE inhrelid = $1::regclass`, [`partkit_archive.${relname}`])).toBe(0);
+        inArchive += await count(db, `SELECT count(*) FROM partkit_archive."${relname}"`);
+      }
+      const attached = await count(db, `SELECT count(*) FROM usage_records`);
+      expect(attached).toBe(12 * 10 + 1);
+      expect(inArchive).toBe(3 * 10 + 1);
+      expect(attached + inArchive).toBe(before);
+
+      const { rows: runs } = await db.query(`SELECT ok FROM partkit.maintenance_run ORDER BY id`);
+      expect(runs).toEqual([{ ok: true }]);
+      // Nothing left to do: a second run changes nothing.
+      const again = await maintainJson(db.url);
+      expect(again.events.filter((e) => e.action !== 'moved' || (e.rows ?? 0) > 0)).toEqual([]);
+    });
+  });
+
+  describeTarget(name, `plpgsql fallback: concurrency and table names on ${name}`, () => {
+    it('four concurrent provision runs all succeed with the result of one run', async () => {
+      const db = await utcDatabase(name);
+      try {
+        const results = await Promise.all([1, 2, 3, 4].map(() => runPartkit(['provision', '--json', '--database-url', db.url])));
+        for (const result of results) expect(result.exitCode, result.stderr).toBe(0);
+        const changes = results.map((r) => (JSON.parse(r.stdout) as ProvisionJson).changes).sort((a, b) => b - a);
+        expect(changes[0]).toBeGreaterThan(0);
+        expect(changes.slice(1)).toEqual([0, 0, 0]);
+        for (const table of TABLES) {
+          const kids = await children(db, `public.${table}`);
+          expect(kids.map((k) => k.lower)).toEqual([...[0, 1, 2, 3, 4].map(monthStart), null]);
+        }
+        expect(await count(db, `SELECT count(*) FROM partkit.managed_table`)).toBe(4);
+        expect(await count(db, `SELECT count(*) FROM partkit.migrations`)).toBe(14);
+      } finally {
+        await db.drop();
+      }
+    });
+
+    it('four concurrent maintain runs all succeed; no month is missing or made twice, no row lost', async () => {
+      const db = await utcDatabase(name);
+      try {
+        await provisionJson(db.url);
+        // Rows for eight months that do not exist yet, in every table: each run wants to make them.
+        const offsets = [-9, -8, -7, -3, 6, 7, 9, 11];
+        for (const offset of offsets) {
+          await db.query(`INSERT INTO messages (session_id, role, content, created_at) SELECT gen_random_uuid(), 'user', 'x', $1 FROM generate_series(1, 5)`, [midMonth(offset)]);
+        }
+        const before = await count(db, `SELECT count(*) FROM messages`);
+        expect(before).toBe(40);
+        const results = await Promise.all([1, 2, 3, 4].map(() => runPartkit(['maintain', '--json', '--database-url', db.url])));
+        for (const result of results) expect(result.exitCode, `${result.stderr}\n${result.stdout}`).toBe(0);
+        const reports = results.map((r) => JSON.parse(r.stdout) as MaintainJson);
+        const created = reports.flatMap((r) => r.events.filter((e) => e.action === 'created').map((e) => e.partition));
+        // Every month was made by exactly one of the runs.
+        expect(created.sort()).toEqual(offsets.map((i) => `public.messages${monthOf(i).suffix}`).sort());
+        const kids = await children(db, 'public.messages');
+        const lowers = kids.filter((k) => k.lower !== null).map((k) => k.lower);
+        expect(lowers).toEqual([...new Set([...offsets, 0, 1, 2, 3, 4])].sort((a, b) => a - b).map(monthStart));
+        expect(new Set(lowers).size).toBe(lowers.length);
+        expect(await count(db, `SELECT count(*) FROM ONLY messages_default`)).toBe(0);
+        expect(await count(db, `SELECT count(*) FROM messages`)).toBe(before);
+        const { rows: runs } = await db.query(`SELECT ok, count(*)::int AS n FROM partkit.maintenance_run GROUP BY ok`);
+        expect(runs).toEqual([{ ok: true, n: 4 }]);
+      } finally {
+        await db.drop();
+      }
+    });
+
+    it('manages a quoted, mixed-case table and refuses a malicious name without changing anything', async () => {
+      const db = await utcDatabase(name);
+      try {
+        await db.query(`CREATE TABLE public."Odd ""Name"" Logs" (id bigint NOT NULL, "createdAt" timestamptz NOT NULL, PRIMARY KEY (id, "createdAt")) PARTITION BY RANGE ("createdAt")`);
+        await db.query(`CREATE TABLE victim (id int)`);
+        const config = writeConfig(`odd-${name}`, { tables: [{ name: 'public."Odd ""Name"" Logs"', controlColumn: 'createdAt' }] });
+
+        const evil = writeConfig(`evil-${name}`, { tables: [{ name: 'public.victim; DROP TABLE victim; --' }] });
+        const refused = await runPartkit(['provision', '--config', evil, '--database-url', db.url]);
+        expect(refused.exitCode).toBe(2);
+        expect(refused.stderr).toMatch(/tables\[0\]\.name/);
+        expect(await count(db, `SELECT count(*) FROM pg_namespace WHERE nspname IN ('partkit', 'partkit_archive')`)).toBe(0);
+        expect(await count(db, `SELECT count(*) FROM pg_class WHERE relname = 'victim'`)).toBe(1);
+        const refusedMaintain = await runPartkit(['maintain', '--config', evil, '--database-url', db.url]);
+        expect(refusedMaintain.exitCode).toBe(2);
+
+        const result = await provisionJson(db.url, ['--config', config]);
+        expect(result.strategy).toBe('plpgsql');
+        const table = 'public."Odd ""Name"" Logs"';
+        const kids = await children(db, table);
+        expect(kids.map((k) => k.name)).toEqual([...[0, 1, 2, 3, 4].map((i) => `Odd "Name" Logs${monthOf(i).suffix}`), 'Odd "Name" Logs_default']);
+        expect((await db.query(`SELECT parent_table, control_column FROM partkit.managed_table`)).rows).toEqual([{ parent_table: 'Odd "Name" Logs', control_column: 'createdAt' }]);
+
+        await db.query(`INSERT INTO ${table} VALUES (1, now()), (2, $1), (3, $2)`, [midMonth(-2), midMonth(8)]);
+        const report = await maintainJson(db.url, ['--config', config]);
+        expect(report.events.filter((e) => e.action === 'created').map((e) => e.partition)).toEqual(
+          [-2, 8].map((i) => `public."Odd ""Name"" Logs${monthOf(i).suffix}"`),
+        );
+        expect(await count(db, `SELECT count(*) FROM ONLY public."Odd ""Name"" Logs_default"`)).toBe(0);
+        expect(await count(db, `SELECT count(*) FROM ${table}`)).toBe(3);
+        const one = await maintainJson(db.url, ['--config', config, '--table', table]);
+        expect(one.ok).toBe(true);
+        expect((await provisionJson(db.url, ['--config', config])).changes).toBe(0);
+        expect(await count(db, `SELECT count(*) FROM pg_class WHERE relname = 'victim'`)).toBe(1);
+      } finally {
+        await db.drop();
+      }
+    });
+  });
+}
+
+describeTarget('pg15-partman4', 'plpgsql fallback scheduled by pg_cron (pg15-partman4)', () => {
+  let db: TestDatabase;
+  beforeAll(async () => {
+    db = await utcDatabase('pg15-partman4');
+  });
+  afterAll(() => db?.drop());
+
+  it('schedules the job in database postgres for the test database, and its command runs maintenance', async () => {
+    const result = await provisionJson(db.url, ['--strategy', 'plpgsql']);
+    expect(result).toMatchObject({ strategy: 'plpgsql', scheduler: 'pg_cron', schedule: { job: `partkit_maintenance_${db.name}`, cronDatabase: 'postgres' } });
+    expect(await count(db, `SELECT count(*) FROM pg_extension WHERE extname = 'pg_partman'`)).toBe(0);
+    const { rows: jobs } = await adminQuery<{ jobname: string; database: string; active: boolean; schedule: string; command: string }>(
+      'pg15-partman4',
+      `SELECT jobname, database, active, schedule, command FROM cron.job WHERE database = $1`,
+      [db.name],
+    );
+    expect(jobs).toEqual([{ jobname: `partkit_maintenance_${db.name}`, database: db.name, active: true, schedule: '0 * * * *', command: 'SELECT count(*) FROM "partkit".run_maintenance()' }]);
+
+    await db.query(`INSERT INTO messages (session_id, role, content, created_at) VALUES (gen_random_uuid(), 'user', 'waiting', $1)`, [midMonth(-2)]);
+    const { rows } = await db.query<{ count: string }>(jobs[0]!.command);
+    expect(Number(rows[0]!.count)).toBeGreaterThan(0);
+    const { rows: runs } = await db.query(`SELECT ok, detail FROM partkit.maintenance_run`);
+    expect(runs).toEqual([{ ok: true, detail: '4 table(s), 0 failure(s)' }]);
+    expect((await children(db, 'public.messages')).map((k) => k.lower)).toContain(monthStart(-2));
+    expect(await count(db, `SELECT count(*) FROM ONLY messages_default`)).toBe(0);
+    expect((await provisionJson(db.url, ['--strategy', 'plpgsql'])).changes).toBe(0);
+  });
+});
