@@ -4,6 +4,10 @@ import type { GlobalOptions } from '../core/context.js';
 import { doctorCommand } from './doctor.js';
 import { maintainCommand } from './maintain.js';
 import { provisionCommand } from './provision.js';
+import { statusCommand } from './status.js';
+import { verifyCommand } from './verify.js';
+import { partitionCommand } from './partition-create.js';
+import { demoCommand } from './demo.js';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
-export const commands: readonly CommandModule<GlobalOptions, any>[] = [doctorCommand, provisionCommand, maintainCommand];
+export const commands: readonly CommandModule<GlobalOptions, any>[] = [doctorCommand, provisionCommand, maintainCommand, verifyCommand, statusCommand, partitionCommand, demoCommand];

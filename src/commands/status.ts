@@ -1,0 +1,198 @@
+/**
+ * `partkit status`: what is there now, for people. Per table the strategy and settings as
+ * registered, every month with its range, estimated rows and size, the default partition, the
+ * archived months; and the maintenance job with its last run. Read-only; `--json` has the same content.
+ */
+import type { CommandModule } from 'yargs';
+import { decide, inspect, type Capabilities, type Scheduler, type TableState } from '../core/capabilities.js';
+import { formatDuration } from '../core/checks/maintenance.js';
+import { countRows, readArchivedMonths, readLastCronRun, readLastMaintenanceRun, readManagedTable, readPartmanConfig, type ArchivedMonth, type CronRun, type MaintenanceRun } from '../core/checks/state.js';
+import type { Config, Strategy, TableConfig } from '../core/config.js';
+import { runCommand, type GlobalOptions } from '../core/context.js';
+import type { Database } from '../core/db.js';
+import { controlTypeOf, coveredMonth, listPartitions } from '../core/partitions.js';
+import { crontabLine, findJob, jobName, type CronJob } from '../core/schedule.js';
+
+/** Default rows are counted up to this many, so a huge default stays cheap to report. */
+const DEFAULT_ROW_COUNT_LIMIT = 1_000_000;
+
+export interface ChildStatus {
+  readonly schema: string;
+  readonly name: string;
+  /** 'YYYY-MM' when the child is exactly one month in the table's zone. */
+  readonly month: string | null;
+  /** Wall-clock bounds in the table's zone, 'YYYY-MM-DD HH24:MI:SS'. */
+  readonly from: string | null;
+  readonly to: string | null;
+  readonly bound: string;
+  readonly estimatedRows: number;
+  readonly bytes: number;
+}
+
+export interface TableStatus {
+  readonly table: string;
+  readonly exists: boolean;
+  readonly partitioned: boolean;
+  /** Who manages it (from the kit's managed_table / pg_partman's part_config); null when nobody does. */
+  readonly strategy: Strategy | null;
+  readonly interval: string;
+  readonly premake: number;
+  readonly retention: string | null;
+  readonly archiveSchema: string | null;
+  readonly timeZone: string;
+  readonly children: readonly ChildStatus[];
+  readonly default: { readonly schema: string; readonly name: string; readonly rows: number; readonly rowsCapped: boolean; readonly bytes: number } | null;
+  readonly archived: readonly ArchivedMonth[];
+}
+
+export interface MaintenanceStatus {
+  readonly scheduler: Scheduler;
+  /** The pg_cron job partkit schedules (null without pg_cron, or when it is missing). */
+  readonly job: (CronJob & { readonly name: string; readonly cronDatabase: string }) | null;
+  readonly lastCronRun: CronRun | null;
+  /** The kit's last finished run_maintenance, whoever ran it. */
+  readonly lastRun: MaintenanceRun | null;
+  /** Without pg_cron: the command an external scheduler should run. */
+  readonly externalCommand: string | null;
+}
+
+export interface StatusResult {
+  readonly database: string;
+  readonly maintenance: MaintenanceStatus;
+  readonly tables: readonly TableStatus[];
+}
+
+async function tableStatus(db: Database, caps: Capabilities, table: TableConfig, state: TableState): Promise<TableStatus> {
+  const managed = await readManagedTable(db, caps, table.name);
+  const partConfig = await readPartmanConfig(db, caps, table.name);
+  const strategy: Strategy | null = managed?.strategy ?? (partConfig ? 'partman' : null);
+  const fromPartman = strategy === 'partman' && partConfig !== null;
+  const timeZone = managed?.timeZone ?? table.timeZone;
+  const archiveSchema = (fromPartman ? partConfig.retentionSchema : null) ?? managed?.archiveSchema ?? table.archiveSchema;
+  const controlType = controlTypeOf(state.controlColumn.type);
+  const partitions = state.partitioned && controlType ? await listPartitions(db, table.name, timeZone, controlType) : [];
+  const defaultPartition = partitions.find((p) => p.isDefault);
+  const defaultRows = defaultPartition ? await countRows(db, defaultPartition, DEFAULT_ROW_COUNT_LIMIT) : 0;
+  return {
+    table: state.name,
+    exists: state.exists,
+    partitioned: state.partitioned,
+    strategy,
+    interval: fromPartman ? partConfig.interval : table.interval,
+    premake: fromPartman ? partConfig.premake : managed?.premake ?? table.premake,
+    retention: fromPartman ? partConfig.retention : managed ? managed.retention : table.retention,
+    archiveSchema,
+    timeZone,
+    children: partitions
+      .filter((p) => !p.isDefault)
+      .map((p) => ({ schema: p.schema, name: p.name, month: coveredMonth(p) ?? null, from: p.lower, to: p.upper, bound: p.bound, estimatedRows: p.estimatedRows, bytes: p.bytes })),
+    default: defaultPartition
+      ? { schema: defaultPartition.schema, name: defaultPartition.name, rows: defaultRows, rowsCapped: defaultRows >= DEFAULT_ROW_COUNT_LIMIT, bytes: defaultPartition.bytes }
+      : null,
+    archived: archiveSchema && state.exists ? await readArchivedMonths(db, archiveSchema, table.name) : [],
+  };
+}
+
+async function maintenanceStatus(db: Database, caps: Capabilities, config: Config, scheduler: Scheduler): Promise<MaintenanceStatus> {
+  let job: MaintenanceStatus['job'] = null;
+  let lastCronRun: CronRun | null = null;
+  const cronDatabase = caps.extensions.pg_cron.databaseName;
+  if (scheduler === 'pg_cron' && caps.extensions.pg_cron.installed && cronDatabase) {
+    const name = jobName(config, caps.database);
+    try {
+      const found = await findJob(db, caps, name);
+      if (found) {
+        job = { ...found, name, cronDatabase };
+        lastCronRun = await readLastCronRun(db, caps, found);
+      }
+    } catch (error) {
+      db.log.warn(`cannot read pg_cron's tables in database ${cronDatabase}: ${(error as Error).message}`);
+    }
+  }
+  return {
+    scheduler,
+    job,
+    lastCronRun,
+    lastRun: await readLastMaintenanceRun(db, caps),
+    externalCommand: scheduler === 'external' ? crontabLine(config) : null,
+  };
+}
+
+export async function status(db: Database, config: Config, options: { scheduler?: 'auto' | Scheduler | undefined } = {}): Promise<StatusResult> {
+  const caps = await inspect(db, config);
+  const scheduler = options.scheduler === undefined || options.scheduler === 'auto' ? decide(caps, config).scheduler : options.scheduler;
+  const tables: TableStatus[] = [];
+  for (const [index, table] of config.tables.entries()) tables.push(await tableStatus(db, caps, table, caps.tables[index]!));
+  return { database: caps.database, maintenance: await maintenanceStatus(db, caps, config, scheduler), tables };
+}
+
+/** 1536 -> "1.5 kB". */
+export function formatBytes(bytes: number): string {
+  const units = ['bytes', 'kB', 'MB', 'GB', 'TB'];
+  let value = bytes;
+  let unit = 0;
+  while (value >= 1024 && unit < units.length - 1) {
+    value /= 1024;
+    unit += 1;
+  }
+  return unit === 0 ? `${value} bytes` : `${value.toFixed(value < 10 ? 1 : 0)} ${units[unit]}`;
+}
+
+function renderMaintenance(m: MaintenanceStatus): string[] {
+  const lines: string[] = [];
+  if (m.scheduler === 'pg_cron') {
+    if (!m.job) lines.push('maintenance: pg_cron, but the job is missing (run `partkit provision`)');
+    else {
+      lines.push(`maintenance: pg_cron job ${m.job.name} (#${m.job.jobid}) "${m.job.schedule}" in database ${m.job.database}, ${m.job.active ? 'active' : 'INACTIVE'} (job lives in ${m.job.cronDatabase})`);
+      const run = m.lastCronRun;
+      lines.push(run ? `  last cron run: ${run.status} at ${run.startTime ?? '?'}${run.status === 'failed' && run.returnMessage ? `: ${run.returnMessage.trim()}` : ''}` : '  last cron run: none yet');
+    }
+  } else {
+    lines.push('maintenance: external scheduler (no pg_cron); it should run:', `  ${m.externalCommand ?? ''}`);
+  }
+  const run = m.lastRun;
+  lines.push(run ? `  last maintenance: #${run.id} finished ${run.finishedAt} (${formatDuration(run.ageSeconds)} ago): ${run.ok ? 'ok' : 'FAILED'}${run.detail ? `, ${run.detail}` : ''}${run.failures.length ? `: ${run.failures.join('; ')}` : ''}` : '  last maintenance: none recorded');
+  return lines;
+}
+
+function renderTable(t: TableStatus): string[] {
+  if (!t.exists) return [`${t.table}: does not exist`];
+  if (!t.partitioned) return [`${t.table}: exists but is not partitioned`];
+  const lines = [
+    `${t.table}: ${t.strategy ?? 'not registered'}, interval ${t.interval}, premake ${t.premake}, retention ${t.retention ?? 'none'}${t.retention && t.archiveSchema ? ` (then moved to ${t.archiveSchema})` : ''}, zone ${t.timeZone}`,
+  ];
+  const nameWidth = Math.max(5, ...t.children.map((c) => `${c.schema}.${c.name}`.length));
+  lines.push(`  ${'CHILD'.padEnd(nameWidth)}  ${'FROM'.padEnd(19)}  ${'TO'.padEnd(19)}  ${'EST. ROWS'.padStart(10)}  SIZE`);
+  for (const child of t.children) {
+    lines.push(`  ${`${child.schema}.${child.name}`.padEnd(nameWidth)}  ${(child.from ?? '').padEnd(19)}  ${(child.to ?? '').padEnd(19)}  ${String(child.estimatedRows).padStart(10)}  ${formatBytes(child.bytes)}`);
+  }
+  if (t.children.length === 0) lines.push('  (no monthly children)');
+  lines.push(t.default ? `  default ${t.default.schema}.${t.default.name}: ${t.default.rowsCapped ? 'at least ' : ''}${t.default.rows} row(s), ${formatBytes(t.default.bytes)}` : '  default partition: none');
+  if (t.archiveSchema) {
+    lines.push(
+      t.archived.length === 0
+        ? `  archive ${t.archiveSchema}: empty`
+        : `  archive ${t.archiveSchema}: ${t.archived.map((a) => `${a.name} (${a.month ?? '?'}, ~${a.estimatedRows} rows, ${formatBytes(a.bytes)})`).join(', ')}`,
+    );
+  }
+  return lines;
+}
+
+export function renderStatus(result: StatusResult): string {
+  const lines = [`database ${result.database}`, ...renderMaintenance(result.maintenance)];
+  for (const table of result.tables) lines.push('', ...renderTable(table));
+  return lines.join('\n');
+}
+
+interface StatusArgs extends GlobalOptions {
+  readonly scheduler?: 'auto' | Scheduler;
+}
+
+export const statusCommand: CommandModule<GlobalOptions, StatusArgs> = {
+  command: 'status',
+  describe: 'Show each table: strategy, settings, months with ranges, rows and sizes, the default, the archive, and the maintenance job',
+  builder: (yargs) => yargs.option('scheduler', { choices: ['auto', 'pg_cron', 'external'] as const, default: 'auto' as const, describe: 'Scheduler to report; auto: pg_cron when it is preloaded, else external' }),
+  handler: async (args) => {
+    process.exitCode = await runCommand(args, async (ctx) => status(await ctx.database(), ctx.config, { scheduler: args.scheduler }), renderStatus);
+  },
+};

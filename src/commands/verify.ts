@@ -1,0 +1,139 @@
+/**
+ * `partkit verify`: read-only health checks for CI. Every configured table is checked for its
+ * shape, month coverage, default partition, registration, retention and indexes; the database
+ * for the kit, extension versions and the maintenance schedule. Exit 0 when all pass, 1 if not.
+ */
+import { writeFile } from 'node:fs/promises';
+import type { CommandModule } from 'yargs';
+import { decide, inspect, type Scheduler } from '../core/capabilities.js';
+import { checkExtensions, checkKit, checkMaintenance } from '../core/checks/maintenance.js';
+import { checkTable } from '../core/checks/table.js';
+import type { CheckResult } from '../core/checks/types.js';
+import type { Config } from '../core/config.js';
+import { runCommand, type GlobalOptions } from '../core/context.js';
+import type { Database } from '../core/db.js';
+import { ExitCode, UsageError } from '../core/errors.js';
+import { renderJunit } from '../core/junit.js';
+
+/** The default pg_cron schedule is hourly; two hours tolerates one late or missed run. */
+export const DEFAULT_MAX_MAINTENANCE_AGE = '2h';
+
+export interface VerifyOptions {
+  /** Rows tolerated in each default partition (default 0). */
+  readonly maxDefaultRows?: number | undefined;
+  /** With an external scheduler: how old the last maintenance may be, e.g. "2h", "90m", "1d". */
+  readonly maxMaintenanceAge?: string | undefined;
+  /** Which scheduler to expect; auto: pg_cron when it is preloaded, else external. */
+  readonly scheduler?: 'auto' | Scheduler | undefined;
+}
+
+export interface VerifyResult {
+  readonly ok: boolean;
+  readonly checks: readonly CheckResult[];
+}
+
+const DURATION = /^\s*(\d+)\s*(s|secs?|seconds?|m|mins?|minutes?|h|hours?|d|days?)\s*$/i;
+const UNIT_SECONDS: Record<string, number> = { s: 1, m: 60, h: 3600, d: 86_400 };
+
+/** "2h", "90m", "1 day", "3600s" -> seconds. */
+export function parseDuration(text: string): number {
+  const match = DURATION.exec(text);
+  const unit = match?.[2]?.toLowerCase();
+  const seconds = match && unit ? Number(match[1]) * UNIT_SECONDS[unit[0]!]! : 0;
+  if (!match || seconds <= 0) {
+    throw new UsageError(`--max-maintenance-age "${text}" is not a duration.`, 'Use e.g. 90m, 2h or 1d.');
+  }
+  return seconds;
+}
+
+function checkOptions(options: VerifyOptions): { maxDefaultRows: number; maxAgeSeconds: number } {
+  const maxDefaultRows = options.maxDefaultRows ?? 0;
+  if (!Number.isInteger(maxDefaultRows) || maxDefaultRows < 0) {
+    throw new UsageError(`--max-default-rows must be a whole number of 0 or more, not ${String(options.maxDefaultRows)}.`);
+  }
+  return { maxDefaultRows, maxAgeSeconds: parseDuration(options.maxMaintenanceAge ?? DEFAULT_MAX_MAINTENANCE_AGE) };
+}
+
+/** The exit code travels with the result but stays out of the --json document. */
+function withExitCode(result: VerifyResult): VerifyResult {
+  return Object.defineProperty(result, 'exitCode', { value: result.ok ? ExitCode.ok : ExitCode.checkFailed, enumerable: false });
+}
+
+export async function verify(db: Database, config: Config, options: VerifyOptions = {}): Promise<VerifyResult> {
+  const { maxDefaultRows, maxAgeSeconds } = checkOptions(options);
+  const caps = await inspect(db, config);
+  const scheduler = options.scheduler === undefined || options.scheduler === 'auto' ? decide(caps, config).scheduler : options.scheduler;
+  const checks: CheckResult[] = [await checkKit(db, caps, config), checkExtensions(caps)];
+  checks.push(...(await checkMaintenance(db, caps, config, scheduler, maxAgeSeconds)));
+  for (const [index, table] of config.tables.entries()) {
+    checks.push(...(await checkTable(db, caps, config, table, caps.tables[index]!, { maxDefaultRows })));
+  }
+  return withExitCode({ ok: checks.every((check) => check.ok), checks });
+}
+
+/** Suites by table; database-wide checks go in a suite named "database". */
+export function verifyJunit(result: VerifyResult, timestamp: Date = new Date()): string {
+  return renderJunit(
+    'partkit verify',
+    result.checks.map((check) => ({ suite: check.table ?? 'database', name: check.check, ok: check.ok, detail: check.detail })),
+    timestamp,
+  );
+}
+
+function useColour(): boolean {
+  return process.stdout.isTTY === true && process.env.NO_COLOR === undefined;
+}
+
+export function renderVerify(result: VerifyResult, colour = useColour()): string {
+  const paint = (code: number, text: string) => (colour ? `\u001b[${code}m${text}\u001b[0m` : text);
+  const failed = result.checks.filter((check) => !check.ok).length;
+  const tableWidth = Math.max(8, ...result.checks.map((check) => (check.table ?? '(database)').length));
+  const checkWidth = Math.max(5, ...result.checks.map((check) => check.check.length));
+  const lines = [
+    result.ok ? paint(32, `partkit verify: all ${result.checks.length} checks passed`) : paint(31, `partkit verify: ${failed} of ${result.checks.length} checks FAILED`),
+    '',
+    `       ${'TABLE'.padEnd(tableWidth)}  ${'CHECK'.padEnd(checkWidth)}  DETAIL`,
+  ];
+  for (const check of result.checks) {
+    const mark = check.ok ? paint(32, '✓ pass') : paint(31, '✗ FAIL');
+    lines.push(`${mark} ${(check.table ?? '(database)').padEnd(tableWidth)}  ${check.check.padEnd(checkWidth)}  ${check.detail}`);
+  }
+  return lines.join('\n');
+}
+
+interface VerifyArgs extends GlobalOptions {
+  readonly maxDefaultRows?: number;
+  readonly maxMaintenanceAge?: string;
+  readonly junit?: string;
+  readonly scheduler?: 'auto' | Scheduler;
+}
+
+async function writeJunit(file: string, result: VerifyResult): Promise<void> {
+  try {
+    await writeFile(file, verifyJunit(result));
+  } catch (error) {
+    throw new UsageError(`Cannot write the JUnit report to ${file}: ${(error as NodeJS.ErrnoException).code ?? String(error)}.`, 'Check the path given to --junit.');
+  }
+}
+
+export const verifyCommand: CommandModule<GlobalOptions, VerifyArgs> = {
+  command: 'verify',
+  describe: 'Check the partition sets, registration, retention, indexes and maintenance schedule (exit 1 if a check fails; for CI)',
+  builder: (yargs) =>
+    yargs
+      .option('max-default-rows', { type: 'number', default: 0, describe: 'Rows tolerated in each default partition' })
+      .option('max-maintenance-age', { type: 'string', default: DEFAULT_MAX_MAINTENANCE_AGE, describe: 'Without pg_cron: the last maintenance must have finished within this time (e.g. 90m, 2h, 1d)' })
+      .option('scheduler', { choices: ['auto', 'pg_cron', 'external'] as const, default: 'auto' as const, describe: 'Scheduler to expect; auto: pg_cron when it is preloaded, else external' })
+      .option('junit', { type: 'string', describe: 'Also write a JUnit XML report to this file (one test case per check)' }),
+  handler: async (args) => {
+    process.exitCode = await runCommand(
+      args,
+      async (ctx) => {
+        const result = await verify(await ctx.database(), ctx.config, { maxDefaultRows: args.maxDefaultRows, maxMaintenanceAge: args.maxMaintenanceAge, scheduler: args.scheduler });
+        if (args.junit !== undefined) await writeJunit(args.junit, result);
+        return result;
+      },
+      (result) => renderVerify(result),
+    );
+  },
+};

@@ -1,0 +1,146 @@
+/**
+ * Database-wide checks: the kit's objects, supported extension versions, and whether maintenance
+ * is scheduled and succeeding (the pg_cron job, or the age of the last run for external schedulers).
+ */
+import type { Capabilities, Scheduler } from '../capabilities.js';
+import type { Config } from '../config.js';
+import type { Database } from '../db.js';
+import { pendingMigrations } from '../kit.js';
+import { crontabLine, findJob, jobCommand, jobName } from '../schedule.js';
+import { readLastCronRun, readLastMaintenanceRun, readLastRegistration } from './state.js';
+import { fail, fromProblems, pass, type CheckResult } from './types.js';
+
+/** 5400 -> "1h30m"; 59 -> "59s". */
+export function formatDuration(seconds: number): string {
+  const s = Math.round(seconds);
+  if (s < 60) return `${s}s`;
+  const d = Math.floor(s / 86_400);
+  const h = Math.floor((s % 86_400) / 3600);
+  const m = Math.floor((s % 3600) / 60);
+  return [d ? `${d}d` : '', h ? `${h}h` : '', m ? `${m}m` : ''].join('') || '0m';
+}
+
+function versionOf(text: string | null): [number, number] | undefined {
+  const match = /^(\d+)\.(\d+)/.exec(text ?? '');
+  return match ? [Number(match[1]), Number(match[2])] : undefined;
+}
+
+/** pg_partman 4.7+ and 5.x; pg_cron 1.4+. */
+export function supportedPartman(version: string | null): boolean {
+  const v = versionOf(version);
+  return v !== undefined && ((v[0] === 4 && v[1] >= 7) || v[0] === 5);
+}
+
+export function supportedCron(version: string | null): boolean {
+  const v = versionOf(version);
+  return v !== undefined && (v[0] > 1 || (v[0] === 1 && v[1] >= 4));
+}
+
+export async function checkKit(db: Database, caps: Capabilities, config: Config): Promise<CheckResult> {
+  if (!caps.kit.installed) return fail(null, 'kit-installed', `partkit's objects are not installed in schema ${config.kitSchema}: run \`partkit provision\``);
+  const pending = await pendingMigrations(db, config.kitSchema);
+  if (pending.length > 0) return fail(null, 'kit-installed', `schema ${config.kitSchema} lacks ${pending.length} newer migration(s) (${pending.join(', ')}): run \`partkit provision\``);
+  return pass(null, 'kit-installed', `partkit's objects are installed and up to date in schema ${config.kitSchema}`);
+}
+
+export function checkExtensions(caps: Capabilities): CheckResult {
+  const partman = caps.extensions.pg_partman;
+  const cron = caps.extensions.pg_cron;
+  const problems: string[] = [];
+  const found: string[] = [];
+  if (partman.installed) {
+    found.push(`pg_partman ${partman.version}`);
+    if (!supportedPartman(partman.version)) {
+      problems.push(
+        `pg_partman ${partman.version} is not supported (4.7+ or 5.x): install the pg_partman 5.x package and run ALTER EXTENSION pg_partman UPDATE; in database ${caps.database}${(versionOf(partman.version)?.[0] ?? 0) > 5 ? ' (or, for a newer major version, pin pg_partman 5.x until partkit supports it)' : ''}`,
+      );
+    }
+  } else found.push('pg_partman not installed');
+  if (cron.installed) {
+    found.push(`pg_cron ${cron.version}${cron.databaseName ? ` (in ${cron.databaseName})` : ''}`);
+    if (!supportedCron(cron.version)) problems.push(`pg_cron ${cron.version} is not supported (1.4+): install a newer pg_cron package and run ALTER EXTENSION pg_cron UPDATE; in database ${cron.databaseName}`);
+  } else found.push('pg_cron not installed');
+  return fromProblems(null, 'extension-versions', problems, `${found.join(', ')}: supported (pg_partman 4.7+ or 5.x, pg_cron 1.4+)`);
+}
+
+/** The pg_cron job: present, active, aimed at this database, with the configured schedule and command. */
+async function checkCronJob(db: Database, caps: Capabilities, config: Config): Promise<CheckResult[]> {
+  const cron = caps.extensions.pg_cron;
+  const name = jobName(config, caps.database);
+  if (!cron.installed || !cron.databaseName) {
+    return [fail(null, 'maintenance-job', `pg_cron is preloaded but the extension is not created in database ${cron.databaseName ?? 'postgres'}, so nothing schedules maintenance: run \`partkit provision\``)];
+  }
+  let job;
+  try {
+    job = await findJob(db, caps, name);
+  } catch (error) {
+    return [fail(null, 'maintenance-job', `cannot read cron.job in database ${cron.databaseName}: ${(error as Error).message}: an administrator must GRANT USAGE ON SCHEMA cron to this user`)];
+  }
+  if (!job) {
+    return [fail(null, 'maintenance-job', `pg_cron job ${name} does not exist in database ${cron.databaseName} (or belongs to another user): run \`partkit provision\` to schedule it`)];
+  }
+  const problems: string[] = [];
+  if (!job.active) problems.push(`pg_cron job ${name} is inactive`);
+  if (job.database !== caps.database) problems.push(`pg_cron job ${name} runs in database ${job.database}, not ${caps.database}`);
+  if (job.schedule !== config.maintenance.schedule) problems.push(`pg_cron job ${name} runs on "${job.schedule}", the config says "${config.maintenance.schedule}"`);
+  if (job.command !== jobCommand(config)) problems.push(`pg_cron job ${name} runs \`${job.command}\` instead of \`${jobCommand(config)}\``);
+  const checks: CheckResult[] = [
+    problems.length > 0
+      ? fail(null, 'maintenance-job', `${problems.join('; ')}: run \`partkit provision\` (it updates and re-activates the job)`)
+      : pass(null, 'maintenance-job', `pg_cron job ${name} (#${job.jobid}) is active and runs "${job.schedule}" in database ${job.database}`),
+  ];
+  try {
+    const run = await readLastCronRun(db, caps, job);
+    if (!run) checks.push(pass(null, 'maintenance-cron-run', `pg_cron job ${name} has not run yet (schedule "${job.schedule}")`));
+    else if (run.status === 'failed') {
+      checks.push(
+        fail(
+          null,
+          'maintenance-cron-run',
+          `the last run of pg_cron job ${name} (run ${run.runid}, started ${run.startTime ?? '?'}) failed: ${(run.returnMessage ?? 'no message').trim()}: fix the cause (\`partkit maintain\` runs the same function and shows the error), then wait for the next scheduled run`,
+        ),
+      );
+    } else checks.push(pass(null, 'maintenance-cron-run', `the last run of pg_cron job ${name} (run ${run.runid}, started ${run.startTime ?? '?'}) is ${run.status}`));
+  } catch (error) {
+    checks.push(fail(null, 'maintenance-cron-run', `cannot read cron.job_run_details in database ${cron.databaseName}: ${(error as Error).message}`));
+  }
+  return checks;
+}
+
+/** Without pg_cron: the last maintenance finished within maxAgeSeconds (or provisioning did, if none ran yet). */
+async function checkMaintenanceAge(db: Database, caps: Capabilities, config: Config, maxAgeSeconds: number): Promise<CheckResult> {
+  const limit = formatDuration(maxAgeSeconds);
+  const schedule = `schedule it with an external scheduler, e.g. this crontab line: ${crontabLine(config)}`;
+  if (!caps.kit.installed) return fail(null, 'maintenance-age', `partkit is not installed in schema ${config.kitSchema}: run \`partkit provision\``);
+  const run = await readLastMaintenanceRun(db, caps);
+  if (run) {
+    const age = formatDuration(run.ageSeconds);
+    return run.ageSeconds <= maxAgeSeconds
+      ? pass(null, 'maintenance-age', `the last maintenance finished ${age} ago (${run.finishedAt}), within --max-maintenance-age ${limit}`)
+      : fail(null, 'maintenance-age', `the last maintenance finished ${age} ago (${run.finishedAt}), more than --max-maintenance-age ${limit}: run \`partkit maintain\` now, and check the scheduler that should run it (${schedule})`);
+  }
+  const registered = await readLastRegistration(db, caps);
+  if (registered && registered.ageSeconds <= maxAgeSeconds) {
+    return pass(null, 'maintenance-age', `no maintenance has run yet; the tables were provisioned ${formatDuration(registered.ageSeconds)} ago, within --max-maintenance-age ${limit}`);
+  }
+  return fail(null, 'maintenance-age', `no maintenance run is recorded${registered ? ` since the tables were provisioned ${formatDuration(registered.ageSeconds)} ago` : ''}: run \`partkit maintain\`, and ${schedule}`);
+}
+
+/** The kit's record of its last run (pg_cron and external runs alike). */
+async function checkLastResult(db: Database, caps: Capabilities): Promise<CheckResult> {
+  if (!caps.kit.installed) return fail(null, 'maintenance-result', `partkit is not installed in schema ${caps.kit.schema}: run \`partkit provision\``);
+  const run = await readLastMaintenanceRun(db, caps);
+  if (!run) return pass(null, 'maintenance-result', `no maintenance run is recorded in ${caps.kit.schema}.maintenance_run yet`);
+  if (run.ok) return pass(null, 'maintenance-result', `the last maintenance run (#${run.id}, finished ${run.finishedAt}) succeeded: ${run.detail ?? ''}`.trim());
+  return fail(
+    null,
+    'maintenance-result',
+    `the last maintenance run (#${run.id}, finished ${run.finishedAt}) failed${run.failures.length ? `: ${run.failures.join('; ')}` : ` (${run.detail ?? 'no detail'})`}: fix the cause, then run \`partkit maintain\` (see ${caps.kit.schema}.maintenance_event for run ${run.id})`,
+  );
+}
+
+export async function checkMaintenance(db: Database, caps: Capabilities, config: Config, scheduler: Scheduler, maxAgeSeconds: number): Promise<CheckResult[]> {
+  const checks = scheduler === 'pg_cron' ? await checkCronJob(db, caps, config) : [await checkMaintenanceAge(db, caps, config, maxAgeSeconds)];
+  checks.push(await checkLastResult(db, caps));
+  return checks;
+}

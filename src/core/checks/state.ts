@@ -1,0 +1,170 @@
+/**
+ * Read-only lookups that `verify` and `status` share: the kit's record of a table, pg_partman's
+ * record, the default partition's rows, archived months, and the maintenance job and its runs.
+ */
+import type { Capabilities } from '../capabilities.js';
+import type { Database } from '../db.js';
+import { quoteIdent, quoteQualified, type QualifiedName } from '../identifiers.js';
+import type { Partition } from '../partitions.js';
+import type { CronJob } from '../schedule.js';
+import { readSql } from '../sql-files.js';
+
+/** `<kit>.managed_table` as verify and status need it. */
+export interface ManagedTable {
+  readonly controlColumn: string;
+  readonly premake: number;
+  readonly retention: string | null;
+  readonly archiveSchema: string | null;
+  readonly timeZone: string;
+  readonly strategy: 'plpgsql' | 'partman';
+  readonly partmanSchema: string | null;
+  readonly registeredAt: string;
+}
+
+export async function readManagedTable(db: Database, caps: Capabilities, table: QualifiedName): Promise<ManagedTable | null> {
+  if (!caps.kit.installed) return null;
+  const [row] = await db.query<{ control_column: string; premake: number; retention: string | null; archive_schema: string | null; time_zone: string; strategy: 'plpgsql' | 'partman'; partman_schema: string | null; registered_at: Date }>(
+    `SELECT control_column, premake, retention::text AS retention, archive_schema, time_zone, strategy, partman_schema, registered_at
+       FROM ${quoteIdent(caps.kit.schema)}.managed_table WHERE parent_schema = $1 AND parent_table = $2`,
+    [table.schema, table.name],
+  );
+  if (!row) return null;
+  return {
+    controlColumn: row.control_column,
+    premake: row.premake,
+    retention: row.retention,
+    archiveSchema: row.archive_schema,
+    timeZone: row.time_zone,
+    strategy: row.strategy,
+    partmanSchema: row.partman_schema,
+    registeredAt: row.registered_at.toISOString(),
+  };
+}
+
+/** pg_partman's `part_config` row, the columns partkit sets and checks. */
+export interface PartmanConfig {
+  readonly control: string;
+  readonly interval: string;
+  readonly premake: number;
+  readonly retention: string | null;
+  readonly retentionSchema: string | null;
+  readonly retentionKeepTable: boolean;
+  readonly infiniteTimePartitions: boolean;
+}
+
+/** pg_partman names tables `schema.table`, unquoted. */
+export function partmanLabel(table: QualifiedName): string {
+  return `${table.schema}.${table.name}`;
+}
+
+export async function readPartmanConfig(db: Database, caps: Capabilities, table: QualifiedName): Promise<PartmanConfig | null> {
+  const partman = caps.extensions.pg_partman;
+  if (!partman.installed || !partman.schema) return null;
+  const [row] = await db.query<{ control: string; partition_interval: string; premake: number; retention: string | null; retention_schema: string | null; retention_keep_table: boolean; infinite_time_partitions: boolean }>(
+    `SELECT control, partition_interval, premake, retention, retention_schema, retention_keep_table, infinite_time_partitions
+       FROM ${quoteIdent(partman.schema)}.part_config WHERE parent_table = $1`,
+    [partmanLabel(table)],
+  );
+  if (!row) return null;
+  return {
+    control: row.control,
+    interval: row.partition_interval,
+    premake: row.premake,
+    retention: row.retention,
+    retentionSchema: row.retention_schema,
+    retentionKeepTable: row.retention_keep_table,
+    infiniteTimePartitions: row.infinite_time_partitions,
+  };
+}
+
+/** Rows in a partition, counting no further than `limit` so a huge default stays cheap. */
+export async function countRows(db: Database, partition: Pick<Partition, 'schema' | 'name'>, limit: number): Promise<number> {
+  const [row] = await db.query<{ n: number }>(`SELECT count(*)::int AS n FROM (SELECT 1 FROM ONLY ${quoteQualified(partition)} LIMIT $1) r`, [limit]);
+  return row?.n ?? 0;
+}
+
+/** A month that retention moved out of the parent into the archive schema. */
+export interface ArchivedMonth {
+  readonly schema: string;
+  readonly name: string;
+  /** 'YYYY-MM', read from the name (pg_partman 4: _pYYYY_MM, 5: _pYYYYMMDD, the kit: _yYYYYmMM). */
+  readonly month: string | null;
+  readonly estimatedRows: number;
+  readonly bytes: number;
+}
+
+export async function readArchivedMonths(db: Database, archiveSchema: string, parent: QualifiedName): Promise<ArchivedMonth[]> {
+  const rows = await db.query<{ schema: string; name: string; month: string | null; estimated_rows: string; bytes: string }>(readSql('queries/status-archive.sql'), [archiveSchema, parent.name]);
+  return rows.map((row) => ({ schema: row.schema, name: row.name, month: row.month, estimatedRows: Number(row.estimated_rows), bytes: Number(row.bytes) }));
+}
+
+/** The last finished run of the kit's run_maintenance, with the failures it recorded. */
+export interface MaintenanceRun {
+  readonly id: number;
+  readonly startedAt: string;
+  readonly finishedAt: string;
+  readonly ok: boolean;
+  readonly source: string | null;
+  readonly detail: string | null;
+  readonly ageSeconds: number;
+  readonly failures: readonly string[];
+}
+
+export async function readLastMaintenanceRun(db: Database, caps: Capabilities): Promise<MaintenanceRun | null> {
+  if (!caps.kit.installed) return null;
+  const kit = quoteIdent(caps.kit.schema);
+  const [row] = await db.query<{ id: string; started_at: Date; finished_at: Date; ok: boolean; source: string | null; detail: string | null; age_seconds: number }>(
+    `SELECT id, started_at, finished_at, ok, source, detail, extract(epoch FROM now() - finished_at)::float8 AS age_seconds
+       FROM ${kit}.maintenance_run WHERE finished_at IS NOT NULL ORDER BY finished_at DESC, id DESC LIMIT 1`,
+  );
+  if (!row) return null;
+  const failures = row.ok
+    ? []
+    : (
+        await db.query<{ text: string }>(
+          `SELECT format('%I.%I: %s', parent_schema, parent_table, coalesce(detail, 'failed')) AS text
+             FROM ${kit}.maintenance_event WHERE run_id = $1 AND action = 'failed' ORDER BY id LIMIT 5`,
+          [row.id],
+        )
+      ).map((event) => event.text);
+  return {
+    id: Number(row.id),
+    startedAt: row.started_at.toISOString(),
+    finishedAt: row.finished_at.toISOString(),
+    ok: row.ok,
+    source: row.source,
+    detail: row.detail,
+    ageSeconds: Math.max(0, Math.round(row.age_seconds)),
+    failures,
+  };
+}
+
+/** When the kit first registered a table here: maintenance is due from then on. */
+export async function readLastRegistration(db: Database, caps: Capabilities): Promise<{ at: string; ageSeconds: number } | null> {
+  if (!caps.kit.installed) return null;
+  const [row] = await db.query<{ at: Date | null; age_seconds: number | null }>(
+    `SELECT max(registered_at) AS at, extract(epoch FROM now() - max(registered_at))::float8 AS age_seconds FROM ${quoteIdent(caps.kit.schema)}.managed_table`,
+  );
+  return row?.at ? { at: row.at.toISOString(), ageSeconds: Math.max(0, Math.round(row.age_seconds ?? 0)) } : null;
+}
+
+/** pg_cron's record of the job's latest run (cron.job_run_details). */
+export interface CronRun {
+  readonly runid: number;
+  readonly status: string;
+  readonly returnMessage: string | null;
+  readonly startTime: string | null;
+  readonly endTime: string | null;
+}
+
+export async function readLastCronRun(db: Database, caps: Capabilities, job: CronJob): Promise<CronRun | null> {
+  const cronDatabase = caps.extensions.pg_cron.databaseName;
+  if (!cronDatabase) return null;
+  const [row] = await db.queryCron<{ runid: string; status: string; return_message: string | null; start_time: Date | null; end_time: Date | null }>(
+    cronDatabase,
+    'SELECT runid, status, return_message, start_time, end_time FROM cron.job_run_details WHERE jobid = $1 ORDER BY start_time DESC NULLS LAST, runid DESC LIMIT 1',
+    [job.jobid],
+  );
+  if (!row) return null;
+  return { runid: Number(row.runid), status: row.status, returnMessage: row.return_message, startTime: row.start_time?.toISOString() ?? null, endTime: row.end_time?.toISOString() ?? null };
+}

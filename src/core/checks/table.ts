@@ -1,0 +1,232 @@
+/**
+ * The checks `partkit verify` runs for one configured table: its shape, month coverage, the
+ * default partition, registration, retention and indexes. Each failure says what to run.
+ */
+import type { Capabilities, TableState } from '../capabilities.js';
+import type { Config, Strategy, TableConfig } from '../config.js';
+import type { Database } from '../db.js';
+import { quoteIdent, quoteLiteral, quoteQualified } from '../identifiers.js';
+import { sameInterval } from '../intervals.js';
+import { controlTypeOf, coveredMonth, currentMonth, listPartitions, monthKey, type Month, type Partition } from '../partitions.js';
+import { readSql } from '../sql-files.js';
+import { countRows, partmanLabel, readManagedTable, readPartmanConfig, type ManagedTable, type PartmanConfig } from './state.js';
+import { fail, fromProblems, pass, type CheckResult } from './types.js';
+
+export interface TableCheckOptions {
+  /** Rows tolerated in the default partition. */
+  readonly maxDefaultRows: number;
+}
+
+interface TableFacts {
+  readonly label: string;
+  readonly table: TableConfig;
+  readonly partitions: readonly Partition[];
+  readonly managed: ManagedTable | null;
+  readonly partConfig: PartmanConfig | null;
+  /** The strategy that manages the table now (or would, from the config). */
+  readonly strategy: Strategy;
+}
+
+/** At most `limit` items, then "and N more". */
+function list(items: readonly string[], limit = 4): string {
+  return items.length <= limit ? items.join(', ') : `${items.slice(0, limit).join(', ')} and ${items.length - limit} more`;
+}
+
+function monthIndex(key: string): number {
+  const [year, month] = key.split('-').map(Number);
+  return year! * 12 + (month! - 1);
+}
+
+function monthOf(index: number): Month {
+  return { year: Math.floor(index / 12), month: (index % 12) + 1 };
+}
+
+function qualified(partition: Pick<Partition, 'schema' | 'name'>): string {
+  return `${partition.schema}.${partition.name}`;
+}
+
+/** exists, partitioned by RANGE on the control column, primary key includes it. */
+function checkShape(label: string, table: TableConfig, state: TableState): CheckResult {
+  const column = table.controlColumn;
+  const name = quoteQualified(table.name);
+  if (!state.exists) return fail(label, 'partitioned', `${label} does not exist: run \`partkit provision\` (it creates the Semibot tables; create any other table PARTITION BY RANGE (${column}) first).`);
+  if (state.relkind === 'r') return fail(label, 'partitioned', `${label} is a plain table, not partitioned: run \`partkit migrate\` to move it to a table partitioned by RANGE (${column}).`);
+  if (state.relkind !== 'p') return fail(label, 'partitioned', `${label} is not a table (relkind ${state.relkind}): point the config at the real table.`);
+  const problems: string[] = [];
+  if (!state.controlColumn.exists) problems.push(`${label} has no column ${column}: fix "controlColumn" in the config`);
+  else if (!controlTypeOf(state.controlColumn.type)) problems.push(`${label}.${column} is ${state.controlColumn.type}: partkit needs timestamptz, timestamp or date`);
+  if (state.partitionStrategy !== 'range' || state.partitionKey.join(',') !== column) {
+    problems.push(`${label} is partitioned by ${state.partitionStrategy?.toUpperCase()} (${state.partitionKey.join(', ')}), not by RANGE (${column}): recreate it partitioned by RANGE (${column}) and move the rows over`);
+  }
+  if (!state.primaryKey) problems.push(`${label} has no primary key: add one that includes ${column}, e.g. ALTER TABLE ${name} ADD PRIMARY KEY (id, ${quoteIdent(column)})`);
+  else if (!state.primaryKeyIncludesControl) problems.push(`${label}'s primary key (${state.primaryKey.join(', ')}) does not include ${column}: recreate it as PRIMARY KEY (${[...state.primaryKey, column].join(', ')})`);
+  return fromProblems(label, 'partitioned', problems, `partitioned by RANGE (${column}); primary key (${state.primaryKey?.join(', ')})`);
+}
+
+/** Months from the oldest attached child through the current month + premake, no gap, on month starts. */
+function checkCoverage(facts: TableFacts, kitSchema: string, partmanSchema: string | null, now: Date): CheckResult {
+  const { label, table } = facts;
+  const problems: string[] = [];
+  const covered = new Set<string>();
+  for (const partition of facts.partitions) {
+    if (partition.isDefault) continue;
+    const month = coveredMonth(partition);
+    if (month) covered.add(month);
+    else {
+      problems.push(
+        `${qualified(partition)} covers ${partition.lower ?? '?'} to ${partition.upper ?? '?'} (${table.timeZone}), not one month from midnight on the 1st: detach it (ALTER TABLE ${quoteQualified(table.name)} DETACH PARTITION ${quoteQualified(partition)}), run \`partkit maintain\`, and insert its rows back through ${label}`,
+      );
+    }
+  }
+  const current = monthIndex(monthKey(currentMonth(table.timeZone, now)));
+  const end = current + table.premake;
+  const indices = [...covered].map(monthIndex);
+  const start = indices.length > 0 ? Math.min(...indices, current) : current;
+  const last = indices.length > 0 ? Math.max(...indices) : start - 1;
+  const gaps: Month[] = [];
+  const ahead: Month[] = [];
+  for (let index = start; index <= end; index += 1) {
+    if (covered.has(monthKey(monthOf(index)))) continue;
+    (index < last ? gaps : ahead).push(monthOf(index));
+  }
+  if (gaps.length > 0) {
+    const fix =
+      facts.strategy === 'partman' && partmanSchema
+        ? `run SET TimeZone = ${quoteLiteral(table.timeZone)}; SELECT ${quoteIdent(partmanSchema)}.partition_gap_fill(p_parent_table := ${quoteLiteral(partmanLabel(table.name))}); (pg_partman's maintenance never fills gaps)`
+        : `run ${list(gaps.map((m) => `SELECT ${quoteIdent(kitSchema)}.create_monthly_partition(${quoteLiteral(quoteQualified(table.name))}, ${m.year}, ${m.month});`), 3)}`;
+    problems.push(`${gaps.length === 1 ? 'month' : 'months'} ${list(gaps.map(monthKey), 6)} ${gaps.length === 1 ? 'is' : 'are'} missing in the middle of the set (a gap): ${fix}`);
+  }
+  if (ahead.length > 0) {
+    problems.push(`${ahead.length === 1 ? 'month' : 'months'} ${list(ahead.map(monthKey), 6)} ${ahead.length === 1 ? 'is' : 'are'} missing (current month + premake ${table.premake} must exist): run \`partkit maintain\``);
+  }
+  const from = monthKey(monthOf(start));
+  return fromProblems(label, 'coverage', problems, `${from} through ${monthKey(monthOf(end))} covered without gaps (${end - start + 1} months, current + premake ${table.premake}, month starts in ${table.timeZone})`);
+}
+
+async function checkDefault(db: Database, facts: TableFacts, kitSchema: string, options: TableCheckOptions): Promise<CheckResult> {
+  const { label } = facts;
+  const partition = facts.partitions.find((p) => p.isDefault);
+  if (!partition) {
+    return fail(label, 'default-partition', `${label} has no default partition, so a row outside every month fails the insert: run SELECT ${quoteIdent(kitSchema)}.ensure_default_partition(${quoteLiteral(quoteQualified(facts.table.name))});`);
+  }
+  // Counting stops at the limit, so a huge default stays cheap to check.
+  const limit = Math.max(options.maxDefaultRows + 1, 10_000);
+  const rows = await countRows(db, partition, limit);
+  if (rows > options.maxDefaultRows) {
+    return fail(
+      label,
+      'default-partition',
+      `${qualified(partition)} holds ${rows >= limit ? `at least ${rows}` : rows} row(s)${options.maxDefaultRows > 0 ? `, more than the ${options.maxDefaultRows} allowed by --max-default-rows` : ''}: run \`partkit maintain\` to move them into their months`,
+    );
+  }
+  return pass(label, 'default-partition', `${qualified(partition)} holds ${rows} row(s)${options.maxDefaultRows > 0 ? ` (up to ${options.maxDefaultRows} allowed)` : ''}`);
+}
+
+/** managed_table and (for partman) part_config say what the config says. */
+function checkRegistration(facts: TableFacts, caps: Capabilities, config: Config): CheckResult {
+  const { label, table, managed, partConfig } = facts;
+  const kit = config.kitSchema;
+  const provision = config.strategy === 'auto' ? '`partkit provision`' : `\`partkit provision --strategy ${config.strategy}\``;
+  if (!caps.kit.installed) return fail(label, 'registration', `partkit's objects are not installed in schema ${kit}: run ${provision}`);
+  if (!managed) return fail(label, 'registration', `${label} is not registered in ${kit}.managed_table: run ${provision}`);
+  const problems: string[] = [];
+  const differs = (where: string, what: string, found: unknown, wanted: unknown) => problems.push(`${where} has ${what} ${found ?? 'none'}, the config ${wanted ?? 'none'}`);
+  const archiveSchema = table.retention ? table.archiveSchema : null;
+  if (config.strategy !== 'auto' && managed.strategy !== config.strategy) differs(`${kit}.managed_table`, 'strategy', managed.strategy, config.strategy);
+  if (managed.controlColumn !== table.controlColumn) differs(`${kit}.managed_table`, 'control column', managed.controlColumn, table.controlColumn);
+  if (managed.premake !== table.premake) differs(`${kit}.managed_table`, 'premake', managed.premake, table.premake);
+  if (!sameInterval(managed.retention, table.retention)) differs(`${kit}.managed_table`, 'retention', managed.retention, table.retention);
+  if (managed.archiveSchema !== table.archiveSchema) differs(`${kit}.managed_table`, 'archive schema', managed.archiveSchema, table.archiveSchema);
+  if (managed.timeZone !== table.timeZone) differs(`${kit}.managed_table`, 'time zone', managed.timeZone, table.timeZone);
+  const partman = caps.extensions.pg_partman;
+  if (managed.strategy === 'partman') {
+    if (!partman.installed) {
+      problems.push(`strategy is partman but pg_partman is not installed in this database: install it (\`partkit doctor\` says how) or run \`partkit provision --strategy plpgsql\``);
+    } else if (!partConfig) {
+      problems.push(`${label} has no row in ${partman.schema}.part_config`);
+    } else {
+      const where = `${partman.schema}.part_config`;
+      if (partConfig.control !== table.controlColumn) differs(where, 'control', partConfig.control, table.controlColumn);
+      if (!sameInterval(partConfig.interval, table.interval)) differs(where, 'partition_interval', partConfig.interval, table.interval);
+      if (partConfig.premake !== table.premake) differs(where, 'premake', partConfig.premake, table.premake);
+      if (!sameInterval(partConfig.retention, table.retention)) differs(where, 'retention', partConfig.retention, table.retention);
+      if ((partConfig.retentionSchema ?? null) !== archiveSchema) differs(where, 'retention_schema', partConfig.retentionSchema, archiveSchema);
+      if (!partConfig.retentionKeepTable) problems.push(`${where} has retention_keep_table false, so pg_partman would drop old months instead of moving them to ${archiveSchema ?? 'the archive schema'}`);
+      if (!partConfig.infiniteTimePartitions) problems.push(`${where} has infinite_time_partitions false, so pg_partman stops making months while no new rows arrive`);
+    }
+  } else if (partConfig) {
+    problems.push(`${label} is managed by the plpgsql strategy but also has a row in ${partman.schema}.part_config, so two maintainers would act on it: run \`partkit provision --strategy partman\`, or delete that row`);
+  }
+  if (problems.length > 0) return fail(label, 'registration', `${problems.join('; ')}: run ${provision} to apply the config`);
+  const retention = table.retention ? `retention ${table.retention} into ${archiveSchema}` : 'no retention';
+  return pass(label, 'registration', `${managed.strategy}: ${managed.strategy === 'partman' ? `${partman.schema}.part_config and ` : ''}${kit}.managed_table match the config (monthly, premake ${table.premake}, ${retention}, ${table.timeZone})`);
+}
+
+/** No attached month lies wholly before now − retention. */
+async function checkRetention(db: Database, facts: TableFacts): Promise<CheckResult> {
+  const { label, table } = facts;
+  if (!table.retention) return pass(label, 'retention', 'no retention configured: every month stays attached');
+  const [row] = await db.query<{ cutoff: string }>(`SELECT to_char((now() AT TIME ZONE $1) - $2::interval, 'YYYY-MM-DD HH24:MI:SS') AS cutoff`, [table.timeZone, table.retention]);
+  const cutoff = row!.cutoff;
+  // Both are wall-clock 'YYYY-MM-DD HH24:MI:SS' in the table's zone, so text order is time order.
+  const old = facts.partitions.filter((p) => !p.isDefault && p.upper !== null && p.upper <= cutoff);
+  if (old.length === 0) return pass(label, 'retention', `no attached month ends before ${cutoff} ${table.timeZone} (now − ${table.retention})`);
+  const names = old.map((p) => `${coveredMonth(p) ?? `${p.lower} to ${p.upper}`} (${qualified(p)})`);
+  return fail(
+    label,
+    'retention',
+    `${old.length === 1 ? 'month' : 'months'} ${list(names)} ${old.length === 1 ? 'lies' : 'lie'} wholly before now − ${table.retention} (${cutoff} ${table.timeZone}) and ${old.length === 1 ? 'is' : 'are'} still attached: run \`partkit maintain\` (it moves such months into schema ${table.archiveSchema})`,
+  );
+}
+
+/** Every partitioned index of the parent has an attached index on every child. */
+async function checkIndexes(db: Database, facts: TableFacts): Promise<CheckResult> {
+  const { label, table } = facts;
+  const rows = await db.query<{ index_schema: string; index_name: string; definition: string; valid: boolean; child_schema: string; child_name: string; attached: boolean }>(readSql('queries/verify-indexes.sql'), [table.name.schema, table.name.name]);
+  const byIndex = new Map<string, typeof rows>();
+  for (const row of rows) byIndex.set(`${row.index_schema}.${row.index_name}`, [...(byIndex.get(`${row.index_schema}.${row.index_name}`) ?? []), row]);
+  const problems: string[] = [];
+  for (const [index, pairs] of byIndex) {
+    const missing = pairs.filter((pair) => !pair.attached);
+    if (missing.length === 0) continue;
+    const first = missing[0]!;
+    // pg_get_indexdef: CREATE [UNIQUE] INDEX name ON [ONLY] table USING method (columns) ...
+    const unique = first.definition.startsWith('CREATE UNIQUE') ? 'UNIQUE ' : '';
+    const using = first.definition.indexOf(' USING ');
+    const tail = using >= 0 ? first.definition.slice(using + 1) : '(...)';
+    const parentIndex = quoteQualified({ schema: first.index_schema, name: first.index_name });
+    problems.push(
+      `index ${index} is missing on ${missing.length} of ${pairs.length} children (${list(missing.map((m) => `${m.child_schema}.${m.child_name}`))}): for each, run CREATE ${unique}INDEX ON ${quoteQualified({ schema: first.child_schema, name: first.child_name })} ${tail}; then ALTER INDEX ${parentIndex} ATTACH PARTITION <the new index>;`,
+    );
+  }
+  const children = new Set(rows.map((row) => `${row.child_schema}.${row.child_name}`)).size;
+  return fromProblems(label, 'indexes', problems, `all ${byIndex.size} index(es) of ${label} present on all ${children} children`);
+}
+
+/** Every check for one table; when the table is not a usable partitioned table, only that. */
+export async function checkTable(db: Database, caps: Capabilities, config: Config, table: TableConfig, state: TableState, options: TableCheckOptions, now: Date = new Date()): Promise<CheckResult[]> {
+  const label = state.name;
+  const shape = checkShape(label, table, state);
+  const controlType = controlTypeOf(state.controlColumn.type);
+  const rangeOnControl = state.partitioned && state.partitionStrategy === 'range' && state.partitionKey.join(',') === table.controlColumn;
+  if (!rangeOnControl || !controlType) return [shape];
+  const managed = await readManagedTable(db, caps, table.name);
+  const partConfig = await readPartmanConfig(db, caps, table.name);
+  const facts: TableFacts = {
+    label,
+    table,
+    partitions: await listPartitions(db, table.name, table.timeZone, controlType),
+    managed,
+    partConfig,
+    strategy: managed?.strategy ?? (partConfig ? 'partman' : 'plpgsql'),
+  };
+  const partmanSchema = caps.extensions.pg_partman.schema;
+  return [
+    shape,
+    checkCoverage(facts, config.kitSchema, partmanSchema, now),
+    await checkDefault(db, facts, config.kitSchema, options),
+    checkRegistration(facts, caps, config),
+    await checkRetention(db, facts),
+    await checkIndexes(db, facts),
+  ];
+}

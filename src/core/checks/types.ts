@@ -1,0 +1,24 @@
+/**
+ * One verification result. `table` is the table's display name, or null for checks about the
+ * server or the database as a whole (extensions, the maintenance schedule).
+ */
+export interface CheckResult {
+  readonly table: string | null;
+  readonly check: string;
+  readonly ok: boolean;
+  /** What was found; on failure also what is wrong and how to fix it. */
+  readonly detail: string;
+}
+
+export function pass(table: string | null, check: string, detail: string): CheckResult {
+  return { table, check, ok: true, detail };
+}
+
+export function fail(table: string | null, check: string, detail: string): CheckResult {
+  return { table, check, ok: false, detail };
+}
+
+/** One result from several problems: ok when there are none, else every problem in one detail. */
+export function fromProblems(table: string | null, check: string, problems: readonly string[], okDetail: string): CheckResult {
+  return problems.length === 0 ? pass(table, check, okDetail) : fail(table, check, problems.join('; '));
+}

@@ -1,0 +1,13 @@
+/**
+ * partkit's programmatic API: the same functions the commands call. Each takes a connected
+ * `Database` and a resolved `Config`, and returns the result the command prints.
+ */
+export { loadConfig, resolveConfig, type Config, type TableConfig } from './core/config.js';
+export { Database, DEFAULT_EXECUTOR_OPTIONS } from './core/db.js';
+export { ExitCode, PartkitError } from './core/errors.js';
+export { doctor, type DoctorReport } from './commands/doctor.js';
+export { provision, planProvision, type ProvisionOptions, type ProvisionResult } from './commands/provision.js';
+export { maintain, type MaintainResult, type MaintenanceEvent } from './commands/maintain.js';
+export { verify, verifyJunit, type VerifyOptions, type VerifyResult } from './commands/verify.js';
+export { status, type StatusResult, type TableStatus, type MaintenanceStatus } from './commands/status.js';
+export type { CheckResult } from './core/checks/types.js';
