@@ -1,0 +1,427 @@
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { escapeXml, renderJunit } from '../src/core/junit.js';
+import { parseDuration, renderVerify } from '../src/commands/verify.js';
+import { adminQuery, createTestDatabase, describeTarget, runPartkit, type TargetName, type TestDatabase } from './helpers/targets.js';
+
+interface Check {
+  table: string | null;
+  check: string;
+  ok: boolean;
+  detail: string;
+}
+interface VerifyJson {
+  ok: boolean;
+  checks: Check[];
+}
+
+const workDir = mkdtempSync(path.join(tmpdir(), 'partkit-verify-'));
+/** A yearly schedule: the job exists and is checked, but pg_cron never runs it during the tests. */
+const configFile = path.join(workDir, 'partkit.json');
+writeFileSync(configFile, JSON.stringify({ maintenance: { schedule: '0 3 1 1 *' } }));
+const TABLES = ['public.messages', 'public.execution_logs', 'public.api_key_logs', 'public.usage_records'];
+const TABLE_CHECKS = ['partitioned', 'coverage', 'default-partition', 'registration', 'retention', 'indexes'];
+
+let junitCount = 0;
+
+/** Runs verify with --json and --junit, checks that the three agree, returns the JSON. */
+async function verifyJson(db: TestDatabase, args: string[] = []): Promise<VerifyJson & { exitCode: number; junit: XmlElement }> {
+  junitCount += 1;
+  const junitFile = path.join(workDir, `verify-${junitCount}.xml`);
+  const result = await runPartkit(['verify', '--json', '--junit', junitFile, '--config', configFile, '--database-url', db.url, ...args]);
+  expect([0, 1], result.stderr).toContain(result.exitCode);
+  const report = JSON.parse(result.stdout) as VerifyJson;
+  expect(Object.keys(report)).toEqual(['ok', 'checks']);
+  expect(report.ok).toBe(result.exitCode === 0);
+  expect(report.ok).toBe(report.checks.every((c) => c.ok));
+  const junit = parseXml(readFileSync(junitFile, 'utf8'));
+  expect(junit.name).toBe('testsuites');
+  const cases = junit.children.flatMap((suite) => suite.children.filter((c) => c.name === 'testcase'));
+  expect(cases).toHaveLength(report.checks.length);
+  expect(Number(junit.attributes.failures)).toBe(report.checks.filter((c) => !c.ok).length);
+  for (const [index, check] of report.checks.entries()) {
+    const testcase = cases[index]!;
+    expect(testcase.attributes.name).toBe(check.check);
+    expect(testcase.attributes.classname).toBe(`partkit verify.${check.table ?? 'database'}`);
+    const failure = testcase.children.find((c) => c.name === 'failure');
+    expect(failure === undefined).toBe(check.ok);
+    if (failure) expect(failure.attributes.message).toBe(check.detail);
+  }
+  return { ...report, exitCode: result.exitCode ?? -1, junit };
+}
+
+function find(report: VerifyJson, table: string | null, check: string): Check {
+  const found = report.checks.find((c) => c.table === table && c.check === check);
+  if (!found) throw new Error(`no check ${table}/${check} in ${JSON.stringify(report.checks.map((c) => `${c.table}/${c.check}`))}`);
+  return found;
+}
+
+/** The failing checks, as "table/check". */
+function failures(report: VerifyJson): string[] {
+  return report.checks.filter((c) => !c.ok).map((c) => `${c.table ?? 'database'}/${c.check}`);
+}
+
+/** Exactly these checks fail (the message shows every failing detail). */
+function expectFailures(report: VerifyJson, expected: string[]): void {
+  const details = report.checks.filter((c) => !c.ok).map((c) => `${c.table ?? 'database'}/${c.check}: ${c.detail}`);
+  expect(failures(report), details.join('\n')).toEqual(expected);
+}
+
+async function partkit(db: TestDatabase, command: string, args: string[] = []) {
+  const result = await runPartkit([command, '--config', configFile, '--database-url', db.url, ...args]);
+  expect(result.exitCode, `${command}: ${result.stderr}`).toBe(0);
+  return result;
+}
+
+/** Attached month children of a table, oldest first, with their UTC lower bound as 'YYYY-MM'. */
+async function monthChildren(db: TestDatabase, table: string) {
+  const { rows } = await db.query<{ name: string; month: string }>(
+    `SELECT c.relname AS name, to_char((regexp_match(pg_get_expr(c.relpartbound, c.oid), 'FROM \\(''([^'']+)''\\)'))[1]::timestamptz AT TIME ZONE 'UTC', 'YYYY-MM') AS month
+       FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
+      WHERE i.inhparent = $1::regclass AND pg_get_expr(c.relpartbound, c.oid) <> 'DEFAULT'
+      ORDER BY 2`,
+    [table],
+  );
+  return rows;
+}
+
+function monthStart(offset: number): { year: number; month: number; key: string; iso: string } {
+  const now = new Date();
+  const d = new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth() + offset, 1));
+  const key = `${d.getUTCFullYear()}-${String(d.getUTCMonth() + 1).padStart(2, '0')}`;
+  return { year: d.getUTCFullYear(), month: d.getUTCMonth() + 1, key, iso: `${key}-01` };
+}
+
+interface Variant {
+  readonly target: TargetName;
+  readonly strategy: 'partman' | 'plpgsql';
+  readonly cron: boolean;
+  /** Passed to provision. */
+  readonly provisionArgs: string[];
+}
+
+const variants: Variant[] = [
+  { target: 'pg17-partman5', strategy: 'partman', cron: true, provisionArgs: [] },
+  { target: 'pg17-partman5', strategy: 'plpgsql', cron: true, provisionArgs: ['--strategy', 'plpgsql'] },
+  { target: 'pg15-partman4', strategy: 'partman', cron: true, provisionArgs: [] },
+  { target: 'pg15-nocron', strategy: 'partman', cron: false, provisionArgs: [] },
+  { target: 'bare18', strategy: 'plpgsql', cron: false, provisionArgs: [] },
+  { target: 'bare14', strategy: 'plpgsql', cron: false, provisionArgs: [] },
+];
+
+for (const variant of variants) {
+  const { target, strategy, cron } = variant;
+  describeTarget(target, `verify, ${strategy} strategy${cron ? ' with pg_cron' : ', external scheduler'} on ${target}`, () => {
+    let db: TestDatabase;
+    beforeAll(async () => {
+      db = await createTestDatabase(target);
+      await partkit(db, 'provision', variant.provisionArgs);
+    });
+    afterAll(() => db?.drop());
+
+    it('a freshly provisioned database passes every check (exit 0, text, --json and --junit agree)', async () => {
+      const report = await verifyJson(db);
+      expectFailures(report, []);
+      expect(report.exitCode).toBe(0);
+      const database = report.checks.filter((c) => c.table === null).map((c) => c.check);
+      expect(database).toEqual(['kit-installed', 'extension-versions', ...(cron ? ['maintenance-job', 'maintenance-cron-run'] : ['maintenance-age']), 'maintenance-result']);
+      for (const table of TABLES) expect(report.checks.filter((c) => c.table === table).map((c) => c.check)).toEqual(TABLE_CHECKS);
+      expect(find(report, 'public.messages', 'registration').detail).toMatch(new RegExp(`^${strategy}:`));
+      expect(find(report, 'public.messages', 'coverage').detail).toMatch(new RegExp(`^${monthStart(0).key} through ${monthStart(4).key} covered without gaps`));
+      if (!cron) expect(find(report, null, 'maintenance-age').detail).toMatch(/no maintenance has run yet; the tables were provisioned/);
+
+      const text = await runPartkit(['verify', '--config', configFile, '--database-url', db.url]);
+      expect(text.exitCode).toBe(0);
+      expect(text.stdout).toMatch(/^partkit verify: all \d+ checks passed/);
+      expect(text.stdout).toMatch(/✓ pass public\.messages\s+coverage/);
+      expect(text.stdout).not.toContain('\u001b[');
+    });
+
+    it('a missing future month fails coverage, says to run `partkit maintain`, and maintain fixes it', async () => {
+      const last = (await monthChildren(db, 'public.messages')).at(-1)!;
+      expect(last.month).toBe(monthStart(4).key);
+      await db.query(`DROP TABLE public."${last.name}"`);
+      const report = await verifyJson(db);
+      expect(report.exitCode).toBe(1);
+      expectFailures(report, ['public.messages/coverage']);
+      expect(find(report, 'public.messages', 'coverage').detail).toBe(`month ${last.month} is missing (current month + premake 4 must exist): run \`partkit maintain\``);
+      await partkit(db, 'maintain');
+      expectFailures(await verifyJson(db), []);
+    });
+
+    it('a gap in the middle fails coverage with the statement that fills it', async () => {
+      const gap = monthStart(2);
+      const child = (await monthChildren(db, 'public.execution_logs')).find((c) => c.month === gap.key)!;
+      await db.query(`DROP TABLE public."${child.name}"`);
+      const report = await verifyJson(db);
+      expectFailures(report, ['public.execution_logs/coverage']);
+      const detail = find(report, 'public.execution_logs', 'coverage').detail;
+      expect(detail).toMatch(new RegExp(`^month ${gap.key} is missing in the middle of the set \\(a gap\\): run `));
+      if (strategy === 'partman') {
+        expect(detail).toContain(`SELECT "partman".partition_gap_fill(p_parent_table := 'public.execution_logs')`);
+        await db.query(`SET TimeZone = 'UTC'; SELECT partman.partition_gap_fill(p_parent_table := 'public.execution_logs')`);
+      } else {
+        expect(detail).toContain(`SELECT "partkit".create_monthly_partition('"public"."execution_logs"', ${gap.year}, ${gap.month});`);
+        await db.query(`SELECT "partkit".create_monthly_partition('"public"."execution_logs"', ${gap.year}, ${gap.month})`);
+      }
+      expectFailures(await verifyJson(db), []);
+    });
+
+    it('rows in the default fail unless --max-default-rows tolerates them; maintain moves them', async () => {
+      const past = monthStart(-1);
+      await db.query(`INSERT INTO messages (session_id, role, content, created_at) VALUES (gen_random_uuid(), 'user', 'early', $1::timestamptz + interval '3 days')`, [`${past.iso} 00:00:00+00`]);
+      const report = await verifyJson(db);
+      expectFailures(report, ['public.messages/default-partition']);
+      expect(find(report, 'public.messages', 'default-partition').detail).toBe('public.messages_default holds 1 row(s): run `partkit maintain` to move them into their months');
+      const tolerated = await verifyJson(db, ['--max-default-rows', '1']);
+      expectFailures(tolerated, []);
+      expect(find(tolerated, 'public.messages', 'default-partition').detail).toBe('public.messages_default holds 1 row(s) (up to 1 allowed)');
+      await partkit(db, 'maintain');
+      const after = await verifyJson(db);
+      expectFailures(after, []);
+      expect(find(after, 'public.messages', 'coverage').detail).toMatch(new RegExp(`^${past.key} through`));
+    });
+
+    it('registration that differs from the config fails and `partkit provision` restores it', async () => {
+      if (strategy === 'partman') await db.query(`UPDATE partman.part_config SET retention = '6 months' WHERE parent_table = 'public.api_key_logs'`);
+      else await db.query(`UPDATE partkit.managed_table SET retention = '6 months' WHERE parent_table = 'api_key_logs'`);
+      const report = await verifyJson(db);
+      expectFailures(report, ['public.api_key_logs/registration']);
+      const where = strategy === 'partman' ? 'partman.part_config' : 'partkit.managed_table';
+      expect(find(report, 'public.api_key_logs', 'registration').detail).toMatch(new RegExp(`^${where.replace('.', '\\.')} has retention 6 mon(th)?s, the config 12 months: run \`partkit provision\` to apply the config$`));
+      await partkit(db, 'provision', variant.provisionArgs);
+      expectFailures(await verifyJson(db), []);
+    });
+
+    it('months past retention that are still attached fail retention; maintain archives them', async () => {
+      const old = Array.from({ length: 15 }, (_, i) => monthStart(-15 + i));
+      if (strategy === 'partman') {
+        const times = old.map((m) => `'${m.iso}'`).join(', ');
+        await db.query(`SET TimeZone = 'UTC'; SELECT partman.create_partition_time(p_parent_table := 'public.usage_records', p_partition_times := ARRAY[${times}]::timestamptz[])`);
+      } else {
+        for (const m of old) await db.query(`SELECT partkit.create_monthly_partition('public.usage_records', $1, $2)`, [m.year, m.month]);
+      }
+      const report = await verifyJson(db);
+      expectFailures(report, ['public.usage_records/retention']);
+      const detail = find(report, 'public.usage_records', 'retention').detail;
+      expect(detail).toMatch(new RegExp(`^months ${old[0]!.key} \\(public\\.usage_records_\\w+\\), ${old[1]!.key} .*, ${old[2]!.key} .* lie wholly before now − 12 months \\(.*UTC\\) and are still attached: run \`partkit maintain\` \\(it moves such months into schema partkit_archive\\)$`));
+      await partkit(db, 'maintain');
+      const after = await verifyJson(db);
+      expectFailures(after, []);
+      expect(find(after, 'public.usage_records', 'coverage').detail).toMatch(new RegExp(`^${old[3]!.key} through`));
+    });
+
+    it('a child without one of the parent indexes fails indexes, naming the child and the fix', async () => {
+      const kids = await monthChildren(db, 'public.messages');
+      await db.query(`CREATE INDEX messages_role_idx ON ONLY public.messages (role)`);
+      for (const kid of kids.slice(1)) {
+        await db.query(`CREATE INDEX "${kid.name}_role" ON public."${kid.name}" (role); ALTER INDEX public.messages_role_idx ATTACH PARTITION public."${kid.name}_role"`);
+      }
+      const report = await verifyJson(db);
+      expectFailures(report, ['public.messages/indexes']);
+      const total = kids.length + 1; // and the default
+      expect(find(report, 'public.messages', 'indexes').detail).toMatch(
+        new RegExp(`^index public\\.messages_role_idx is missing on 2 of ${total} children \\(public\\.(${kids[0]!.name}, public\\.messages_default|messages_default, public\\.${kids[0]!.name})\\): for each, run CREATE INDEX ON "public"\\."\\w+" USING btree \\(role\\); then ALTER INDEX "public"\\."messages_role_idx" ATTACH PARTITION <the new index>;$`),
+      );
+      await db.query(`DROP INDEX public.messages_role_idx`);
+      expectFailures(await verifyJson(db), []);
+    });
+
+    it('a failed last maintenance run fails maintenance-result', async () => {
+      await partkit(db, 'maintain');
+      await db.query(`UPDATE partkit.maintenance_run SET ok = false WHERE id = (SELECT max(id) FROM partkit.maintenance_run)`);
+      const report = await verifyJson(db);
+      expectFailures(report, ['database/maintenance-result']);
+      expect(find(report, null, 'maintenance-result').detail).toMatch(/^the last maintenance run \(#\d+, finished .*\) failed \(4 table\(s\), 0 failure\(s\)\): fix the cause, then run `partkit maintain`/);
+      await partkit(db, 'maintain');
+      expectFailures(await verifyJson(db), []);
+    });
+
+    if (cron) {
+      const jobName = () => `partkit_maintenance_${db.name}`;
+
+      it('an inactive pg_cron job fails maintenance-job; provision re-activates it', async () => {
+        await adminQuery(target, `SELECT cron.alter_job(jobid, active := false) FROM cron.job WHERE jobname = $1`, [jobName()]);
+        const report = await verifyJson(db);
+        expectFailures(report, ['database/maintenance-job']);
+        expect(find(report, null, 'maintenance-job').detail).toBe(`pg_cron job ${jobName()} is inactive: run \`partkit provision\` (it updates and re-activates the job)`);
+        await partkit(db, 'provision', variant.provisionArgs);
+        expectFailures(await verifyJson(db), []);
+      });
+
+      it('an unscheduled pg_cron job fails maintenance-job; provision schedules it again', async () => {
+        await adminQuery(target, `SELECT cron.unschedule($1)`, [jobName()]);
+        const report = await verifyJson(db);
+        expectFailures(report, ['database/maintenance-job']);
+        expect(find(report, null, 'maintenance-job').detail).toBe(`pg_cron job ${jobName()} does not exist in database postgres (or belongs to another user): run \`partkit provision\` to schedule it`);
+        await partkit(db, 'provision', variant.provisionArgs);
+        expectFailures(await verifyJson(db), []);
+      });
+
+      it("a failed last cron run fails maintenance-cron-run with pg_cron's message", async () => {
+        const { rows } = await adminQuery<{ jobid: string }>(target, `SELECT jobid FROM cron.job WHERE jobname = $1`, [jobName()]);
+        const jobid = rows[0]!.jobid;
+        const insertRun = (status: string, message: string) =>
+          adminQuery(
+            target,
+            `INSERT INTO cron.job_run_details (jobid, runid, job_pid, database, username, command, status, return_message, start_time, end_time)
+             VALUES ($1, nextval('cron.runid_seq'), 0, $2, 'postgres', 'SELECT 1', $3, $4, clock_timestamp(), clock_timestamp())`,
+            [jobid, db.name, status, message],
+          );
+        await insertRun('failed', 'ERROR:  relation "public.messages" does not exist');
+        const report = await verifyJson(db);
+        expectFailures(report, ['database/maintenance-cron-run']);
+        expect(find(report, null, 'maintenance-cron-run').detail).toMatch(
+          new RegExp(`^the last run of pg_cron job ${jobName()} \\(run \\d+, started .*\\) failed: ERROR:  relation "public\\.messages" does not exist: fix the cause \\(\`partkit maintain\` runs the same function and shows the error\\), then wait for the next scheduled run$`),
+        );
+        await insertRun('succeeded', '1 row');
+        expectFailures(await verifyJson(db), []);
+      });
+    } else {
+      it('external scheduler: a maintenance older than --max-maintenance-age fails maintenance-age', async () => {
+        await partkit(db, 'maintain');
+        expect(find(await verifyJson(db), null, 'maintenance-age').detail).toMatch(/^the last maintenance finished \d+s ago \(.*\), within --max-maintenance-age 2h$/);
+        await db.query(`UPDATE partkit.maintenance_run SET started_at = started_at - interval '3 hours', finished_at = finished_at - interval '3 hours'`);
+        const report = await verifyJson(db);
+        expectFailures(report, ['database/maintenance-age']);
+        expect(find(report, null, 'maintenance-age').detail).toMatch(/^the last maintenance finished 3h(0m)? ago \(.*\), more than --max-maintenance-age 2h: run `partkit maintain` now, and check the scheduler that should run it \(schedule it with an external scheduler, e.g. this crontab line: .*partkit maintain.*\)$/);
+        expectFailures(await verifyJson(db, ['--max-maintenance-age', '4h']), []);
+        await partkit(db, 'maintain');
+        expectFailures(await verifyJson(db), []);
+      });
+    }
+
+    it('a table that is not partitioned fails `partitioned` and points to migrate; missing tables point to provision', async () => {
+      const plain = await createTestDatabase(target);
+      try {
+        await plain.query(`CREATE TABLE messages (id uuid PRIMARY KEY, created_at timestamptz NOT NULL)`);
+        const report = await verifyJson(plain);
+        expect(report.exitCode).toBe(1);
+        expect(report.checks.filter((c) => c.table === 'public.messages')).toEqual([
+          { table: 'public.messages', check: 'partitioned', ok: false, detail: 'public.messages is a plain table, not partitioned: run `partkit migrate` to move it to a table partitioned by RANGE (created_at).' },
+        ]);
+        expect(find(report, 'public.usage_records', 'partitioned').detail).toMatch(/^public\.usage_records does not exist: run `partkit provision`/);
+        expect(find(report, null, 'kit-installed')).toMatchObject({ ok: false, detail: "partkit's objects are not installed in schema partkit: run `partkit provision`" });
+      } finally {
+        await plain.drop();
+      }
+    });
+  });
+}
+
+describeTarget('bare18', 'verify: options and errors', () => {
+  let db: TestDatabase;
+  beforeAll(async () => {
+    db = await createTestDatabase('bare18');
+  });
+  afterAll(() => db?.drop());
+
+  it('rejects a bad --max-maintenance-age or --max-default-rows with exit 2', async () => {
+    for (const args of [['--max-maintenance-age', 'soon'], ['--max-default-rows', '-1']]) {
+      const result = await runPartkit(['verify', '--database-url', db.url, ...args]);
+      expect(result.exitCode, result.stderr).toBe(2);
+    }
+  });
+
+  it('an unwritable --junit path is a usage error (exit 2)', async () => {
+    const result = await runPartkit(['verify', '--database-url', db.url, '--junit', path.join(workDir, 'no', 'such', 'dir', 'x.xml')]);
+    expect(result.exitCode).toBe(2);
+    expect(result.stderr).toMatch(/Cannot write the JUnit report/);
+  });
+});
+
+describe('verify output helpers', () => {
+  it('parses durations', () => {
+    expect(parseDuration('2h')).toBe(7200);
+    expect(parseDuration('90m')).toBe(5400);
+    expect(parseDuration('90 min')).toBe(5400);
+    expect(parseDuration('1 day')).toBe(86_400);
+    expect(parseDuration('30s')).toBe(30);
+    expect(() => parseDuration('0h')).toThrow(/not a duration/);
+    expect(() => parseDuration('2 fortnights')).toThrow(/not a duration/);
+  });
+
+  it('escapes XML, including characters XML cannot carry', () => {
+    expect(escapeXml(`a<b>&"c"'d'`)).toBe('a&lt;b&gt;&amp;&quot;c&quot;&apos;d&apos;');
+    expect(escapeXml('line1\nline2', true)).toBe('line1&#10;line2');
+    expect(escapeXml('bell\u0007')).toBe('bell\uFFFD');
+    const xml = renderJunit('partkit verify', [
+      { suite: 'public."Odd <Name>"', name: 'coverage', ok: false, detail: 'month 2027-03 is missing & "quoted" <x>\nnext' },
+      { suite: 'database', name: 'kit-installed', ok: true, detail: "it's fine" },
+    ]);
+    const root = parseXml(xml);
+    expect(root.attributes).toMatchObject({ tests: '2', failures: '1' });
+    const [odd, database] = root.children;
+    expect(odd!.attributes.name).toBe('public."Odd <Name>"');
+    expect(odd!.children[0]!.children[0]!.attributes.message).toBe('month 2027-03 is missing & "quoted" <x>\nnext');
+    expect(database!.children[0]!.children[0]!).toMatchObject({ name: 'system-out', text: "it's fine" });
+  });
+
+  it('colours only when asked (stdout a TTY and NO_COLOR unset)', () => {
+    const result = { ok: false, checks: [{ table: null, check: 'kit-installed', ok: false, detail: 'x' }] };
+    expect(renderVerify(result, false)).not.toContain('\u001b[');
+    expect(renderVerify(result, true)).toContain('\u001b[31m');
+    expect(renderVerify(result, false)).toMatch(/✗ FAIL \(database\)\s+kit-installed\s+x/);
+  });
+});
+
+// ---------------------------------------------------------------------------------------------
+// A strict parser for the XML subset a JUnit report uses (no DTD, comments or CDATA): it throws
+// on anything that is not well-formed, so the tests prove the report parses.
+
+interface XmlElement {
+  name: string;
+  attributes: Record<string, string>;
+  children: XmlElement[];
+  text: string;
+}
+
+function decodeEntities(raw: string, where: string): string {
+  if (/[<]/.test(raw)) throw new Error(`raw "<" in ${where}`);
+  return raw.replace(/&([^;]*);|&/g, (match, entity: string | undefined) => {
+    if (entity === undefined) throw new Error(`bare "&" in ${where}`);
+    const named: Record<string, string> = { amp: '&', lt: '<', gt: '>', quot: '"', apos: "'" };
+    if (entity in named) return named[entity]!;
+    const code = /^#x([0-9a-f]+)$/i.exec(entity) ? Number.parseInt(entity.slice(2), 16) : /^#\d+$/.test(entity) ? Number(entity.slice(1)) : Number.NaN;
+    if (Number.isNaN(code)) throw new Error(`unknown entity &${entity}; in ${where}`);
+    return String.fromCodePoint(code);
+  });
+}
+
+function parseXml(xml: string): XmlElement {
+  let at = 0;
+  const declaration = /^<\?xml version="1\.0" encoding="UTF-8"\?>\s*/.exec(xml);
+  if (!declaration) throw new Error('missing XML declaration');
+  at = declaration[0].length;
+  if (/[\u0000-\u0008\u000B\u000C\u000E-\u001F]/.test(xml)) throw new Error('control character in XML');
+  const parseElement = (): XmlElement => {
+    const open = /^<([A-Za-z_][\w.-]*)((?:\s+[A-Za-z_][\w.-]*="[^"]*")*)\s*(\/?)>/.exec(xml.slice(at));
+    if (!open) throw new Error(`expected an element at ${at}: ${xml.slice(at, at + 40)}`);
+    at += open[0].length;
+    const element: XmlElement = { name: open[1]!, attributes: {}, children: [], text: '' };
+    for (const attr of open[2]!.matchAll(/([A-Za-z_][\w.-]*)="([^"]*)"/g)) {
+      if (attr[1]! in element.attributes) throw new Error(`duplicate attribute ${attr[1]}`);
+      element.attributes[attr[1]!] = decodeEntities(attr[2]!, `attribute ${attr[1]}`);
+    }
+    if (open[3]) return element;
+    for (;;) {
+      const next = xml.indexOf('<', at);
+      if (next < 0) throw new Error(`unclosed <${element.name}>`);
+      element.text += decodeEntities(xml.slice(at, next), `<${element.name}>`);
+      at = next;
+      if (xml.startsWith('</', at)) {
+        const close = /^<\/([A-Za-z_][\w.-]*)\s*>/.exec(xml.slice(at));
+        if (!close || close[1] !== element.name) throw new Error(`mismatched close tag for <${element.name}> at ${at}`);
+        at += close[0].length;
+        element.text = element.children.length > 0 ? element.text.trim() : element.text;
+        return element;
+      }
+      element.children.push(parseElement());
+    }
+  };
+  const root = parseElement();
+  if (xml.slice(at).trim() !== '') throw new Error('content after the root element');
+  return root;
+}
