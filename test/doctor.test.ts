@@ -73,10 +73,11 @@ for (const expected of expectations) {
   });
 }
 
-describeTarget('pg15-partman4', 'doctor as a non-superuser', () => {
+// pg15-nocron: pg_cron can never be installed there, so what a non-superuser sees does not depend on other test files.
+describeTarget('pg15-nocron', 'doctor as a non-superuser on a host where settings are hidden', () => {
   let db: TestDatabase;
   beforeAll(async () => {
-    db = await createTestDatabase('pg15-partman4');
+    db = await createTestDatabase('pg15-nocron');
   });
   afterAll(() => db?.drop());
 
@@ -93,6 +94,15 @@ describeTarget('pg15-partman4', 'doctor as a non-superuser', () => {
     expect(report.reasons.join('\n')).toMatch(new RegExp(`${role.name} may not read shared_preload_libraries`));
     expect(advice).toMatch(new RegExp(`GRANT pg_read_all_settings TO "${role.name}"`));
   });
+
+});
+
+describeTarget('pg15-partman4', 'doctor as a non-superuser', () => {
+  let db: TestDatabase;
+  beforeAll(async () => {
+    db = await createTestDatabase('pg15-partman4');
+  });
+  afterAll(() => db?.drop());
 
   it('sees pg_cron once an administrator created it in postgres, and may schedule when granted', async () => {
     const role = await createRole('app_owner', db, { ownsDatabase: true });

@@ -2,7 +2,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { createRole, createTestDatabase, describeTarget, runPartkit, type TargetName, type TestDatabase } from './helpers/targets.js';
+import { adminQuery, createRole, createTestDatabase, describeTarget, runPartkit, type TargetName, type TestDatabase } from './helpers/targets.js';
 
 const TABLES = ['messages', 'execution_logs', 'api_key_logs', 'usage_records'];
 const configDir = mkdtempSync(path.join(tmpdir(), 'partkit-provision-'));
@@ -260,7 +260,30 @@ describeTarget('pg15-nocron', 'provision without pg_cron preloaded', () => {
   });
 });
 
-import { adminQuery } from './helpers/targets.js';
+describeTarget('pg17-partman5', 'provision --scheduler external on a server with pg_cron', () => {
+  let db: TestDatabase;
+  beforeAll(async () => {
+    db = await createTestDatabase('pg17-partman5');
+  });
+  afterAll(() => db?.drop());
+
+  it('schedules no job and says to run partkit maintain; asking for pg_cron where it is not preloaded fails with exit 4', async () => {
+    const json = await provisionJson(db.url, ['--scheduler', 'external']);
+    expect(json).toMatchObject({ strategy: 'partman', scheduler: 'external' });
+    expect(json.schedule.externalCommand).toMatch(/partkit maintain/);
+    expect(await createTestDatabaseJobs(db)).toHaveLength(0);
+    const nocron = await createTestDatabase('pg15-nocron');
+    try {
+      const refused = await runPartkit(['provision', '--scheduler', 'pg_cron', '--database-url', nocron.url]);
+      expect(refused.exitCode).toBe(4);
+      expect(refused.stderr).toMatch(/Scheduler pg_cron was requested, but pg_cron is not preloaded/);
+      expect((await nocron.query(`SELECT count(*)::int AS n FROM pg_namespace WHERE nspname IN ('partkit', 'partman')`)).rows[0]!.n).toBe(0);
+    } finally {
+      await nocron.drop();
+    }
+  });
+});
+
 
 async function adminInPostgres(name: TargetName, sql: string) {
   for (const statement of sql.split(';').map((s) => s.trim()).filter(Boolean)) await adminQuery(name, statement);

@@ -4,7 +4,7 @@
  */
 import { existsSync } from 'node:fs';
 import type { CommandModule } from 'yargs';
-import { decide, inspect, type Capabilities, type Decision, type TableState } from '../core/capabilities.js';
+import { decide, inspect, type Capabilities, type Decision, type Scheduler, type TableState } from '../core/capabilities.js';
 import type { Config, Strategy, TableConfig } from '../core/config.js';
 import { runCommand, type GlobalOptions } from '../core/context.js';
 import type { Database } from '../core/db.js';
@@ -24,6 +24,8 @@ const STRATEGIES: Record<Strategy, PartitionStrategy> = { partman: partmanStrate
 
 export interface ProvisionOptions {
   readonly strategy?: Config['strategy'] | undefined;
+  /** auto: pg_cron when it is preloaded, else external. */
+  readonly scheduler?: 'auto' | Scheduler | undefined;
   readonly dryRun?: boolean | undefined;
 }
 
@@ -141,7 +143,7 @@ function majorOf(version: string | null): number | null {
 
 export async function planProvision(db: Database, config: Config, options: ProvisionOptions = {}): Promise<{ plan: Plan; caps: Capabilities; decision: Decision }> {
   const caps = await inspect(db, config);
-  const decision = decide(caps, config, options.strategy ?? config.strategy);
+  const decision = decide(caps, config, options.strategy ?? config.strategy, options.scheduler ?? 'auto');
   checkTables(caps, config);
   const strategy = STRATEGIES[decision.strategy];
   const partman = caps.extensions.pg_partman;
@@ -164,7 +166,7 @@ export async function planProvision(db: Database, config: Config, options: Provi
     steps.push(...strategy.planTable(ctx, await tableInput(db, caps, table, state)));
   }
   const job = decision.scheduler === 'pg_cron' ? await findJob(db, caps, jobName(config, caps.database)) : undefined;
-  steps.push(...planSchedule(config, caps, job));
+  steps.push(...planSchedule(config, caps, decision, job));
   return { plan: { steps }, caps, decision };
 }
 
@@ -215,13 +217,17 @@ export function renderProvision(result: ProvisionResult): string {
 
 interface ProvisionArgs extends GlobalOptions {
   readonly strategy?: Config['strategy'];
+  readonly scheduler?: 'auto' | Scheduler;
 }
 
 export const provisionCommand: CommandModule<GlobalOptions, ProvisionArgs> = {
   command: 'provision',
   describe: 'Install the extensions or fallback, create/register the tables, schedule maintenance (idempotent)',
-  builder: (yargs) => yargs.option('strategy', { choices: ['auto', 'partman', 'plpgsql'] as const, describe: 'auto: pg_partman when available, else the plpgsql fallback' }),
+  builder: (yargs) =>
+    yargs
+      .option('strategy', { choices: ['auto', 'partman', 'plpgsql'] as const, describe: 'auto: pg_partman when available, else the plpgsql fallback' })
+      .option('scheduler', { choices: ['auto', 'pg_cron', 'external'] as const, describe: 'auto: a pg_cron job when pg_cron is preloaded, else your own scheduler runs `partkit maintain`' }),
   handler: async (args) => {
-    process.exitCode = await runCommand(args, async (ctx) => provision(await ctx.database(), ctx.config, { strategy: args.strategy, dryRun: args.dryRun }), renderProvision);
+    process.exitCode = await runCommand(args, async (ctx) => provision(await ctx.database(), ctx.config, { strategy: args.strategy, scheduler: args.scheduler, dryRun: args.dryRun }), renderProvision);
   },
 };

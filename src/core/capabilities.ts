@@ -317,7 +317,7 @@ export function canCreateExtension(caps: Capabilities, ext: ExtensionState): boo
   return caps.user.superuser || caps.user.adminRoles.length > 0 || (!ext.needsSuperuser && caps.user.canCreateInDatabase);
 }
 
-export function decide(caps: Capabilities, config: Config, requested: 'auto' | Strategy = config.strategy): Decision {
+export function decide(caps: Capabilities, config: Config, requested: 'auto' | Strategy = config.strategy, requestedScheduler: 'auto' | Scheduler = 'auto'): Decision {
   const reasons: string[] = [];
   const advice: string[] = [];
   const partman = caps.extensions.pg_partman;
@@ -345,7 +345,14 @@ export function decide(caps: Capabilities, config: Config, requested: 'auto' | S
     advice.push(`To use pg_partman instead: ${enableAdvice(caps.host, 'pg_partman', caps.database, config.partmanSchema)}`);
   }
   let scheduler: Scheduler;
-  if (cron.preloaded) {
+  if (requestedScheduler === 'external') {
+    scheduler = 'external';
+    reasons.push('an external scheduler was requested: run `partkit maintain` from it');
+  } else if (requestedScheduler === 'pg_cron' && !cron.preloaded) {
+    scheduler = 'pg_cron';
+    reasons.push('scheduler pg_cron was requested, but pg_cron is not preloaded on this server');
+    advice.push(enableAdvice(caps.host, 'pg_cron', caps.database));
+  } else if (cron.preloaded) {
     scheduler = 'pg_cron';
     reasons.push(
       cron.installed

@@ -2,7 +2,7 @@
  * The maintenance schedule: one named pg_cron job per application database, created in
  * pg_cron's database and pointed at ours with cron.schedule_in_database.
  */
-import { canCreateExtension, type Capabilities } from './capabilities.js';
+import { canCreateExtension, enableAdvice, type Capabilities, type Decision } from './capabilities.js';
 import type { Config } from './config.js';
 import type { Database } from './db.js';
 import { MissingCapabilityError } from './errors.js';
@@ -40,9 +40,12 @@ export function crontabLine(config: Config): string {
   return `${minute} * * * *  DATABASE_URL=postgres://USER@HOST/DB npx partkit maintain${config.source.startsWith('(') ? '' : ` --config ${config.source}`}`;
 }
 
-export function planSchedule(config: Config, caps: Capabilities, existing: CronJob | undefined): SqlStep[] {
+export function planSchedule(config: Config, caps: Capabilities, decision: Decision, existing: CronJob | undefined): SqlStep[] {
   const cron = caps.extensions.pg_cron;
-  if (!cron.preloaded || !cron.databaseName) return [];
+  if (decision.scheduler !== 'pg_cron') return [];
+  if (!cron.preloaded || !cron.databaseName) {
+    throw new MissingCapabilityError('Scheduler pg_cron was requested, but pg_cron is not preloaded on this server.', `${enableAdvice(caps.host, 'pg_cron', caps.database)} Or use --scheduler external.`);
+  }
   const steps: SqlStep[] = [];
   const name = jobName(config, caps.database);
   const command = jobCommand(config);
