@@ -3,6 +3,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { execa } from 'execa';
 import { describe, expect, it } from 'vitest';
+import { isAlive } from '../src/core/processes.js';
 import { cleanEnv, createTestDatabase, describeTarget, REPO_DIR, runPartkit } from './helpers/targets.js';
 
 interface DemoJson {
@@ -20,19 +21,6 @@ interface DemoJson {
 }
 
 const LOCAL_PG15 = '/usr/lib/postgresql/15/bin';
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-  } catch {
-    return false;
-  }
-  try {
-    return !/^State:\s+Z/m.test(readFileSync(`/proc/${pid}/status`, 'utf8'));
-  } catch {
-    return false;
-  }
-}
 
 /** PIDs of processes whose command line mentions the folder. */
 function processesUsing(folder: string): string[] {

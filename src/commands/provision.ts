@@ -18,7 +18,8 @@ import { readSql, sqlPath } from '../core/sql-files.js';
 import { partmanStrategy } from '../strategies/partman.js';
 import { plpgsqlStrategy } from '../strategies/plpgsql.js';
 import { tableLabel } from '../strategies/registration.js';
-import type { ManagedRow, PartConfigRow, PartitionStrategy, ProvisionContext, TableInput } from '../strategies/types.js';
+import type { PartitionStrategy, ProvisionContext, TableInput } from '../strategies/types.js';
+import { readManagedTable, readPartmanConfig } from '../core/checks/state.js';
 
 const STRATEGIES: Record<Strategy, PartitionStrategy> = { partman: partmanStrategy, plpgsql: plpgsqlStrategy };
 
@@ -83,45 +84,6 @@ function createTableStep(table: TableConfig): Step {
   return sqlStep(`create table ${tableLabel(table)} partitioned by range (${table.controlColumn}) with its indexes`, ddl, { table: tableLabel(table) });
 }
 
-async function readManagedRow(db: Database, caps: Capabilities, table: TableConfig): Promise<ManagedRow | null> {
-  if (!caps.kit.installed) return null;
-  const [row] = await db.query<{ control_column: string; control_type: string; premake: number; retention: string | null; archive_schema: string | null; time_zone: string; strategy: Strategy; partman_schema: string | null }>(
-    `SELECT control_column, control_type, premake, retention::text, archive_schema, time_zone, strategy, partman_schema
-       FROM ${quoteIdent(caps.kit.schema)}.managed_table WHERE parent_schema = $1 AND parent_table = $2`,
-    [table.name.schema, table.name.name],
-  );
-  if (!row) return null;
-  return {
-    controlColumn: row.control_column,
-    controlType: row.control_type,
-    premake: row.premake,
-    retention: row.retention,
-    archiveSchema: row.archive_schema,
-    timeZone: row.time_zone,
-    strategy: row.strategy,
-    partmanSchema: row.partman_schema,
-  };
-}
-
-async function readPartConfig(db: Database, caps: Capabilities, table: TableConfig): Promise<PartConfigRow | null> {
-  const partman = caps.extensions.pg_partman;
-  if (!partman.installed || !partman.schema) return null;
-  const [row] = await db.query<{ partition_interval: string; premake: number; retention: string | null; retention_schema: string | null; retention_keep_table: boolean; infinite_time_partitions: boolean }>(
-    `SELECT partition_interval, premake, retention, retention_schema, retention_keep_table, infinite_time_partitions
-       FROM ${quoteIdent(partman.schema)}.part_config WHERE parent_table = $1`,
-    [tableLabel(table)],
-  );
-  if (!row) return null;
-  return {
-    interval: row.partition_interval,
-    premake: row.premake,
-    retention: row.retention,
-    retentionSchema: row.retention_schema,
-    retentionKeepTable: row.retention_keep_table,
-    infiniteTimePartitions: row.infinite_time_partitions,
-  };
-}
-
 async function tableInput(db: Database, caps: Capabilities, table: TableConfig, state: TableState): Promise<TableInput> {
   const creating = !state.exists;
   const controlType: ControlType = creating ? 'timestamptz' : controlTypeOf(state.controlColumn.type)!;
@@ -131,8 +93,8 @@ async function tableInput(db: Database, caps: Capabilities, table: TableConfig, 
     creating,
     controlType,
     partitions: creating ? [] : await listPartitions(db, table.name, table.timeZone, controlType),
-    managed: await readManagedRow(db, caps, table),
-    partConfig: await readPartConfig(db, caps, table),
+    managed: await readManagedTable(db, caps, table.name),
+    partConfig: await readPartmanConfig(db, caps, table.name),
   };
 }
 

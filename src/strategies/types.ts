@@ -5,29 +5,14 @@
 import type { Capabilities, Decision, TableState } from '../core/capabilities.js';
 import type { Config, Strategy, TableConfig } from '../core/config.js';
 import type { ControlType, Partition } from '../core/partitions.js';
+import type { ManagedTable, PartmanConfig } from '../core/checks/state.js';
 import type { Step } from '../core/plan.js';
 
-/** The kit's own record of a table (`<kit>.managed_table`). */
-export interface ManagedRow {
-  readonly controlColumn: string;
-  readonly controlType: string;
-  readonly premake: number;
-  readonly retention: string | null;
-  readonly archiveSchema: string | null;
-  readonly timeZone: string;
-  readonly strategy: Strategy;
-  readonly partmanSchema: string | null;
-}
+/** The kit's own record of a table (`<kit>.managed_table`), the columns provision sets. */
+export type ManagedRow = Omit<ManagedTable, 'registeredAt' | 'strategy'> & { readonly strategy: Strategy };
 
 /** pg_partman's record of a table (`part_config`), the columns partkit sets. */
-export interface PartConfigRow {
-  readonly interval: string;
-  readonly premake: number;
-  readonly retention: string | null;
-  readonly retentionSchema: string | null;
-  readonly retentionKeepTable: boolean;
-  readonly infiniteTimePartitions: boolean;
-}
+export type PartConfigRow = Omit<PartmanConfig, 'control'>;
 
 export interface ProvisionContext {
   readonly caps: Capabilities;

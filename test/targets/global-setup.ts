@@ -15,7 +15,6 @@ import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, readFileSync, rmSync } from 'node:fs';
 import fs from 'node:fs/promises';
-import { createServer } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { execa } from 'execa';
@@ -24,6 +23,7 @@ import type { TestProject } from 'vitest/node';
 import { startEmbeddedServer } from '../../src/core/embedded-server.js';
 import type { EmbeddedServer } from '../../src/core/embedded-server.js';
 import { MissingCapabilityError } from '../../src/core/errors.js';
+import { findFreePort, isAlive } from '../../src/core/processes.js';
 
 export const TARGET_NAMES = ['pg15-partman4', 'pg15-nocron', 'pg17-partman5', 'bare14', 'bare18'] as const;
 export type TargetName = (typeof TARGET_NAMES)[number];
@@ -310,20 +310,6 @@ async function stopPostmaster(pid: number, pidFile: string): Promise<void> {
   }
 }
 
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-  } catch {
-    return false;
-  }
-  // A zombie (exited, not yet reaped) still answers signal 0.
-  try {
-    return !/^State:\s+Z/m.test(readFileSync(`/proc/${pid}/status`, 'utf8'));
-  } catch {
-    return false;
-  }
-}
-
 /** Defensive: nothing is mounted on the host by this file, but a folder with mounts must never be removed. */
 async function unmountBelow(dir: string): Promise<void> {
   let mountInfo = '';
@@ -390,19 +376,6 @@ async function checkPassword(port: number, password: string): Promise<string> {
 
 function randomPassword(): string {
   return randomBytes(18).toString('base64url');
-}
-
-function findFreePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.unref();
-    server.once('error', reject);
-    server.listen(0, HOST, () => {
-      const address = server.address();
-      const port = typeof address === 'object' && address !== null ? address.port : 0;
-      server.close(() => resolve(port));
-    });
-  });
 }
 
 function sleep(ms: number): Promise<void> {

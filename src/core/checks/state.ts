@@ -12,6 +12,7 @@ import { readSql } from '../sql-files.js';
 /** `<kit>.managed_table` as verify and status need it. */
 export interface ManagedTable {
   readonly controlColumn: string;
+  readonly controlType: string;
   readonly premake: number;
   readonly retention: string | null;
   readonly archiveSchema: string | null;
@@ -23,14 +24,15 @@ export interface ManagedTable {
 
 export async function readManagedTable(db: Database, caps: Capabilities, table: QualifiedName): Promise<ManagedTable | null> {
   if (!caps.kit.installed) return null;
-  const [row] = await db.query<{ control_column: string; premake: number; retention: string | null; archive_schema: string | null; time_zone: string; strategy: 'plpgsql' | 'partman'; partman_schema: string | null; registered_at: Date }>(
-    `SELECT control_column, premake, retention::text AS retention, archive_schema, time_zone, strategy, partman_schema, registered_at
+  const [row] = await db.query<{ control_column: string; control_type: string; premake: number; retention: string | null; archive_schema: string | null; time_zone: string; strategy: 'plpgsql' | 'partman'; partman_schema: string | null; registered_at: Date }>(
+    `SELECT control_column, control_type, premake, retention::text AS retention, archive_schema, time_zone, strategy, partman_schema, registered_at
        FROM ${quoteIdent(caps.kit.schema)}.managed_table WHERE parent_schema = $1 AND parent_table = $2`,
     [table.schema, table.name],
   );
   if (!row) return null;
   return {
     controlColumn: row.control_column,
+    controlType: row.control_type,
     premake: row.premake,
     retention: row.retention,
     archiveSchema: row.archive_schema,
