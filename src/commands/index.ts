@@ -8,6 +8,7 @@ import { statusCommand } from './status.js';
 import { verifyCommand } from './verify.js';
 import { partitionCommand } from './partition-create.js';
 import { demoCommand } from './demo.js';
+import { archiveCommand } from './archive.js';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
-export const commands: readonly CommandModule<GlobalOptions, any>[] = [doctorCommand, provisionCommand, maintainCommand, verifyCommand, statusCommand, partitionCommand, demoCommand];
+export const commands: readonly CommandModule<GlobalOptions, any>[] = [doctorCommand, provisionCommand, maintainCommand, verifyCommand, statusCommand, partitionCommand, archiveCommand, demoCommand];

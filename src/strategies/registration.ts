@@ -17,6 +17,7 @@ export function desiredManagedRow(ctx: ProvisionContext, input: TableInput, stra
     premake: table.premake,
     retention: table.retention,
     archiveSchema: table.archiveSchema,
+    purgeAfter: table.purgeAfter,
     timeZone: table.timeZone,
     strategy,
     partmanSchema: strategy === 'partman' ? ctx.partmanSchema : null,
@@ -30,6 +31,7 @@ function sameManagedRow(a: ManagedRow, b: ManagedRow): boolean {
     a.premake === b.premake &&
     sameInterval(a.retention, b.retention) &&
     a.archiveSchema === b.archiveSchema &&
+    sameInterval(a.purgeAfter, b.purgeAfter) &&
     a.timeZone === b.timeZone &&
     a.strategy === b.strategy &&
     a.partmanSchema === b.partmanSchema
@@ -45,14 +47,14 @@ export function managedRowSteps(ctx: ProvisionContext, input: TableInput, strate
   return [
     sqlStep(
       `${input.managed ? 'update' : 'record'} ${strategy} settings of ${schema}.${name} in ${ctx.config.kitSchema}.managed_table`,
-      `INSERT INTO ${kit}.managed_table (parent_schema, parent_table, control_column, control_type, premake, retention, archive_schema, time_zone, strategy, partman_schema)
-VALUES ($1, $2, $3, $4, $5, $6::interval, $7, $8, $9, $10)
+      `INSERT INTO ${kit}.managed_table (parent_schema, parent_table, control_column, control_type, premake, retention, archive_schema, time_zone, strategy, partman_schema, purge_after)
+VALUES ($1, $2, $3, $4, $5, $6::interval, $7, $8, $9, $10, $11::interval)
 ON CONFLICT (parent_schema, parent_table) DO UPDATE
    SET control_column = EXCLUDED.control_column, control_type = EXCLUDED.control_type, premake = EXCLUDED.premake,
        retention = EXCLUDED.retention, archive_schema = EXCLUDED.archive_schema, time_zone = EXCLUDED.time_zone,
-       strategy = EXCLUDED.strategy, partman_schema = EXCLUDED.partman_schema, updated_at = now()`,
+       strategy = EXCLUDED.strategy, partman_schema = EXCLUDED.partman_schema, purge_after = EXCLUDED.purge_after, updated_at = now()`,
       {
-        params: [schema, name, desired.controlColumn, desired.controlType, desired.premake, desired.retention, desired.archiveSchema, desired.timeZone, desired.strategy, desired.partmanSchema],
+        params: [schema, name, desired.controlColumn, desired.controlType, desired.premake, desired.retention, desired.archiveSchema, desired.timeZone, desired.strategy, desired.partmanSchema, desired.purgeAfter],
         table: `${schema}.${name}`,
         ...(group ? { group } : {}),
       },

@@ -16,6 +16,8 @@ export interface ManagedTable {
   readonly premake: number;
   readonly retention: string | null;
   readonly archiveSchema: string | null;
+  /** Archived months older than this are dropped by maintenance once exported; null keeps them. */
+  readonly purgeAfter: string | null;
   readonly timeZone: string;
   readonly strategy: 'plpgsql' | 'partman';
   readonly partmanSchema: string | null;
@@ -24,9 +26,11 @@ export interface ManagedTable {
 
 export async function readManagedTable(db: Database, caps: Capabilities, table: QualifiedName): Promise<ManagedTable | null> {
   if (!caps.kit.installed) return null;
-  const [row] = await db.query<{ control_column: string; control_type: string; premake: number; retention: string | null; archive_schema: string | null; time_zone: string; strategy: 'plpgsql' | 'partman'; partman_schema: string | null; registered_at: Date }>(
-    `SELECT control_column, control_type, premake, retention::text AS retention, archive_schema, time_zone, strategy, partman_schema, registered_at
-       FROM ${quoteIdent(caps.kit.schema)}.managed_table WHERE parent_schema = $1 AND parent_table = $2`,
+  const [row] = await db.query<{ control_column: string; control_type: string; premake: number; retention: string | null; archive_schema: string | null; time_zone: string; strategy: 'plpgsql' | 'partman'; partman_schema: string | null; registered_at: Date; purge_after: string | null }>(
+    // purge_after came with migration 15: read through to_jsonb so a kit not yet upgraded reads as NULL.
+    `SELECT control_column, control_type, premake, retention::text AS retention, archive_schema, time_zone, strategy, partman_schema, registered_at,
+            to_jsonb(m) ->> 'purge_after' AS purge_after
+       FROM ${quoteIdent(caps.kit.schema)}.managed_table m WHERE parent_schema = $1 AND parent_table = $2`,
     [table.schema, table.name],
   );
   if (!row) return null;
@@ -36,6 +40,7 @@ export async function readManagedTable(db: Database, caps: Capabilities, table: 
     premake: row.premake,
     retention: row.retention,
     archiveSchema: row.archive_schema,
+    purgeAfter: row.purge_after,
     timeZone: row.time_zone,
     strategy: row.strategy,
     partmanSchema: row.partman_schema,
