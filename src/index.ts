@@ -10,4 +10,6 @@ export { provision, planProvision, type ProvisionOptions, type ProvisionResult }
 export { maintain, type MaintainResult, type MaintenanceEvent } from './commands/maintain.js';
 export { verify, verifyJunit, type VerifyOptions, type VerifyResult } from './commands/verify.js';
 export { status, type StatusResult, type TableStatus, type MaintenanceStatus } from './commands/status.js';
+export { partitionCreate, planPartitionCreate } from './commands/partition-create.js';
+export { archiveExport, type ArchiveExportOptions, type ArchiveExportResult } from './commands/archive.js';
 export type { CheckResult } from './core/checks/types.js';
