@@ -37,7 +37,7 @@ function tableProblems(table: Capabilities['tables'][number]): string[] {
   const column = table.controlColumn;
   if (!column.exists) problems.push(`has no column ${column.name}`);
   else if (!column.notNull) problems.push(`${column.name} is nullable`);
-  if (table.relkind === 'r') problems.push('is not partitioned: run `partkit migrate`');
+  if (table.relkind === 'r') problems.push(`is not partitioned: run \`partkit migrate\` (\`partkit migrate prep ${table.name}\`, then fill and swap)`);
   if (table.partitioned && (table.partitionStrategy !== 'range' || table.partitionKey.join(',') !== column.name)) {
     problems.push(`is partitioned by ${table.partitionStrategy} (${table.partitionKey.join(', ')}), not by range on ${column.name}`);
   }

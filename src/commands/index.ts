@@ -8,7 +8,8 @@ import { statusCommand } from './status.js';
 import { verifyCommand } from './verify.js';
 import { partitionCommand } from './partition-create.js';
 import { demoCommand } from './demo.js';
+import { migrateCommand } from './migrate.js';
 import { archiveCommand } from './archive.js';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
-export const commands: readonly CommandModule<GlobalOptions, any>[] = [doctorCommand, provisionCommand, maintainCommand, verifyCommand, statusCommand, partitionCommand, archiveCommand, demoCommand];
+export const commands: readonly CommandModule<GlobalOptions, any>[] = [doctorCommand, provisionCommand, maintainCommand, verifyCommand, statusCommand, partitionCommand, migrateCommand, archiveCommand, demoCommand];

@@ -54,7 +54,7 @@ function checkTables(caps: Capabilities, config: Config): void {
       continue;
     }
     if (state.relkind === 'r') {
-      problems.push(`${state.name} exists but is not partitioned; run \`partkit migrate\` to move it to a partitioned table (nothing was changed).`);
+      problems.push(`${state.name} exists but is not partitioned; run \`partkit migrate\` to move it to a partitioned table: \`partkit migrate prep ${state.name}\`, then fill and swap (nothing was changed).`);
       continue;
     }
     if (state.relkind !== 'p') {

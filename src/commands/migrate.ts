@@ -1,0 +1,141 @@
+/**
+ * `partkit migrate <phase> <table>`: moves an existing, unpartitioned table to monthly range
+ * partitions in four phases, each idempotent, each validate -> inspect -> plan -> apply, each with
+ * --dry-run and --json:
+ *
+ *   prep   create <table>_partitioned (same columns, indexes, primary key widened by the control column, months, default)
+ *   fill   copy the rows in batches (resumable; each batch its own transaction)
+ *   swap   catch up and rename, in one short transaction (unswap reverses it)
+ *   drop   drop <table>_retired once every row is in the new table (--yes)
+ *
+ * After the swap, `partkit provision` registers the table like any partitioned one.
+ */
+import type { Argv, CommandModule } from 'yargs';
+import type { Strategy } from '../core/config.js';
+import { runCommand, type GlobalOptions } from '../core/context.js';
+import { parseQualifiedName } from '../core/identifiers.js';
+import { drop, renderDrop } from '../migrate/drop.js';
+import { fill, renderFill } from '../migrate/fill.js';
+import { prep, renderPrep } from '../migrate/prep.js';
+import { renderSwap, swap, unswap } from '../migrate/swap.js';
+import { parseMonth } from './partition-create.js';
+
+interface TableArgs extends GlobalOptions {
+  readonly table: string;
+}
+
+const tablePositional = <T>(yargs: Argv<T>) =>
+  yargs.positional('table', { type: 'string', demandOption: true, describe: 'The table as SQL writes it: schema.table, "Mixed Case"' }) as unknown as Argv<T & { table: string }>;
+
+const prepCommand: CommandModule<GlobalOptions, TableArgs & { strategy?: 'auto' | Strategy }> = {
+  command: 'prep <table>',
+  describe: 'Phase 1: create <table>_partitioned with the same columns and indexes, the months of the data and a default partition',
+  builder: (yargs) =>
+    tablePositional(yargs)
+      .option('strategy', { choices: ['auto', 'partman', 'plpgsql'] as const, describe: 'Whose child names to use (auto: pg_partman when available)' })
+      .example('$0 migrate prep public.messages --dry-run', '') as unknown as Argv<TableArgs & { strategy?: 'auto' | Strategy }>,
+  handler: async (args) => {
+    process.exitCode = await runCommand(
+      args,
+      async (ctx) => {
+        parseQualifiedName(args.table);
+        return prep(await ctx.database(), ctx.config, args.table, { strategy: args.strategy, dryRun: args.dryRun });
+      },
+      renderPrep,
+    );
+  },
+};
+
+interface FillArgs extends TableArgs {
+  readonly batchSize: number;
+  readonly sleep: number;
+  readonly from?: string;
+  readonly to?: string;
+  readonly rescan: boolean;
+}
+
+const fillCommand: CommandModule<GlobalOptions, FillArgs> = {
+  command: 'fill <table>',
+  describe: 'Phase 2: copy the rows into <table>_partitioned in batches (resumable; rows changed meanwhile are not captured)',
+  builder: (yargs) =>
+    tablePositional(yargs)
+      .option('batch-size', { type: 'number', default: 10000, describe: 'Rows per batch (one transaction each)' })
+      .option('sleep', { type: 'number', default: 0, describe: 'Milliseconds to pause between batches' })
+      .option('from', { type: 'string', describe: 'Only rows from this month, YYYY-MM (with --to)' })
+      .option('to', { type: 'string', describe: 'Only rows up to this month, YYYY-MM, inclusive' })
+      .option('rescan', { type: 'boolean', default: false, describe: 'Start again from the first key; when done, the swap catches up from this pass' }) as unknown as Argv<FillArgs>,
+  handler: async (args) => {
+    process.exitCode = await runCommand(
+      args,
+      async (ctx) => {
+        parseQualifiedName(args.table);
+        const from = args.from === undefined ? undefined : parseMonth(args.from, '--from');
+        const to = args.to === undefined ? undefined : parseMonth(args.to, '--to');
+        return fill(await ctx.database(), ctx.config, args.table, { batchSize: args.batchSize, sleepMs: args.sleep, from, to, rescan: args.rescan, dryRun: args.dryRun });
+      },
+      renderFill,
+    );
+  },
+};
+
+const swapCommand: CommandModule<GlobalOptions, TableArgs> = {
+  command: 'swap <table>',
+  describe: 'Phase 3: catch up and rename in one transaction: <table> -> <table>_retired, <table>_partitioned -> <table> (use --lock-timeout)',
+  builder: (yargs) => tablePositional(yargs) as unknown as Argv<TableArgs>,
+  handler: async (args) => {
+    process.exitCode = await runCommand(
+      args,
+      async (ctx) => {
+        parseQualifiedName(args.table);
+        return swap(await ctx.database(), ctx.config, args.table, { dryRun: args.dryRun });
+      },
+      renderSwap,
+    );
+  },
+};
+
+const unswapCommand: CommandModule<GlobalOptions, TableArgs> = {
+  command: 'unswap <table>',
+  describe: 'Undo swap: the original becomes <table> again, with the rows written since the swap copied back',
+  builder: (yargs) => tablePositional(yargs) as unknown as Argv<TableArgs>,
+  handler: async (args) => {
+    process.exitCode = await runCommand(
+      args,
+      async (ctx) => {
+        parseQualifiedName(args.table);
+        return unswap(await ctx.database(), ctx.config, args.table, { dryRun: args.dryRun });
+      },
+      renderSwap,
+    );
+  },
+};
+
+const dropCommand: CommandModule<GlobalOptions, TableArgs & { yes: boolean }> = {
+  command: 'drop <table>',
+  describe: 'Phase 4: drop <table>_retired once all its rows are in <table> (without --yes: say what would be dropped, exit 2)',
+  builder: (yargs) => tablePositional(yargs).option('yes', { type: 'boolean', default: false, describe: 'Really drop it' }) as unknown as Argv<TableArgs & { yes: boolean }>,
+  handler: async (args) => {
+    process.exitCode = await runCommand(
+      args,
+      async (ctx) => {
+        parseQualifiedName(args.table);
+        return drop(await ctx.database(), ctx.config, args.table, { yes: args.yes, dryRun: args.dryRun });
+      },
+      renderDrop,
+    );
+  },
+};
+
+export const migrateCommand: CommandModule<GlobalOptions, GlobalOptions> = {
+  command: 'migrate',
+  describe: 'Move an existing unpartitioned table to monthly partitions: prep, fill, swap (unswap), drop',
+  builder: (yargs) =>
+    yargs
+      .command(prepCommand)
+      .command(fillCommand)
+      .command(swapCommand)
+      .command(unswapCommand)
+      .command(dropCommand)
+      .demandCommand(1, 'Name a phase: migrate prep | fill | swap | unswap | drop.'),
+  handler: () => undefined,
+};

@@ -1,0 +1,117 @@
+/**
+ * The statements that copy rows between the original table and its partitioned copy: fill's
+ * batches (primary-key order) and the catch-up that swap and unswap run under their locks.
+ * Both insert with ON CONFLICT DO NOTHING, so copying a row twice is harmless.
+ */
+import type { ControlType } from '../core/partitions.js';
+import { quoteIdent } from '../core/identifiers.js';
+import type { Column, Relation } from './inspect.js';
+
+/** How long before a marker's instant the catch-up starts: covers transactions that began before it (now() is their start). */
+export const CATCH_UP_MARGIN = '1 hour';
+
+/** `ONLY t` for a plain table (its inheritance children are not ours), `t` for a partitioned one. */
+export function fromClause(relation: Relation, quoted = relation.quoted): string {
+  return relation.relkind === 'p' ? quoted : `ONLY ${quoted}`;
+}
+
+/** Columns to insert: generated columns are computed by the target, everything else is copied by name. */
+export function insertColumns(columns: readonly Column[]): string {
+  return columns.filter((column) => !column.generated).map((column) => quoteIdent(column.name)).join(', ');
+}
+
+/**
+ * An instant (timestamptz text) as a value of the control column's type, read in the table's zone:
+ * `$n` is the instant, `$m` the zone.
+ */
+export function instantAs(type: ControlType, instant: string, zone: string): string {
+  if (type === 'timestamptz') return `${instant}::timestamptz`;
+  if (type === 'timestamp') return `(${instant}::timestamptz AT TIME ZONE ${zone})`;
+  return `(${instant}::timestamptz AT TIME ZONE ${zone})::date`;
+}
+
+/**
+ * A month start (wall-clock text 'YYYY-MM-01 00:00:00') in the table's zone, as a value of the
+ * control column's type.
+ */
+export function monthStartAs(type: ControlType, literal: string, zone: string): string {
+  if (type === 'timestamptz') return `(${literal}::timestamp AT TIME ZONE ${zone})`;
+  if (type === 'timestamp') return `${literal}::timestamp`;
+  return `${literal}::date`;
+}
+
+export interface BatchSql {
+  readonly sql: string;
+  readonly params: unknown[];
+}
+
+/**
+ * One fill batch: the next `limit` rows of the source after `after` (primary-key order), inserted
+ * into the target. Returns read, copied, and the last key read (as text) for the next batch.
+ */
+export function batchStatement(options: {
+  readonly source: Relation;
+  readonly target: Relation;
+  readonly columns: readonly Column[];
+  readonly key: readonly Column[];
+  readonly control: { readonly column: string; readonly type: ControlType; readonly zone: string };
+  readonly after: readonly string[] | null;
+  readonly range: { readonly from: string; readonly to: string } | null;
+  readonly limit: number;
+}): BatchSql {
+  const params: unknown[] = [];
+  const param = (value: unknown) => {
+    params.push(value);
+    return `$${params.length}`;
+  };
+  const keyList = options.key.map((column) => quoteIdent(column.name));
+  const where: string[] = [];
+  if (options.after) {
+    where.push(`(${keyList.join(', ')}) > (${options.key.map((column, i) => `${param(options.after![i])}::${column.type}`).join(', ')})`);
+  }
+  if (options.range) {
+    const control = quoteIdent(options.control.column);
+    // The zone is a parameter only where the type needs it (an unused $n has no type and fails).
+    const zone = options.control.type === 'timestamptz' ? param(options.control.zone) : '';
+    where.push(`${control} >= ${monthStartAs(options.control.type, param(options.range.from), zone)}`);
+    where.push(`${control} < ${monthStartAs(options.control.type, param(options.range.to), zone)}`);
+  }
+  const columns = insertColumns(options.columns);
+  const limit = param(options.limit);
+  const sql = `WITH batch AS MATERIALIZED (
+  SELECT * FROM ${fromClause(options.source)}${where.length > 0 ? `\n   WHERE ${where.join('\n     AND ')}` : ''}
+   ORDER BY ${keyList.join(', ')}
+   LIMIT ${limit}
+), copied AS (
+  INSERT INTO ${options.target.quoted} (${columns}) OVERRIDING SYSTEM VALUE
+  SELECT ${columns} FROM batch
+  ON CONFLICT DO NOTHING
+  RETURNING 1
+)
+SELECT (SELECT count(*) FROM batch)::bigint AS read,
+       (SELECT count(*) FROM copied)::bigint AS copied,
+       (SELECT ARRAY[${keyList.map((k) => `${k}::text`).join(', ')}] FROM batch ORDER BY ${keyList.map((k) => `${k} DESC`).join(', ')} LIMIT 1) AS last_key`;
+  return { sql, params };
+}
+
+/** Rows of the source whose control value is at or after `since` minus the margin, copied into the target. */
+export function catchUpStatement(options: {
+  readonly source: Relation;
+  readonly target: Relation;
+  readonly columns: readonly Column[];
+  readonly control: { readonly column: string; readonly type: ControlType; readonly zone: string };
+  readonly since: string;
+}): BatchSql {
+  const columns = insertColumns(options.columns);
+  const since = `($1::timestamptz - interval '${CATCH_UP_MARGIN}')`;
+  const params: unknown[] = options.control.type === 'timestamptz' ? [options.since] : [options.since, options.control.zone];
+  const sql = `WITH copied AS (
+  INSERT INTO ${options.target.quoted} (${columns}) OVERRIDING SYSTEM VALUE
+  SELECT ${columns} FROM ${fromClause(options.source)}
+   WHERE ${quoteIdent(options.control.column)} >= ${instantAs(options.control.type, since, '$2')}
+  ON CONFLICT DO NOTHING
+  RETURNING 1
+)
+SELECT count(*)::bigint AS copied FROM copied`;
+  return { sql, params };
+}

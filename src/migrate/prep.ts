@@ -1,0 +1,318 @@
+/**
+ * `partkit migrate prep <table>` (phase 1): creates `<table>_partitioned` next to the table,
+ * same columns, defaults, NOT NULL, CHECK constraints, identity, comments, indexes, outgoing
+ * foreign keys and grants, PARTITION BY RANGE on the control column, with the months the data
+ * spans (through the current month + premake) and a default partition. The table itself is not
+ * touched. Children get their final names (the strategy's naming), so that after the swap
+ * `partkit provision` adopts them; registration (pg_partman's part_config, the kit's
+ * managed_table) is left to provision because both record the parent by name, which the swap changes.
+ */
+import { decide, inspect } from '../core/capabilities.js';
+import type { Config, Strategy } from '../core/config.js';
+import type { Database } from '../core/db.js';
+import { LockError, MissingCapabilityError } from '../core/errors.js';
+import { quoteIdent, quoteLiteral, quoteQualified } from '../core/identifiers.js';
+import { addMonths, coveredMonth, currentMonth, listPartitions, monthKey, type ControlType, type Month } from '../core/partitions.js';
+import { renderPlan, sqlStep, type SqlStep } from '../core/plan.js';
+import { partmanChildName } from '../strategies/partman.js';
+import { checkControlColumn, checkDerivedName, inspectMigration, primaryKey, readColumns, readDependents, readGrants, readIndexes, readOutgoingForeignKeys, type MigrationInspection } from './inspect.js';
+
+/** More months than this from one table's data is almost certainly a bogus timestamp (year 1970 or 2999). */
+export const MAX_PREP_MONTHS = 600;
+
+export interface PrepOptions {
+  readonly strategy?: 'auto' | Strategy | undefined;
+}
+
+export interface PrepPlan {
+  readonly inspection: MigrationInspection;
+  readonly strategy: Strategy;
+  readonly steps: SqlStep[];
+  readonly months: readonly string[];
+  readonly primaryKey: { readonly before: readonly string[]; readonly after: readonly string[]; readonly widened: boolean };
+  readonly notes: readonly string[];
+  readonly warnings: readonly string[];
+}
+
+/** The child name each strategy gives a month: the names its maintenance and provision expect. */
+export function childName(table: string, month: Month, strategy: Strategy, partmanMajor: number): string {
+  if (strategy === 'partman') return partmanChildName(table, monthKey(month), partmanMajor);
+  return `${table}_y${String(month.year).padStart(4, '0')}m${String(month.month).padStart(2, '0')}`;
+}
+
+/** A month start as the server reads it under the table's TimeZone (bounds are fixed when created). */
+export function boundLiteral(month: Month, type: ControlType): string {
+  return type === 'date' ? `${monthKey(month)}-01` : `${monthKey(month)}-01 00:00:00`;
+}
+
+function monthsBetween(first: Month, last: Month): Month[] {
+  const count = last.year * 12 + last.month - (first.year * 12 + first.month) + 1;
+  return Array.from({ length: Math.max(count, 0) }, (_, i) => addMonths(first, i));
+}
+
+function parseMonthKey(key: string): Month {
+  const [year, month] = key.split('-').map(Number);
+  return { year: year!, month: month! };
+}
+
+/** The months the existing rows span, in the table's zone (finite values only; others go to the default). */
+async function dataMonths(db: Database, inspection: MigrationInspection): Promise<{ first: Month; last: Month } | undefined> {
+  const table = inspection.table!;
+  const column = quoteIdent(inspection.settings.controlColumn);
+  const local = (expr: string) => (table.control.type === 'timestamptz' ? `(${expr} AT TIME ZONE $1)` : `${expr}::timestamp`);
+  const [row] = await db.query<{ first: string | null; last: string | null }>(
+    `SELECT to_char(${local(`min(${column})`)}, 'YYYY-MM') AS first, to_char(${local(`max(${column})`)}, 'YYYY-MM') AS last
+       FROM ONLY ${table.quoted} WHERE isfinite(${column}) AND $1::text IS NOT NULL`,
+    [inspection.settings.timeZone],
+  );
+  if (!row?.first || !row.last) return undefined;
+  return { first: parseMonthKey(row.first), last: parseMonthKey(row.last) };
+}
+
+/** Refusals shared by prep: each says what to do and that nothing changed. */
+function checkSource(inspection: MigrationInspection): void {
+  const { names, table, retired } = inspection;
+  const label = inspection.names.table;
+  if (!table) {
+    throw new MissingCapabilityError(`Table ${label.schema}.${label.name} does not exist (nothing was changed).`, 'Check the name: schema.table, with double quotes around mixed-case parts.');
+  }
+  if (table.relkind === 'p') {
+    throw new MissingCapabilityError(
+      `${table.label} is already partitioned (nothing was changed)${retired ? `; ${names.retired.name} is the original it replaced` : ''}.`,
+      retired ? `Run \`partkit provision\` to register it, and \`partkit migrate drop ${table.label} --yes\` when you no longer need the original.` : 'Run `partkit provision` to register it.',
+    );
+  }
+  if (table.relkind !== 'r') throw new MissingCapabilityError(`${table.label} is not a table (relkind ${table.relkind}); nothing was changed.`);
+  if (retired) {
+    throw new MissingCapabilityError(`${retired.label} already exists (nothing was changed).`, `Drop or rename it first; partkit uses that name for the original table after the swap.`);
+  }
+  checkControlColumn(table, inspection.settings.controlColumn);
+}
+
+export async function planPrep(db: Database, config: Config, input: string, options: PrepOptions = {}): Promise<PrepPlan> {
+  const inspection = await inspectMigration(db, config, input);
+  checkSource(inspection);
+  const table = inspection.table!;
+  const { settings, names } = inspection;
+  const label = table.label;
+  const column = settings.controlColumn;
+  const controlType = table.control.type!;
+
+  const indexes = await readIndexes(db, table);
+  const pk = primaryKey(indexes);
+  if (!pk) {
+    throw new MissingCapabilityError(`${label} has no primary key (nothing was changed).`, 'partkit migrate fill copies in primary-key order and skips rows already copied by it; add a primary key first.');
+  }
+  const dependents = await readDependents(db, table.oid);
+  const incoming = dependents.filter((d) => d.kind === 'foreign key');
+  if (incoming.length > 0) {
+    throw new MissingCapabilityError(
+      `Foreign keys point at ${label}, and they would keep pointing at the original after the swap (nothing was changed):\n${incoming.map((fk) => `  ${fk.name}: ${fk.definition}`).join('\n')}`,
+      `Drop them first (ALTER TABLE <referencing table> DROP CONSTRAINT <name>), or re-point them after the swap; a foreign key to a partitioned table must name all of its primary key (${[...pk.keyNames, ...(pk.keyNames.includes(column) ? [] : [column])].join(', ')}).`,
+    );
+  }
+
+  const caps = await inspect(db, config);
+  const decision = decide(caps, config, options.strategy ?? config.strategy);
+  const partman = caps.extensions.pg_partman;
+  const partmanMajor = Number.parseInt(partman.version ?? partman.defaultVersion ?? '5', 10) || 5;
+  const strategy = decision.strategy;
+
+  const existing = inspection.partitioned;
+  if (existing && (existing.relkind !== 'p' || existing.partitionStrategy !== 'r' || existing.partitionKey.join(',') !== column)) {
+    throw new LockError(
+      `${existing.label} exists but is not partitioned by RANGE (${column}) (nothing was changed).`,
+      `It is not partkit's: drop or rename it, then run partkit migrate prep ${label} again.`,
+    );
+  }
+
+  const group = `migrate prep ${label}`;
+  const step = (description: string, sql: string, extra: Partial<SqlStep> = {}) => sqlStep(description, sql, { table: label, group, ...extra });
+  const steps: SqlStep[] = [];
+  const notes: string[] = [];
+  const warnings: string[] = [];
+  const target = quoteQualified(names.partitioned);
+  const control = quoteIdent(column);
+
+  if (!existing) {
+    steps.push(
+      step(
+        `create ${names.partitioned.name} like ${label} (columns, defaults, NOT NULL, CHECK, identity, storage, comments, generated columns), partitioned by range (${column})`,
+        `CREATE TABLE ${target} (LIKE ${table.quoted} INCLUDING DEFAULTS INCLUDING CONSTRAINTS INCLUDING IDENTITY INCLUDING GENERATED INCLUDING STORAGE INCLUDING COMMENTS) PARTITION BY RANGE (${control})`,
+      ),
+    );
+  }
+  const targetIndexes = existing ? await readIndexes(db, existing) : [];
+  const targetMethods = new Set(targetIndexes.map((index) => `${index.isUnique ? 'unique ' : ''}${index.method ?? index.definition}`));
+
+  // Pitfall 4: a unique index on a partitioned table must contain the partition key.
+  const pkAfter = pk.keyNames.includes(column) ? [...pk.keyNames] : [...pk.keyNames, column];
+  const widened = pkAfter.length !== pk.keyNames.length;
+  if (!targetIndexes.some((index) => index.isPrimary)) {
+    steps.push(
+      step(
+        `primary key of ${names.partitioned.name}: (${pkAfter.join(', ')})${widened ? ` (widened from (${pk.keyNames.join(', ')}): a partitioned table's primary key must include ${column})` : ''}`,
+        `ALTER TABLE ${target} ADD PRIMARY KEY (${pkAfter.map(quoteIdent).join(', ')})`,
+      ),
+    );
+  }
+  if (widened) {
+    notes.push(`primary key widened from (${pk.keyNames.join(', ')}) to (${pkAfter.join(', ')}): PostgreSQL requires the partition key in it, so ${pk.keyNames.join(', ')} alone is no longer enforced unique across months (generated values such as gen_random_uuid() or a sequence stay unique in practice).`);
+  }
+
+  for (const index of indexes) {
+    if (index.isPrimary) continue;
+    if (index.constraintType === 'x') {
+      warnings.push(`exclusion constraint ${index.name} is not recreated (a partitioned table's exclusion constraint must use the partition key with =); add one by hand if you need it.`);
+      continue;
+    }
+    if (index.method === undefined) {
+      warnings.push(`index ${index.name} was not recreated: its definition could not be read (${index.definition}); create it on ${names.partitioned.name} by hand.`);
+      continue;
+    }
+    let unique = index.isUnique;
+    let method = index.method;
+    if (unique && !index.keyNames.includes(column)) {
+      if (index.hasExpressions || index.isPartial || !/^btree \(/.test(method)) {
+        unique = false;
+        warnings.push(`unique index ${index.name} (${index.definition}) is recreated as a plain index: a unique index on a partitioned table must contain ${column} and no expressions.`);
+      } else {
+        method = `btree (${[...index.keyColumns, (await quoteIdentOnServer(db, column))].join(', ')})${method.replace(/^btree \([^)]*\)/, '')}`;
+        notes.push(`unique index ${index.name} widened to (${[...index.keyNames, column].join(', ')}): uniqueness of (${index.keyNames.join(', ')}) alone is no longer enforced across months.`);
+      }
+    }
+    const signature = `${unique ? 'unique ' : ''}${method}`;
+    if (targetMethods.has(signature)) continue;
+    targetMethods.add(signature);
+    steps.push(step(`index on ${names.partitioned.name} like ${index.name}: ${unique ? 'UNIQUE ' : ''}${method}`, `CREATE ${unique ? 'UNIQUE ' : ''}INDEX ON ${target} USING ${method}`));
+  }
+
+  const outgoing = await readOutgoingForeignKeys(db, table.oid);
+  const targetForeignKeys = new Set(existing ? (await readOutgoingForeignKeys(db, existing.oid)).map((fk) => fk.definition) : []);
+  for (const fk of outgoing) {
+    if (targetForeignKeys.has(fk.definition)) continue;
+    steps.push(step(`foreign key on ${names.partitioned.name} like ${fk.name}: ${fk.definition}`, `ALTER TABLE ${target} ADD ${fk.definition}`));
+  }
+
+  const grants = await readGrants(db, table.oid);
+  const targetGrants = new Set(existing ? (await readGrants(db, existing.oid)).map((g) => `${g.grantee}|${g.privilege}|${g.grantable}`) : []);
+  for (const grant of grants) {
+    if (targetGrants.has(`${grant.grantee}|${grant.privilege}|${grant.grantable}`)) continue;
+    steps.push(step(`grant ${grant.privilege} on ${names.partitioned.name} to ${grant.grantee}, as on ${label}`, `GRANT ${grant.privilege} ON ${target} TO ${grant.grantee}${grant.grantable ? ' WITH GRANT OPTION' : ''}`));
+  }
+
+  // Months: every month the data spans, and the current month through premake.
+  const now = currentMonth(settings.timeZone);
+  const span = await dataMonths(db, inspection);
+  const first = span && span.first.year * 12 + span.first.month < now.year * 12 + now.month ? span.first : now;
+  const premade = addMonths(now, settings.premake);
+  const last = span && span.last.year * 12 + span.last.month > premade.year * 12 + premade.month ? span.last : premade;
+  const wanted = monthsBetween(first, last);
+  if (wanted.length > MAX_PREP_MONTHS) {
+    throw new MissingCapabilityError(
+      `${label}.${column} spans ${monthKey(first)} to ${monthKey(last)}: ${wanted.length} months, more than ${MAX_PREP_MONTHS} (nothing was changed).`,
+      `Look for bogus values (SELECT min(${control}), max(${control}) FROM ${table.quoted}) and fix them; rows outside the months go to the default partition.`,
+    );
+  }
+  const partitions = existing ? await listPartitions(db, names.partitioned, settings.timeZone, controlType) : [];
+  const covered = new Set(partitions.map(coveredMonth).filter((key): key is string => key !== undefined));
+  const months = wanted.filter((month) => !covered.has(monthKey(month)));
+  const collisions: string[] = [];
+  for (const month of months) {
+    const child = childName(names.table.name, month, strategy, partmanMajor);
+    checkDerivedName(child, 'Partition name');
+    const [taken] = await db.query<{ taken: boolean }>('SELECT to_regclass($1) IS NOT NULL AS taken', [quoteQualified({ schema: names.table.schema, name: child })]);
+    if (taken?.taken) collisions.push(child);
+    steps.push(
+      step(
+        `partition ${child}: ${monthKey(month)} of ${names.partitioned.name} (${settings.timeZone})`,
+        `CREATE TABLE ${quoteQualified({ schema: names.table.schema, name: child })} PARTITION OF ${target} FOR VALUES FROM (${quoteLiteral(boundLiteral(month, controlType))}) TO (${quoteLiteral(boundLiteral(addMonths(month, 1), controlType))})`,
+        { timeZone: settings.timeZone },
+      ),
+    );
+  }
+  const defaultName = `${names.table.name}_default`;
+  checkDerivedName(defaultName, 'Default partition name');
+  if (!partitions.some((partition) => partition.isDefault)) {
+    const [taken] = await db.query<{ taken: boolean }>('SELECT to_regclass($1) IS NOT NULL AS taken', [quoteQualified({ schema: names.table.schema, name: defaultName })]);
+    if (taken?.taken) collisions.push(defaultName);
+    steps.push(step(`default partition ${defaultName} of ${names.partitioned.name} (rows outside every month)`, `CREATE TABLE ${quoteQualified({ schema: names.table.schema, name: defaultName })} PARTITION OF ${target} DEFAULT`));
+  }
+  if (collisions.length > 0) {
+    throw new LockError(`These names are taken by other relations in schema ${names.table.schema}: ${collisions.join(', ')} (nothing was changed).`, 'Rename or drop them; partkit gives the partitions their final names now, so that provision adopts them after the swap.');
+  }
+
+  notes.push(
+    `registration is left to \`partkit provision\` after \`partkit migrate swap ${label}\`: pg_partman and partkit record tables by name, and the swap renames ${names.partitioned.name} to ${names.table.name}. Children are named for strategy ${strategy} so that provision adopts them.`,
+  );
+  if (!inspection.configured) warnings.push(`${label} is not in the config (${config.source}); built-in defaults were used (control column ${column}, premake ${settings.premake}, ${settings.timeZone}). Add it to the config before \`partkit provision\`.`);
+  for (const dependent of (await readDependents(db, table.oid)).filter((d) => d.kind === 'view')) {
+    warnings.push(`view ${dependent.name} reads ${label}; after the swap it still reads the original (${names.retired.name}): recreate it then.`);
+  }
+  if (table.triggers.length > 0) warnings.push(`triggers are not copied: ${table.triggers.join(', ')}; create them on ${names.partitioned.name} before the swap.`);
+  if (table.rowSecurity) warnings.push(`row-level security is enabled on ${label}; policies are not copied: create them on ${names.partitioned.name} before the swap.`);
+  if (table.publications.length > 0) warnings.push(`${label} is in publication(s) ${table.publications.join(', ')}; add ${names.partitioned.name} to them after the swap.`);
+  if (!table.control.indexed) warnings.push(`no index on ${label} starts with ${column}: the swap's catch-up (rows newer than the fill) will scan the whole table while holding its lock. Consider CREATE INDEX CONCURRENTLY ON ${table.quoted} (${control}); before the swap.`);
+  const columns = await readColumns(db, table.oid);
+  for (const col of columns) {
+    if (col.sequence?.dependency === 'i') notes.push(`identity column ${col.name}: ${names.partitioned.name} gets its own identity sequence; the swap sets it past the highest ${col.name} (pitfall 10).`);
+    else if (col.sequence) notes.push(`column ${col.name} draws from sequence ${col.sequence.name.schema}.${col.sequence.name.name}, shared by both tables; the swap makes the new table its owner so dropping the original keeps it (pitfall 10).`);
+  }
+
+  return { inspection, strategy, steps, months: months.map(monthKey), primaryKey: { before: pk.keyNames, after: pkAfter, widened }, notes, warnings };
+}
+
+/** quote_ident as the server does it, so recreated index definitions compare equal to pg_get_indexdef. */
+async function quoteIdentOnServer(db: Database, identifier: string): Promise<string> {
+  const [row] = await db.query<{ quoted: string }>('SELECT quote_ident($1) AS quoted', [identifier]);
+  return row!.quoted;
+}
+
+export interface PrepResult {
+  readonly table: string;
+  readonly partitioned: string;
+  readonly strategy: Strategy;
+  readonly months: readonly string[];
+  readonly primaryKey: PrepPlan['primaryKey'];
+  readonly notes: readonly string[];
+  readonly warnings: readonly string[];
+  readonly steps: readonly string[];
+  readonly changes: number;
+  readonly dryRun: boolean;
+  readonly sql?: string;
+}
+
+export async function prep(db: Database, config: Config, input: string, options: PrepOptions & { dryRun?: boolean | undefined } = {}): Promise<PrepResult> {
+  if (!options.dryRun) await db.acquireRunLock();
+  const planned = await planPrep(db, config, input, options);
+  const { names } = planned.inspection;
+  const result = {
+    table: `${names.table.schema}.${names.table.name}`,
+    partitioned: `${names.partitioned.schema}.${names.partitioned.name}`,
+    strategy: planned.strategy,
+    months: planned.months,
+    primaryKey: planned.primaryKey,
+    notes: planned.notes,
+    warnings: planned.warnings,
+    steps: planned.steps.map((step) => step.description),
+    changes: planned.steps.length,
+    dryRun: options.dryRun ?? false,
+  };
+  if (options.dryRun) return { ...result, sql: renderPlan({ steps: planned.steps }, { appDatabase: db.name, lockTimeout: db.lockTimeout }) };
+  if (planned.steps.length > 0) await db.applyPlan({ steps: planned.steps });
+  return result;
+}
+
+export function renderPrep(result: PrepResult): string {
+  if (result.sql !== undefined) return result.sql;
+  const lines = [
+    result.changes === 0
+      ? `${result.partitioned} is ready: nothing to change.`
+      : `${result.partitioned} prepared for ${result.table} (${result.changes} step(s), strategy ${result.strategy} naming)${result.months.length > 0 ? `: months ${result.months[0]} to ${result.months.at(-1)} + default` : ''}`,
+    `  primary key: (${result.primaryKey.after.join(', ')})${result.primaryKey.widened ? ` (widened from (${result.primaryKey.before.join(', ')}))` : ''}`,
+  ];
+  for (const note of result.notes) lines.push(`  note: ${note}`);
+  for (const warning of result.warnings) lines.push(`  warning: ${warning}`);
+  lines.push(`next: partkit migrate fill ${result.table}`);
+  return lines.join('\n');
+}

@@ -1,0 +1,258 @@
+/**
+ * `partkit migrate`: prep -> fill (twice) -> writes to the original -> swap (catch-up) -> provision
+ * (adopts) -> checks -> unswap -> swap again -> drop, on the plpgsql fallback (bare18) and on
+ * pg_partman 5 (pg17-partman5). Two tables: Semibot's messages (uuid primary key, an index on
+ * (session_id, created_at), ~20k rows over 18 months) and events (bigint identity, a view on it).
+ * Then the refusals, each of which must leave the database unchanged.
+ */
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { createTestDatabase, describeTarget, runPartkit, type TargetName, type TestDatabase } from './helpers/targets.js';
+
+const configDir = mkdtempSync(path.join(tmpdir(), 'partkit-migrate-'));
+const config = path.join(configDir, 'config.json');
+writeFileSync(config, JSON.stringify({ tables: [{ name: 'public.messages' }, { name: 'public.events' }] }));
+
+const MESSAGES = 20_000;
+const EVENTS = 2_000;
+
+async function partkit(db: TestDatabase, args: string[], expectedExit = 0) {
+  const result = await runPartkit([...args, '--json', '--config', config, '--database-url', db.url]);
+  expect(result.exitCode, `${args.join(' ')}\n${result.stdout}\n${result.stderr}`).toBe(expectedExit);
+  return { ...result, json: JSON.parse(result.stdout || '{}') as Record<string, unknown> & { changes: number } };
+}
+
+async function count(db: TestDatabase, sql: string, params: unknown[] = []): Promise<number> {
+  const { rows } = await db.query<{ n: number }>(sql, params);
+  return Number(rows[0]!.n);
+}
+
+async function relkind(db: TestDatabase, name: string): Promise<string | null> {
+  const { rows } = await db.query<{ kind: string | null }>('SELECT (SELECT relkind::text FROM pg_class WHERE oid = to_regclass($1)) AS kind', [name]);
+  return rows[0]!.kind;
+}
+
+/** Rows whose partition is not the month of their created_at (UTC), default partition included. */
+async function rowsInWrongMonth(db: TestDatabase, table: string): Promise<number> {
+  return count(
+    db,
+    `SELECT count(*)::int AS n FROM ${table} t JOIN pg_class c ON c.oid = t.tableoid
+      WHERE left(regexp_replace(substring(c.relname from '_[yp](\\d[\\d_m]*)$'), '\\D', '', 'g'), 6) IS DISTINCT FROM to_char(t.created_at AT TIME ZONE 'UTC', 'YYYYMM')`,
+  );
+}
+
+for (const name of ['bare18', 'pg17-partman5'] as TargetName[]) {
+  const strategy = name === 'bare18' ? 'plpgsql' : 'partman';
+
+  describeTarget(name, `migrate an unpartitioned table on ${name} (${strategy})`, () => {
+    let db: TestDatabase;
+    beforeAll(async () => {
+      db = await createTestDatabase(name);
+      await db.query(`ALTER DATABASE "${db.name}" SET TimeZone = 'UTC'`);
+      await db.query(`CREATE TABLE messages (
+          id uuid PRIMARY KEY DEFAULT gen_random_uuid(),
+          session_id uuid NOT NULL,
+          role varchar(20) NOT NULL CHECK (role IN ('user', 'assistant', 'system')),
+          content text NOT NULL,
+          created_at timestamptz NOT NULL DEFAULT now())`);
+      await db.query('CREATE INDEX messages_session_created_idx ON messages (session_id, created_at)');
+      await db.query(`COMMENT ON TABLE messages IS 'chat history'`);
+      // 18 months back from now, a few rows per hour.
+      await db.query(
+        `INSERT INTO messages (session_id, role, content, created_at)
+         SELECT md5((g % 300)::text)::uuid, (ARRAY['user', 'assistant'])[1 + g % 2], 'message ' || g,
+                now() - (g % 540) * interval '1 day' - (g % 24) * interval '1 hour'
+           FROM generate_series(1, ${MESSAGES}) g`,
+      );
+      await db.query(`CREATE TABLE events (
+          id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+          kind text NOT NULL CHECK (kind <> ''),
+          created_at timestamptz NOT NULL DEFAULT now())`);
+      await db.query(`INSERT INTO events (kind, created_at) SELECT 'k' || (g % 7), now() - (g % 540) * interval '1 day' FROM generate_series(1, ${EVENTS}) g`);
+      await db.query(`CREATE VIEW recent_events AS SELECT id, kind, created_at FROM events WHERE created_at > now() - interval '7 days'`);
+    });
+    afterAll(() => db?.drop());
+
+    it('prep creates <table>_partitioned with the indexes, a widened primary key and the months of the data; a second run changes nothing', async () => {
+      const dry = await runPartkit(['migrate', 'prep', 'public.messages', '--dry-run', '--config', config, '--database-url', db.url]);
+      expect(dry.exitCode, dry.stderr).toBe(0);
+      expect(dry.stdout).toMatch(/CREATE TABLE "public"\."messages_partitioned" \(LIKE public\.messages INCLUDING DEFAULTS INCLUDING CONSTRAINTS INCLUDING IDENTITY/);
+      expect(await relkind(db, 'messages_partitioned')).toBeNull();
+
+      for (const table of ['messages', 'events']) {
+        const { json } = await partkit(db, ['migrate', 'prep', table]);
+        expect(json).toMatchObject({ strategy, primaryKey: { before: ['id'], after: ['id', 'created_at'], widened: true } });
+        expect((json.notes as string[]).join('\n')).toMatch(/primary key widened/);
+        expect((json.months as string[]).length).toBeGreaterThanOrEqual(18 + 4);
+        expect(await relkind(db, `${table}_partitioned`)).toBe('p');
+        const again = await partkit(db, ['migrate', 'prep', table]);
+        expect(again.json.changes).toBe(0);
+      }
+      const { rows: pk } = await db.query(`SELECT pg_get_constraintdef(oid) AS def FROM pg_constraint WHERE conrelid = 'messages_partitioned'::regclass AND contype = 'p'`);
+      expect(pk[0]!.def).toBe('PRIMARY KEY (id, created_at)');
+      const { rows: idx } = await db.query<{ def: string }>(`SELECT pg_get_indexdef(indexrelid) AS def FROM pg_index WHERE indrelid = 'messages_partitioned'::regclass`);
+      expect(idx.map((r) => r.def).some((def) => /USING btree \(session_id, created_at\)$/.test(def))).toBe(true);
+      const { rows: checks } = await db.query(`SELECT count(*)::int AS n FROM pg_constraint WHERE conrelid = 'messages_partitioned'::regclass AND contype = 'c'`);
+      expect(checks[0]!.n).toBe(1);
+      const children = await db.query<{ relname: string }>(`SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid WHERE i.inhparent = 'messages_partitioned'::regclass ORDER BY c.relname LIKE '%default', 1`);
+      expect(children.rows.map((r) => r.relname)).toContain('messages_default');
+      expect(children.rows[0]!.relname).toMatch(strategy === 'plpgsql' ? /^messages_y\d{4}m\d{2}$/ : /^messages_p\d{8}$/);
+      // The original is untouched.
+      expect(await count(db, 'SELECT count(*)::int AS n FROM messages')).toBe(MESSAGES);
+      expect(await relkind(db, 'messages')).toBe('r');
+    });
+
+    it('fill copies every row in batches; a second fill copies none', async () => {
+      const first = await partkit(db, ['migrate', 'fill', 'messages', '--batch-size', '3000']);
+      expect(first.json).toMatchObject({ rowsCopied: MESSAGES, state: 'filled' });
+      expect(first.json.batches).toBe(Math.ceil(MESSAGES / 3000));
+      expect(first.stderr).toMatch(/batch 1: read 3000, copied 3000/);
+      expect(first.json.limitation).toMatch(/not carried over/);
+      const second = await partkit(db, ['migrate', 'fill', 'messages', '--batch-size', '3000']);
+      expect(second.json).toMatchObject({ rowsCopied: 0, rowsRead: 0 });
+      const events = await partkit(db, ['migrate', 'fill', 'events']);
+      expect(events.json.rowsCopied).toBe(EVENTS);
+      expect(await count(db, 'SELECT count(*)::int AS n FROM messages_partitioned')).toBe(MESSAGES);
+      expect(await count(db, 'SELECT count(*)::int AS n FROM messages_default')).toBe(0);
+    });
+
+    it('swap copies the rows written since the fill, renames, and warns about the view; provision then adopts the tables', async () => {
+      await db.query(`INSERT INTO messages (session_id, role, content) SELECT gen_random_uuid(), 'user', 'late ' || g FROM generate_series(1, 50) g`);
+      await db.query(`INSERT INTO events (kind) SELECT 'late' FROM generate_series(1, 10)`);
+      const dry = await runPartkit(['migrate', 'swap', 'messages', '--dry-run', '--config', config, '--database-url', db.url]);
+      expect(dry.exitCode, dry.stderr).toBe(0);
+      expect(dry.stdout).toMatch(/BEGIN;[\s\S]*LOCK TABLE public\.messages, public\.messages_partitioned IN ACCESS EXCLUSIVE MODE;[\s\S]*RENAME TO "messages_retired";[\s\S]*COMMIT;/);
+      const dryFill = await runPartkit(['migrate', 'fill', 'messages', '--dry-run', '--config', config, '--database-url', db.url]);
+      expect(dryFill.stdout).toMatch(/ON CONFLICT DO NOTHING/);
+      expect(await relkind(db, 'messages_retired')).toBeNull();
+      const swapped = await partkit(db, ['migrate', 'swap', 'messages', '--lock-timeout', '2s']);
+      expect(swapped.json).toMatchObject({ state: 'swapped', caughtUp: 50 });
+      const events = await partkit(db, ['migrate', 'swap', 'events']);
+      expect(events.json).toMatchObject({ state: 'swapped', caughtUp: 10 });
+      expect((events.json.warnings as string[]).join('\n')).toMatch(/view public\.recent_events still reads public\.events_retired/);
+      expect(await relkind(db, 'messages')).toBe('p');
+      expect(await relkind(db, 'messages_retired')).toBe('r');
+      expect(await relkind(db, 'messages_partitioned')).toBeNull();
+      const { rows: comment } = await db.query(`SELECT obj_description('messages'::regclass, 'pg_class') AS c`);
+      expect(comment[0]!.c).toBe('chat history');
+      // A second swap changes nothing.
+      expect((await partkit(db, ['migrate', 'swap', 'messages'])).json).toMatchObject({ state: 'already swapped', changes: 0 });
+
+      const provisioned = await partkit(db, ['provision', '--scheduler', 'external']);
+      expect(provisioned.json.strategy).toBe(strategy);
+      expect((await partkit(db, ['provision', '--scheduler', 'external'])).json.changes).toBe(0);
+      if (strategy === 'partman') {
+        expect(await count(db, `SELECT count(*)::int AS n FROM partman.part_config WHERE parent_table IN ('public.messages', 'public.events')`)).toBe(2);
+      }
+      expect(await count(db, `SELECT count(*)::int AS n FROM partkit.managed_table WHERE parent_table IN ('messages', 'events') AND strategy = $1`, [strategy])).toBe(2);
+    });
+
+    it('after the swap: same rows, each in its month, indexes present, the identity sequence continues', async () => {
+      expect(await count(db, 'SELECT count(*)::int AS n FROM messages')).toBe(MESSAGES + 50);
+      expect(await count(db, 'SELECT count(*)::int AS n FROM messages_retired')).toBe(MESSAGES + 50);
+      expect(await count(db, 'SELECT count(*)::int AS n FROM events')).toBe(EVENTS + 10);
+      expect(await rowsInWrongMonth(db, 'messages')).toBe(0);
+      expect(await rowsInWrongMonth(db, 'events')).toBe(0);
+      expect(await count(db, 'SELECT count(*)::int AS n FROM (SELECT * FROM messages EXCEPT SELECT * FROM messages_retired) d')).toBe(0);
+      const { rows: idx } = await db.query<{ def: string }>(`SELECT pg_get_indexdef(indexrelid) AS def FROM pg_index WHERE indrelid = 'messages'::regclass`);
+      expect(idx.map((r) => r.def).some((def) => /USING btree \(session_id, created_at\)$/.test(def))).toBe(true);
+      const child = await db.query<{ n: number }>(
+        `SELECT count(*)::int AS n FROM pg_inherits i JOIN pg_index x ON x.indrelid = i.inhrelid WHERE i.inhparent = 'messages'::regclass`,
+      );
+      expect(child.rows[0]!.n).toBeGreaterThan(2 * 19);
+      const max = await count(db, 'SELECT max(id)::int AS n FROM events');
+      const { rows } = await db.query<{ id: string }>(`INSERT INTO events (kind) VALUES ('after swap') RETURNING id`);
+      expect(Number(rows[0]!.id)).toBeGreaterThan(max);
+      await db.query(`INSERT INTO messages (session_id, role, content) VALUES (gen_random_uuid(), 'user', 'after swap')`);
+    });
+
+    it('unswap puts the original back with the rows written since the swap; swap again', async () => {
+      const undone = await partkit(db, ['migrate', 'unswap', 'events']);
+      expect(undone.json).toMatchObject({ state: 'unswapped', caughtUp: 1 });
+      expect(await relkind(db, 'events')).toBe('r');
+      expect(await relkind(db, 'events_partitioned')).toBe('p');
+      expect(await count(db, `SELECT count(*)::int AS n FROM events WHERE kind = 'after swap'`)).toBe(1);
+      expect((await partkit(db, ['migrate', 'unswap', 'events'])).json).toMatchObject({ state: 'not swapped', changes: 0 });
+      // The original's identity continues past the rows made in the partitioned table.
+      const { rows } = await db.query<{ id: string }>(`INSERT INTO events (kind) VALUES ('after unswap') RETURNING id`);
+      expect(Number(rows[0]!.id)).toBeGreaterThan(EVENTS + 11);
+      const again = await partkit(db, ['migrate', 'swap', 'events']);
+      expect(again.json).toMatchObject({ state: 'swapped', caughtUp: 1 });
+      expect(await count(db, 'SELECT count(*)::int AS n FROM events')).toBe(EVENTS + 12);
+      const { rows: next } = await db.query<{ id: string }>(`INSERT INTO events (kind) VALUES ('after second swap') RETURNING id`);
+      expect(Number(next[0]!.id)).toBeGreaterThan(Number(rows[0]!.id));
+
+      await partkit(db, ['migrate', 'unswap', 'messages']);
+      expect(await count(db, `SELECT count(*)::int AS n FROM messages WHERE content = 'after swap'`)).toBe(1);
+      await partkit(db, ['migrate', 'swap', 'messages']);
+      expect((await partkit(db, ['provision', '--scheduler', 'external'])).json.changes).toBe(0);
+    });
+
+    it('drop needs --yes, refuses while a view reads the original, then drops it', async () => {
+      const asked = await partkit(db, ['migrate', 'drop', 'messages'], 2);
+      expect(asked.json).toMatchObject({ state: 'would drop', changes: 0 });
+      expect(await relkind(db, 'messages_retired')).toBe('r');
+      const dropped = await partkit(db, ['migrate', 'drop', 'messages', '--yes']);
+      expect(dropped.json).toMatchObject({ state: 'dropped', rows: { missing: 0 } });
+      expect(await relkind(db, 'messages_retired')).toBeNull();
+      expect((await partkit(db, ['migrate', 'drop', 'messages', '--yes'])).json).toMatchObject({ state: 'nothing to drop', changes: 0 });
+
+      const blocked = await partkit(db, ['migrate', 'drop', 'events', '--yes'], 5);
+      expect(blocked.stderr).toMatch(/view public\.recent_events/);
+      await db.query(`CREATE OR REPLACE VIEW recent_events AS SELECT id, kind, created_at FROM events WHERE created_at > now() - interval '7 days'`);
+      await partkit(db, ['migrate', 'drop', 'events', '--yes']);
+      expect(await relkind(db, 'events_retired')).toBeNull();
+      const { rows } = await db.query<{ id: string }>(`INSERT INTO events (kind) VALUES ('after drop') RETURNING id`);
+      expect(Number(rows[0]!.id)).toBeGreaterThan(EVENTS + 12);
+      expect((await partkit(db, ['provision', '--scheduler', 'external'])).json.changes).toBe(0);
+    });
+  });
+}
+
+describeTarget('bare18', 'migrate refuses what it cannot move, and changes nothing', () => {
+  let db: TestDatabase;
+  beforeAll(async () => {
+    db = await createTestDatabase('bare18');
+  });
+  afterAll(() => db?.drop());
+
+  async function refused(table: string, pattern: RegExp) {
+    const before = await count(db, `SELECT count(*)::int AS n FROM pg_class`);
+    const result = await runPartkit(['migrate', 'prep', table, '--database-url', db.url]);
+    expect(result.exitCode, result.stderr).toBe(4);
+    expect(result.stderr).toMatch(pattern);
+    expect(result.stderr).toMatch(/nothing was changed/);
+    expect(await count(db, `SELECT count(*)::int AS n FROM pg_class`)).toBe(before);
+  }
+
+  it('a nullable control column', async () => {
+    await db.query('CREATE TABLE loose (id bigint PRIMARY KEY, created_at timestamptz)');
+    await refused('loose', /public\.loose\.created_at is nullable[\s\S]*SET NOT NULL/);
+  });
+
+  it('a foreign key that points at the table, listed', async () => {
+    await db.query('CREATE TABLE sessions (id uuid PRIMARY KEY, created_at timestamptz NOT NULL)');
+    await db.query('CREATE TABLE notes (id int PRIMARY KEY, session_id uuid REFERENCES sessions (id))');
+    await refused('sessions', /Foreign keys point at public\.sessions[\s\S]*public\.notes\.notes_session_id_fkey: FOREIGN KEY \(session_id\) REFERENCES sessions\(id\)/);
+  });
+
+  it('a table that is already partitioned', async () => {
+    await db.query('CREATE TABLE done (id bigint, created_at timestamptz NOT NULL, PRIMARY KEY (id, created_at)) PARTITION BY RANGE (created_at)');
+    await refused('done', /public\.done is already partitioned/);
+  });
+
+  it('a name whose _partitioned twin would pass 63 bytes', async () => {
+    const long = 'a'.repeat(55);
+    await db.query(`CREATE TABLE ${long} (id bigint PRIMARY KEY, created_at timestamptz NOT NULL)`);
+    await refused(long, /would be 67 bytes long/);
+  });
+
+  it('provision points an unpartitioned table to migrate prep', async () => {
+    await db.query('CREATE TABLE messages (id uuid PRIMARY KEY, created_at timestamptz NOT NULL)');
+    const result = await runPartkit(['provision', '--database-url', db.url]);
+    expect(result.exitCode).toBe(4);
+    expect(result.stderr).toMatch(/`partkit migrate prep public\.messages`/);
+  });
+});
