@@ -1,16 +1,14 @@
--- run_maintenance as released in 13, plus purge: after a table's maintenance, archived months
--- past managed_table.purge_after are dropped when exported (purge_archived_months). Purge runs in
--- its own subtransaction, so a failed purge never undoes the table's maintenance, and the other
--- way round.
---
 -- The scheduled entry point (pg_cron, an external scheduler or `partkit maintain`): maintains every
 -- managed table, or only p_table_name, in one transaction, and returns what it did. One failing
 -- table never stops the others: each runs in its own subtransaction and a failure becomes a
 -- 'failed' event. The whole run is recorded in maintenance_run / maintenance_event.
+-- With managed_table.purge_after set, archived months past it are then dropped when they were
+-- exported (purge_archived_months), in a subtransaction of their own: a failed purge never undoes
+-- the table's maintenance, and the other way round.
 --
 -- SET TimeZone: each table switches to its own zone with set_config(..., true); because the
 -- function has its own TimeZone setting, PostgreSQL restores the caller's zone when it returns.
-CREATE OR REPLACE FUNCTION run_maintenance(p_table_name text DEFAULT NULL)
+CREATE FUNCTION run_maintenance(p_table_name text DEFAULT NULL)
 RETURNS TABLE (parent text, action text, partition_name text, detail text, rows bigint)
 LANGUAGE plpgsql
 SET search_path FROM CURRENT
