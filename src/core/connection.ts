@@ -39,49 +39,62 @@ function sslFromMode(mode: string | undefined): ClientConfig['ssl'] {
 }
 
 export function resolveConnection(databaseUrl: string | undefined, env: NodeJS.ProcessEnv = process.env): ConnectionTarget {
-  const timeoutMs = Number(env.PARTKIT_CONNECT_TIMEOUT_MS ?? DEFAULT_CONNECT_TIMEOUT_MS);
-  const common = { application_name: 'partkit', connectionTimeoutMillis: timeoutMs } satisfies ClientConfig;
   const url = databaseUrl ?? (env.DATABASE_URL || undefined);
-  if (url !== undefined) {
-    let parsed: URL;
-    try {
-      parsed = new URL(url);
-    } catch {
-      throw new ConnectionError(`The database URL is not a valid URL (${redact(url)}).`, 'Expected postgres://user:password@host:5432/database.');
-    }
-    if (parsed.protocol !== 'postgres:' && parsed.protocol !== 'postgresql:') {
-      throw new ConnectionError(`The database URL must start with postgres:// or postgresql:// (got "${parsed.protocol}").`, 'Expected postgres://user:password@host:5432/database.');
-    }
-    const database = decodeURIComponent(parsed.pathname.replace(/^\//, '')) || decodeURIComponent(parsed.username) || 'postgres';
-    const user = decodeURIComponent(parsed.username) || env.PGUSER || env.USER || 'postgres';
-    const host = parsed.searchParams.get('host') ?? (decodeURIComponent(parsed.hostname) || env.PGHOST || 'localhost');
-    const port = Number(parsed.port || env.PGPORT || 5432);
-    const password = parsed.password ? decodeURIComponent(parsed.password) : env.PGPASSWORD;
-    const config: ClientConfig = {
-      ...common,
-      host,
-      port,
-      user,
-      database,
-      ...(password !== undefined ? { password } : {}),
-      ssl: sslFromMode(parsed.searchParams.get('sslmode') ?? env.PGSSLMODE),
-    };
-    return { config, display: `${user}@${host}:${port}/${database}` };
-  }
-  const user = env.PGUSER || env.USER || 'postgres';
-  const host = env.PGHOST || 'localhost';
-  const port = Number(env.PGPORT || 5432);
-  const database = env.PGDATABASE || user;
+  const parts = url === undefined ? fromEnvironment(env) : fromUrl(url, env);
   const config: ClientConfig = {
-    ...common,
-    host,
-    port,
-    user,
-    database,
-    ...(env.PGPASSWORD !== undefined ? { password: env.PGPASSWORD } : {}),
-    ssl: sslFromMode(env.PGSSLMODE),
+    application_name: 'partkit',
+    connectionTimeoutMillis: Number(env.PARTKIT_CONNECT_TIMEOUT_MS ?? DEFAULT_CONNECT_TIMEOUT_MS),
+    host: parts.host,
+    port: parts.port,
+    user: parts.user,
+    database: parts.database,
+    ...(parts.password !== undefined ? { password: parts.password } : {}),
+    ssl: sslFromMode(parts.sslmode),
   };
-  return { config, display: `${user}@${host}:${port}/${database}` };
+  return { config, display: `${parts.user}@${parts.host}:${parts.port}/${parts.database}` };
+}
+
+interface ConnectionParts {
+  readonly host: string;
+  readonly port: number;
+  readonly user: string;
+  readonly database: string;
+  readonly password: string | undefined;
+  readonly sslmode: string | undefined;
+}
+
+/** postgres://user:password@host:port/database?sslmode=...; libpq variables fill what it leaves out. */
+function fromUrl(url: string, env: NodeJS.ProcessEnv): ConnectionParts {
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    throw new ConnectionError(`The database URL is not a valid URL (${redact(url)}).`, 'Expected postgres://user:password@host:5432/database.');
+  }
+  if (parsed.protocol !== 'postgres:' && parsed.protocol !== 'postgresql:') {
+    throw new ConnectionError(`The database URL must start with postgres:// or postgresql:// (got "${parsed.protocol}").`, 'Expected postgres://user:password@host:5432/database.');
+  }
+  return {
+    host: parsed.searchParams.get('host') ?? (decodeURIComponent(parsed.hostname) || env.PGHOST || 'localhost'),
+    port: Number(parsed.port || env.PGPORT || 5432),
+    user: decodeURIComponent(parsed.username) || env.PGUSER || env.USER || 'postgres',
+    database: decodeURIComponent(parsed.pathname.replace(/^\//, '')) || decodeURIComponent(parsed.username) || 'postgres',
+    password: parsed.password ? decodeURIComponent(parsed.password) : env.PGPASSWORD,
+    sslmode: parsed.searchParams.get('sslmode') ?? env.PGSSLMODE,
+  };
+}
+
+/** PGHOST PGPORT PGUSER PGPASSWORD PGDATABASE PGSSLMODE, with libpq's defaults. */
+function fromEnvironment(env: NodeJS.ProcessEnv): ConnectionParts {
+  const user = env.PGUSER || env.USER || 'postgres';
+  return {
+    host: env.PGHOST || 'localhost',
+    port: Number(env.PGPORT || 5432),
+    user,
+    database: env.PGDATABASE || user,
+    password: env.PGPASSWORD,
+    sslmode: env.PGSSLMODE,
+  };
 }
 
 /** The same credentials, another database (pg_cron's `cron.database_name`). */
