@@ -12,7 +12,7 @@
  */
 import type { Argv, CommandModule } from 'yargs';
 import type { Strategy } from '../core/config.js';
-import { runCommand, type GlobalOptions } from '../core/context.js';
+import { runCommand, type CommandContext, type GlobalOptions } from '../core/context.js';
 import { parseQualifiedName } from '../core/identifiers.js';
 import { drop, renderDrop } from '../migrate/drop.js';
 import { fill, renderFill } from '../migrate/fill.js';
@@ -22,6 +22,20 @@ import { parseMonth } from './partition-create.js';
 
 interface TableArgs extends GlobalOptions {
   readonly table: string;
+}
+
+/** Every phase checks the table name before connecting, then runs on the database. */
+function runPhase<A extends TableArgs, R extends object>(phase: (ctx: CommandContext, args: A) => Promise<R>, render: (result: R) => string) {
+  return async (args: A): Promise<void> => {
+    process.exitCode = await runCommand(
+      args,
+      async (ctx) => {
+        parseQualifiedName(args.table);
+        return phase(ctx, args);
+      },
+      render,
+    );
+  };
 }
 
 const tablePositional = <T>(yargs: Argv<T>) =>
@@ -34,16 +48,7 @@ const prepCommand: CommandModule<GlobalOptions, TableArgs & { strategy?: 'auto' 
     tablePositional(yargs)
       .option('strategy', { choices: ['auto', 'partman', 'plpgsql'] as const, describe: 'Whose child names to use (auto: pg_partman when available)' })
       .example('$0 migrate prep public.messages --dry-run', '') as unknown as Argv<TableArgs & { strategy?: 'auto' | Strategy }>,
-  handler: async (args) => {
-    process.exitCode = await runCommand(
-      args,
-      async (ctx) => {
-        parseQualifiedName(args.table);
-        return prep(await ctx.database(), ctx.config, args.table, { strategy: args.strategy, dryRun: args.dryRun });
-      },
-      renderPrep,
-    );
-  },
+  handler: runPhase(async (ctx, args) => prep(await ctx.database(), ctx.config, args.table, { strategy: args.strategy, dryRun: args.dryRun }), renderPrep),
 };
 
 interface FillArgs extends TableArgs {
@@ -64,66 +69,32 @@ const fillCommand: CommandModule<GlobalOptions, FillArgs> = {
       .option('from', { type: 'string', describe: 'Only rows from this month, YYYY-MM (with --to)' })
       .option('to', { type: 'string', describe: 'Only rows up to this month, YYYY-MM, inclusive' })
       .option('rescan', { type: 'boolean', default: false, describe: 'Start again from the first key; when done, the swap catches up from this pass' }) as unknown as Argv<FillArgs>,
-  handler: async (args) => {
-    process.exitCode = await runCommand(
-      args,
-      async (ctx) => {
-        parseQualifiedName(args.table);
-        const from = args.from === undefined ? undefined : parseMonth(args.from, '--from');
-        const to = args.to === undefined ? undefined : parseMonth(args.to, '--to');
-        return fill(await ctx.database(), ctx.config, args.table, { batchSize: args.batchSize, sleepMs: args.sleep, from, to, rescan: args.rescan, dryRun: args.dryRun });
-      },
-      renderFill,
-    );
-  },
+  handler: runPhase(async (ctx, args) => {
+    const from = args.from === undefined ? undefined : parseMonth(args.from, '--from');
+    const to = args.to === undefined ? undefined : parseMonth(args.to, '--to');
+    return fill(await ctx.database(), ctx.config, args.table, { batchSize: args.batchSize, sleepMs: args.sleep, from, to, rescan: args.rescan, dryRun: args.dryRun });
+  }, renderFill),
 };
 
 const swapCommand: CommandModule<GlobalOptions, TableArgs> = {
   command: 'swap <table>',
   describe: 'Phase 3: catch up and rename in one transaction: <table> -> <table>_retired, <table>_partitioned -> <table> (use --lock-timeout)',
   builder: (yargs) => tablePositional(yargs) as unknown as Argv<TableArgs>,
-  handler: async (args) => {
-    process.exitCode = await runCommand(
-      args,
-      async (ctx) => {
-        parseQualifiedName(args.table);
-        return swap(await ctx.database(), ctx.config, args.table, { dryRun: args.dryRun });
-      },
-      renderSwap,
-    );
-  },
+  handler: runPhase(async (ctx, args) => swap(await ctx.database(), ctx.config, args.table, { dryRun: args.dryRun }), renderSwap),
 };
 
 const unswapCommand: CommandModule<GlobalOptions, TableArgs> = {
   command: 'unswap <table>',
   describe: 'Undo swap: the original becomes <table> again, with the rows written since the swap copied back',
   builder: (yargs) => tablePositional(yargs) as unknown as Argv<TableArgs>,
-  handler: async (args) => {
-    process.exitCode = await runCommand(
-      args,
-      async (ctx) => {
-        parseQualifiedName(args.table);
-        return unswap(await ctx.database(), ctx.config, args.table, { dryRun: args.dryRun });
-      },
-      renderSwap,
-    );
-  },
+  handler: runPhase(async (ctx, args) => unswap(await ctx.database(), ctx.config, args.table, { dryRun: args.dryRun }), renderSwap),
 };
 
 const dropCommand: CommandModule<GlobalOptions, TableArgs & { yes: boolean }> = {
   command: 'drop <table>',
   describe: 'Phase 4: drop <table>_retired once all its rows are in <table> (without --yes: say what would be dropped, exit 2)',
   builder: (yargs) => tablePositional(yargs).option('yes', { type: 'boolean', default: false, describe: 'Really drop it' }) as unknown as Argv<TableArgs & { yes: boolean }>,
-  handler: async (args) => {
-    process.exitCode = await runCommand(
-      args,
-      async (ctx) => {
-        parseQualifiedName(args.table);
-        return drop(await ctx.database(), ctx.config, args.table, { yes: args.yes, dryRun: args.dryRun });
-      },
-      renderDrop,
-    );
-  },
+  handler: runPhase(async (ctx, args) => drop(await ctx.database(), ctx.config, args.table, { yes: args.yes, dryRun: args.dryRun }), renderDrop),
 };
 
 export const migrateCommand: CommandModule<GlobalOptions, GlobalOptions> = {
