@@ -38,6 +38,9 @@ BEGIN
         END IF;
     END IF;
 
+    -- An hourly job would grow the log without end: keep 90 days (events go with their run).
+    DELETE FROM maintenance_run WHERE started_at < now() - interval '90 days';
+
     INSERT INTO maintenance_run (source)
     VALUES (nullif(current_setting('application_name', true), ''))
     RETURNING id INTO v_run_id;
