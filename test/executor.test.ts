@@ -63,16 +63,27 @@ describeTarget('bare18', 'the executor: locks, retries, application_name', () =>
     expect(result.stderr).toMatch(/--lock-timeout "5 parsecs" is not a duration/);
   });
 
-  it('identifies itself as application_name = partkit', async () => {
-    const watcher = runPartkit(['provision', '--verbose', '--database-url', db.url]);
-    let seen = false;
-    for (let i = 0; i < 40 && !seen; i += 1) {
-      const { rows } = await db.query(`SELECT count(*)::int AS n FROM pg_stat_activity WHERE application_name = 'partkit' AND datname = current_database()`);
-      seen = rows[0]!.n > 0;
-      if (!seen) await new Promise((resolve) => setTimeout(resolve, 25));
+  it('takes turns with another run through the advisory lock, and identifies itself as application_name = partkit', async () => {
+    // Hold partkit's run lock ('part', 'kit') as another run would: provision must wait for it, visibly.
+    const other = new pg.Client({ connectionString: db.url });
+    await other.connect();
+    try {
+      await other.query('SELECT pg_advisory_lock($1, $2)', [0x70617274, 0x6b6974]);
+      const waiting = runPartkit(['provision', '--json', '--database-url', db.url]);
+      let partkitSessions = 0;
+      for (let i = 0; i < 200 && partkitSessions === 0; i += 1) {
+        const { rows } = await db.query<{ n: number }>(`SELECT count(*)::int AS n FROM pg_stat_activity WHERE application_name = 'partkit' AND datname = current_database()`);
+        partkitSessions = rows[0]!.n;
+        if (partkitSessions === 0) await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+      expect(partkitSessions).toBeGreaterThan(0);
+      await other.query('SELECT pg_advisory_unlock($1, $2)', [0x70617274, 0x6b6974]);
+      const result = await waiting;
+      expect(result.exitCode, result.stderr).toBe(0);
+      expect(result.stderr).toMatch(/Waiting for another partkit run on this database to finish/);
+      expect(JSON.parse(result.stdout).changes).toBe(0);
+    } finally {
+      await other.end();
     }
-    const result = await watcher;
-    expect(result.exitCode, result.stderr).toBe(0);
-    expect(seen).toBe(true);
   });
 });
