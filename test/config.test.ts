@@ -1,9 +1,9 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { resolveConfig } from '../src/core/config.js';
-import { runPartkit } from './helpers/targets.js';
+import { REPO_DIR, runPartkit } from './helpers/targets.js';
 
 const dir = mkdtempSync(path.join(tmpdir(), 'partkit-config-'));
 function configFile(name: string, content: unknown): string {
@@ -74,6 +74,37 @@ describe('configuration', () => {
   it('rejects unknown commands and options with exit 2', async () => {
     expect((await runPartkit(['frobnicate'])).exitCode).toBe(2);
     expect((await runPartkit(['doctor', '--no-such-option'])).exitCode).toBe(2);
+  });
+
+  it('config show prints the resolved configuration without connecting; invalid files exit 2', async () => {
+    const file = configFile('show', { defaults: { premake: 6 }, tables: [{ name: 'app."Odd Logs"', timeZone: 'Asia/Shanghai', purge: { enabled: true, after: '3 years' } }] });
+    const result = await runPartkit(['config', 'show', '--json', '--config', file]);
+    expect(result.exitCode, result.stderr).toBe(0);
+    const shown = JSON.parse(result.stdout);
+    expect(shown.source).toBe(file);
+    expect(shown.tables).toEqual([
+      { name: 'app."Odd Logs"', controlColumn: 'created_at', interval: '1 month', premake: 6, retention: '12 months', archiveSchema: 'partkit_archive', purgeAfter: '3 years', timeZone: 'Asia/Shanghai' },
+    ]);
+    const text = await runPartkit(['config', 'show']);
+    expect(text.stdout).toMatch(/public\.messages: monthly on created_at, premake 4, retention 12 months into partkit_archive, purge off, zone UTC/);
+    const invalid = await runPartkit(['config', 'show', '--config', configFile('show-bad', { defaults: { premake: 0 } })]);
+    expect(invalid.exitCode).toBe(2);
+    expect(invalid.stderr).toMatch(/defaults\.premake/);
+  });
+
+  it('config schema describes exactly the keys the validator accepts', async () => {
+    const result = await runPartkit(['config', 'schema']);
+    expect(result.exitCode, result.stderr).toBe(0);
+    const schema = JSON.parse(result.stdout) as { additionalProperties: boolean; properties: Record<string, { properties?: Record<string, unknown>; additionalProperties?: boolean }> };
+    expect(schema.additionalProperties).toBe(false);
+    expect(Object.keys(schema.properties).sort()).toEqual(['$schema', 'archiveSchema', 'defaults', 'kitSchema', 'maintenance', 'partmanSchema', 'strategy', 'tables']);
+    expect(Object.keys(schema.properties.defaults!.properties!).sort()).toEqual(['archive', 'controlColumn', 'interval', 'premake', 'purge', 'retention', 'timeZone']);
+    expect(schema.properties.defaults!.additionalProperties).toBe(false);
+    // The README's full example is accepted by the validator, key for key.
+    const readme = readFileSync(path.join(REPO_DIR, 'README.md'), 'utf8');
+    const example = /## Configuration[\s\S]*?```json\n([\s\S]*?)```/.exec(readme)![1]!;
+    expect(() => resolveConfig(JSON.parse(example), 'README')).not.toThrow();
+    expect(Object.keys(JSON.parse(example)).every((key) => key in schema.properties)).toBe(true);
   });
 
   it('lists every command with a purpose in --help', async () => {

@@ -10,6 +10,7 @@ import { partitionCommand } from './partition-create.js';
 import { demoCommand } from './demo.js';
 import { migrateCommand } from './migrate.js';
 import { archiveCommand } from './archive.js';
+import { configCommand } from './config.js';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
-export const commands: readonly CommandModule<GlobalOptions, any>[] = [doctorCommand, provisionCommand, maintainCommand, verifyCommand, statusCommand, partitionCommand, migrateCommand, archiveCommand, demoCommand];
+export const commands: readonly CommandModule<GlobalOptions, any>[] = [doctorCommand, provisionCommand, maintainCommand, verifyCommand, statusCommand, partitionCommand, migrateCommand, archiveCommand, configCommand, demoCommand];

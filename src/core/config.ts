@@ -93,6 +93,15 @@ const configFile = z.strictObject({
   tables: z.array(tableEntry).min(1).default(() => SEMIBOT_TABLES.map((name) => ({ name }))),
 });
 
+/** The config file's JSON Schema (draft 2020-12), for editors: point "$schema" at a saved copy. */
+export function configJsonSchema(): Record<string, unknown> {
+  return {
+    ...z.toJSONSchema(configFile, { io: 'input', unrepresentable: 'any' }),
+    title: 'partkit configuration',
+    description: 'Tables partkit partitions by month, and how. Every key is optional; see the README.',
+  };
+}
+
 export type Strategy = 'partman' | 'plpgsql';
 
 export interface TableConfig {

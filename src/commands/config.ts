@@ -1,0 +1,68 @@
+/**
+ * `partkit config show` prints the configuration as partkit resolves it (defaults applied, names
+ * parsed); `partkit config schema` prints the file's JSON Schema for editors. Neither connects.
+ */
+import type { CommandModule } from 'yargs';
+import { configJsonSchema, loadConfig, type Config } from '../core/config.js';
+import { reportError, type GlobalOptions } from '../core/context.js';
+import { displayName } from '../core/identifiers.js';
+
+export interface ResolvedConfig {
+  readonly source: string;
+  readonly strategy: Config['strategy'];
+  readonly kitSchema: string;
+  readonly partmanSchema: string;
+  readonly maintenance: Config['maintenance'];
+  readonly tables: readonly (Omit<Config['tables'][number], 'name'> & { readonly name: string })[];
+}
+
+export function describeConfig(config: Config): ResolvedConfig {
+  return {
+    source: config.source,
+    strategy: config.strategy,
+    kitSchema: config.kitSchema,
+    partmanSchema: config.partmanSchema,
+    maintenance: config.maintenance,
+    tables: config.tables.map((table) => ({ ...table, name: displayName(table.name) })),
+  };
+}
+
+export function renderConfig(config: ResolvedConfig): string {
+  const lines = [
+    `config ${config.source}: strategy ${config.strategy}, kit schema ${config.kitSchema}, pg_partman schema ${config.partmanSchema}, maintenance "${config.maintenance.schedule}"`,
+  ];
+  for (const table of config.tables) {
+    lines.push(
+      `  ${table.name}: monthly on ${table.controlColumn}, premake ${table.premake}, retention ${table.retention ?? 'none'}${table.archiveSchema ? ` into ${table.archiveSchema}` : ''}, purge ${table.purgeAfter ?? 'off'}, zone ${table.timeZone}`,
+    );
+  }
+  return lines.join('\n');
+}
+
+const showCommand: CommandModule<GlobalOptions, GlobalOptions> = {
+  command: 'show',
+  describe: 'Print the configuration as partkit resolves it (defaults applied); exit 2 if it is invalid',
+  handler: async (args) => {
+    try {
+      const resolved = describeConfig(await loadConfig(args.config));
+      process.stdout.write(`${args.json ? JSON.stringify(resolved, null, 2) : renderConfig(resolved)}\n`);
+    } catch (error) {
+      process.exitCode = reportError(error, args.json ?? false);
+    }
+  },
+};
+
+const schemaCommand: CommandModule<GlobalOptions, GlobalOptions> = {
+  command: 'schema',
+  describe: 'Print the JSON Schema of the config file (save it and point "$schema" at it)',
+  handler: () => {
+    process.stdout.write(`${JSON.stringify(configJsonSchema(), null, 2)}\n`);
+  },
+};
+
+export const configCommand: CommandModule<GlobalOptions, GlobalOptions> = {
+  command: 'config',
+  describe: 'Show the resolved configuration, or print its JSON Schema',
+  builder: (yargs) => yargs.command(showCommand).command(schemaCommand).demandCommand(1, 'Name one: config show | config schema.'),
+  handler: () => undefined,
+};
