@@ -2,7 +2,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { adminQuery, createRole, createTestDatabase, describeTarget, runPartkit, type TargetName, type TestDatabase } from './helpers/targets.js';
+import { adminQuery, attachedPartitions, createRole, createTestDatabase, describeTarget, runPartkit, type TargetName, type TestDatabase } from './helpers/targets.js';
 
 const TABLES = ['messages', 'execution_logs', 'api_key_logs', 'usage_records'];
 const configDir = mkdtempSync(path.join(tmpdir(), 'partkit-provision-'));
@@ -17,17 +17,6 @@ async function provisionJson(url: string, args: string[] = []) {
   const result = await runPartkit(['provision', '--json', '--database-url', url, ...args]);
   if (result.exitCode !== 0) throw new Error(`provision failed (${result.exitCode}): ${result.stderr}`);
   return JSON.parse(result.stdout) as { strategy: string; scheduler: string; changes: number; tables: { name: string; changes: string[] }[]; schedule: { job: string | null; externalCommand: string | null } };
-}
-
-/** Attached children of a table with bounds printed in UTC, oldest first. */
-async function children(db: TestDatabase, table: string) {
-  const { rows } = await db.query<{ name: string; bound: string }>(
-    `SELECT c.relname AS name, pg_get_expr(c.relpartbound, c.oid) AS bound
-       FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
-      WHERE i.inhparent = $1::regclass ORDER BY pg_get_expr(c.relpartbound, c.oid) = 'DEFAULT', 2`,
-    [table],
-  );
-  return rows;
 }
 
 /** The month starts (UTC) that the set must hold right after provisioning. */
@@ -60,9 +49,9 @@ for (const name of ['pg15-partman4', 'pg17-partman5'] as TargetName[]) {
       expect(result).toMatchObject({ strategy: 'partman', scheduler: 'pg_cron', schedule: { job: `partkit_maintenance_${db.name}` } });
       expect(result.changes).toBeGreaterThan(10);
       for (const table of TABLES) {
-        const kids = await children(db, `public.${table}`);
+        const kids = await attachedPartitions(db, `public.${table}`);
         expect(kids.filter((k) => k.bound !== 'DEFAULT').map((k) => k.bound.match(/FROM \('([^']+)'\)/)![1])).toEqual(expectedMonths(5));
-        expect(kids.at(-1)).toEqual({ name: `${table}_default`, bound: 'DEFAULT' });
+        expect(kids.at(-1)).toEqual({ schema: 'public', name: `${table}_default`, bound: 'DEFAULT', lower: null, upper: null });
         expect(kids[0]!.name).toMatch(major === 4 ? new RegExp(`^${table}_p\\d{4}_\\d{2}$`) : new RegExp(`^${table}_p\\d{8}$`));
         const { rows: pk } = await db.query(`SELECT pg_get_constraintdef(oid) AS def FROM pg_constraint WHERE conrelid = $1::regclass AND contype = 'p'`, [`public.${table}`]);
         expect(pk[0]!.def).toBe('PRIMARY KEY (id, created_at)');
@@ -161,7 +150,7 @@ for (const name of ['pg15-partman4', 'pg17-partman5'] as TargetName[]) {
       const changes = results.map((r) => JSON.parse(r.stdout).changes as number).sort((a, b) => b - a);
       expect(changes[0]).toBeGreaterThan(0);
       expect(changes.slice(1)).toEqual([0, 0, 0]);
-      for (const table of TABLES) expect(await children(db, `public.${table}`)).toHaveLength(6);
+      for (const table of TABLES) expect(await attachedPartitions(db, `public.${table}`)).toHaveLength(6);
       expect((await db.query(`SELECT count(*)::int AS n FROM partman.part_config`)).rows[0]!.n).toBe(4);
       expect(await createTestDatabaseJobs(db)).toHaveLength(1);
     });
@@ -195,7 +184,7 @@ for (const name of ['pg15-partman4', 'pg17-partman5'] as TargetName[]) {
         const config = writeConfig(`odd-${name}`, { tables: [{ name: 'public."Odd ""Name"" Logs"', controlColumn: 'createdAt' }] });
         const result = await runPartkit(['provision', '--json', '--config', config, '--database-url', odd.url]);
         expect(result.exitCode, result.stderr).toBe(0);
-        expect(await children(odd, `public."Odd ""Name"" Logs"`)).toHaveLength(6);
+        expect(await attachedPartitions(odd, `public."Odd ""Name"" Logs"`)).toHaveLength(6);
         await odd.query(`INSERT INTO "Odd ""Name"" Logs" VALUES (1, now())`);
         const again = await runPartkit(['provision', '--json', '--config', config, '--database-url', odd.url]);
         expect(JSON.parse(again.stdout).changes).toBe(0);

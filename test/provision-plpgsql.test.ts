@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { loadMigrationFiles } from 'postgres-migrations';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { adminQuery, createTestDatabase, describeTarget, REPO_DIR, runPartkit, type TargetName, type TestDatabase } from './helpers/targets.js';
+import { adminQuery, attachedPartitions, createTestDatabase, describeTarget, REPO_DIR, runPartkit, type TargetName, type TestDatabase } from './helpers/targets.js';
 
 const TABLES = ['messages', 'execution_logs', 'api_key_logs', 'usage_records'];
 const configDir = mkdtempSync(path.join(tmpdir(), 'partkit-plpgsql-'));
@@ -47,19 +47,6 @@ async function maintainJson(url: string, args: string[] = []): Promise<MaintainJ
  * Attached children of a table with their bounds printed in UTC, oldest first, default last.
  * The database's TimeZone is UTC (set in beforeAll), so pg_get_expr prints UTC offsets.
  */
-async function children(db: TestDatabase, table: string) {
-  const { rows } = await db.query<{ name: string; schema: string; lower: string | null; upper: string | null }>(
-    `SELECT c.relname AS name, n.nspname AS schema,
-            (regexp_match(pg_get_expr(c.relpartbound, c.oid), 'FROM \\(''([^'']+)''\\)'))[1] AS lower,
-            (regexp_match(pg_get_expr(c.relpartbound, c.oid), 'TO \\(''([^'']+)''\\)'))[1] AS upper
-       FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid JOIN pg_namespace n ON n.oid = c.relnamespace
-      WHERE i.inhparent = $1::regclass
-      ORDER BY pg_get_expr(c.relpartbound, c.oid) = 'DEFAULT', 3`,
-    [table],
-  );
-  return rows;
-}
-
 /** UTC month start `n` months from now, as pg_get_expr prints it in a UTC session. */
 function monthStart(offset: number): string {
   const now = new Date();
@@ -106,12 +93,12 @@ for (const name of ['bare14', 'bare18'] as TargetName[]) {
       expect(result.schedule.externalCommand).toMatch(/partkit maintain/);
       expect(result.changes).toBeGreaterThan(20);
       for (const table of TABLES) {
-        const kids = await children(db, `public.${table}`);
+        const kids = await attachedPartitions(db, `public.${table}`);
         const months = kids.filter((k) => k.lower !== null);
         expect(months.map((k) => k.lower)).toEqual([0, 1, 2, 3, 4].map(monthStart));
         expect(months.map((k) => k.upper)).toEqual([1, 2, 3, 4, 5].map(monthStart));
         expect(months.map((k) => k.name)).toEqual([0, 1, 2, 3, 4].map((i) => `${table}${monthOf(i).suffix}`));
-        expect(kids.at(-1)).toEqual({ name: `${table}_default`, schema: 'public', lower: null, upper: null });
+        expect(kids.at(-1)).toEqual({ name: `${table}_default`, schema: 'public', bound: 'DEFAULT', lower: null, upper: null });
         expect(kids).toHaveLength(6);
       }
       const { rows } = await db.query(
@@ -168,7 +155,7 @@ for (const name of ['bare14', 'bare18'] as TargetName[]) {
       expect(detached.sort()).toEqual([-20, -15, -14, -13].map((i) => `public.usage_records${monthOf(i).suffix}`).sort());
       expect(report.events.filter((e) => e.action === 'detached' && e.table !== 'public.usage_records')).toEqual([]);
 
-      const kids = await children(db, 'public.usage_records');
+      const kids = await attachedPartitions(db, 'public.usage_records');
       const attachedMonths = kids.filter((k) => k.lower !== null).map((k) => k.lower);
       expect(attachedMonths).toEqual([...[-12, -11, -10, -9, -8, -7, -6, -5, -4, -3, -2, -1, 0, 1, 2, 3, 4].map(monthStart), monthStart(30)]);
       expect(await count(db, `SELECT count(*) FROM ONLY usage_records_default`)).toBe(0);
@@ -206,7 +193,7 @@ for (const name of ['bare14', 'bare18'] as TargetName[]) {
         expect(changes[0]).toBeGreaterThan(0);
         expect(changes.slice(1)).toEqual([0, 0, 0]);
         for (const table of TABLES) {
-          const kids = await children(db, `public.${table}`);
+          const kids = await attachedPartitions(db, `public.${table}`);
           expect(kids.map((k) => k.lower)).toEqual([...[0, 1, 2, 3, 4].map(monthStart), null]);
         }
         expect(await count(db, `SELECT count(*) FROM partkit.managed_table`)).toBe(4);
@@ -233,7 +220,7 @@ for (const name of ['bare14', 'bare18'] as TargetName[]) {
         const created = reports.flatMap((r) => r.events.filter((e) => e.action === 'created').map((e) => e.partition));
         // Every month was made by exactly one of the runs.
         expect(created.sort()).toEqual(offsets.map((i) => `public.messages${monthOf(i).suffix}`).sort());
-        const kids = await children(db, 'public.messages');
+        const kids = await attachedPartitions(db, 'public.messages');
         const lowers = kids.filter((k) => k.lower !== null).map((k) => k.lower);
         expect(lowers).toEqual([...new Set([...offsets, 0, 1, 2, 3, 4])].sort((a, b) => a - b).map(monthStart));
         expect(new Set(lowers).size).toBe(lowers.length);
@@ -265,7 +252,7 @@ for (const name of ['bare14', 'bare18'] as TargetName[]) {
         const result = await provisionJson(db.url, ['--config', config]);
         expect(result.strategy).toBe('plpgsql');
         const table = 'public."Odd ""Name"" Logs"';
-        const kids = await children(db, table);
+        const kids = await attachedPartitions(db, table);
         expect(kids.map((k) => k.name)).toEqual([...[0, 1, 2, 3, 4].map((i) => `Odd "Name" Logs${monthOf(i).suffix}`), 'Odd "Name" Logs_default']);
         expect((await db.query(`SELECT parent_table, control_column FROM partkit.managed_table`)).rows).toEqual([{ parent_table: 'Odd "Name" Logs', control_column: 'createdAt' }]);
 
@@ -310,7 +297,7 @@ describeTarget('pg15-partman4', 'plpgsql fallback scheduled by pg_cron (pg15-par
     expect(Number(rows[0]!.count)).toBeGreaterThan(0);
     const { rows: runs } = await db.query(`SELECT ok, detail FROM partkit.maintenance_run`);
     expect(runs).toEqual([{ ok: true, detail: '4 table(s), 0 failure(s)' }]);
-    expect((await children(db, 'public.messages')).map((k) => k.lower)).toContain(monthStart(-2));
+    expect((await attachedPartitions(db, 'public.messages')).map((k) => k.lower)).toContain(monthStart(-2));
     expect(await count(db, `SELECT count(*) FROM ONLY messages_default`)).toBe(0);
     expect((await provisionJson(db.url, ['--strategy', 'plpgsql'])).changes).toBe(0);
   });

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { createTestDatabase, describeTarget, runPartkit, type TargetName, type TestDatabase } from './helpers/targets.js';
+import { attachedPartitions, createTestDatabase, describeTarget, runPartkit, type TargetName, type TestDatabase } from './helpers/targets.js';
 
 const TABLES = ['messages', 'execution_logs', 'api_key_logs', 'usage_records'];
 
@@ -14,20 +14,6 @@ async function provisionJson(url: string, args: string[] = []): Promise<Provisio
   const result = await runPartkit(['provision', '--json', '--database-url', url, ...args]);
   if (result.exitCode !== 0) throw new Error(`provision failed (${result.exitCode}): ${result.stderr}\n${result.stdout}`);
   return JSON.parse(result.stdout) as ProvisionJson;
-}
-
-/** Attached children, bounds as UTC timestamps (the database runs in UTC), oldest first, default last. */
-async function children(db: TestDatabase, table: string) {
-  const { rows } = await db.query<{ name: string; lower: string | null; upper: string | null }>(
-    `SELECT c.relname AS name,
-            (regexp_match(pg_get_expr(c.relpartbound, c.oid), 'FROM \\(''([^'']+)''\\)'))[1] AS lower,
-            (regexp_match(pg_get_expr(c.relpartbound, c.oid), 'TO \\(''([^'']+)''\\)'))[1] AS upper
-       FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
-      WHERE i.inhparent = $1::regclass
-      ORDER BY pg_get_expr(c.relpartbound, c.oid) = 'DEFAULT', 2`,
-    [table],
-  );
-  return rows;
 }
 
 function monthOf(offset: number): { year: number; month: number; start: string } {
@@ -96,7 +82,7 @@ for (const { name, major } of targets) {
       before = await rowCounts(db);
       expect(before.messages).toBe(6 * 7 + 5 + 4);
       expect(before.usage_records).toBe(6 * 3);
-      expect((await children(db, 'public.messages')).map((k) => k.name)).toContain(`messages_y${monthOf(-5).year}m${String(monthOf(-5).month).padStart(2, '0')}`);
+      expect((await attachedPartitions(db, 'public.messages')).map((k) => k.name)).toContain(`messages_y${monthOf(-5).year}m${String(monthOf(-5).month).padStart(2, '0')}`);
     });
 
     it('provision --strategy partman hands every table over to pg_partman', async () => {
@@ -124,7 +110,7 @@ for (const { name, major } of targets) {
       expect(managed).toEqual([...TABLES].sort().map((table) => ({ parent_table: table, strategy: 'partman', partman_schema: 'partman' })));
 
       // The months keep their rows under pg_partman's names; the default is pg_partman's own.
-      const kids = await children(db, 'public.messages');
+      const kids = await attachedPartitions(db, 'public.messages');
       expect(kids.filter((k) => k.lower !== null).map((k) => k.name)).toEqual([-5, -4, -3, -2, -1, 0, 1, 2, 3, 4].map((i) => partmanName('messages', i, major)));
       expect(kids.at(-1)).toMatchObject({ name: 'messages_default', lower: null });
       expect(await rowCounts(db)).toEqual(before);
@@ -146,7 +132,7 @@ for (const { name, major } of targets) {
       expect(await count(db, `SELECT count(*) FROM messages WHERE content = 'past' AND tableoid = '${partmanName('messages', -6, major)}'::regclass`)).toBe(5);
 
       for (const table of TABLES) {
-        const months = (await children(db, `public.${table}`)).filter((k) => k.lower !== null);
+        const months = (await attachedPartitions(db, `public.${table}`)).filter((k) => k.lower !== null);
         for (const [index, child] of months.entries()) {
           // Each child is one month, 00:00 UTC on the 1st to the next 1st, and none overlaps the one before.
           const lower = new Date(child.lower!.replace(' ', 'T').replace('+00', 'Z'));
@@ -177,7 +163,7 @@ for (const { name, major } of targets) {
       const report = JSON.parse(result.stdout) as { ok: boolean; events: { table: string; action: string; partition: string | null }[] };
       expect(report.ok).toBe(true);
       expect(report.events.filter((e) => e.action === 'created').map((e) => e.partition)).toEqual([`public.${missing}`]);
-      const months = (await children(db, 'public.messages')).filter((k) => k.lower !== null && k.lower < monthOf(9).start);
+      const months = (await attachedPartitions(db, 'public.messages')).filter((k) => k.lower !== null && k.lower < monthOf(9).start);
       expect(months.map((k) => k.lower)).toEqual(Array.from({ length: 11 }, (_, i) => monthOf(i - 6).start));
       expect(await rowCounts(db)).toEqual(before);
     });

@@ -231,6 +231,34 @@ function quoteLiteral(value: string): string {
   return `'${value.replaceAll("'", "''")}'`;
 }
 
+/** An attached partition as the catalog prints it (bounds in the session's TimeZone). */
+export interface AttachedPartition {
+  readonly schema: string;
+  readonly name: string;
+  /** pg_get_expr(relpartbound): 'FOR VALUES FROM (...) TO (...)' or 'DEFAULT'. */
+  readonly bound: string;
+  /** The FROM and TO literals; null for the default partition. */
+  readonly lower: string | null;
+  readonly upper: string | null;
+}
+
+/** The partitions attached to `table` (SQL syntax), oldest first, the default last. */
+export async function attachedPartitions(db: TestDatabase, table: string): Promise<AttachedPartition[]> {
+  const { rows } = await db.query<AttachedPartition>(
+    `SELECT n.nspname AS schema, c.relname AS name, b.bound,
+            (regexp_match(b.bound, 'FROM \\(''([^'']+)''\\)'))[1] AS lower,
+            (regexp_match(b.bound, 'TO \\(''([^'']+)''\\)'))[1] AS upper
+       FROM pg_inherits i
+       JOIN pg_class c ON c.oid = i.inhrelid
+       JOIN pg_namespace n ON n.oid = c.relnamespace
+      CROSS JOIN LATERAL (SELECT pg_get_expr(c.relpartbound, c.oid) AS bound) b
+      WHERE i.inhparent = $1::regclass
+      ORDER BY b.bound = 'DEFAULT', b.bound`,
+    [table],
+  );
+  return rows;
+}
+
 // ---------------------------------------------------------------------------------------------
 // Processes: the built CLI and psql
 
