@@ -70,13 +70,17 @@ describeTarget('bare18', 'the executor: locks, retries, application_name', () =>
     try {
       await other.query('SELECT pg_advisory_lock($1, $2)', [0x70617274, 0x6b6974]);
       const waiting = runPartkit(['provision', '--json', '--database-url', db.url]);
-      let partkitSessions = 0;
-      for (let i = 0; i < 200 && partkitSessions === 0; i += 1) {
-        const { rows } = await db.query<{ n: number }>(`SELECT count(*)::int AS n FROM pg_stat_activity WHERE application_name = 'partkit' AND datname = current_database()`);
-        partkitSessions = rows[0]!.n;
-        if (partkitSessions === 0) await new Promise((resolve) => setTimeout(resolve, 50));
-      }
-      expect(partkitSessions).toBeGreaterThan(0);
+      // Release the lock only once partkit says it waits for it; meanwhile it shows in pg_stat_activity.
+      let said = '';
+      await new Promise<void>((resolve, reject) => {
+        waiting.stderr!.on('data', (chunk: Buffer) => {
+          said += chunk.toString();
+          if (said.includes('Waiting for another partkit run on this database to finish')) resolve();
+        });
+        waiting.once('exit', () => reject(new Error(`provision exited without waiting for the lock: ${said}`)));
+      });
+      const { rows } = await db.query<{ n: number }>(`SELECT count(*)::int AS n FROM pg_stat_activity WHERE application_name = 'partkit' AND datname = current_database()`);
+      expect(rows[0]!.n).toBeGreaterThan(0);
       await other.query('SELECT pg_advisory_unlock($1, $2)', [0x70617274, 0x6b6974]);
       const result = await waiting;
       expect(result.exitCode, result.stderr).toBe(0);
