@@ -10,9 +10,8 @@ set -euo pipefail
 
 TARGETS_DIR="${PARTKIT_TARGETS_DIR:-/var/cache/partkit}"
 ROOT="$TARGETS_DIR/trixie-root"
-MIRROR="${PARTKIT_DEBIAN_MIRROR:-http://deb.debian.org/debian}"
-PG15_PACKAGES=(postgresql-15 postgresql-15-partman postgresql-15-cron)
-PG17_PACKAGES=(postgresql-17 postgresql-17-partman postgresql-17-cron)
+PG15_PACKAGES=(postgresql-15 postgresql-15-partman postgresql-15-cron faketime)
+PG17_PACKAGES=(postgresql-17 postgresql-17-partman postgresql-17-cron faketime)
 REPO_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 
 failures=0
@@ -51,6 +50,17 @@ apt_install() { # installs "$@" on the host without starting any service
   return "$rc"
 }
 
+host_mirror() { # the first URIs: of the host's own apt sources, so debootstrap fetches where apt does
+  local uri=""
+  if [ -f /etc/apt/sources.list.d/debian.sources ]; then
+    uri="$(awk 'tolower($1) == "uris:" { print $2; exit }' /etc/apt/sources.list.d/debian.sources)"
+  fi
+  if [ -z "$uri" ] && [ -f /etc/apt/sources.list ]; then
+    uri="$(awk '$1 == "deb" { for (i = 2; i <= NF; i++) if ($i ~ /^[a-z]+:\/\//) { print $i; exit } }' /etc/apt/sources.list)"
+  fi
+  printf '%s' "$uri"
+}
+
 deb_version() { dpkg-query -W -f='${Version}' "$1" 2>/dev/null | sed 's/-.*//'; }
 
 # --- pg15-partman4 / pg15-nocron -------------------------------------------------------------
@@ -73,8 +83,9 @@ prepare_pg15() {
 }
 
 # --- pg17-partman5 ----------------------------------------------------------------------------
-root_complete() { # the root has PG17 and both extensions
+root_complete() { # the root has PG17, both extensions and libfaketime
   [ -x "$ROOT/usr/lib/postgresql/17/bin/postgres" ] &&
+    [ -f "$ROOT/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1" ] &&
     [ -f "$ROOT/usr/share/postgresql/17/extension/pg_partman.control" ] &&
     [ -f "$ROOT/usr/lib/postgresql/17/lib/pg_cron.so" ]
 }
@@ -134,8 +145,13 @@ prepare_pg17() {
   local new="$TARGETS_DIR/trixie-root.building"
   # Under the lock no other build runs, so a leftover folder is from a build that was killed.
   if [ -e "$new" ]; then remove_tree "$new" || { loud "pg17-partman5: cannot remove the stale $new"; return 0; }; fi
-  say "pg17-partman5: building $ROOT (debootstrap trixie + PostgreSQL 17), about a minute"
-  if ! debootstrap --variant=minbase trixie "$new" "$MIRROR" >>"$LOG" 2>&1; then
+  local mirror="${PARTKIT_DEBIAN_MIRROR:-$(host_mirror)}"
+  if [ -z "$mirror" ]; then
+    loud "pg17-partman5: no Debian mirror in /etc/apt/sources.list.d/debian.sources or /etc/apt/sources.list; set PARTKIT_DEBIAN_MIRROR"
+    return 0
+  fi
+  say "pg17-partman5: building $ROOT (debootstrap trixie from $mirror + PostgreSQL 17), about a minute"
+  if ! debootstrap --variant=minbase trixie "$new" "$mirror" >>"$LOG" 2>&1; then
     show_log
     loud "pg17-partman5: debootstrap failed"
     return 0
