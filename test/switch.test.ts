@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, expect, it } from 'vitest';
+import { midMonth, monthOf } from './helpers/clock.js';
 import { attachedPartitions, createTestDatabase, describeTarget, runPartkit, type TargetName, type TestDatabase } from './helpers/targets.js';
 
 const TABLES = ['messages', 'execution_logs', 'api_key_logs', 'usage_records'];
@@ -14,19 +15,6 @@ async function provisionJson(url: string, args: string[] = []): Promise<Provisio
   const result = await runPartkit(['provision', '--json', '--database-url', url, ...args]);
   if (result.exitCode !== 0) throw new Error(`provision failed (${result.exitCode}): ${result.stderr}\n${result.stdout}`);
   return JSON.parse(result.stdout) as ProvisionJson;
-}
-
-function monthOf(offset: number): { year: number; month: number; start: string } {
-  const now = new Date();
-  const d = new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth() + offset, 1));
-  const year = d.getUTCFullYear();
-  const month = d.getUTCMonth() + 1;
-  return { year, month, start: `${year}-${String(month).padStart(2, '0')}-01 00:00:00+00` };
-}
-
-function midMonth(offset: number): string {
-  const now = new Date();
-  return new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth() + offset, 15, 12)).toISOString();
 }
 
 /** pg_partman's child name for a month: 4.x `t_p2026_01`, 5.x `t_p20260101`. */
@@ -123,8 +111,12 @@ for (const { name, major } of targets) {
       expect(result.exitCode, `${result.stderr}\n${result.stdout}`).toBe(0);
       const report = JSON.parse(result.stdout) as { ok: boolean; events: { table: string; action: string; partition: string | null }[] };
       expect(report.ok).toBe(true);
+      // pg_partman counts the months ahead from CURRENT_TIMESTAMP and rounds: in the second half of
+      // a month it keeps premake + 1 ahead, in the first half premake (docs/verified-facts.md). So it
+      // makes the month after the newest one, or nothing, depending on the day; never anything else.
       const created = report.events.filter((e) => e.action === 'created' && e.table === 'public.usage_records').map((e) => e.partition);
-      expect(created).toContain(`public.${partmanName('usage_records', 5, major)}`);
+      expect([[], [`public.${partmanName('usage_records', 5, major)}`]]).toContainEqual(created);
+      const extraMonth = created.length === 0 ? [] : [monthOf(5).start];
       expect(await count(db, `SELECT count(*) FROM ONLY messages_default`)).toBe(0);
       expect(await count(db, `SELECT count(*) FROM messages WHERE content = 'future' AND tableoid = '${partmanName('messages', 9, major)}'::regclass`)).toBe(4);
       expect(await rowCounts(db)).toEqual(before);
@@ -149,7 +141,8 @@ for (const { name, major } of targets) {
           expect(months.filter((k) => k.lower! < monthOf(9).start).map((k) => k.lower)).toEqual(contiguous);
           expect(months.map((k) => k.lower)).toContain(monthOf(9).start);
         } else {
-          expect(months.map((k) => k.lower)).toEqual([...contiguous, monthOf(5).start]);
+          const premadeExtra = table === 'usage_records' ? extraMonth : months.some((k) => k.lower === monthOf(5).start) ? [monthOf(5).start] : [];
+          expect(months.map((k) => k.lower)).toEqual([...contiguous, ...premadeExtra]);
         }
       }
     });

@@ -59,6 +59,8 @@ export interface EmbeddedServerOptions {
   readonly persistent?: boolean;
   /** Extra server settings (`-c name=value`), e.g. `{ fsync: 'off' }` for tests. */
   readonly settings?: Readonly<Record<string, string>>;
+  /** Extra environment of the server process (the test set-up shifts its clock with libfaketime). */
+  readonly env?: Readonly<Record<string, string>>;
   /** Receives each line the server logs. Default: kept in memory and shown only when start-up fails. */
   readonly onLog?: (line: string) => void;
 }
@@ -155,7 +157,7 @@ export async function startEmbeddedServer(options: EmbeddedServerOptions = {}): 
   for (let attempt = 0; attempt < (options.port === undefined ? 3 : 1); attempt += 1) {
     const port = options.port ?? (await findFreePort());
     try {
-      const child = await launch({ postgres: binaries.postgres, dataDir, port, socketDir, settings: options.settings ?? {}, runAs, log, logFile });
+      const child = await launch({ postgres: binaries.postgres, dataDir, port, socketDir, settings: options.settings ?? {}, env: options.env ?? {}, runAs, log, logFile });
       return handle({ child, port, password, dataDir, socketDir, version, logFile, keepDir: baseDir ?? dataDir, cleanup: persistent ? undefined : baseDir ?? dataDir });
     } catch (error) {
       lastError = error instanceof PortInUseError && options.port !== undefined ? new MissingCapabilityError(`Port ${port} on ${HOST} is in use.`, undefined, { cause: error }) : error;
@@ -390,16 +392,17 @@ interface LaunchArgs {
   readonly port: number;
   readonly socketDir: string;
   readonly settings: Readonly<Record<string, string>>;
+  readonly env: Readonly<Record<string, string>>;
   readonly runAs: OsUser | undefined;
   readonly log: LogTail;
   /** Detached: the server's own process group, its output appended to this file. */
   readonly logFile: string | null;
 }
 
-async function launch({ postgres, dataDir, port, socketDir, settings, runAs, log, logFile }: LaunchArgs): Promise<ChildProcess> {
+async function launch({ postgres, dataDir, port, socketDir, settings, env, runAs, log, logFile }: LaunchArgs): Promise<ChildProcess> {
   const args = ['-D', dataDir, '-p', String(port), '-c', `listen_addresses=${HOST}`, '-c', `unix_socket_directories=${socketDir}`];
   for (const [name, value] of Object.entries(settings)) args.push('-c', `${name}=${value}`);
-  const common = { ...runAs, cwd: path.dirname(dataDir), env: { ...process.env, LC_MESSAGES: 'C' } };
+  const common = { ...runAs, cwd: path.dirname(dataDir), env: { ...process.env, LC_MESSAGES: 'C', ...env } };
   let child: ChildProcess;
   let logStart = 0;
   if (logFile === null) {

