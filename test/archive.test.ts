@@ -12,6 +12,7 @@ import { gunzipSync } from 'node:zlib';
 import { execa } from 'execa';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { cleanEnv, createTestDatabase, describeTarget, psql, REPO_DIR, runPartkit, type TargetName, type TestDatabase } from './helpers/targets.js';
+import { testNow } from './helpers/clock.js';
 
 const SCRIPT = path.join(REPO_DIR, 'docker', 'scripts', 'archive_old_data.sh');
 const TABLES = ['messages', 'usage_records'] as const;
@@ -67,7 +68,7 @@ interface MaintainJson {
 
 /** The UTC month `offset` months from now. */
 function monthOf(offset: number): { year: number; month: number; key: string; iso: string; mid: string } {
-  const now = new Date();
+  const now = testNow();
   const d = new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth() + offset, 1));
   const key = `${d.getUTCFullYear()}-${String(d.getUTCMonth() + 1).padStart(2, '0')}`;
   return { year: d.getUTCFullYear(), month: d.getUTCMonth() + 1, key, iso: `${key}-01 00:00:00+00`, mid: `${key}-15 12:00:00+00` };

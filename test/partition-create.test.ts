@@ -2,6 +2,7 @@ import path from 'node:path';
 import { execa } from 'execa';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { attachedPartitions, cleanEnv, createTestDatabase, describeTarget, REPO_DIR, runPartkit, type TestDatabase } from './helpers/targets.js';
+import { testNow } from './helpers/clock.js';
 
 const SCRIPT = path.join(REPO_DIR, 'docker', 'scripts', 'create_partition.sh');
 
@@ -20,7 +21,7 @@ interface CreateJson {
 
 /** 'YYYY-MM' of the UTC month `offset` months from now. */
 function month(offset: number): string {
-  const now = new Date();
+  const now = testNow();
   const d = new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth() + offset, 1));
   return `${d.getUTCFullYear()}-${String(d.getUTCMonth() + 1).padStart(2, '0')}`;
 }

@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { adminQuery, attachedPartitions, createRole, createTestDatabase, describeTarget, runPartkit, type TargetName, type TestDatabase } from './helpers/targets.js';
+import { testNow } from './helpers/clock.js';
 
 const TABLES = ['messages', 'execution_logs', 'api_key_logs', 'usage_records'];
 const configDir = mkdtempSync(path.join(tmpdir(), 'partkit-provision-'));
@@ -21,7 +22,7 @@ async function provisionJson(url: string, args: string[] = []) {
 
 /** The month starts (UTC) that the set must hold right after provisioning. */
 function expectedMonths(count: number): string[] {
-  const now = new Date();
+  const now = testNow();
   return Array.from({ length: count }, (_, i) => {
     const d = new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth() + i, 1));
     return `${d.getUTCFullYear()}-${String(d.getUTCMonth() + 1).padStart(2, '0')}-01 00:00:00+00`;
@@ -29,7 +30,7 @@ function expectedMonths(count: number): string[] {
 }
 
 function monthsAgo(n: number, day = 15): string {
-  const now = new Date();
+  const now = testNow();
   return new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth() - n, day, 12)).toISOString();
 }
 
@@ -79,7 +80,7 @@ for (const name of ['pg15-partman4', 'pg17-partman5'] as TargetName[]) {
     });
 
     it('rows beyond the premade range are moved out of the default by maintain, none lost', async () => {
-      const future = new Date(Date.UTC(new Date().getUTCFullYear() + 2, 5, 10)).toISOString();
+      const future = new Date(Date.UTC(testNow().getUTCFullYear() + 2, 5, 10)).toISOString();
       await db.query(`INSERT INTO messages (session_id, role, content, created_at) SELECT gen_random_uuid(), 'user', 'far future', $1::timestamptz FROM generate_series(1, 25)`, [future]);
       expect((await db.query(`SELECT count(*)::int AS n FROM ONLY messages_default`)).rows[0]!.n).toBe(25);
       const result = await runPartkit(['maintain', '--json', '--database-url', db.url]);

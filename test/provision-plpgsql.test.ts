@@ -4,6 +4,7 @@ import path from 'node:path';
 import { loadMigrationFiles } from 'postgres-migrations';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { adminQuery, attachedPartitions, createTestDatabase, describeTarget, REPO_DIR, runPartkit, type TargetName, type TestDatabase } from './helpers/targets.js';
+import { testNow } from './helpers/clock.js';
 
 const TABLES = ['messages', 'execution_logs', 'api_key_logs', 'usage_records'];
 const configDir = mkdtempSync(path.join(tmpdir(), 'partkit-plpgsql-'));
@@ -49,13 +50,13 @@ async function maintainJson(url: string, args: string[] = []): Promise<MaintainJ
  */
 /** UTC month start `n` months from now, as pg_get_expr prints it in a UTC session. */
 function monthStart(offset: number): string {
-  const now = new Date();
+  const now = testNow();
   const d = new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth() + offset, 1));
   return `${d.getUTCFullYear()}-${String(d.getUTCMonth() + 1).padStart(2, '0')}-01 00:00:00+00`;
 }
 
 function monthOf(offset: number): { year: number; month: number; suffix: string } {
-  const now = new Date();
+  const now = testNow();
   const d = new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth() + offset, 1));
   const year = d.getUTCFullYear();
   const month = d.getUTCMonth() + 1;
@@ -64,7 +65,7 @@ function monthOf(offset: number): { year: number; month: number; suffix: string 
 
 /** The middle of the month `offset` months from now (negative: in the past), as ISO text. */
 function midMonth(offset: number): string {
-  const now = new Date();
+  const now = testNow();
   return new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth() + offset, 15, 12)).toISOString();
 }
 

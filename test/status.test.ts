@@ -4,6 +4,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { formatBytes } from '../src/commands/status.js';
 import { adminQuery, createTestDatabase, describeTarget, runPartkit, type TargetName, type TestDatabase } from './helpers/targets.js';
+import { testNow } from './helpers/clock.js';
 
 interface Child {
   schema: string;
@@ -59,7 +60,7 @@ async function partkit(db: TestDatabase, command: string) {
 }
 
 function month(offset: number): { key: string; year: number; month: number; iso: string } {
-  const now = new Date();
+  const now = testNow();
   const d = new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth() + offset, 1));
   const key = `${d.getUTCFullYear()}-${String(d.getUTCMonth() + 1).padStart(2, '0')}`;
   return { key, year: d.getUTCFullYear(), month: d.getUTCMonth() + 1, iso: `${key}-01` };

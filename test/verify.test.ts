@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { escapeXml, renderJunit } from '../src/core/junit.js';
 import { parseDuration, renderVerify } from '../src/commands/verify.js';
 import { adminQuery, createTestDatabase, describeTarget, runPartkit, type TargetName, type TestDatabase } from './helpers/targets.js';
+import { testNow } from './helpers/clock.js';
 
 interface Check {
   table: string | null;
@@ -88,7 +89,7 @@ async function monthChildren(db: TestDatabase, table: string) {
 }
 
 function monthStart(offset: number): { year: number; month: number; key: string; iso: string } {
-  const now = new Date();
+  const now = testNow();
   const d = new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth() + offset, 1));
   const key = `${d.getUTCFullYear()}-${String(d.getUTCMonth() + 1).padStart(2, '0')}`;
   return { year: d.getUTCFullYear(), month: d.getUTCMonth() + 1, key, iso: `${key}-01` };

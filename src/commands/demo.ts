@@ -293,7 +293,7 @@ function scannedRelations(node: PlanNode, into: Set<string>): Set<string> {
 
 /** EXPLAIN of a one-week count on messages, inside the month before the current one. */
 async function explainWeek(db: Database, table: TableConfig): Promise<DemoResult['explain']> {
-  const month = addMonths(currentMonth(table.timeZone), -1);
+  const month = addMonths(currentMonth(table.timeZone, new Date()), -1);
   const from = `${monthKey(month)}-08 00:00:00`;
   const to = `${monthKey(month)}-15 00:00:00`;
   const query = `SELECT count(*) FROM ${quoteQualified(table.name)} WHERE ${quoteIdent(table.controlColumn)} >= $1::timestamptz AND ${quoteIdent(table.controlColumn)} < $2::timestamptz`;

@@ -51,7 +51,8 @@ export interface TableState {
 }
 
 export interface Capabilities {
-  readonly server: { readonly version: string; readonly versionNum: number; readonly timezone: string };
+  /** `now` is the server's clock at inspection: the one clock partkit counts months from (pg_cron and maintenance use it too). */
+  readonly server: { readonly version: string; readonly versionNum: number; readonly timezone: string; readonly now: Date };
   readonly database: string;
   readonly user: { readonly name: string; readonly superuser: boolean; readonly adminRoles: readonly string[]; readonly canCreateInDatabase: boolean };
   readonly host: Host;
@@ -75,6 +76,7 @@ async function inspectServer(db: Database) {
     version: string;
     version_num: number;
     timezone: string;
+    now: Date;
     database: string;
     user: string;
     superuser: boolean;
@@ -88,6 +90,7 @@ async function inspectServer(db: Database) {
     `SELECT current_setting('server_version') AS version,
             current_setting('server_version_num')::int AS version_num,
             current_setting('TimeZone') AS timezone,
+            now() AS now,
             current_database() AS database,
             current_user AS "user",
             (SELECT rolsuper FROM pg_roles WHERE rolname = current_user) AS superuser,
@@ -265,7 +268,7 @@ export async function inspect(db: Database, config: Config): Promise<Capabilitie
   }
   const adminRoles = server.admin_roles ?? [];
   return {
-    server: { version: server.version, versionNum: server.version_num, timezone: server.timezone },
+    server: { version: server.version, versionNum: server.version_num, timezone: server.timezone, now: server.now },
     database: server.database,
     user: { name: server.user, superuser: server.superuser, adminRoles, canCreateInDatabase: server.can_create },
     host: fingerprint(server.settings ?? [], server.aurora, adminRoles),

@@ -65,8 +65,8 @@ export function monthKey(month: Month): string {
   return `${month.year}-${String(month.month).padStart(2, '0')}`;
 }
 
-/** The month that contains `now` in the given zone. */
-export function currentMonth(timeZone: string, now: Date = new Date()): Month {
+/** The month that contains `now` (the server's clock: `caps.server.now`) in the given zone. */
+export function currentMonth(timeZone: string, now: Date): Month {
   const parts = new Intl.DateTimeFormat('en-US', { timeZone, year: 'numeric', month: 'numeric' }).formatToParts(now);
   const year = Number(parts.find((p) => p.type === 'year')!.value);
   const month = Number(parts.find((p) => p.type === 'month')!.value);

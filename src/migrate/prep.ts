@@ -202,7 +202,7 @@ export async function planPrep(db: Database, config: Config, input: string, opti
   }
 
   // Months: every month the data spans, and the current month through premake.
-  const now = currentMonth(settings.timeZone);
+  const now = currentMonth(settings.timeZone, caps.server.now);
   const span = await dataMonths(db, inspection);
   const first = span && span.first.year * 12 + span.first.month < now.year * 12 + now.month ? span.first : now;
   const premade = addMonths(now, settings.premake);

@@ -122,7 +122,7 @@ export const partmanStrategy: PartitionStrategy = {
         sqlStep(`rename ${oldDefault.name} to ${parked.name}`, `ALTER TABLE ${defaultTable} RENAME TO ${quoteIdent(parked.name)}`, { table: label, group }),
       );
     }
-    const start = monthStartLiteral(currentMonth(input.table.timeZone));
+    const start = monthStartLiteral(currentMonth(input.table.timeZone, ctx.caps.server.now));
     const partman = quoteIdent(ctx.partmanSchema);
     const typeAndInterval = major >= 5 ? `p_interval := '1 month', p_type := 'range'` : `p_type := 'native', p_interval := '1 month'`;
     steps.push(

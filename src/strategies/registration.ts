@@ -63,8 +63,8 @@ ON CONFLICT (parent_schema, parent_table) DO UPDATE
 }
 
 /** The months provision must make sure of: the current month (in the table's zone) through premake. */
-export function initialMonths(table: TableConfig): Month[] {
-  const start = currentMonth(table.timeZone);
+export function initialMonths(table: TableConfig, now: Date): Month[] {
+  const start = currentMonth(table.timeZone, now);
   return Array.from({ length: table.premake + 1 }, (_, i) => addMonths(start, i));
 }
 

@@ -204,7 +204,8 @@ async function checkIndexes(db: Database, facts: TableFacts): Promise<CheckResul
 }
 
 /** Every check for one table; when the table is not a usable partitioned table, only that. */
-export async function checkTable(db: Database, caps: Capabilities, config: Config, table: TableConfig, state: TableState, options: TableCheckOptions, now: Date = new Date()): Promise<CheckResult[]> {
+export async function checkTable(db: Database, caps: Capabilities, config: Config, table: TableConfig, state: TableState, options: TableCheckOptions): Promise<CheckResult[]> {
+  const now = caps.server.now;
   const label = state.name;
   const shape = checkShape(label, table, state);
   const controlType = controlTypeOf(state.controlColumn.type);
