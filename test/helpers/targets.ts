@@ -278,16 +278,27 @@ export interface RunPartkitOptions {
   /** Written to the CLI's stdin. */
   readonly input?: string;
   readonly cwd?: string;
+  /** Killed after this long; default 110 s (under vitest's 120 s test timeout). */
+  readonly timeoutMs?: number;
+  /**
+   * Runs the CLI under `faketime -f +Ns` (Debian's faketime): its clock, and that of every
+   * process it starts (e.g. the demo's embedded server), is moved by this many seconds and keeps running.
+   */
+  readonly clockOffsetSeconds?: number;
 }
 
 /** Runs `node dist/cli.js ...args` (built by `npm test`'s pretest). Never throws on a non-zero exit. */
 export function runPartkit(args: readonly string[], options: RunPartkitOptions = {}) {
-  return execa(process.execPath, [path.join(REPO_DIR, 'dist', 'cli.js'), ...args], {
+  const cli = [process.execPath, path.join(REPO_DIR, 'dist', 'cli.js'), ...args];
+  const offset = options.clockOffsetSeconds;
+  const [file, ...fileArgs] = offset === undefined ? cli : ['faketime', '-f', `${offset >= 0 ? '+' : ''}${Math.round(offset)}s`, ...cli];
+  const clockEnv: Record<string, string> = offset === undefined ? {} : { FAKETIME_DONT_FAKE_MONOTONIC: '1' };
+  return execa(file!, fileArgs, {
     cwd: options.cwd ?? REPO_DIR,
-    env: cleanEnv(options.env),
+    env: cleanEnv({ ...clockEnv, ...options.env }),
     extendEnv: false,
     reject: false,
-    timeout: 110_000,
+    timeout: options.timeoutMs ?? 110_000,
     ...(options.input === undefined ? {} : { input: options.input }),
   });
 }
