@@ -136,6 +136,14 @@ describeTarget('bare18', 'the executor and --dry-run run the same units', () => 
     ]);
   });
 
+  it('a description with newlines stays inside its comment when psql runs the script', async () => {
+    await scripted.query(`CREATE TABLE "Victim" (x int)`);
+    const evil: Plan = { steps: [sqlStep('job x\nDROP TABLE "Victim";\n--', 'SELECT 1'), sqlStep('cr\rDROP TABLE "Victim";', 'VACUUM "Victim"', { transaction: false })] };
+    const result = await psql('bare18', scripted, renderPlan(evil, { appDatabase: scripted.name, lockTimeout: '5s' }));
+    expect(result.exitCode, result.stderr).toBe(0);
+    expect((await scripted.query(`SELECT to_regclass('"Victim"') IS NOT NULL AS kept`)).rows[0]!.kept).toBe(true);
+  });
+
   it('the rendered script, run by psql, does exactly what apply did', async () => {
     const result = await psql('bare18', scripted, renderPlan(plan, { appDatabase: scripted.name, lockTimeout: '5s' }));
     expect(result.exitCode, result.stderr).toBe(0);
