@@ -46,6 +46,8 @@ describe('configuration', () => {
     ['injection attempt in a name', { tables: [{ name: 'messages; DROP TABLE users' }] }, /tables\[0\]\.name.*Invalid table name/],
     ['premake not a number', { defaults: { premake: 'four' } }, /defaults\.premake/],
     ['archive off with retention', { tables: [{ name: 'messages', archive: false }] }, /tables\[0\]\.archive/],
+    ['archiveSchema equal to a table\'s own schema', { archiveSchema: 'public' }, /field "archiveSchema": "public" is the schema of tables\[0\] \(public\.messages\)/],
+    ['archiveSchema equal to a quoted table\'s schema', { archiveSchema: 'App Data', tables: [{ name: '"App Data".events', retention: null }] }, /field "archiveSchema": "App Data" is the schema of tables\[0\]/],
     // A newline in any of these once ended a `--` comment of the --dry-run script and ran what followed.
     ['a newline in maintenance.jobName', { maintenance: { jobName: 'x\nDROP TABLE public.y;\n--' } }, /field "maintenance\.jobName": contains the control character U\+000A/],
     ['a newline in archiveSchema', { archiveSchema: 'arch\nDROP TABLE public.y;\n--' }, /field "archiveSchema": contains the control character U\+000A/],

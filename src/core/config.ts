@@ -143,6 +143,14 @@ export const BUILTIN_DEFAULTS = {
 
 export const BUILTIN_CONFIG: unknown = {};
 
+/** Where each resolved table's settings were written, for messages: "tables[2].controlColumn" or "defaults.controlColumn". */
+const settingFields = new WeakMap<TableConfig, (key: string) => string>();
+
+/** The config field a table's setting comes from (the table's entry, else `defaults`). */
+export function settingField(table: TableConfig, key: keyof typeof BUILTIN_DEFAULTS): string {
+  return settingFields.get(table)?.(key) ?? key;
+}
+
 function fieldPath(path: readonly PropertyKey[]): string {
   return path.reduce<string>((text, part) => (typeof part === 'number' ? `${text}[${part}]` : text ? `${text}.${String(part)}` : String(part)), '');
 }
@@ -194,7 +202,13 @@ export function resolveConfig(raw: unknown, source: string): Config {
         throw new ConfigError(`Invalid config ${source}: field "${at('name')}": ${(error as Error).message}`);
       }
     }
-    return {
+    if (settings.archive && file.archiveSchema === name.schema) {
+      throw new ConfigError(
+        `Invalid config ${source}: field "archiveSchema": "${file.archiveSchema}" is the schema of ${at('')} (${entry.name}); months past retention must move out of the table's own schema.`,
+        'Set "archiveSchema" to a schema of its own (the default is "partkit_archive").',
+      );
+    }
+    const resolved: TableConfig = {
       name,
       controlColumn: settings.controlColumn,
       interval: '1 month',
@@ -204,6 +218,10 @@ export function resolveConfig(raw: unknown, source: string): Config {
       purgeAfter: purge?.text ?? null,
       timeZone: settings.timeZone,
     };
+    const entryKeys = entry as Record<string, unknown>;
+    const defaultKeys = file.defaults as Record<string, unknown>;
+    settingFields.set(resolved, (key) => (entryKeys[key] === undefined && defaultKeys[key] !== undefined ? `defaults.${key}` : at(key)));
+    return resolved;
   });
   return {
     strategy: file.strategy,
