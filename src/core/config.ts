@@ -5,6 +5,7 @@
  */
 import { readFile } from 'node:fs/promises';
 import { z } from 'zod';
+import { CronSyntaxError, longestGapSeconds, parseCron } from './cron.js';
 import { ConfigError, isPartkitError } from './errors.js';
 import { checkIdentifierLength, findControlCharacter, parseQualifiedName, type QualifiedName } from './identifiers.js';
 
@@ -55,11 +56,15 @@ const identifier = text
   .min(1)
   .refine((value) => Buffer.byteLength(value) <= 63, { message: 'longer than 63 bytes' });
 
-/** Cron syntax as pg_cron takes it: five fields, or pg_cron's "N seconds". */
-const cronSchedule = text.refine(
-  (value) => /^\s*(\S+\s+){4}\S+\s*$/.test(value) || /^\s*\d{1,2}\s+seconds?\s*$/.test(value),
-  { message: 'expected a cron schedule with five fields, e.g. "0 * * * *"' },
-);
+/** Cron syntax as pg_cron takes it: five fields, a shortcut such as @daily, or pg_cron's "N seconds". */
+const cronSchedule = text.superRefine((value, ctx) => {
+  try {
+    longestGapSeconds(parseCron(value));
+  } catch (error) {
+    if (!(error instanceof CronSyntaxError)) throw error;
+    ctx.addIssue({ code: 'custom', message: `not a cron schedule pg_cron runs: ${error.message} (e.g. "0 * * * *", "@daily", "30 seconds")` });
+  }
+});
 
 const tableSettingsShape = {
   controlColumn: identifier,
