@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { resolveConfig } from '../src/core/config.js';
+import { parseQualifiedName } from '../src/core/identifiers.js';
 import { REPO_DIR, runPartkit } from './helpers/targets.js';
 
 const dir = mkdtempSync(path.join(tmpdir(), 'partkit-config-'));
@@ -45,6 +46,18 @@ describe('configuration', () => {
     ['injection attempt in a name', { tables: [{ name: 'messages; DROP TABLE users' }] }, /tables\[0\]\.name.*Invalid table name/],
     ['premake not a number', { defaults: { premake: 'four' } }, /defaults\.premake/],
     ['archive off with retention', { tables: [{ name: 'messages', archive: false }] }, /tables\[0\]\.archive/],
+    ['archiveSchema equal to a table\'s own schema', { archiveSchema: 'public' }, /field "archiveSchema": "public" is the schema of tables\[0\] \(public\.messages\)/],
+    ['archiveSchema equal to a quoted table\'s schema', { archiveSchema: 'App Data', tables: [{ name: '"App Data".events', retention: null }] }, /field "archiveSchema": "App Data" is the schema of tables\[0\]/],
+    // A newline in any of these once ended a `--` comment of the --dry-run script and ran what followed.
+    ['a newline in maintenance.jobName', { maintenance: { jobName: 'x\nDROP TABLE public.y;\n--' } }, /field "maintenance\.jobName": contains the control character U\+000A/],
+    ['a newline in archiveSchema', { archiveSchema: 'arch\nDROP TABLE public.y;\n--' }, /field "archiveSchema": contains the control character U\+000A/],
+    ['a carriage return in kitSchema', { kitSchema: 'kit\rDROP TABLE public.y;' }, /field "kitSchema": contains the control character U\+000D/],
+    ['a tab in partmanSchema', { partmanSchema: 'part\tman' }, /field "partmanSchema": contains the control character U\+0009/],
+    ['a newline in a quoted table name', { tables: [{ name: 'public."y\nDROP TABLE public.y;\n--"' }] }, /field "tables\[0\]\.name": contains the control character U\+000A/],
+    ['a DEL in a control column', { tables: [{ name: 'messages', controlColumn: 'created\u007fat' }] }, /field "tables\[0\]\.controlColumn": contains the control character U\+007F/],
+    ['a newline in a time zone', { defaults: { timeZone: 'UTC\n' } }, /field "defaults\.timeZone": contains the control character U\+000A/],
+    ['a newline in the schedule', { maintenance: { schedule: '0 * * * *\nDROP TABLE public.y;' } }, /field "maintenance\.schedule": contains the control character U\+000A/],
+    ['a newline in retention', { defaults: { retention: '12 months\n' } }, /field "defaults\.retention": contains the control character U\+000A/],
   ];
 
   for (const [label, content, field] of invalid) {
@@ -55,6 +68,16 @@ describe('configuration', () => {
       expect(result.stdout).toBe('');
     });
   }
+
+  it('rejects a table name with a control character on the command line, quoted or not, with exit 2', async () => {
+    for (const name of ['public."y\nDROP TABLE public.z;\n--"', 'messages\t', '"Odd\u0001Name"']) {
+      expect(() => parseQualifiedName(name)).toThrow(/contains the control character U\+00(0A|09|01)/);
+      const result = await runPartkit(['partition', 'create', name, '--month', '2026-03']);
+      expect(result.exitCode).toBe(2);
+      expect(result.stderr).toMatch(/Invalid table name .*contains the control character/);
+    }
+    expect(parseQualifiedName('app."Odd ""Name"" Logs"')).toEqual({ schema: 'app', name: 'Odd "Name" Logs' });
+  });
 
   it('rejects a file that is not JSON, and a missing file, with exit 2', async () => {
     const broken = await runPartkit(['doctor', '--config', configFile('broken', '{ "tables": [')]);

@@ -1,6 +1,10 @@
 import pg from 'pg';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { createTestDatabase, describeTarget, runPartkit, type TestDatabase } from './helpers/targets.js';
+import { resolveConnection } from '../src/core/connection.js';
+import { Database, DEFAULT_EXECUTOR_OPTIONS } from '../src/core/db.js';
+import { silentLogger } from '../src/core/log.js';
+import { renderPlan, sqlStep, type Plan } from '../src/core/plan.js';
+import { createTestDatabase, describeTarget, psql, runPartkit, type TestDatabase } from './helpers/targets.js';
 
 describeTarget('bare18', 'the executor: locks, retries, application_name', () => {
   let db: TestDatabase;
@@ -89,5 +93,65 @@ describeTarget('bare18', 'the executor: locks, retries, application_name', () =>
     } finally {
       await other.end();
     }
+  });
+});
+
+describeTarget('bare18', 'the executor and --dry-run run the same units', () => {
+  let applied: TestDatabase;
+  let scripted: TestDatabase;
+  beforeAll(async () => {
+    [applied, scripted] = await Promise.all([createTestDatabase('bare18'), createTestDatabase('bare18')]);
+    for (const db of [applied, scripted]) await db.query(`CREATE TABLE "Ran Steps" (step text, zone text)`);
+  });
+  afterAll(async () => {
+    await applied?.drop();
+    await scripted?.drop();
+  });
+
+  /** Two non-transactional steps in one group (the first in another zone), then a plain step. */
+  const plan: Plan = {
+    steps: [
+      sqlStep('first', `INSERT INTO "Ran Steps" VALUES ('first', current_setting('TimeZone'))`, { transaction: false, group: 'g', timeZone: 'Asia/Tokyo' }),
+      sqlStep('second', `INSERT INTO "Ran Steps" VALUES ('second', current_setting('TimeZone'))`, { transaction: false, group: 'g' }),
+      sqlStep('third', `INSERT INTO "Ran Steps" VALUES ('third', current_setting('TimeZone'))`, { group: 'g' }),
+    ],
+  };
+  const ran = async (db: TestDatabase) => (await db.query<{ step: string; zone: string }>(`SELECT step, zone FROM "Ran Steps" ORDER BY step`)).rows;
+
+  it('applies every step of a group of non-transactional steps, resetting the zone after the one that set it', async () => {
+    const db = await Database.connect(resolveConnection(applied.url, {}), { ...DEFAULT_EXECUTOR_OPTIONS, log: silentLogger });
+    let sessionZone: string;
+    try {
+      [{ zone: sessionZone }] = await db.query<{ zone: string }>(`SELECT current_setting('TimeZone') AS zone`) as [{ zone: string }];
+      const results = await db.applyPlan(plan);
+      expect(results.map((result) => result.step.description)).toEqual(['first', 'second', 'third']);
+    } finally {
+      await db.close();
+    }
+    expect(sessionZone).not.toBe('Asia/Tokyo');
+    expect(await ran(applied)).toEqual([
+      { step: 'first', zone: 'Asia/Tokyo' },
+      { step: 'second', zone: sessionZone },
+      { step: 'third', zone: sessionZone },
+    ]);
+  });
+
+  it('a description with newlines stays inside its comment when psql runs the script', async () => {
+    await scripted.query(`CREATE TABLE "Victim" (x int)`);
+    const evil: Plan = { steps: [sqlStep('job x\nDROP TABLE "Victim";\n--', 'SELECT 1'), sqlStep('cr\rDROP TABLE "Victim";', 'VACUUM "Victim"', { transaction: false })] };
+    const result = await psql('bare18', scripted, renderPlan(evil, { appDatabase: scripted.name, lockTimeout: '5s' }));
+    expect(result.exitCode, result.stderr).toBe(0);
+    expect((await scripted.query(`SELECT to_regclass('"Victim"') IS NOT NULL AS kept`)).rows[0]!.kept).toBe(true);
+  });
+
+  it('the rendered script, run by psql, does exactly what apply did', async () => {
+    const result = await psql('bare18', scripted, renderPlan(plan, { appDatabase: scripted.name, lockTimeout: '5s' }));
+    expect(result.exitCode, result.stderr).toBe(0);
+    const [{ zone: psqlZone }] = (await scripted.query<{ zone: string }>(`SELECT current_setting('TimeZone') AS zone`)).rows as [{ zone: string }];
+    expect(await ran(scripted)).toEqual([
+      { step: 'first', zone: 'Asia/Tokyo' },
+      { step: 'second', zone: psqlZone },
+      { step: 'third', zone: psqlZone },
+    ]);
   });
 });

@@ -231,3 +231,39 @@ describeTarget('pg17-partman5', 'partition create with pg_partman 5 (pg17-partma
     expect(await catalogSnapshot(db())).toEqual(before);
   });
 });
+
+for (const name of ['pg15-partman4', 'pg17-partman5'] as const) {
+  describeTarget(name, `partition create refuses a pg_partman set that is not exactly monthly (${name})`, () => {
+    let db: TestDatabase;
+    beforeAll(async () => {
+      db = await createTestDatabase(name);
+      await db.query(`ALTER DATABASE "${db.name}" SET TimeZone = 'UTC'`);
+      await db.query(`CREATE SCHEMA partman`);
+      await db.query(`CREATE EXTENSION pg_partman SCHEMA partman`);
+      const version = (await db.query<{ v: string }>(`SELECT extversion AS v FROM pg_extension WHERE extname = 'pg_partman'`)).rows[0]!.v;
+      // Registered by hand, as a user would; pg_partman 4 and 5 order the arguments differently.
+      const register = (table: string, interval: string) =>
+        version.startsWith('4.')
+          ? db.query(`SELECT partman.create_parent(p_parent_table := $1, p_control := 'created_at', p_type := 'native', p_interval := $2, p_premake := 2)`, [table, interval])
+          : db.query(`SELECT partman.create_parent(p_parent_table := $1, p_control := 'created_at', p_interval := $2, p_premake := 2)`, [table, interval]);
+      for (const [table, interval] of [['thirty_day_logs', '30 days'], ['monthly_logs', '1 month']] as const) {
+        await db.query(`CREATE TABLE public.${table} (id bigint NOT NULL, created_at timestamptz NOT NULL) PARTITION BY RANGE (created_at)`);
+        await register(`public.${table}`, interval);
+      }
+    });
+    afterAll(() => db?.drop());
+
+    it("a set registered with interval '30 days' gives exit 4 and changes nothing", async () => {
+      const before = await catalogSnapshot(db);
+      const result = await create(db, 'public.thirty_day_logs', ['--month', '2020-01']);
+      expect(result.exitCode, result.stderr).toBe(4);
+      expect(result.stderr).toMatch(/public\.thirty_day_logs is registered with pg_partman with partition interval "30 days", not exactly 1 month/);
+      expect(await catalogSnapshot(db)).toEqual(before);
+    });
+
+    it("a set registered with interval '1 month' is accepted", async () => {
+      const created = await createJson(db, 'public.monthly_logs', ['--month', '2020-01']);
+      expect(created).toMatchObject({ strategy: 'partman', created: ['2020-01'] });
+    });
+  });
+}

@@ -2,7 +2,9 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { loadMigrationFiles } from 'postgres-migrations';
-import { afterAll, beforeAll, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { resolveConfig } from '../src/core/config.js';
+import { tableTemplate } from '../src/core/table-templates.js';
 import { adminQuery, attachedPartitions, createTestDatabase, describeTarget, REPO_DIR, runPartkit, type TargetName, type TestDatabase } from './helpers/targets.js';
 import { testNow } from './helpers/clock.js';
 
@@ -301,5 +303,58 @@ describeTarget('pg15-partman4', 'plpgsql fallback scheduled by pg_cron (pg15-par
     expect((await attachedPartitions(db, 'public.messages')).map((k) => k.lower)).toContain(monthStart(-2));
     expect(await count(db, `SELECT count(*) FROM ONLY messages_default`)).toBe(0);
     expect((await provisionJson(db.url, ['--strategy', 'plpgsql'])).changes).toBe(0);
+  });
+});
+
+describe('the table templates partkit creates from', () => {
+  it('declare their columns and their partition key, created_at', () => {
+    for (const table of TABLES) {
+      const template = tableTemplate(resolveConfig({ tables: [{ name: table }] }, 'test').tables[0]!)!;
+      expect(template.file).toBe(`tables/${table}.sql`);
+      expect(template.partitionKey).toBe('created_at');
+      expect(template.columns).toContain('created_at');
+      expect(template.columns).toContain('id');
+      expect(template.columns).not.toContain('PRIMARY');
+    }
+    expect(tableTemplate(resolveConfig({ tables: [{ name: 'public."Messages"' }] }, 'test').tables[0]!)).toBeUndefined();
+  });
+});
+
+describeTarget('bare18', 'provision refuses a config that disagrees with a table it would create (bare18)', () => {
+  let db: TestDatabase;
+  beforeAll(async () => {
+    db = await createTestDatabase('bare18');
+  });
+  afterAll(() => db?.drop());
+
+  const footprint = async () =>
+    (
+      await db.query<{ schemas: string[]; tables: string[] }>(
+        `SELECT ARRAY(SELECT nspname::text FROM pg_namespace WHERE nspname IN ('partkit', 'partkit_archive', 'arch') ORDER BY 1) AS schemas,
+                ARRAY(SELECT relname::text FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = 'public' ORDER BY 1) AS tables`,
+      )
+    ).rows[0]!;
+
+  for (const [label, config, field] of [
+    ['a table entry', { tables: [{ name: 'public.messages' }, { name: 'usage_records', controlColumn: 'inserted_at' }] }, 'tables\\[1\\]\\.controlColumn'],
+    ['defaults', { defaults: { controlColumn: 'inserted_at' } }, 'defaults\\.controlColumn'],
+    ['another column of the template', { archiveSchema: 'arch', tables: [{ name: 'messages', controlColumn: 'session_id' }] }, 'tables\\[0\\]\\.controlColumn'],
+  ] as const) {
+    it(`a controlColumn other than the template's partition key (set in ${label}) gives exit 2 naming the field, and nothing changes`, async () => {
+      const result = await runPartkit(['provision', '--config', writeConfig(`control-${label.replaceAll(' ', '-')}`, config), '--database-url', db.url]);
+      expect(result.exitCode, result.stderr).toBe(2);
+      expect(result.stderr).toMatch(new RegExp(`field "${field}": public\\.\\w+ does not exist and partkit would create it from sql/tables/\\w+\\.sql, which is partitioned by created_at, not "\\w+" \\(its columns: id, .*created_at\\)`));
+      expect(result.stderr).toMatch(/Nothing was changed/);
+      expect(await footprint()).toEqual({ schemas: [], tables: [] });
+    });
+  }
+
+  it('the same controlColumn is accepted for an existing table partitioned by it (partkit adopts, does not create)', async () => {
+    await db.query(`CREATE TABLE public.messages (id bigint NOT NULL, inserted_at timestamptz NOT NULL, PRIMARY KEY (id, inserted_at)) PARTITION BY RANGE (inserted_at)`);
+    const result = await runPartkit(['provision', '--config', writeConfig('control-existing', { tables: [{ name: 'messages', controlColumn: 'inserted_at' }] }), '--database-url', db.url]);
+    expect(result.exitCode, result.stderr).toBe(0);
+    const again = await runPartkit(['provision', '--json', '--config', writeConfig('control-existing', { tables: [{ name: 'messages', controlColumn: 'inserted_at' }] }), '--database-url', db.url]);
+    expect(again.exitCode, again.stderr).toBe(0);
+    expect(JSON.parse(again.stdout).changes).toBe(0);
   });
 });

@@ -283,11 +283,13 @@ for (const variant of variants) {
     } else {
       it('external scheduler: a maintenance older than --max-maintenance-age fails maintenance-age', async () => {
         await partkit(db, 'maintain');
-        expect(find(await verifyJson(db), null, 'maintenance-age').detail).toMatch(/^the last maintenance finished \d+s ago \(.*\), within --max-maintenance-age 2h$/);
+        expect(find(await verifyJson(db, ['--max-maintenance-age', '2h']), null, 'maintenance-age').detail).toMatch(/^the last maintenance finished \d+s ago \(.*\), within --max-maintenance-age 2h$/);
         await db.query(`UPDATE partkit.maintenance_run SET started_at = started_at - interval '3 hours', finished_at = finished_at - interval '3 hours'`);
-        const report = await verifyJson(db);
+        // Without the option the limit follows the (yearly) schedule of the config.
+        expect(find(await verifyJson(db), null, 'maintenance-age').detail).toMatch(/^the last maintenance finished 3h(0m)? ago \(.*\), within 732d15m \(one missed run of the schedule "0 3 1 1 \*" plus 15m; --max-maintenance-age sets another limit\)$/);
+        const report = await verifyJson(db, ['--max-maintenance-age', '2h']);
         expectFailures(report, ['database/maintenance-age']);
-        expect(find(report, null, 'maintenance-age').detail).toMatch(/^the last maintenance finished 3h(0m)? ago \(.*\), more than --max-maintenance-age 2h: run `partkit maintain` now, and check the scheduler that should run it \(schedule it with an external scheduler, e.g. this crontab line: .*partkit maintain.*\)$/);
+        expect(find(report, null, 'maintenance-age').detail).toMatch(/^the last maintenance finished 3h(0m)? ago \(.*\), more than --max-maintenance-age 2h: run `partkit maintain` now, and check the scheduler that should run it \(schedule it with an external scheduler, e.g. this crontab line: 0 3 1 1 \*  DATABASE_URL=.*partkit maintain.*\)$/);
         expectFailures(await verifyJson(db, ['--max-maintenance-age', '4h']), []);
         await partkit(db, 'maintain');
         expectFailures(await verifyJson(db), []);
@@ -311,6 +313,41 @@ for (const variant of variants) {
     });
   });
 }
+
+describeTarget('bare18', 'verify: the default maintenance age follows maintenance.schedule (external scheduler)', () => {
+  let db: TestDatabase;
+  const dailyConfig = path.join(workDir, 'daily.json');
+  writeFileSync(dailyConfig, JSON.stringify({ maintenance: { schedule: '0 3 * * *' } }));
+  const ageCheck = async (args: string[] = []) => {
+    const result = await runPartkit(['verify', '--json', '--config', dailyConfig, '--database-url', db.url, ...args]);
+    return find(JSON.parse(result.stdout) as VerifyJson, null, 'maintenance-age');
+  };
+  const lastRunHoursAgo = (hours: number) =>
+    db.query(`UPDATE partkit.maintenance_run SET started_at = now() - make_interval(hours => $1), finished_at = now() - make_interval(hours => $1)`, [hours]);
+  beforeAll(async () => {
+    db = await createTestDatabase('bare18');
+    for (const command of ['provision', 'maintain']) {
+      const result = await runPartkit([command, '--config', dailyConfig, '--database-url', db.url]);
+      expect(result.exitCode, result.stderr).toBe(0);
+      if (command === 'provision') expect(result.stdout).toContain('0 3 * * *  DATABASE_URL=postgres://USER@HOST/DB npx partkit maintain --config');
+    }
+  });
+  afterAll(() => db?.drop());
+
+  it('a daily schedule with the last run 20 h ago passes; 49 h ago fails', async () => {
+    await lastRunHoursAgo(20);
+    expect(await ageCheck()).toMatchObject({ ok: true, detail: expect.stringMatching(/^the last maintenance finished 20h ago .*, within 2d15m \(one missed run of the schedule "0 3 \* \* \*" plus 15m/) });
+    await lastRunHoursAgo(49);
+    expect(await ageCheck()).toMatchObject({ ok: false, detail: expect.stringMatching(/^the last maintenance finished 2d1h ago .*, more than 2d15m .*this crontab line: 0 3 \* \* \*  DATABASE_URL=/) });
+  });
+
+  it('an explicit --max-maintenance-age still wins', async () => {
+    await lastRunHoursAgo(20);
+    expect(await ageCheck(['--max-maintenance-age', '2h'])).toMatchObject({ ok: false, detail: expect.stringMatching(/more than --max-maintenance-age 2h:/) });
+    await lastRunHoursAgo(49);
+    expect(await ageCheck(['--max-maintenance-age', '3d'])).toMatchObject({ ok: true });
+  });
+});
 
 describeTarget('bare18', 'verify: options and errors', () => {
   let db: TestDatabase;

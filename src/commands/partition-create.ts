@@ -80,12 +80,16 @@ async function inspectTable(db: Database, config: Config, name: QualifiedName): 
   }
 
   const [partman] = await db.query<{ schema: string }>(`SELECT n.nspname::text AS schema FROM pg_extension e JOIN pg_namespace n ON n.oid = e.extnamespace WHERE e.extname = 'pg_partman'`);
-  let partmanInterval: string | undefined;
+  let registered: { interval: string; monthly: boolean } | undefined;
   if (partman) {
-    const [registered] = await db.query<{ interval: string }>(`SELECT partition_interval::text AS interval FROM ${quoteIdent(partman.schema)}.part_config WHERE parent_table = $1`, [
-      `${name.schema}.${name.name}`,
-    ]);
-    partmanInterval = registered?.interval;
+    // Compared as an interval of exactly one month: '30 days' = '1 month' is true in PostgreSQL
+    // (interval comparison counts a month as 30 days), so equality alone would take 30 days for monthly.
+    [registered] = await db.query<{ interval: string; monthly: boolean }>(
+      `SELECT partition_interval::text AS interval,
+              (i = interval '1 month' AND date_part('month', i) = 1 AND date_part('day', i) = 0) AS monthly
+         FROM (SELECT partition_interval, partition_interval::interval AS i FROM ${quoteIdent(partman.schema)}.part_config WHERE parent_table = $1) AS registered`,
+      [`${name.schema}.${name.name}`],
+    );
   }
   const [kit] = await db.query<{ installed: boolean }>('SELECT to_regprocedure($1) IS NOT NULL AS installed', [`${quoteIdent(config.kitSchema)}.create_monthly_partition(text,integer,integer)`]);
   let managedZone: string | undefined;
@@ -95,9 +99,12 @@ async function inspectTable(db: Database, config: Config, name: QualifiedName): 
   }
   const configured = config.tables.find((table) => table.name.schema === name.schema && table.name.name === name.name);
 
-  if (partmanInterval !== undefined) {
-    if (!/^(1 mon|1 month|monthly|30 days)$/.test(partmanInterval)) {
-      throw new MissingCapabilityError(`${label} is registered with pg_partman with interval "${partmanInterval}", not monthly.`, 'partkit only creates monthly partitions.');
+  if (registered !== undefined) {
+    if (!registered.monthly) {
+      throw new MissingCapabilityError(
+        `${label} is registered with pg_partman with partition interval "${registered.interval}", not exactly 1 month; partkit only creates calendar months, which would not fit its children.`,
+        `Nothing was changed. Create these partitions with pg_partman itself (${partman!.schema}.create_partition_time), or re-register the table with p_interval := '1 month'.`,
+      );
     }
     // pg_partman computes month starts in the session's zone: the one the set was registered in.
     const timeZone = managedZone ?? configured?.timeZone ?? 'UTC';

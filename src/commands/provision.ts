@@ -2,19 +2,19 @@
  * `partkit provision`: installs what the chosen strategy needs, creates or adopts the configured
  * tables, registers them, and schedules maintenance. Idempotent: a second run changes nothing.
  */
-import { existsSync } from 'node:fs';
 import type { CommandModule } from 'yargs';
 import { decide, inspect, type Capabilities, type Decision, type Scheduler, type TableState } from '../core/capabilities.js';
-import type { Config, Strategy, TableConfig } from '../core/config.js';
+import { settingField, type Config, type Strategy, type TableConfig } from '../core/config.js';
 import { runCommand, type GlobalOptions } from '../core/context.js';
 import type { Database } from '../core/db.js';
-import { MissingCapabilityError } from '../core/errors.js';
+import { ConfigError, MissingCapabilityError } from '../core/errors.js';
 import { quoteIdent, quoteQualified } from '../core/identifiers.js';
 import { planKitInstall } from '../core/kit.js';
 import { controlTypeOf, listPartitions, type ControlType } from '../core/partitions.js';
 import { renderPlan, sqlStep, type Plan, type Step } from '../core/plan.js';
 import { crontabLine, findJob, jobName, planSchedule } from '../core/schedule.js';
-import { readSql, sqlPath } from '../core/sql-files.js';
+import { readSql } from '../core/sql-files.js';
+import { tableTemplate } from '../core/table-templates.js';
 import { partmanStrategy } from '../strategies/partman.js';
 import { plpgsqlStrategy } from '../strategies/plpgsql.js';
 import { tableLabel } from '../strategies/registration.js';
@@ -45,12 +45,26 @@ export interface ProvisionResult {
 
 /** Refuses, before anything changes, tables partkit cannot take as they are. */
 function checkTables(caps: Capabilities, config: Config): void {
+  // A table partkit creates from sql/tables/ is partitioned as that DDL says: the config must agree.
+  const configProblems: string[] = [];
+  for (const [index, state] of caps.tables.entries()) {
+    const table = config.tables[index]!;
+    const template = state.exists ? undefined : tableTemplate(table);
+    if (template && table.controlColumn !== template.partitionKey) {
+      configProblems.push(
+        `field "${settingField(table, 'controlColumn')}": ${state.name} does not exist and partkit would create it from sql/${template.file}, which is partitioned by ${template.partitionKey}, not "${table.controlColumn}" (its columns: ${template.columns.join(', ')}).`,
+      );
+    }
+  }
+  if (configProblems.length > 0) {
+    throw new ConfigError(`Invalid config ${config.source}: ${configProblems.join('\n')}`, `Nothing was changed. Set controlColumn to the template's partition key, or create the table yourself (PARTITION BY RANGE on your column) before provisioning.`);
+  }
   const problems: string[] = [];
   for (const [index, state] of caps.tables.entries()) {
     const table = config.tables[index]!;
     const column = table.controlColumn;
     if (!state.exists) {
-      if (!templateFor(table)) problems.push(`${state.name} does not exist, and partkit only creates the Semibot tables; create it PARTITION BY RANGE (${column}) first.`);
+      if (!tableTemplate(table)) problems.push(`${state.name} does not exist, and partkit only creates the Semibot tables; create it PARTITION BY RANGE (${column}) first.`);
       continue;
     }
     if (state.relkind === 'r') {
@@ -74,13 +88,8 @@ function checkTables(caps: Capabilities, config: Config): void {
   }
 }
 
-function templateFor(table: TableConfig): string | undefined {
-  const file = `tables/${table.name.name}.sql`;
-  return /^[a-z_]+$/.test(table.name.name) && existsSync(sqlPath(file)) ? file : undefined;
-}
-
 function createTableStep(table: TableConfig): Step {
-  const ddl = readSql(templateFor(table)!).replaceAll('{{table}}', quoteQualified(table.name));
+  const ddl = readSql(tableTemplate(table)!.file).replaceAll('{{table}}', quoteQualified(table.name));
   return sqlStep(`create table ${tableLabel(table)} partitioned by range (${table.controlColumn}) with its indexes`, ddl, { table: tableLabel(table) });
 }
 

@@ -6,7 +6,8 @@
 import { writeFile } from 'node:fs/promises';
 import type { CommandModule } from 'yargs';
 import { decide, inspect, type Scheduler } from '../core/capabilities.js';
-import { checkExtensions, checkKit, checkMaintenance } from '../core/checks/maintenance.js';
+import { checkExtensions, checkKit, checkMaintenance, formatDuration, type MaintenanceAgeLimit } from '../core/checks/maintenance.js';
+import { maxMaintenanceAgeSeconds } from '../core/cron.js';
 import { checkTable } from '../core/checks/table.js';
 import type { CheckResult } from '../core/checks/types.js';
 import type { Config } from '../core/config.js';
@@ -15,13 +16,13 @@ import type { Database } from '../core/db.js';
 import { ExitCode, UsageError } from '../core/errors.js';
 import { renderJunit } from '../core/junit.js';
 
-/** The default pg_cron schedule is hourly; two hours tolerates one late or missed run. */
-export const DEFAULT_MAX_MAINTENANCE_AGE = '2h';
-
 export interface VerifyOptions {
   /** Rows tolerated in each default partition (default 0). */
   readonly maxDefaultRows?: number | undefined;
-  /** With an external scheduler: how old the last maintenance may be, e.g. "2h", "90m", "1d". */
+  /**
+   * With an external scheduler: how old the last maintenance may be, e.g. "2h", "90m", "1d".
+   * Default: derived from maintenance.schedule (twice the longest gap between runs, plus 15 minutes).
+   */
   readonly maxMaintenanceAge?: string | undefined;
   /** Which scheduler to expect; auto: pg_cron when it is preloaded, else external. */
   readonly scheduler?: 'auto' | Scheduler | undefined;
@@ -46,12 +47,22 @@ export function parseDuration(text: string): number {
   return seconds;
 }
 
-function checkOptions(options: VerifyOptions): { maxDefaultRows: number; maxAgeSeconds: number } {
+/** --max-maintenance-age when given, else what the configured schedule implies. */
+export function maintenanceAgeLimit(config: Config, maxMaintenanceAge: string | undefined): MaintenanceAgeLimit {
+  if (maxMaintenanceAge !== undefined) {
+    const seconds = parseDuration(maxMaintenanceAge);
+    return { seconds, label: `--max-maintenance-age ${formatDuration(seconds)}` };
+  }
+  const seconds = maxMaintenanceAgeSeconds(config.maintenance.schedule);
+  return { seconds, label: `${formatDuration(seconds)} (one missed run of the schedule "${config.maintenance.schedule}" plus 15m; --max-maintenance-age sets another limit)` };
+}
+
+function checkOptions(options: VerifyOptions, config: Config): { maxDefaultRows: number; maxAge: MaintenanceAgeLimit } {
   const maxDefaultRows = options.maxDefaultRows ?? 0;
   if (!Number.isInteger(maxDefaultRows) || maxDefaultRows < 0) {
     throw new UsageError(`--max-default-rows must be a whole number of 0 or more, not ${String(options.maxDefaultRows)}.`);
   }
-  return { maxDefaultRows, maxAgeSeconds: parseDuration(options.maxMaintenanceAge ?? DEFAULT_MAX_MAINTENANCE_AGE) };
+  return { maxDefaultRows, maxAge: maintenanceAgeLimit(config, options.maxMaintenanceAge) };
 }
 
 /** The exit code travels with the result but stays out of the --json document. */
@@ -60,11 +71,11 @@ function withExitCode(result: VerifyResult): VerifyResult {
 }
 
 export async function verify(db: Database, config: Config, options: VerifyOptions = {}): Promise<VerifyResult> {
-  const { maxDefaultRows, maxAgeSeconds } = checkOptions(options);
+  const { maxDefaultRows, maxAge } = checkOptions(options, config);
   const caps = await inspect(db, config);
   const scheduler = options.scheduler === undefined || options.scheduler === 'auto' ? decide(caps, config).scheduler : options.scheduler;
   const checks: CheckResult[] = [await checkKit(db, caps, config), checkExtensions(caps)];
-  checks.push(...(await checkMaintenance(db, caps, config, scheduler, maxAgeSeconds)));
+  checks.push(...(await checkMaintenance(db, caps, config, scheduler, maxAge)));
   for (const [index, table] of config.tables.entries()) {
     checks.push(...(await checkTable(db, caps, config, table, caps.tables[index]!, { maxDefaultRows })));
   }
@@ -122,7 +133,7 @@ export const verifyCommand: CommandModule<GlobalOptions, VerifyArgs> = {
   builder: (yargs) =>
     yargs
       .option('max-default-rows', { type: 'number', default: 0, describe: 'Rows tolerated in each default partition' })
-      .option('max-maintenance-age', { type: 'string', default: DEFAULT_MAX_MAINTENANCE_AGE, describe: 'Without pg_cron: the last maintenance must have finished within this time (e.g. 90m, 2h, 1d)' })
+      .option('max-maintenance-age', { type: 'string', describe: 'Without pg_cron: the last maintenance must have finished within this time (e.g. 90m, 2h, 1d); default: twice the longest gap of maintenance.schedule, plus 15m (2h15m for hourly)' })
       .option('scheduler', { choices: ['auto', 'pg_cron', 'external'] as const, default: 'auto' as const, describe: 'Scheduler to expect; auto: pg_cron when it is preloaded, else external' })
       .option('junit', { type: 'string', describe: 'Also write a JUnit XML report to this file (one test case per check)' }),
   handler: async (args) => {

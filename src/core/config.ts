@@ -5,8 +5,9 @@
  */
 import { readFile } from 'node:fs/promises';
 import { z } from 'zod';
+import { CronSyntaxError, longestGapSeconds, parseCron } from './cron.js';
 import { ConfigError, isPartkitError } from './errors.js';
-import { checkIdentifierLength, parseQualifiedName, type QualifiedName } from './identifiers.js';
+import { checkIdentifierLength, findControlCharacter, parseQualifiedName, type QualifiedName } from './identifiers.js';
 
 const UNIT_DAYS = { day: 1, week: 7, month: 30, year: 365 } as const;
 type Unit = keyof typeof UNIT_DAYS;
@@ -21,20 +22,25 @@ export function parseInterval(text: string): { amount: number; unit: Unit; appro
   return { amount, unit, approxDays: amount * UNIT_DAYS[unit], text: `${amount} ${unit}${amount === 1 ? '' : 's'}` };
 }
 
-const intervalText = z.string().refine((value) => parseInterval(value) !== undefined, {
+/** Every string of the file: no control characters (a newline in a name could end a SQL comment). */
+const text = z.string().superRefine((value, ctx) => {
+  const control = findControlCharacter(value);
+  if (control) ctx.addIssue({ code: 'custom', message: `contains the control character ${control} (tab, newline and the like are not allowed)`, abort: true });
+});
+
+const intervalText = text.refine((value) => parseInterval(value) !== undefined, {
   message: 'expected an interval such as "12 months", "3 years" or "90 days"',
 });
 
 /** Only monthly partitions are supported; `monthly` is accepted as pg_partman 4 spells it. */
-const partitionInterval = z
-  .string()
+const partitionInterval = text
   .transform((value) => (value.trim().toLowerCase() === 'monthly' ? '1 month' : value))
   .refine((value) => parseInterval(value)?.text === '1 month', {
     message: 'only "1 month" partitions are supported',
   })
   .transform(() => '1 month' as const);
 
-const timeZone = z.string().refine(
+const timeZone = text.refine(
   (value) => {
     try {
       new Intl.DateTimeFormat('en-US', { timeZone: value });
@@ -46,16 +52,19 @@ const timeZone = z.string().refine(
   { message: 'not a known IANA time zone (e.g. "UTC", "Asia/Shanghai")' },
 );
 
-const identifier = z
-  .string()
+const identifier = text
   .min(1)
   .refine((value) => Buffer.byteLength(value) <= 63, { message: 'longer than 63 bytes' });
 
-/** Cron syntax as pg_cron takes it: five fields, or pg_cron's "N seconds". */
-const cronSchedule = z.string().refine(
-  (value) => /^\s*(\S+\s+){4}\S+\s*$/.test(value) || /^\s*\d{1,2}\s+seconds?\s*$/.test(value),
-  { message: 'expected a cron schedule with five fields, e.g. "0 * * * *"' },
-);
+/** Cron syntax as pg_cron takes it: five fields, a shortcut such as @daily, or pg_cron's "N seconds". */
+const cronSchedule = text.superRefine((value, ctx) => {
+  try {
+    longestGapSeconds(parseCron(value));
+  } catch (error) {
+    if (!(error instanceof CronSyntaxError)) throw error;
+    ctx.addIssue({ code: 'custom', message: `not a cron schedule pg_cron runs: ${error.message} (e.g. "0 * * * *", "@daily", "30 seconds")` });
+  }
+});
 
 const tableSettingsShape = {
   controlColumn: identifier,
@@ -70,15 +79,15 @@ const tableSettingsShape = {
 const tableSettings = z.strictObject(tableSettingsShape);
 
 const tableEntry = z.strictObject({
-  name: z.string().min(1),
+  name: text.min(1),
   ...Object.fromEntries(Object.entries(tableSettingsShape).map(([key, schema]) => [key, schema.optional()])),
-} as { name: z.ZodString } & { [K in keyof typeof tableSettingsShape]: z.ZodOptional<(typeof tableSettingsShape)[K]> });
+} as { name: typeof text } & { [K in keyof typeof tableSettingsShape]: z.ZodOptional<(typeof tableSettingsShape)[K]> });
 
 /** The Semibot tables the design names: what a config without `tables` manages. */
 export const SEMIBOT_TABLES = ['public.messages', 'public.execution_logs', 'public.api_key_logs', 'public.usage_records'] as const;
 
 const configFile = z.strictObject({
-  $schema: z.string().optional(),
+  $schema: text.optional(),
   strategy: z.enum(['auto', 'partman', 'plpgsql']).default('auto'),
   kitSchema: identifier.default('partkit'),
   partmanSchema: identifier.default('partman'),
@@ -139,6 +148,14 @@ export const BUILTIN_DEFAULTS = {
 
 export const BUILTIN_CONFIG: unknown = {};
 
+/** Where each resolved table's settings were written, for messages: "tables[2].controlColumn" or "defaults.controlColumn". */
+const settingFields = new WeakMap<TableConfig, (key: string) => string>();
+
+/** The config field a table's setting comes from (the table's entry, else `defaults`). */
+export function settingField(table: TableConfig, key: keyof typeof BUILTIN_DEFAULTS): string {
+  return settingFields.get(table)?.(key) ?? key;
+}
+
 function fieldPath(path: readonly PropertyKey[]): string {
   return path.reduce<string>((text, part) => (typeof part === 'number' ? `${text}[${part}]` : text ? `${text}.${String(part)}` : String(part)), '');
 }
@@ -190,7 +207,13 @@ export function resolveConfig(raw: unknown, source: string): Config {
         throw new ConfigError(`Invalid config ${source}: field "${at('name')}": ${(error as Error).message}`);
       }
     }
-    return {
+    if (settings.archive && file.archiveSchema === name.schema) {
+      throw new ConfigError(
+        `Invalid config ${source}: field "archiveSchema": "${file.archiveSchema}" is the schema of ${at('')} (${entry.name}); months past retention must move out of the table's own schema.`,
+        'Set "archiveSchema" to a schema of its own (the default is "partkit_archive").',
+      );
+    }
+    const resolved: TableConfig = {
       name,
       controlColumn: settings.controlColumn,
       interval: '1 month',
@@ -200,6 +223,10 @@ export function resolveConfig(raw: unknown, source: string): Config {
       purgeAfter: purge?.text ?? null,
       timeZone: settings.timeZone,
     };
+    const entryKeys = entry as Record<string, unknown>;
+    const defaultKeys = file.defaults as Record<string, unknown>;
+    settingFields.set(resolved, (key) => (entryKeys[key] === undefined && defaultKeys[key] !== undefined ? `defaults.${key}` : at(key)));
+    return resolved;
   });
   return {
     strategy: file.strategy,

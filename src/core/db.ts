@@ -9,7 +9,7 @@ import { connectionError, withDatabase, type ConnectionTarget } from './connecti
 import { LockError, PartkitError, sqlState } from './errors.js';
 import { quoteIdent, quoteLiteral } from './identifiers.js';
 import type { Logger } from './log.js';
-import { inlineParams, type MigrationsStep, type Plan, type SqlStep, type Step } from './plan.js';
+import { inlineParams, planUnits, type MigrationsStep, type Plan, type SqlStep, type Step } from './plan.js';
 
 /** Advisory lock key: one partkit run per database at a time ('part' 'kit'). */
 const RUN_LOCK = [0x70617274, 0x6b6974] as const;
@@ -121,19 +121,13 @@ export class Database {
   }
 
   /**
-   * Applies the plan in order. Each SQL step is its own transaction, except consecutive steps
-   * that share a `group`, which commit together.
+   * Applies the plan in order, unit by unit as planUnits splits it (the same split --dry-run
+   * prints): each SQL step is its own transaction, except consecutive steps that share a
+   * `group`, which commit together; a non-transactional step always runs alone.
    */
   async applyPlan(plan: Plan, context: { cronDatabase?: string } = {}): Promise<StepRows[]> {
     const results: StepRows[] = [];
-    const units: Step[][] = [];
-    for (const step of plan.steps) {
-      const last = units.at(-1);
-      const head = last?.[0];
-      if (step.kind === 'sql' && step.group !== undefined && head?.kind === 'sql' && head.group === step.group) last!.push(step);
-      else units.push([step]);
-    }
-    for (const unit of units) {
+    for (const unit of planUnits(plan.steps)) {
       for (const step of unit) this.options.log.info(`• ${step.description}`);
       results.push(...(await this.applyUnit(unit, context)));
     }
@@ -178,6 +172,8 @@ export class Database {
     const step = steps[0]!;
     for (const each of steps) this.options.log.debug(inlineParams(each.sql, each.params));
     if (step.transaction === false) {
+      // planUnits never puts a non-transactional step in a unit with others; all must run.
+      if (steps.length !== 1) throw new Error(`internal: a non-transactional step shares a unit with ${steps.length - 1} other(s)`);
       if (step.timeZone) await client.query(`SET TimeZone = ${quoteLiteral(step.timeZone)}`);
       try {
         const result = await client.query(step.sql, step.params as unknown[] | undefined);

@@ -50,6 +50,15 @@ export function checkIdentifierLength(identifier: string, what: string): void {
   }
 }
 
+/** C0 controls (tab, newline, CR, ...) and DEL: never part of a name or a setting partkit accepts. */
+const CONTROL_CHARACTER = /[\u0000-\u001f\u007f]/;
+
+/** The first control character of `text` as "U+000A", or undefined when there is none. */
+export function findControlCharacter(text: string): string | undefined {
+  const match = CONTROL_CHARACTER.exec(text);
+  return match ? `U+${match[0].charCodeAt(0).toString(16).toUpperCase().padStart(4, '0')}` : undefined;
+}
+
 /**
  * Parses a table name written as SQL would: `messages`, `public.messages`, `"Odd ""Name"" Logs"`.
  * Unquoted parts fold to lower case and must be plain identifiers, so `x; DROP TABLE y` is rejected.
@@ -63,6 +72,9 @@ export function parseQualifiedName(input: string, defaultSchema = 'public'): Qua
       'Write it as in SQL: schema.table, with double quotes around parts that need them ("My Table").',
     );
   };
+  // Even quoted, a newline in a name would end a comment line of a --dry-run script.
+  const control = findControlCharacter(input);
+  if (control) fail(`it contains the control character ${control}`);
   while (i <= input.length) {
     if (input[i] === '"') {
       let part = '';

@@ -2,6 +2,7 @@
  * Plans are values: a list of steps that can be printed (--dry-run) or applied, never both.
  * Nothing in a plan runs while it is built.
  */
+import { UsageError } from './errors.js';
 import { quoteIdent, quoteLiteral } from './identifiers.js';
 
 export interface SqlStep {
@@ -60,39 +61,99 @@ function terminated(sql: string): string {
 }
 
 /**
+ * What runs together: a migrations step alone; a non-transactional step alone (even inside a
+ * group: it cannot share a transaction block, and every step must still run); otherwise
+ * consecutive transactional steps of one `group` on one database, in one transaction.
+ * renderPlan and the executor (Database.applyPlan) both split plans with this, so the script
+ * --dry-run prints and what apply runs cannot drift apart.
+ */
+export function planUnits(steps: readonly Step[]): Step[][] {
+  const units: Step[][] = [];
+  let open: SqlStep[] | undefined;
+  for (const step of steps) {
+    const joins =
+      open !== undefined &&
+      step.kind === 'sql' &&
+      step.transaction !== false &&
+      step.group !== undefined &&
+      open[0]!.group === step.group &&
+      (open[0]!.database ?? 'app') === (step.database ?? 'app');
+    if (joins) {
+      open!.push(step as SqlStep);
+      continue;
+    }
+    const unit: Step[] = [step];
+    units.push(unit);
+    open = step.kind === 'sql' && step.transaction !== false && step.group !== undefined ? (unit as SqlStep[]) : undefined;
+  }
+  return units;
+}
+
+const CONTROL_CHARACTERS = /[\u0000-\u001f\u007f-\u009f\u2028\u2029]/;
+
+/**
+ * One `--` comment line holding any text: control characters (newline, CR, tab, ...) are shown
+ * as \uXXXX escapes, so text from a config, a table name or the server cannot end the comment
+ * and smuggle a statement into a psql script.
+ */
+export function sqlComment(text: string): string {
+  return `-- ${text.replace(new RegExp(CONTROL_CHARACTERS, 'g'), (char) => `\\u${char.charCodeAt(0).toString(16).padStart(4, '0')}`)}`;
+}
+
+/** A psql meta-command argument, single-quoted (psql reads '' and backslash escapes inside). */
+function psqlArgument(value: string): string {
+  return `'${value.replaceAll('\\', '\\\\').replaceAll("'", "''").replaceAll('\n', '\\n').replaceAll('\r', '\\r')}'`;
+}
+
+/**
  * The plan as a psql script: exactly what apply would run, in the same order, with the same
  * transactions, settings and database switches.
  */
 export function renderPlan(plan: Plan, context: { appDatabase: string; cronDatabase?: string; lockTimeout: string }): string {
-  const lines: string[] = [`-- partkit plan: ${plan.steps.length} step(s) for database ${context.appDatabase}`, '\\set ON_ERROR_STOP on'];
+  const lines: string[] = [sqlComment(`partkit plan: ${plan.steps.length} step(s) for database ${context.appDatabase}`), '\\set ON_ERROR_STOP on'];
   let current: 'app' | 'cron' = 'app';
-  for (const [index, step] of plan.steps.entries()) {
-    lines.push('', `-- step ${index + 1}: ${step.description}`);
-    if (step.kind === 'migrations') {
-      lines.push(`\\set schema ${step.schema}`, `\\i ${step.psqlScript}`);
+  const connect = (target: 'app' | 'cron') => {
+    const database = target === 'cron' ? context.cronDatabase ?? 'postgres' : context.appDatabase;
+    // A psql meta-command ends at a newline whatever the quoting: such a name cannot be scripted.
+    if (CONTROL_CHARACTERS.test(database)) throw new UsageError(`Database name ${JSON.stringify(database)} contains a control character; it cannot be written into a psql script.`);
+    lines.push(`\\connect ${quoteIdent(database)}`);
+    current = target;
+  };
+  let number = 0;
+  for (const unit of planUnits(plan.steps)) {
+    const [first] = unit;
+    if (first!.kind === 'migrations') {
+      number += 1;
+      lines.push('', sqlComment(`step ${number}: ${first!.description}`), `\\set schema ${psqlArgument(first!.schema)}`, `\\i ${psqlArgument(first!.psqlScript)}`);
       continue;
     }
-    const target = step.database ?? 'app';
+    const steps = unit as SqlStep[];
+    const target = first!.database ?? 'app';
     if (target !== current) {
-      const database = target === 'cron' ? context.cronDatabase ?? 'postgres' : context.appDatabase;
-      lines.push(`\\connect ${quoteIdent(database)}`);
-      current = target;
+      lines.push('');
+      connect(target);
     }
-    const statement = terminated(inlineParams(step.sql, step.params));
-    if (step.transaction === false) {
-      if (step.timeZone) lines.push(`SET TimeZone = ${quoteLiteral(step.timeZone)};`);
-      lines.push(statement);
+    if (first!.transaction === false) {
+      number += 1;
+      lines.push('', sqlComment(`step ${number}: ${first!.description}`));
+      if (first!.timeZone) lines.push(`SET TimeZone = ${quoteLiteral(first!.timeZone)};`);
+      lines.push(terminated(inlineParams(first!.sql, first!.params)));
+      // The executor resets it too: the next step must not inherit this step's zone.
+      if (first!.timeZone) lines.push('RESET TimeZone;');
       continue;
     }
-    const previous = plan.steps[index - 1];
-    const next = plan.steps[index + 1];
-    const continuesGroup = step.group !== undefined && previous?.kind === 'sql' && previous.group === step.group;
-    const groupGoesOn = step.group !== undefined && next?.kind === 'sql' && next.group === step.group;
-    if (!continuesGroup) lines.push('BEGIN;', `SET LOCAL lock_timeout = ${quoteLiteral(context.lockTimeout)};`);
-    if (step.timeZone) lines.push(`SET LOCAL TimeZone = ${quoteLiteral(step.timeZone)};`);
-    lines.push(statement);
-    if (!groupGoesOn) lines.push('COMMIT;');
+    lines.push('', 'BEGIN;', `SET LOCAL lock_timeout = ${quoteLiteral(context.lockTimeout)};`);
+    for (const step of steps) {
+      number += 1;
+      lines.push(sqlComment(`step ${number}: ${step.description}`));
+      if (step.timeZone) lines.push(`SET LOCAL TimeZone = ${quoteLiteral(step.timeZone)};`);
+      lines.push(terminated(inlineParams(step.sql, step.params)));
+    }
+    lines.push('COMMIT;');
   }
-  if (current !== 'app') lines.push('', `\\connect ${quoteIdent(context.appDatabase)}`);
+  if (current !== 'app') {
+    lines.push('');
+    connect('app');
+  }
   return `${lines.join('\n')}\n`;
 }

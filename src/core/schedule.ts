@@ -4,6 +4,7 @@
  */
 import { canCreateExtension, enableAdvice, type Capabilities, type Decision } from './capabilities.js';
 import type { Config } from './config.js';
+import { crontabSchedule } from './cron.js';
 import type { Database } from './db.js';
 import { MissingCapabilityError } from './errors.js';
 import { quoteIdent } from './identifiers.js';
@@ -36,8 +37,7 @@ export async function findJob(db: Database, caps: Capabilities, name: string): P
 
 /** Command line for an external scheduler (crontab), shown when there is no pg_cron. */
 export function crontabLine(config: Config): string {
-  const minute = 7;
-  return `${minute} * * * *  DATABASE_URL=postgres://USER@HOST/DB npx partkit maintain${config.source.startsWith('(') ? '' : ` --config ${config.source}`}`;
+  return `${crontabSchedule(config.maintenance.schedule)}  DATABASE_URL=postgres://USER@HOST/DB npx partkit maintain${config.source.startsWith('(') ? '' : ` --config ${config.source}`}`;
 }
 
 export function planSchedule(config: Config, caps: Capabilities, decision: Decision, existing: CronJob | undefined): SqlStep[] {

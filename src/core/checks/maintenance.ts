@@ -107,21 +107,28 @@ async function checkCronJob(db: Database, caps: Capabilities, config: Config): P
   return checks;
 }
 
-/** Without pg_cron: the last maintenance finished within maxAgeSeconds (or provisioning did, if none ran yet). */
-async function checkMaintenanceAge(db: Database, caps: Capabilities, config: Config, maxAgeSeconds: number): Promise<CheckResult> {
-  const limit = formatDuration(maxAgeSeconds);
+/** How old the last maintenance may be, and how to say where that limit came from. */
+export interface MaintenanceAgeLimit {
+  readonly seconds: number;
+  /** "--max-maintenance-age 4h", or the derived limit with its reason. */
+  readonly label: string;
+}
+
+/** Without pg_cron: the last maintenance finished within the limit (or provisioning did, if none ran yet). */
+async function checkMaintenanceAge(db: Database, caps: Capabilities, config: Config, maxAge: MaintenanceAgeLimit): Promise<CheckResult> {
+  const { seconds: maxAgeSeconds, label: limit } = maxAge;
   const schedule = `schedule it with an external scheduler, e.g. this crontab line: ${crontabLine(config)}`;
   if (!caps.kit.installed) return fail(null, 'maintenance-age', `partkit is not installed in schema ${config.kitSchema}: run \`partkit provision\``);
   const run = await readLastMaintenanceRun(db, caps);
   if (run) {
     const age = formatDuration(run.ageSeconds);
     return run.ageSeconds <= maxAgeSeconds
-      ? pass(null, 'maintenance-age', `the last maintenance finished ${age} ago (${run.finishedAt}), within --max-maintenance-age ${limit}`)
-      : fail(null, 'maintenance-age', `the last maintenance finished ${age} ago (${run.finishedAt}), more than --max-maintenance-age ${limit}: run \`partkit maintain\` now, and check the scheduler that should run it (${schedule})`);
+      ? pass(null, 'maintenance-age', `the last maintenance finished ${age} ago (${run.finishedAt}), within ${limit}`)
+      : fail(null, 'maintenance-age', `the last maintenance finished ${age} ago (${run.finishedAt}), more than ${limit}: run \`partkit maintain\` now, and check the scheduler that should run it (${schedule})`);
   }
   const registered = await readLastRegistration(db, caps);
   if (registered && registered.ageSeconds <= maxAgeSeconds) {
-    return pass(null, 'maintenance-age', `no maintenance has run yet; the tables were provisioned ${formatDuration(registered.ageSeconds)} ago, within --max-maintenance-age ${limit}`);
+    return pass(null, 'maintenance-age', `no maintenance has run yet; the tables were provisioned ${formatDuration(registered.ageSeconds)} ago, within ${limit}`);
   }
   return fail(null, 'maintenance-age', `no maintenance run is recorded${registered ? ` since the tables were provisioned ${formatDuration(registered.ageSeconds)} ago` : ''}: run \`partkit maintain\`, and ${schedule}`);
 }
@@ -139,8 +146,8 @@ async function checkLastResult(db: Database, caps: Capabilities): Promise<CheckR
   );
 }
 
-export async function checkMaintenance(db: Database, caps: Capabilities, config: Config, scheduler: Scheduler, maxAgeSeconds: number): Promise<CheckResult[]> {
-  const checks = scheduler === 'pg_cron' ? await checkCronJob(db, caps, config) : [await checkMaintenanceAge(db, caps, config, maxAgeSeconds)];
+export async function checkMaintenance(db: Database, caps: Capabilities, config: Config, scheduler: Scheduler, maxAge: MaintenanceAgeLimit): Promise<CheckResult[]> {
+  const checks = scheduler === 'pg_cron' ? await checkCronJob(db, caps, config) : [await checkMaintenanceAge(db, caps, config, maxAge)];
   checks.push(await checkLastResult(db, caps));
   return checks;
 }
