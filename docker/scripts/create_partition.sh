@@ -13,7 +13,7 @@ set -eu
 
 usage() {
     echo "usage: $(basename "$0") <table> [YYYY-MM]" >&2
-    echo "  Creates the month (default: next month, UTC) of <table> with partkit partition create." >&2
+    echo "  Creates the month (default: next month by the server's clock, in the table's zone) of <table> with partkit partition create." >&2
     echo "  DATABASE_URL says where; PARTKIT_BIN overrides the partkit command (default: npx --no-install partkit)." >&2
 }
 
@@ -35,15 +35,9 @@ if [ "$#" -eq 2 ]; then
         exit 2
     fi
 else
-    # Next month in UTC, from the current year and month (POSIX date has no month arithmetic).
-    year=$(date -u +%Y)
-    current=$(date -u +%m)
-    current=${current#0}
-    if [ "$current" -eq 12 ]; then
-        month="$((year + 1))-01"
-    else
-        month=$(printf '%04d-%02d' "$year" "$((current + 1))")
-    fi
+    # The month after the current one by the server's clock, in the table's zone: partkit asks the
+    # server, so this script never depends on the clock of the machine it runs on.
+    month=next
 fi
 
 # PARTKIT_BIN may be a command with arguments ("node /app/dist/cli.js"), so it is split on spaces.

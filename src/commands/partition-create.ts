@@ -10,7 +10,7 @@ import { runCommand, type GlobalOptions } from '../core/context.js';
 import type { Database } from '../core/db.js';
 import { CheckFailedError, LockError, MissingCapabilityError, UsageError } from '../core/errors.js';
 import { displayName, parseQualifiedName, quoteIdent, quoteQualified, type QualifiedName } from '../core/identifiers.js';
-import { addMonths, controlTypeOf, coveredMonth, listPartitions, monthKey, monthStartLiteral, type ControlType, type Month, type Partition } from '../core/partitions.js';
+import { addMonths, controlTypeOf, coveredMonth, currentMonth, serverNow, listPartitions, monthKey, monthStartLiteral, type ControlType, type Month, type Partition } from '../core/partitions.js';
 import { renderPlan, sqlStep, type Plan, type Step } from '../core/plan.js';
 
 /** More than ten years at once is almost certainly a typo (2205 for 2025). */
@@ -26,12 +26,23 @@ export function parseMonth(text: string, option: string): Month {
   return { year, month: Number(match[2]) };
 }
 
+/**
+ * A month counted from the server's clock in the table's zone once the table is inspected:
+ * `--month current` (offset 0) or `--month next` (1). Scripts use it instead of their own clock.
+ */
+export interface RelativeMonth {
+  readonly offset: number;
+}
+
+const RELATIVE: Record<string, number> = { current: 0, next: 1 };
+
 /** The months an invocation asks for, oldest first; usage errors for anything ambiguous. */
-export function requestedMonths(options: { month?: string | undefined; from?: string | undefined; to?: string | undefined }): Month[] {
+export function requestedMonths(options: { month?: string | undefined; from?: string | undefined; to?: string | undefined }): Month[] | RelativeMonth {
   const { month, from, to } = options;
   if (month !== undefined && (from !== undefined || to !== undefined)) {
     throw new UsageError('Give either --month or --from/--to, not both.');
   }
+  if (month !== undefined && RELATIVE[month.trim()] !== undefined) return { offset: RELATIVE[month.trim()]! };
   if (month !== undefined) return [parseMonth(month, '--month')];
   if (from === undefined || to === undefined) {
     throw new UsageError('Say which months to create: --month YYYY-MM, or --from YYYY-MM --to YYYY-MM (inclusive).');
@@ -134,9 +145,10 @@ function monthRange(month: Month): { lower: string; upper: string } {
 }
 
 /** Inspect and plan; nothing changes. Refuses months that another partition already overlaps. */
-export async function planPartitionCreate(db: Database, config: Config, tableName: string, months: readonly Month[]): Promise<PartitionCreatePlan> {
+export async function planPartitionCreate(db: Database, config: Config, tableName: string, requested: readonly Month[] | RelativeMonth): Promise<PartitionCreatePlan> {
   const name = parseQualifiedName(tableName);
   const facts = await inspectTable(db, config, name);
+  const months = 'offset' in requested ? [addMonths(currentMonth(facts.timeZone, await serverNow(db)), requested.offset)] : requested;
   const label = displayName(name);
   const covered = new Set(facts.partitions.map(coveredMonth).filter((key): key is string => key !== undefined));
   const missing = months.filter((month) => !covered.has(monthKey(month)));
@@ -226,7 +238,7 @@ export interface PartitionCreateOptions {
   readonly dryRun?: boolean | undefined;
 }
 
-export async function partitionCreate(db: Database, config: Config, tableName: string, months: readonly Month[], options: PartitionCreateOptions = {}): Promise<PartitionCreateResult> {
+export async function partitionCreate(db: Database, config: Config, tableName: string, months: readonly Month[] | RelativeMonth, options: PartitionCreateOptions = {}): Promise<PartitionCreateResult> {
   // A name that does not parse is refused before the run lock is taken.
   parseQualifiedName(tableName);
   if (!options.dryRun) await db.acquireRunLock();
@@ -267,7 +279,7 @@ const createCommand: CommandModule<GlobalOptions, PartitionCreateArgs> = {
   builder: (yargs) =>
     yargs
       .positional('table', { type: 'string', demandOption: true, describe: 'The parent table as SQL writes it: schema.table, "Mixed Case"' })
-      .option('month', { type: 'string', describe: 'One month, YYYY-MM' })
+      .option('month', { type: 'string', describe: 'One month, YYYY-MM, or current / next (by the server\'s clock, in the table\'s zone)' })
       .option('from', { type: 'string', describe: 'First month, YYYY-MM (with --to)' })
       .option('to', { type: 'string', describe: 'Last month, YYYY-MM, inclusive' })
       .example('$0 partition create public.messages --month 2026-03', '')

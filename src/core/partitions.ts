@@ -65,6 +65,12 @@ export function monthKey(month: Month): string {
   return `${month.year}-${String(month.month).padStart(2, '0')}`;
 }
 
+/** The server's clock: the one clock partkit counts months from, as maintenance and pg_cron do. */
+export async function serverNow(db: Database): Promise<Date> {
+  const [row] = await db.query<{ now: Date }>('SELECT now() AS now');
+  return row!.now;
+}
+
 /** The month that contains `now` (the server's clock: `caps.server.now`) in the given zone. */
 export function currentMonth(timeZone: string, now: Date): Month {
   const parts = new Intl.DateTimeFormat('en-US', { timeZone, year: 'numeric', month: 'numeric' }).formatToParts(now);
