@@ -7,6 +7,7 @@ import { decide, inspect, type Capabilities, type Decision } from '../core/capab
 import type { Config } from '../core/config.js';
 import { runCommand, type CommandContext, type GlobalOptions } from '../core/context.js';
 import type { Database } from '../core/db.js';
+import { partkitCommand } from '../core/shell.js';
 
 export interface DoctorReport {
   readonly server: Capabilities['server'];
@@ -37,7 +38,7 @@ function tableProblems(table: Capabilities['tables'][number]): string[] {
   const column = table.controlColumn;
   if (!column.exists) problems.push(`has no column ${column.name}`);
   else if (!column.notNull) problems.push(`${column.name} is nullable`);
-  if (table.relkind === 'r') problems.push(`is not partitioned: run \`partkit migrate\` (\`partkit migrate prep ${table.name}\`, then fill and swap)`);
+  if (table.relkind === 'r') problems.push(`is not partitioned: run \`partkit migrate\` (\`${partkitCommand(['migrate', 'prep', table.name])}\`, then fill and swap)`);
   if (table.partitioned && (table.partitionStrategy !== 'range' || table.partitionKey.join(',') !== column.name)) {
     problems.push(`is partitioned by ${table.partitionStrategy} (${table.partitionKey.join(', ')}), not by range on ${column.name}`);
   }

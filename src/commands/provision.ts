@@ -14,6 +14,7 @@ import { planKitInstall } from '../core/kit.js';
 import { controlTypeOf, listPartitions, type ControlType } from '../core/partitions.js';
 import { renderPlan, sqlStep, type Plan, type Step } from '../core/plan.js';
 import { crontabLine, findJob, jobName, planSchedule } from '../core/schedule.js';
+import { partkitCommand } from '../core/shell.js';
 import { readSql, sqlPath } from '../core/sql-files.js';
 import { partmanStrategy } from '../strategies/partman.js';
 import { plpgsqlStrategy } from '../strategies/plpgsql.js';
@@ -54,7 +55,7 @@ function checkTables(caps: Capabilities, config: Config): void {
       continue;
     }
     if (state.relkind === 'r') {
-      problems.push(`${state.name} exists but is not partitioned; run \`partkit migrate\` to move it to a partitioned table: \`partkit migrate prep ${state.name}\`, then fill and swap (nothing was changed).`);
+      problems.push(`${state.name} exists but is not partitioned; run \`partkit migrate\` to move it to a partitioned table: \`${partkitCommand(['migrate', 'prep', state.name])}\`, then fill and swap (nothing was changed).`);
       continue;
     }
     if (state.relkind !== 'p') {

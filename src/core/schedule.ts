@@ -7,6 +7,7 @@ import type { Config } from './config.js';
 import type { Database } from './db.js';
 import { MissingCapabilityError } from './errors.js';
 import { quoteIdent } from './identifiers.js';
+import { partkitCommand } from './shell.js';
 import { sqlStep, type SqlStep } from './plan.js';
 
 export interface CronJob {
@@ -37,7 +38,7 @@ export async function findJob(db: Database, caps: Capabilities, name: string): P
 /** Command line for an external scheduler (crontab), shown when there is no pg_cron. */
 export function crontabLine(config: Config): string {
   const minute = 7;
-  return `${minute} * * * *  DATABASE_URL=postgres://USER@HOST/DB npx partkit maintain${config.source.startsWith('(') ? '' : ` --config ${config.source}`}`;
+  return `${minute} * * * *  DATABASE_URL=postgres://USER@HOST/DB npx ${partkitCommand(['maintain', ...(config.source.startsWith('(') ? [] : ['--config', config.source])])}`;
 }
 
 export function planSchedule(config: Config, caps: Capabilities, decision: Decision, existing: CronJob | undefined): SqlStep[] {
