@@ -192,6 +192,9 @@ for (const name of ['bare18', 'pg17-partman5'] as TargetName[]) {
     });
 
     it('drop needs --yes, refuses while a view reads the original, then drops it', async () => {
+      // Without --yes the run is only a question (exit 2, as documented), even when something blocks the drop.
+      const askedBlocked = await partkit(db, ['migrate', 'drop', 'events'], 2);
+      expect(askedBlocked.stderr).toMatch(/view public\.recent_events[\s\S]*needs --yes/);
       const asked = await partkit(db, ['migrate', 'drop', 'messages'], 2);
       expect(asked.json).toMatchObject({ error: { exitCode: 2, hint: expect.stringMatching(/--yes/) } });
       expect(asked.stderr).toMatch(/would drop public\.messages_retired/);
@@ -201,9 +204,6 @@ for (const name of ['bare18', 'pg17-partman5'] as TargetName[]) {
       expect(await relkind(db, 'messages_retired')).toBeNull();
       expect((await partkit(db, ['migrate', 'drop', 'messages', '--yes'])).json).toMatchObject({ state: 'nothing to drop', changes: 0 });
 
-      // Without --yes the run is only a question (exit 2, as documented), even when something blocks the drop.
-      const askedBlocked = await partkit(db, ['migrate', 'drop', 'events'], 2);
-      expect(askedBlocked.stderr).toMatch(/view public\.recent_events[\s\S]*needs --yes/);
       const blocked = await partkit(db, ['migrate', 'drop', 'events', '--yes'], 5);
       expect(blocked.stderr).toMatch(/view public\.recent_events/);
       await db.query(`CREATE OR REPLACE VIEW recent_events AS SELECT id, kind, created_at FROM events WHERE created_at > now() - interval '7 days'`);

@@ -14,6 +14,7 @@ import { planKitInstall } from '../core/kit.js';
 import { controlTypeOf, listPartitions, type ControlType } from '../core/partitions.js';
 import { renderPlan, sqlStep, type Plan, type Step } from '../core/plan.js';
 import { crontabLine, findJob, jobName, planSchedule } from '../core/schedule.js';
+import { refuseMissingGrants, requiredGrants } from '../core/grants.js';
 import { partkitCommand } from '../core/shell.js';
 import { readSql, sqlPath } from '../core/sql-files.js';
 import { partmanStrategy } from '../strategies/partman.js';
@@ -108,6 +109,9 @@ export async function planProvision(db: Database, config: Config, options: Provi
   const caps = await inspect(db, config);
   const decision = decide(caps, config, options.strategy ?? config.strategy, options.scheduler ?? 'auto');
   checkTables(caps, config);
+  // A missing right would stop the run halfway: name every GRANT now, before anything changes.
+  // A dry run only prints the plan (often for an administrator to apply), so it is not refused.
+  if (!options.dryRun) refuseMissingGrants(caps, (await requiredGrants(db, caps, decision, config)).filter((grant) => grant.neededNow));
   const strategy = STRATEGIES[decision.strategy];
   const partman = caps.extensions.pg_partman;
   const ctx: ProvisionContext = {

@@ -72,6 +72,13 @@ export function planSchedule(config: Config, caps: Capabilities, decision: Decis
   }
   if (existing && existing.schedule === schedule && existing.command === command && existing.database === caps.database && existing.active) return steps;
   if (existing) {
+    const alterJob = cron.rights.alterJob;
+    if (alterJob && !alterJob.execute) {
+      throw new MissingCapabilityError(
+        `The user ${caps.user.name} may not update pg_cron job ${name} (no EXECUTE on ${alterJob.signature}); nothing was changed.`,
+        `An administrator must run, in database ${cron.databaseName}: GRANT EXECUTE ON FUNCTION ${alterJob.signature} TO ${quoteIdent(caps.user.name)}; Then run partkit provision again.`,
+      );
+    }
     steps.push(
       sqlStep(`update pg_cron job ${name}: "${schedule}" in database ${caps.database}`, 'SELECT cron.alter_job(job_id := $1, schedule := $2, command := $3, database := $4, active := true)', {
         params: [existing.jobid, schedule, command, caps.database],
