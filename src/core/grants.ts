@@ -38,7 +38,9 @@ export async function requiredGrants(db: Database, caps: Capabilities, decision:
 
   // Schemas provision creates: CREATE SCHEMA (even IF NOT EXISTS) needs CREATE on the database.
   const schemas: string[] = [];
-  if ((await pendingMigrations(db, config.kitSchema)).length > 0) schemas.push(config.kitSchema);
+  // A user who cannot even read the kit's migrations table cannot run them either: count the schema as needed.
+  const pending = await pendingMigrations(db, config.kitSchema).catch(() => ['?']);
+  if (pending.length > 0) schemas.push(config.kitSchema);
   const archiveSchemas = [...new Set(config.tables.map((table) => table.archiveSchema).filter((schema): schema is string => schema !== null))];
   const partman = caps.extensions.pg_partman;
   const wanted = [...archiveSchemas, ...(decision.strategy === 'partman' && !partman.installed ? [config.partmanSchema] : [])];
