@@ -1,3 +1,6 @@
+import { readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import pg from 'pg';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { resolveConnection } from '../src/core/connection.js';
@@ -204,5 +207,15 @@ describeTarget('bare18', 'exit codes: one SQLSTATE table for steps, reads and th
     expect(ExitCode.internal).toBe(6);
     expect(reportError(new TypeError("Cannot read properties of undefined (reading 'rows')"), false)).toBe(6);
     expect(reportError(new CheckFailedError('a check failed'), false)).toBe(1);
+    // A failed system call is the machine's state, not a bug.
+    const missingFile = (() => {
+      try {
+        readFileSync(path.join(tmpdir(), 'partkit-no-such-dir', 'file'));
+      } catch (error) {
+        return error;
+      }
+      return undefined;
+    })();
+    expect(reportError(missingFile, false)).toBe(5);
   });
 });

@@ -120,6 +120,10 @@ export function failureKind(error: unknown): FailureKind | undefined {
   const errno = (error as NodeJS.ErrnoException | undefined)?.code;
   if (errno === 'ECONNRESET' || errno === 'EPIPE' || errno === 'ECONNREFUSED') return 'connection';
   if (error instanceof Error && CONNECTION_LOST.test(error.message)) return 'connection';
+  // A failed system call (writing an export, reading a file) is about the machine, not a bug.
+  if (typeof errno === 'string' && typeof (error as NodeJS.ErrnoException).syscall === 'string') {
+    return errno === 'EACCES' || errno === 'EPERM' || errno === 'EROFS' ? 'missing' : 'conflict';
+  }
   return undefined;
 }
 
