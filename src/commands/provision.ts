@@ -109,9 +109,8 @@ export async function planProvision(db: Database, config: Config, options: Provi
   const caps = await inspect(db, config);
   const decision = decide(caps, config, options.strategy ?? config.strategy, options.scheduler ?? 'auto');
   checkTables(caps, config);
-  // A missing right would stop the run halfway: name every GRANT now, before anything changes.
-  // A dry run only prints the plan (often for an administrator to apply), so it is not refused.
-  if (!options.dryRun) refuseMissingGrants(caps, (await requiredGrants(db, caps, decision, config)).filter((grant) => grant.neededNow));
+  // A missing right would stop the run halfway (or, for cron.job, the planning itself): name every GRANT now, before anything changes.
+  refuseMissingGrants(caps, (await requiredGrants(db, caps, decision, config)).filter((grant) => grant.neededNow));
   const strategy = STRATEGIES[decision.strategy];
   const partman = caps.extensions.pg_partman;
   const ctx: ProvisionContext = {

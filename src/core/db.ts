@@ -13,7 +13,6 @@ import { inlineParams, type MigrationsStep, type Plan, type SqlStep, type Step }
 
 /** Advisory lock key: one partkit run per database at a time ('part' 'kit'). */
 const RUN_LOCK = [0x70617274, 0x6b6974] as const;
-const LOCK_ERRORS = new Set(['55P03', '40P01', '40001']);
 
 export interface ExecutorOptions {
   readonly lockTimeout: string;
@@ -155,7 +154,7 @@ export class Database {
         return await this.runSqlSteps(client, steps, running);
       } catch (error) {
         const code = sqlState(error);
-        if (code && LOCK_ERRORS.has(code)) {
+        if (failureKind(error) === 'lock') {
           if (attempt >= this.options.retries) {
             throw new LockError(
               `Could not take the locks for "${running.step.description}" after ${attempt} attempts (${(error as Error).message}).`,
