@@ -5,7 +5,7 @@
  * only what reads back from its file, and no row is ever lost.
  */
 import { createHash } from 'node:crypto';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { gunzipSync } from 'node:zlib';
@@ -112,6 +112,7 @@ function parseCsv(text: string): (string | null)[][] {
   return records;
 }
 
+const modeOf = (file: string) => statSync(file).mode & 0o777;
 const sha256 = (file: string) => createHash('sha256').update(readFileSync(file)).digest('hex');
 const readManifest = (file: string) => JSON.parse(readFileSync(file, 'utf8')) as Manifest;
 
@@ -259,6 +260,12 @@ for (const [target, strategy] of [
           }
         }
       }
+      // Archived rows are user data: owner-only files and folders, whatever the umask (022 here).
+      expect(process.umask() & 0o077).not.toBe(0o077);
+      for (const folder of [dir, ...TABLES.map((table) => path.join(dir, `public.${table}`))]) expect(modeOf(folder), folder).toBe(0o700);
+      for (const table of TABLES) {
+        for (const back of [13, 14, 15]) for (const file of [fileOf(table, back), manifestOf(table, back)]) expect(modeOf(file), file).toBe(0o600);
+      }
       const { rows } = await db.query<{ archived_table: string; rows: string; sha256: string; file: string; dropped_at: Date | null }>(
         'SELECT archived_table, rows, sha256, file, dropped_at FROM partkit.archive_export ORDER BY archived_table',
       );
@@ -299,6 +306,40 @@ for (const [target, strategy] of [
       expect(text.exitCode).toBe(0);
       expect(text.stdout).toMatch(/: 0 exported, 6 already exported, 0 dropped/);
       expect(text.stdout).toContain(`skipped  public.messages ${monthOf(-13).key}`);
+    });
+
+    it('leftover .partial files of a killed export are removed by the next run; nothing else in the folder is', async () => {
+      const folder = path.join(dir, 'public.messages');
+      const month = monthOf(-13).key;
+      const gone = 99_999_999; // above any pid_max: no such process
+      const leftovers = [`${month}.csv.gz.${gone}.partial`, `${month}.json.${gone}.partial`];
+      const kept = [
+        `${month}.csv.gz.${process.pid}.partial`, // a process that still runs (this test) may still be writing it
+        `1999-01.csv.gz.${gone}.partial`, // not a month of this table
+        'notes.partial', // not partkit's
+        `${month}.csv.gz.partial.bak`,
+      ];
+      for (const name of [...leftovers, ...kept]) writeFileSync(path.join(folder, name), 'half a month');
+      const result = await exportJson();
+      expect(result).toMatchObject({ exported: 0, skipped: 6 });
+      for (const name of leftovers) expect(existsSync(path.join(folder, name)), name).toBe(false);
+      for (const name of kept) expect(existsSync(path.join(folder, name)), name).toBe(true);
+      for (const name of kept) rmSync(path.join(folder, name));
+    });
+
+    it('the modes are configurable (archiveExport.fileMode / dirMode)', async () => {
+      const other = path.join(work, 'cold-group', 'nested');
+      const modes = path.join(work, 'modes.json');
+      writeFileSync(modes, JSON.stringify({ ...JSON.parse(readFileSync(config, 'utf8')), archiveExport: { fileMode: '0640', dirMode: '0750' } }));
+      const result = await runPartkit(['archive', 'export', '--to', other, '--json', '--config', modes, '--database-url', db.url]);
+      expect(result.exitCode, result.stderr).toBe(0);
+      expect((JSON.parse(result.stdout) as ExportJson).exported).toBe(6);
+      for (const folder of [path.join(work, 'cold-group'), other, path.join(other, 'public.messages')]) expect(modeOf(folder), folder).toBe(0o750);
+      for (const name of readdirSync(path.join(other, 'public.messages'))) expect(modeOf(path.join(other, 'public.messages', name)), name).toBe(0o640);
+      // Back to the main folder, so that the records point at it again for the tests below.
+      rmSync(path.join(work, 'cold-group'), { recursive: true });
+      for (const table of TABLES) for (const back of [13, 14, 15]) rmSync(manifestOf(table, back));
+      expect((await exportJson()).exported).toBe(6);
     });
 
     it('purge drops exported months past purge.after, keeps a month changed since its export, never touches attached ones', async () => {

@@ -115,12 +115,31 @@ describe('configuration', () => {
     expect(invalid.stderr).toMatch(/defaults\.premake/);
   });
 
+  it('archive export modes: 0600/0700 by default, octal strings validated, shown by config show', async () => {
+    expect(resolveConfig({}, 'test').archiveExport).toEqual({ fileMode: 0o600, dirMode: 0o700 });
+    expect(resolveConfig({ archiveExport: { fileMode: '0640', dirMode: '750' } }, 'test').archiveExport).toEqual({ fileMode: 0o640, dirMode: 0o750 });
+    for (const [archiveExport, field] of [
+      [{ fileMode: '644' + '4' }, /archiveExport\.fileMode": expected an octal mode/],
+      [{ fileMode: 'rw-------' }, /archiveExport\.fileMode": expected an octal mode/],
+      [{ fileMode: '0400' }, /archiveExport\.fileMode": the owner needs read and write/],
+      [{ dirMode: '0600' }, /archiveExport\.dirMode": the owner needs read, write and search/],
+      [{ umask: '077' }, /archiveExport": unknown key "umask"/],
+    ] as const) {
+      const result = await runPartkit(['config', 'show', '--config', configFile('modes', { archiveExport })]);
+      expect(result.exitCode, JSON.stringify(archiveExport)).toBe(2);
+      expect(result.stderr).toMatch(field);
+    }
+    const shown = await runPartkit(['config', 'show', '--json', '--config', configFile('modes-ok', { archiveExport: { dirMode: '0750' } })]);
+    expect(JSON.parse(shown.stdout).archiveExport).toEqual({ fileMode: '0600', dirMode: '0750' });
+  });
+
   it('config schema describes exactly the keys the validator accepts', async () => {
     const result = await runPartkit(['config', 'schema']);
     expect(result.exitCode, result.stderr).toBe(0);
     const schema = JSON.parse(result.stdout) as { additionalProperties: boolean; properties: Record<string, { properties?: Record<string, unknown>; additionalProperties?: boolean }> };
     expect(schema.additionalProperties).toBe(false);
-    expect(Object.keys(schema.properties).sort()).toEqual(['$schema', 'archiveSchema', 'defaults', 'kitSchema', 'maintenance', 'partmanSchema', 'strategy', 'tables']);
+    expect(Object.keys(schema.properties).sort()).toEqual(['$schema', 'archiveExport', 'archiveSchema', 'defaults', 'kitSchema', 'maintenance', 'partmanSchema', 'strategy', 'tables']);
+    expect(Object.keys(schema.properties.archiveExport!.properties!).sort()).toEqual(['dirMode', 'fileMode']);
     expect(Object.keys(schema.properties.defaults!.properties!).sort()).toEqual(['archive', 'controlColumn', 'interval', 'premake', 'purge', 'retention', 'timeZone']);
     expect(schema.properties.defaults!.additionalProperties).toBe(false);
     // The README's full example is accepted by the validator, key for key.

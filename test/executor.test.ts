@@ -1,8 +1,13 @@
+import { readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import pg from 'pg';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { resolveConnection } from '../src/core/connection.js';
-import { Database, DEFAULT_EXECUTOR_OPTIONS } from '../src/core/db.js';
-import { silentLogger } from '../src/core/log.js';
+import { reportError } from '../src/core/context.js';
+import { Database, DEFAULT_EXECUTOR_OPTIONS, StepFailedError } from '../src/core/db.js';
+import { CheckFailedError, ExitCode } from '../src/core/errors.js';
+import { createLogger, silentLogger } from '../src/core/log.js';
 import { renderPlan, sqlStep, type Plan } from '../src/core/plan.js';
 import { createTestDatabase, describeTarget, psql, runPartkit, type TestDatabase } from './helpers/targets.js';
 
@@ -153,5 +158,124 @@ describeTarget('bare18', 'the executor and --dry-run run the same units', () => 
       { step: 'second', zone: psqlZone },
       { step: 'third', zone: psqlZone },
     ]);
+  });
+});
+
+describeTarget('bare18', 'exit codes: one SQLSTATE table for steps, reads and the CLI', () => {
+  let db: TestDatabase;
+  beforeAll(async () => {
+    db = await createTestDatabase('bare18');
+    const result = await runPartkit(['provision', '--scheduler', 'external', '--database-url', db.url]);
+    expect(result.exitCode, result.stderr).toBe(0);
+  });
+  afterAll(() => db?.drop());
+
+  /** partkit's own session in this database (application_name = partkit). */
+  async function partkitPids(): Promise<number[]> {
+    const { rows } = await db.query<{ pid: number }>(`SELECT pid FROM pg_stat_activity WHERE application_name = 'partkit' AND datname = current_database()`);
+    return rows.map((row) => row.pid);
+  }
+
+  it('a backend terminated while partkit waits for the run lock exits 3 (connection), not 5', async () => {
+    const other = new pg.Client({ connectionString: db.url });
+    await other.connect();
+    try {
+      await other.query('SELECT pg_advisory_lock($1, $2)', [0x70617274, 0x6b6974]);
+      const waiting = runPartkit(['maintain', '--database-url', db.url]);
+      let said = '';
+      await new Promise<void>((resolve, reject) => {
+        waiting.stderr!.on('data', (chunk: Buffer) => {
+          said += chunk.toString();
+          if (said.includes('Waiting for another partkit run on this database to finish')) resolve();
+        });
+        waiting.once('exit', () => reject(new Error(`maintain exited without waiting for the lock: ${said}`)));
+      });
+      const pids = await partkitPids();
+      expect(pids.length).toBeGreaterThan(0);
+      for (const pid of pids) await db.query('SELECT pg_terminate_backend($1)', [pid]);
+      const result = await waiting;
+      expect(result.exitCode, result.stderr).toBe(3);
+      expect(result.stderr).toMatch(/Lost the connection to/);
+    } finally {
+      await other.end();
+    }
+  });
+
+  it('a backend terminated in the middle of a step exits 3 (connection), and the step is rolled back', async () => {
+    // A missing month gives provision a step; a SHARE lock lets it inspect but makes that step wait: terminate it there.
+    const { rows: newest } = await db.query<{ name: string }>(
+      `SELECT c.relname AS name FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
+        WHERE i.inhparent = 'public.messages'::regclass AND pg_get_expr(c.relpartbound, c.oid) <> 'DEFAULT'
+        ORDER BY pg_get_expr(c.relpartbound, c.oid) DESC LIMIT 1`,
+    );
+    await db.query(`DROP TABLE "${newest[0]!.name}"`);
+    const holder = new pg.Client({ connectionString: db.url });
+    await holder.connect();
+    try {
+      await holder.query('BEGIN');
+      await holder.query('LOCK TABLE public.messages IN SHARE MODE');
+      const running = runPartkit(['provision', '--scheduler', 'external', '--lock-timeout', '60s', '--database-url', db.url]);
+      let pid: number | undefined;
+      for (let i = 0; i < 200 && pid === undefined; i += 1) {
+        const { rows } = await db.query<{ pid: number }>(
+          `SELECT pid FROM pg_stat_activity WHERE application_name = 'partkit' AND datname = current_database() AND wait_event_type = 'Lock'`,
+        );
+        pid = rows[0]?.pid;
+        if (pid === undefined) await new Promise((resolve) => setTimeout(resolve, 100));
+      }
+      expect(pid, 'partkit never waited on the table lock').toBeDefined();
+      await db.query('SELECT pg_terminate_backend($1)', [pid]);
+      const result = await running;
+      expect(result.exitCode, result.stderr).toBe(3);
+      expect(result.stderr).toMatch(/SQLSTATE 57P01|Lost the connection/);
+    } finally {
+      await holder.query('ROLLBACK');
+      await holder.end();
+    }
+    const { rows: back } = await db.query(`SELECT to_regclass($1) AS t`, [`public."${newest[0]!.name}"`]);
+    expect(back[0]!.t).toBeNull();
+  });
+
+  it('a step that fails with a data exception (22xxx) or an internal error (XX000) is reported as a bug, exit 6', async () => {
+    const cases: [string, number, RegExp][] = [
+      ['22012', 6, /bug in partkit or the server, please report it/],
+      ['XX000', 6, /bug in partkit or the server, please report it/],
+      ['42501', 4, /grant rights or install an extension/],
+      ['23505', 5, /fix the cause and run again/],
+      ['57P01', 3, /session was terminated or the server went away/],
+    ];
+    const database = await Database.connect(resolveConnection(db.url), { ...DEFAULT_EXECUTOR_OPTIONS, retries: 1, log: createLogger({ verbose: false }) });
+    try {
+      for (const [state, exitCode, hint] of cases) {
+        const step = sqlStep(`raise ${state}`, `DO $$ BEGIN RAISE EXCEPTION 'raised %', '${state}' USING ERRCODE = '${state}'; END $$`);
+        const error = await database.applyPlan({ steps: [step] }).then(() => undefined, (caught: unknown) => caught);
+        expect(error, state).toBeInstanceOf(StepFailedError);
+        expect((error as StepFailedError).exitCode, state).toBe(exitCode);
+        expect((error as StepFailedError).hint, state).toMatch(hint);
+      }
+      const divided = await database.applyPlan({ steps: [sqlStep('divide by zero', 'SELECT 1 / 0')] }).then(() => undefined, (caught: unknown) => caught);
+      expect((divided as StepFailedError).exitCode).toBe(6);
+      // The same table decides for a read.
+      const read = await database.query('SELECT 1 / 0').then(() => undefined, (caught: unknown) => caught);
+      expect(reportError(read, false)).toBe(6);
+    } finally {
+      await database.close();
+    }
+  });
+
+  it('a JavaScript error that is not a PartkitError exits 6 (internal), not 1 (a check failed)', () => {
+    expect(ExitCode.internal).toBe(6);
+    expect(reportError(new TypeError("Cannot read properties of undefined (reading 'rows')"), false)).toBe(6);
+    expect(reportError(new CheckFailedError('a check failed'), false)).toBe(1);
+    // A failed system call is the machine's state, not a bug.
+    const missingFile = (() => {
+      try {
+        readFileSync(path.join(tmpdir(), 'partkit-no-such-dir', 'file'));
+      } catch (error) {
+        return error;
+      }
+      return undefined;
+    })();
+    expect(reportError(missingFile, false)).toBe(5);
   });
 });

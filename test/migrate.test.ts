@@ -9,7 +9,8 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { createTestDatabase, describeTarget, runPartkit, type TargetName, type TestDatabase } from './helpers/targets.js';
+import { execa } from 'execa';
+import { cleanEnv, createTestDatabase, describeTarget, REPO_DIR, runPartkit, type TargetName, type TestDatabase } from './helpers/targets.js';
 
 const configDir = mkdtempSync(path.join(tmpdir(), 'partkit-migrate-'));
 const config = path.join(configDir, 'config.json');
@@ -191,8 +192,12 @@ for (const name of ['bare18', 'pg17-partman5'] as TargetName[]) {
     });
 
     it('drop needs --yes, refuses while a view reads the original, then drops it', async () => {
+      // Without --yes the run is only a question (exit 2, as documented), even when something blocks the drop.
+      const askedBlocked = await partkit(db, ['migrate', 'drop', 'events'], 2);
+      expect(askedBlocked.stderr).toMatch(/view public\.recent_events[\s\S]*needs --yes/);
       const asked = await partkit(db, ['migrate', 'drop', 'messages'], 2);
-      expect(asked.json).toMatchObject({ state: 'would drop', changes: 0 });
+      expect(asked.json).toMatchObject({ error: { exitCode: 2, hint: expect.stringMatching(/--yes/) } });
+      expect(asked.stderr).toMatch(/would drop public\.messages_retired/);
       expect(await relkind(db, 'messages_retired')).toBe('r');
       const dropped = await partkit(db, ['migrate', 'drop', 'messages', '--yes']);
       expect(dropped.json).toMatchObject({ state: 'dropped', rows: { missing: 0 } });
@@ -210,6 +215,74 @@ for (const name of ['bare18', 'pg17-partman5'] as TargetName[]) {
     });
   });
 }
+
+describeTarget('bare18', 'migrate prints next steps that run as printed in a shell, for an adversarial name', () => {
+  let db: TestDatabase;
+  const sqlName = `"My 'Odd' Schema"."Odd ""Name"" Log"`;
+  const oddConfig = path.join(configDir, 'odd.json');
+  beforeAll(async () => {
+    db = await createTestDatabase('bare18');
+    await db.query(`CREATE SCHEMA ${sqlName.split('.')[0]}`);
+    await db.query(`CREATE TABLE ${sqlName} (id bigint PRIMARY KEY, created_at timestamptz NOT NULL)`);
+    await db.query(`INSERT INTO ${sqlName} SELECT g, now() - g * interval '1 day' FROM generate_series(1, 90) g`);
+    writeFileSync(oddConfig, JSON.stringify({ tables: [{ name: sqlName }] }));
+  });
+  afterAll(() => db?.drop());
+
+  /** Runs a printed command line exactly as a user would paste it, with `partkit` being the built CLI. */
+  function pasted(line: string) {
+    const cli = path.join(REPO_DIR, 'dist', 'cli.js');
+    return execa('bash', ['-c', `partkit() { "${process.execPath}" "${cli}" "$@"; }\n${line}`], {
+      env: cleanEnv({ DATABASE_URL: db.url, PARTKIT_CONFIG: oddConfig }),
+      extendEnv: false,
+      reject: false,
+      timeout: 110_000,
+    });
+  }
+
+  function printed(output: string, pattern: RegExp): string {
+    const match = pattern.exec(output);
+    expect(match, output).not.toBeNull();
+    return match![1]!.trim();
+  }
+
+  it('prep -> fill -> swap -> drop, each run from the previous one\'s printed hint', async () => {
+    const env = { DATABASE_URL: db.url, PARTKIT_CONFIG: oddConfig };
+    const prepped = await runPartkit(['migrate', 'prep', sqlName], { env });
+    expect(prepped.exitCode, prepped.stderr).toBe(0);
+    const fill = printed(prepped.stdout, /^next: (partkit .*)$/m);
+
+    const filled = await pasted(fill);
+    expect(filled.exitCode, `${fill}\n${filled.stderr}`).toBe(0);
+    expect(await count(db, `SELECT count(*)::int AS n FROM "My 'Odd' Schema"."Odd ""Name"" Log_partitioned"`)).toBe(90);
+
+    const swap = printed(filled.stdout, /^next: (partkit .*)$/m);
+    const swapped = await pasted(swap);
+    expect(swapped.exitCode, `${swap}\n${swapped.stderr}`).toBe(0);
+    expect(await relkind(db, `"My 'Odd' Schema"."Odd ""Name"" Log"`)).toBe('p');
+
+    // drop without --yes: exit 2 and a hint with the command that does it.
+    const drop = printed(swapped.stdout, /later: (partkit .*)$/m);
+    const asked = await pasted(drop.replace(/ --yes$/, ''));
+    expect(asked.exitCode, asked.stderr).toBe(2);
+    const confirmed = await pasted(printed(asked.stderr, /Run again with --yes to drop it: (partkit .*)$/m));
+    expect(confirmed.exitCode, confirmed.stderr).toBe(0);
+    expect(await relkind(db, `"My 'Odd' Schema"."Odd ""Name"" Log_retired"`)).toBeNull();
+  });
+
+  it('provision and doctor point an unpartitioned table to a migrate prep that runs as printed', async () => {
+    await db.query(`CREATE TABLE "My 'Odd' Schema"."Plain ""Old"" Log" (id bigint PRIMARY KEY, created_at timestamptz NOT NULL)`);
+    writeFileSync(oddConfig, JSON.stringify({ tables: [{ name: `"My 'Odd' Schema"."Plain ""Old"" Log"` }] }));
+    const provisioned = await runPartkit(['provision', '--scheduler', 'external'], { env: { DATABASE_URL: db.url, PARTKIT_CONFIG: oddConfig } });
+    expect(provisioned.exitCode).toBe(4);
+    const prep = printed(provisioned.stderr, /`(partkit migrate prep [^`]*)`/);
+    const doctor = await runPartkit(['doctor'], { env: { DATABASE_URL: db.url, PARTKIT_CONFIG: oddConfig } });
+    expect(printed(doctor.stdout, /`(partkit migrate prep [^`]*)`/)).toBe(prep);
+    const prepped = await pasted(prep);
+    expect(prepped.exitCode, `${prep}\n${prepped.stderr}`).toBe(0);
+    expect(await relkind(db, `"My 'Odd' Schema"."Plain ""Old"" Log_partitioned"`)).toBe('p');
+  });
+});
 
 describeTarget('bare18', 'migrate refuses what it cannot move, and changes nothing', () => {
   let db: TestDatabase;

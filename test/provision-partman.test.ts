@@ -231,6 +231,107 @@ for (const name of ['pg15-partman4', 'pg17-partman5'] as TargetName[]) {
   });
 }
 
+/** Runs each "in database D: GRANT ...; GRANT ...;" of a hint as the superuser, exactly as printed. */
+async function runGrantHint(name: TargetName, hint: string): Promise<string[]> {
+  const statements: string[] = [];
+  for (const part of hint.matchAll(/in database ([^:\s]+): ((?:GRANT [^;]+; ?)+)/g)) {
+    for (const statement of part[2]!.split(/;\s*/).filter((text) => text.startsWith('GRANT'))) {
+      statements.push(statement);
+      await adminQuery(name, statement, [], part[1]!);
+    }
+  }
+  return statements;
+}
+
+for (const name of ['pg15-partman4', 'pg17-partman5'] as TargetName[]) {
+  describeTarget(name, `provision as a non-superuser lacking rights on ${name}: every GRANT named, nothing half-done`, () => {
+    let db: TestDatabase;
+    beforeAll(async () => {
+      db = await createTestDatabase(name);
+      // What an administrator did already: pg_partman in the database with its grants, pg_cron in postgres.
+      await db.query(`CREATE SCHEMA partman; CREATE EXTENSION pg_partman SCHEMA partman`);
+      await adminInPostgres(name, 'CREATE EXTENSION IF NOT EXISTS pg_cron');
+    });
+    afterAll(() => db?.drop());
+
+    it('refuses with exit 4 naming CREATE on the database and schema, USAGE on cron and EXECUTE on schedule_in_database; doctor lists them; the printed GRANTs make it work', async () => {
+      // Not the owner of the database: no CREATE on it, nor (PG 15+) on schema public.
+      const role = await createRole('app_user', db);
+      await db.query(`GRANT USAGE, CREATE ON SCHEMA partman TO "${role.name}"; GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA partman TO "${role.name}"`);
+      const q = `"${role.name}"`;
+
+      const refused = await runPartkit(['provision', '--database-url', role.url]);
+      expect(refused.exitCode, refused.stderr).toBe(4);
+      const hint = /^hint: (.*)$/m.exec(refused.stderr)![1]!;
+      expect(hint).toContain(`in database ${db.name}: GRANT CREATE ON DATABASE "${db.name}" TO ${q}; GRANT CREATE ON SCHEMA "public" TO ${q};`);
+      expect(hint).toContain(`in database postgres: GRANT USAGE ON SCHEMA cron TO ${q}; GRANT EXECUTE ON FUNCTION cron.schedule_in_database(text,text,text,text,text,boolean) TO ${q};`);
+      expect(refused.stderr).toMatch(/nothing was changed/);
+      expect(refused.stderr).not.toMatch(/permission denied/);
+      const { rows: untouched } = await db.query(`SELECT nspname FROM pg_namespace WHERE nspname IN ('partkit', 'partkit_archive') UNION ALL SELECT relname FROM pg_class WHERE relname = 'messages'`);
+      expect(untouched).toEqual([]);
+      expect(await createTestDatabaseJobs(db)).toHaveLength(0);
+
+      const doctor = await runPartkit(['doctor', '--json', '--database-url', role.url]);
+      expect(doctor.exitCode, doctor.stderr).toBe(0);
+      const grants = (JSON.parse(doctor.stdout) as { grants: { statement: string; has: boolean | null; database: string }[] }).grants;
+      const state = Object.fromEntries(grants.map((grant) => [grant.statement, grant.has]));
+      expect(state).toEqual({
+        [`GRANT CREATE ON DATABASE "${db.name}" TO ${q};`]: false,
+        [`GRANT CREATE ON SCHEMA "public" TO ${q};`]: false,
+        [`GRANT USAGE ON SCHEMA cron TO ${q};`]: false,
+        [`GRANT EXECUTE ON FUNCTION cron.schedule_in_database(text,text,text,text,text,boolean) TO ${q};`]: false,
+        [`GRANT EXECUTE ON FUNCTION cron.alter_job(bigint,text,text,text,text,boolean) TO ${q};`]: false,
+      });
+      const text = await runPartkit(['doctor', '--database-url', role.url]);
+      expect(text.stdout).toMatch(/rights provision needs[\s\S]*MISSING\s+USAGE on schema cron in database postgres/);
+
+      expect(await runGrantHint(name, hint)).toHaveLength(4);
+      const provisioned = await runPartkit(['provision', '--json', '--database-url', role.url]);
+      expect(provisioned.exitCode, provisioned.stderr).toBe(0);
+      expect(JSON.parse(provisioned.stdout)).toMatchObject({ strategy: 'partman', scheduler: 'pg_cron' });
+      expect(await createTestDatabaseJobs(db)).toHaveLength(1);
+      const after = JSON.parse((await runPartkit(['doctor', '--json', '--database-url', role.url])).stdout) as { grants: { statement: string; has: boolean | null }[] };
+      expect(after.grants.filter((grant) => grant.has !== true).map((grant) => grant.statement)).toEqual([`GRANT EXECUTE ON FUNCTION cron.alter_job(bigint,text,text,text,text,boolean) TO ${q};`]);
+
+      // A new schedule needs cron.alter_job (revoked from PUBLIC in pg_cron 1.4 and 1.6): named, job untouched.
+      const hourly = writeConfig(`half-past-${name}`, { maintenance: { schedule: '30 * * * *' } });
+      const alter = await runPartkit(['provision', '--config', hourly, '--database-url', role.url]);
+      expect(alter.exitCode, alter.stderr).toBe(4);
+      const alterHint = /^hint: (.*)$/m.exec(alter.stderr)![1]!;
+      expect(alterHint).toContain(`in database postgres: GRANT EXECUTE ON FUNCTION cron.alter_job(bigint,text,text,text,text,boolean) TO ${q};`);
+      expect((await createTestDatabaseJobs(db))[0]).toMatchObject({ schedule: '0 * * * *' });
+      expect(await runGrantHint(name, alterHint)).toHaveLength(1);
+      const altered = await runPartkit(['provision', '--config', hourly, '--database-url', role.url]);
+      expect(altered.exitCode, altered.stderr).toBe(0);
+      expect((await createTestDatabaseJobs(db))[0]).toMatchObject({ schedule: '30 * * * *', active: true });
+    });
+
+    it('verify after provision --scheduler external, by a user with no rights on schema cron, does not fail on cron.job', async () => {
+      const own = await createTestDatabase(name);
+      try {
+        const role = await createRole('app_owner', own, { ownsDatabase: true });
+        await own.query(`CREATE SCHEMA partman; CREATE EXTENSION pg_partman SCHEMA partman`);
+        await own.query(`GRANT USAGE, CREATE ON SCHEMA partman TO "${role.name}"; GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA partman TO "${role.name}"`);
+        const provisioned = await runPartkit(['provision', '--scheduler', 'external', '--database-url', role.url]);
+        expect(provisioned.exitCode, provisioned.stderr).toBe(0);
+        const maintained = await runPartkit(['maintain', '--database-url', role.url]);
+        expect(maintained.exitCode, maintained.stderr).toBe(0);
+        const verified = await runPartkit(['verify', '--json', '--database-url', role.url]);
+        expect(verified.exitCode, verified.stdout).toBe(0);
+        const checks = (JSON.parse(verified.stdout) as { checks: { check: string; ok: boolean; detail: string }[] }).checks;
+        expect(checks.find((check) => check.check === 'maintenance-age')?.detail).toMatch(new RegExp(`may not read cron\\.job in database postgres[\\s\\S]*GRANT USAGE ON SCHEMA cron TO "${role.name}";`));
+        expect(checks.some((check) => check.check === 'maintenance-job')).toBe(false);
+        // Asked to check the pg_cron job, it fails with the GRANT to run instead of a raw error.
+        const asked = await runPartkit(['verify', '--scheduler', 'pg_cron', '--json', '--database-url', role.url]);
+        expect(asked.exitCode).toBe(1);
+        expect(asked.stdout).toContain(`GRANT USAGE ON SCHEMA cron TO \\"${role.name}\\";`);
+      } finally {
+        await own.drop();
+      }
+    });
+  });
+}
+
 describeTarget('pg15-nocron', 'provision without pg_cron preloaded', () => {
   let db: TestDatabase;
   beforeAll(async () => {

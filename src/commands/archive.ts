@@ -9,7 +9,7 @@
  */
 import { createHash } from 'node:crypto';
 import { createReadStream, createWriteStream } from 'node:fs';
-import { mkdir, open, readFile, rename, rm, stat } from 'node:fs/promises';
+import { chmod, mkdir, open, readdir, readFile, rename, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { Readable, Transform, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -23,6 +23,7 @@ import { CheckFailedError, ExitCode, MissingCapabilityError, UsageError } from '
 import { displayName, quoteIdent, quoteQualified, type QualifiedName } from '../core/identifiers.js';
 import type { Logger } from '../core/log.js';
 import { sqlStep, type SqlStep } from '../core/plan.js';
+import { isAlive } from '../core/processes.js';
 
 /** Rows fetched from the cursor per round trip. */
 const FETCH_ROWS = 5000;
@@ -83,11 +84,19 @@ export interface ArchiveExportResult {
 export interface ArchiveExportOptions {
   /** The cold-storage folder (created if missing). */
   readonly to: string;
+  /** Modes of the files and of the folders partkit creates; default the config's (0600 and 0700). */
+  readonly fileMode?: number | undefined;
+  readonly dirMode?: number | undefined;
   readonly dropAfterExport?: boolean | undefined;
   readonly dryRun?: boolean | undefined;
 }
 
 /** One archived table as found in the database, with where its files go. */
+interface FileModes {
+  readonly fileMode: number;
+  readonly dirMode: number;
+}
+
 interface ArchivedTable {
   readonly parent: QualifiedName;
   readonly archived: QualifiedName;
@@ -217,10 +226,12 @@ async function fsyncPath(file: string): Promise<void> {
 }
 
 /** Writes a small file so that it is either absent or complete: temp file, fsync, rename, fsync the folder. */
-async function writeFileDurably(file: string, content: string): Promise<void> {
-  const temp = `${file}.${process.pid}.partial`;
-  const handle = await open(temp, 'w');
+async function writeFileDurably(file: string, content: string, fileMode: number): Promise<void> {
+  const temp = partialName(file, process.pid);
+  const handle = await open(temp, 'w', fileMode);
   try {
+    // The mode given to open() passes through the umask; the configured one is set exactly.
+    await handle.chmod(fileMode);
     await handle.writeFile(content, 'utf8');
     await handle.sync();
   } finally {
@@ -228,6 +239,58 @@ async function writeFileDurably(file: string, content: string): Promise<void> {
   }
   await rename(temp, file);
   await fsyncPath(path.dirname(file));
+}
+
+/** Where a file is written before it is complete: `<file>.<pid>.partial`, renamed into place when done. */
+function partialName(file: string, pid: number): string {
+  return `${file}.${pid}.partial`;
+}
+
+/**
+ * Creates `directory` and any missing parents with exactly `mode` (mkdir's mode passes through the
+ * umask). Folders that already exist keep theirs: partkit changes only what it creates.
+ */
+async function makeDirectory(directory: string, mode: number): Promise<void> {
+  const missing: string[] = [];
+  for (let each = path.resolve(directory); ; each = path.dirname(each)) {
+    const exists = await stat(each).then(() => true, (error: NodeJS.ErrnoException) => (error.code === 'ENOENT' ? false : Promise.reject(error)));
+    if (exists) break;
+    missing.unshift(each);
+    if (path.dirname(each) === each) break;
+  }
+  if (missing.length === 0) return;
+  await mkdir(directory, { recursive: true, mode });
+  for (const each of missing) await chmod(each, mode);
+}
+
+/**
+ * Removes what an interrupted export left behind: `<month file>.<pid>.partial` of this table's
+ * months in its folder, when that process is gone. Nothing else in the folder is touched.
+ */
+async function removeLeftoverPartials(tables: readonly ArchivedTable[], log: Logger): Promise<void> {
+  const byDirectory = new Map<string, Set<string>>();
+  for (const table of tables) {
+    const names = byDirectory.get(path.dirname(table.file)) ?? new Set<string>();
+    names.add(path.basename(table.file)).add(path.basename(table.manifestFile));
+    byDirectory.set(path.dirname(table.file), names);
+  }
+  for (const [directory, names] of byDirectory) {
+    let entries: string[];
+    try {
+      entries = await readdir(directory);
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') continue;
+      throw error;
+    }
+    for (const entry of entries) {
+      const match = /^(.+)\.(\d+)\.partial$/.exec(entry);
+      if (!match || !names.has(match[1]!)) continue;
+      const pid = Number(match[2]);
+      if (pid !== process.pid && isAlive(pid)) continue;
+      await rm(path.join(directory, entry), { force: true });
+      log.info(`  removed ${path.join(directory, entry)}, left by an interrupted export`);
+    }
+  }
 }
 
 async function readManifest(file: string): Promise<ArchiveManifest | null> {
@@ -318,9 +381,9 @@ async function inspectTable(db: Database, root: string, archiveSchema: string, t
  * cast to text by the server, so they are exactly what COPY would print (dates in ISO, timestamptz
  * in UTC). Cursor statements only read; changes to the database still go through applyPlan.
  */
-async function writeExport(db: Database, table: ArchivedTable, log: Logger): Promise<{ rows: number; sha256: string; bytes: number }> {
-  await mkdir(path.dirname(table.file), { recursive: true });
-  const temp = `${table.file}.${process.pid}.partial`;
+async function writeExport(db: Database, table: ArchivedTable, modes: FileModes, log: Logger): Promise<{ rows: number; sha256: string; bytes: number }> {
+  await makeDirectory(path.dirname(table.file), modes.dirMode);
+  const temp = partialName(table.file, process.pid);
   const select = `SELECT ${table.columns.map((column, i) => `${quoteIdent(column.name)}::text AS c${i}`).join(', ')} FROM ${quoteQualified(table.archived)}`;
   let rows = 0;
   async function* csv(): AsyncGenerator<Buffer> {
@@ -343,6 +406,13 @@ async function writeExport(db: Database, table: ArchivedTable, log: Logger): Pro
     await db.query('SET LOCAL extra_float_digits = 1');
     await db.query(`DECLARE ${CURSOR} NO SCROLL CURSOR FOR ${select}`);
     log.info(`• export ${displayName(table.archived)} (${table.month}) to ${table.file}`);
+    // Exactly the configured mode, whatever the umask, before a byte of user data is written.
+    const created = await open(temp, 'w', modes.fileMode);
+    try {
+      await created.chmod(modes.fileMode);
+    } finally {
+      await created.close();
+    }
     await pipeline(Readable.from(csv()), createGzip(), tap.stream, createWriteStream(temp, { flags: 'w' }));
     await db.query('COMMIT');
   } catch (error) {
@@ -417,6 +487,7 @@ export async function archiveExport(db: Database, config: Config, options: Archi
   if (!options.to) throw new UsageError('archive export needs --to DIR, the cold-storage folder.', 'For example: partkit archive export --to /mnt/cold/semibot');
   const root = path.resolve(options.to);
   const dryRun = options.dryRun ?? false;
+  const modes: FileModes = { fileMode: options.fileMode ?? config.archiveExport.fileMode, dirMode: options.dirMode ?? config.archiveExport.dirMode };
   const log = db.log;
   const kit = config.kitSchema;
   const [installed] = await db.query<{ ok: boolean }>('SELECT to_regclass($1) IS NOT NULL AND to_regprocedure($2) IS NOT NULL AS ok', [
@@ -428,7 +499,7 @@ export async function archiveExport(db: Database, config: Config, options: Archi
   }
   if (!dryRun) {
     try {
-      await mkdir(root, { recursive: true });
+      await makeDirectory(root, modes.dirMode);
     } catch (error) {
       throw new UsageError(`Cannot create --to folder ${root}: ${(error as NodeJS.ErrnoException).code ?? String(error)}.`, 'Give a folder partkit can write to.');
     }
@@ -444,8 +515,10 @@ export async function archiveExport(db: Database, config: Config, options: Archi
         await db.query<ExportRecord>(`SELECT archived_table, rows::text AS rows, sha256, dropped_at IS NOT NULL AS dropped FROM ${quoteIdent(kit)}.archive_export WHERE archive_schema = $1`, [archiveSchema])
       ).map((record) => [record.archived_table, record]),
     );
-    for (const archived of await inspectTable(db, root, archiveSchema, table, log)) {
-      months.push(await exportMonth(db, kit, archived, records.get(archived.archived.name), { dryRun, drop: options.dropAfterExport ?? false, log }));
+    const archivedTables = await inspectTable(db, root, archiveSchema, table, log);
+    if (!dryRun) await removeLeftoverPartials(archivedTables, log);
+    for (const archived of archivedTables) {
+      months.push(await exportMonth(db, kit, archived, records.get(archived.archived.name), { dryRun, drop: options.dropAfterExport ?? false, modes, log }));
     }
   }
   const count = (test: (month: MonthExport) => boolean) => months.filter(test).length;
@@ -460,7 +533,13 @@ export async function archiveExport(db: Database, config: Config, options: Archi
   };
 }
 
-async function exportMonth(db: Database, kit: string, table: ArchivedTable, record: ExportRecord | undefined, options: { dryRun: boolean; drop: boolean; log: Logger }): Promise<MonthExport> {
+async function exportMonth(
+  db: Database,
+  kit: string,
+  table: ArchivedTable,
+  record: ExportRecord | undefined,
+  options: { dryRun: boolean; drop: boolean; modes: FileModes; log: Logger },
+): Promise<MonthExport> {
   const base = { table: displayName(table.parent), archivedTable: displayName(table.archived), month: table.month, file: table.file, manifest: table.manifestFile };
   const previous = await readManifest(table.manifestFile);
   const upToDate =
@@ -483,13 +562,13 @@ async function exportMonth(db: Database, kit: string, table: ArchivedTable, reco
       manifest = previous;
     } else {
       options.log.warn(`${table.file} does not read back as its manifest says; exporting ${displayName(table.archived)} again`);
-      manifest = await exportAndVerify(db, table);
+      manifest = await exportAndVerify(db, table, options.modes);
       action = 'exported';
     }
   } else if (upToDate) {
     manifest = previous;
   } else {
-    manifest = await exportAndVerify(db, table);
+    manifest = await exportAndVerify(db, table, options.modes);
     action = 'exported';
   }
 
@@ -500,11 +579,11 @@ async function exportMonth(db: Database, kit: string, table: ArchivedTable, reco
   return { ...base, action, rows: manifest.rows, sha256: manifest.sha256, recorded, dropped: options.drop };
 }
 
-async function exportAndVerify(db: Database, table: ArchivedTable): Promise<ArchiveManifest> {
-  const written = await writeExport(db, table, db.log);
+async function exportAndVerify(db: Database, table: ArchivedTable, modes: FileModes): Promise<ArchiveManifest> {
+  const written = await writeExport(db, table, modes, db.log);
   await verifyExport(table, written);
   const manifest = manifestOf(db, table, written);
-  await writeFileDurably(table.manifestFile, `${JSON.stringify(manifest, null, 2)}\n`);
+  await writeFileDurably(table.manifestFile, `${JSON.stringify(manifest, null, 2)}\n`, modes.fileMode);
   return manifest;
 }
 

@@ -13,6 +13,8 @@ export interface ResolvedConfig {
   readonly kitSchema: string;
   readonly partmanSchema: string;
   readonly maintenance: Config['maintenance'];
+  /** As octal strings, as the file writes them. */
+  readonly archiveExport: { readonly fileMode: string; readonly dirMode: string };
   readonly tables: readonly (Omit<Config['tables'][number], 'name'> & { readonly name: string })[];
 }
 
@@ -23,13 +25,18 @@ export function describeConfig(config: Config): ResolvedConfig {
     kitSchema: config.kitSchema,
     partmanSchema: config.partmanSchema,
     maintenance: config.maintenance,
+    archiveExport: { fileMode: octal(config.archiveExport.fileMode), dirMode: octal(config.archiveExport.dirMode) },
     tables: config.tables.map((table) => ({ ...table, name: displayName(table.name) })),
   };
 }
 
+function octal(mode: number): string {
+  return `0${mode.toString(8).padStart(3, '0')}`;
+}
+
 export function renderConfig(config: ResolvedConfig): string {
   const lines = [
-    `config ${config.source}: strategy ${config.strategy}, kit schema ${config.kitSchema}, pg_partman schema ${config.partmanSchema}, maintenance "${config.maintenance.schedule}"`,
+    `config ${config.source}: strategy ${config.strategy}, kit schema ${config.kitSchema}, pg_partman schema ${config.partmanSchema}, maintenance "${config.maintenance.schedule}", archive export files ${config.archiveExport.fileMode} in folders ${config.archiveExport.dirMode}`,
   ];
   for (const table of config.tables) {
     lines.push(

@@ -7,6 +7,8 @@ import { decide, inspect, type Capabilities, type Decision } from '../core/capab
 import type { Config } from '../core/config.js';
 import { runCommand, type CommandContext, type GlobalOptions } from '../core/context.js';
 import type { Database } from '../core/db.js';
+import { requiredGrants, type RequiredGrant } from '../core/grants.js';
+import { partkitCommand } from '../core/shell.js';
 
 export interface DoctorReport {
   readonly server: Capabilities['server'];
@@ -19,6 +21,8 @@ export interface DoctorReport {
   readonly scheduler: Decision['scheduler'];
   readonly reasons: readonly string[];
   readonly advice: readonly string[];
+  /** Every right provision needs from this user (for this strategy and scheduler), with the GRANT and whether the user has it. */
+  readonly grants: readonly RequiredGrant[];
   readonly tables: readonly {
     readonly name: string;
     readonly exists: boolean;
@@ -37,7 +41,7 @@ function tableProblems(table: Capabilities['tables'][number]): string[] {
   const column = table.controlColumn;
   if (!column.exists) problems.push(`has no column ${column.name}`);
   else if (!column.notNull) problems.push(`${column.name} is nullable`);
-  if (table.relkind === 'r') problems.push(`is not partitioned: run \`partkit migrate\` (\`partkit migrate prep ${table.name}\`, then fill and swap)`);
+  if (table.relkind === 'r') problems.push(`is not partitioned: run \`partkit migrate\` (\`${partkitCommand(['migrate', 'prep', table.name])}\`, then fill and swap)`);
   if (table.partitioned && (table.partitionStrategy !== 'range' || table.partitionKey.join(',') !== column.name)) {
     problems.push(`is partitioned by ${table.partitionStrategy} (${table.partitionKey.join(', ')}), not by range on ${column.name}`);
   }
@@ -59,6 +63,7 @@ export async function doctor(db: Database, config: Config, strategy?: Config['st
     scheduler: decision.scheduler,
     reasons: decision.reasons,
     advice: decision.advice,
+    grants: await requiredGrants(db, caps, decision, config),
     tables: caps.tables.map((table) => ({
       name: table.name,
       exists: table.exists,
@@ -99,6 +104,15 @@ export function renderDoctor(report: DoctorReport): string {
       return `  ${table.name.padEnd(28)} ${state}${table.exists ? `, ~${table.estimatedRows} rows` : ''}${problems}`;
     }),
   ];
+  if (report.grants.length) {
+    lines.push('', `rights provision needs (user ${report.user.name})`);
+    for (const grant of report.grants) {
+      const state = grant.has === true ? 'has it ' : grant.has === false ? 'MISSING' : 'unknown';
+      const where = grant.database !== report.database ? ` in database ${grant.database}` : '';
+      const when = grant.neededNow ? '' : ' (later)';
+      lines.push(`  ${state}  ${grant.privilege}${where}: to ${grant.purpose}${when}${grant.has === true ? '' : `\n           ${grant.statement}`}`);
+    }
+  }
   if (report.advice.length) lines.push('', 'advice', ...report.advice.map((line) => `  - ${line}`));
   return lines.join('\n');
 }

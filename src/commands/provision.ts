@@ -13,7 +13,9 @@ import { planKitInstall } from '../core/kit.js';
 import { controlTypeOf, listPartitions, type ControlType } from '../core/partitions.js';
 import { renderPlan, sqlStep, type Plan, type Step } from '../core/plan.js';
 import { crontabLine, findJob, jobName, planSchedule } from '../core/schedule.js';
-import { readSql } from '../core/sql-files.js';
+import { refuseMissingGrants, requiredGrants } from '../core/grants.js';
+import { partkitCommand } from '../core/shell.js';
+import { readSql, sqlPath } from '../core/sql-files.js';
 import { tableTemplate } from '../core/table-templates.js';
 import { partmanStrategy } from '../strategies/partman.js';
 import { plpgsqlStrategy } from '../strategies/plpgsql.js';
@@ -68,7 +70,7 @@ function checkTables(caps: Capabilities, config: Config): void {
       continue;
     }
     if (state.relkind === 'r') {
-      problems.push(`${state.name} exists but is not partitioned; run \`partkit migrate\` to move it to a partitioned table: \`partkit migrate prep ${state.name}\`, then fill and swap (nothing was changed).`);
+      problems.push(`${state.name} exists but is not partitioned; run \`partkit migrate\` to move it to a partitioned table: \`${partkitCommand(['migrate', 'prep', state.name])}\`, then fill and swap (nothing was changed).`);
       continue;
     }
     if (state.relkind !== 'p') {
@@ -116,6 +118,8 @@ export async function planProvision(db: Database, config: Config, options: Provi
   const caps = await inspect(db, config);
   const decision = decide(caps, config, options.strategy ?? config.strategy, options.scheduler ?? 'auto');
   checkTables(caps, config);
+  // A missing right would stop the run halfway (or, for cron.job, the planning itself): name every GRANT now, before anything changes.
+  refuseMissingGrants(caps, (await requiredGrants(db, caps, decision, config)).filter((grant) => grant.neededNow));
   const strategy = STRATEGIES[decision.strategy];
   const partman = caps.extensions.pg_partman;
   const ctx: ProvisionContext = {

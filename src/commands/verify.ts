@@ -75,7 +75,7 @@ export async function verify(db: Database, config: Config, options: VerifyOption
   const caps = await inspect(db, config);
   const scheduler = options.scheduler === undefined || options.scheduler === 'auto' ? decide(caps, config).scheduler : options.scheduler;
   const checks: CheckResult[] = [await checkKit(db, caps, config), checkExtensions(caps)];
-  checks.push(...(await checkMaintenance(db, caps, config, scheduler, maxAge)));
+  checks.push(...(await checkMaintenance(db, caps, config, scheduler, maxAge, options.scheduler === 'pg_cron')));
   for (const [index, table] of config.tables.entries()) {
     checks.push(...(await checkTable(db, caps, config, table, caps.tables[index]!, { maxDefaultRows })));
   }

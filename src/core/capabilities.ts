@@ -26,9 +26,29 @@ export interface CronState extends ExtensionState {
   readonly databaseName: string | null;
   /** Whether this user may schedule jobs for another database (cron.schedule_in_database). */
   readonly canScheduleInDatabase: boolean | null;
+  /** This user's rights on pg_cron's objects, read in pg_cron's database; null where unknown (not created, not reachable). */
+  readonly rights: CronRights;
   /** True when this user may not read shared_preload_libraries, so `preloaded` is a best guess. */
   readonly settingsHidden: boolean;
 }
+
+/** A function partkit calls, with its exact signature (as GRANT takes it) and whether this user may execute it. */
+export interface FunctionRight {
+  readonly signature: string;
+  readonly execute: boolean;
+}
+
+export interface CronRights {
+  /** pg_cron's schema as SQL writes it (`cron`). */
+  readonly schema: string | null;
+  /** USAGE on that schema: needed to name anything in it, cron.job included. */
+  readonly usage: boolean | null;
+  readonly scheduleInDatabase: FunctionRight | null;
+  /** cron.alter_job, which updates an existing job (revoked from PUBLIC in pg_cron 1.4 and 1.6 alike). */
+  readonly alterJob: FunctionRight | null;
+}
+
+const UNKNOWN_CRON_RIGHTS: CronRights = { schema: null, usage: null, scheduleInDatabase: null, alterJob: null };
 
 export interface TableState {
   readonly name: string;
@@ -121,10 +141,18 @@ function fingerprint(settings: readonly string[], aurora: boolean, roles: readon
   return 'unknown';
 }
 
-/** Looked up through the catalog: naming the function needs USAGE on schema cron, which is what we ask about. */
-const CAN_SCHEDULE_IN_DATABASE = `(SELECT has_schema_privilege(n.oid, 'USAGE') AND has_function_privilege(p.oid, 'EXECUTE')
-     FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
-    WHERE n.nspname = 'cron' AND p.proname = 'schedule_in_database' LIMIT 1)`;
+/** Looked up through the catalog: naming the functions needs USAGE on schema cron, which is one of the rights asked about. */
+// The extension itself lives in pg_catalog; its objects in the schema cron it creates.
+const CRON_RIGHTS = `SELECT e.extversion AS version, n.nspname AS schema, c.oid::regnamespace::text AS schema_sql,
+            has_schema_privilege(c.oid, 'USAGE') AS usage,
+            (SELECT p.oid::regprocedure::text FROM pg_proc p WHERE p.pronamespace = c.oid AND p.proname = 'schedule_in_database' ORDER BY p.oid LIMIT 1) AS schedule_signature,
+            (SELECT has_function_privilege(p.oid, 'EXECUTE') FROM pg_proc p WHERE p.pronamespace = c.oid AND p.proname = 'schedule_in_database' ORDER BY p.oid LIMIT 1) AS schedule_execute,
+            (SELECT p.oid::regprocedure::text FROM pg_proc p WHERE p.pronamespace = c.oid AND p.proname = 'alter_job' ORDER BY p.oid LIMIT 1) AS alter_signature,
+            (SELECT has_function_privilege(p.oid, 'EXECUTE') FROM pg_proc p WHERE p.pronamespace = c.oid AND p.proname = 'alter_job' ORDER BY p.oid LIMIT 1) AS alter_execute
+       FROM pg_extension e
+       JOIN pg_namespace n ON n.oid = e.extnamespace
+       JOIN pg_namespace c ON c.nspname = 'cron'
+      WHERE e.extname = 'pg_cron'`;
 
 async function inspectExtensions(db: Database) {
   const rows = await db.query<{ name: string; default_version: string | null; installed_version: string | null; schema: string | null; needs_superuser: boolean | null }>(
@@ -151,19 +179,33 @@ async function inspectExtensions(db: Database) {
 }
 
 /** pg_cron lives in cron.database_name; look there (same credentials) when it is another database. */
-async function inspectCronDatabase(db: Database, cronDatabase: string): Promise<{ installed: boolean; version: string | null; schema: string | null; canScheduleInDatabase: boolean | null }> {
+async function inspectCronDatabase(
+  db: Database,
+  cronDatabase: string,
+): Promise<{ installed: boolean; version: string | null; schema: string | null; canScheduleInDatabase: boolean | null; rights: CronRights }> {
   try {
-    const [row] = await db.queryCron<{ version: string | null; schema: string | null; can_schedule: boolean | null }>(
-      cronDatabase,
-      `SELECT e.extversion AS version, n.nspname AS schema,
-              ${CAN_SCHEDULE_IN_DATABASE} AS can_schedule
-         FROM pg_extension e JOIN pg_namespace n ON n.oid = e.extnamespace
-        WHERE e.extname = 'pg_cron'`,
-    );
-    return { installed: row !== undefined, version: row?.version ?? null, schema: row?.schema ?? null, canScheduleInDatabase: row?.can_schedule ?? null };
+    const [row] = await db.queryCron<{
+      version: string;
+      schema: string;
+      schema_sql: string;
+      usage: boolean;
+      schedule_signature: string | null;
+      schedule_execute: boolean | null;
+      alter_signature: string | null;
+      alter_execute: boolean | null;
+    }>(cronDatabase, CRON_RIGHTS);
+    if (!row) return { installed: false, version: null, schema: null, canScheduleInDatabase: null, rights: UNKNOWN_CRON_RIGHTS };
+    const right = (signature: string | null, execute: boolean | null): FunctionRight | null => (signature === null ? null : { signature, execute: execute ?? false });
+    const rights: CronRights = {
+      schema: row.schema_sql,
+      usage: row.usage,
+      scheduleInDatabase: right(row.schedule_signature, row.schedule_execute),
+      alterJob: right(row.alter_signature, row.alter_execute),
+    };
+    return { installed: true, version: row.version, schema: row.schema, canScheduleInDatabase: row.usage && (rights.scheduleInDatabase?.execute ?? false), rights };
   } catch (error) {
     db.log.debug(`cannot inspect pg_cron in database ${cronDatabase}: ${(error as Error).message}`);
-    return { installed: false, version: null, schema: null, canScheduleInDatabase: null };
+    return { installed: false, version: null, schema: null, canScheduleInDatabase: null, rights: UNKNOWN_CRON_RIGHTS };
   }
 }
 
@@ -248,17 +290,13 @@ export async function inspect(db: Database, config: Config): Promise<Capabilitie
       cronDatabase = 'postgres';
     }
   }
-  let cron: CronState = { ...ext.cron, preloaded, databaseName: cronDatabase, canScheduleInDatabase: null, settingsHidden };
+  let cron: CronState = { ...ext.cron, preloaded, databaseName: cronDatabase, canScheduleInDatabase: null, settingsHidden, rights: UNKNOWN_CRON_RIGHTS };
   if (seenThere?.installed) {
     cron = { ...cron, ...seenThere };
-  } else if (cronDatabase !== null && cronDatabase !== server.database) {
+  } else if (cronDatabase !== null && (cronDatabase !== server.database || ext.cron.installed)) {
+    // queryCron reads through this connection when pg_cron lives in this very database.
     const there = await inspectCronDatabase(db, cronDatabase);
     cron = { ...cron, ...there };
-  } else if (cronDatabase !== null && ext.cron.installed) {
-    const [row] = await db.query<{ ok: boolean | null }>(
-      `SELECT ${CAN_SCHEDULE_IN_DATABASE} AS ok`,
-    );
-    cron = { ...cron, canScheduleInDatabase: row?.ok ?? null };
   }
   const [kitRow] = await db.query<{ installed: boolean }>('SELECT to_regclass($1) IS NOT NULL AS installed', [`${quoteIdent(config.kitSchema)}.managed_table`]);
   const kitInstalled = kitRow?.installed ?? false;

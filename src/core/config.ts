@@ -66,6 +66,17 @@ const cronSchedule = text.superRefine((value, ctx) => {
   }
 });
 
+/** A file mode as an octal string ("0600"); the owner must keep what partkit itself needs (`ownerBits`). */
+function octalMode(ownerBits: number, what: string) {
+  return z
+    .string()
+    .regex(/^0?[0-7]{3}$/, { message: `expected an octal mode such as "0${ownerBits.toString(8)}0"` })
+    .refine((value) => (Number.parseInt(value, 8) & ownerBits) === ownerBits, { message: `the owner needs ${what} (0${ownerBits.toString(8)}00 at least)` });
+}
+
+/** Archived rows are user data: readable by their owner only, unless the config says otherwise. */
+export const DEFAULT_ARCHIVE_MODES = { fileMode: '0600', dirMode: '0700' } as const;
+
 const tableSettingsShape = {
   controlColumn: identifier,
   interval: partitionInterval,
@@ -98,6 +109,12 @@ const configFile = z.strictObject({
       jobName: identifier.optional(),
     })
     .default({ schedule: '0 * * * *' }),
+  archiveExport: z
+    .strictObject({
+      fileMode: octalMode(0o600, 'read and write').default(DEFAULT_ARCHIVE_MODES.fileMode),
+      dirMode: octalMode(0o700, 'read, write and search').default(DEFAULT_ARCHIVE_MODES.dirMode),
+    })
+    .default(DEFAULT_ARCHIVE_MODES),
   defaults: tableSettings.partial().default({}),
   tables: z.array(tableEntry).min(1).default(() => SEMIBOT_TABLES.map((name) => ({ name }))),
 });
@@ -131,6 +148,8 @@ export interface Config {
   readonly kitSchema: string;
   readonly partmanSchema: string;
   readonly maintenance: { readonly schedule: string; readonly jobName: string | undefined };
+  /** Modes of the files and folders `archive export` writes (numbers, e.g. 0o600). */
+  readonly archiveExport: { readonly fileMode: number; readonly dirMode: number };
   readonly tables: readonly TableConfig[];
   /** Where the config came from, for messages. */
   readonly source: string;
@@ -233,6 +252,7 @@ export function resolveConfig(raw: unknown, source: string): Config {
     kitSchema: file.kitSchema,
     partmanSchema: file.partmanSchema,
     maintenance: { schedule: file.maintenance.schedule, jobName: file.maintenance.jobName },
+    archiveExport: { fileMode: Number.parseInt(file.archiveExport.fileMode, 8), dirMode: Number.parseInt(file.archiveExport.dirMode, 8) },
     tables,
     source,
   };

@@ -5,7 +5,7 @@
 import { loadConfig, type Config } from './config.js';
 import { redact, resolveConnection, type ConnectionTarget } from './connection.js';
 import { Database, DEFAULT_EXECUTOR_OPTIONS } from './db.js';
-import { ExitCode, isPartkitError, sqlState, UsageError } from './errors.js';
+import { EXIT_CODE_OF_KIND, ExitCode, failureKind, isPartkitError, REPORT_BUG_HINT, UsageError } from './errors.js';
 import { createLogger, type Logger } from './log.js';
 
 export interface GlobalOptions {
@@ -80,21 +80,22 @@ export async function runCommand<R extends object>(
 }
 
 /**
- * Errors partkit did not type itself: a server error is about the database's state (4 when
- * something is missing or not allowed, else 5); anything else is a defect, reported as such.
+ * Errors partkit did not type itself: a server error maps through the one SQLSTATE table in
+ * errors.ts (4 missing, 3 connection, 5 conflict, 6 a bug); anything else is a defect (6).
  */
 function exitCodeOf(error: unknown): number {
   if (isPartkitError(error)) return error.exitCode;
-  const code = sqlState(error);
-  if (code === undefined) return ExitCode.checkFailed;
-  return code.startsWith('42') || code === '0A000' || code === '58P01' ? ExitCode.missingCapability : ExitCode.lockOrConflict;
+  const kind = failureKind(error);
+  return kind === undefined ? ExitCode.internal : EXIT_CODE_OF_KIND[kind];
 }
 
 export function reportError(error: unknown, json: boolean): number {
   const exitCode = exitCodeOf(error);
-  const internal = !isPartkitError(error) && sqlState(error) === undefined;
-  const message = redact(`${internal ? 'internal error (please report it): ' : ''}${error instanceof Error ? error.message : String(error)}`);
-  const hint = isPartkitError(error) && error.hint ? redact(error.hint) : undefined;
+  const untyped = !isPartkitError(error);
+  const internal = untyped && exitCode === ExitCode.internal;
+  const message = redact(`${internal ? 'internal error: ' : ''}${error instanceof Error ? error.message : String(error)}`);
+  const rawHint = isPartkitError(error) ? error.hint : internal ? REPORT_BUG_HINT : undefined;
+  const hint = rawHint ? redact(rawHint) : undefined;
   if (json) {
     process.stdout.write(`${JSON.stringify({ error: { message, hint, exitCode } }, null, 2)}\n`);
   }

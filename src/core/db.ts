@@ -6,14 +6,13 @@
 import pg from 'pg';
 import { migrate } from 'postgres-migrations';
 import { connectionError, withDatabase, type ConnectionTarget } from './connection.js';
-import { LockError, PartkitError, sqlState } from './errors.js';
+import { ConnectionError, EXIT_CODE_OF_KIND, failureKind, LockError, PartkitError, REPORT_BUG_HINT, sqlState, type FailureKind } from './errors.js';
 import { quoteIdent, quoteLiteral } from './identifiers.js';
 import type { Logger } from './log.js';
 import { inlineParams, planUnits, type MigrationsStep, type Plan, type SqlStep, type Step } from './plan.js';
 
 /** Advisory lock key: one partkit run per database at a time ('part' 'kit'). */
 const RUN_LOCK = [0x70617274, 0x6b6974] as const;
-const LOCK_ERRORS = new Set(['55P03', '40P01', '40001']);
 
 export interface ExecutorOptions {
   readonly lockTimeout: string;
@@ -79,10 +78,7 @@ export class Database {
       const result = await this.client.query<Row>(sql, params as unknown[]);
       return result.rows;
     } catch (error) {
-      if (sqlState(error) === '55P03') {
-        throw new LockError(`Another session holds a lock partkit needs to inspect the tables (${(error as Error).message}).`, 'Retry later or raise --lock-timeout; pg_locks shows who holds it.', { cause: error });
-      }
-      throw error;
+      throw readError(this.target, error);
     }
   }
 
@@ -90,7 +86,11 @@ export class Database {
   async queryCron<Row extends object = Record<string, unknown>>(cronDatabase: string, sql: string, params: readonly unknown[] = []): Promise<Row[]> {
     const client = await this.cronConnection(cronDatabase);
     this.options.log.debug(`[${cronDatabase}] ${inlineParams(sql, params)}`);
-    return (await client.query<Row>(sql, params as unknown[])).rows;
+    try {
+      return (await client.query<Row>(sql, params as unknown[])).rows;
+    } catch (error) {
+      throw readError(this.target, error);
+    }
   }
 
   private async cronConnection(cronDatabase: string): Promise<pg.Client> {
@@ -148,7 +148,7 @@ export class Database {
         return await this.runSqlSteps(client, steps, running);
       } catch (error) {
         const code = sqlState(error);
-        if (code && LOCK_ERRORS.has(code)) {
+        if (failureKind(error) === 'lock') {
           if (attempt >= this.options.retries) {
             throw new LockError(
               `Could not take the locks for "${running.step.description}" after ${attempt} attempts (${(error as Error).message}).`,
@@ -228,15 +228,44 @@ export class Database {
   }
 }
 
+/** A failed read: lock and connection errors get their own types; other server errors pass through. */
+function readError(target: ConnectionTarget, error: unknown): unknown {
+  const kind = failureKind(error);
+  if (kind === 'lock') {
+    return new LockError(`Another session holds a lock partkit needs to inspect the tables (${(error as Error).message}).`, 'Retry later or raise --lock-timeout; pg_locks shows who holds it.', { cause: error });
+  }
+  if (kind === 'connection') return lostConnection(target, error);
+  return error;
+}
+
+/** The session was terminated (pg_terminate_backend, a server shutdown) or the network dropped. */
+function lostConnection(target: ConnectionTarget, error: unknown): ConnectionError {
+  const code = sqlState(error);
+  const reason = error instanceof Error ? error.message : String(error);
+  return new ConnectionError(
+    `Lost the connection to ${target.display}: ${reason}${code ? ` (SQLSTATE ${code})` : ''}.`,
+    'The session was terminated or the server went away; the statement in progress was rolled back. Check the server, then run again.',
+    { cause: error },
+  );
+}
+
+const STEP_HINTS: Readonly<Record<FailureKind, string>> = {
+  missing: 'An administrator may need to grant rights or install an extension; run `partkit doctor`.',
+  connection: 'The session was terminated or the server went away; this step was rolled back. Check the server, then run again (steps already applied are kept and skipped next time).',
+  lock: 'Another session holds the table; retry later or raise --lock-timeout.',
+  conflict: 'Nothing after this step was applied; fix the cause and run again (steps already applied are kept and skipped next time).',
+  internal: `Nothing after this step was applied. ${REPORT_BUG_HINT}`,
+};
+
 /** A step the server rejected; the message names the step and the server's reason. */
 export class StepFailedError extends PartkitError {
   readonly exitCode;
   constructor(step: Step, error: unknown) {
     const code = sqlState(error);
     const reason = error instanceof Error ? error.message : String(error);
-    // Missing rights or objects are "the server lacks something"; anything else is a conflict.
-    const missing = code !== undefined && ['42501', '42883', '42P01', '0A000', '58P01'].includes(code);
-    super(`Step failed: ${step.description}: ${reason}${code ? ` (SQLSTATE ${code})` : ''}.`, missing ? 'An administrator may need to grant rights or install an extension; run `partkit doctor`.' : 'Nothing after this step was applied; fix the cause and run again (steps already applied are kept and skipped next time).', { cause: error });
-    this.exitCode = missing ? (4 as const) : (5 as const);
+    // An error without a SQLSTATE or a lost connection is partkit's own (e.g. postgres-migrations').
+    const kind = failureKind(error) ?? 'internal';
+    super(`Step failed: ${step.description}: ${reason}${code ? ` (SQLSTATE ${code})` : ''}.`, STEP_HINTS[kind], { cause: error });
+    this.exitCode = EXIT_CODE_OF_KIND[kind];
   }
 }

@@ -10,6 +10,8 @@ export const ExitCode = {
   connection: 3,
   missingCapability: 4,
   lockOrConflict: 5,
+  /** A defect: a JavaScript error partkit did not expect, or a server error that points at a bug. */
+  internal: 6,
 } as const;
 export type ExitCode = (typeof ExitCode)[keyof typeof ExitCode];
 
@@ -55,6 +57,13 @@ export class LockError extends PartkitError {
   readonly exitCode = ExitCode.lockOrConflict;
 }
 
+/** A bug in partkit (or the server): nothing the user typed or the database's state explains it. */
+export class InternalError extends PartkitError {
+  readonly exitCode = ExitCode.internal;
+}
+
+export const REPORT_BUG_HINT = 'This is a bug in partkit or the server, please report it (with the command and the message above).';
+
 export function isPartkitError(error: unknown): error is PartkitError {
   return error instanceof PartkitError;
 }
@@ -67,3 +76,61 @@ export function sqlState(error: unknown): string | undefined {
   }
   return undefined;
 }
+
+/**
+ * What kind of failure a server (or driver) error is. The executor and the CLI both read this,
+ * so a SQLSTATE maps to one exit code wherever it surfaces.
+ */
+export type FailureKind = 'connection' | 'missing' | 'lock' | 'conflict' | 'internal';
+
+/** Exact SQLSTATEs that differ from their class. */
+const SQLSTATE_KINDS: Readonly<Record<string, FailureKind>> = {
+  '55P03': 'lock', // lock_not_available (lock_timeout)
+  '40P01': 'lock', // deadlock_detected
+  '40001': 'lock', // serialization_failure
+  '57P01': 'connection', // admin_shutdown (pg_terminate_backend, a fast shutdown)
+  '57P02': 'connection', // crash_shutdown
+  '57P03': 'connection', // cannot_connect_now (starting up, shutting down)
+  '57P04': 'connection', // database_dropped
+  '57P05': 'connection', // idle_session_timeout
+  '53300': 'connection', // too_many_connections
+  '42501': 'missing', // insufficient_privilege
+  '42601': 'internal', // syntax_error: partkit wrote bad SQL
+  '0A000': 'missing', // feature_not_supported (e.g. an old server)
+  '58P01': 'missing', // undefined_file (an extension's library is not installed)
+};
+
+/** SQLSTATE classes (the first two characters); anything else is a conflict with the database's state. */
+const SQLSTATE_CLASS_KINDS: Readonly<Record<string, FailureKind>> = {
+  '08': 'connection', // connection exception
+  '28': 'connection', // invalid authorization
+  '3D': 'connection', // invalid catalog name (the database does not exist)
+  '42': 'missing', // undefined table, function, schema...
+  '22': 'internal', // data exception: partkit passed a value the server cannot take
+  XX: 'internal', // internal error of the server
+};
+
+/** node-postgres and the socket report a lost connection without a SQLSTATE. */
+const CONNECTION_LOST = /Connection terminated|connection error and is not queryable|Client was closed and is not queryable|ECONNRESET|EPIPE|socket hang up/i;
+
+/** Classifies any thrown value; undefined when it is neither a server error nor a lost connection. */
+export function failureKind(error: unknown): FailureKind | undefined {
+  const code = sqlState(error);
+  if (code !== undefined) return SQLSTATE_KINDS[code] ?? SQLSTATE_CLASS_KINDS[code.slice(0, 2)] ?? 'conflict';
+  const errno = (error as NodeJS.ErrnoException | undefined)?.code;
+  if (errno === 'ECONNRESET' || errno === 'EPIPE' || errno === 'ECONNREFUSED') return 'connection';
+  if (error instanceof Error && CONNECTION_LOST.test(error.message)) return 'connection';
+  // A failed system call (writing an export, reading a file) is about the machine, not a bug.
+  if (typeof errno === 'string' && typeof (error as NodeJS.ErrnoException).syscall === 'string') {
+    return errno === 'EACCES' || errno === 'EPERM' || errno === 'EROFS' ? 'missing' : 'conflict';
+  }
+  return undefined;
+}
+
+export const EXIT_CODE_OF_KIND: Readonly<Record<FailureKind, ExitCode>> = {
+  connection: ExitCode.connection,
+  missing: ExitCode.missingCapability,
+  lock: ExitCode.lockOrConflict,
+  conflict: ExitCode.lockOrConflict,
+  internal: ExitCode.internal,
+};

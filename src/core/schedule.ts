@@ -8,6 +8,7 @@ import { crontabSchedule } from './cron.js';
 import type { Database } from './db.js';
 import { MissingCapabilityError } from './errors.js';
 import { quoteIdent } from './identifiers.js';
+import { partkitCommand } from './shell.js';
 import { sqlStep, type SqlStep } from './plan.js';
 
 export interface CronJob {
@@ -37,7 +38,7 @@ export async function findJob(db: Database, caps: Capabilities, name: string): P
 
 /** Command line for an external scheduler (crontab), shown when there is no pg_cron. */
 export function crontabLine(config: Config): string {
-  return `${crontabSchedule(config.maintenance.schedule)}  DATABASE_URL=postgres://USER@HOST/DB npx partkit maintain${config.source.startsWith('(') ? '' : ` --config ${config.source}`}`;
+  return `${crontabSchedule(config.maintenance.schedule)}  DATABASE_URL=postgres://USER@HOST/DB npx ${partkitCommand(['maintain', ...(config.source.startsWith('(') ? [] : ['--config', config.source])])}`;
 }
 
 export function planSchedule(config: Config, caps: Capabilities, decision: Decision, existing: CronJob | undefined): SqlStep[] {
@@ -71,6 +72,13 @@ export function planSchedule(config: Config, caps: Capabilities, decision: Decis
   }
   if (existing && existing.schedule === schedule && existing.command === command && existing.database === caps.database && existing.active) return steps;
   if (existing) {
+    const alterJob = cron.rights.alterJob;
+    if (alterJob && !alterJob.execute) {
+      throw new MissingCapabilityError(
+        `The user ${caps.user.name} may not update pg_cron job ${name} (no EXECUTE on ${alterJob.signature}); nothing was changed.`,
+        `An administrator must run, in database ${cron.databaseName}: GRANT EXECUTE ON FUNCTION ${alterJob.signature} TO ${quoteIdent(caps.user.name)}; Then run partkit provision again.`,
+      );
+    }
     steps.push(
       sqlStep(`update pg_cron job ${name}: "${schedule}" in database ${caps.database}`, 'SELECT cron.alter_job(job_id := $1, schedule := $2, command := $3, database := $4, active := true)', {
         params: [existing.jobid, schedule, command, caps.database],

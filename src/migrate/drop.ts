@@ -1,12 +1,13 @@
 /**
  * `partkit migrate drop <table> --yes` (phase 4): drops `<table>_retired`, the original kept by
  * the swap, once its rows are all in the partitioned table. Without --yes it only says what it
- * would drop (exit 2). Never CASCADE: views or foreign keys still on the original stop it.
+ * would drop, as a usage error (exit 2). Never CASCADE: views or foreign keys still on the original stop it.
  */
 import type { Config } from '../core/config.js';
 import type { Database } from '../core/db.js';
-import { ExitCode, LockError, MissingCapabilityError } from '../core/errors.js';
-import { quoteIdent } from '../core/identifiers.js';
+import { LockError, MissingCapabilityError, UsageError } from '../core/errors.js';
+import { partkitCommand } from '../core/shell.js';
+import { displayName, quoteIdent } from '../core/identifiers.js';
 import { coveredMonth, listPartitions } from '../core/partitions.js';
 import { renderPlan, sqlStep, type SqlStep } from '../core/plan.js';
 import { fromClause, monthStartAs } from './copy.js';
@@ -32,7 +33,7 @@ export async function drop(db: Database, config: Config, input: string, options:
   const base = { table: label, retired: retiredLabel, dryRun: options.dryRun ?? false };
   if (inspection.state === 'unswapped' || (inspection.table?.relkind === 'p' && !inspection.retired)) {
     if (inspection.state === 'unswapped') {
-      throw new MissingCapabilityError(`${label} is not swapped yet; there is no ${names.retired.name} to drop (nothing was changed).`, `Run \`partkit migrate swap ${label}\` first.`);
+      throw new MissingCapabilityError(`${label} is not swapped yet; there is no ${names.retired.name} to drop (nothing was changed).`, `Run \`${partkitCommand(['migrate', 'swap', displayName(names.table)])}\` first.`);
     }
     return { ...base, state: 'nothing to drop', rows: null, changes: 0 };
   }
@@ -43,7 +44,8 @@ export async function drop(db: Database, config: Config, input: string, options:
   }
   const dependents = await readDependents(db, retired.oid);
   if (dependents.length > 0) {
-    throw new LockError(
+    refuse(
+      options,
       `Objects still depend on ${retiredLabel}, so it is not dropped (nothing was changed):\n${dependents.map((d) => `  ${d.kind} ${d.name}`).join('\n')}`,
       'Recreate the views on the new table and drop or re-point the foreign keys, then run drop again.',
     );
@@ -75,7 +77,8 @@ export async function drop(db: Database, config: Config, input: string, options:
   );
   const rows = { retired: Number(counts!.retired), live: Number(counts!.live), missing: Number(counts!.missing), olderThanLive: Number(counts!.older) };
   if (rows.missing > 0 || rows.retired > rows.live) {
-    throw new LockError(
+    refuse(
+      options,
       `${rows.missing} row(s) of ${retiredLabel} are not in ${label} (${rows.retired} in the original, ${rows.live} in the new table); it is not dropped (nothing was changed).`,
       `Rows changed or deleted after the fill are the usual cause. Compare them (SELECT ... FROM ${retired.quoted} EXCEPT ...), copy what you need, then drop the table yourself.`,
     );
@@ -85,18 +88,32 @@ export async function drop(db: Database, config: Config, input: string, options:
     return { ...base, state: 'would drop', rows, changes: steps.length, sql: renderPlan({ steps }, { appDatabase: db.name, lockTimeout: db.lockTimeout }) };
   }
   if (!options.yes) {
-    return { ...base, state: 'would drop', rows, changes: 0, exitCode: ExitCode.usage };
+    throw new UsageError(
+      `migrate drop drops ${retiredLabel} for good and needs --yes; nothing was dropped. It would drop ${retiredLabel} (${countsText({ ...base, rows })}).`,
+      `Run again with --yes to drop it: ${partkitCommand(['migrate', 'drop', displayName(names.table), '--yes'])}`,
+    );
   }
   await db.applyPlan({ steps });
   return { ...base, state: 'dropped', rows, changes: steps.length };
 }
 
+/**
+ * A drop that would be refused: with --yes (or --dry-run) a conflict with the database's state
+ * (exit 5); without --yes the run was only a question, so it is a usage error (exit 2) that says
+ * what stands in the way.
+ */
+function refuse(options: { yes?: boolean | undefined; dryRun?: boolean | undefined }, message: string, hint: string): never {
+  if (!options.yes && !options.dryRun) throw new UsageError(`${message}\nmigrate drop also needs --yes to drop anything.`, hint);
+  throw new LockError(message, hint);
+}
+
+function countsText(result: Pick<DropResult, 'rows' | 'retired' | 'table'>): string {
+  return result.rows ? `${result.rows.retired} row(s) in ${result.retired}, ${result.rows.live} in ${result.table}, none missing${result.rows.olderThanLive > 0 ? `; ${result.rows.olderThanLive} older than ${result.table}'s oldest month (archived by retention) not compared` : ''}` : '';
+}
+
 export function renderDrop(result: DropResult): string {
   if (result.sql !== undefined) return result.sql;
   if (result.state === 'nothing to drop') return `${result.retired} does not exist: nothing to drop.`;
-  const counts = result.rows ? `${result.rows.retired} row(s) in ${result.retired}, ${result.rows.live} in ${result.table}, none missing${result.rows.olderThanLive > 0 ? `; ${result.rows.olderThanLive} older than ${result.table}'s oldest month (archived by retention) not compared` : ''}` : '';
-  if (result.state === 'would drop') {
-    return [`would drop ${result.retired} (${counts}).`, `Run again with --yes to drop it: partkit migrate drop ${result.table} --yes`].join('\n');
-  }
-  return `dropped ${result.retired} (${counts}).`;
+  if (result.state === 'would drop') return `would drop ${result.retired} (${countsText(result)}).`;
+  return `dropped ${result.retired} (${countsText(result)}).`;
 }

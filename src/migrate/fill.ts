@@ -13,7 +13,8 @@
 import type { Config } from '../core/config.js';
 import type { Database } from '../core/db.js';
 import { MissingCapabilityError, UsageError } from '../core/errors.js';
-import { quoteIdent, quoteLiteral } from '../core/identifiers.js';
+import { displayName, quoteIdent, quoteLiteral } from '../core/identifiers.js';
+import { partkitCommand } from '../core/shell.js';
 import { addMonths, monthKey, monthStartLiteral, type Month } from '../core/partitions.js';
 import { renderPlan, sqlStep, type SqlStep } from '../core/plan.js';
 import { batchStatement, monthStartAs } from './copy.js';
@@ -34,6 +35,8 @@ export const FILL_LIMITATION =
 
 export interface FillResult {
   readonly table: string;
+  /** The table as SQL writes it (quoted where needed): the form partkit's commands take. */
+  readonly sqlName: string;
   readonly source: string;
   readonly target: string;
   readonly state: 'filled' | 'already swapped';
@@ -69,6 +72,7 @@ export async function fill(db: Database, config: Config, input: string, options:
   const { names, settings } = inspection;
   const base = {
     table: `${names.table.schema}.${names.table.name}`,
+    sqlName: displayName(names.table),
     source: `${names.table.schema}.${names.table.name}`,
     target: `${names.partitioned.schema}.${names.partitioned.name}`,
     range: options.from && options.to ? { from: monthKey(options.from), to: monthKey(options.to) } : null,
@@ -83,7 +87,7 @@ export async function fill(db: Database, config: Config, input: string, options:
   if (inspection.state !== 'unswapped' || !source || !target || target.relkind !== 'p') {
     throw new MissingCapabilityError(
       `${base.target} does not exist as a partitioned table next to ${base.source} (nothing was changed).`,
-      `Run \`partkit migrate prep ${base.table}\` first.`,
+      `Run \`${partkitCommand(['migrate', 'prep', base.sqlName])}\` first.`,
     );
   }
   const columns = await readColumns(db, source.oid);
@@ -178,7 +182,7 @@ export function renderFill(result: FillResult): string {
       ? `  swap's catch-up will copy rows whose control column is at or after ${result.catchUpFrom} (minus 1 hour)`
       : '  this was a --from/--to fill: run a fill without them before the swap (the swap needs a fill of the whole table)',
     `  note: ${result.limitation}`,
-    `next: partkit migrate swap ${result.table}`,
+    `next: ${partkitCommand(['migrate', 'swap', result.sqlName])}`,
   ];
   return lines.join('\n');
 }

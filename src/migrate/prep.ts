@@ -11,7 +11,8 @@ import { decide, inspect } from '../core/capabilities.js';
 import type { Config, Strategy } from '../core/config.js';
 import type { Database } from '../core/db.js';
 import { LockError, MissingCapabilityError } from '../core/errors.js';
-import { quoteIdent, quoteLiteral, quoteQualified } from '../core/identifiers.js';
+import { displayName, quoteIdent, quoteLiteral, quoteQualified } from '../core/identifiers.js';
+import { partkitCommand } from '../core/shell.js';
 import { addMonths, coveredMonth, currentMonth, listPartitions, monthKey, type ControlType, type Month } from '../core/partitions.js';
 import { renderPlan, sqlStep, type SqlStep } from '../core/plan.js';
 import { partmanChildName } from '../strategies/partman.js';
@@ -79,7 +80,7 @@ function checkSource(inspection: MigrationInspection): void {
   if (table.relkind === 'p') {
     throw new MissingCapabilityError(
       `${table.label} is already partitioned (nothing was changed)${retired ? `; ${names.retired.name} is the original it replaced` : ''}.`,
-      retired ? `Run \`partkit provision\` to register it, and \`partkit migrate drop ${table.label} --yes\` when you no longer need the original.` : 'Run `partkit provision` to register it.',
+      retired ? `Run \`partkit provision\` to register it, and \`${partkitCommand(['migrate', 'drop', table.label, '--yes'])}\` when you no longer need the original.` : 'Run `partkit provision` to register it.',
     );
   }
   if (table.relkind !== 'r') throw new MissingCapabilityError(`${table.label} is not a table (relkind ${table.relkind}); nothing was changed.`);
@@ -122,7 +123,7 @@ export async function planPrep(db: Database, config: Config, input: string, opti
   if (existing && (existing.relkind !== 'p' || existing.partitionStrategy !== 'r' || existing.partitionKey.join(',') !== column)) {
     throw new LockError(
       `${existing.label} exists but is not partitioned by RANGE (${column}) (nothing was changed).`,
-      `It is not partkit's: drop or rename it, then run partkit migrate prep ${label} again.`,
+      `It is not partkit's: drop or rename it, then run ${partkitCommand(['migrate', 'prep', label])} again.`,
     );
   }
 
@@ -243,7 +244,7 @@ export async function planPrep(db: Database, config: Config, input: string, opti
   }
 
   notes.push(
-    `registration is left to \`partkit provision\` after \`partkit migrate swap ${label}\`: pg_partman and partkit record tables by name, and the swap renames ${names.partitioned.name} to ${names.table.name}. Children are named for strategy ${strategy} so that provision adopts them.`,
+    `registration is left to \`partkit provision\` after \`${partkitCommand(['migrate', 'swap', label])}\`: pg_partman and partkit record tables by name, and the swap renames ${names.partitioned.name} to ${names.table.name}. Children are named for strategy ${strategy} so that provision adopts them.`,
   );
   if (!inspection.configured) warnings.push(`${label} is not in the config (${config.source}); built-in defaults were used (control column ${column}, premake ${settings.premake}, ${settings.timeZone}). Add it to the config before \`partkit provision\`.`);
   for (const dependent of (await readDependents(db, table.oid)).filter((d) => d.kind === 'view')) {
@@ -270,6 +271,8 @@ async function quoteIdentOnServer(db: Database, identifier: string): Promise<str
 
 export interface PrepResult {
   readonly table: string;
+  /** The table as SQL writes it (quoted where needed): the form partkit's commands take. */
+  readonly sqlName: string;
   readonly partitioned: string;
   readonly strategy: Strategy;
   readonly months: readonly string[];
@@ -288,6 +291,7 @@ export async function prep(db: Database, config: Config, input: string, options:
   const { names } = planned.inspection;
   const result = {
     table: `${names.table.schema}.${names.table.name}`,
+    sqlName: displayName(names.table),
     partitioned: `${names.partitioned.schema}.${names.partitioned.name}`,
     strategy: planned.strategy,
     months: planned.months,
@@ -313,6 +317,6 @@ export function renderPrep(result: PrepResult): string {
   ];
   for (const note of result.notes) lines.push(`  note: ${note}`);
   for (const warning of result.warnings) lines.push(`  warning: ${warning}`);
-  lines.push(`next: partkit migrate fill ${result.table}`);
+  lines.push(`next: ${partkitCommand(['migrate', 'fill', result.sqlName])}`);
   return lines.join('\n');
 }

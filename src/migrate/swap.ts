@@ -9,13 +9,16 @@
 import type { Config } from '../core/config.js';
 import type { Database } from '../core/db.js';
 import { MissingCapabilityError } from '../core/errors.js';
-import { quoteIdent, quoteLiteral, quoteQualified, type QualifiedName } from '../core/identifiers.js';
+import { displayName, quoteIdent, quoteLiteral, quoteQualified, type QualifiedName } from '../core/identifiers.js';
+import { partkitCommand } from '../core/shell.js';
 import { renderPlan, sqlStep, type SqlStep } from '../core/plan.js';
 import { CATCH_UP_MARGIN, catchUpStatement, fromClause, instantAs } from './copy.js';
 import { inspectMigration, markerComment, primaryKey, readColumns, readDependents, readIndexes, readMarker, type Column, type Dependent, type MigrationInspection, type Relation } from './inspect.js';
 
 export interface SwapResult {
   readonly table: string;
+  /** The table as SQL writes it (quoted where needed): the form partkit's commands take. */
+  readonly sqlName: string;
   readonly direction: 'swap' | 'unswap';
   readonly state: 'swapped' | 'unswapped' | 'already swapped' | 'not swapped';
   /** Rows copied by the catch-up under the lock. */
@@ -116,7 +119,7 @@ async function keyBeyondTarget(db: Database, source: Relation, target: Relation,
 
 async function finish(db: Database, inspection: MigrationInspection, direction: 'swap' | 'unswap', steps: SqlStep[], extra: { catchUpFrom: string | null; sequences: string[]; warnings: string[] }, dryRun: boolean): Promise<SwapResult> {
   const label = `${inspection.names.table.schema}.${inspection.names.table.name}`;
-  const base = { table: label, direction, catchUpFrom: extra.catchUpFrom, sequences: extra.sequences, warnings: extra.warnings, steps: steps.map((s) => s.description), changes: steps.length, dryRun };
+  const base = { table: label, sqlName: displayName(inspection.names.table), direction, catchUpFrom: extra.catchUpFrom, sequences: extra.sequences, warnings: extra.warnings, steps: steps.map((s) => s.description), changes: steps.length, dryRun };
   if (dryRun) {
     return { ...base, state: direction === 'swap' ? 'swapped' : 'unswapped', caughtUp: 0, sql: renderPlan({ steps }, { appDatabase: db.name, lockTimeout: db.lockTimeout }) };
   }
@@ -133,16 +136,16 @@ export async function swap(db: Database, config: Config, input: string, options:
   const label = `${names.table.schema}.${names.table.name}`;
   if (inspection.state === 'swapped') {
     const warnings = dependentWarnings(await readDependents(db, inspection.retired!.oid), `${names.retired.schema}.${names.retired.name}`);
-    return { table: label, direction: 'swap', state: 'already swapped', caughtUp: 0, catchUpFrom: null, sequences: [], warnings, steps: [], changes: 0, dryRun: options.dryRun ?? false };
+    return { table: label, sqlName: displayName(names.table), direction: 'swap', state: 'already swapped', caughtUp: 0, catchUpFrom: null, sequences: [], warnings, steps: [], changes: 0, dryRun: options.dryRun ?? false };
   }
   const source = inspection.table;
   const target = inspection.partitioned;
   if (inspection.state !== 'unswapped' || !source || !target || target.relkind !== 'p') {
-    throw new MissingCapabilityError(`${label} has no partitioned copy ${names.partitioned.name} to swap in (nothing was changed).`, `Run \`partkit migrate prep ${label}\` and \`partkit migrate fill ${label}\` first.`);
+    throw new MissingCapabilityError(`${label} has no partitioned copy ${names.partitioned.name} to swap in (nothing was changed).`, `Run \`${partkitCommand(['migrate', 'prep', displayName(names.table)])}\` and \`${partkitCommand(['migrate', 'fill', displayName(names.table)])}\` first.`);
   }
   const since = readMarker(target.comment);
   if (since === undefined) {
-    throw new MissingCapabilityError(`No fill of the whole table is recorded on ${names.partitioned.name} (nothing was changed).`, `Run \`partkit migrate fill ${label}\` (without --from/--to) first; the swap copies only rows written since it started.`);
+    throw new MissingCapabilityError(`No fill of the whole table is recorded on ${names.partitioned.name} (nothing was changed).`, `Run \`${partkitCommand(['migrate', 'fill', displayName(names.table)])}\` (without --from/--to) first; the swap copies only rows written since it started.`);
   }
   const sourceColumns = await readColumns(db, source.oid);
   const targetColumns = await readColumns(db, target.oid);
@@ -153,7 +156,7 @@ export async function swap(db: Database, config: Config, input: string, options:
     if (await keyBeyondTarget(db, source, target, key, control, since)) {
       throw new MissingCapabilityError(
         `The fill of ${label} has not finished: rows older than the catch-up window (${since} minus ${CATCH_UP_MARGIN}) lie beyond the last key copied (nothing was changed).`,
-        `Run \`partkit migrate fill ${label}\` again (it resumes), then swap.`,
+        `Run \`${partkitCommand(['migrate', 'fill', displayName(names.table)])}\` again (it resumes), then swap.`,
       );
     }
   }
@@ -185,7 +188,7 @@ export async function unswap(db: Database, config: Config, input: string, option
   const { names, settings } = inspection;
   const label = `${names.table.schema}.${names.table.name}`;
   if (inspection.state === 'unswapped') {
-    return { table: label, direction: 'unswap', state: 'not swapped', caughtUp: 0, catchUpFrom: null, sequences: [], warnings: [], steps: [], changes: 0, dryRun: options.dryRun ?? false };
+    return { table: label, sqlName: displayName(names.table), direction: 'unswap', state: 'not swapped', caughtUp: 0, catchUpFrom: null, sequences: [], warnings: [], steps: [], changes: 0, dryRun: options.dryRun ?? false };
   }
   const live = inspection.table;
   const retired = inspection.retired;
@@ -233,7 +236,7 @@ export function renderSwap(result: SwapResult): string {
   for (const note of result.sequences) lines.push(`  ${note}`);
   for (const warning of result.warnings) lines.push(`  warning: ${warning}`);
   if (result.direction === 'swap' && (result.state === 'swapped' || result.state === 'already swapped')) {
-    lines.push(`next: partkit provision (registers ${result.table} and schedules its maintenance); later partkit migrate drop ${result.table} --yes`);
+    lines.push(`next: partkit provision (registers ${result.table} and schedules its maintenance); later: ${partkitCommand(['migrate', 'drop', result.sqlName, '--yes'])}`);
   }
   return lines.join('\n');
 }

@@ -5,6 +5,7 @@
 import type { Capabilities, Scheduler } from '../capabilities.js';
 import type { Config } from '../config.js';
 import type { Database } from '../db.js';
+import { quoteIdent } from '../identifiers.js';
 import { pendingMigrations } from '../kit.js';
 import { crontabLine, findJob, jobCommand, jobName } from '../schedule.js';
 import { readLastCronRun, readLastMaintenanceRun, readLastRegistration } from './state.js';
@@ -74,7 +75,7 @@ async function checkCronJob(db: Database, caps: Capabilities, config: Config): P
   try {
     job = await findJob(db, caps, name);
   } catch (error) {
-    return [fail(null, 'maintenance-job', `cannot read cron.job in database ${cron.databaseName}: ${(error as Error).message}: an administrator must GRANT USAGE ON SCHEMA cron to this user`)];
+    return [fail(null, 'maintenance-job', `cannot read cron.job in database ${cron.databaseName}: ${(error as Error).message}: an administrator must run, in database ${cron.databaseName}: GRANT USAGE ON SCHEMA ${cron.rights.schema ?? 'cron'} TO ${quoteIdent(caps.user.name)};`)];
   }
   if (!job) {
     return [fail(null, 'maintenance-job', `pg_cron job ${name} does not exist in database ${cron.databaseName} (or belongs to another user): run \`partkit provision\` to schedule it`)];
@@ -146,8 +147,27 @@ async function checkLastResult(db: Database, caps: Capabilities): Promise<CheckR
   );
 }
 
-export async function checkMaintenance(db: Database, caps: Capabilities, config: Config, scheduler: Scheduler, maxAge: MaintenanceAgeLimit): Promise<CheckResult[]> {
-  const checks = scheduler === 'pg_cron' ? await checkCronJob(db, caps, config) : [await checkMaintenanceAge(db, caps, config, maxAge)];
+/**
+ * `requested`: the scheduler was asked for (--scheduler pg_cron), not guessed from the server.
+ * A user without USAGE on pg_cron's schema cannot read cron.job: a guessed pg_cron scheduler is
+ * then judged like an external one (tables provisioned with --scheduler external look exactly so).
+ */
+export async function checkMaintenance(db: Database, caps: Capabilities, config: Config, scheduler: Scheduler, maxAge: MaintenanceAgeLimit, requested = false): Promise<CheckResult[]> {
+  const cron = caps.extensions.pg_cron;
+  const unreadable = scheduler === 'pg_cron' && cron.installed && cron.rights.usage === false;
+  let checks: CheckResult[];
+  if (unreadable) {
+    const grant = `GRANT USAGE ON SCHEMA ${cron.rights.schema ?? 'cron'} TO ${quoteIdent(caps.user.name)};`;
+    const why = `the user ${caps.user.name} may not read cron.job in database ${cron.databaseName} (no USAGE on schema ${cron.rights.schema ?? 'cron'})`;
+    if (requested) {
+      checks = [fail(null, 'maintenance-job', `${why}: an administrator must run, in database ${cron.databaseName}: ${grant}`)];
+    } else {
+      const age = await checkMaintenanceAge(db, caps, config, maxAge);
+      checks = [{ ...age, detail: `pg_cron is preloaded, but ${why}, so maintenance is judged by its last run (to check the pg_cron job instead, an administrator runs in database ${cron.databaseName}: ${grant}): ${age.detail}` }];
+    }
+  } else {
+    checks = scheduler === 'pg_cron' ? await checkCronJob(db, caps, config) : [await checkMaintenanceAge(db, caps, config, maxAge)];
+  }
   checks.push(await checkLastResult(db, caps));
   return checks;
 }

@@ -11,6 +11,7 @@ import { controlTypeOf, coveredMonth, currentMonth, listPartitions, monthKey, ty
 import { readSql } from '../sql-files.js';
 import { countRows, partmanLabel, readManagedTable, readPartmanConfig, type ManagedTable, type PartmanConfig } from './state.js';
 import { fail, fromProblems, pass, type CheckResult } from './types.js';
+import { partkitCommand } from '../shell.js';
 
 export interface TableCheckOptions {
   /** Rows tolerated in the default partition. */
@@ -126,7 +127,7 @@ async function checkDefault(db: Database, facts: TableFacts, kitSchema: string, 
 function checkRegistration(facts: TableFacts, caps: Capabilities, config: Config): CheckResult {
   const { label, table, managed, partConfig } = facts;
   const kit = config.kitSchema;
-  const provision = config.strategy === 'auto' ? '`partkit provision`' : `\`partkit provision --strategy ${config.strategy}\``;
+  const provision = `\`${partkitCommand(config.strategy === 'auto' ? ['provision'] : ['provision', '--strategy', config.strategy])}\``;
   if (!caps.kit.installed) return fail(label, 'registration', `partkit's objects are not installed in schema ${kit}: run ${provision}`);
   if (!managed) return fail(label, 'registration', `${label} is not registered in ${kit}.managed_table: run ${provision}`);
   const problems: string[] = [];

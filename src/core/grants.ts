@@ -1,0 +1,137 @@
+/**
+ * The rights `provision` needs from a non-superuser, each with the exact GRANT an administrator
+ * runs and whether the user has it now. `doctor` lists them; `provision` refuses, before anything
+ * changes, when one it needs for this run is missing.
+ */
+import type { Capabilities, Decision } from './capabilities.js';
+import type { Config } from './config.js';
+import type { Database } from './db.js';
+import { MissingCapabilityError } from './errors.js';
+import { quoteIdent } from './identifiers.js';
+import { pendingMigrations } from './kit.js';
+
+export interface RequiredGrant {
+  /** What is needed, e.g. 'USAGE on schema cron'. */
+  readonly privilege: string;
+  /** What provision does with it. */
+  readonly purpose: string;
+  /** The database in which an administrator runs the statement. */
+  readonly database: string;
+  readonly statement: string;
+  /** true: has it; false: missing; null: cannot tell yet (e.g. pg_cron is not created). */
+  readonly has: boolean | null;
+  /** Whether the next provision needs it; otherwise it is needed later (e.g. to update the job). */
+  readonly neededNow: boolean;
+  /** Grants for the pg_cron scheduler, which --scheduler external does without. */
+  readonly forScheduler: boolean;
+}
+
+/** pg_cron's signatures in 1.4 to 1.6, used before the extension exists to show what will be granted. */
+const DEFAULT_SIGNATURES = {
+  scheduleInDatabase: 'cron.schedule_in_database(text,text,text,text,text,boolean)',
+  alterJob: 'cron.alter_job(bigint,text,text,text,text,boolean)',
+};
+
+export async function requiredGrants(db: Database, caps: Capabilities, decision: Decision, config: Config): Promise<RequiredGrant[]> {
+  const role = quoteIdent(caps.user.name);
+  const grants: RequiredGrant[] = [];
+
+  // Schemas provision creates: CREATE SCHEMA (even IF NOT EXISTS) needs CREATE on the database.
+  const schemas: string[] = [];
+  // A user who cannot even read the kit's migrations table cannot run them either: count the schema as needed.
+  const pending = await pendingMigrations(db, config.kitSchema).catch(() => ['?']);
+  if (pending.length > 0) schemas.push(config.kitSchema);
+  const archiveSchemas = [...new Set(config.tables.map((table) => table.archiveSchema).filter((schema): schema is string => schema !== null))];
+  const partman = caps.extensions.pg_partman;
+  const wanted = [...archiveSchemas, ...(decision.strategy === 'partman' && !partman.installed ? [config.partmanSchema] : [])];
+  if (wanted.length > 0) {
+    const rows = await db.query<{ name: string }>('SELECT nspname AS name FROM pg_namespace WHERE nspname = ANY($1::text[])', [wanted]);
+    for (const schema of wanted) if (!rows.some((row) => row.name === schema) && !schemas.includes(schema)) schemas.push(schema);
+  }
+  grants.push({
+    privilege: `CREATE on database ${quoteIdent(caps.database)}`,
+    purpose: schemas.length > 0 ? `create schema${schemas.length > 1 ? 's' : ''} ${schemas.join(', ')}` : "create partkit's schemas (they exist now; needed again when a partkit upgrade adds kit migrations)",
+    database: caps.database,
+    statement: `GRANT CREATE ON DATABASE ${quoteIdent(caps.database)} TO ${role};`,
+    has: caps.user.canCreateInDatabase,
+    neededNow: schemas.length > 0,
+    forScheduler: false,
+  });
+
+  // Tables provision creates (the Semibot tables) need CREATE on their schema.
+  const tableSchemas = [...new Set(caps.tables.filter((table) => !table.exists).map((table) => table.qualified.schema))];
+  if (tableSchemas.length > 0) {
+    const rows = await db.query<{ name: string; can_create: boolean }>(
+      `SELECT nspname AS name, has_schema_privilege(oid, 'CREATE') AS can_create FROM pg_namespace WHERE nspname = ANY($1::text[])`,
+      [tableSchemas],
+    );
+    for (const row of rows) {
+      grants.push({
+        privilege: `CREATE on schema ${quoteIdent(row.name)}`,
+        purpose: `create the missing tables in schema ${row.name}`,
+        database: caps.database,
+        statement: `GRANT CREATE ON SCHEMA ${quoteIdent(row.name)} TO ${role};`,
+        has: row.can_create,
+        neededNow: true,
+        forScheduler: false,
+      });
+    }
+  }
+
+  // pg_cron: the job is made in pg_cron's database and aimed at ours.
+  const cron = caps.extensions.pg_cron;
+  if (decision.scheduler === 'pg_cron' && cron.databaseName) {
+    const rights = cron.rights;
+    const schema = rights.schema ?? 'cron';
+    const known = cron.installed;
+    grants.push(
+      {
+        privilege: `USAGE on schema ${schema}`,
+        purpose: 'name pg_cron\'s functions and read cron.job (provision, verify, status)',
+        database: cron.databaseName,
+        statement: `GRANT USAGE ON SCHEMA ${schema} TO ${role};`,
+        has: known ? rights.usage : null,
+        neededNow: true,
+        forScheduler: true,
+      },
+      {
+        privilege: `EXECUTE on ${rights.scheduleInDatabase?.signature ?? DEFAULT_SIGNATURES.scheduleInDatabase}`,
+        purpose: `schedule the maintenance job for database ${caps.database}`,
+        database: cron.databaseName,
+        statement: `GRANT EXECUTE ON FUNCTION ${rights.scheduleInDatabase?.signature ?? DEFAULT_SIGNATURES.scheduleInDatabase} TO ${role};`,
+        has: known ? rights.scheduleInDatabase?.execute ?? false : null,
+        neededNow: true,
+        forScheduler: true,
+      },
+      {
+        privilege: `EXECUTE on ${rights.alterJob?.signature ?? DEFAULT_SIGNATURES.alterJob}`,
+        purpose: 'update the job when the schedule or command changes',
+        database: cron.databaseName,
+        statement: `GRANT EXECUTE ON FUNCTION ${rights.alterJob?.signature ?? DEFAULT_SIGNATURES.alterJob} TO ${role};`,
+        has: known ? rights.alterJob?.execute ?? false : null,
+        neededNow: false,
+        forScheduler: true,
+      },
+    );
+  }
+  return grants;
+}
+
+/** "in database postgres: GRANT ...; GRANT ...;" for each database, in the order given. */
+export function grantStatements(grants: readonly RequiredGrant[]): string {
+  const byDatabase = new Map<string, string[]>();
+  for (const grant of grants) byDatabase.set(grant.database, [...(byDatabase.get(grant.database) ?? []), grant.statement]);
+  return [...byDatabase].map(([database, statements]) => `in database ${database}: ${statements.join(' ')}`).join(' Then ');
+}
+
+/** Throws (exit 4, nothing changed) when a right this provision needs is missing. */
+export function refuseMissingGrants(caps: Capabilities, grants: readonly RequiredGrant[]): void {
+  const missing = grants.filter((grant) => grant.has === false);
+  if (missing.length === 0) return;
+  const lines = missing.map((grant) => `  - ${grant.privilege}${grant.database !== caps.database ? ` (in database ${grant.database})` : ''}: to ${grant.purpose}`);
+  const external = missing.some((grant) => grant.forScheduler) ? ' Or, for the pg_cron grants, run partkit with --scheduler external.' : '';
+  throw new MissingCapabilityError(
+    `The user ${caps.user.name} lacks rights that provision needs (nothing was changed):\n${lines.join('\n')}`,
+    `An administrator must run, ${grantStatements(missing)}${external} Then run partkit provision again.`,
+  );
+}
