@@ -2,6 +2,87 @@
 -- now keep every month from the oldest one retention keeps through premake (no gap after a
 -- scheduler was down), and the pg_partman strategy no longer relies on partition_data_time.
 
+-- Late rows: rows that arrive in the default partition for a month already past the retention
+-- (offline clients syncing, imports, clock skew). Making that month a partition again would only
+-- have retention archive it a second time, into a name that is taken. Instead the rows join their
+-- month in the archive schema: the archived table of that month (the next `archive export` sees
+-- its row count changed and writes the month again), or, when there is none, a new archived table
+-- under the month's usual name. When that month's archived table was already exported and
+-- dropped, the file must not be overwritten by the late rows alone: they go into
+-- `<month name>_late`, kept in the archive schema and reported by verify. The rows move under
+-- the caller's lock on the parent; each move is recorded as a 'late' event.
+ALTER TABLE maintenance_event DROP CONSTRAINT IF EXISTS maintenance_event_action_check;
+ALTER TABLE maintenance_event ADD CONSTRAINT maintenance_event_action_check
+    CHECK (action IN ('created', 'moved', 'detached', 'failed', 'late'));
+
+CREATE FUNCTION archive_late_rows(
+    p_run_id bigint,
+    p_config managed_table,
+    p_default regclass,
+    p_month_start timestamp,   -- wall time in the table's zone
+    p_child_name text          -- the name the month's partition has under the table's strategy
+) RETURNS bigint
+LANGUAGE plpgsql
+SET search_path FROM CURRENT
+AS $$
+DECLARE
+    v_parent   regclass := to_regclass(format('%I.%I', p_config.parent_schema, p_config.parent_table));
+    v_key      record;
+    v_lower    text;
+    v_upper    text;
+    v_target   text := p_child_name;
+    v_columns  text;
+    v_moved    bigint;
+    v_dropped  boolean;
+BEGIN
+    v_key := partition_key(v_parent);
+    IF v_key.control_type = 'timestamptz' THEN
+        v_lower := to_char((p_month_start AT TIME ZONE p_config.time_zone) AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS') || '+00';
+        v_upper := to_char(((p_month_start + interval '1 month') AT TIME ZONE p_config.time_zone) AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS') || '+00';
+    ELSE
+        v_lower := to_char(p_month_start, 'YYYY-MM-DD HH24:MI:SS');
+        v_upper := to_char(p_month_start + interval '1 month', 'YYYY-MM-DD HH24:MI:SS');
+    END IF;
+    IF NOT EXISTS (SELECT 1 FROM pg_namespace n WHERE n.nspname = p_config.archive_schema) THEN
+        EXECUTE format('CREATE SCHEMA IF NOT EXISTS %I', p_config.archive_schema);
+    END IF;
+    IF to_regclass(format('%I.%I', p_config.archive_schema, v_target)) IS NULL THEN
+        SELECT EXISTS (SELECT 1 FROM archive_export e
+                        WHERE e.archive_schema = p_config.archive_schema AND e.archived_table = v_target
+                          AND e.dropped_at IS NOT NULL)
+          INTO v_dropped;
+        IF v_dropped THEN
+            v_target := v_target || '_late';
+        END IF;
+        IF octet_length(v_target) > current_setting('max_identifier_length')::integer THEN
+            RAISE EXCEPTION 'archived table name % would be over % bytes', quote_ident(v_target),
+                    current_setting('max_identifier_length')
+                USING ERRCODE = 'name_too_long';
+        END IF;
+        IF to_regclass(format('%I.%I', p_config.archive_schema, v_target)) IS NULL THEN
+            -- Shaped like a detached month: the parent's columns, defaults, checks and indexes.
+            EXECUTE format('CREATE TABLE %I.%I (LIKE %s INCLUDING DEFAULTS INCLUDING CONSTRAINTS INCLUDING INDEXES INCLUDING STORAGE)',
+                           p_config.archive_schema, v_target, qualified_name(v_parent));
+        END IF;
+    END IF;
+    SELECT string_agg(quote_ident(a.attname), ', ' ORDER BY a.attnum) INTO v_columns
+      FROM pg_attribute a
+     WHERE a.attrelid = v_parent AND a.attnum > 0 AND NOT a.attisdropped AND a.attgenerated = '';
+    EXECUTE format('WITH moved AS (DELETE FROM %1$s WHERE %2$I >= %3$L AND %2$I < %4$L RETURNING %5$s) '
+                   'INSERT INTO %6$I.%7$I (%5$s) OVERRIDING SYSTEM VALUE SELECT %5$s FROM moved',
+                   qualified_name(p_default), v_key.control_column, v_lower, v_upper, v_columns,
+                   p_config.archive_schema, v_target);
+    GET DIAGNOSTICS v_moved = ROW_COUNT;
+    IF v_moved > 0 THEN
+        INSERT INTO maintenance_event (run_id, parent_schema, parent_table, action, partition_name, detail, rows)
+        VALUES (p_run_id, p_config.parent_schema, p_config.parent_table, 'late', format('%I.%I', p_config.archive_schema, v_target),
+                format('late rows of %s, past the retention of %s, joined the archived month', to_char(p_month_start, 'YYYY-MM'), p_config.retention),
+                v_moved);
+    END IF;
+    RETURN v_moved;
+END;
+$$;
+
 -- One managed table's maintenance with the kit's own functions: empty the default partition into
 -- its months, make every month from the oldest kept one through the coming `premake` (so that a long
 -- downtime leaves no gap), archive the months past retention. Replaces the version of migration 11. Every change is
@@ -54,6 +135,15 @@ BEGIN
                 'FROM %2$s WHERE isfinite(%3$I) ORDER BY 1, 2',
                 v_local, qualified_name(v_default), v_key.control_column)
         LOOP
+            -- A month wholly past the retention: its rows join the archived month.
+            IF p_config.retention IS NOT NULL
+               AND make_timestamp(v_month.y, v_month.m, 1, 0, 0, 0) + interval '1 month'
+                   <= (now() AT TIME ZONE p_config.time_zone) - p_config.retention THEN
+                EXECUTE format('LOCK TABLE %s IN ACCESS EXCLUSIVE MODE', qualified_name(v_parent));
+                PERFORM archive_late_rows(p_run_id, p_config, v_default, make_timestamp(v_month.y, v_month.m, 1, 0, 0, 0),
+                                          format('%s_y%sm%s', p_config.parent_table, lpad(v_month.y::text, 4, '0'), lpad(v_month.m::text, 2, '0')));
+                CONTINUE;
+            END IF;
             -- A month that cannot be made (say it overlaps a hand-made partition) is reported and
             -- its rows stay in the default; it must not stop premake and retention below.
             BEGIN
@@ -186,6 +276,9 @@ DECLARE
     v_holding      text;      -- temp table holding one month's rows while its child is made
     v_first_month  timestamptz;
     v_retention    interval;
+    v_retention_cutoff timestamptz;
+    v_has_rows     boolean;
+    v_partman_major integer;
     v_gone         record;
     v_retention_schema text;
     v_premake      integer;
@@ -229,20 +322,40 @@ BEGIN
     SELECT nullif(pt.partdefid, 0)::regclass INTO v_default
       FROM pg_partitioned_table pt WHERE pt.partrelid = v_parent;
     IF v_default IS NOT NULL THEN
-        -- Writers of months that have a child are not held up; those routed to the default wait for
-        -- this transaction, then find their month.
-        EXECUTE format('LOCK TABLE %s IN ACCESS EXCLUSIVE MODE', qualified_name(v_default));
+        -- The parent is locked, not only the default: a writer's UPDATE or DELETE planned before the
+        -- new month is attached would look for its row in the default, find it gone and change
+        -- nothing. Locked out until commit, it is planned again and finds the row in its month.
+        -- The lock is taken only when the default holds rows with a month.
+        EXECUTE format('SELECT EXISTS (SELECT 1 FROM %1$s WHERE isfinite(%2$I))', qualified_name(v_default), v_key.control_column)
+           INTO v_has_rows;
+        IF v_has_rows THEN
+            EXECUTE format('LOCK TABLE %s IN ACCESS EXCLUSIVE MODE', qualified_name(v_parent));
+        END IF;
+        SELECT split_part(e.extversion, '.', 1)::integer INTO v_partman_major
+          FROM pg_extension e WHERE e.extname = 'pg_partman';
         -- Columns by name; generated columns are recomputed, identity values are kept as they are.
         SELECT string_agg(quote_ident(a.attname), ', ' ORDER BY a.attnum) INTO v_columns
           FROM pg_attribute a
          WHERE a.attrelid = v_parent AND a.attnum > 0 AND NOT a.attisdropped AND a.attgenerated = '';
         v_holding := format('partkit_default_rows_%s', v_parent::oid);
+        EXECUTE format('SELECT now() - c.retention::interval FROM %I.part_config c WHERE c.parent_table = $1', v_partman)
+           INTO v_retention_cutoff
+          USING v_config_name;
         -- The session runs in the table's zone (run_maintenance set it), so date_trunc gives the
         -- zone's month starts, as pg_partman computes them. NULL and infinite values have no month.
         FOR v_month IN EXECUTE format(
                 'SELECT DISTINCT date_trunc(''month'', %1$I::timestamptz) AS month_start FROM %2$s WHERE isfinite(%1$I) ORDER BY 1',
                 v_key.control_column, qualified_name(v_default))
         LOOP
+            -- A month wholly past the retention: its rows join the archived month (pg_partman would
+            -- make the month, then fail to archive it into a name that is taken).
+            IF v_retention_cutoff IS NOT NULL AND v_month.month_start + interval '1 month' <= v_retention_cutoff THEN
+                PERFORM archive_late_rows(p_run_id, p_config, v_default, v_month.month_start::timestamp,
+                                          p_config.parent_table || CASE WHEN v_partman_major >= 5
+                                                                        THEN to_char(v_month.month_start, '"_p"YYYYMMDD')
+                                                                        ELSE to_char(v_month.month_start, '"_p"YYYY"_"MM') END);
+                CONTINUE;
+            END IF;
             EXECUTE format('DROP TABLE IF EXISTS pg_temp.%I', v_holding);
             EXECUTE format('CREATE TEMP TABLE %I (LIKE %s)', v_holding, qualified_name(v_parent));
             EXECUTE format('WITH moved AS (DELETE FROM %1$s WHERE %2$I >= $1::%3$s AND %2$I < $2::%3$s RETURNING %4$s) '

@@ -1,0 +1,163 @@
+/**
+ * A live writer with an oracle: it inserts, updates and deletes rows of a table while an operation
+ * (maintain, migrate, archive, restore) runs, and records every change in a truth table in the
+ * same transaction. Afterwards `compareWithTruth` says what is missing, resurrected, stale or
+ * duplicated, looking in the table and in any other tables given (an archive schema, say).
+ */
+import pg from 'pg';
+
+export interface LiveWriterOptions {
+  /** Connection URL of the database. */
+  readonly url: string;
+  /** The table, as SQL (quoted as needed). It must have a uuid `id`, a text column `content` and the control column `created_at`. */
+  readonly table: string;
+  /** Extra column list and values for an insert, e.g. `session_id, role` / `gen_random_uuid(), 'user'`. */
+  readonly extraColumns?: string;
+  readonly extraValues?: string;
+  /** SQL expressions (evaluated by the server at each insert) for created_at, chosen in turn at random. */
+  readonly createdAt: readonly string[];
+  /**
+   * Of `createdAt`, the expressions whose rows are only inserted, never updated or deleted: rows of
+   * a month past the retention belong to the archive, which the application does not write to.
+   */
+  readonly insertOnly?: readonly string[];
+  /** Operations per second, about. */
+  readonly opsPerSecond?: number;
+  /** Share of updates and deletes among operations (the rest are inserts). */
+  readonly updateShare?: number;
+  readonly deleteShare?: number;
+}
+
+export interface WriterStats {
+  inserts: number;
+  updates: number;
+  deletes: number;
+  /** Transactions that failed (then rolled back: nothing recorded either). */
+  errors: number;
+  /** The longest time one operation took, in ms (waiting for locks included). */
+  longestMs: number;
+  lastError?: string;
+}
+
+export interface LiveWriter {
+  readonly stats: WriterStats;
+  /** Stops after the operation in flight; resolves when the writer's connection is closed. */
+  stop(): Promise<WriterStats>;
+}
+
+export const TRUTH_TABLE = 'oracle_truth';
+
+/** Creates the truth table (once per database). */
+export async function createTruthTable(url: string): Promise<void> {
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  try {
+    await client.query(`CREATE TABLE IF NOT EXISTS ${TRUTH_TABLE} (id uuid PRIMARY KEY, content text NOT NULL, deleted boolean NOT NULL DEFAULT false)`);
+  } finally {
+    await client.end();
+  }
+}
+
+export async function startLiveWriter(options: LiveWriterOptions): Promise<LiveWriter> {
+  const client = new pg.Client({ connectionString: options.url, application_name: 'oracle-writer' });
+  client.on('error', () => undefined);
+  await client.connect();
+  await client.query(`SET lock_timeout = '30s'`);
+  const stats: WriterStats = { inserts: 0, updates: 0, deletes: 0, errors: 0, longestMs: 0 };
+  const live: string[] = [];
+  let stopping = false;
+  let counter = 0;
+  const pause = 1000 / (options.opsPerSecond ?? 100);
+  const updateShare = options.updateShare ?? 0.2;
+  const deleteShare = options.deleteShare ?? 0.1;
+  const extraColumns = options.extraColumns ? `, ${options.extraColumns}` : '';
+  const extraValues = options.extraValues ? `, ${options.extraValues}` : '';
+
+  const loop = (async () => {
+    while (!stopping) {
+      const started = Date.now();
+      const dice = Math.random();
+      counter += 1;
+      const content = `v${counter}`;
+      try {
+        await client.query('BEGIN');
+        if (dice < deleteShare && live.length > 0) {
+          const index = Math.floor(Math.random() * live.length);
+          const id = live[index]!;
+          await client.query(`DELETE FROM ${options.table} WHERE id = $1`, [id]);
+          await client.query(`UPDATE ${TRUTH_TABLE} SET deleted = true WHERE id = $1`, [id]);
+          await client.query('COMMIT');
+          live.splice(index, 1);
+          stats.deletes += 1;
+        } else if (dice < deleteShare + updateShare && live.length > 0) {
+          const id = live[Math.floor(Math.random() * live.length)]!;
+          await client.query(`UPDATE ${options.table} SET content = $2 WHERE id = $1`, [id, content]);
+          await client.query(`UPDATE ${TRUTH_TABLE} SET content = $2 WHERE id = $1`, [id, content]);
+          await client.query('COMMIT');
+          stats.updates += 1;
+        } else {
+          const at = options.createdAt[Math.floor(Math.random() * options.createdAt.length)]!;
+          const mutable = !(options.insertOnly ?? []).includes(at);
+          const { rows } = await client.query<{ id: string }>(
+            `INSERT INTO ${options.table} (id, content, created_at${extraColumns}) VALUES (gen_random_uuid(), $1, ${at}${extraValues}) RETURNING id`,
+            [content],
+          );
+          await client.query(`INSERT INTO ${TRUTH_TABLE} (id, content) VALUES ($1, $2)`, [rows[0]!.id, content]);
+          await client.query('COMMIT');
+          if (mutable) live.push(rows[0]!.id);
+          stats.inserts += 1;
+        }
+      } catch (error) {
+        stats.errors += 1;
+        stats.lastError = (error as Error).message;
+        await client.query('ROLLBACK').catch(() => undefined);
+      }
+      const took = Date.now() - started;
+      stats.longestMs = Math.max(stats.longestMs, took);
+      if (took < pause) await new Promise((resolve) => setTimeout(resolve, pause - took));
+    }
+  })();
+
+  return {
+    stats,
+    async stop() {
+      stopping = true;
+      await loop;
+      await client.end().catch(() => undefined);
+      return stats;
+    },
+  };
+}
+
+export interface OracleResult {
+  readonly truthRows: number;
+  readonly missing: string[];
+  readonly resurrected: string[];
+  readonly stale: string[];
+  readonly duplicated: string[];
+}
+
+/**
+ * Compares the truth table with the rows of `tables` (SQL names; all of them together hold the
+ * data, e.g. the parent and the archived months).
+ */
+export async function compareWithTruth(url: string, tables: readonly string[]): Promise<OracleResult> {
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  try {
+    const union = tables.map((table) => `SELECT id, content FROM ${table}`).join(' UNION ALL ');
+    const { rows } = await client.query<{ id: string; kind: string }>(
+      `WITH found AS (${union}),
+            counted AS (SELECT id, count(*) AS n, min(content) AS content FROM found GROUP BY id)
+       SELECT t.id, 'missing' AS kind FROM ${TRUTH_TABLE} t LEFT JOIN counted c ON c.id = t.id WHERE NOT t.deleted AND c.id IS NULL
+       UNION ALL SELECT t.id, 'resurrected' FROM ${TRUTH_TABLE} t JOIN counted c ON c.id = t.id WHERE t.deleted
+       UNION ALL SELECT t.id, 'stale' FROM ${TRUTH_TABLE} t JOIN counted c ON c.id = t.id WHERE NOT t.deleted AND c.content <> t.content
+       UNION ALL SELECT c.id, 'duplicated' FROM counted c WHERE c.n > 1`,
+    );
+    const { rows: total } = await client.query<{ n: string }>(`SELECT count(*) AS n FROM ${TRUTH_TABLE}`);
+    const of = (kind: string) => rows.filter((row) => row.kind === kind).map((row) => row.id);
+    return { truthRows: Number(total[0]!.n), missing: of('missing'), resurrected: of('resurrected'), stale: of('stale'), duplicated: of('duplicated') };
+  } finally {
+    await client.end();
+  }
+}
