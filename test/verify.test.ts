@@ -4,7 +4,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { escapeXml, renderJunit } from '../src/core/junit.js';
 import { parseDuration, renderVerify } from '../src/commands/verify.js';
-import { adminQuery, createTestDatabase, describeTarget, runPartkit, type TargetName, type TestDatabase } from './helpers/targets.js';
+import { adminQuery, createTestDatabase, describeTarget, runPartkit, runPrinted, type TargetName, type TestDatabase } from './helpers/targets.js';
 import { testNow } from './helpers/clock.js';
 
 interface Check {
@@ -159,14 +159,12 @@ for (const variant of variants) {
       const report = await verifyJson(db);
       expectFailures(report, ['public.execution_logs/coverage']);
       const detail = find(report, 'public.execution_logs', 'coverage').detail;
-      expect(detail).toMatch(new RegExp(`^month ${gap.key} is missing in the middle of the set \\(a gap\\): run `));
-      if (strategy === 'partman') {
-        expect(detail).toContain(`SELECT "partman".partition_gap_fill(p_parent_table := 'public.execution_logs')`);
-        await db.query(`SET TimeZone = 'UTC'; SELECT partman.partition_gap_fill(p_parent_table := 'public.execution_logs')`);
-      } else {
-        expect(detail).toContain(`SELECT "partkit".create_monthly_partition('"public"."execution_logs"', ${gap.year}, ${gap.month});`);
-        await db.query(`SELECT "partkit".create_monthly_partition('"public"."execution_logs"', ${gap.year}, ${gap.month})`);
-      }
+      expect(detail).toMatch(new RegExp(`^month ${gap.key} is missing in the middle of the set \\(a gap\\): run partkit partition create `));
+      // The hint runs as printed, on either strategy.
+      const hint = /: run (partkit .*)$/.exec(detail)![1]!;
+      const fixed = await runPrinted(hint, { DATABASE_URL: db.url });
+      expect(fixed.exitCode, `${hint}\n${fixed.stderr}`).toBe(0);
+      expect(fixed.stdout).toContain(gap.key);
       expectFailures(await verifyJson(db), []);
     });
 

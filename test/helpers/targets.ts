@@ -302,6 +302,20 @@ export function runPartkit(args: readonly string[], options: RunPartkitOptions =
   });
 }
 
+/**
+ * Runs a command line exactly as partkit printed it (a hint), the way a user pastes it into bash,
+ * with `partkit` being the built CLI on the run's clock. Never throws on a non-zero exit.
+ */
+export function runPrinted(line: string, env: Record<string, string> = {}) {
+  const cli = path.join(REPO_DIR, 'dist', 'cli.js');
+  return execa('bash', ['-c', `partkit() { "${process.execPath}" "${cli}" "$@"; }\n${line}`], {
+    env: cleanEnv({ ...fakeClockEnv(testClock().offsetSeconds), ...env }),
+    extendEnv: false,
+    reject: false,
+    timeout: 110_000,
+  });
+}
+
 export interface PsqlOptions {
   /** `-v name=value` variables, e.g. `{ schema: 'partkit' }`. */
   readonly vars?: Record<string, string>;

@@ -9,7 +9,7 @@ import { quoteIdent, quoteLiteral, quoteQualified } from '../identifiers.js';
 import { sameInterval } from '../intervals.js';
 import { controlTypeOf, coveredMonth, currentMonth, listPartitions, monthKey, type Month, type Partition } from '../partitions.js';
 import { readSql } from '../sql-files.js';
-import { countRows, partmanLabel, readManagedTable, readPartmanConfig, type ManagedTable, type PartmanConfig } from './state.js';
+import { countRows, readArchivedMonths, readManagedTable, readPartmanConfig, type ManagedTable, type PartmanConfig } from './state.js';
 import { fail, fromProblems, pass, type CheckResult } from './types.js';
 import { partkitCommand } from '../shell.js';
 
@@ -64,10 +64,42 @@ function checkShape(label: string, table: TableConfig, state: TableState): Check
   return fromProblems(label, 'partitioned', problems, `partitioned by RANGE (${column}); primary key (${state.primaryKey?.join(', ')})`);
 }
 
+interface DetachedMonth {
+  readonly schema: string;
+  readonly name: string;
+  readonly month: string;
+  readonly rows: number;
+}
+
+/** Tables in the parent's own schema named as its months (any strategy's naming) that are not attached anywhere. */
+async function readDetachedMonths(db: Database, table: TableConfig): Promise<DetachedMonth[]> {
+  const named = await readArchivedMonths(db, table.name.schema, table.name);
+  const detached: DetachedMonth[] = [];
+  for (const month of named) {
+    if (month.month === null) continue;
+    const [row] = await db.query<{ attached: boolean }>('SELECT c.relispartition AS attached FROM pg_class c WHERE c.oid = $1::regclass', [quoteQualified(month)]);
+    if (row?.attached !== false) continue;
+    detached.push({ schema: month.schema, name: month.name, month: month.month, rows: await countRows(db, month, 1_000_000) });
+  }
+  return detached;
+}
+
+/** `--config FILE` when the config came from a file, so that a printed command uses the same one. */
+function configArgs(config: Config): string[] {
+  return config.source.startsWith('(') ? [] : ['--config', config.source];
+}
+
 /** Months from the oldest attached child through the current month + premake, no gap, on month starts. */
-function checkCoverage(facts: TableFacts, kitSchema: string, partmanSchema: string | null, now: Date): CheckResult {
+function checkCoverage(facts: TableFacts, config: Config, now: Date, detached: readonly DetachedMonth[]): CheckResult {
   const { label, table } = facts;
   const problems: string[] = [];
+  // Months detached outside partkit: maintenance never writes into them, and their month stays
+  // missing (its rows wait in the default) until someone decides.
+  for (const month of detached) {
+    problems.push(
+      `${quoteQualified(month)} is month ${month.month} of ${label} but is not attached (${month.rows} row(s)); partkit leaves it alone: reattach it with ALTER TABLE ${quoteQualified(table.name)} ATTACH PARTITION ${quoteQualified(month)} FOR VALUES FROM (...) TO (...) once the default holds no rows of that month, or drop it if it is not needed`,
+    );
+  }
   const covered = new Set<string>();
   for (const partition of facts.partitions) {
     if (partition.isDefault) continue;
@@ -91,10 +123,9 @@ function checkCoverage(facts: TableFacts, kitSchema: string, partmanSchema: stri
     (index < last ? gaps : ahead).push(monthOf(index));
   }
   if (gaps.length > 0) {
-    const fix =
-      facts.strategy === 'partman' && partmanSchema
-        ? `run SET TimeZone = ${quoteLiteral(table.timeZone)}; SELECT ${quoteIdent(partmanSchema)}.partition_gap_fill(p_parent_table := ${quoteLiteral(partmanLabel(table.name))}); (pg_partman's maintenance never fills gaps)`
-        : `run ${list(gaps.map((m) => `SELECT ${quoteIdent(kitSchema)}.create_monthly_partition(${quoteLiteral(quoteQualified(table.name))}, ${m.year}, ${m.month});`), 3)}`;
+    // One command for either strategy: it makes the missing months of the span and skips the others
+    // (`partkit maintain` fills such gaps too).
+    const fix = `run ${partkitCommand(['partition', 'create', quoteQualified(table.name), '--from', monthKey(gaps[0]!), '--to', monthKey(gaps.at(-1)!), ...configArgs(config)])}`;
     problems.push(`${gaps.length === 1 ? 'month' : 'months'} ${list(gaps.map(monthKey), 6)} ${gaps.length === 1 ? 'is' : 'are'} missing in the middle of the set (a gap): ${fix}`);
   }
   if (ahead.length > 0) {
@@ -164,20 +195,38 @@ function checkRegistration(facts: TableFacts, caps: Capabilities, config: Config
 }
 
 /** No attached month lies wholly before now − retention. */
-async function checkRetention(db: Database, facts: TableFacts): Promise<CheckResult> {
+async function checkRetention(db: Database, facts: TableFacts, kitSchema: string): Promise<CheckResult> {
   const { label, table } = facts;
   if (!table.retention) return pass(label, 'retention', 'no retention configured: every month stays attached');
+  const late = await lateRowsNote(db, table, kitSchema);
   const [row] = await db.query<{ cutoff: string }>(`SELECT to_char((now() AT TIME ZONE $1) - $2::interval, 'YYYY-MM-DD HH24:MI:SS') AS cutoff`, [table.timeZone, table.retention]);
   const cutoff = row!.cutoff;
   // Both are wall-clock 'YYYY-MM-DD HH24:MI:SS' in the table's zone, so text order is time order.
   const old = facts.partitions.filter((p) => !p.isDefault && p.upper !== null && p.upper <= cutoff);
-  if (old.length === 0) return pass(label, 'retention', `no attached month ends before ${cutoff} ${table.timeZone} (now − ${table.retention})`);
+  if (old.length === 0) return pass(label, 'retention', `no attached month ends before ${cutoff} ${table.timeZone} (now − ${table.retention})${late}`);
   const names = old.map((p) => `${coveredMonth(p) ?? `${p.lower} to ${p.upper}`} (${qualified(p)})`);
   return fail(
     label,
     'retention',
     `${old.length === 1 ? 'month' : 'months'} ${list(names)} ${old.length === 1 ? 'lies' : 'lie'} wholly before now − ${table.retention} (${cutoff} ${table.timeZone}) and ${old.length === 1 ? 'is' : 'are'} still attached: run \`partkit maintain\` (it moves such months into schema ${table.archiveSchema})`,
   );
+}
+
+/**
+ * A warning (the check still passes) when late rows, for months already past the retention, were
+ * moved into the archive: their archived months changed, so their exports are out of date.
+ */
+async function lateRowsNote(db: Database, table: TableConfig, kitSchema: string): Promise<string> {
+  const [installed] = await db.query<{ ok: boolean }>('SELECT to_regclass($1) IS NOT NULL AS ok', [`${quoteIdent(kitSchema)}.maintenance_event`]);
+  if (!installed?.ok) return '';
+  const [row] = await db.query<{ rows: string; months: string[] | null }>(
+    `SELECT coalesce(sum(e.rows), 0)::text AS rows, array_agg(DISTINCT e.partition_name ORDER BY e.partition_name) AS months
+       FROM ${quoteIdent(kitSchema)}.maintenance_event e
+      WHERE e.parent_schema = $1 AND e.parent_table = $2 AND e.action = 'late'`,
+    [table.name.schema, table.name.name],
+  );
+  if (!row || row.rows === '0') return '';
+  return `; warning: ${row.rows} late row(s) arrived for months past the retention and joined ${list(row.months ?? [])} in the archive (kept 90 days in ${kitSchema}.maintenance_event): run \`partkit archive export\` to write those months again`;
 }
 
 /** Every partitioned index of the parent has an attached index on every child. */
@@ -222,13 +271,12 @@ export async function checkTable(db: Database, caps: Capabilities, config: Confi
     partConfig,
     strategy: managed?.strategy ?? (partConfig ? 'partman' : 'plpgsql'),
   };
-  const partmanSchema = caps.extensions.pg_partman.schema;
   return [
     shape,
-    checkCoverage(facts, config.kitSchema, partmanSchema, now),
+    checkCoverage(facts, config, now, await readDetachedMonths(db, table)),
     await checkDefault(db, facts, config.kitSchema, options),
     checkRegistration(facts, caps, config),
-    await checkRetention(db, facts),
+    await checkRetention(db, facts, config.kitSchema),
     await checkIndexes(db, facts),
   ];
 }
