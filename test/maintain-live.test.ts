@@ -106,6 +106,29 @@ for (const { name, strategy } of TARGETS) {
       expect(retention.detail).toMatch(/warning: \d+ late row\(s\) arrived for months past the retention and joined "?partkit_archive"?\.messages_/);
     });
 
+    it('late rows after --drop-after-export go into <month>_late in the archive, never over the exported file', async () => {
+      const coldDir = path.join(workDir, 'cold');
+      const exported = await runPartkit(['archive', 'export', '--to', coldDir, '--drop-after-export', '--json', '--config', config, '--database-url', db.url]);
+      expect(exported.exitCode, exported.stderr).toBe(0);
+      const { rows: left } = await db.query(`SELECT tablename FROM pg_tables WHERE schemaname = 'partkit_archive' AND tablename LIKE 'messages%'`);
+      expect(left).toEqual([]);
+      await db.query(
+        `WITH ins AS (INSERT INTO messages (id, session_id, role, content, created_at)
+                      SELECT gen_random_uuid(), gen_random_uuid(), 'user', 'late after drop', date_trunc('month', now()) - interval '14 months' + interval '5 days'
+                        FROM generate_series(1, 4) RETURNING id, content)
+         INSERT INTO ${TRUTH_TABLE} (id, content) SELECT id, content FROM ins`,
+      );
+      const result = await runPartkit(['maintain', '--json', '--config', config, '--database-url', db.url]);
+      expect(result.exitCode, `${result.stderr}\n${result.stdout}`).toBe(0);
+      const late = (JSON.parse(result.stdout) as { events: { action: string; partition: string | null; rows: number | null }[] }).events.filter((e) => e.action === 'late');
+      expect(late).toHaveLength(1);
+      expect(late[0]!.partition).toMatch(/^partkit_archive\.messages_.*_late$/);
+      expect(late[0]!.rows).toBe(4);
+      const lateTable = late[0]!.partition!;
+      expect((await db.query(`SELECT count(*)::int AS n FROM ${lateTable} WHERE content = 'late after drop'`)).rows[0]!.n).toBe(4);
+      expect((await db.query(`SELECT count(*)::int AS n FROM ONLY messages_default`)).rows[0]!.n).toBe(0);
+    });
+
     it('a month detached by hand is never written to; its rows wait in the default and verify names it', async () => {
       const { rows: kids } = await db.query<{ name: string }>(
         `SELECT c.relname AS name FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
