@@ -9,7 +9,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { compareWithTruth, createTruthTable, startLiveWriter, TRUTH_TABLE } from './helpers/live-writer.js';
+import { compareWithTruth, createTruthTable, startLiveWriter, TRUTH_TABLE, watchExclusiveLocks } from './helpers/live-writer.js';
 import { createTestDatabase, describeTarget, runPartkit, type TargetName, type TestDatabase } from './helpers/targets.js';
 
 const TARGETS: { name: TargetName; strategy: 'partman' | 'plpgsql' }[] = [
@@ -66,6 +66,7 @@ for (const { name, strategy } of TARGETS) {
         insertOnly: [`now() - interval '14 months'`],
         opsPerSecond: 100,
       });
+      const locks = await watchExclusiveLocks(db.url, ['messages', 'messages_default']);
       const deadline = Date.now() + LOOP_SECONDS * 1000;
       const runs: { exitCode: number | undefined; output: string }[] = [];
       await Promise.all(
@@ -77,13 +78,14 @@ for (const { name, strategy } of TARGETS) {
         }),
       );
       const stats = await writer.stop();
+      const longestLock = await locks.stop();
       // One more run places what arrived after the last loop's run.
       const last = await runPartkit(['maintain', '--json', '--config', config, '--database-url', db.url]);
       runs.push({ exitCode: last.exitCode, output: `${last.stderr}\n${last.stdout}` });
 
       const failed = runs.filter((run) => run.exitCode !== 0);
       console.log(
-        `[${name}] ${runs.length} maintain runs, ${failed.length} failed; writer: ${stats.inserts} inserts, ${stats.updates} updates, ${stats.deletes} deletes, ${stats.errors} errors, longest operation ${stats.longestMs} ms`,
+        `[${name}] ${runs.length} maintain runs, ${failed.length} failed; writer: ${stats.inserts} inserts, ${stats.updates} updates, ${stats.deletes} deletes, ${stats.errors} errors, longest operation ${stats.longestMs} ms; longest ACCESS EXCLUSIVE lock maintain held on messages or its default: ${longestLock} ms`,
       );
       expect(failed.map((run) => run.output).slice(0, 2)).toEqual([]);
       expect(stats.errors, stats.lastError).toBe(0);

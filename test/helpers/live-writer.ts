@@ -161,3 +161,48 @@ export async function compareWithTruth(url: string, tables: readonly string[]): 
     await client.end();
   }
 }
+
+export interface LockWatch {
+  /** Stops watching; resolves to the longest time (ms) one backend was seen holding the lock. */
+  stop(): Promise<number>;
+}
+
+/**
+ * Watches pg_locks every 10 ms for an ACCESS EXCLUSIVE lock on any of `tables` held by a session
+ * with the given application_name, and keeps the longest time one backend held it (as seen at
+ * that sampling rate: a lower bound, good to about 10 ms).
+ */
+export async function watchExclusiveLocks(url: string, tables: readonly string[], applicationName = 'partkit'): Promise<LockWatch> {
+  const client = new pg.Client({ connectionString: url, application_name: 'oracle-lock-watch' });
+  client.on('error', () => undefined);
+  await client.connect();
+  const since = new Map<number, number>();
+  let longest = 0;
+  let stopping = false;
+  const loop = (async () => {
+    while (!stopping) {
+      const { rows } = await client.query<{ pid: number }>(
+        `SELECT DISTINCT l.pid FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
+          WHERE l.granted AND l.mode = 'AccessExclusiveLock' AND l.locktype = 'relation'
+            AND l.relation = ANY (SELECT to_regclass(t)::oid FROM unnest($1::text[]) t) AND a.application_name = $2`,
+        [tables, applicationName],
+      );
+      const now = Date.now();
+      const holding = new Set(rows.map((row) => row.pid));
+      for (const pid of holding) if (!since.has(pid)) since.set(pid, now);
+      for (const [pid, start] of since) {
+        longest = Math.max(longest, now - start);
+        if (!holding.has(pid)) since.delete(pid);
+      }
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+  })();
+  return {
+    async stop() {
+      stopping = true;
+      await loop;
+      await client.end().catch(() => undefined);
+      return longest;
+    },
+  };
+}
