@@ -19,6 +19,19 @@ const TARGETS: { name: TargetName; strategy: 'partman' | 'plpgsql' }[] = [
 ];
 const LOOP_SECONDS = 20;
 
+/** The name of the attached month of `messages` that holds the middle of the month `offset` months from now, if any. */
+async function monthChild(db: TestDatabase, offset: number): Promise<string | undefined> {
+  const { rows } = await db.query<{ name: string }>(
+    `SELECT c.relname AS name FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
+      WHERE i.inhparent = 'messages'::regclass AND pg_get_expr(c.relpartbound, c.oid) <> 'DEFAULT'
+        AND (date_trunc('month', now()) + make_interval(months => $1) + interval '14 days')::timestamptz
+            BETWEEN (regexp_match(pg_get_expr(c.relpartbound, c.oid), 'FROM \\(''([^'']+)''\\)'))[1]::timestamptz
+                AND (regexp_match(pg_get_expr(c.relpartbound, c.oid), 'TO \\(''([^'']+)''\\)'))[1]::timestamptz`,
+    [offset],
+  );
+  return rows[0]?.name;
+}
+
 for (const { name, strategy } of TARGETS) {
   describeTarget(name, `maintenance under live traffic on ${name} (${strategy})`, () => {
     let db: TestDatabase;
@@ -120,8 +133,12 @@ for (const { name, strategy } of TARGETS) {
                         FROM generate_series(1, 4) RETURNING id, content)
          INSERT INTO ${TRUTH_TABLE} (id, content) SELECT id, content FROM ins`,
       );
+      // A premade month dropped meanwhile: the late rows must not stop maintenance from making it again.
+      const future = await monthChild(db, 2);
+      await db.query(`DROP TABLE public."${future}"`);
       const result = await runPartkit(['maintain', '--json', '--config', config, '--database-url', db.url]);
       expect(result.exitCode, `${result.stderr}\n${result.stdout}`).toBe(0);
+      expect(await monthChild(db, 2)).toBe(future);
       const late = (JSON.parse(result.stdout) as { events: { action: string; partition: string | null; rows: number | null }[] }).events.filter((e) => e.action === 'late');
       expect(late).toHaveLength(1);
       expect(late[0]!.partition).toMatch(/^partkit_archive\.messages_.*_late$/);
@@ -132,14 +149,7 @@ for (const { name, strategy } of TARGETS) {
     });
 
     it('a month detached by hand is never written to; its rows wait in the default and verify names it', async () => {
-      const { rows: kids } = await db.query<{ name: string }>(
-        `SELECT c.relname AS name FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
-          WHERE i.inhparent = 'messages'::regclass AND pg_get_expr(c.relpartbound, c.oid) <> 'DEFAULT'
-            AND (date_trunc('month', now()) - interval '1 month' + interval '14 days')::timestamptz
-                BETWEEN (regexp_match(pg_get_expr(c.relpartbound, c.oid), 'FROM \\(''([^'']+)''\\)'))[1]::timestamptz
-                    AND (regexp_match(pg_get_expr(c.relpartbound, c.oid), 'TO \\(''([^'']+)''\\)'))[1]::timestamptz`,
-      );
-      const child = kids[0]!.name;
+      const child = (await monthChild(db, -1))!;
       await db.query(`ALTER TABLE messages DETACH PARTITION public."${child}"`);
       const before = (await db.query(`SELECT count(*)::int AS n FROM public."${child}"`)).rows[0]!.n as number;
       await db.query(`INSERT INTO messages (id, session_id, role, content, created_at) SELECT gen_random_uuid(), gen_random_uuid(), 'user', 'after detach', date_trunc('month', now()) - interval '1 month' + interval '3 days' FROM generate_series(1, 3)`);
