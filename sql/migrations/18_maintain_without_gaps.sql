@@ -84,10 +84,11 @@ END;
 $$;
 
 -- One managed table's maintenance with the kit's own functions: empty the default partition into
--- its months, make every month from the oldest kept one through the coming `premake` (so that a long
--- downtime leaves no gap), archive the months past retention. Replaces the version of migration 11. Every change is
--- written to maintenance_event under p_run_id. Errors propagate to run_maintenance, which records
--- them and goes on with the next table.
+-- its months (late rows of archived months into the archive), make every month from the oldest
+-- kept one through the coming `premake` (so that a long downtime leaves no gap), archive the
+-- months past retention. Replaces the version of migration 11. Every change is written to
+-- maintenance_event under p_run_id. Errors propagate to run_maintenance, which records them and
+-- goes on with the next table.
 CREATE OR REPLACE FUNCTION maintain_plpgsql_table(p_run_id bigint, p_config managed_table) RETURNS void
 LANGUAGE plpgsql
 SET search_path FROM CURRENT
