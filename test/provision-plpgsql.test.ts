@@ -154,8 +154,9 @@ for (const name of ['bare14', 'bare18'] as TargetName[]) {
       expect(report.ok).toBe(true);
       expect(report.failed).toBe(0);
       const detached = report.events.filter((e) => e.action === 'detached' && e.table === 'public.usage_records').map((e) => e.partition);
-      // 13, 14, 15 back, and the 20-months-back month made for the row from the default.
-      expect(detached.sort()).toEqual([-20, -15, -14, -13].map((i) => `public.usage_records${monthOf(i).suffix}`).sort());
+      // 13, 14, 15 back; the row 20 months back is a late row: it goes straight to its month in the archive.
+      expect(detached.sort()).toEqual([-15, -14, -13].map((i) => `public.usage_records${monthOf(i).suffix}`).sort());
+      expect(report.events.filter((e) => e.action === 'late').map((e) => [e.partition, e.rows])).toEqual([[`partkit_archive.usage_records${monthOf(-20).suffix}`, 1]]);
       expect(report.events.filter((e) => e.action === 'detached' && e.table !== 'public.usage_records')).toEqual([]);
 
       const kids = await attachedPartitions(db, 'public.usage_records');

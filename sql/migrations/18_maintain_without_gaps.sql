@@ -13,7 +13,7 @@
 -- the caller's lock on the parent; each move is recorded as a 'late' event.
 ALTER TABLE maintenance_event DROP CONSTRAINT IF EXISTS maintenance_event_action_check;
 ALTER TABLE maintenance_event ADD CONSTRAINT maintenance_event_action_check
-    CHECK (action IN ('created', 'moved', 'detached', 'failed', 'late'));
+    CHECK (action IN ('created', 'moved', 'detached', 'failed', 'purged', 'purge-skipped', 'late'));
 
 CREATE FUNCTION archive_late_rows(
     p_run_id bigint,
