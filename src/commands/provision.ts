@@ -15,6 +15,7 @@ import { controlTypeOf, listPartitions, type ControlType } from '../core/partiti
 import { renderPlan, sqlStep, type Plan, type Step } from '../core/plan.js';
 import { crontabLine, findJob, jobName, planSchedule } from '../core/schedule.js';
 import { readSql, sqlPath } from '../core/sql-files.js';
+import { planTimeIndex, readTimeIndex } from '../core/time-index.js';
 import { partmanStrategy } from '../strategies/partman.js';
 import { plpgsqlStrategy } from '../strategies/plpgsql.js';
 import { tableLabel } from '../strategies/registration.js';
@@ -125,6 +126,8 @@ export async function planProvision(db: Database, config: Config, options: Provi
   for (const [index, table] of config.tables.entries()) {
     const state = caps.tables[index]!;
     if (!state.exists) steps.push(createTableStep(table));
+    // Before the strategy's new months, so that they get the index from the parent as they are made.
+    else steps.push(...planTimeIndex(table, await readTimeIndex(db, table.name, table.controlColumn), tableLabel(table)));
     steps.push(...strategy.planTable(ctx, await tableInput(db, caps, table, state)));
   }
   const job = decision.scheduler === 'pg_cron' ? await findJob(db, caps, jobName(config, caps.database)) : undefined;
