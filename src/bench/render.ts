@@ -107,7 +107,7 @@ export function renderBench(report: BenchReport): string {
     ...queryTable(report.queries, report.partitions, true),
   ];
   if (report.coldQueries) {
-    out.push('', `Reads, cold (server restarted and OS page cache dropped before each sample; median of ${report.coldReps})`, ...queryTable(report.coldQueries, report.partitions, false));
+    out.push('', `Reads, cold (server restarted and OS page cache dropped before each round of one sample per layout, the query planned first; median of ${report.coldReps})`, ...queryTable(report.coldQueries, report.partitions, false));
   } else if (report.coldNote) {
     out.push('', `Reads, cold: ${report.coldNote}.`);
   }

@@ -43,6 +43,9 @@ export async function startBenchServer(databaseUrl: string | undefined): Promise
   const { dataDir, password, port } = server;
   const coldUnavailable = isRoot() ? null : 'cannot measure cold: emptying the OS page cache (echo 3 > /proc/sys/vm/drop_caches) needs root, and partkit bench does not run as root';
   let stopped = false;
+  // persistent (so that a cold restart keeps the data), so the folder is removed here, after the server's own exit hook stopped it.
+  const removeFolder = (): void => rmSync(path.dirname(dataDir), { recursive: true, force: true });
+  process.once('exit', removeFolder);
   return {
     kind: 'embedded',
     target: () => resolveConnection(server.url),
@@ -52,13 +55,16 @@ export async function startBenchServer(databaseUrl: string | undefined): Promise
       execFileSync('sync');
       writeFileSync('/proc/sys/vm/drop_caches', '3\n');
       server = await startEmbeddedServer({ settings: EMBEDDED_SETTINGS, dataDir, password, port, persistent: true });
+      // Registered again after the new server's exit hook, so that it still runs after it.
+      process.removeListener('exit', removeFolder);
+      process.once('exit', removeFolder);
     },
     async stop() {
       if (stopped) return;
       stopped = true;
       await server.stop();
-      // persistent (so that a cold restart keeps the data): the folder the server was made in goes here.
-      rmSync(path.dirname(dataDir), { recursive: true, force: true });
+      process.removeListener('exit', removeFolder);
+      removeFolder();
     },
   };
 }

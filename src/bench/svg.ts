@@ -7,7 +7,7 @@ import type { BenchReport, QueryFigures } from './run.js';
 
 const WIDTH = 980;
 const LABEL_W = 300;
-const PLOT_W = WIDTH - LABEL_W - 40;
+const PLOT_W = WIDTH - LABEL_W - 75;
 const BAR_H = 9;
 const ROW_H = 2 * BAR_H + 10;
 const COLOURS = { plainIndexed: '#4477aa', partitioned: '#cc6677' } as const;

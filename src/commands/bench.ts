@@ -55,6 +55,8 @@ export const benchCommand: CommandModule<GlobalOptions, BenchArgs> = {
       .option('insert-rows', { type: 'number', default: 10_000, describe: 'Rows per INSERT in the insert test' })
       .option('svg', { type: 'string', describe: 'Write a chart of the ratios (log scale) to this SVG file' }) as unknown as Argv<BenchArgs>,
   handler: async (args) => {
+    // Exiting runs the embedded server's exit hook, which stops it and removes its folder.
+    for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => process.exit(128 + (signal === 'SIGINT' ? 2 : 15)));
     process.exitCode = await runCommand(
       args,
       async (): Promise<BenchReport> => {
