@@ -309,7 +309,7 @@ export async function runBench(options: BenchOptions): Promise<BenchReport> {
       await db.close();
       db = undefined;
       for (const spec of specs) {
-        options.progress(`measuring (cold: server restarted and OS page cache dropped before each sample): ${spec.name}, ${spec.bounds} bounds`);
+        options.progress(`measuring (cold: server restarted and OS page cache dropped before each round of samples): ${spec.name}, ${spec.bounds} bounds`);
         const samples: Record<Layout, number[]> = { plain: [], plainIndexed: [], partitioned: [] };
         for (let rep = 0; rep < coldReps; rep += 1) {
           // One restart per round of three samples: the layouts are separate tables, so one query
