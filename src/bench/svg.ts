@@ -57,8 +57,9 @@ function panel(title: string, queries: readonly QueryFigures[], top: number, low
 
 export function renderSvg(report: BenchReport): string {
   const all = [...report.queries, ...(report.coldQueries ?? [])].flatMap((q) => [q.plainMs / q.plainIndexedMs, q.plainMs / q.partitionedMs]).filter((v) => Number.isFinite(v) && v > 0);
-  const low = Math.min(-1, Math.floor(Math.log10(Math.min(...all))));
-  const high = Math.max(1, Math.ceil(Math.log10(Math.max(...all))));
+  // A quarter decade of room beyond the extreme bars, for their labels.
+  const low = Math.min(-1, Math.floor(Math.log10(Math.min(...all)) - 0.25));
+  const high = Math.max(1, Math.ceil(Math.log10(Math.max(...all)) + 0.25));
   const parts: string[] = [];
   let top = 60;
   for (const [title, queries] of [
