@@ -128,22 +128,7 @@ async function refuseExisting(client: pg.Client): Promise<void> {
 }
 
 async function sizeOf(client: pg.Client, layout: Layout): Promise<LayoutSize> {
-  const { rows } = await client.query<{ heap: string; index_name: string | null; index_bytes: string | null }>(
-    `WITH leaves AS (
-       SELECT c.oid FROM pg_class c WHERE c.oid = $1::regclass AND c.relkind = 'r'
-       UNION ALL SELECT relid FROM pg_partition_tree($1::regclass) WHERE isleaf
-     )
-     SELECT (SELECT sum(pg_relation_size(oid)) FROM leaves)::text AS heap,
-            -- the parent's index name, so that each month's copy adds up under one name
-            coalesce(pi.relname, ci.relname)::text AS index_name, sum(pg_relation_size(x.indexrelid))::text AS index_bytes
-       FROM leaves l
-       LEFT JOIN pg_index x ON x.indrelid = l.oid
-       LEFT JOIN pg_class ci ON ci.oid = x.indexrelid
-       LEFT JOIN pg_inherits h ON h.inhrelid = x.indexrelid
-       LEFT JOIN pg_class pi ON pi.oid = h.inhparent
-      GROUP BY 2`,
-    [SQL_NAME[layout]],
-  );
+  const { rows } = await client.query<{ heap: string; index_name: string | null; index_bytes: string | null }>(readSql('queries/bench-sizes.sql'), [SQL_NAME[layout]]);
   const indexes: Record<string, number> = {};
   for (const row of rows) if (row.index_name !== null) indexes[row.index_name] = Number(row.index_bytes);
   return { heapBytes: Number(rows[0]?.heap ?? 0), indexBytes: Object.values(indexes).reduce((a, b) => a + b, 0), indexes };
@@ -170,14 +155,7 @@ async function walSince(client: pg.Client, lsn: string): Promise<number> {
  * millions of rows than maintaining random-uuid indexes row by row; every layout gets the same.
  */
 async function dropIndexes(client: pg.Client, layout: Layout): Promise<string[]> {
-  const { rows } = await client.query<{ name: string; def: string; constraint_def: string | null }>(
-    `SELECT quote_ident(n.nspname) || '.' || quote_ident(c.relname) AS name, pg_get_indexdef(x.indexrelid) AS def,
-            CASE WHEN x.indisprimary THEN 'ALTER TABLE ' || $1 || ' ADD ' || pg_get_constraintdef(k.oid) END AS constraint_def
-       FROM pg_index x JOIN pg_class c ON c.oid = x.indexrelid JOIN pg_namespace n ON n.oid = c.relnamespace
-       LEFT JOIN pg_constraint k ON k.conindid = x.indexrelid AND k.contype = 'p'
-      WHERE x.indrelid = $1::regclass ORDER BY x.indisprimary DESC, c.relname`,
-    [SQL_NAME[layout]],
-  );
+  const { rows } = await client.query<{ name: string; def: string; constraint_def: string | null }>(readSql('queries/bench-indexes.sql'), [SQL_NAME[layout]]);
   const rebuild: string[] = [];
   for (const row of rows) {
     if (row.constraint_def) {
