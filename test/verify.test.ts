@@ -23,7 +23,7 @@ const workDir = mkdtempSync(path.join(tmpdir(), 'partkit-verify-'));
 const configFile = path.join(workDir, 'partkit.json');
 writeFileSync(configFile, JSON.stringify({ maintenance: { schedule: '0 3 1 1 *' } }));
 const TABLES = ['public.messages', 'public.execution_logs', 'public.api_key_logs', 'public.usage_records'];
-const TABLE_CHECKS = ['partitioned', 'coverage', 'default-partition', 'registration', 'retention', 'indexes'];
+const TABLE_CHECKS = ['partitioned', 'coverage', 'default-partition', 'registration', 'retention', 'indexes', 'time-index'];
 
 let junitCount = 0;
 

@@ -10,3 +10,5 @@ CREATE TABLE {{table}} (
     PRIMARY KEY (id, created_at)
 ) PARTITION BY RANGE (created_at);
 CREATE INDEX ON {{table}} (execution_id, created_at);
+-- The time index: serves time ranges and newest-N pages in every month (btree, chosen over BRIN by measurement: docs/benchmarks.md).
+CREATE INDEX ON {{table}} (created_at);

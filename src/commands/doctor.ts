@@ -9,6 +9,7 @@ import { runCommand, type CommandContext, type GlobalOptions } from '../core/con
 import type { Database } from '../core/db.js';
 import { requiredGrants, type RequiredGrant } from '../core/grants.js';
 import { partkitCommand } from '../core/shell.js';
+import { readTimeIndex, timeIndexAdvice } from '../core/time-index.js';
 
 export interface DoctorReport {
   readonly server: Capabilities['server'];
@@ -32,6 +33,8 @@ export interface DoctorReport {
     readonly controlColumn: Capabilities['tables'][number]['controlColumn'];
     readonly estimatedRows: number;
     readonly problems: readonly string[];
+    /** Worth fixing, not blocking: months without a time index. */
+    readonly warnings: readonly string[];
   }[];
 }
 
@@ -49,9 +52,19 @@ function tableProblems(table: Capabilities['tables'][number]): string[] {
   return problems;
 }
 
+/** A partitioned table whose months lack an index leading with the control column. */
+async function tableWarnings(db: Database, config: Config, index: number, table: Capabilities['tables'][number]): Promise<string[]> {
+  const configured = config.tables[index]!;
+  if (!table.partitioned || !table.controlColumn.exists) return [];
+  const advice = timeIndexAdvice(configured, await readTimeIndex(db, configured.name, configured.controlColumn));
+  return advice ? [advice] : [];
+}
+
 export async function doctor(db: Database, config: Config, strategy?: Config['strategy']): Promise<DoctorReport> {
   const caps = await inspect(db, config);
   const decision = decide(caps, config, strategy);
+  const warnings: string[][] = [];
+  for (const [index, table] of caps.tables.entries()) warnings.push(await tableWarnings(db, config, index, table));
   return {
     server: caps.server,
     database: caps.database,
@@ -64,7 +77,7 @@ export async function doctor(db: Database, config: Config, strategy?: Config['st
     reasons: decision.reasons,
     advice: decision.advice,
     grants: await requiredGrants(db, caps, decision, config),
-    tables: caps.tables.map((table) => ({
+    tables: caps.tables.map((table, index) => ({
       name: table.name,
       exists: table.exists,
       partitioned: table.partitioned,
@@ -73,6 +86,7 @@ export async function doctor(db: Database, config: Config, strategy?: Config['st
       controlColumn: table.controlColumn,
       estimatedRows: table.estimatedRows,
       problems: tableProblems(table),
+      warnings: warnings[index]!,
     })),
   };
 }
@@ -101,7 +115,8 @@ export function renderDoctor(report: DoctorReport): string {
     ...report.tables.map((table) => {
       const state = !table.exists ? 'missing (provision creates it)' : table.partitioned ? `partitioned by ${table.partitionedBy}` : 'not partitioned';
       const problems = table.problems.length ? `  PROBLEM: ${table.problems.join('; ')}` : '';
-      return `  ${table.name.padEnd(28)} ${state}${table.exists ? `, ~${table.estimatedRows} rows` : ''}${problems}`;
+      const warnings = table.warnings.length ? `  WARNING: ${table.warnings.join('; ')}` : '';
+      return `  ${table.name.padEnd(28)} ${state}${table.exists ? `, ~${table.estimatedRows} rows` : ''}${problems}${warnings}`;
     }),
   ];
   if (report.grants.length) {

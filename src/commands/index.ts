@@ -11,6 +11,7 @@ import { demoCommand } from './demo.js';
 import { migrateCommand } from './migrate.js';
 import { archiveCommand } from './archive.js';
 import { configCommand } from './config.js';
+import { benchCommand } from './bench.js';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
-export const commands: readonly CommandModule<GlobalOptions, any>[] = [doctorCommand, provisionCommand, maintainCommand, verifyCommand, statusCommand, partitionCommand, migrateCommand, archiveCommand, configCommand, demoCommand];
+export const commands: readonly CommandModule<GlobalOptions, any>[] = [doctorCommand, provisionCommand, maintainCommand, verifyCommand, statusCommand, partitionCommand, migrateCommand, archiveCommand, configCommand, demoCommand, benchCommand];

@@ -17,6 +17,7 @@ import { refuseMissingGrants, requiredGrants } from '../core/grants.js';
 import { partkitCommand } from '../core/shell.js';
 import { readSql, sqlPath } from '../core/sql-files.js';
 import { tableTemplate } from '../core/table-templates.js';
+import { planTimeIndex, readTimeIndex } from '../core/time-index.js';
 import { partmanStrategy } from '../strategies/partman.js';
 import { plpgsqlStrategy } from '../strategies/plpgsql.js';
 import { tableLabel } from '../strategies/registration.js';
@@ -138,6 +139,8 @@ export async function planProvision(db: Database, config: Config, options: Provi
   for (const [index, table] of config.tables.entries()) {
     const state = caps.tables[index]!;
     if (!state.exists) steps.push(createTableStep(table));
+    // Before the strategy's new months, so that they get the index from the parent as they are made.
+    else steps.push(...planTimeIndex(table, await readTimeIndex(db, table.name, table.controlColumn), tableLabel(table)));
     steps.push(...strategy.planTable(ctx, await tableInput(db, caps, table, state)));
   }
   const job = decision.scheduler === 'pg_cron' ? await findJob(db, caps, jobName(config, caps.database)) : undefined;

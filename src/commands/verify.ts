@@ -98,15 +98,16 @@ function useColour(): boolean {
 export function renderVerify(result: VerifyResult, colour = useColour()): string {
   const paint = (code: number, text: string) => (colour ? `\u001b[${code}m${text}\u001b[0m` : text);
   const failed = result.checks.filter((check) => !check.ok).length;
+  const warnings = result.checks.filter((check) => check.warning).length;
   const tableWidth = Math.max(8, ...result.checks.map((check) => (check.table ?? '(database)').length));
   const checkWidth = Math.max(5, ...result.checks.map((check) => check.check.length));
   const lines = [
-    result.ok ? paint(32, `partkit verify: all ${result.checks.length} checks passed`) : paint(31, `partkit verify: ${failed} of ${result.checks.length} checks FAILED`),
+    result.ok ? paint(32, `partkit verify: all ${result.checks.length} checks passed${warnings > 0 ? ` (${warnings} with a warning)` : ''}`) : paint(31, `partkit verify: ${failed} of ${result.checks.length} checks FAILED`),
     '',
     `       ${'TABLE'.padEnd(tableWidth)}  ${'CHECK'.padEnd(checkWidth)}  DETAIL`,
   ];
   for (const check of result.checks) {
-    const mark = check.ok ? paint(32, '✓ pass') : paint(31, '✗ FAIL');
+    const mark = !check.ok ? paint(31, '✗ FAIL') : check.warning ? paint(33, '! warn') : paint(32, '✓ pass');
     lines.push(`${mark} ${(check.table ?? '(database)').padEnd(tableWidth)}  ${check.check.padEnd(checkWidth)}  ${check.detail}`);
   }
   return lines.join('\n');

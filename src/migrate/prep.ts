@@ -188,6 +188,12 @@ export async function planPrep(db: Database, config: Config, input: string, opti
     steps.push(step(`index on ${names.partitioned.name} like ${index.name}: ${unique ? 'UNIQUE ' : ''}${method}`, `CREATE ${unique ? 'UNIQUE ' : ''}INDEX ON ${target} USING ${method}`));
   }
 
+  // The time index (issue 11): without one, a time range or a newest-N page reads whole months.
+  if (![...indexes, ...targetIndexes].some((index) => index.keyNames[0] === column)) {
+    steps.push(step(`time index on ${names.partitioned.name} (${column}): ${label} has no index leading with it`, `CREATE INDEX ON ${target} (${control})`));
+    notes.push(`${label} has no index leading with ${column}, so ${names.partitioned.name} gets one, btree (${column}), on every month: time ranges and newest-N pages then read an index instead of whole months.`);
+  }
+
   const outgoing = await readOutgoingForeignKeys(db, table.oid);
   const targetForeignKeys = new Set(existing ? (await readOutgoingForeignKeys(db, existing.oid)).map((fk) => fk.definition) : []);
   for (const fk of outgoing) {

@@ -10,8 +10,9 @@ import { sameInterval } from '../intervals.js';
 import { controlTypeOf, coveredMonth, currentMonth, listPartitions, monthKey, type Month, type Partition } from '../partitions.js';
 import { readSql } from '../sql-files.js';
 import { countRows, readArchivedMonths, readManagedTable, readPartmanConfig, type ManagedTable, type PartmanConfig } from './state.js';
-import { fail, fromProblems, pass, type CheckResult } from './types.js';
+import { fail, fromProblems, pass, warn, type CheckResult } from './types.js';
 import { partkitCommand } from '../shell.js';
+import { readTimeIndex, timeIndexAdvice } from '../time-index.js';
 
 export interface TableCheckOptions {
   /** Rows tolerated in the default partition. */
@@ -253,6 +254,15 @@ async function checkIndexes(db: Database, facts: TableFacts): Promise<CheckResul
   return fromProblems(label, 'indexes', problems, `all ${byIndex.size} index(es) of ${label} present on all ${children} children`);
 }
 
+/** Every month has an index leading with the control column; a warning, not a failure, when one lacks it. */
+async function checkTimeIndex(db: Database, facts: TableFacts): Promise<CheckResult> {
+  const { label, table } = facts;
+  const state = await readTimeIndex(db, table.name, table.controlColumn);
+  const advice = timeIndexAdvice(table, state);
+  if (advice) return warn(label, 'time-index', advice);
+  return pass(label, 'time-index', `every child of ${label} (${state.children.length}) has an index leading with ${table.controlColumn}${state.parentIndex ? ` (${state.parentIndex})` : ''}`);
+}
+
 /** Every check for one table; when the table is not a usable partitioned table, only that. */
 export async function checkTable(db: Database, caps: Capabilities, config: Config, table: TableConfig, state: TableState, options: TableCheckOptions): Promise<CheckResult[]> {
   const now = caps.server.now;
@@ -278,5 +288,6 @@ export async function checkTable(db: Database, caps: Capabilities, config: Confi
     checkRegistration(facts, caps, config),
     await checkRetention(db, facts, config.kitSchema),
     await checkIndexes(db, facts),
+    await checkTimeIndex(db, facts),
   ];
 }

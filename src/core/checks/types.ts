@@ -8,10 +8,17 @@ export interface CheckResult {
   readonly ok: boolean;
   /** What was found; on failure also what is wrong and how to fix it. */
   readonly detail: string;
+  /** A passing check with something worth fixing (it does not fail verify). */
+  readonly warning?: true;
 }
 
 export function pass(table: string | null, check: string, detail: string): CheckResult {
   return { table, check, ok: true, detail };
+}
+
+/** Passes, but says what should be fixed: verify still exits 0. */
+export function warn(table: string | null, check: string, detail: string): CheckResult {
+  return { table, check, ok: true, detail, warning: true };
 }
 
 export function fail(table: string | null, check: string, detail: string): CheckResult {

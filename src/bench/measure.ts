@@ -1,5 +1,5 @@
 /**
- * Timing and plan reading for the benchmarks: wall-clock samples with their median and p95, and
+ * Timing and plan reading for `partkit bench`: wall-clock samples with their median and p95, and
  * what EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON) says about a query (partitions scanned, blocks).
  */
 import { performance } from 'node:perf_hooks';

