@@ -5,8 +5,8 @@
  *
  *   prep   create <table>_partitioned (same columns, indexes, primary key widened by the control column, months, default)
  *   fill   copy the rows in batches (resumable; each batch its own transaction)
- *   swap   catch up and rename, in one short transaction (unswap reverses it)
- *   drop   drop <table>_retired once every row is in the new table (--yes)
+ *   swap   replay captured changes, then rename in one short transaction (unswap reverses it)
+ *   drop   drain the capture, compare a sample, drop <table>_retired (--yes)
  *
  * After the swap, `partkit provision` registers the table like any partitioned one.
  */
@@ -61,7 +61,7 @@ interface FillArgs extends TableArgs {
 
 const fillCommand: CommandModule<GlobalOptions, FillArgs> = {
   command: 'fill <table>',
-  describe: 'Phase 2: copy the rows into <table>_partitioned in batches (resumable; rows changed meanwhile are not captured)',
+  describe: 'Phase 2: copy the rows into <table>_partitioned in batches (resumable), replaying the changes captured since prep',
   builder: (yargs) =>
     tablePositional(yargs)
       .option('batch-size', { type: 'number', default: 10000, describe: 'Rows per batch (one transaction each)' })
@@ -78,21 +78,21 @@ const fillCommand: CommandModule<GlobalOptions, FillArgs> = {
 
 const swapCommand: CommandModule<GlobalOptions, TableArgs> = {
   command: 'swap <table>',
-  describe: 'Phase 3: catch up and rename in one transaction: <table> -> <table>_retired, <table>_partitioned -> <table> (use --lock-timeout)',
+  describe: 'Phase 3: replay captured changes, then under one short lock: <table> -> <table>_retired, <table>_partitioned -> <table> (use --lock-timeout 2s)',
   builder: (yargs) => tablePositional(yargs) as unknown as Argv<TableArgs>,
   handler: runPhase(async (ctx, args) => swap(await ctx.database(), ctx.config, args.table, { dryRun: args.dryRun }), renderSwap),
 };
 
 const unswapCommand: CommandModule<GlobalOptions, TableArgs> = {
   command: 'unswap <table>',
-  describe: 'Undo swap: the original becomes <table> again, with the rows written since the swap copied back',
+  describe: 'Undo swap: the original becomes <table> again, with every change made since the swap replayed into it',
   builder: (yargs) => tablePositional(yargs) as unknown as Argv<TableArgs>,
   handler: runPhase(async (ctx, args) => unswap(await ctx.database(), ctx.config, args.table, { dryRun: args.dryRun }), renderSwap),
 };
 
 const dropCommand: CommandModule<GlobalOptions, TableArgs & { yes: boolean }> = {
   command: 'drop <table>',
-  describe: 'Phase 4: drop <table>_retired once all its rows are in <table> (without --yes: say what would be dropped, exit 2)',
+  describe: 'Phase 4: drain the capture, compare a sample of both sides, drop <table>_retired (without --yes: say what would be dropped, exit 2)',
   builder: (yargs) => tablePositional(yargs).option('yes', { type: 'boolean', default: false, describe: 'Really drop it' }) as unknown as Argv<TableArgs & { yes: boolean }>,
   handler: runPhase(async (ctx, args) => drop(await ctx.database(), ctx.config, args.table, { yes: args.yes, dryRun: args.dryRun }), renderDrop),
 };

@@ -56,8 +56,9 @@ export function batchStatement(options: {
   readonly key: readonly Column[];
   readonly control: { readonly column: string; readonly type: ControlType; readonly zone: string };
   readonly after: readonly string[] | null;
+  /** The batch's last key (inclusive); null: everything after `after` (the last batch). */
+  readonly upTo: readonly string[] | null;
   readonly range: { readonly from: string; readonly to: string } | null;
-  readonly limit: number;
 }): BatchSql {
   const params: unknown[] = [];
   const param = (value: unknown) => {
@@ -69,6 +70,9 @@ export function batchStatement(options: {
   if (options.after) {
     where.push(`(${keyList.join(', ')}) > (${options.key.map((column, i) => `${param(options.after![i])}::${column.type}`).join(', ')})`);
   }
+  if (options.upTo) {
+    where.push(`(${keyList.join(', ')}) <= (${options.key.map((column, i) => `${param(options.upTo![i])}::${column.type}`).join(', ')})`);
+  }
   if (options.range) {
     const control = quoteIdent(options.control.column);
     // The zone is a parameter only where the type needs it (an unused $n has no type and fails).
@@ -77,20 +81,44 @@ export function batchStatement(options: {
     where.push(`${control} < ${monthStartAs(options.control.type, param(options.range.to), zone)}`);
   }
   const columns = insertColumns(options.columns);
-  const limit = param(options.limit);
-  const sql = `WITH batch AS MATERIALIZED (
-  SELECT * FROM ${fromClause(options.source)}${where.length > 0 ? `\n   WHERE ${where.join('\n     AND ')}` : ''}
-   ORDER BY ${keyList.join(', ')}
-   LIMIT ${limit}
-), copied AS (
+  const sql = `WITH copied AS (
   INSERT INTO ${options.target.quoted} (${columns}) OVERRIDING SYSTEM VALUE
-  SELECT ${columns} FROM batch
+  SELECT ${columns} FROM ${fromClause(options.source)}${where.length > 0 ? `\n   WHERE ${where.join('\n     AND ')}` : ''}
   ON CONFLICT DO NOTHING
   RETURNING 1
 )
-SELECT (SELECT count(*) FROM batch)::bigint AS read,
-       (SELECT count(*) FROM copied)::bigint AS copied,
-       (SELECT ARRAY[${keyList.map((k) => `${k}::text`).join(', ')}] FROM batch ORDER BY ${keyList.map((k) => `${k} DESC`).join(', ')} LIMIT 1) AS last_key`;
+SELECT count(*)::bigint AS copied FROM copied`;
+  return { sql, params };
+}
+
+/**
+ * The key `limit` rows after `after` (in key order, within the range): the inclusive end of the
+ * next batch, or no row when fewer remain (the next batch is the last).
+ */
+export function boundaryStatement(options: {
+  readonly source: Relation;
+  readonly key: readonly Column[];
+  readonly control: { readonly column: string; readonly type: ControlType; readonly zone: string };
+  readonly after: readonly string[] | null;
+  readonly range: { readonly from: string; readonly to: string } | null;
+  readonly limit: number;
+}): BatchSql {
+  const params: unknown[] = [];
+  const param = (value: unknown) => {
+    params.push(value);
+    return `$${params.length}`;
+  };
+  const keyList = options.key.map((column) => quoteIdent(column.name));
+  const where: string[] = [];
+  if (options.after) where.push(`(${keyList.join(', ')}) > (${options.key.map((column, i) => `${param(options.after![i])}::${column.type}`).join(', ')})`);
+  if (options.range) {
+    const control = quoteIdent(options.control.column);
+    const zone = options.control.type === 'timestamptz' ? param(options.control.zone) : '';
+    where.push(`${control} >= ${monthStartAs(options.control.type, param(options.range.from), zone)}`);
+    where.push(`${control} < ${monthStartAs(options.control.type, param(options.range.to), zone)}`);
+  }
+  const sql = `SELECT ARRAY[${keyList.map((k) => `${k}::text`).join(', ')}] AS key FROM ${fromClause(options.source)}${where.length > 0 ? ` WHERE ${where.join(' AND ')}` : ''}
+ ORDER BY ${keyList.join(', ')} OFFSET ${param(options.limit - 1)} LIMIT 1`;
   return { sql, params };
 }
 

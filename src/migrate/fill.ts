@@ -1,23 +1,22 @@
 /**
  * `partkit migrate fill <table>` (phase 2): copies the rows of the table into
  * `<table>_partitioned` in batches, in primary-key order, each batch its own transaction through
- * the executor. Resumable: it starts after the highest key already in the target (within
- * --from/--to when given), and ON CONFLICT DO NOTHING makes re-copying harmless.
+ * the executor, and replays the keys captured since prep (see capture.ts) after each batch and at
+ * the end. Resumable: the last key copied is recorded with each batch (in the capture table's
+ * comment), and ON CONFLICT DO NOTHING makes re-copying harmless.
  *
- * What fill does not see: rows updated or deleted in the table after it copied them, and rows
- * inserted behind its position. The first fill records its start time on the target (a marker
- * comment); `partkit migrate swap` copies, under its lock, every row whose control value is at or
- * after that time (minus a margin) before it renames. Updates and deletes are not carried over:
- * stop them, or accept that, for the duration of the migration.
+ * Why replay and not a trigger that writes into the copy: a fill batch reads the original with its
+ * own snapshot; a row a writer deletes after that snapshot would be re-inserted by the batch after
+ * the trigger deleted it. The capture keeps the key, and the replay that follows the batch removes it.
  */
 import type { Config } from '../core/config.js';
 import type { Database } from '../core/db.js';
 import { MissingCapabilityError, UsageError } from '../core/errors.js';
-import { quoteIdent, quoteLiteral } from '../core/identifiers.js';
 import { addMonths, monthKey, monthStartLiteral, type Month } from '../core/partitions.js';
 import { renderPlan, sqlStep, type SqlStep } from '../core/plan.js';
-import { batchStatement, monthStartAs } from './copy.js';
-import { inspectMigration, markerComment, primaryKey, readColumns, readIndexes, readMarker, type Column } from './inspect.js';
+import { captureName, drain, replaySteps, requireCapture, stateStep, type FillState } from './capture.js';
+import { batchStatement, boundaryStatement } from './copy.js';
+import { inspectMigration, primaryKey, readColumns, readIndexes, type Column } from './inspect.js';
 
 export interface FillOptions {
   readonly batchSize: number;
@@ -29,8 +28,8 @@ export interface FillOptions {
   readonly dryRun?: boolean | undefined;
 }
 
-export const FILL_LIMITATION =
-  'Rows updated or deleted in the original after fill copied them are not carried over; rows inserted meanwhile are copied by `partkit migrate swap` (catch-up on the control column, under its lock).';
+export const FILL_GUARANTEE =
+  'Every insert, update and delete made to the original since prep is captured and replayed from the original\'s current state (by fill after each batch, and by swap).';
 
 export interface FillResult {
   readonly table: string;
@@ -44,11 +43,13 @@ export interface FillResult {
   readonly resumedAfter: readonly string[] | null;
   readonly lastKey: readonly string[] | null;
   readonly range: { readonly from: string; readonly to: string } | null;
-  /** Where swap's catch-up will start (the marker on the target). */
-  readonly catchUpFrom: string | null;
+  /** Captured keys replayed by this run. */
+  readonly replayed: number;
+  /** True once a fill of the whole table has read past the last key (swap requires it). */
+  readonly complete: boolean;
   readonly changes: number;
   readonly dryRun: boolean;
-  readonly limitation: string;
+  readonly guarantee: string;
   readonly sql?: string;
 }
 
@@ -73,10 +74,10 @@ export async function fill(db: Database, config: Config, input: string, options:
     target: `${names.partitioned.schema}.${names.partitioned.name}`,
     range: options.from && options.to ? { from: monthKey(options.from), to: monthKey(options.to) } : null,
     dryRun: options.dryRun ?? false,
-    limitation: FILL_LIMITATION,
+    guarantee: FILL_GUARANTEE,
   };
   if (inspection.state === 'swapped') {
-    return { ...base, state: 'already swapped', batches: 0, rowsRead: 0, rowsCopied: 0, resumedAfter: null, lastKey: null, catchUpFrom: null, changes: 0 };
+    return { ...base, state: 'already swapped', batches: 0, rowsRead: 0, rowsCopied: 0, resumedAfter: null, lastKey: null, replayed: 0, complete: true, changes: 0 };
   }
   const source = inspection.table;
   const target = inspection.partitioned;
@@ -86,98 +87,74 @@ export async function fill(db: Database, config: Config, input: string, options:
       `Run \`partkit migrate prep ${base.table}\` first.`,
     );
   }
+  const capture = captureName(names);
+  const saved = await requireCapture(db, capture, base.table);
   const columns = await readColumns(db, source.oid);
   const pk = primaryKey(await readIndexes(db, source));
   if (!pk) throw new MissingCapabilityError(`${source.label} has no primary key; fill copies in primary-key order.`, 'Add a primary key, then run partkit migrate prep and fill again.');
   const key = keyColumns(columns, pk.keyNames);
-  const controlType = source.control.type!;
-  const control = { column: settings.controlColumn, type: controlType, zone: settings.timeZone };
+  const control = { column: settings.controlColumn, type: source.control.type!, zone: settings.timeZone };
   const range = options.from && options.to ? { from: monthStartLiteral(options.from), to: monthStartLiteral(addMonths(options.to, 1)) } : null;
 
-  // Resume after the highest key already copied (within the range): fill copies in key order.
-  // A whole-table fill resumes only once one has started (its marker exists); before that the
-  // target may hold keys from --from/--to fills only, and it starts from the first key.
-  const existingMarker = readMarker(target.comment);
-  let after: string[] | null = null;
-  if (!options.rescan && (range !== null || existingMarker !== undefined)) {
-    const keyList = key.map((column) => quoteIdent(column.name));
-    const params: unknown[] = [];
-    let where = '';
-    if (range) {
-      const zone = controlType === 'timestamptz' ? `$3` : '';
-      params.push(range.from, range.to);
-      if (controlType === 'timestamptz') params.push(settings.timeZone);
-      const column = quoteIdent(settings.controlColumn);
-      where = ` WHERE ${column} >= ${monthStartAs(controlType, '$1', zone)} AND ${column} < ${monthStartAs(controlType, '$2', zone)}`;
-    }
-    const [row] = await db.query<{ key: string[] }>(
-      `SELECT ARRAY[${keyList.map((k) => `${k}::text`).join(', ')}] AS key FROM ${target.quoted}${where} ORDER BY ${keyList.map((k) => `${k} DESC`).join(', ')} LIMIT 1`,
-      params,
-    );
-    after = row?.key ?? null;
-  }
+  // A whole-table fill resumes after the last key it recorded; a --from/--to pass starts at the
+  // range's first key each time and records nothing (re-copying is harmless).
+  const whole = range === null;
+  let state: FillState = whole ? (options.rescan ? { after: null, done: false, rowsCopied: 0 } : saved) : { after: null, done: false, rowsCopied: 0 };
+  const after = state.after;
+  const group = `migrate fill ${base.table}`;
+  const replay = { capture, key, columns, live: source, copy: target, group: `migrate replay ${base.table}`, table: base.table };
 
-  const [clock] = await db.query<{ now: string }>(`SELECT to_char(clock_timestamp() AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS now`);
-  const startedAt = clock!.now;
-  const markerStep = (since: string): SqlStep =>
-    sqlStep(`record on ${names.partitioned.name} that rows written to ${names.table.name} from ${since} on are copied by the swap's catch-up`, `COMMENT ON TABLE ${target.quoted} IS ${quoteLiteral(markerComment(since))}`, {
-      table: base.table,
-    });
-  // Only a fill of the whole table starts the catch-up window: a --from/--to fill leaves other months uncopied.
-  const firstMarker = existingMarker === undefined && !options.rescan && !range ? markerStep(startedAt) : undefined;
-
-  const statement = (position: string[] | null) => batchStatement({ source, target, columns, key, control, after: position, range, limit: options.batchSize });
-  const batchStep = (position: string[] | null, number: number): SqlStep => {
-    const { sql, params } = statement(position);
-    return sqlStep(`copy batch ${number} of up to ${options.batchSize} rows from ${names.table.name} into ${names.partitioned.name}${position ? ` after key (${position.join(', ')})` : ''}`, sql, { params, table: base.table });
+  const batchStep = (position: readonly string[] | null, upTo: readonly string[] | null, number: number): SqlStep => {
+    const { sql, params } = batchStatement({ source, target, columns, key, control, after: position, upTo, range });
+    return sqlStep(`copy batch ${number} from ${names.table.name} into ${names.partitioned.name}${position ? ` after key (${position.join(', ')})` : ''}${upTo ? ` through (${upTo.join(', ')})` : ' to the end'}`, sql, { params, table: base.table, group });
   };
 
   if (options.dryRun) {
-    const steps = [...(firstMarker ? [firstMarker] : []), batchStep(after, 1)];
+    const steps = [batchStep(after, null, 1), ...(whole ? [stateStep(capture, { ...state, done: true }, group, base.table)] : []), ...replaySteps({ ...replay, limit: options.batchSize, isolated: true })];
     const script = renderPlan({ steps }, { appDatabase: db.name, lockTimeout: db.lockTimeout });
-    const sql = `${script}\n-- fill repeats the batch with the last key it read until a batch reads no rows.\n-- ${FILL_LIMITATION}\n`;
-    return { ...base, state: 'filled', batches: 0, rowsRead: 0, rowsCopied: 0, resumedAfter: after, lastKey: after, catchUpFrom: existingMarker ?? (firstMarker || options.rescan ? startedAt : null), changes: steps.length, sql };
+    const sql = `${script}\n-- fill runs the copy in batches of ${options.batchSize} keys (each ending at the key ${options.batchSize} rows on), each followed by a replay of the captured keys, until the last key.\n-- ${FILL_GUARANTEE}\n`;
+    return { ...base, state: 'filled', batches: 0, rowsRead: 0, rowsCopied: 0, resumedAfter: after, lastKey: after, replayed: 0, complete: state.done, changes: steps.length, sql };
   }
 
-  if (firstMarker) await db.applyPlan({ steps: [firstMarker] });
-  db.log.info(`fill ${base.source} -> ${base.target}: ${after ? `resuming after key (${after.join(', ')})` : 'from the first key'}, batches of ${options.batchSize}, ~${source.estimatedRows} rows in the table`);
-  let position = after;
+  db.log.info(`fill ${base.source} -> ${base.target}: ${state.done ? 'the whole table was copied already; replaying captured changes' : after ? `resuming after key (${after.join(', ')})` : 'from the first key'}, batches of ${options.batchSize}, ~${source.estimatedRows} rows in the table`);
   let batches = 0;
   let rowsRead = 0;
   let rowsCopied = 0;
-  for (;;) {
-    const [result] = await db.applyPlan({ steps: [batchStep(position, batches + 1)] });
-    const row = result!.rows[0] as { read: string; copied: string; last_key: string[] | null };
-    const read = Number(row.read);
+  let replayed = 0;
+  let position = after;
+  const started = Date.now();
+  while (!state.done) {
+    const boundary = boundaryStatement({ source, key, control, after: position, range, limit: options.batchSize });
+    const [edge] = await db.query<{ key: string[] }>(boundary.sql, boundary.params);
+    const upTo = edge?.key ?? null;
+    const next: FillState = { after: upTo, done: upTo === null, rowsCopied: state.rowsCopied };
+    const steps = [batchStep(position, upTo, batches + 1)];
+    const results = await db.applyPlan({ steps: whole ? [...steps, stateStep(capture, next, group, base.table)] : steps });
+    const copied = Number((results[0]!.rows[0] as { copied: string }).copied);
     batches += 1;
-    rowsRead += read;
-    rowsCopied += Number(row.copied);
-    if (read > 0) {
-      position = row.last_key;
-      db.log.info(`  batch ${batches}: read ${read}, copied ${row.copied} (total copied ${rowsCopied}, read ${rowsRead} of ~${source.estimatedRows})`);
-    }
-    if (read < options.batchSize) break;
-    if (options.sleepMs > 0) await new Promise((resolve) => setTimeout(resolve, options.sleepMs));
+    rowsCopied += copied;
+    rowsRead += upTo ? options.batchSize : copied;
+    state = { ...next, rowsCopied: state.rowsCopied + copied };
+    if (whole && state.done) await db.applyPlan({ steps: [stateStep(capture, state, group, base.table)] });
+    position = upTo ?? position;
+    replayed += await drain(db, { ...replay, batch: options.batchSize, maxRounds: 1 });
+    const rate = Math.round(rowsCopied / Math.max((Date.now() - started) / 1000, 0.001));
+    db.log.info(`  batch ${batches}: copied ${copied} (total copied ${rowsCopied} of ~${source.estimatedRows}, ${rate} rows/s; replayed ${replayed} captured key(s))`);
+    if (!whole && upTo === null) break;
+    if (options.sleepMs > 0 && upTo !== null) await new Promise((resolve) => setTimeout(resolve, options.sleepMs));
   }
-  // A full pass from the first key has copied everything written before it started.
-  let catchUpFrom = existingMarker ?? (firstMarker ? startedAt : null);
-  if (options.rescan) {
-    await db.applyPlan({ steps: [markerStep(startedAt)] });
-    catchUpFrom = startedAt;
-  }
-  db.log.info(`fill done: ${rowsCopied} row(s) copied in ${batches} batch(es). ${FILL_LIMITATION}`);
-  return { ...base, state: 'filled', batches, rowsRead, rowsCopied, resumedAfter: after, lastKey: position, catchUpFrom, changes: rowsCopied, dryRun: false };
+  replayed += await drain(db, { ...replay, batch: Math.max(options.batchSize, 1000), maxRounds: 20 });
+  db.log.info(`fill done: ${rowsCopied} row(s) copied in ${batches} batch(es), ${replayed} captured key(s) replayed.`);
+  return { ...base, state: 'filled', batches, rowsRead, rowsCopied, resumedAfter: after, lastKey: position, replayed, complete: whole ? state.done : saved.done, changes: rowsCopied + replayed, dryRun: false };
 }
 
 export function renderFill(result: FillResult): string {
   if (result.sql !== undefined) return result.sql;
   if (result.state === 'already swapped') return `${result.table} is already swapped: nothing to fill (the original is ${result.table}_retired).`;
   const lines = [
-    `${result.source} -> ${result.target}: copied ${result.rowsCopied} row(s) in ${result.batches} batch(es)${result.range ? ` (months ${result.range.from} to ${result.range.to})` : ''}${result.resumedAfter ? `, resumed after key (${result.resumedAfter.join(', ')})` : ''}`,
-    result.catchUpFrom
-      ? `  swap's catch-up will copy rows whose control column is at or after ${result.catchUpFrom} (minus 1 hour)`
-      : '  this was a --from/--to fill: run a fill without them before the swap (the swap needs a fill of the whole table)',
-    `  note: ${result.limitation}`,
+    `${result.source} -> ${result.target}: copied ${result.rowsCopied} row(s) in ${result.batches} batch(es)${result.range ? ` (months ${result.range.from} to ${result.range.to})` : ''}${result.resumedAfter ? `, resumed after key (${result.resumedAfter.join(', ')})` : ''}; replayed ${result.replayed} captured key(s)`,
+    result.complete ? '  the whole table has been copied: swap may run' : '  the whole table has not been copied yet: run a fill without --from/--to before the swap',
+    `  ${result.guarantee}`,
     `next: partkit migrate swap ${result.table}`,
   ];
   return lines.join('\n');

@@ -15,6 +15,7 @@ import { quoteIdent, quoteLiteral, quoteQualified } from '../core/identifiers.js
 import { addMonths, coveredMonth, currentMonth, listPartitions, monthKey, type ControlType, type Month } from '../core/partitions.js';
 import { renderPlan, sqlStep, type SqlStep } from '../core/plan.js';
 import { partmanChildName } from '../strategies/partman.js';
+import { captureName, CAPTURE_TRIGGERS, createCaptureSteps, readCapture } from './capture.js';
 import { checkControlColumn, checkDerivedName, inspectMigration, primaryKey, readColumns, readDependents, readGrants, readIndexes, readOutgoingForeignKeys, type MigrationInspection } from './inspect.js';
 
 /** More months than this from one table's data is almost certainly a bogus timestamp (year 1970 or 2999). */
@@ -99,6 +100,7 @@ export async function planPrep(db: Database, config: Config, input: string, opti
   const controlType = table.control.type!;
 
   const indexes = await readIndexes(db, table);
+  const columns = await readColumns(db, table.oid);
   const pk = primaryKey(indexes);
   if (!pk) {
     throw new MissingCapabilityError(`${label} has no primary key (nothing was changed).`, 'partkit migrate fill copies in primary-key order and skips rows already copied by it; add a primary key first.');
@@ -242,6 +244,30 @@ export async function planPrep(db: Database, config: Config, input: string, opti
     throw new LockError(`These names are taken by other relations in schema ${names.table.schema}: ${collisions.join(', ')} (nothing was changed).`, 'Rename or drop them; partkit gives the partitions their final names now, so that provision adopts them after the swap.');
   }
 
+  // User triggers, recreated on the copy but disabled until the swap: fill and replay copy rows
+  // as they are, and a BEFORE INSERT trigger must not rewrite them on the way.
+  const userTriggers = await readUserTriggers(db, table.oid);
+  const targetTriggers = new Set(existing ? (await readUserTriggers(db, existing.oid)).map((t) => t.name) : []);
+  for (const trigger of userTriggers) {
+    if (targetTriggers.has(trigger.name)) continue;
+    const definition = retargetTrigger(trigger.definition, table.quoted, target);
+    if (definition === undefined) {
+      warnings.push(`trigger ${trigger.name} could not be recreated (${trigger.definition}); create it on ${names.partitioned.name} by hand, disabled, before the swap.`);
+      continue;
+    }
+    steps.push(step(`trigger ${trigger.name} on ${names.partitioned.name}, like on ${label} (disabled until the swap enables it)`, definition));
+    steps.push(step(`disable trigger ${trigger.name} on ${names.partitioned.name} until the swap`, `ALTER TABLE ${target} DISABLE TRIGGER ${quoteIdent(trigger.name)}`));
+    notes.push(`trigger ${trigger.name} recreated on ${names.partitioned.name}, disabled; the swap enables it there and disables it on ${names.retired.name}.`);
+  }
+
+  // Change capture, from now until drop: the fill and the swap replay every recorded key.
+  const capture = captureName(names);
+  if (!(await readCapture(db, capture)).exists) {
+    const keyColumns = pk.keyNames.map((name) => columns.find((c) => c.name === name)!);
+    steps.push(...createCaptureSteps(capture, keyColumns, table.quoted, group, label));
+    notes.push(`changes to ${label} are captured from now on (keys in ${capture.schema}.${capture.name}); fill and swap replay them, so writers may keep writing.`);
+  }
+
   notes.push(
     `registration is left to \`partkit provision\` after \`partkit migrate swap ${label}\`: pg_partman and partkit record tables by name, and the swap renames ${names.partitioned.name} to ${names.table.name}. Children are named for strategy ${strategy} so that provision adopts them.`,
   );
@@ -249,17 +275,32 @@ export async function planPrep(db: Database, config: Config, input: string, opti
   for (const dependent of (await readDependents(db, table.oid)).filter((d) => d.kind === 'view')) {
     warnings.push(`view ${dependent.name} reads ${label}; after the swap it still reads the original (${names.retired.name}): recreate it then.`);
   }
-  if (table.triggers.length > 0) warnings.push(`triggers are not copied: ${table.triggers.join(', ')}; create them on ${names.partitioned.name} before the swap.`);
   if (table.rowSecurity) warnings.push(`row-level security is enabled on ${label}; policies are not copied: create them on ${names.partitioned.name} before the swap.`);
   if (table.publications.length > 0) warnings.push(`${label} is in publication(s) ${table.publications.join(', ')}; add ${names.partitioned.name} to them after the swap.`);
   if (!table.control.indexed) warnings.push(`no index on ${label} starts with ${column}: the swap's catch-up (rows newer than the fill) will scan the whole table while holding its lock. Consider CREATE INDEX CONCURRENTLY ON ${table.quoted} (${control}); before the swap.`);
-  const columns = await readColumns(db, table.oid);
   for (const col of columns) {
     if (col.sequence?.dependency === 'i') notes.push(`identity column ${col.name}: ${names.partitioned.name} gets its own identity sequence; the swap sets it past the highest ${col.name} (pitfall 10).`);
     else if (col.sequence) notes.push(`column ${col.name} draws from sequence ${col.sequence.name.schema}.${col.sequence.name.name}, shared by both tables; the swap makes the new table its owner so dropping the original keeps it (pitfall 10).`);
   }
 
   return { inspection, strategy, steps, months: months.map(monthKey), primaryKey: { before: pk.keyNames, after: pkAfter, widened }, notes, warnings };
+}
+
+/** Triggers the user made on a table (not partkit's capture triggers, not constraint triggers). */
+export async function readUserTriggers(db: Database, oid: number): Promise<{ name: string; definition: string; enabled: string }[]> {
+  return db.query<{ name: string; definition: string; enabled: string }>(
+    `SELECT tgname::text AS name, pg_get_triggerdef(oid) AS definition, tgenabled::text AS enabled FROM pg_trigger
+      WHERE tgrelid = $1::oid AND NOT tgisinternal AND tgparentid = 0 AND tgname <> ALL ($2::text[]) ORDER BY tgname`,
+    [oid, Object.values(CAPTURE_TRIGGERS)],
+  );
+}
+
+/** pg_get_triggerdef's text with the table replaced: `... ON <table> ...` names it exactly once. */
+export function retargetTrigger(definition: string, source: string, target: string): string | undefined {
+  const marker = ` ON ${source} `;
+  const at = definition.indexOf(marker);
+  if (at < 0 || definition.indexOf(marker, at + 1) >= 0) return undefined;
+  return `${definition.slice(0, at)} ON ${target} ${definition.slice(at + marker.length)}`;
 }
 
 /** quote_ident as the server does it, so recreated index definitions compare equal to pg_get_indexdef. */
