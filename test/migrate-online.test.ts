@@ -307,3 +307,59 @@ describeTarget('bare18', 'the race a copy-on-write trigger loses: a fill batch h
     }
   });
 });
+
+describeTarget('bare18', 'swap under a bounded lock', () => {
+  let db: TestDatabase;
+  beforeAll(async () => {
+    db = await createTestDatabase('bare18');
+  });
+  afterAll(() => db?.drop());
+
+  it('behind a long reader, swap retries, gives up with nothing changed, and writers wait about --lock-timeout at most; then it swaps', { timeout: 120_000 }, async () => {
+    await db.query('CREATE TABLE "Held Table" (id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, created_at timestamptz NOT NULL DEFAULT now(), body text NOT NULL)');
+    await db.query(`INSERT INTO "Held Table" (created_at, body) SELECT now() - g * interval '1 hour', 'row ' || g FROM generate_series(1, 2000) g`);
+    await partkit(db, ['migrate', 'prep', 'public."Held Table"']);
+    await partkit(db, ['migrate', 'fill', 'public."Held Table"']);
+    const triggersBefore = await count(db, `SELECT count(*)::int AS n FROM pg_trigger WHERE tgrelid = 'public."Held Table"'::regclass AND tgname LIKE 'partkit_capture_%'`);
+    expect(triggersBefore).toBe(4);
+
+    const reader = new pg.Client({ connectionString: db.url });
+    await reader.connect();
+    const writer = new pg.Client({ connectionString: db.url });
+    await writer.connect();
+    let longestWait = 0;
+    let writing = true;
+    const writes = (async () => {
+      while (writing) {
+        const started = performance.now();
+        await writer.query(`INSERT INTO "Held Table" (body) VALUES ('during the swap')`);
+        longestWait = Math.max(longestWait, performance.now() - started);
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      }
+    })();
+    try {
+      await reader.query('BEGIN');
+      await reader.query('SELECT count(*) FROM "Held Table"');
+      const refused = await runPartkit(['migrate', 'swap', 'public."Held Table"', '--lock-timeout', '300ms', '--json', '--database-url', db.url]);
+      expect(refused.exitCode, refused.stderr).toBe(5);
+      expect(refused.stderr).toMatch(/Could not take the locks[\s\S]*after 5 attempts/);
+      await reader.query('COMMIT');
+    } finally {
+      writing = false;
+      await writes;
+      await reader.end();
+      await writer.end();
+    }
+    console.log(`[bare18] swap behind a held lock (--lock-timeout 300ms, 5 attempts): longest writer wait ${Math.round(longestWait)} ms`);
+    expect(longestWait).toBeLessThan(1000);
+    // Nothing changed: the original is live, with its capture; the copy is still the copy.
+    expect(await count(db, `SELECT count(*)::int AS n FROM pg_class WHERE oid = to_regclass('public."Held Table"') AND relkind = 'r'`)).toBe(1);
+    expect(await count(db, `SELECT count(*)::int AS n FROM pg_class WHERE oid = to_regclass('public."Held Table_partitioned"') AND relkind = 'p'`)).toBe(1);
+    expect(await count(db, `SELECT count(*)::int AS n FROM pg_trigger WHERE tgrelid = 'public."Held Table"'::regclass AND tgname LIKE 'partkit_capture_%'`)).toBe(4);
+
+    const swapped = await partkit(db, ['migrate', 'swap', 'public."Held Table"']);
+    expect(swapped.json).toMatchObject({ state: 'swapped' });
+    expect(typeof swapped.json.lockHeldMs).toBe('number');
+    expect(await count(db, `SELECT count(*)::int AS n FROM "Held Table"`)).toBe(await count(db, `SELECT count(*)::int AS n FROM "Held Table_retired"`));
+  });
+});

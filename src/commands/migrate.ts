@@ -24,11 +24,17 @@ interface TableArgs extends GlobalOptions {
   readonly table: string;
 }
 
+/**
+ * How long writers may wait behind the swap's ACCESS EXCLUSIVE lock request in one attempt (the
+ * executor retries, then gives up with the transaction rolled back).
+ */
+export const SWAP_LOCK_TIMEOUT = '2s';
+
 /** Every phase checks the table name before connecting, then runs on the database. */
-function runPhase<A extends TableArgs, R extends object>(phase: (ctx: CommandContext, args: A) => Promise<R>, render: (result: R) => string) {
+function runPhase<A extends TableArgs, R extends object>(phase: (ctx: CommandContext, args: A) => Promise<R>, render: (result: R) => string, defaults: { lockTimeout?: string } = {}) {
   return async (args: A): Promise<void> => {
     process.exitCode = await runCommand(
-      args,
+      { ...args, lockTimeout: args.lockTimeout ?? defaults.lockTimeout },
       async (ctx) => {
         parseQualifiedName(args.table);
         return phase(ctx, args);
@@ -80,14 +86,14 @@ const swapCommand: CommandModule<GlobalOptions, TableArgs> = {
   command: 'swap <table>',
   describe: 'Phase 3: replay captured changes, then under one short lock: <table> -> <table>_retired, <table>_partitioned -> <table> (use --lock-timeout 2s)',
   builder: (yargs) => tablePositional(yargs) as unknown as Argv<TableArgs>,
-  handler: runPhase(async (ctx, args) => swap(await ctx.database(), ctx.config, args.table, { dryRun: args.dryRun }), renderSwap),
+  handler: runPhase(async (ctx, args) => swap(await ctx.database(), ctx.config, args.table, { dryRun: args.dryRun }), renderSwap, { lockTimeout: SWAP_LOCK_TIMEOUT }),
 };
 
 const unswapCommand: CommandModule<GlobalOptions, TableArgs> = {
   command: 'unswap <table>',
   describe: 'Undo swap: the original becomes <table> again, with every change made since the swap replayed into it',
   builder: (yargs) => tablePositional(yargs) as unknown as Argv<TableArgs>,
-  handler: runPhase(async (ctx, args) => unswap(await ctx.database(), ctx.config, args.table, { dryRun: args.dryRun }), renderSwap),
+  handler: runPhase(async (ctx, args) => unswap(await ctx.database(), ctx.config, args.table, { dryRun: args.dryRun }), renderSwap, { lockTimeout: SWAP_LOCK_TIMEOUT }),
 };
 
 const dropCommand: CommandModule<GlobalOptions, TableArgs & { yes: boolean }> = {
