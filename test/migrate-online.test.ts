@@ -13,7 +13,7 @@
 import { randomUUID } from 'node:crypto';
 import pg from 'pg';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { createTestDatabase, describeTarget, runPartkit, type TargetName, type TestDatabase } from './helpers/targets.js';
+import { createRole, createTestDatabase, describeTarget, runPartkit, type TargetName, type TestDatabase } from './helpers/targets.js';
 
 const TABLE = 'public."Chat Messages"';
 const SEED = 30_000;
@@ -363,3 +363,80 @@ describeTarget('bare18', 'swap under a bounded lock', () => {
     expect(await count(db, `SELECT count(*)::int AS n FROM "Held Table"`)).toBe(await count(db, `SELECT count(*)::int AS n FROM "Held Table_retired"`));
   });
 });
+
+for (const name of ['bare18', 'pg17-partman5'] as TargetName[]) {
+  describeTarget(name, `migrate carries dependents through on ${name}: view, trigger, foreign key (--foreign-keys drop), identity, grants, policy, comments`, () => {
+    let db: TestDatabase;
+    beforeAll(async () => {
+      db = await createTestDatabase(name);
+    });
+    afterAll(() => db?.drop());
+
+    it('prep, fill, swap and drop with every dependent', { timeout: 180_000 }, async () => {
+      const reader = await createRole('reader', db);
+      const role = `"${reader.name}"`;
+      await db.query(`CREATE TABLE "Accounts" (id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, created_at timestamptz NOT NULL DEFAULT now(), name text NOT NULL, updated_at timestamptz)`);
+      await db.query(`INSERT INTO "Accounts" (created_at, name) SELECT now() - g * interval '3 days', 'account ' || g FROM generate_series(1, 500) g`);
+      await db.query(`COMMENT ON COLUMN "Accounts".name IS 'display name'`);
+      await db.query(`CREATE FUNCTION touch() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN NEW.updated_at := now(); RETURN NEW; END $$`);
+      await db.query(`CREATE TRIGGER "Touch Updated" BEFORE UPDATE ON "Accounts" FOR EACH ROW EXECUTE FUNCTION touch()`);
+      await db.query(`CREATE VIEW "Recent Accounts" WITH (security_barrier) AS SELECT id, name FROM "Accounts" WHERE created_at > now() - interval '30 days'`);
+      await db.query(`ALTER VIEW "Recent Accounts" OWNER TO ${role}`);
+      await db.query(`GRANT SELECT ON "Accounts" TO ${role}`);
+      await db.query(`GRANT SELECT ON "Recent Accounts" TO PUBLIC`);
+      await db.query(`ALTER TABLE "Accounts" ENABLE ROW LEVEL SECURITY`);
+      await db.query(`CREATE POLICY "Everyone Reads" ON "Accounts" FOR SELECT TO PUBLIC USING (true)`);
+      await db.query(`CREATE TABLE invoices (id int PRIMARY KEY, account_id bigint NOT NULL REFERENCES "Accounts" (id) ON DELETE CASCADE)`);
+      await db.query(`INSERT INTO invoices SELECT g, g FROM generate_series(1, 50) g`);
+
+      await partkit(db, ['migrate', 'prep', '"Accounts"'], 4);
+      const prepped = await partkit(db, ['migrate', 'prep', '"Accounts"', '--foreign-keys', 'drop']);
+      expect((prepped.json.notes as string[]).join('\n')).toMatch(/invoices_account_id_fkey[\s\S]*will be dropped/);
+      expect((prepped.json.notes as string[]).join('\n')).toMatch(/trigger Touch Updated recreated/);
+      await partkit(db, ['migrate', 'fill', '"Accounts"']);
+      // The copy's trigger is disabled until the swap: the fill copied updated_at as it was (NULL).
+      expect(await count(db, `SELECT count(*)::int AS n FROM "Accounts_partitioned" WHERE updated_at IS NOT NULL`)).toBe(0);
+
+      const refused = await partkit(db, ['migrate', 'swap', '"Accounts"'], 5);
+      expect(refused.stderr).toMatch(/--foreign-keys drop/);
+      const swapped = await partkit(db, ['migrate', 'swap', '"Accounts"', '--foreign-keys', 'drop']);
+      expect(swapped.json).toMatchObject({ state: 'swapped', views: ['public."Recent Accounts"'], triggers: ['Touch Updated'] });
+      const fks = swapped.json.foreignKeys as { name: string; recreate: string }[];
+      expect(fks.map((fk) => fk.name)).toEqual(['public.invoices.invoices_account_id_fkey']);
+      expect(fks[0]!.recreate).toMatch(/REFERENCES "public"\."Accounts" \("id", "created_at"\) ON DELETE CASCADE/);
+      const { rows: saved } = await db.query<{ recreate: string }>(`SELECT recreate FROM "Accounts_foreign_keys"`);
+      expect(saved.map((r) => r.recreate)).toEqual([fks[0]!.recreate]);
+
+      // The view reads the new table and kept its owner, grants and options.
+      const { rows: view } = await db.query<{ owner: string; options: string[]; public_select: boolean; reads: string }>(
+        `SELECT pg_get_userbyid(v.relowner) AS owner, v.reloptions AS options, has_table_privilege('public', v.oid, 'SELECT') AS public_select,
+                (SELECT string_agg(DISTINCT t.relname || ':' || t.relkind::text, ',') FROM pg_depend d JOIN pg_rewrite r ON r.oid = d.objid JOIN pg_class t ON t.oid = d.refobjid
+                  WHERE r.ev_class = v.oid AND d.refclassid = 'pg_class'::regclass AND t.oid <> v.oid) AS reads
+           FROM pg_class v WHERE v.oid = '"Recent Accounts"'::regclass`,
+      );
+      expect(view[0]).toEqual({ owner: reader.name, options: ['security_barrier=true'], public_select: true, reads: 'Accounts:p' });
+      // The trigger fires on the new table, not on the retired one (which the replay keeps equal).
+      await db.query(`UPDATE "Accounts" SET name = 'renamed' WHERE id = 1`);
+      expect(await count(db, `SELECT count(*)::int AS n FROM "Accounts" WHERE id = 1 AND updated_at IS NOT NULL`)).toBe(1);
+      // Identity continues past every id; grants, policy, row security and comments are on the new table.
+      const { rows: inserted } = await db.query<{ id: string }>(`INSERT INTO "Accounts" (name) VALUES ('new') RETURNING id`);
+      expect(Number(inserted[0]!.id)).toBe(501);
+      const { rows: carried } = await db.query(
+        `SELECT has_table_privilege($1, '"Accounts"', 'SELECT') AS granted, c.relrowsecurity AS rls,
+                (SELECT count(*)::int FROM pg_policies WHERE tablename = 'Accounts' AND policyname = 'Everyone Reads') AS policies,
+                col_description(c.oid, (SELECT attnum FROM pg_attribute WHERE attrelid = c.oid AND attname = 'name')) AS comment
+           FROM pg_class c WHERE c.oid = '"Accounts"'::regclass`,
+        [reader.name],
+      );
+      expect(carried[0]).toEqual({ granted: true, rls: true, policies: 1, comment: 'display name' });
+      // The saved DDL recreates the foreign key against (id, created_at).
+      await db.query(fks[0]!.recreate);
+      expect(await count(db, `SELECT count(*)::int AS n FROM pg_constraint WHERE conrelid = 'invoices'::regclass AND contype = 'f' AND confrelid = '"Accounts"'::regclass`)).toBe(1);
+      await db.query(`DELETE FROM "Accounts" WHERE id = 2`);
+      expect(await count(db, `SELECT count(*)::int AS n FROM invoices WHERE account_id = 2`)).toBe(0);
+
+      const dropped = await partkit(db, ['migrate', 'drop', '"Accounts"', '--yes']);
+      expect(dropped.json).toMatchObject({ state: 'dropped', rows: { differing: 0 } });
+    });
+  });
+}

@@ -47,14 +47,18 @@ function runPhase<A extends TableArgs, R extends object>(phase: (ctx: CommandCon
 const tablePositional = <T>(yargs: Argv<T>) =>
   yargs.positional('table', { type: 'string', demandOption: true, describe: 'The table as SQL writes it: schema.table, "Mixed Case"' }) as unknown as Argv<T & { table: string }>;
 
-const prepCommand: CommandModule<GlobalOptions, TableArgs & { strategy?: 'auto' | Strategy }> = {
+type ForeignKeys = 'refuse' | 'drop';
+const foreignKeysOption = { choices: ['refuse', 'drop'] as const, default: 'refuse' as const, describe: 'Foreign keys of other tables that point at the table: refuse, or drop them at the swap (the DDL to recreate them is printed and saved in <table>_foreign_keys)' };
+
+const prepCommand: CommandModule<GlobalOptions, TableArgs & { strategy?: 'auto' | Strategy; foreignKeys: ForeignKeys }> = {
   command: 'prep <table>',
   describe: 'Phase 1: create <table>_partitioned with the same columns and indexes, the months of the data and a default partition',
   builder: (yargs) =>
     tablePositional(yargs)
       .option('strategy', { choices: ['auto', 'partman', 'plpgsql'] as const, describe: 'Whose child names to use (auto: pg_partman when available)' })
-      .example('$0 migrate prep public.messages --dry-run', '') as unknown as Argv<TableArgs & { strategy?: 'auto' | Strategy }>,
-  handler: runPhase(async (ctx, args) => prep(await ctx.database(), ctx.config, args.table, { strategy: args.strategy, dryRun: args.dryRun }), renderPrep),
+      .option('foreign-keys', foreignKeysOption)
+      .example('$0 migrate prep public.messages --dry-run', '') as unknown as Argv<TableArgs & { strategy?: 'auto' | Strategy; foreignKeys: ForeignKeys }>,
+  handler: runPhase(async (ctx, args) => prep(await ctx.database(), ctx.config, args.table, { strategy: args.strategy, foreignKeys: args.foreignKeys, dryRun: args.dryRun }), renderPrep),
 };
 
 interface FillArgs extends TableArgs {
@@ -82,11 +86,11 @@ const fillCommand: CommandModule<GlobalOptions, FillArgs> = {
   }, renderFill),
 };
 
-const swapCommand: CommandModule<GlobalOptions, TableArgs> = {
+const swapCommand: CommandModule<GlobalOptions, TableArgs & { foreignKeys: ForeignKeys }> = {
   command: 'swap <table>',
   describe: 'Phase 3: replay captured changes, then under one short lock: <table> -> <table>_retired, <table>_partitioned -> <table> (use --lock-timeout 2s)',
-  builder: (yargs) => tablePositional(yargs) as unknown as Argv<TableArgs>,
-  handler: runPhase(async (ctx, args) => swap(await ctx.database(), ctx.config, args.table, { dryRun: args.dryRun }), renderSwap, { lockTimeout: SWAP_LOCK_TIMEOUT }),
+  builder: (yargs) => tablePositional(yargs).option('foreign-keys', foreignKeysOption) as unknown as Argv<TableArgs & { foreignKeys: ForeignKeys }>,
+  handler: runPhase(async (ctx, args) => swap(await ctx.database(), ctx.config, args.table, { dryRun: args.dryRun, foreignKeys: args.foreignKeys }), renderSwap, { lockTimeout: SWAP_LOCK_TIMEOUT }),
 };
 
 const unswapCommand: CommandModule<GlobalOptions, TableArgs> = {

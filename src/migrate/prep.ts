@@ -23,6 +23,8 @@ export const MAX_PREP_MONTHS = 600;
 
 export interface PrepOptions {
   readonly strategy?: 'auto' | Strategy | undefined;
+  /** Foreign keys of other tables that point at the table: refuse (default), or let the swap drop them. */
+  readonly foreignKeys?: 'refuse' | 'drop' | undefined;
 }
 
 export interface PrepPlan {
@@ -107,10 +109,10 @@ export async function planPrep(db: Database, config: Config, input: string, opti
   }
   const dependents = await readDependents(db, table.oid);
   const incoming = dependents.filter((d) => d.kind === 'foreign key');
-  if (incoming.length > 0) {
+  if (incoming.length > 0 && options.foreignKeys !== 'drop') {
     throw new MissingCapabilityError(
       `Foreign keys point at ${label}, and they would keep pointing at the original after the swap (nothing was changed):\n${incoming.map((fk) => `  ${fk.name}: ${fk.definition}`).join('\n')}`,
-      `Drop them first (ALTER TABLE <referencing table> DROP CONSTRAINT <name>), or re-point them after the swap; a foreign key to a partitioned table must name all of its primary key (${[...pk.keyNames, ...(pk.keyNames.includes(column) ? [] : [column])].join(', ')}).`,
+      `Drop them first (ALTER TABLE <referencing table> DROP CONSTRAINT <name>), or pass --foreign-keys drop (prep and swap) to have the swap drop them and save the DDL to recreate them; a foreign key to a partitioned table must name all of its primary key (${[...pk.keyNames, ...(pk.keyNames.includes(column) ? [] : [column])].join(', ')}).`,
     );
   }
 
@@ -268,6 +270,36 @@ export async function planPrep(db: Database, config: Config, input: string, opti
     notes.push(`changes to ${label} are captured from now on (keys in ${capture.schema}.${capture.name}); fill and swap replay them, so writers may keep writing.`);
   }
 
+  for (const fk of incoming) {
+    notes.push(`foreign key ${fk.name} (${fk.definition}) will be dropped by \`partkit migrate swap ${label} --foreign-keys drop\`, which prints and saves the DDL to recreate it against (${pkAfter.join(', ')}).`);
+  }
+  const [identity] = await db.query<{ replident: string }>('SELECT relreplident::text AS replident FROM pg_class WHERE oid = $1::oid', [table.oid]);
+  if (identity && identity.replident !== 'd') {
+    throw new MissingCapabilityError(
+      `${label} has REPLICA IDENTITY ${identity.replident === 'f' ? 'FULL' : identity.replident === 'n' ? 'NOTHING' : 'USING INDEX'}; partkit does not carry it to a partitioned table (nothing was changed).`,
+      `Set it back (ALTER TABLE ${table.quoted} REPLICA IDENTITY DEFAULT), migrate, then set it on the new table and its partitions.`,
+    );
+  }
+  // Row-level security: the policies and the ENABLE/FORCE flags, as on the original.
+  const policies = await db.query<{ name: string; permissive: string; roles: string[]; cmd: string; qual: string | null; with_check: string | null }>(
+    `SELECT policyname::text AS name, permissive, roles::text[] AS roles, cmd, qual, with_check FROM pg_policies WHERE schemaname = $1 AND tablename = $2 ORDER BY policyname`,
+    [names.table.schema, names.table.name],
+  );
+  const targetPolicies = new Set(existing ? (await db.query<{ name: string }>(`SELECT policyname::text AS name FROM pg_policies WHERE schemaname = $1 AND tablename = $2`, [names.partitioned.schema, names.partitioned.name])).map((p) => p.name) : []);
+  for (const policy of policies) {
+    if (targetPolicies.has(policy.name)) continue;
+    const roles = policy.roles.map((role) => (role === 'public' ? 'PUBLIC' : quoteIdent(role))).join(', ');
+    steps.push(
+      step(
+        `policy ${policy.name} on ${names.partitioned.name}, as on ${label}`,
+        `CREATE POLICY ${quoteIdent(policy.name)} ON ${target} AS ${policy.permissive} FOR ${policy.cmd} TO ${roles}${policy.qual ? ` USING (${policy.qual})` : ''}${policy.with_check ? ` WITH CHECK (${policy.with_check})` : ''}`,
+      ),
+    );
+  }
+  const [security] = await db.query<{ enabled: boolean; forced: boolean }>('SELECT relrowsecurity AS enabled, relforcerowsecurity AS forced FROM pg_class WHERE oid = $1::oid', [table.oid]);
+  if (security?.enabled) steps.push(step(`row-level security enabled on ${names.partitioned.name}, as on ${label}`, `ALTER TABLE ${target} ENABLE ROW LEVEL SECURITY`));
+  if (security?.forced) steps.push(step(`row-level security forced on ${names.partitioned.name}, as on ${label}`, `ALTER TABLE ${target} FORCE ROW LEVEL SECURITY`));
+
   notes.push(
     `registration is left to \`partkit provision\` after \`partkit migrate swap ${label}\`: pg_partman and partkit record tables by name, and the swap renames ${names.partitioned.name} to ${names.table.name}. Children are named for strategy ${strategy} so that provision adopts them.`,
   );
@@ -275,7 +307,6 @@ export async function planPrep(db: Database, config: Config, input: string, opti
   for (const dependent of (await readDependents(db, table.oid)).filter((d) => d.kind === 'view')) {
     warnings.push(`view ${dependent.name} reads ${label}; after the swap it still reads the original (${names.retired.name}): recreate it then.`);
   }
-  if (table.rowSecurity) warnings.push(`row-level security is enabled on ${label}; policies are not copied: create them on ${names.partitioned.name} before the swap.`);
   if (table.publications.length > 0) warnings.push(`${label} is in publication(s) ${table.publications.join(', ')}; add ${names.partitioned.name} to them after the swap.`);
   if (!table.control.indexed) warnings.push(`no index on ${label} starts with ${column}: the swap's catch-up (rows newer than the fill) will scan the whole table while holding its lock. Consider CREATE INDEX CONCURRENTLY ON ${table.quoted} (${control}); before the swap.`);
   for (const col of columns) {

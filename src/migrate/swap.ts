@@ -17,7 +17,7 @@ import { LockError, MissingCapabilityError } from '../core/errors.js';
 import { quoteIdent, quoteLiteral, quoteQualified, type QualifiedName } from '../core/identifiers.js';
 import { renderPlan, sqlStep, type SqlStep } from '../core/plan.js';
 import { backlog, captureName, captureTriggerSteps, drain, dropCaptureTriggerSteps, replaySteps, requireCapture } from './capture.js';
-import { inspectMigration, primaryKey, readColumns, readDependents, readIndexes, type Column, type MigrationInspection, type Relation } from './inspect.js';
+import { checkDerivedName, inspectMigration, primaryKey, readColumns, readIndexes, type Column, type MigrationInspection, type Relation } from './inspect.js';
 import { readUserTriggers } from './prep.js';
 
 export interface SwapResult {
@@ -32,6 +32,8 @@ export interface SwapResult {
   readonly lockHeldMs: number | null;
   readonly views: readonly string[];
   readonly triggers: readonly string[];
+  /** Foreign keys dropped (--foreign-keys drop), with the DDL that recreates them (also saved in <table>_foreign_keys). */
+  readonly foreignKeys: readonly { readonly name: string; readonly definition: string; readonly recreate: string }[];
   readonly sequences: readonly string[];
   readonly warnings: readonly string[];
   readonly steps: readonly string[];
@@ -126,6 +128,42 @@ interface Exchange {
   readonly liveAfter: QualifiedName;
   /** The copy that becomes live (renamed to the table's name). */
   readonly copy: Relation;
+  readonly foreignKeys: 'refuse' | 'drop';
+}
+
+interface IncomingForeignKey {
+  readonly name: string;
+  readonly referencing: string;
+  readonly columns: string[];
+  readonly definition: string;
+}
+
+async function readIncomingForeignKeys(db: Database, oid: number): Promise<IncomingForeignKey[]> {
+  return db.query<IncomingForeignKey>(
+    `SELECT con.conname::text AS name, quote_ident(n.nspname) || '.' || quote_ident(c.relname) AS referencing,
+            (SELECT array_agg(a.attname::text ORDER BY k.ord) FROM unnest(con.conkey) WITH ORDINALITY AS k(attnum, ord)
+               JOIN pg_attribute a ON a.attrelid = con.conrelid AND a.attnum = k.attnum) AS columns,
+            pg_get_constraintdef(con.oid) AS definition
+       FROM pg_constraint con JOIN pg_class c ON c.oid = con.conrelid JOIN pg_namespace n ON n.oid = c.relnamespace
+      WHERE con.contype = 'f' AND con.confrelid = $1::oid AND con.conrelid <> $1::oid
+      ORDER BY 2, 1`,
+    [oid],
+  );
+}
+
+/**
+ * The DDL that recreates a dropped foreign key against the new primary key (key + control column):
+ * the referencing table needs its own copy of the control column, filled from the parent.
+ */
+function recreateForeignKey(fk: IncomingForeignKey, parent: string, key: readonly string[], control: string, controlType: string): string {
+  const column = `${fk.columns.join('_')}_${control}`;
+  const tail = /REFERENCES\s.*?\)(.*)$/s.exec(fk.definition)?.[1]?.trim() ?? '';
+  const join = fk.columns.map((c, i) => `p.${quoteIdent(key[i] ?? c)} = r.${quoteIdent(c)}`).join(' AND ');
+  return [
+    `ALTER TABLE ${fk.referencing} ADD COLUMN IF NOT EXISTS ${quoteIdent(column)} ${controlType};`,
+    `UPDATE ${fk.referencing} AS r SET ${quoteIdent(column)} = p.${quoteIdent(control)} FROM ${parent} AS p WHERE ${join};`,
+    `ALTER TABLE ${fk.referencing} ADD CONSTRAINT ${quoteIdent(fk.name)} FOREIGN KEY (${[...fk.columns, column].map(quoteIdent).join(', ')}) REFERENCES ${parent} (${[...key, control].map(quoteIdent).join(', ')})${tail ? ` ${tail}` : ''};`,
+  ].join('\n');
 }
 
 async function exchange(db: Database, config: Config, plan: Exchange, dryRun: boolean): Promise<SwapResult> {
@@ -143,11 +181,13 @@ async function exchange(db: Database, config: Config, plan: Exchange, dryRun: bo
   const pk = primaryKey(await readIndexes(db, pkSource));
   if (!pk) throw new MissingCapabilityError(`${pkSource.label} has no primary key (nothing was changed).`);
   const key = pk.keyNames.map((name) => liveColumns.find((c) => c.name === name)!);
-  const incoming = (await readDependents(db, live.oid)).filter((d) => d.kind === 'foreign key');
-  if (incoming.length > 0) {
+  const incoming = await readIncomingForeignKeys(db, live.oid);
+  if (incoming.length > 0 && (plan.foreignKeys !== 'drop' || direction === 'unswap')) {
     throw new LockError(
-      `Foreign keys point at ${live.label}; they would keep pointing at it after the ${direction} (nothing was changed):\n${incoming.map((fk) => `  ${fk.name}: ${fk.definition}`).join('\n')}`,
-      'Drop them first (ALTER TABLE <referencing table> DROP CONSTRAINT <name>); recreate them after the migration against the whole primary key.',
+      `Foreign keys point at ${live.label}; they would keep pointing at it after the ${direction} (nothing was changed):\n${incoming.map((fk) => `  ${fk.referencing}.${fk.name}: ${fk.definition}`).join('\n')}`,
+      direction === 'swap'
+        ? `Run \`partkit migrate swap ${label} --foreign-keys drop\`: it drops them in the swap and prints and saves the DDL to recreate them against the new primary key.`
+        : 'Drop them first (ALTER TABLE <referencing table> DROP CONSTRAINT <name>).',
     );
   }
   const group = `migrate ${direction} ${label}`;
@@ -171,6 +211,31 @@ async function exchange(db: Database, config: Config, plan: Exchange, dryRun: bo
     step(`rename ${copy.label} to ${names.table.name}`, `ALTER TABLE ${copy.quoted} RENAME TO ${quoteIdent(names.table.name)}`),
     ...captureTriggerSteps(capture, newLive, group, label),
   ];
+  const foreignKeys: { name: string; definition: string; recreate: string }[] = [];
+  if (incoming.length > 0) {
+    checkDerivedName(`${names.table.name}_foreign_keys`, 'The saved foreign keys table\'s name');
+    const saved = quoteQualified({ schema: names.table.schema, name: `${names.table.name}_foreign_keys` });
+    const control = inspection.settings.controlColumn;
+    const controlType = liveColumns.find((c) => c.name === control)!.type;
+    steps.push(
+      step(
+        `table ${names.table.name}_foreign_keys: the foreign keys the swap drops, with the DDL to recreate them`,
+        `CREATE TABLE IF NOT EXISTS ${saved} (referencing text NOT NULL, name text NOT NULL, definition text NOT NULL, recreate text NOT NULL, dropped_at timestamptz NOT NULL DEFAULT now())`,
+      ),
+    );
+    for (const fk of incoming) {
+      const recreate = recreateForeignKey(fk, quoteQualified(names.table), pk.keyNames, control, controlType);
+      steps.push(
+        sqlStep(`save foreign key ${fk.referencing}.${fk.name} in ${names.table.name}_foreign_keys`, `INSERT INTO ${saved} (referencing, name, definition, recreate) VALUES ($1, $2, $3, $4)`, {
+          group,
+          table: label,
+          params: [fk.referencing, fk.name, fk.definition, recreate],
+        }),
+        step(`drop foreign key ${fk.referencing}.${fk.name} (--foreign-keys drop)`, `ALTER TABLE ${fk.referencing} DROP CONSTRAINT ${quoteIdent(fk.name)}`),
+      );
+      foreignKeys.push({ name: `${fk.referencing}.${fk.name}`, definition: fk.definition, recreate });
+    }
+  }
   const triggers: string[] = [];
   const liveTriggers = await readUserTriggers(db, live.oid);
   const copyTriggers = new Set((await readUserTriggers(db, copy.oid)).map((t) => t.name));
@@ -205,7 +270,7 @@ async function exchange(db: Database, config: Config, plan: Exchange, dryRun: bo
   if (direction === 'swap' && !inspection.configured) warnings.push(`${label} is not in the config (${config.source}); add it before \`partkit provision\`.`);
 
   const state2 = direction === 'swap' ? 'swapped' : 'unswapped';
-  const base = { table: label, direction, drained, views, triggers, sequences: sequences.notes, warnings, steps: steps.map((s) => s.description), changes: steps.length, dryRun };
+  const base = { table: label, direction, drained, views, triggers, foreignKeys, sequences: sequences.notes, warnings, steps: steps.map((s) => s.description), changes: steps.length, dryRun };
   if (dryRun) {
     return { ...base, state: state2, caughtUp: 0, lockHeldMs: null, sql: renderPlan({ steps }, { appDatabase: db.name, lockTimeout: db.lockTimeout }) };
   }
@@ -216,20 +281,20 @@ async function exchange(db: Database, config: Config, plan: Exchange, dryRun: bo
   return { ...base, state: state2, caughtUp, lockHeldMs };
 }
 
-export async function swap(db: Database, config: Config, input: string, options: { dryRun?: boolean | undefined } = {}): Promise<SwapResult> {
+export async function swap(db: Database, config: Config, input: string, options: { dryRun?: boolean | undefined; foreignKeys?: 'refuse' | 'drop' | undefined } = {}): Promise<SwapResult> {
   if (!options.dryRun) await db.acquireRunLock();
   const inspection = await inspectMigration(db, config, input);
   const { names } = inspection;
   const label = `${names.table.schema}.${names.table.name}`;
   if (inspection.state === 'swapped') {
-    return { table: label, direction: 'swap', state: 'already swapped', drained: 0, caughtUp: 0, lockHeldMs: null, views: [], triggers: [], sequences: [], warnings: [], steps: [], changes: 0, dryRun: options.dryRun ?? false };
+    return { table: label, direction: 'swap', state: 'already swapped', drained: 0, caughtUp: 0, lockHeldMs: null, views: [], triggers: [], foreignKeys: [], sequences: [], warnings: [], steps: [], changes: 0, dryRun: options.dryRun ?? false };
   }
   const source = inspection.table;
   const target = inspection.partitioned;
   if (inspection.state !== 'unswapped' || !source || !target || target.relkind !== 'p') {
     throw new MissingCapabilityError(`${label} has no partitioned copy ${names.partitioned.name} to swap in (nothing was changed).`, `Run \`partkit migrate prep ${label}\` and \`partkit migrate fill ${label}\` first.`);
   }
-  return exchange(db, config, { direction: 'swap', inspection, live: source, liveAfter: names.retired, copy: target }, options.dryRun ?? false);
+  return exchange(db, config, { direction: 'swap', inspection, live: source, liveAfter: names.retired, copy: target, foreignKeys: options.foreignKeys ?? 'refuse' }, options.dryRun ?? false);
 }
 
 export async function unswap(db: Database, config: Config, input: string, options: { dryRun?: boolean | undefined } = {}): Promise<SwapResult> {
@@ -238,14 +303,14 @@ export async function unswap(db: Database, config: Config, input: string, option
   const { names } = inspection;
   const label = `${names.table.schema}.${names.table.name}`;
   if (inspection.state === 'unswapped') {
-    return { table: label, direction: 'unswap', state: 'not swapped', drained: 0, caughtUp: 0, lockHeldMs: null, views: [], triggers: [], sequences: [], warnings: [], steps: [], changes: 0, dryRun: options.dryRun ?? false };
+    return { table: label, direction: 'unswap', state: 'not swapped', drained: 0, caughtUp: 0, lockHeldMs: null, views: [], triggers: [], foreignKeys: [], sequences: [], warnings: [], steps: [], changes: 0, dryRun: options.dryRun ?? false };
   }
   const live = inspection.table;
   const retired = inspection.retired;
   if (inspection.state !== 'swapped' || !live || !retired) {
     throw new MissingCapabilityError(`${label} is not swapped: there is no ${names.retired.name} next to a partitioned ${names.table.name} (nothing was changed).`);
   }
-  return exchange(db, config, { direction: 'unswap', inspection, live, liveAfter: names.partitioned, copy: retired }, options.dryRun ?? false);
+  return exchange(db, config, { direction: 'unswap', inspection, live, liveAfter: names.partitioned, copy: retired, foreignKeys: 'refuse' }, options.dryRun ?? false);
 }
 
 export function renderSwap(result: SwapResult): string {
@@ -262,6 +327,7 @@ export function renderSwap(result: SwapResult): string {
     lines.push(`  replayed ${result.drained} captured key(s) before the lock and ${result.caughtUp} under it; lock held ${result.lockHeldMs} ms`);
   }
   for (const view of result.views) lines.push(`  view ${view} now reads the new ${result.table}`);
+  for (const fk of result.foreignKeys) lines.push(`  foreign key ${fk.name} dropped (${fk.definition}); to recreate it against the new primary key (saved in ${result.table}_foreign_keys):`, ...fk.recreate.split('\n').map((line) => `    ${line}`));
   for (const trigger of result.triggers) lines.push(`  trigger ${trigger} enabled on the new ${result.table}`);
   for (const note of result.sequences) lines.push(`  ${note}`);
   for (const warning of result.warnings) lines.push(`  warning: ${warning}`);
