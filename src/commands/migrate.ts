@@ -17,6 +17,7 @@ import { parseQualifiedName } from '../core/identifiers.js';
 import { drop, renderDrop } from '../migrate/drop.js';
 import { fill, renderFill } from '../migrate/fill.js';
 import { prep, renderPrep } from '../migrate/prep.js';
+import { migrateStatus, renderMigrateStatus } from '../migrate/status.js';
 import { renderSwap, swap, unswap } from '../migrate/swap.js';
 import { parseMonth } from './partition-create.js';
 
@@ -74,7 +75,7 @@ const fillCommand: CommandModule<GlobalOptions, FillArgs> = {
   describe: 'Phase 2: copy the rows into <table>_partitioned in batches (resumable), replaying the changes captured since prep',
   builder: (yargs) =>
     tablePositional(yargs)
-      .option('batch-size', { type: 'number', default: 10000, describe: 'Rows per batch (one transaction each)' })
+      .option('batch-size', { type: 'number', default: 10000, describe: 'Rows per batch to start with (one transaction each; adjusted to stay well under a second)' })
       .option('sleep', { type: 'number', default: 0, describe: 'Milliseconds to pause between batches' })
       .option('from', { type: 'string', describe: 'Only rows from this month, YYYY-MM (with --to)' })
       .option('to', { type: 'string', describe: 'Only rows up to this month, YYYY-MM, inclusive' })
@@ -82,7 +83,7 @@ const fillCommand: CommandModule<GlobalOptions, FillArgs> = {
   handler: runPhase(async (ctx, args) => {
     const from = args.from === undefined ? undefined : parseMonth(args.from, '--from');
     const to = args.to === undefined ? undefined : parseMonth(args.to, '--to');
-    return fill(await ctx.database(), ctx.config, args.table, { batchSize: args.batchSize, sleepMs: args.sleep, from, to, rescan: args.rescan, dryRun: args.dryRun });
+    return fill(await ctx.database(), ctx.config, args.table, { batchSize: args.batchSize, sleepMs: args.sleep, from, to, rescan: args.rescan, dryRun: args.dryRun, json: args.json });
   }, renderFill),
 };
 
@@ -107,6 +108,13 @@ const dropCommand: CommandModule<GlobalOptions, TableArgs & { yes: boolean }> = 
   handler: runPhase(async (ctx, args) => drop(await ctx.database(), ctx.config, args.table, { yes: args.yes, dryRun: args.dryRun }), renderDrop),
 };
 
+const statusCommand: CommandModule<GlobalOptions, TableArgs> = {
+  command: 'status <table>',
+  describe: 'Where the migration stands: phase, capture backlog, rows copied and ETA, months the first maintenance will archive (read-only)',
+  builder: (yargs) => tablePositional(yargs) as unknown as Argv<TableArgs>,
+  handler: runPhase(async (ctx, args) => migrateStatus(await ctx.database(), ctx.config, args.table), (status) => renderMigrateStatus(status)),
+};
+
 export const migrateCommand: CommandModule<GlobalOptions, GlobalOptions> = {
   command: 'migrate',
   describe: 'Move an existing unpartitioned table to monthly partitions: prep, fill, swap (unswap), drop',
@@ -117,6 +125,7 @@ export const migrateCommand: CommandModule<GlobalOptions, GlobalOptions> = {
       .command(swapCommand)
       .command(unswapCommand)
       .command(dropCommand)
-      .demandCommand(1, 'Name a phase: migrate prep | fill | swap | unswap | drop.'),
+      .command(statusCommand)
+      .demandCommand(1, 'Name a phase: migrate prep | fill | swap | unswap | drop, or migrate status.'),
   handler: () => undefined,
 };

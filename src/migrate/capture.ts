@@ -37,9 +37,14 @@ export function captureName(names: MigrationNames): QualifiedName {
 export interface FillState {
   /** The last key the whole-table fill copied (text of each key column), null before the first batch. */
   readonly after: readonly string[] | null;
+  /** TID-range fill (PG 14+): the next heap block to copy, and the block count when the fill started. */
+  readonly block?: number | null;
+  readonly end?: number | null;
   /** True once the whole-table fill has read past the last key. */
   readonly done: boolean;
   readonly rowsCopied: number;
+  /** The fill's speed so far (for `migrate status`'s ETA). */
+  readonly rowsPerSecond?: number | null;
 }
 
 const STATE_PREFIX = 'partkit migrate capture: ';
@@ -52,7 +57,7 @@ export function readState(comment: string | null): FillState {
   if (comment?.startsWith(STATE_PREFIX)) {
     try {
       const parsed = JSON.parse(comment.slice(STATE_PREFIX.length)) as Partial<FillState>;
-      return { after: parsed.after ?? null, done: parsed.done ?? false, rowsCopied: parsed.rowsCopied ?? 0 };
+      return { after: parsed.after ?? null, block: parsed.block ?? null, end: parsed.end ?? null, done: parsed.done ?? false, rowsCopied: parsed.rowsCopied ?? 0, rowsPerSecond: parsed.rowsPerSecond ?? null };
     } catch {
       // fall through: an unreadable state is a fill that has not started
     }
@@ -74,10 +79,12 @@ BEGIN
   IF TG_OP = 'TRUNCATE' THEN
     RAISE EXCEPTION 'partkit migrate is capturing changes of %; TRUNCATE is not captured: finish or undo the migration first', TG_TABLE_NAME;
   END IF;
-  IF TG_OP IN ('UPDATE', 'DELETE') THEN
+  IF TG_OP = 'UPDATE' THEN
+    -- Old and new key: the same key once, a changed key twice (both must be replayed).
+    INSERT INTO ${cap} (${keys}) SELECT ${keys} FROM old_rows UNION SELECT ${keys} FROM new_rows;
+  ELSIF TG_OP = 'DELETE' THEN
     INSERT INTO ${cap} (${keys}) SELECT ${keys} FROM old_rows;
-  END IF;
-  IF TG_OP IN ('INSERT', 'UPDATE') THEN
+  ELSE
     INSERT INTO ${cap} (${keys}) SELECT ${keys} FROM new_rows;
   END IF;
   RETURN NULL;

@@ -92,6 +92,27 @@ SELECT count(*)::bigint AS copied FROM copied`;
 }
 
 /**
+ * One TID-range batch: the rows in heap blocks [from, to) of the source, inserted into the target.
+ * On PG 14+ this is a TID Range Scan: contiguous reads, whatever order the keys are in. Rows that
+ * exist before prep never move without a change (which the capture records), so the blocks the
+ * table has when the fill starts hold every row the fill must copy.
+ */
+export function blockBatchStatement(options: { readonly source: Relation; readonly target: Relation; readonly columns: readonly Column[]; readonly from: number; readonly to: number }): BatchSql {
+  const columns = insertColumns(options.columns);
+  const from = Math.trunc(options.from);
+  const to = Math.trunc(options.to);
+  const sql = `WITH copied AS (
+  INSERT INTO ${options.target.quoted} (${columns}) OVERRIDING SYSTEM VALUE
+  SELECT ${columns} FROM ${fromClause(options.source)}
+   WHERE ctid >= '(${from},0)'::tid AND ctid < '(${to},0)'::tid
+  ON CONFLICT DO NOTHING
+  RETURNING 1
+)
+SELECT count(*)::bigint AS copied FROM copied`;
+  return { sql, params: [] };
+}
+
+/**
  * The key `limit` rows after `after` (in key order, within the range): the inclusive end of the
  * next batch, or no row when fewer remain (the next batch is the last).
  */

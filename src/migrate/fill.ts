@@ -15,7 +15,7 @@ import { MissingCapabilityError, UsageError } from '../core/errors.js';
 import { addMonths, monthKey, monthStartLiteral, type Month } from '../core/partitions.js';
 import { renderPlan, sqlStep, type SqlStep } from '../core/plan.js';
 import { captureName, drain, replaySteps, requireCapture, stateStep, type FillState } from './capture.js';
-import { batchStatement, boundaryStatement } from './copy.js';
+import { batchStatement, blockBatchStatement, boundaryStatement } from './copy.js';
 import { inspectMigration, primaryKey, readColumns, readIndexes, type Column } from './inspect.js';
 
 export interface FillOptions {
@@ -26,7 +26,12 @@ export interface FillOptions {
   /** Start from the first key again (a full pass); when it completes, the catch-up window starts at this pass. */
   readonly rescan?: boolean | undefined;
   readonly dryRun?: boolean | undefined;
+  /** Progress as JSON lines on stderr (with --json). */
+  readonly json?: boolean | undefined;
 }
+
+/** A batch transaction aims at this long (and stays under a second): the block count adapts to it. */
+export const BATCH_TARGET_MS = 400;
 
 export const FILL_GUARANTEE =
   'Every insert, update and delete made to the original since prep is captured and replayed from the original\'s current state (by fill after each batch, and by swap).';
@@ -41,6 +46,8 @@ export interface FillResult {
   readonly rowsCopied: number;
   /** The key fill started after (null: from the first row). */
   readonly resumedAfter: readonly string[] | null;
+  /** The heap block a block-range fill resumed at (null: it started at block 0, or fill went by key). */
+  readonly resumedAtBlock: number | null;
   readonly lastKey: readonly string[] | null;
   readonly range: { readonly from: string; readonly to: string } | null;
   /** Captured keys replayed by this run. */
@@ -77,7 +84,7 @@ export async function fill(db: Database, config: Config, input: string, options:
     guarantee: FILL_GUARANTEE,
   };
   if (inspection.state === 'swapped') {
-    return { ...base, state: 'already swapped', batches: 0, rowsRead: 0, rowsCopied: 0, resumedAfter: null, lastKey: null, replayed: 0, complete: true, changes: 0 };
+    return { ...base, state: 'already swapped', batches: 0, rowsRead: 0, rowsCopied: 0, resumedAfter: null, resumedAtBlock: null, lastKey: null, replayed: 0, complete: true, changes: 0 };
   }
   const source = inspection.table;
   const target = inspection.partitioned;
@@ -113,23 +120,66 @@ export async function fill(db: Database, config: Config, input: string, options:
     const steps = [batchStep(after, null, 1), ...(whole ? [stateStep(capture, { ...state, done: true }, group, base.table)] : []), ...replaySteps({ ...replay, limit: options.batchSize, isolated: true })];
     const script = renderPlan({ steps }, { appDatabase: db.name, lockTimeout: db.lockTimeout });
     const sql = `${script}\n-- fill runs the copy in batches of ${options.batchSize} keys (each ending at the key ${options.batchSize} rows on), each followed by a replay of the captured keys, until the last key.\n-- ${FILL_GUARANTEE}\n`;
-    return { ...base, state: 'filled', batches: 0, rowsRead: 0, rowsCopied: 0, resumedAfter: after, lastKey: after, replayed: 0, complete: state.done, changes: steps.length, sql };
+    return { ...base, state: 'filled', batches: 0, rowsRead: 0, rowsCopied: 0, resumedAfter: after, resumedAtBlock: null, lastKey: after, replayed: 0, complete: state.done, changes: steps.length, sql };
   }
 
-  db.log.info(`fill ${base.source} -> ${base.target}: ${state.done ? 'the whole table was copied already; replaying captured changes' : after ? `resuming after key (${after.join(', ')})` : 'from the first key'}, batches of ${options.batchSize}, ~${source.estimatedRows} rows in the table`);
+  const [server] = await db.query<{ version: number; blocks: string; per_block: number }>(
+    `SELECT current_setting('server_version_num')::int AS version,
+            pg_relation_size($1::oid) / current_setting('block_size')::int AS blocks,
+            CASE WHEN c.relpages > 0 AND c.reltuples > 0 THEN c.reltuples / c.relpages ELSE 50 END AS per_block
+       FROM pg_class c WHERE c.oid = $1::oid`,
+    [source.oid],
+  );
+  // Contiguous block ranges (TID Range Scan) on PG 14+, for a whole-table fill; key ranges otherwise.
+  const byBlocks = whole && (server?.version ?? 0) >= 140000 && state.after === null;
+  const progress = new Progress(db, options.json ?? false, source.estimatedRows);
+  db.log.info(`fill ${base.source} -> ${base.target}: ${state.done ? 'the whole table was copied already; replaying captured changes' : byBlocks ? `heap blocks ${state.block ?? 0} to ${state.end ?? server!.blocks}` : after ? `resuming after key (${after.join(', ')})` : 'from the first key'}, ~${source.estimatedRows} rows in the table`);
   let batches = 0;
   let rowsRead = 0;
   let rowsCopied = 0;
   let replayed = 0;
   let position = after;
-  const started = Date.now();
+  const resumedAtBlock = byBlocks && !state.done && (state.block ?? 0) > 0 ? state.block! : null;
+  if (byBlocks && !state.done) {
+    const end = state.end ?? Number(server!.blocks);
+    let block = state.block ?? 0;
+    const initial = Math.max(1, Math.ceil(options.batchSize / Math.max(server!.per_block, 1)));
+    let blocks = initial;
+    while (block < end) {
+      const to = Math.min(block + blocks, end);
+      const { sql, params } = blockBatchStatement({ source, target, columns, from: block, to });
+      const next: FillState = { after: null, block: to, end, done: to >= end, rowsCopied: state.rowsCopied, rowsPerSecond: progress.rate(rowsCopied) };
+      const started = Date.now();
+      const results = await db.applyPlan({
+        steps: [sqlStep(`copy batch ${batches + 1}: heap blocks ${block} to ${to - 1} of ${end} of ${names.table.name} into ${names.partitioned.name}`, sql, { params, table: base.table, group }), stateStep(capture, next, group, base.table)],
+      });
+      const elapsed = Date.now() - started;
+      const copied = Number((results[0]!.rows[0] as { copied: string }).copied);
+      batches += 1;
+      rowsCopied += copied;
+      rowsRead += copied;
+      state = { ...next, rowsCopied: state.rowsCopied + copied };
+      block = to;
+      replayed += await drain(db, { ...replay, batch: options.batchSize, maxRounds: 1 });
+      progress.batch(batches, copied, rowsCopied, replayed, elapsed, block / end);
+      // Keep each batch transaction well under a second, whatever the row width.
+      if (elapsed > BATCH_TARGET_MS * 1.5) blocks = Math.max(1, Math.floor((blocks * BATCH_TARGET_MS) / elapsed));
+      else if (elapsed < BATCH_TARGET_MS / 2) blocks = Math.min(blocks * 2, initial * 16);
+      if (options.sleepMs > 0 && block < end) await new Promise((resolve) => setTimeout(resolve, options.sleepMs));
+    }
+    // The state written with each batch counts the rows before it: write the final count.
+    state = { ...state, done: true };
+    if (batches > 0 || !saved.done) await db.applyPlan({ steps: [stateStep(capture, state, group, base.table)] });
+  }
   while (!state.done) {
     const boundary = boundaryStatement({ source, key, control, after: position, range, limit: options.batchSize });
     const [edge] = await db.query<{ key: string[] }>(boundary.sql, boundary.params);
     const upTo = edge?.key ?? null;
-    const next: FillState = { after: upTo, done: upTo === null, rowsCopied: state.rowsCopied };
+    const next: FillState = { after: upTo, done: upTo === null, rowsCopied: state.rowsCopied, rowsPerSecond: progress.rate(rowsCopied) };
     const steps = [batchStep(position, upTo, batches + 1)];
+    const started = Date.now();
     const results = await db.applyPlan({ steps: whole ? [...steps, stateStep(capture, next, group, base.table)] : steps });
+    const elapsed = Date.now() - started;
     const copied = Number((results[0]!.rows[0] as { copied: string }).copied);
     batches += 1;
     rowsCopied += copied;
@@ -138,21 +188,57 @@ export async function fill(db: Database, config: Config, input: string, options:
     if (whole && state.done) await db.applyPlan({ steps: [stateStep(capture, state, group, base.table)] });
     position = upTo ?? position;
     replayed += await drain(db, { ...replay, batch: options.batchSize, maxRounds: 1 });
-    const rate = Math.round(rowsCopied / Math.max((Date.now() - started) / 1000, 0.001));
-    db.log.info(`  batch ${batches}: copied ${copied} (total copied ${rowsCopied} of ~${source.estimatedRows}, ${rate} rows/s; replayed ${replayed} captured key(s))`);
+    progress.batch(batches, copied, rowsCopied, replayed, elapsed, null);
     if (!whole && upTo === null) break;
     if (options.sleepMs > 0 && upTo !== null) await new Promise((resolve) => setTimeout(resolve, options.sleepMs));
   }
+  progress.end();
   replayed += await drain(db, { ...replay, batch: Math.max(options.batchSize, 1000), maxRounds: 20 });
   db.log.info(`fill done: ${rowsCopied} row(s) copied in ${batches} batch(es), ${replayed} captured key(s) replayed.`);
-  return { ...base, state: 'filled', batches, rowsRead, rowsCopied, resumedAfter: after, lastKey: position, replayed, complete: whole ? state.done : saved.done, changes: rowsCopied + replayed, dryRun: false };
+  return { ...base, state: 'filled', batches, rowsRead, rowsCopied, resumedAfter: after, resumedAtBlock, lastKey: position, replayed, complete: whole ? state.done : saved.done, changes: rowsCopied + replayed, dryRun: false };
+}
+
+/** Progress of a fill on stderr: a bar on a terminal, JSON lines with --json, plain lines otherwise. */
+class Progress {
+  private readonly started = Date.now();
+  private readonly tty = process.stderr.isTTY === true;
+  constructor(
+    private readonly db: Database,
+    private readonly json: boolean,
+    private readonly estimated: number,
+  ) {}
+
+  /** Rows per second since the start (null before anything was copied). */
+  rate(total: number): number | null {
+    return total > 0 ? Math.round(total / Math.max((Date.now() - this.started) / 1000, 0.001)) : null;
+  }
+
+  batch(number: number, copied: number, total: number, replayed: number, elapsedMs: number, fraction: number | null): void {
+    const seconds = Math.max((Date.now() - this.started) / 1000, 0.001);
+    const rate = Math.round(total / seconds);
+    const done = fraction ?? (this.estimated > 0 ? Math.min(total / this.estimated, 1) : 0);
+    const eta = done > 0 ? Math.round((seconds * (1 - done)) / done) : null;
+    if (this.json) {
+      process.stderr.write(`${JSON.stringify({ event: 'fill-batch', batch: number, copied, total, replayed, batchMs: elapsedMs, rowsPerSecond: rate, fraction: Math.round(done * 1000) / 1000, etaSeconds: eta })}\n`);
+    } else if (this.tty) {
+      const width = 30;
+      const filled = Math.round(done * width);
+      process.stderr.write(`\r  [${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${Math.round(done * 100)}% ${total} rows, ${rate} rows/s, ETA ${eta ?? '?'} s, ${replayed} replayed   `);
+    } else {
+      this.db.log.info(`  batch ${number}: copied ${copied} in ${elapsedMs} ms (total copied ${total}, ${rate} rows/s, ETA ${eta ?? '?'} s; replayed ${replayed} captured key(s))`);
+    }
+  }
+
+  end(): void {
+    if (this.tty && !this.json) process.stderr.write('\n');
+  }
 }
 
 export function renderFill(result: FillResult): string {
   if (result.sql !== undefined) return result.sql;
   if (result.state === 'already swapped') return `${result.table} is already swapped: nothing to fill (the original is ${result.table}_retired).`;
   const lines = [
-    `${result.source} -> ${result.target}: copied ${result.rowsCopied} row(s) in ${result.batches} batch(es)${result.range ? ` (months ${result.range.from} to ${result.range.to})` : ''}${result.resumedAfter ? `, resumed after key (${result.resumedAfter.join(', ')})` : ''}; replayed ${result.replayed} captured key(s)`,
+    `${result.source} -> ${result.target}: copied ${result.rowsCopied} row(s) in ${result.batches} batch(es)${result.range ? ` (months ${result.range.from} to ${result.range.to})` : ''}${result.resumedAfter ? `, resumed after key (${result.resumedAfter.join(', ')})` : ''}${result.resumedAtBlock !== null ? `, resumed at heap block ${result.resumedAtBlock}` : ''}; replayed ${result.replayed} captured key(s)`,
     result.complete ? '  the whole table has been copied: swap may run' : '  the whole table has not been copied yet: run a fill without --from/--to before the swap',
     `  ${result.guarantee}`,
     `next: partkit migrate swap ${result.table}`,

@@ -16,6 +16,7 @@ import { addMonths, coveredMonth, currentMonth, listPartitions, monthKey, type C
 import { renderPlan, sqlStep, type SqlStep } from '../core/plan.js';
 import { partmanChildName } from '../strategies/partman.js';
 import { captureName, CAPTURE_TRIGGERS, createCaptureSteps, readCapture } from './capture.js';
+import { describeArchive, monthsToArchive, type ArchivedMonth } from './retention.js';
 import { checkControlColumn, checkDerivedName, inspectMigration, primaryKey, readColumns, readDependents, readGrants, readIndexes, readOutgoingForeignKeys, type MigrationInspection } from './inspect.js';
 
 /** More months than this from one table's data is almost certainly a bogus timestamp (year 1970 or 2999). */
@@ -35,6 +36,8 @@ export interface PrepPlan {
   readonly primaryKey: { readonly before: readonly string[]; readonly after: readonly string[]; readonly widened: boolean };
   readonly notes: readonly string[];
   readonly warnings: readonly string[];
+  /** Months the first maintenance after the migration archives under the current retention. */
+  readonly archive: readonly ArchivedMonth[];
 }
 
 /** The child name each strategy gives a month: the names its maintenance and provision expect. */
@@ -314,7 +317,9 @@ export async function planPrep(db: Database, config: Config, input: string, opti
     else if (col.sequence) notes.push(`column ${col.name} draws from sequence ${col.sequence.name.schema}.${col.sequence.name.name}, shared by both tables; the swap makes the new table its owner so dropping the original keeps it (pitfall 10).`);
   }
 
-  return { inspection, strategy, steps, months: months.map(monthKey), primaryKey: { before: pk.keyNames, after: pkAfter, widened }, notes, warnings };
+  const archive = await monthsToArchive(db, table, settings, controlType);
+  (archive.length > 0 ? warnings : notes).push(describeArchive(archive, settings.retention, label));
+  return { inspection, strategy, steps, months: months.map(monthKey), primaryKey: { before: pk.keyNames, after: pkAfter, widened }, notes, warnings, archive };
 }
 
 /** Triggers the user made on a table (not partkit's capture triggers, not constraint triggers). */
@@ -346,6 +351,7 @@ export interface PrepResult {
   readonly strategy: Strategy;
   readonly months: readonly string[];
   readonly primaryKey: PrepPlan['primaryKey'];
+  readonly archive: readonly ArchivedMonth[];
   readonly notes: readonly string[];
   readonly warnings: readonly string[];
   readonly steps: readonly string[];
@@ -364,6 +370,7 @@ export async function prep(db: Database, config: Config, input: string, options:
     strategy: planned.strategy,
     months: planned.months,
     primaryKey: planned.primaryKey,
+    archive: planned.archive,
     notes: planned.notes,
     warnings: planned.warnings,
     steps: planned.steps.map((step) => step.description),
