@@ -97,15 +97,14 @@ SELECT count(*)::bigint AS copied FROM copied`;
  * exist before prep never move without a change (which the capture records), so the blocks the
  * table has when the fill starts hold every row the fill must copy.
  */
-export function blockBatchStatement(options: { readonly source: Relation; readonly target: Relation; readonly columns: readonly Column[]; readonly from: number; readonly to: number }): BatchSql {
+export function blockBatchStatement(options: { readonly source: Relation; readonly target: Relation; readonly columns: readonly Column[]; readonly from: number; readonly to: number; readonly onConflict: boolean }): BatchSql {
   const columns = insertColumns(options.columns);
   const from = Math.trunc(options.from);
   const to = Math.trunc(options.to);
   const sql = `WITH copied AS (
   INSERT INTO ${options.target.quoted} (${columns}) OVERRIDING SYSTEM VALUE
   SELECT ${columns} FROM ${fromClause(options.source)}
-   WHERE ctid >= '(${from},0)'::tid AND ctid < '(${to},0)'::tid
-  ON CONFLICT DO NOTHING
+   WHERE ctid >= '(${from},0)'::tid AND ctid < '(${to},0)'::tid${options.onConflict ? '\n  ON CONFLICT DO NOTHING' : ''}
   RETURNING 1
 )
 SELECT count(*)::bigint AS copied FROM copied`;

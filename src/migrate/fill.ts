@@ -11,7 +11,7 @@
  */
 import type { Config } from '../core/config.js';
 import type { Database } from '../core/db.js';
-import { MissingCapabilityError, UsageError } from '../core/errors.js';
+import { MissingCapabilityError, sqlState, UsageError } from '../core/errors.js';
 import { addMonths, monthKey, monthStartLiteral, type Month } from '../core/partitions.js';
 import { renderPlan, sqlStep, type SqlStep } from '../core/plan.js';
 import { captureName, drain, replaySteps, requireCapture, stateStep, type FillState } from './capture.js';
@@ -145,14 +145,33 @@ export async function fill(db: Database, config: Config, input: string, options:
     let block = state.block ?? 0;
     const initial = Math.max(1, Math.ceil(options.batchSize / Math.max(server!.per_block, 1)));
     let blocks = initial;
+    let conflictBatches = 0;
     while (block < end) {
       const to = Math.min(block + blocks, end);
-      const { sql, params } = blockBatchStatement({ source, target, columns, from: block, to });
       const next: FillState = { after: null, block: to, end, done: to >= end, rowsCopied: state.rowsCopied, rowsPerSecond: progress.rate(rowsCopied) };
       const started = Date.now();
-      const results = await db.applyPlan({
-        steps: [sqlStep(`copy batch ${batches + 1}: heap blocks ${block} to ${to - 1} of ${end} of ${names.table.name} into ${names.partitioned.name}`, sql, { params, table: base.table, group }), stateStep(capture, next, group, base.table)],
-      });
+      const attempt = (onConflict: boolean) => {
+        const { sql, params } = blockBatchStatement({ source, target, columns, from: block, to, onConflict });
+        return db.applyPlan({
+          steps: [sqlStep(`copy batch ${batches + 1}: heap blocks ${block} to ${to - 1} of ${end} of ${names.table.name} into ${names.partitioned.name}`, sql, { params, table: base.table, group }), stateStep(capture, next, group, base.table)],
+        });
+      };
+      // A plain INSERT is cheaper than ON CONFLICT DO NOTHING; a key the replay has already put in
+      // the copy makes it fail (unique violation), and then the batch runs again with ON CONFLICT,
+      // as do the next few (a writer is busy).
+      let results;
+      if (conflictBatches > 0) {
+        conflictBatches -= 1;
+        results = await attempt(true);
+      } else {
+        try {
+          results = await attempt(false);
+        } catch (error) {
+          if (sqlState((error as Error).cause) !== '23505') throw error;
+          conflictBatches = 8;
+          results = await attempt(true);
+        }
+      }
       const elapsed = Date.now() - started;
       const copied = Number((results[0]!.rows[0] as { copied: string }).copied);
       batches += 1;
