@@ -4,7 +4,7 @@
  * that `migrate prep` puts on the table). The table has a uuid primary key (random key order), the
  * case pgslice refuses and a primary-key-order fill is slowest on.
  *
- *   npm run bench:migrate -- [--rows 2000000] [--reps 3] [--batch-size 10000] [--database-url URL]
+ *   npm run bench:migrate -- [--rows 2000000] [--reps 2] [--batch-size 10000] [--database-url URL]
  *
  * Each repetition empties the copy, runs the single statement, empties it again, runs the fill
  * (which records its progress and replays the capture after every batch), and the order of the two
@@ -36,7 +36,7 @@ async function main(): Promise<number> {
     strict: true,
   });
   const rows = Number(values.rows ?? 2_000_000);
-  const reps = Number(values.reps ?? 3);
+  const reps = Number(values.reps ?? 2);
   const batchSize = Number(values['batch-size'] ?? 10_000);
   const server = values['database-url'] === undefined ? await startEmbeddedServer({ settings: EMBEDDED_SETTINGS }) : undefined;
   const target: ConnectionTarget = resolveConnection(server ? server.url : values['database-url']!);

@@ -1,14 +1,11 @@
 /**
- * The statements that copy rows between the original table and its partitioned copy: fill's
- * batches (primary-key order) and the catch-up that swap and unswap run under their locks.
- * Both insert with ON CONFLICT DO NOTHING, so copying a row twice is harmless.
+ * The statements that copy rows from the original table into its partitioned copy: fill's
+ * batches, by heap-block range (PG 14+) or in primary-key order. Changes made meanwhile reach the
+ * copy through the capture's replay (capture.ts), not through these.
  */
 import type { ControlType } from '../core/partitions.js';
 import { quoteIdent } from '../core/identifiers.js';
 import type { Column, Relation } from './inspect.js';
-
-/** How long before a marker's instant the catch-up starts: covers transactions that began before it (now() is their start). */
-export const CATCH_UP_MARGIN = '1 hour';
 
 /** `ONLY t` for a plain table (its inheritance children are not ours), `t` for a partitioned one. */
 export function fromClause(relation: Relation, quoted = relation.quoted): string {
@@ -18,16 +15,6 @@ export function fromClause(relation: Relation, quoted = relation.quoted): string
 /** Columns to insert: generated columns are computed by the target, everything else is copied by name. */
 export function insertColumns(columns: readonly Column[]): string {
   return columns.filter((column) => !column.generated).map((column) => quoteIdent(column.name)).join(', ');
-}
-
-/**
- * An instant (timestamptz text) as a value of the control column's type, read in the table's zone:
- * `$n` is the instant, `$m` the zone.
- */
-export function instantAs(type: ControlType, instant: string, zone: string): string {
-  if (type === 'timestamptz') return `${instant}::timestamptz`;
-  if (type === 'timestamp') return `(${instant}::timestamptz AT TIME ZONE ${zone})`;
-  return `(${instant}::timestamptz AT TIME ZONE ${zone})::date`;
 }
 
 /**
@@ -139,27 +126,5 @@ export function boundaryStatement(options: {
   }
   const sql = `SELECT ARRAY[${keyList.map((k) => `${k}::text`).join(', ')}] AS key FROM ${fromClause(options.source)}${where.length > 0 ? ` WHERE ${where.join(' AND ')}` : ''}
  ORDER BY ${keyList.join(', ')} OFFSET ${param(options.limit - 1)} LIMIT 1`;
-  return { sql, params };
-}
-
-/** Rows of the source whose control value is at or after `since` minus the margin, copied into the target. */
-export function catchUpStatement(options: {
-  readonly source: Relation;
-  readonly target: Relation;
-  readonly columns: readonly Column[];
-  readonly control: { readonly column: string; readonly type: ControlType; readonly zone: string };
-  readonly since: string;
-}): BatchSql {
-  const columns = insertColumns(options.columns);
-  const since = `($1::timestamptz - interval '${CATCH_UP_MARGIN}')`;
-  const params: unknown[] = options.control.type === 'timestamptz' ? [options.since] : [options.since, options.control.zone];
-  const sql = `WITH copied AS (
-  INSERT INTO ${options.target.quoted} (${columns}) OVERRIDING SYSTEM VALUE
-  SELECT ${columns} FROM ${fromClause(options.source)}
-   WHERE ${quoteIdent(options.control.column)} >= ${instantAs(options.control.type, since, '$2')}
-  ON CONFLICT DO NOTHING
-  RETURNING 1
-)
-SELECT count(*)::bigint AS copied FROM copied`;
   return { sql, params };
 }
