@@ -5,8 +5,8 @@
  *
  *   prep   create <table>_partitioned (same columns, indexes, primary key widened by the control column, months, default)
  *   fill   copy the rows in batches (resumable; each batch its own transaction)
- *   swap   catch up and rename, in one short transaction (unswap reverses it)
- *   drop   drop <table>_retired once every row is in the new table (--yes)
+ *   swap   replay captured changes, then rename in one short transaction (unswap reverses it)
+ *   drop   drain the capture, compare a sample, drop <table>_retired (--yes)
  *
  * After the swap, `partkit provision` registers the table like any partitioned one.
  */
@@ -17,6 +17,7 @@ import { parseQualifiedName } from '../core/identifiers.js';
 import { drop, renderDrop } from '../migrate/drop.js';
 import { fill, renderFill } from '../migrate/fill.js';
 import { prep, renderPrep } from '../migrate/prep.js';
+import { migrateStatus, renderMigrateStatus } from '../migrate/status.js';
 import { renderSwap, swap, unswap } from '../migrate/swap.js';
 import { parseMonth } from './partition-create.js';
 
@@ -24,11 +25,17 @@ interface TableArgs extends GlobalOptions {
   readonly table: string;
 }
 
+/**
+ * How long writers may wait behind the swap's ACCESS EXCLUSIVE lock request in one attempt (the
+ * executor retries, then gives up with the transaction rolled back).
+ */
+export const SWAP_LOCK_TIMEOUT = '2s';
+
 /** Every phase checks the table name before connecting, then runs on the database. */
-function runPhase<A extends TableArgs, R extends object>(phase: (ctx: CommandContext, args: A) => Promise<R>, render: (result: R) => string) {
+function runPhase<A extends TableArgs, R extends object>(phase: (ctx: CommandContext, args: A) => Promise<R>, render: (result: R) => string, defaults: { lockTimeout?: string } = {}) {
   return async (args: A): Promise<void> => {
     process.exitCode = await runCommand(
-      args,
+      { ...args, lockTimeout: args.lockTimeout ?? defaults.lockTimeout },
       async (ctx) => {
         parseQualifiedName(args.table);
         return phase(ctx, args);
@@ -41,14 +48,18 @@ function runPhase<A extends TableArgs, R extends object>(phase: (ctx: CommandCon
 const tablePositional = <T>(yargs: Argv<T>) =>
   yargs.positional('table', { type: 'string', demandOption: true, describe: 'The table as SQL writes it: schema.table, "Mixed Case"' }) as unknown as Argv<T & { table: string }>;
 
-const prepCommand: CommandModule<GlobalOptions, TableArgs & { strategy?: 'auto' | Strategy }> = {
+type ForeignKeys = 'refuse' | 'drop';
+const foreignKeysOption = { choices: ['refuse', 'drop'] as const, default: 'refuse' as const, describe: 'Foreign keys of other tables that point at the table: refuse, or drop them at the swap (the DDL to recreate them is printed and saved in <table>_foreign_keys)' };
+
+const prepCommand: CommandModule<GlobalOptions, TableArgs & { strategy?: 'auto' | Strategy; foreignKeys: ForeignKeys }> = {
   command: 'prep <table>',
   describe: 'Phase 1: create <table>_partitioned with the same columns and indexes, the months of the data and a default partition',
   builder: (yargs) =>
     tablePositional(yargs)
       .option('strategy', { choices: ['auto', 'partman', 'plpgsql'] as const, describe: 'Whose child names to use (auto: pg_partman when available)' })
-      .example('$0 migrate prep public.messages --dry-run', '') as unknown as Argv<TableArgs & { strategy?: 'auto' | Strategy }>,
-  handler: runPhase(async (ctx, args) => prep(await ctx.database(), ctx.config, args.table, { strategy: args.strategy, dryRun: args.dryRun }), renderPrep),
+      .option('foreign-keys', foreignKeysOption)
+      .example('$0 migrate prep public.messages --dry-run', '') as unknown as Argv<TableArgs & { strategy?: 'auto' | Strategy; foreignKeys: ForeignKeys }>,
+  handler: runPhase(async (ctx, args) => prep(await ctx.database(), ctx.config, args.table, { strategy: args.strategy, foreignKeys: args.foreignKeys, dryRun: args.dryRun }), renderPrep),
 };
 
 interface FillArgs extends TableArgs {
@@ -61,10 +72,10 @@ interface FillArgs extends TableArgs {
 
 const fillCommand: CommandModule<GlobalOptions, FillArgs> = {
   command: 'fill <table>',
-  describe: 'Phase 2: copy the rows into <table>_partitioned in batches (resumable; rows changed meanwhile are not captured)',
+  describe: 'Phase 2: copy the rows into <table>_partitioned in batches (resumable), replaying the changes captured since prep',
   builder: (yargs) =>
     tablePositional(yargs)
-      .option('batch-size', { type: 'number', default: 10000, describe: 'Rows per batch (one transaction each)' })
+      .option('batch-size', { type: 'number', default: 10000, describe: 'Rows per batch to start with (one transaction each; adjusted to stay well under a second)' })
       .option('sleep', { type: 'number', default: 0, describe: 'Milliseconds to pause between batches' })
       .option('from', { type: 'string', describe: 'Only rows from this month, YYYY-MM (with --to)' })
       .option('to', { type: 'string', describe: 'Only rows up to this month, YYYY-MM, inclusive' })
@@ -72,29 +83,36 @@ const fillCommand: CommandModule<GlobalOptions, FillArgs> = {
   handler: runPhase(async (ctx, args) => {
     const from = args.from === undefined ? undefined : parseMonth(args.from, '--from');
     const to = args.to === undefined ? undefined : parseMonth(args.to, '--to');
-    return fill(await ctx.database(), ctx.config, args.table, { batchSize: args.batchSize, sleepMs: args.sleep, from, to, rescan: args.rescan, dryRun: args.dryRun });
+    return fill(await ctx.database(), ctx.config, args.table, { batchSize: args.batchSize, sleepMs: args.sleep, from, to, rescan: args.rescan, dryRun: args.dryRun, json: args.json });
   }, renderFill),
 };
 
-const swapCommand: CommandModule<GlobalOptions, TableArgs> = {
+const swapCommand: CommandModule<GlobalOptions, TableArgs & { foreignKeys: ForeignKeys }> = {
   command: 'swap <table>',
-  describe: 'Phase 3: catch up and rename in one transaction: <table> -> <table>_retired, <table>_partitioned -> <table> (use --lock-timeout)',
-  builder: (yargs) => tablePositional(yargs) as unknown as Argv<TableArgs>,
-  handler: runPhase(async (ctx, args) => swap(await ctx.database(), ctx.config, args.table, { dryRun: args.dryRun }), renderSwap),
+  describe: 'Phase 3: replay captured changes, then under one short lock: <table> -> <table>_retired, <table>_partitioned -> <table> (use --lock-timeout 2s)',
+  builder: (yargs) => tablePositional(yargs).option('foreign-keys', foreignKeysOption) as unknown as Argv<TableArgs & { foreignKeys: ForeignKeys }>,
+  handler: runPhase(async (ctx, args) => swap(await ctx.database(), ctx.config, args.table, { dryRun: args.dryRun, foreignKeys: args.foreignKeys }), renderSwap, { lockTimeout: SWAP_LOCK_TIMEOUT }),
 };
 
 const unswapCommand: CommandModule<GlobalOptions, TableArgs> = {
   command: 'unswap <table>',
-  describe: 'Undo swap: the original becomes <table> again, with the rows written since the swap copied back',
+  describe: 'Undo swap: the original becomes <table> again, with every change made since the swap replayed into it',
   builder: (yargs) => tablePositional(yargs) as unknown as Argv<TableArgs>,
-  handler: runPhase(async (ctx, args) => unswap(await ctx.database(), ctx.config, args.table, { dryRun: args.dryRun }), renderSwap),
+  handler: runPhase(async (ctx, args) => unswap(await ctx.database(), ctx.config, args.table, { dryRun: args.dryRun }), renderSwap, { lockTimeout: SWAP_LOCK_TIMEOUT }),
 };
 
 const dropCommand: CommandModule<GlobalOptions, TableArgs & { yes: boolean }> = {
   command: 'drop <table>',
-  describe: 'Phase 4: drop <table>_retired once all its rows are in <table> (without --yes: say what would be dropped, exit 2)',
+  describe: 'Phase 4: drain the capture, compare a sample of both sides, drop <table>_retired (without --yes: say what would be dropped, exit 2)',
   builder: (yargs) => tablePositional(yargs).option('yes', { type: 'boolean', default: false, describe: 'Really drop it' }) as unknown as Argv<TableArgs & { yes: boolean }>,
   handler: runPhase(async (ctx, args) => drop(await ctx.database(), ctx.config, args.table, { yes: args.yes, dryRun: args.dryRun }), renderDrop),
+};
+
+const statusCommand: CommandModule<GlobalOptions, TableArgs> = {
+  command: 'status <table>',
+  describe: 'Where the migration stands: phase, capture backlog, rows copied and ETA, months the first maintenance will archive (read-only)',
+  builder: (yargs) => tablePositional(yargs) as unknown as Argv<TableArgs>,
+  handler: runPhase(async (ctx, args) => migrateStatus(await ctx.database(), ctx.config, args.table), (status) => renderMigrateStatus(status)),
 };
 
 export const migrateCommand: CommandModule<GlobalOptions, GlobalOptions> = {
@@ -107,6 +125,7 @@ export const migrateCommand: CommandModule<GlobalOptions, GlobalOptions> = {
       .command(swapCommand)
       .command(unswapCommand)
       .command(dropCommand)
-      .demandCommand(1, 'Name a phase: migrate prep | fill | swap | unswap | drop.'),
+      .command(statusCommand)
+      .demandCommand(1, 'Name a phase: migrate prep | fill | swap | unswap | drop, or migrate status.'),
   handler: () => undefined,
 };

@@ -1,14 +1,11 @@
 /**
- * The statements that copy rows between the original table and its partitioned copy: fill's
- * batches (primary-key order) and the catch-up that swap and unswap run under their locks.
- * Both insert with ON CONFLICT DO NOTHING, so copying a row twice is harmless.
+ * The statements that copy rows from the original table into its partitioned copy: fill's
+ * batches, by heap-block range (PG 14+) or in primary-key order. Changes made meanwhile reach the
+ * copy through the capture's replay (capture.ts), not through these.
  */
 import type { ControlType } from '../core/partitions.js';
 import { quoteIdent } from '../core/identifiers.js';
 import type { Column, Relation } from './inspect.js';
-
-/** How long before a marker's instant the catch-up starts: covers transactions that began before it (now() is their start). */
-export const CATCH_UP_MARGIN = '1 hour';
 
 /** `ONLY t` for a plain table (its inheritance children are not ours), `t` for a partitioned one. */
 export function fromClause(relation: Relation, quoted = relation.quoted): string {
@@ -18,16 +15,6 @@ export function fromClause(relation: Relation, quoted = relation.quoted): string
 /** Columns to insert: generated columns are computed by the target, everything else is copied by name. */
 export function insertColumns(columns: readonly Column[]): string {
   return columns.filter((column) => !column.generated).map((column) => quoteIdent(column.name)).join(', ');
-}
-
-/**
- * An instant (timestamptz text) as a value of the control column's type, read in the table's zone:
- * `$n` is the instant, `$m` the zone.
- */
-export function instantAs(type: ControlType, instant: string, zone: string): string {
-  if (type === 'timestamptz') return `${instant}::timestamptz`;
-  if (type === 'timestamp') return `(${instant}::timestamptz AT TIME ZONE ${zone})`;
-  return `(${instant}::timestamptz AT TIME ZONE ${zone})::date`;
 }
 
 /**
@@ -56,8 +43,9 @@ export function batchStatement(options: {
   readonly key: readonly Column[];
   readonly control: { readonly column: string; readonly type: ControlType; readonly zone: string };
   readonly after: readonly string[] | null;
+  /** The batch's last key (inclusive); null: everything after `after` (the last batch). */
+  readonly upTo: readonly string[] | null;
   readonly range: { readonly from: string; readonly to: string } | null;
-  readonly limit: number;
 }): BatchSql {
   const params: unknown[] = [];
   const param = (value: unknown) => {
@@ -69,6 +57,9 @@ export function batchStatement(options: {
   if (options.after) {
     where.push(`(${keyList.join(', ')}) > (${options.key.map((column, i) => `${param(options.after![i])}::${column.type}`).join(', ')})`);
   }
+  if (options.upTo) {
+    where.push(`(${keyList.join(', ')}) <= (${options.key.map((column, i) => `${param(options.upTo![i])}::${column.type}`).join(', ')})`);
+  }
   if (options.range) {
     const control = quoteIdent(options.control.column);
     // The zone is a parameter only where the type needs it (an unused $n has no type and fails).
@@ -77,41 +68,63 @@ export function batchStatement(options: {
     where.push(`${control} < ${monthStartAs(options.control.type, param(options.range.to), zone)}`);
   }
   const columns = insertColumns(options.columns);
-  const limit = param(options.limit);
-  const sql = `WITH batch AS MATERIALIZED (
-  SELECT * FROM ${fromClause(options.source)}${where.length > 0 ? `\n   WHERE ${where.join('\n     AND ')}` : ''}
-   ORDER BY ${keyList.join(', ')}
-   LIMIT ${limit}
-), copied AS (
-  INSERT INTO ${options.target.quoted} (${columns}) OVERRIDING SYSTEM VALUE
-  SELECT ${columns} FROM batch
-  ON CONFLICT DO NOTHING
-  RETURNING 1
-)
-SELECT (SELECT count(*) FROM batch)::bigint AS read,
-       (SELECT count(*) FROM copied)::bigint AS copied,
-       (SELECT ARRAY[${keyList.map((k) => `${k}::text`).join(', ')}] FROM batch ORDER BY ${keyList.map((k) => `${k} DESC`).join(', ')} LIMIT 1) AS last_key`;
-  return { sql, params };
-}
-
-/** Rows of the source whose control value is at or after `since` minus the margin, copied into the target. */
-export function catchUpStatement(options: {
-  readonly source: Relation;
-  readonly target: Relation;
-  readonly columns: readonly Column[];
-  readonly control: { readonly column: string; readonly type: ControlType; readonly zone: string };
-  readonly since: string;
-}): BatchSql {
-  const columns = insertColumns(options.columns);
-  const since = `($1::timestamptz - interval '${CATCH_UP_MARGIN}')`;
-  const params: unknown[] = options.control.type === 'timestamptz' ? [options.since] : [options.since, options.control.zone];
   const sql = `WITH copied AS (
   INSERT INTO ${options.target.quoted} (${columns}) OVERRIDING SYSTEM VALUE
-  SELECT ${columns} FROM ${fromClause(options.source)}
-   WHERE ${quoteIdent(options.control.column)} >= ${instantAs(options.control.type, since, '$2')}
+  SELECT ${columns} FROM ${fromClause(options.source)}${where.length > 0 ? `\n   WHERE ${where.join('\n     AND ')}` : ''}
   ON CONFLICT DO NOTHING
   RETURNING 1
 )
 SELECT count(*)::bigint AS copied FROM copied`;
+  return { sql, params };
+}
+
+/**
+ * One TID-range batch: the rows in heap blocks [from, to) of the source, inserted into the target.
+ * On PG 14+ this is a TID Range Scan: contiguous reads, whatever order the keys are in. Rows that
+ * exist before prep never move without a change (which the capture records), so the blocks the
+ * table has when the fill starts hold every row the fill must copy.
+ */
+export function blockBatchStatement(options: { readonly source: Relation; readonly target: Relation; readonly columns: readonly Column[]; readonly from: number; readonly to: number; readonly onConflict: boolean }): BatchSql {
+  const columns = insertColumns(options.columns);
+  const from = Math.trunc(options.from);
+  const to = Math.trunc(options.to);
+  const sql = `WITH copied AS (
+  INSERT INTO ${options.target.quoted} (${columns}) OVERRIDING SYSTEM VALUE
+  SELECT ${columns} FROM ${fromClause(options.source)}
+   WHERE ctid >= '(${from},0)'::tid AND ctid < '(${to},0)'::tid${options.onConflict ? '\n  ON CONFLICT DO NOTHING' : ''}
+  RETURNING 1
+)
+SELECT count(*)::bigint AS copied FROM copied`;
+  return { sql, params: [] };
+}
+
+/**
+ * The key `limit` rows after `after` (in key order, within the range): the inclusive end of the
+ * next batch, or no row when fewer remain (the next batch is the last).
+ */
+export function boundaryStatement(options: {
+  readonly source: Relation;
+  readonly key: readonly Column[];
+  readonly control: { readonly column: string; readonly type: ControlType; readonly zone: string };
+  readonly after: readonly string[] | null;
+  readonly range: { readonly from: string; readonly to: string } | null;
+  readonly limit: number;
+}): BatchSql {
+  const params: unknown[] = [];
+  const param = (value: unknown) => {
+    params.push(value);
+    return `$${params.length}`;
+  };
+  const keyList = options.key.map((column) => quoteIdent(column.name));
+  const where: string[] = [];
+  if (options.after) where.push(`(${keyList.join(', ')}) > (${options.key.map((column, i) => `${param(options.after![i])}::${column.type}`).join(', ')})`);
+  if (options.range) {
+    const control = quoteIdent(options.control.column);
+    const zone = options.control.type === 'timestamptz' ? param(options.control.zone) : '';
+    where.push(`${control} >= ${monthStartAs(options.control.type, param(options.range.from), zone)}`);
+    where.push(`${control} < ${monthStartAs(options.control.type, param(options.range.to), zone)}`);
+  }
+  const sql = `SELECT ARRAY[${keyList.map((k) => `${k}::text`).join(', ')}] AS key FROM ${fromClause(options.source)}${where.length > 0 ? ` WHERE ${where.join(' AND ')}` : ''}
+ ORDER BY ${keyList.join(', ')} OFFSET ${param(options.limit - 1)} LIMIT 1`;
   return { sql, params };
 }

@@ -1,23 +1,33 @@
 /**
  * `partkit migrate drop <table> --yes` (phase 4): drops `<table>_retired`, the original kept by
- * the swap, once its rows are all in the partitioned table. Without --yes it only says what it
- * would drop, as a usage error (exit 2). Never CASCADE: views or foreign keys still on the original stop it.
+ * the swap, and ends the change capture. First it replays the captured keys into the original
+ * until none are left, then compares a random sample of keys from both sides (rows whose key is
+ * captured meanwhile are skipped): every sampled row must be identical on both sides. It does not
+ * ask that every retired row be in the new table: a row deleted after the swap is, correctly,
+ * deleted from both. Without --yes it only says what it would drop (exit 2). Never CASCADE: views
+ * or foreign keys still on the original stop it.
  */
 import type { Config } from '../core/config.js';
 import type { Database } from '../core/db.js';
-import { LockError, MissingCapabilityError, UsageError } from '../core/errors.js';
+import { ExitCode, LockError, MissingCapabilityError } from '../core/errors.js';
+import { displayName, quoteIdent, quoteQualified } from '../core/identifiers.js';
 import { partkitCommand } from '../core/shell.js';
-import { displayName, quoteIdent } from '../core/identifiers.js';
 import { coveredMonth, listPartitions } from '../core/partitions.js';
 import { renderPlan, sqlStep, type SqlStep } from '../core/plan.js';
-import { fromClause, monthStartAs } from './copy.js';
-import { inspectMigration, primaryKey, readDependents, readIndexes } from './inspect.js';
+import { backlog, captureName, drain, dropCaptureSteps, dropCaptureTriggerSteps, requireCapture } from './capture.js';
+import { fromClause, insertColumns, monthStartAs } from './copy.js';
+import { inspectMigration, primaryKey, readColumns, readDependents, readIndexes } from './inspect.js';
+
+/** Keys compared from each side before the drop. */
+export const DROP_SAMPLE = 2000;
 
 export interface DropResult {
   readonly table: string;
+  /** The table as SQL writes it (quoted where needed): the form partkit's commands take. */
+  readonly sqlName: string;
   readonly retired: string;
   readonly state: 'dropped' | 'would drop' | 'nothing to drop';
-  readonly rows: { readonly retired: number; readonly live: number; readonly missing: number; readonly olderThanLive: number } | null;
+  readonly rows: { readonly sampled: number; readonly differing: number; readonly replayed: number; readonly backlog: number; readonly olderThanLive: number } | null;
   readonly changes: number;
   readonly dryRun: boolean;
   readonly exitCode?: number;
@@ -30,7 +40,7 @@ export async function drop(db: Database, config: Config, input: string, options:
   const { names, settings } = inspection;
   const label = `${names.table.schema}.${names.table.name}`;
   const retiredLabel = `${names.retired.schema}.${names.retired.name}`;
-  const base = { table: label, retired: retiredLabel, dryRun: options.dryRun ?? false };
+  const base = { table: label, sqlName: displayName(names.table), retired: retiredLabel, dryRun: options.dryRun ?? false };
   if (inspection.state === 'unswapped' || (inspection.table?.relkind === 'p' && !inspection.retired)) {
     if (inspection.state === 'unswapped') {
       throw new MissingCapabilityError(`${label} is not swapped yet; there is no ${names.retired.name} to drop (nothing was changed).`, `Run \`${partkitCommand(['migrate', 'swap', displayName(names.table)])}\` first.`);
@@ -44,20 +54,28 @@ export async function drop(db: Database, config: Config, input: string, options:
   }
   const dependents = await readDependents(db, retired.oid);
   if (dependents.length > 0) {
-    refuse(
-      options,
+    throw new LockError(
       `Objects still depend on ${retiredLabel}, so it is not dropped (nothing was changed):\n${dependents.map((d) => `  ${d.kind} ${d.name}`).join('\n')}`,
       'Recreate the views on the new table and drop or re-point the foreign keys, then run drop again.',
     );
   }
 
-  // Every row of the original must be in the new table, except months retention has archived since
-  // (rows older than the new table's oldest month are counted apart).
+  // The capture must be drained: every change made to the new table since the swap is in the original.
+  const capture = captureName(names);
+  await requireCapture(db, capture, label);
   const pk = primaryKey(await readIndexes(db, retired));
+  if (!pk) throw new MissingCapabilityError(`${retiredLabel} has no primary key (nothing was changed).`);
+  const liveColumns = await readColumns(db, live.oid);
+  const retiredColumns = await readColumns(db, retired.oid);
+  const key = pk.keyNames.map((name) => liveColumns.find((c) => c.name === name)!);
+  const replayed = await drain(db, { capture, key, columns: retiredColumns, live, copy: retired, group: `migrate replay ${label}`, table: label, batch: 5000, maxRounds: 100 });
+
+  // A sample of keys from each side; rows older than the new table's oldest month (archived by
+  // retention since the swap) are not compared, nor keys captured again since the drain.
   const control = quoteIdent(settings.controlColumn);
   const type = retired.control.type!;
   const partitions = await listPartitions(db, names.table, settings.timeZone, type);
-  const oldest = partitions.map(coveredMonth).filter((key): key is string => key !== undefined).sort()[0];
+  const oldest = partitions.map(coveredMonth).filter((month): month is string => month !== undefined).sort()[0];
   const hasDefault = partitions.some((partition) => partition.isDefault);
   const params: unknown[] = [];
   let inLive = 'true';
@@ -66,54 +84,57 @@ export async function drop(db: Database, config: Config, input: string, options:
     if (type === 'timestamptz') params.push(settings.timeZone);
     inLive = `r.${control} >= ${monthStartAs(type, '$1', type === 'timestamptz' ? '$2' : '')}`;
   }
-  const keys = [...(pk?.keyNames ?? []), ...(pk?.keyNames.includes(settings.controlColumn) ? [] : [settings.controlColumn])].map(quoteIdent);
-  const match = keys.map((k) => `l.${k} = r.${k}`).join(' AND ');
-  const [counts] = await db.query<{ retired: string; live: string; missing: string; older: string }>(
-    `SELECT (SELECT count(*) FROM ${fromClause(retired)} r WHERE ${inLive}) AS retired,
-            (SELECT count(*) FROM ${live.quoted}) AS live,
-            (SELECT count(*) FROM ${fromClause(retired)} r WHERE ${inLive} AND NOT EXISTS (SELECT 1 FROM ${live.quoted} l WHERE ${match})) AS missing,
+  const keys = pk.keyNames.map(quoteIdent);
+  const cols = insertColumns(retiredColumns).split(', ');
+  const same = (a: string, b: string) => `(${cols.map((c) => `${a}.${c}`).join(', ')}) IS NOT DISTINCT FROM (${cols.map((c) => `${b}.${c}`).join(', ')})`;
+  const keyMatch = (a: string, b: string) => keys.map((k) => `${a}.${k} = ${b}.${k}`).join(' AND ');
+  const cap = quoteQualified(capture);
+  const [counts] = await db.query<{ sampled: string; differing: string; older: string }>(
+    `WITH s AS (
+       (SELECT ${keys.join(', ')} FROM ${live.quoted} ORDER BY random() LIMIT ${DROP_SAMPLE})
+       UNION
+       (SELECT ${keys.map((k) => `r.${k}`).join(', ')} FROM ${fromClause(retired)} r WHERE ${inLive} ORDER BY random() LIMIT ${DROP_SAMPLE})
+     ), checked AS (
+       SELECT * FROM s WHERE NOT EXISTS (SELECT 1 FROM ${cap} c WHERE ${keyMatch('c', 's')})
+     )
+     SELECT (SELECT count(*) FROM checked) AS sampled,
+            (SELECT count(*) FROM checked k
+              WHERE (SELECT count(*) FROM ${live.quoted} l WHERE ${keyMatch('l', 'k')}) <> (SELECT count(*) FROM ${fromClause(retired)} r WHERE ${keyMatch('r', 'k')})
+                 OR EXISTS (SELECT 1 FROM ${live.quoted} l JOIN ${fromClause(retired)} r ON ${keyMatch('l', 'r')} WHERE ${keyMatch('l', 'k')} AND NOT ${same('l', 'r')})) AS differing,
             (SELECT count(*) FROM ${fromClause(retired)} r WHERE NOT (${inLive})) AS older`,
     params,
   );
-  const rows = { retired: Number(counts!.retired), live: Number(counts!.live), missing: Number(counts!.missing), olderThanLive: Number(counts!.older) };
-  if (rows.missing > 0 || rows.retired > rows.live) {
-    refuse(
-      options,
-      `${rows.missing} row(s) of ${retiredLabel} are not in ${label} (${rows.retired} in the original, ${rows.live} in the new table); it is not dropped (nothing was changed).`,
-      `Rows changed or deleted after the fill are the usual cause. Compare them (SELECT ... FROM ${retired.quoted} EXCEPT ...), copy what you need, then drop the table yourself.`,
+  const rows = { sampled: Number(counts!.sampled), differing: Number(counts!.differing), replayed, backlog: await backlog(db, capture), olderThanLive: Number(counts!.older) };
+  if (rows.differing > 0) {
+    throw new LockError(
+      `${rows.differing} of ${rows.sampled} sampled key(s) differ between ${label} and ${retiredLabel}; it is not dropped (nothing was changed).`,
+      `The capture should have kept them equal: compare them (SELECT ... FROM ${live.quoted} EXCEPT SELECT ... FROM ${retired.quoted}) before dropping anything.`,
     );
   }
-  const steps: SqlStep[] = [sqlStep(`drop ${retiredLabel}, the original table (${rows.retired} row(s), all present in ${label})`, `DROP TABLE ${retired.quoted}`, { table: label })];
+  const group = `migrate drop ${label}`;
+  const steps: SqlStep[] = [
+    ...dropCaptureTriggerSteps(live.quoted, group, label),
+    sqlStep(`drop ${retiredLabel}, the original table (${rows.sampled} sampled key(s) identical in ${label})`, `DROP TABLE ${retired.quoted}`, { table: label, group }),
+    ...dropCaptureSteps(capture, group, label),
+  ];
   if (options.dryRun) {
     return { ...base, state: 'would drop', rows, changes: steps.length, sql: renderPlan({ steps }, { appDatabase: db.name, lockTimeout: db.lockTimeout }) };
   }
   if (!options.yes) {
-    throw new UsageError(
-      `migrate drop drops ${retiredLabel} for good and needs --yes; nothing was dropped. It would drop ${retiredLabel} (${countsText({ ...base, rows })}).`,
-      `Run again with --yes to drop it: ${partkitCommand(['migrate', 'drop', displayName(names.table), '--yes'])}`,
-    );
+    return { ...base, state: 'would drop', rows, changes: 0, exitCode: ExitCode.usage };
   }
   await db.applyPlan({ steps });
   return { ...base, state: 'dropped', rows, changes: steps.length };
 }
 
-/**
- * A drop that would be refused: with --yes (or --dry-run) a conflict with the database's state
- * (exit 5); without --yes the run was only a question, so it is a usage error (exit 2) that says
- * what stands in the way.
- */
-function refuse(options: { yes?: boolean | undefined; dryRun?: boolean | undefined }, message: string, hint: string): never {
-  if (!options.yes && !options.dryRun) throw new UsageError(`${message}\nmigrate drop also needs --yes to drop anything.`, hint);
-  throw new LockError(message, hint);
-}
-
-function countsText(result: Pick<DropResult, 'rows' | 'retired' | 'table'>): string {
-  return result.rows ? `${result.rows.retired} row(s) in ${result.retired}, ${result.rows.live} in ${result.table}, none missing${result.rows.olderThanLive > 0 ? `; ${result.rows.olderThanLive} older than ${result.table}'s oldest month (archived by retention) not compared` : ''}` : '';
-}
-
 export function renderDrop(result: DropResult): string {
   if (result.sql !== undefined) return result.sql;
   if (result.state === 'nothing to drop') return `${result.retired} does not exist: nothing to drop.`;
-  if (result.state === 'would drop') return `would drop ${result.retired} (${countsText(result)}).`;
-  return `dropped ${result.retired} (${countsText(result)}).`;
+  const counts = result.rows
+    ? `capture drained (${result.rows.replayed} key(s) replayed), ${result.rows.sampled} sampled key(s) identical on both sides${result.rows.olderThanLive > 0 ? `; ${result.rows.olderThanLive} row(s) older than ${result.table}'s oldest month (archived by retention) not compared` : ''}`
+    : '';
+  if (result.state === 'would drop') {
+    return [`would drop ${result.retired} (${counts}).`, `Run again with --yes to drop it: ${partkitCommand(['migrate', 'drop', result.sqlName, '--yes'])}`].join('\n');
+  }
+  return `dropped ${result.retired} (${counts}).`;
 }

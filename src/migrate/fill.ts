@@ -1,24 +1,24 @@
 /**
  * `partkit migrate fill <table>` (phase 2): copies the rows of the table into
  * `<table>_partitioned` in batches, in primary-key order, each batch its own transaction through
- * the executor. Resumable: it starts after the highest key already in the target (within
- * --from/--to when given), and ON CONFLICT DO NOTHING makes re-copying harmless.
+ * the executor, and replays the keys captured since prep (see capture.ts) after each batch and at
+ * the end. Resumable: the last key copied is recorded with each batch (in the capture table's
+ * comment), and ON CONFLICT DO NOTHING makes re-copying harmless.
  *
- * What fill does not see: rows updated or deleted in the table after it copied them, and rows
- * inserted behind its position. The first fill records its start time on the target (a marker
- * comment); `partkit migrate swap` copies, under its lock, every row whose control value is at or
- * after that time (minus a margin) before it renames. Updates and deletes are not carried over:
- * stop them, or accept that, for the duration of the migration.
+ * Why replay and not a trigger that writes into the copy: a fill batch reads the original with its
+ * own snapshot; a row a writer deletes after that snapshot would be re-inserted by the batch after
+ * the trigger deleted it. The capture keeps the key, and the replay that follows the batch removes it.
  */
 import type { Config } from '../core/config.js';
 import type { Database } from '../core/db.js';
-import { MissingCapabilityError, UsageError } from '../core/errors.js';
-import { displayName, quoteIdent, quoteLiteral } from '../core/identifiers.js';
+import { MissingCapabilityError, sqlState, UsageError } from '../core/errors.js';
+import { displayName } from '../core/identifiers.js';
 import { partkitCommand } from '../core/shell.js';
 import { addMonths, monthKey, monthStartLiteral, type Month } from '../core/partitions.js';
 import { renderPlan, sqlStep, type SqlStep } from '../core/plan.js';
-import { batchStatement, monthStartAs } from './copy.js';
-import { inspectMigration, markerComment, primaryKey, readColumns, readIndexes, readMarker, type Column } from './inspect.js';
+import { captureName, drain, replaySteps, requireCapture, stateStep, type FillState } from './capture.js';
+import { batchStatement, blockBatchStatement, boundaryStatement } from './copy.js';
+import { inspectMigration, primaryKey, readColumns, readIndexes, type Column } from './inspect.js';
 
 export interface FillOptions {
   readonly batchSize: number;
@@ -28,10 +28,15 @@ export interface FillOptions {
   /** Start from the first key again (a full pass); when it completes, the catch-up window starts at this pass. */
   readonly rescan?: boolean | undefined;
   readonly dryRun?: boolean | undefined;
+  /** Progress as JSON lines on stderr (with --json). */
+  readonly json?: boolean | undefined;
 }
 
-export const FILL_LIMITATION =
-  'Rows updated or deleted in the original after fill copied them are not carried over; rows inserted meanwhile are copied by `partkit migrate swap` (catch-up on the control column, under its lock).';
+/** A batch transaction aims at this long (and stays under a second): the block count adapts to it. */
+export const BATCH_TARGET_MS = 400;
+
+export const FILL_GUARANTEE =
+  'Every insert, update and delete made to the original since prep is captured and replayed from the original\'s current state (by fill after each batch, and by swap).';
 
 export interface FillResult {
   readonly table: string;
@@ -45,13 +50,17 @@ export interface FillResult {
   readonly rowsCopied: number;
   /** The key fill started after (null: from the first row). */
   readonly resumedAfter: readonly string[] | null;
+  /** The heap block a block-range fill resumed at (null: it started at block 0, or fill went by key). */
+  readonly resumedAtBlock: number | null;
   readonly lastKey: readonly string[] | null;
   readonly range: { readonly from: string; readonly to: string } | null;
-  /** Where swap's catch-up will start (the marker on the target). */
-  readonly catchUpFrom: string | null;
+  /** Captured keys replayed by this run. */
+  readonly replayed: number;
+  /** True once a fill of the whole table has read past the last key (swap requires it). */
+  readonly complete: boolean;
   readonly changes: number;
   readonly dryRun: boolean;
-  readonly limitation: string;
+  readonly guarantee: string;
   readonly sql?: string;
 }
 
@@ -77,10 +86,10 @@ export async function fill(db: Database, config: Config, input: string, options:
     target: `${names.partitioned.schema}.${names.partitioned.name}`,
     range: options.from && options.to ? { from: monthKey(options.from), to: monthKey(options.to) } : null,
     dryRun: options.dryRun ?? false,
-    limitation: FILL_LIMITATION,
+    guarantee: FILL_GUARANTEE,
   };
   if (inspection.state === 'swapped') {
-    return { ...base, state: 'already swapped', batches: 0, rowsRead: 0, rowsCopied: 0, resumedAfter: null, lastKey: null, catchUpFrom: null, changes: 0 };
+    return { ...base, state: 'already swapped', batches: 0, rowsRead: 0, rowsCopied: 0, resumedAfter: null, resumedAtBlock: null, lastKey: null, replayed: 0, complete: true, changes: 0 };
   }
   const source = inspection.table;
   const target = inspection.partitioned;
@@ -90,98 +99,172 @@ export async function fill(db: Database, config: Config, input: string, options:
       `Run \`${partkitCommand(['migrate', 'prep', base.sqlName])}\` first.`,
     );
   }
+  const capture = captureName(names);
+  const saved = await requireCapture(db, capture, base.table);
   const columns = await readColumns(db, source.oid);
   const pk = primaryKey(await readIndexes(db, source));
   if (!pk) throw new MissingCapabilityError(`${source.label} has no primary key; fill copies in primary-key order.`, 'Add a primary key, then run partkit migrate prep and fill again.');
   const key = keyColumns(columns, pk.keyNames);
-  const controlType = source.control.type!;
-  const control = { column: settings.controlColumn, type: controlType, zone: settings.timeZone };
+  const control = { column: settings.controlColumn, type: source.control.type!, zone: settings.timeZone };
   const range = options.from && options.to ? { from: monthStartLiteral(options.from), to: monthStartLiteral(addMonths(options.to, 1)) } : null;
 
-  // Resume after the highest key already copied (within the range): fill copies in key order.
-  // A whole-table fill resumes only once one has started (its marker exists); before that the
-  // target may hold keys from --from/--to fills only, and it starts from the first key.
-  const existingMarker = readMarker(target.comment);
-  let after: string[] | null = null;
-  if (!options.rescan && (range !== null || existingMarker !== undefined)) {
-    const keyList = key.map((column) => quoteIdent(column.name));
-    const params: unknown[] = [];
-    let where = '';
-    if (range) {
-      const zone = controlType === 'timestamptz' ? `$3` : '';
-      params.push(range.from, range.to);
-      if (controlType === 'timestamptz') params.push(settings.timeZone);
-      const column = quoteIdent(settings.controlColumn);
-      where = ` WHERE ${column} >= ${monthStartAs(controlType, '$1', zone)} AND ${column} < ${monthStartAs(controlType, '$2', zone)}`;
-    }
-    const [row] = await db.query<{ key: string[] }>(
-      `SELECT ARRAY[${keyList.map((k) => `${k}::text`).join(', ')}] AS key FROM ${target.quoted}${where} ORDER BY ${keyList.map((k) => `${k} DESC`).join(', ')} LIMIT 1`,
-      params,
-    );
-    after = row?.key ?? null;
-  }
+  // A whole-table fill resumes after the last key it recorded; a --from/--to pass starts at the
+  // range's first key each time and records nothing (re-copying is harmless).
+  const whole = range === null;
+  let state: FillState = whole ? (options.rescan ? { after: null, done: false, rowsCopied: 0 } : saved) : { after: null, done: false, rowsCopied: 0 };
+  const after = state.after;
+  const group = `migrate fill ${base.table}`;
+  const replay = { capture, key, columns, live: source, copy: target, group: `migrate replay ${base.table}`, table: base.table };
 
-  const [clock] = await db.query<{ now: string }>(`SELECT to_char(clock_timestamp() AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS now`);
-  const startedAt = clock!.now;
-  const markerStep = (since: string): SqlStep =>
-    sqlStep(`record on ${names.partitioned.name} that rows written to ${names.table.name} from ${since} on are copied by the swap's catch-up`, `COMMENT ON TABLE ${target.quoted} IS ${quoteLiteral(markerComment(since))}`, {
-      table: base.table,
-    });
-  // Only a fill of the whole table starts the catch-up window: a --from/--to fill leaves other months uncopied.
-  const firstMarker = existingMarker === undefined && !options.rescan && !range ? markerStep(startedAt) : undefined;
-
-  const statement = (position: string[] | null) => batchStatement({ source, target, columns, key, control, after: position, range, limit: options.batchSize });
-  const batchStep = (position: string[] | null, number: number): SqlStep => {
-    const { sql, params } = statement(position);
-    return sqlStep(`copy batch ${number} of up to ${options.batchSize} rows from ${names.table.name} into ${names.partitioned.name}${position ? ` after key (${position.join(', ')})` : ''}`, sql, { params, table: base.table });
+  const batchStep = (position: readonly string[] | null, upTo: readonly string[] | null, number: number): SqlStep => {
+    const { sql, params } = batchStatement({ source, target, columns, key, control, after: position, upTo, range });
+    return sqlStep(`copy batch ${number} from ${names.table.name} into ${names.partitioned.name}${position ? ` after key (${position.join(', ')})` : ''}${upTo ? ` through (${upTo.join(', ')})` : ' to the end'}`, sql, { params, table: base.table, group });
   };
 
   if (options.dryRun) {
-    const steps = [...(firstMarker ? [firstMarker] : []), batchStep(after, 1)];
+    const steps = [batchStep(after, null, 1), ...(whole ? [stateStep(capture, { ...state, done: true }, group, base.table)] : []), ...replaySteps({ ...replay, limit: options.batchSize, isolated: true })];
     const script = renderPlan({ steps }, { appDatabase: db.name, lockTimeout: db.lockTimeout });
-    const sql = `${script}\n-- fill repeats the batch with the last key it read until a batch reads no rows.\n-- ${FILL_LIMITATION}\n`;
-    return { ...base, state: 'filled', batches: 0, rowsRead: 0, rowsCopied: 0, resumedAfter: after, lastKey: after, catchUpFrom: existingMarker ?? (firstMarker || options.rescan ? startedAt : null), changes: steps.length, sql };
+    const sql = `${script}\n-- fill runs the copy in batches of ${options.batchSize} keys (each ending at the key ${options.batchSize} rows on), each followed by a replay of the captured keys, until the last key.\n-- ${FILL_GUARANTEE}\n`;
+    return { ...base, state: 'filled', batches: 0, rowsRead: 0, rowsCopied: 0, resumedAfter: after, resumedAtBlock: null, lastKey: after, replayed: 0, complete: state.done, changes: steps.length, sql };
   }
 
-  if (firstMarker) await db.applyPlan({ steps: [firstMarker] });
-  db.log.info(`fill ${base.source} -> ${base.target}: ${after ? `resuming after key (${after.join(', ')})` : 'from the first key'}, batches of ${options.batchSize}, ~${source.estimatedRows} rows in the table`);
-  let position = after;
+  const [server] = await db.query<{ version: number; blocks: string; per_block: number }>(
+    `SELECT current_setting('server_version_num')::int AS version,
+            pg_relation_size($1::oid) / current_setting('block_size')::int AS blocks,
+            CASE WHEN c.relpages > 0 AND c.reltuples > 0 THEN c.reltuples / c.relpages ELSE 50 END AS per_block
+       FROM pg_class c WHERE c.oid = $1::oid`,
+    [source.oid],
+  );
+  // Contiguous block ranges (TID Range Scan) on PG 14+, for a whole-table fill; key ranges otherwise.
+  const byBlocks = whole && (server?.version ?? 0) >= 140000 && state.after === null;
+  const progress = new Progress(db, options.json ?? false, source.estimatedRows);
+  db.log.info(`fill ${base.source} -> ${base.target}: ${state.done ? 'the whole table was copied already; replaying captured changes' : byBlocks ? `heap blocks ${state.block ?? 0} to ${state.end ?? server!.blocks}` : after ? `resuming after key (${after.join(', ')})` : 'from the first key'}, ~${source.estimatedRows} rows in the table`);
   let batches = 0;
   let rowsRead = 0;
   let rowsCopied = 0;
-  for (;;) {
-    const [result] = await db.applyPlan({ steps: [batchStep(position, batches + 1)] });
-    const row = result!.rows[0] as { read: string; copied: string; last_key: string[] | null };
-    const read = Number(row.read);
-    batches += 1;
-    rowsRead += read;
-    rowsCopied += Number(row.copied);
-    if (read > 0) {
-      position = row.last_key;
-      db.log.info(`  batch ${batches}: read ${read}, copied ${row.copied} (total copied ${rowsCopied}, read ${rowsRead} of ~${source.estimatedRows})`);
+  let replayed = 0;
+  let position = after;
+  const resumedAtBlock = byBlocks && !state.done && (state.block ?? 0) > 0 ? state.block! : null;
+  if (byBlocks && !state.done) {
+    const end = state.end ?? Number(server!.blocks);
+    let block = state.block ?? 0;
+    const initial = Math.max(1, Math.ceil(options.batchSize / Math.max(server!.per_block, 1)));
+    let blocks = initial;
+    let conflictBatches = 0;
+    while (block < end) {
+      const to = Math.min(block + blocks, end);
+      const next: FillState = { after: null, block: to, end, done: to >= end, rowsCopied: state.rowsCopied, rowsPerSecond: progress.rate(rowsCopied) };
+      const started = Date.now();
+      const attempt = (onConflict: boolean) => {
+        const { sql, params } = blockBatchStatement({ source, target, columns, from: block, to, onConflict });
+        return db.applyPlan({
+          steps: [sqlStep(`copy batch ${batches + 1}: heap blocks ${block} to ${to - 1} of ${end} of ${names.table.name} into ${names.partitioned.name}`, sql, { params, table: base.table, group }), stateStep(capture, next, group, base.table)],
+        });
+      };
+      // A plain INSERT is cheaper than ON CONFLICT DO NOTHING; a key the replay has already put in
+      // the copy makes it fail (unique violation), and then the batch runs again with ON CONFLICT,
+      // as do the next few (a writer is busy).
+      let results;
+      if (conflictBatches > 0) {
+        conflictBatches -= 1;
+        results = await attempt(true);
+      } else {
+        try {
+          results = await attempt(false);
+        } catch (error) {
+          if (sqlState((error as Error).cause) !== '23505') throw error;
+          conflictBatches = 8;
+          results = await attempt(true);
+        }
+      }
+      const elapsed = Date.now() - started;
+      const copied = Number((results[0]!.rows[0] as { copied: string }).copied);
+      batches += 1;
+      rowsCopied += copied;
+      rowsRead += copied;
+      state = { ...next, rowsCopied: state.rowsCopied + copied };
+      block = to;
+      replayed += await drain(db, { ...replay, batch: options.batchSize, maxRounds: 1 });
+      progress.batch(batches, copied, rowsCopied, replayed, elapsed, block / end);
+      // Keep each batch transaction well under a second, whatever the row width.
+      if (elapsed > BATCH_TARGET_MS * 1.5) blocks = Math.max(1, Math.floor((blocks * BATCH_TARGET_MS) / elapsed));
+      else if (elapsed < BATCH_TARGET_MS / 2) blocks = Math.min(blocks * 2, initial * 16);
+      if (options.sleepMs > 0 && block < end) await new Promise((resolve) => setTimeout(resolve, options.sleepMs));
     }
-    if (read < options.batchSize) break;
-    if (options.sleepMs > 0) await new Promise((resolve) => setTimeout(resolve, options.sleepMs));
+    // The state written with each batch counts the rows before it: write the final count.
+    state = { ...state, done: true };
+    if (batches > 0 || !saved.done) await db.applyPlan({ steps: [stateStep(capture, state, group, base.table)] });
   }
-  // A full pass from the first key has copied everything written before it started.
-  let catchUpFrom = existingMarker ?? (firstMarker ? startedAt : null);
-  if (options.rescan) {
-    await db.applyPlan({ steps: [markerStep(startedAt)] });
-    catchUpFrom = startedAt;
+  while (!state.done) {
+    const boundary = boundaryStatement({ source, key, control, after: position, range, limit: options.batchSize });
+    const [edge] = await db.query<{ key: string[] }>(boundary.sql, boundary.params);
+    const upTo = edge?.key ?? null;
+    const next: FillState = { after: upTo, done: upTo === null, rowsCopied: state.rowsCopied, rowsPerSecond: progress.rate(rowsCopied) };
+    const steps = [batchStep(position, upTo, batches + 1)];
+    const started = Date.now();
+    const results = await db.applyPlan({ steps: whole ? [...steps, stateStep(capture, next, group, base.table)] : steps });
+    const elapsed = Date.now() - started;
+    const copied = Number((results[0]!.rows[0] as { copied: string }).copied);
+    batches += 1;
+    rowsCopied += copied;
+    rowsRead += upTo ? options.batchSize : copied;
+    state = { ...next, rowsCopied: state.rowsCopied + copied };
+    if (whole && state.done) await db.applyPlan({ steps: [stateStep(capture, state, group, base.table)] });
+    position = upTo ?? position;
+    replayed += await drain(db, { ...replay, batch: options.batchSize, maxRounds: 1 });
+    progress.batch(batches, copied, rowsCopied, replayed, elapsed, null);
+    if (!whole && upTo === null) break;
+    if (options.sleepMs > 0 && upTo !== null) await new Promise((resolve) => setTimeout(resolve, options.sleepMs));
   }
-  db.log.info(`fill done: ${rowsCopied} row(s) copied in ${batches} batch(es). ${FILL_LIMITATION}`);
-  return { ...base, state: 'filled', batches, rowsRead, rowsCopied, resumedAfter: after, lastKey: position, catchUpFrom, changes: rowsCopied, dryRun: false };
+  progress.end();
+  replayed += await drain(db, { ...replay, batch: Math.max(options.batchSize, 1000), maxRounds: 20 });
+  db.log.info(`fill done: ${rowsCopied} row(s) copied in ${batches} batch(es), ${replayed} captured key(s) replayed.`);
+  return { ...base, state: 'filled', batches, rowsRead, rowsCopied, resumedAfter: after, resumedAtBlock, lastKey: position, replayed, complete: whole ? state.done : saved.done, changes: rowsCopied + replayed, dryRun: false };
+}
+
+/** Progress of a fill on stderr: a bar on a terminal, JSON lines with --json, plain lines otherwise. */
+class Progress {
+  private readonly started = Date.now();
+  private readonly tty = process.stderr.isTTY === true;
+  constructor(
+    private readonly db: Database,
+    private readonly json: boolean,
+    private readonly estimated: number,
+  ) {}
+
+  /** Rows per second since the start (null before anything was copied). */
+  rate(total: number): number | null {
+    return total > 0 ? Math.round(total / Math.max((Date.now() - this.started) / 1000, 0.001)) : null;
+  }
+
+  batch(number: number, copied: number, total: number, replayed: number, elapsedMs: number, fraction: number | null): void {
+    const seconds = Math.max((Date.now() - this.started) / 1000, 0.001);
+    const rate = Math.round(total / seconds);
+    const done = fraction ?? (this.estimated > 0 ? Math.min(total / this.estimated, 1) : 0);
+    const eta = done > 0 ? Math.round((seconds * (1 - done)) / done) : null;
+    if (this.json) {
+      process.stderr.write(`${JSON.stringify({ event: 'fill-batch', batch: number, copied, total, replayed, batchMs: elapsedMs, rowsPerSecond: rate, fraction: Math.round(done * 1000) / 1000, etaSeconds: eta })}\n`);
+    } else if (this.tty) {
+      const width = 30;
+      const filled = Math.round(done * width);
+      process.stderr.write(`\r  [${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${Math.round(done * 100)}% ${total} rows, ${rate} rows/s, ETA ${eta ?? '?'} s, ${replayed} replayed   `);
+    } else {
+      this.db.log.info(`  batch ${number}: copied ${copied} in ${elapsedMs} ms (total copied ${total}, ${rate} rows/s, ETA ${eta ?? '?'} s; replayed ${replayed} captured key(s))`);
+    }
+  }
+
+  end(): void {
+    if (this.tty && !this.json) process.stderr.write('\n');
+  }
 }
 
 export function renderFill(result: FillResult): string {
   if (result.sql !== undefined) return result.sql;
   if (result.state === 'already swapped') return `${result.table} is already swapped: nothing to fill (the original is ${result.table}_retired).`;
   const lines = [
-    `${result.source} -> ${result.target}: copied ${result.rowsCopied} row(s) in ${result.batches} batch(es)${result.range ? ` (months ${result.range.from} to ${result.range.to})` : ''}${result.resumedAfter ? `, resumed after key (${result.resumedAfter.join(', ')})` : ''}`,
-    result.catchUpFrom
-      ? `  swap's catch-up will copy rows whose control column is at or after ${result.catchUpFrom} (minus 1 hour)`
-      : '  this was a --from/--to fill: run a fill without them before the swap (the swap needs a fill of the whole table)',
-    `  note: ${result.limitation}`,
+    `${result.source} -> ${result.target}: copied ${result.rowsCopied} row(s) in ${result.batches} batch(es)${result.range ? ` (months ${result.range.from} to ${result.range.to})` : ''}${result.resumedAfter ? `, resumed after key (${result.resumedAfter.join(', ')})` : ''}${result.resumedAtBlock !== null ? `, resumed at heap block ${result.resumedAtBlock}` : ''}; replayed ${result.replayed} captured key(s)`,
+    result.complete ? '  the whole table has been copied: swap may run' : '  the whole table has not been copied yet: run a fill without --from/--to before the swap',
+    `  ${result.guarantee}`,
     `next: ${partkitCommand(['migrate', 'swap', result.sqlName])}`,
   ];
   return lines.join('\n');

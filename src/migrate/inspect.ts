@@ -1,7 +1,7 @@
 /**
  * Read-only inspection for `partkit migrate`: the table being migrated, its partitioned copy
  * (`<table>_partitioned`), the retired original (`<table>_retired`), and what points at them.
- * The three names and the markers partkit leaves in table comments are defined here too.
+ * The three names are defined here too.
  */
 import type { Config, TableConfig } from '../core/config.js';
 import { BUILTIN_DEFAULTS } from '../core/config.js';
@@ -55,22 +55,6 @@ export function tableSettings(config: Config, table: QualifiedName): { settings:
       timeZone: BUILTIN_DEFAULTS.timeZone,
     },
   };
-}
-
-// ---------------------------------------------------------------------------------------------
-// Markers: where the swap's catch-up starts. They live in the comment of the table that is not
-// live (`<table>_partitioned` before the swap, `<table>_retired` after it); the live table keeps
-// the user's own comment.
-
-const MARKER = /^partkit migrate: rows written to the live table from (.+) on may be missing here$/;
-
-export function markerComment(since: string): string {
-  return `partkit migrate: rows written to the live table from ${since} on may be missing here`;
-}
-
-/** The instant in a marker comment, or undefined when the comment is not partkit's. */
-export function readMarker(comment: string | null): string | undefined {
-  return comment ? MARKER.exec(comment)?.[1] : undefined;
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -16,6 +16,8 @@ import { partkitCommand } from '../core/shell.js';
 import { addMonths, coveredMonth, currentMonth, listPartitions, monthKey, type ControlType, type Month } from '../core/partitions.js';
 import { renderPlan, sqlStep, type SqlStep } from '../core/plan.js';
 import { partmanChildName } from '../strategies/partman.js';
+import { captureName, CAPTURE_TRIGGERS, createCaptureSteps, readCapture } from './capture.js';
+import { describeArchive, monthsToArchive, type ArchivedMonth } from './retention.js';
 import { checkControlColumn, checkDerivedName, inspectMigration, primaryKey, readColumns, readDependents, readGrants, readIndexes, readOutgoingForeignKeys, type MigrationInspection } from './inspect.js';
 
 /** More months than this from one table's data is almost certainly a bogus timestamp (year 1970 or 2999). */
@@ -23,6 +25,8 @@ export const MAX_PREP_MONTHS = 600;
 
 export interface PrepOptions {
   readonly strategy?: 'auto' | Strategy | undefined;
+  /** Foreign keys of other tables that point at the table: refuse (default), or let the swap drop them. */
+  readonly foreignKeys?: 'refuse' | 'drop' | undefined;
 }
 
 export interface PrepPlan {
@@ -33,6 +37,8 @@ export interface PrepPlan {
   readonly primaryKey: { readonly before: readonly string[]; readonly after: readonly string[]; readonly widened: boolean };
   readonly notes: readonly string[];
   readonly warnings: readonly string[];
+  /** Months the first maintenance after the migration archives under the current retention. */
+  readonly archive: readonly ArchivedMonth[];
 }
 
 /** The child name each strategy gives a month: the names its maintenance and provision expect. */
@@ -100,16 +106,17 @@ export async function planPrep(db: Database, config: Config, input: string, opti
   const controlType = table.control.type!;
 
   const indexes = await readIndexes(db, table);
+  const columns = await readColumns(db, table.oid);
   const pk = primaryKey(indexes);
   if (!pk) {
     throw new MissingCapabilityError(`${label} has no primary key (nothing was changed).`, 'partkit migrate fill copies in primary-key order and skips rows already copied by it; add a primary key first.');
   }
   const dependents = await readDependents(db, table.oid);
   const incoming = dependents.filter((d) => d.kind === 'foreign key');
-  if (incoming.length > 0) {
+  if (incoming.length > 0 && options.foreignKeys !== 'drop') {
     throw new MissingCapabilityError(
       `Foreign keys point at ${label}, and they would keep pointing at the original after the swap (nothing was changed):\n${incoming.map((fk) => `  ${fk.name}: ${fk.definition}`).join('\n')}`,
-      `Drop them first (ALTER TABLE <referencing table> DROP CONSTRAINT <name>), or re-point them after the swap; a foreign key to a partitioned table must name all of its primary key (${[...pk.keyNames, ...(pk.keyNames.includes(column) ? [] : [column])].join(', ')}).`,
+      `Drop them first (ALTER TABLE <referencing table> DROP CONSTRAINT <name>), or pass --foreign-keys drop (prep and swap) to have the swap drop them and save the DDL to recreate them; a foreign key to a partitioned table must name all of its primary key (${[...pk.keyNames, ...(pk.keyNames.includes(column) ? [] : [column])].join(', ')}).`,
     );
   }
 
@@ -249,6 +256,60 @@ export async function planPrep(db: Database, config: Config, input: string, opti
     throw new LockError(`These names are taken by other relations in schema ${names.table.schema}: ${collisions.join(', ')} (nothing was changed).`, 'Rename or drop them; partkit gives the partitions their final names now, so that provision adopts them after the swap.');
   }
 
+  // User triggers, recreated on the copy but disabled until the swap: fill and replay copy rows
+  // as they are, and a BEFORE INSERT trigger must not rewrite them on the way.
+  const userTriggers = await readUserTriggers(db, table.oid);
+  const targetTriggers = new Set(existing ? (await readUserTriggers(db, existing.oid)).map((t) => t.name) : []);
+  for (const trigger of userTriggers) {
+    if (targetTriggers.has(trigger.name)) continue;
+    const definition = retargetTrigger(trigger.definition, table.quoted, target);
+    if (definition === undefined) {
+      warnings.push(`trigger ${trigger.name} could not be recreated (${trigger.definition}); create it on ${names.partitioned.name} by hand, disabled, before the swap.`);
+      continue;
+    }
+    steps.push(step(`trigger ${trigger.name} on ${names.partitioned.name}, like on ${label} (disabled until the swap enables it)`, definition));
+    steps.push(step(`disable trigger ${trigger.name} on ${names.partitioned.name} until the swap`, `ALTER TABLE ${target} DISABLE TRIGGER ${quoteIdent(trigger.name)}`));
+    notes.push(`trigger ${trigger.name} recreated on ${names.partitioned.name}, disabled; the swap enables it there and disables it on ${names.retired.name}.`);
+  }
+
+  // Change capture, from now until drop: the fill and the swap replay every recorded key.
+  const capture = captureName(names);
+  if (!(await readCapture(db, capture)).exists) {
+    const keyColumns = pk.keyNames.map((name) => columns.find((c) => c.name === name)!);
+    steps.push(...createCaptureSteps(capture, keyColumns, table.quoted, group, label));
+    notes.push(`changes to ${label} are captured from now on (keys in ${capture.schema}.${capture.name}); fill and swap replay them, so writers may keep writing.`);
+  }
+
+  for (const fk of incoming) {
+    notes.push(`foreign key ${fk.name} (${fk.definition}) will be dropped by \`partkit migrate swap ${label} --foreign-keys drop\`, which prints and saves the DDL to recreate it against (${pkAfter.join(', ')}).`);
+  }
+  const [identity] = await db.query<{ replident: string }>('SELECT relreplident::text AS replident FROM pg_class WHERE oid = $1::oid', [table.oid]);
+  if (identity && identity.replident !== 'd') {
+    throw new MissingCapabilityError(
+      `${label} has REPLICA IDENTITY ${identity.replident === 'f' ? 'FULL' : identity.replident === 'n' ? 'NOTHING' : 'USING INDEX'}; partkit does not carry it to a partitioned table (nothing was changed).`,
+      `Set it back (ALTER TABLE ${table.quoted} REPLICA IDENTITY DEFAULT), migrate, then set it on the new table and its partitions.`,
+    );
+  }
+  // Row-level security: the policies and the ENABLE/FORCE flags, as on the original.
+  const policies = await db.query<{ name: string; permissive: string; roles: string[]; cmd: string; qual: string | null; with_check: string | null }>(
+    `SELECT policyname::text AS name, permissive, roles::text[] AS roles, cmd, qual, with_check FROM pg_policies WHERE schemaname = $1 AND tablename = $2 ORDER BY policyname`,
+    [names.table.schema, names.table.name],
+  );
+  const targetPolicies = new Set(existing ? (await db.query<{ name: string }>(`SELECT policyname::text AS name FROM pg_policies WHERE schemaname = $1 AND tablename = $2`, [names.partitioned.schema, names.partitioned.name])).map((p) => p.name) : []);
+  for (const policy of policies) {
+    if (targetPolicies.has(policy.name)) continue;
+    const roles = policy.roles.map((role) => (role === 'public' ? 'PUBLIC' : quoteIdent(role))).join(', ');
+    steps.push(
+      step(
+        `policy ${policy.name} on ${names.partitioned.name}, as on ${label}`,
+        `CREATE POLICY ${quoteIdent(policy.name)} ON ${target} AS ${policy.permissive} FOR ${policy.cmd} TO ${roles}${policy.qual ? ` USING (${policy.qual})` : ''}${policy.with_check ? ` WITH CHECK (${policy.with_check})` : ''}`,
+      ),
+    );
+  }
+  const [security] = await db.query<{ enabled: boolean; forced: boolean }>('SELECT relrowsecurity AS enabled, relforcerowsecurity AS forced FROM pg_class WHERE oid = $1::oid', [table.oid]);
+  if (security?.enabled) steps.push(step(`row-level security enabled on ${names.partitioned.name}, as on ${label}`, `ALTER TABLE ${target} ENABLE ROW LEVEL SECURITY`));
+  if (security?.forced) steps.push(step(`row-level security forced on ${names.partitioned.name}, as on ${label}`, `ALTER TABLE ${target} FORCE ROW LEVEL SECURITY`));
+
   notes.push(
     `registration is left to \`partkit provision\` after \`${partkitCommand(['migrate', 'swap', label])}\`: pg_partman and partkit record tables by name, and the swap renames ${names.partitioned.name} to ${names.table.name}. Children are named for strategy ${strategy} so that provision adopts them.`,
   );
@@ -256,17 +317,33 @@ export async function planPrep(db: Database, config: Config, input: string, opti
   for (const dependent of (await readDependents(db, table.oid)).filter((d) => d.kind === 'view')) {
     warnings.push(`view ${dependent.name} reads ${label}; after the swap it still reads the original (${names.retired.name}): recreate it then.`);
   }
-  if (table.triggers.length > 0) warnings.push(`triggers are not copied: ${table.triggers.join(', ')}; create them on ${names.partitioned.name} before the swap.`);
-  if (table.rowSecurity) warnings.push(`row-level security is enabled on ${label}; policies are not copied: create them on ${names.partitioned.name} before the swap.`);
   if (table.publications.length > 0) warnings.push(`${label} is in publication(s) ${table.publications.join(', ')}; add ${names.partitioned.name} to them after the swap.`);
   if (!table.control.indexed) warnings.push(`no index on ${label} starts with ${column}: the swap's catch-up (rows newer than the fill) will scan the whole table while holding its lock. Consider CREATE INDEX CONCURRENTLY ON ${table.quoted} (${control}); before the swap.`);
-  const columns = await readColumns(db, table.oid);
   for (const col of columns) {
     if (col.sequence?.dependency === 'i') notes.push(`identity column ${col.name}: ${names.partitioned.name} gets its own identity sequence; the swap sets it past the highest ${col.name} (pitfall 10).`);
     else if (col.sequence) notes.push(`column ${col.name} draws from sequence ${col.sequence.name.schema}.${col.sequence.name.name}, shared by both tables; the swap makes the new table its owner so dropping the original keeps it (pitfall 10).`);
   }
 
-  return { inspection, strategy, steps, months: months.map(monthKey), primaryKey: { before: pk.keyNames, after: pkAfter, widened }, notes, warnings };
+  const archive = await monthsToArchive(db, table, settings, controlType);
+  (archive.length > 0 ? warnings : notes).push(describeArchive(archive, settings.retention, label));
+  return { inspection, strategy, steps, months: months.map(monthKey), primaryKey: { before: pk.keyNames, after: pkAfter, widened }, notes, warnings, archive };
+}
+
+/** Triggers the user made on a table (not partkit's capture triggers, not constraint triggers). */
+export async function readUserTriggers(db: Database, oid: number): Promise<{ name: string; definition: string; enabled: string }[]> {
+  return db.query<{ name: string; definition: string; enabled: string }>(
+    `SELECT tgname::text AS name, pg_get_triggerdef(oid) AS definition, tgenabled::text AS enabled FROM pg_trigger
+      WHERE tgrelid = $1::oid AND NOT tgisinternal AND tgparentid = 0 AND tgname <> ALL ($2::text[]) ORDER BY tgname`,
+    [oid, Object.values(CAPTURE_TRIGGERS)],
+  );
+}
+
+/** pg_get_triggerdef's text with the table replaced: `... ON <table> ...` names it exactly once. */
+export function retargetTrigger(definition: string, source: string, target: string): string | undefined {
+  const marker = ` ON ${source} `;
+  const at = definition.indexOf(marker);
+  if (at < 0 || definition.indexOf(marker, at + 1) >= 0) return undefined;
+  return `${definition.slice(0, at)} ON ${target} ${definition.slice(at + marker.length)}`;
 }
 
 /** quote_ident as the server does it, so recreated index definitions compare equal to pg_get_indexdef. */
@@ -283,6 +360,7 @@ export interface PrepResult {
   readonly strategy: Strategy;
   readonly months: readonly string[];
   readonly primaryKey: PrepPlan['primaryKey'];
+  readonly archive: readonly ArchivedMonth[];
   readonly notes: readonly string[];
   readonly warnings: readonly string[];
   readonly steps: readonly string[];
@@ -302,6 +380,7 @@ export async function prep(db: Database, config: Config, input: string, options:
     strategy: planned.strategy,
     months: planned.months,
     primaryKey: planned.primaryKey,
+    archive: planned.archive,
     notes: planned.notes,
     warnings: planned.warnings,
     steps: planned.steps.map((step) => step.description),

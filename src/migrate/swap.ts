@@ -1,19 +1,25 @@
 /**
- * `partkit migrate swap <table>` (phase 3) and its undo twin `unswap`. One transaction under a
- * short lock_timeout (the executor retries lock errors): lock both tables, copy the rows written
- * since the fill (catch-up on the control column), rename the original to `<table>_retired` and the
- * partitioned copy to `<table>`, hand serial sequences to the new table and set identity
- * sequences past the highest value (pitfall 10), and keep the user's table comment on the live table.
- * Views and foreign keys follow the renamed original (pitfall 11): they are listed, not changed.
+ * `partkit migrate swap <table>` (phase 3) and its undo twin `unswap`: one exchange, in either
+ * direction, of the live table and its copy.
+ *
+ * Before the lock: replay the captured keys in a loop until only a few are left (capture.ts).
+ * Then one transaction under --lock-timeout (the executor retries lock errors; a give-up rolls back,
+ * nothing changed): lock both tables, replay the last keys, move the capture triggers to the table
+ * that becomes live (so the copy keeps following it until `drop`, and an unswap loses nothing),
+ * rename, enable the user's triggers on the new live table and disable them on the other, recreate
+ * the views that read the table so that they read the new one (CREATE OR REPLACE keeps their owner,
+ * grants and options), hand over sequences (pitfall 10), keep the table comment. It measures how
+ * long it held the lock.
  */
 import type { Config } from '../core/config.js';
 import type { Database } from '../core/db.js';
-import { MissingCapabilityError } from '../core/errors.js';
+import { LockError, MissingCapabilityError } from '../core/errors.js';
 import { displayName, quoteIdent, quoteLiteral, quoteQualified, type QualifiedName } from '../core/identifiers.js';
 import { partkitCommand } from '../core/shell.js';
 import { renderPlan, sqlStep, type SqlStep } from '../core/plan.js';
-import { CATCH_UP_MARGIN, catchUpStatement, fromClause, instantAs } from './copy.js';
-import { inspectMigration, markerComment, primaryKey, readColumns, readDependents, readIndexes, readMarker, type Column, type Dependent, type MigrationInspection, type Relation } from './inspect.js';
+import { backlog, captureName, captureTriggerSteps, drain, dropCaptureTriggerSteps, replaySteps, requireCapture } from './capture.js';
+import { checkDerivedName, inspectMigration, primaryKey, readColumns, readIndexes, type Column, type MigrationInspection, type Relation } from './inspect.js';
+import { readUserTriggers } from './prep.js';
 
 export interface SwapResult {
   readonly table: string;
@@ -21,9 +27,16 @@ export interface SwapResult {
   readonly sqlName: string;
   readonly direction: 'swap' | 'unswap';
   readonly state: 'swapped' | 'unswapped' | 'already swapped' | 'not swapped';
-  /** Rows copied by the catch-up under the lock. */
+  /** Captured keys replayed before the lock. */
+  readonly drained: number;
+  /** Captured keys replayed under the lock. */
   readonly caughtUp: number;
-  readonly catchUpFrom: string | null;
+  /** How long the transaction held its ACCESS EXCLUSIVE lock (ms, server clock), null when nothing ran. */
+  readonly lockHeldMs: number | null;
+  readonly views: readonly string[];
+  readonly triggers: readonly string[];
+  /** Foreign keys dropped (--foreign-keys drop), with the DDL that recreates them (also saved in <table>_foreign_keys). */
+  readonly foreignKeys: readonly { readonly name: string; readonly definition: string; readonly recreate: string }[];
   readonly sequences: readonly string[];
   readonly warnings: readonly string[];
   readonly steps: readonly string[];
@@ -32,20 +45,13 @@ export interface SwapResult {
   readonly sql?: string;
 }
 
+/** Keys left for the locked replay: the drain before the lock stops at this backlog. */
+export const LOCKED_REPLAY_TARGET = 200;
+
 const INTEGER_TYPES = new Set(['smallint', 'integer', 'bigint']);
 
 function seqText(name: QualifiedName): string {
   return quoteQualified(name);
-}
-
-/** A DO block that writes a marker with the transaction's own time (now() is the swap's instant). */
-function markerNowStep(relation: string, description: string, group: string, table: string): SqlStep {
-  const [before, after] = markerComment('\u0000').split('\u0000') as [string, string];
-  return sqlStep(
-    description,
-    `DO $partkit$ BEGIN EXECUTE format('COMMENT ON TABLE %s IS %L', ${quoteLiteral(relation)}, ${quoteLiteral(before)} || to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') || ${quoteLiteral(after)}); END $partkit$`,
-    { group, table },
-  );
 }
 
 function commentStep(relation: string, comment: string | null, description: string, group: string, table: string): SqlStep {
@@ -94,133 +100,220 @@ function sequenceSteps(options: {
   return { steps, notes };
 }
 
-function dependentWarnings(dependents: readonly Dependent[], retiredLabel: string): string[] {
-  return dependents.map((d) =>
-    d.kind === 'view'
-      ? `view ${d.name} still reads ${retiredLabel} (views follow a renamed table): recreate it (CREATE OR REPLACE VIEW ...) to read the new table, before \`partkit migrate drop\`.`
-      : `foreign key ${d.name} still points at ${retiredLabel}: drop it, or re-point it at the new table (it must name the whole primary key).`,
+interface View {
+  readonly name: string;
+  readonly relkind: string;
+  readonly definition: string;
+  readonly options: string[] | null;
+}
+
+/** Views (and materialized views) that read the table directly. */
+async function readViews(db: Database, oid: number): Promise<View[]> {
+  return db.query<View>(
+    `SELECT DISTINCT quote_ident(vn.nspname) || '.' || quote_ident(v.relname) AS name, v.relkind::text AS relkind,
+            pg_get_viewdef(v.oid) AS definition, v.reloptions AS options
+       FROM pg_depend d
+       JOIN pg_rewrite r ON r.oid = d.objid
+       JOIN pg_class v ON v.oid = r.ev_class
+       JOIN pg_namespace vn ON vn.oid = v.relnamespace
+      WHERE d.classid = 'pg_rewrite'::regclass AND d.refclassid = 'pg_class'::regclass
+        AND d.refobjid = $1::oid AND v.oid <> $1::oid
+      ORDER BY 1`,
+    [oid],
   );
 }
 
-async function keyBeyondTarget(db: Database, source: Relation, target: Relation, key: readonly Column[], control: { column: string; type: NonNullable<Relation['control']['type']>; zone: string }, since: string): Promise<boolean> {
-  const keyList = key.map((column) => quoteIdent(column.name));
-  const [last] = await db.query<{ key: string[] }>(`SELECT ARRAY[${keyList.map((k) => `${k}::text`).join(', ')}] AS key FROM ${target.quoted} ORDER BY ${keyList.map((k) => `${k} DESC`).join(', ')} LIMIT 1`);
-  const params: unknown[] = [since];
-  if (control.type !== 'timestamptz') params.push(control.zone);
-  const older = `${quoteIdent(control.column)} < ${instantAs(control.type, `($1::timestamptz - interval '${CATCH_UP_MARGIN}')`, '$2')}`;
-  let beyond = '';
-  if (last) {
-    beyond = ` AND (${keyList.join(', ')}) > (${key.map((column, i) => `$${params.length + i + 1}::${column.type}`).join(', ')})`;
-    params.push(...last.key);
-  }
-  const [row] = await db.query<{ found: boolean }>(`SELECT EXISTS (SELECT 1 FROM ${fromClause(source)} WHERE ${older}${beyond}) AS found`, params);
-  return row?.found ?? false;
+interface Exchange {
+  readonly direction: 'swap' | 'unswap';
+  readonly inspection: MigrationInspection;
+  /** The table live now, and its name after the exchange. */
+  readonly live: Relation;
+  readonly liveAfter: QualifiedName;
+  /** The copy that becomes live (renamed to the table's name). */
+  readonly copy: Relation;
+  readonly foreignKeys: 'refuse' | 'drop';
 }
 
-async function finish(db: Database, inspection: MigrationInspection, direction: 'swap' | 'unswap', steps: SqlStep[], extra: { catchUpFrom: string | null; sequences: string[]; warnings: string[] }, dryRun: boolean): Promise<SwapResult> {
-  const label = `${inspection.names.table.schema}.${inspection.names.table.name}`;
-  const base = { table: label, sqlName: displayName(inspection.names.table), direction, catchUpFrom: extra.catchUpFrom, sequences: extra.sequences, warnings: extra.warnings, steps: steps.map((s) => s.description), changes: steps.length, dryRun };
+interface IncomingForeignKey {
+  readonly name: string;
+  readonly referencing: string;
+  readonly columns: string[];
+  readonly definition: string;
+}
+
+async function readIncomingForeignKeys(db: Database, oid: number): Promise<IncomingForeignKey[]> {
+  return db.query<IncomingForeignKey>(
+    `SELECT con.conname::text AS name, quote_ident(n.nspname) || '.' || quote_ident(c.relname) AS referencing,
+            (SELECT array_agg(a.attname::text ORDER BY k.ord) FROM unnest(con.conkey) WITH ORDINALITY AS k(attnum, ord)
+               JOIN pg_attribute a ON a.attrelid = con.conrelid AND a.attnum = k.attnum) AS columns,
+            pg_get_constraintdef(con.oid) AS definition
+       FROM pg_constraint con JOIN pg_class c ON c.oid = con.conrelid JOIN pg_namespace n ON n.oid = c.relnamespace
+      WHERE con.contype = 'f' AND con.confrelid = $1::oid AND con.conrelid <> $1::oid
+      ORDER BY 2, 1`,
+    [oid],
+  );
+}
+
+/**
+ * The DDL that recreates a dropped foreign key against the new primary key (key + control column):
+ * the referencing table needs its own copy of the control column, filled from the parent.
+ */
+function recreateForeignKey(fk: IncomingForeignKey, parent: string, key: readonly string[], control: string, controlType: string): string {
+  const column = `${fk.columns.join('_')}_${control}`;
+  const tail = /REFERENCES\s.*?\)(.*)$/s.exec(fk.definition)?.[1]?.trim() ?? '';
+  const join = fk.columns.map((c, i) => `p.${quoteIdent(key[i] ?? c)} = r.${quoteIdent(c)}`).join(' AND ');
+  return [
+    `ALTER TABLE ${fk.referencing} ADD COLUMN IF NOT EXISTS ${quoteIdent(column)} ${controlType};`,
+    `UPDATE ${fk.referencing} AS r SET ${quoteIdent(column)} = p.${quoteIdent(control)} FROM ${parent} AS p WHERE ${join};`,
+    `ALTER TABLE ${fk.referencing} ADD CONSTRAINT ${quoteIdent(fk.name)} FOREIGN KEY (${[...fk.columns, column].map(quoteIdent).join(', ')}) REFERENCES ${parent} (${[...key, control].map(quoteIdent).join(', ')})${tail ? ` ${tail}` : ''};`,
+  ].join('\n');
+}
+
+async function exchange(db: Database, config: Config, plan: Exchange, dryRun: boolean): Promise<SwapResult> {
+  const { inspection, live, copy, liveAfter, direction } = plan;
+  const { names } = inspection;
+  const label = `${names.table.schema}.${names.table.name}`;
+  const capture = captureName(names);
+  const state = await requireCapture(db, capture, label);
+  if (direction === 'swap' && !state.done) {
+    throw new MissingCapabilityError(`The fill of ${label} has not copied the whole table yet (nothing was changed).`, `Run \`${partkitCommand(['migrate', 'fill', displayName(names.table)])}\` (it resumes), then swap.`);
+  }
+  const liveColumns = await readColumns(db, live.oid);
+  const copyColumns = await readColumns(db, copy.oid);
+  const pkSource = direction === 'swap' ? live : copy;
+  const pk = primaryKey(await readIndexes(db, pkSource));
+  if (!pk) throw new MissingCapabilityError(`${pkSource.label} has no primary key (nothing was changed).`);
+  const key = pk.keyNames.map((name) => liveColumns.find((c) => c.name === name)!);
+  const incoming = await readIncomingForeignKeys(db, live.oid);
+  if (incoming.length > 0 && (plan.foreignKeys !== 'drop' || direction === 'unswap')) {
+    throw new LockError(
+      `Foreign keys point at ${live.label}; they would keep pointing at it after the ${direction} (nothing was changed):\n${incoming.map((fk) => `  ${fk.referencing}.${fk.name}: ${fk.definition}`).join('\n')}`,
+      direction === 'swap'
+        ? `Run \`${partkitCommand(['migrate', 'swap', displayName(names.table), '--foreign-keys', 'drop'])}\`: it drops them in the swap and prints and saves the DDL to recreate them against the new primary key.`
+        : 'Drop them first (ALTER TABLE <referencing table> DROP CONSTRAINT <name>).',
+    );
+  }
+  const group = `migrate ${direction} ${label}`;
+  const replay = { capture, key, columns: copyColumns, live, copy, table: label };
+
+  let drained = 0;
+  if (!dryRun) {
+    drained = await drain(db, { ...replay, group: `migrate replay ${label}`, batch: 5000, until: LOCKED_REPLAY_TARGET, maxRounds: 200 });
+    db.log.info(`replayed ${drained} captured key(s) before the lock; ${await backlog(db, capture)} left for the locked replay`);
+  }
+
+  const step = (description: string, sql: string) => sqlStep(description, sql, { group, table: label });
+  const newLive = quoteQualified(names.table);
+  const oldLive = quoteQualified(liveAfter);
+  const steps: SqlStep[] = [
+    step(`lock ${live.label} and ${copy.label} (ACCESS EXCLUSIVE: writes wait until the ${direction} commits)`, `LOCK TABLE ${live.quoted}, ${copy.quoted} IN ACCESS EXCLUSIVE MODE`),
+    step('note when the lock was taken', `SELECT set_config('partkit.locked_at', clock_timestamp()::text, true)`),
+    ...replaySteps({ ...replay, limit: null, isolated: false, group }),
+    ...dropCaptureTriggerSteps(live.quoted, group, label),
+    step(`rename ${live.label} to ${liveAfter.name}`, `ALTER TABLE ${live.quoted} RENAME TO ${quoteIdent(liveAfter.name)}`),
+    step(`rename ${copy.label} to ${names.table.name}`, `ALTER TABLE ${copy.quoted} RENAME TO ${quoteIdent(names.table.name)}`),
+    ...captureTriggerSteps(capture, newLive, group, label),
+  ];
+  const foreignKeys: { name: string; definition: string; recreate: string }[] = [];
+  if (incoming.length > 0) {
+    checkDerivedName(`${names.table.name}_foreign_keys`, 'The saved foreign keys table\'s name');
+    const saved = quoteQualified({ schema: names.table.schema, name: `${names.table.name}_foreign_keys` });
+    const control = inspection.settings.controlColumn;
+    const controlType = liveColumns.find((c) => c.name === control)!.type;
+    steps.push(
+      step(
+        `table ${names.table.name}_foreign_keys: the foreign keys the swap drops, with the DDL to recreate them`,
+        `CREATE TABLE IF NOT EXISTS ${saved} (referencing text NOT NULL, name text NOT NULL, definition text NOT NULL, recreate text NOT NULL, dropped_at timestamptz NOT NULL DEFAULT now())`,
+      ),
+    );
+    for (const fk of incoming) {
+      const recreate = recreateForeignKey(fk, quoteQualified(names.table), pk.keyNames, control, controlType);
+      steps.push(
+        sqlStep(`save foreign key ${fk.referencing}.${fk.name} in ${names.table.name}_foreign_keys`, `INSERT INTO ${saved} (referencing, name, definition, recreate) VALUES ($1, $2, $3, $4)`, {
+          group,
+          table: label,
+          params: [fk.referencing, fk.name, fk.definition, recreate],
+        }),
+        step(`drop foreign key ${fk.referencing}.${fk.name} (--foreign-keys drop)`, `ALTER TABLE ${fk.referencing} DROP CONSTRAINT ${quoteIdent(fk.name)}`),
+      );
+      foreignKeys.push({ name: `${fk.referencing}.${fk.name}`, definition: fk.definition, recreate });
+    }
+  }
+  const triggers: string[] = [];
+  const liveTriggers = await readUserTriggers(db, live.oid);
+  const copyTriggers = new Set((await readUserTriggers(db, copy.oid)).map((t) => t.name));
+  const warnings: string[] = [];
+  for (const trigger of liveTriggers) {
+    if (!copyTriggers.has(trigger.name)) {
+      warnings.push(`trigger ${trigger.name} of ${live.label} has no twin on ${copy.label}; create it there.`);
+      continue;
+    }
+    if (trigger.enabled === 'D') continue;
+    steps.push(step(`enable trigger ${trigger.name} on the new ${names.table.name}`, `ALTER TABLE ${newLive} ENABLE TRIGGER ${quoteIdent(trigger.name)}`));
+    steps.push(step(`disable trigger ${trigger.name} on ${liveAfter.name} (replayed rows are copied as they are)`, `ALTER TABLE ${oldLive} DISABLE TRIGGER ${quoteIdent(trigger.name)}`));
+    triggers.push(trigger.name);
+  }
+  const views: string[] = [];
+  for (const view of await readViews(db, live.oid)) {
+    if (view.relkind !== 'v') {
+      warnings.push(`materialized view ${view.name} still reads ${liveAfter.schema}.${liveAfter.name}: recreate it on ${label}.`);
+      continue;
+    }
+    const options = view.options && view.options.length > 0 ? ` WITH (${view.options.join(', ')})` : '';
+    steps.push(step(`view ${view.name} recreated to read the new ${names.table.name} (owner, grants and options kept)`, `CREATE OR REPLACE VIEW ${view.name}${options} AS ${view.definition.trim().replace(/;$/, '')}`));
+    views.push(view.name);
+  }
+  const sequences = sequenceSteps({ liveName: names.table, liveColumns: copyColumns, otherName: liveAfter, otherColumns: liveColumns, group, table: label });
+  steps.push(...sequences.steps);
+  steps.push(
+    commentStep(newLive, live.comment, `keep the table comment of ${names.table.name} on the new live table`, group, label),
+    step('measure how long the lock was held', `SELECT round(extract(epoch FROM clock_timestamp() - current_setting('partkit.locked_at')::timestamptz) * 1000)::bigint AS held_ms`),
+  );
+  if (live.publications.length > 0) warnings.push(`${live.label} is in publication(s) ${live.publications.join(', ')}; add the new ${label} to them.`);
+  if (direction === 'swap' && !inspection.configured) warnings.push(`${label} is not in the config (${config.source}); add it before \`partkit provision\`.`);
+
+  const state2 = direction === 'swap' ? 'swapped' : 'unswapped';
+  const base = { table: label, sqlName: displayName(names.table), direction, drained, views, triggers, foreignKeys, sequences: sequences.notes, warnings, steps: steps.map((s) => s.description), changes: steps.length, dryRun };
   if (dryRun) {
-    return { ...base, state: direction === 'swap' ? 'swapped' : 'unswapped', caughtUp: 0, sql: renderPlan({ steps }, { appDatabase: db.name, lockTimeout: db.lockTimeout }) };
+    return { ...base, state: state2, caughtUp: 0, lockHeldMs: null, sql: renderPlan({ steps }, { appDatabase: db.name, lockTimeout: db.lockTimeout }) };
   }
   const results = await db.applyPlan({ steps });
-  const catchUp = results.find((r) => r.step.kind === 'sql' && r.step.description.startsWith('catch-up'));
-  const caughtUp = Number((catchUp?.rows[0] as { copied?: string } | undefined)?.copied ?? 0);
-  return { ...base, state: direction === 'swap' ? 'swapped' : 'unswapped', caughtUp };
+  const replayed = results.find((r) => r.step.kind === 'sql' && r.step.description.startsWith('replay: remove'));
+  const caughtUp = Number((replayed?.rows[0] as { replayed?: string } | undefined)?.replayed ?? 0);
+  const lockHeldMs = Number((results.at(-1)?.rows[0] as { held_ms?: string } | undefined)?.held_ms ?? 0);
+  return { ...base, state: state2, caughtUp, lockHeldMs };
 }
 
-export async function swap(db: Database, config: Config, input: string, options: { dryRun?: boolean | undefined } = {}): Promise<SwapResult> {
+export async function swap(db: Database, config: Config, input: string, options: { dryRun?: boolean | undefined; foreignKeys?: 'refuse' | 'drop' | undefined } = {}): Promise<SwapResult> {
   if (!options.dryRun) await db.acquireRunLock();
   const inspection = await inspectMigration(db, config, input);
-  const { names, settings } = inspection;
+  const { names } = inspection;
   const label = `${names.table.schema}.${names.table.name}`;
   if (inspection.state === 'swapped') {
-    const warnings = dependentWarnings(await readDependents(db, inspection.retired!.oid), `${names.retired.schema}.${names.retired.name}`);
-    return { table: label, sqlName: displayName(names.table), direction: 'swap', state: 'already swapped', caughtUp: 0, catchUpFrom: null, sequences: [], warnings, steps: [], changes: 0, dryRun: options.dryRun ?? false };
+    return { table: label, sqlName: displayName(names.table), direction: 'swap', state: 'already swapped', drained: 0, caughtUp: 0, lockHeldMs: null, views: [], triggers: [], foreignKeys: [], sequences: [], warnings: [], steps: [], changes: 0, dryRun: options.dryRun ?? false };
   }
   const source = inspection.table;
   const target = inspection.partitioned;
   if (inspection.state !== 'unswapped' || !source || !target || target.relkind !== 'p') {
     throw new MissingCapabilityError(`${label} has no partitioned copy ${names.partitioned.name} to swap in (nothing was changed).`, `Run \`${partkitCommand(['migrate', 'prep', displayName(names.table)])}\` and \`${partkitCommand(['migrate', 'fill', displayName(names.table)])}\` first.`);
   }
-  const since = readMarker(target.comment);
-  if (since === undefined) {
-    throw new MissingCapabilityError(`No fill of the whole table is recorded on ${names.partitioned.name} (nothing was changed).`, `Run \`${partkitCommand(['migrate', 'fill', displayName(names.table)])}\` (without --from/--to) first; the swap copies only rows written since it started.`);
-  }
-  const sourceColumns = await readColumns(db, source.oid);
-  const targetColumns = await readColumns(db, target.oid);
-  const pk = primaryKey(await readIndexes(db, source));
-  const control = { column: settings.controlColumn, type: source.control.type!, zone: settings.timeZone };
-  if (pk) {
-    const key = pk.keyNames.map((name) => sourceColumns.find((c) => c.name === name)!);
-    if (await keyBeyondTarget(db, source, target, key, control, since)) {
-      throw new MissingCapabilityError(
-        `The fill of ${label} has not finished: rows older than the catch-up window (${since} minus ${CATCH_UP_MARGIN}) lie beyond the last key copied (nothing was changed).`,
-        `Run \`${partkitCommand(['migrate', 'fill', displayName(names.table)])}\` again (it resumes), then swap.`,
-      );
-    }
-  }
-  const group = `migrate swap ${label}`;
-  const step = (description: string, sql: string, params?: unknown[]) => sqlStep(description, sql, { group, table: label, ...(params ? { params } : {}) });
-  const catchUp = catchUpStatement({ source, target, columns: sourceColumns, control, since });
-  const steps: SqlStep[] = [
-    step(`lock ${names.table.name} and ${names.partitioned.name} (ACCESS EXCLUSIVE: writes wait until the swap commits)`, `LOCK TABLE ${source.quoted}, ${target.quoted} IN ACCESS EXCLUSIVE MODE`),
-    step(`catch-up: copy rows of ${names.table.name} with ${settings.controlColumn} at or after ${since} minus ${CATCH_UP_MARGIN} into ${names.partitioned.name}`, catchUp.sql, catchUp.params),
-    step(`rename ${names.table.name} to ${names.retired.name}`, `ALTER TABLE ${source.quoted} RENAME TO ${quoteIdent(names.retired.name)}`),
-    step(`rename ${names.partitioned.name} to ${names.table.name}`, `ALTER TABLE ${target.quoted} RENAME TO ${quoteIdent(names.table.name)}`),
-  ];
-  const sequences = sequenceSteps({ liveName: names.table, liveColumns: targetColumns, otherName: names.retired, otherColumns: sourceColumns, group, table: label });
-  steps.push(...sequences.steps);
-  steps.push(
-    commentStep(quoteQualified(names.table), source.comment, `keep the table comment of ${names.table.name} on the new table`, group, label),
-    markerNowStep(quoteQualified(names.retired), `record on ${names.retired.name} that rows written from now on are only in the new ${names.table.name}`, group, label),
-  );
-  const warnings = dependentWarnings(await readDependents(db, source.oid), `${names.retired.schema}.${names.retired.name}`);
-  if (source.triggers.length > 0) warnings.push(`triggers of the original are not on the new table: ${source.triggers.join(', ')}.`);
-  if (source.publications.length > 0) warnings.push(`the original is in publication(s) ${source.publications.join(', ')}; add the new table to them.`);
-  if (!inspection.configured) warnings.push(`${label} is not in the config (${config.source}); add it before \`partkit provision\`.`);
-  return finish(db, inspection, 'swap', steps, { catchUpFrom: since, sequences: sequences.notes, warnings }, options.dryRun ?? false);
+  return exchange(db, config, { direction: 'swap', inspection, live: source, liveAfter: names.retired, copy: target, foreignKeys: options.foreignKeys ?? 'refuse' }, options.dryRun ?? false);
 }
 
 export async function unswap(db: Database, config: Config, input: string, options: { dryRun?: boolean | undefined } = {}): Promise<SwapResult> {
   if (!options.dryRun) await db.acquireRunLock();
   const inspection = await inspectMigration(db, config, input);
-  const { names, settings } = inspection;
+  const { names } = inspection;
   const label = `${names.table.schema}.${names.table.name}`;
   if (inspection.state === 'unswapped') {
-    return { table: label, sqlName: displayName(names.table), direction: 'unswap', state: 'not swapped', caughtUp: 0, catchUpFrom: null, sequences: [], warnings: [], steps: [], changes: 0, dryRun: options.dryRun ?? false };
+    return { table: label, sqlName: displayName(names.table), direction: 'unswap', state: 'not swapped', drained: 0, caughtUp: 0, lockHeldMs: null, views: [], triggers: [], foreignKeys: [], sequences: [], warnings: [], steps: [], changes: 0, dryRun: options.dryRun ?? false };
   }
   const live = inspection.table;
   const retired = inspection.retired;
   if (inspection.state !== 'swapped' || !live || !retired) {
     throw new MissingCapabilityError(`${label} is not swapped: there is no ${names.retired.name} next to a partitioned ${names.table.name} (nothing was changed).`);
   }
-  const liveColumns = await readColumns(db, live.oid);
-  const retiredColumns = await readColumns(db, retired.oid);
-  const since = readMarker(retired.comment);
-  const control = { column: settings.controlColumn, type: retired.control.type!, zone: settings.timeZone };
-  const group = `migrate unswap ${label}`;
-  const step = (description: string, sql: string, params?: unknown[]) => sqlStep(description, sql, { group, table: label, ...(params ? { params } : {}) });
-  const warnings: string[] = [];
-  const steps: SqlStep[] = [step(`lock ${names.table.name} and ${names.retired.name} (ACCESS EXCLUSIVE)`, `LOCK TABLE ${live.quoted}, ${retired.quoted} IN ACCESS EXCLUSIVE MODE`)];
-  if (since !== undefined) {
-    const catchUp = catchUpStatement({ source: live, target: retired, columns: retiredColumns, control, since });
-    steps.push(step(`catch-up: copy rows of ${names.table.name} with ${settings.controlColumn} at or after ${since} minus ${CATCH_UP_MARGIN} back into ${names.retired.name}`, catchUp.sql, catchUp.params));
-  } else {
-    warnings.push(`${names.retired.name} carries no swap marker: rows written to the partitioned table since the swap are not copied back.`);
-  }
-  steps.push(
-    step(`rename ${names.table.name} to ${names.partitioned.name}`, `ALTER TABLE ${live.quoted} RENAME TO ${quoteIdent(names.partitioned.name)}`),
-    step(`rename ${names.retired.name} to ${names.table.name}`, `ALTER TABLE ${retired.quoted} RENAME TO ${quoteIdent(names.table.name)}`),
-  );
-  const sequences = sequenceSteps({ liveName: names.table, liveColumns: retiredColumns, otherName: names.partitioned, otherColumns: liveColumns, group, table: label });
-  steps.push(...sequences.steps);
-  steps.push(
-    commentStep(quoteQualified(names.table), live.comment, `keep the table comment of ${names.table.name} on the original`, group, label),
-    markerNowStep(quoteQualified(names.partitioned), `record on ${names.partitioned.name} that rows written from now on are only in the original ${names.table.name}`, group, label),
-  );
-  warnings.push(...dependentWarnings(await readDependents(db, live.oid), `${names.partitioned.schema}.${names.partitioned.name}`));
-  return finish(db, inspection, 'unswap', steps, { catchUpFrom: since ?? null, sequences: sequences.notes, warnings }, options.dryRun ?? false);
+  return exchange(db, config, { direction: 'unswap', inspection, live, liveAfter: names.partitioned, copy: retired, foreignKeys: 'refuse' }, options.dryRun ?? false);
 }
 
 export function renderSwap(result: SwapResult): string {
@@ -229,10 +322,16 @@ export function renderSwap(result: SwapResult): string {
   if (result.state === 'already swapped') lines.push(`${result.table} is already swapped: nothing to change.`);
   else if (result.state === 'not swapped') lines.push(`${result.table} is not swapped: nothing to change.`);
   else if (result.direction === 'swap') {
-    lines.push(`${result.table} swapped: the partitioned table is now ${result.table}, the original is ${result.table}_retired`, `  catch-up copied ${result.caughtUp} row(s) written since ${result.catchUpFrom} (minus ${CATCH_UP_MARGIN})`);
+    lines.push(`${result.table} swapped: the partitioned table is now ${result.table}, the original is ${result.table}_retired (changes keep being captured into it until drop)`);
   } else {
-    lines.push(`${result.table} unswapped: the original is ${result.table} again, the partitioned table is ${result.table}_partitioned`, `  catch-up copied ${result.caughtUp} row(s) written to the partitioned table since the swap back into the original`);
+    lines.push(`${result.table} unswapped: the original is ${result.table} again, the partitioned table is ${result.table}_partitioned (changes keep being captured into it)`);
   }
+  if (result.lockHeldMs !== null) {
+    lines.push(`  replayed ${result.drained} captured key(s) before the lock and ${result.caughtUp} under it; lock held ${result.lockHeldMs} ms`);
+  }
+  for (const view of result.views) lines.push(`  view ${view} now reads the new ${result.table}`);
+  for (const fk of result.foreignKeys) lines.push(`  foreign key ${fk.name} dropped (${fk.definition}); to recreate it against the new primary key (saved in ${result.table}_foreign_keys):`, ...fk.recreate.split('\n').map((line) => `    ${line}`));
+  for (const trigger of result.triggers) lines.push(`  trigger ${trigger} enabled on the new ${result.table}`);
   for (const note of result.sequences) lines.push(`  ${note}`);
   for (const warning of result.warnings) lines.push(`  warning: ${warning}`);
   if (result.direction === 'swap' && (result.state === 'swapped' || result.state === 'already swapped')) {

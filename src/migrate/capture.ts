@@ -1,0 +1,216 @@
+/**
+ * Change capture for `partkit migrate`. From `prep` until `drop`, statement triggers on the live
+ * table record the primary key of every row an INSERT, UPDATE or DELETE touches (old and new key of
+ * an update, so an update that moves the control column to another month is recorded too) in
+ * `<table>_capture`. Before the swap the live table is the original and the copy is
+ * `<table>_partitioned`; after it the live table is the partitioned one and the copy is
+ * `<table>_retired` (so that `unswap` loses nothing).
+ *
+ * Replay is the only way a change reaches the copy: for each recorded key, delete the key in the
+ * copy, then insert the live table's current row for it, if there is one. It reads the live table's
+ * current state, never the old or new row of the change, so it is correct whatever order the fill's
+ * batches, the writers and the replays interleave in: the last replay of a key after the last change
+ * of that key leaves the copy equal to the live table for that key. A replay runs in one
+ * REPEATABLE READ transaction: the capture rows it consumes and the live rows it copies come from the
+ * same snapshot, so a change committed after the snapshot stays in the capture for the next replay.
+ *
+ * Fill progress (the last key copied, and whether the whole table has been copied) lives in the
+ * comment of the capture table, written in the same transaction as each batch.
+ */
+import type { Database } from '../core/db.js';
+import { MissingCapabilityError } from '../core/errors.js';
+import { quoteIdent, quoteLiteral, quoteQualified, type QualifiedName } from '../core/identifiers.js';
+import { sqlStep, type SqlStep } from '../core/plan.js';
+import { fromClause, insertColumns } from './copy.js';
+import { checkDerivedName, type Column, type MigrationNames, type Relation } from './inspect.js';
+
+/** Trigger names on the live table (one per event: transition tables allow one event per trigger). */
+export const CAPTURE_TRIGGERS = { INSERT: 'partkit_capture_insert', UPDATE: 'partkit_capture_update', DELETE: 'partkit_capture_delete', TRUNCATE: 'partkit_capture_truncate' } as const;
+
+/** `<table>_capture`: the capture table and its trigger function (relations and functions do not share names). */
+export function captureName(names: MigrationNames): QualifiedName {
+  const name = { schema: names.table.schema, name: `${names.table.name}_capture` };
+  checkDerivedName(name.name, 'The capture table\'s name');
+  return name;
+}
+
+export interface FillState {
+  /** The last key the whole-table fill copied (text of each key column), null before the first batch. */
+  readonly after: readonly string[] | null;
+  /** TID-range fill (PG 14+): the next heap block to copy, and the block count when the fill started. */
+  readonly block?: number | null;
+  readonly end?: number | null;
+  /** True once the whole-table fill has read past the last key. */
+  readonly done: boolean;
+  readonly rowsCopied: number;
+  /** The fill's speed so far (for `migrate status`'s ETA). */
+  readonly rowsPerSecond?: number | null;
+}
+
+const STATE_PREFIX = 'partkit migrate capture: ';
+
+export function stateComment(state: FillState): string {
+  return `${STATE_PREFIX}${JSON.stringify(state)}`;
+}
+
+export function readState(comment: string | null): FillState {
+  if (comment?.startsWith(STATE_PREFIX)) {
+    try {
+      const parsed = JSON.parse(comment.slice(STATE_PREFIX.length)) as Partial<FillState>;
+      return { after: parsed.after ?? null, block: parsed.block ?? null, end: parsed.end ?? null, done: parsed.done ?? false, rowsCopied: parsed.rowsCopied ?? 0, rowsPerSecond: parsed.rowsPerSecond ?? null };
+    } catch {
+      // fall through: an unreadable state is a fill that has not started
+    }
+  }
+  return { after: null, done: false, rowsCopied: 0 };
+}
+
+export function stateStep(capture: QualifiedName, state: FillState, group: string, table: string): SqlStep {
+  return sqlStep(`record fill progress on ${capture.name}${state.done ? ' (whole table copied)' : ''}`, `COMMENT ON TABLE ${quoteQualified(capture)} IS ${quoteLiteral(stateComment(state))}`, { group, table });
+}
+
+/** The capture table, its trigger function, and the triggers on `live`. */
+export function createCaptureSteps(capture: QualifiedName, key: readonly Column[], live: string, group: string, table: string): SqlStep[] {
+  const cap = quoteQualified(capture);
+  const keys = key.map((column) => quoteIdent(column.name)).join(', ');
+  const definitions = key.map((column) => `${quoteIdent(column.name)} ${column.type} NOT NULL`).join(', ');
+  const body = `
+BEGIN
+  IF TG_OP = 'TRUNCATE' THEN
+    RAISE EXCEPTION 'partkit migrate is capturing changes of %; TRUNCATE is not captured: finish or undo the migration first', TG_TABLE_NAME;
+  END IF;
+  IF TG_OP = 'UPDATE' THEN
+    -- Old and new key: the same key once, a changed key twice (both must be replayed).
+    INSERT INTO ${cap} (${keys}) SELECT ${keys} FROM old_rows UNION SELECT ${keys} FROM new_rows;
+  ELSIF TG_OP = 'DELETE' THEN
+    INSERT INTO ${cap} (${keys}) SELECT ${keys} FROM old_rows;
+  ELSE
+    INSERT INTO ${cap} (${keys}) SELECT ${keys} FROM new_rows;
+  END IF;
+  RETURN NULL;
+END`;
+  return [
+    sqlStep(
+      `capture table ${capture.name}: the key of every row changed in ${table} from now on, in order`,
+      `CREATE TABLE ${cap} (seq bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, ${definitions})`,
+      { group, table },
+    ),
+    sqlStep(`key index on ${capture.name} (replay deletes by key)`, `CREATE INDEX ON ${cap} (${keys})`, { group, table }),
+    stateStep(capture, { after: null, done: false, rowsCopied: 0 }, group, table),
+    sqlStep(
+      `trigger function ${capture.name}() that records the keys (SECURITY DEFINER: the application's role needs no grant on the capture table)`,
+      `CREATE FUNCTION ${cap}() RETURNS trigger LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS ${dollarQuote(body)}`,
+      { group, table },
+    ),
+    ...captureTriggerSteps(capture, live, group, table),
+  ];
+}
+
+function dollarQuote(body: string): string {
+  let tag = '$partkit$';
+  while (body.includes(tag)) tag = `$partkit${Math.floor(Math.random() * 1e6)}$`;
+  return `${tag}${body}${tag}`;
+}
+
+/** The capture triggers on the live table (statement triggers with transition tables). */
+export function captureTriggerSteps(capture: QualifiedName, live: string, group: string, table: string): SqlStep[] {
+  const fn = `${quoteQualified(capture)}()`;
+  const step = (description: string, sql: string) => sqlStep(description, sql, { group, table });
+  return [
+    step(`capture inserts into ${live}`, `CREATE TRIGGER ${CAPTURE_TRIGGERS.INSERT} AFTER INSERT ON ${live} REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION ${fn}`),
+    step(`capture updates of ${live} (old and new key)`, `CREATE TRIGGER ${CAPTURE_TRIGGERS.UPDATE} AFTER UPDATE ON ${live} REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION ${fn}`),
+    step(`capture deletes from ${live}`, `CREATE TRIGGER ${CAPTURE_TRIGGERS.DELETE} AFTER DELETE ON ${live} REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION ${fn}`),
+    step(`refuse TRUNCATE of ${live} while capturing`, `CREATE TRIGGER ${CAPTURE_TRIGGERS.TRUNCATE} BEFORE TRUNCATE ON ${live} FOR EACH STATEMENT EXECUTE FUNCTION ${fn}`),
+  ];
+}
+
+export function dropCaptureTriggerSteps(live: string, group: string, table: string): SqlStep[] {
+  return Object.values(CAPTURE_TRIGGERS).map((name) => sqlStep(`stop capturing on ${live} (${name})`, `DROP TRIGGER IF EXISTS ${name} ON ${live}`, { group, table }));
+}
+
+export function dropCaptureSteps(capture: QualifiedName, group: string, table: string): SqlStep[] {
+  const cap = quoteQualified(capture);
+  return [
+    sqlStep(`drop the capture table ${capture.name}`, `DROP TABLE IF EXISTS ${cap}`, { group, table }),
+    sqlStep(`drop the capture function ${capture.name}()`, `DROP FUNCTION IF EXISTS ${cap}()`, { group, table }),
+  ];
+}
+
+/** Whether the capture table exists, and its fill state. */
+export async function readCapture(db: Database, capture: QualifiedName): Promise<{ exists: boolean; state: FillState }> {
+  const [row] = await db.query<{ exists: boolean; comment: string | null }>(
+    `SELECT to_regclass($1) IS NOT NULL AS exists, obj_description(to_regclass($1), 'pg_class') AS comment`,
+    [quoteQualified(capture)],
+  );
+  return { exists: row?.exists ?? false, state: readState(row?.comment ?? null) };
+}
+
+export async function requireCapture(db: Database, capture: QualifiedName, label: string): Promise<FillState> {
+  const found = await readCapture(db, capture);
+  if (!found.exists) {
+    throw new MissingCapabilityError(
+      `${capture.schema}.${capture.name} does not exist: changes to ${label} are not being captured (nothing was changed).`,
+      `Run \`partkit migrate prep ${label}\` (it creates the capture), then \`partkit migrate fill ${label} --rescan\`.`,
+    );
+  }
+  return found.state;
+}
+
+/** Keys waiting in the capture table. */
+export async function backlog(db: Database, capture: QualifiedName): Promise<number> {
+  const [row] = await db.query<{ n: string }>(`SELECT count(*) AS n FROM ${quoteQualified(capture)}`);
+  return Number(row?.n ?? 0);
+}
+
+/**
+ * The statements of one replay: up to `limit` capture rows (all of them when null), oldest first.
+ * With `isolated` the group starts with REPEATABLE READ (see the file comment); under the swap's
+ * ACCESS EXCLUSIVE lock nothing else writes, and it is not needed. The last step returns `replayed`.
+ */
+export function replaySteps(options: {
+  readonly capture: QualifiedName;
+  readonly key: readonly Column[];
+  readonly columns: readonly Column[];
+  readonly live: Relation;
+  readonly copy: Relation;
+  readonly limit: number | null;
+  readonly isolated: boolean;
+  readonly group: string;
+  readonly table: string;
+}): SqlStep[] {
+  const cap = quoteQualified(options.capture);
+  const keys = options.key.map((column) => quoteIdent(column.name));
+  const keyList = keys.join(', ');
+  const upTo = options.limit === null ? 'true' : `seq <= (SELECT max(seq) FROM (SELECT seq FROM ${cap} ORDER BY seq LIMIT ${Math.trunc(options.limit)}) AS oldest)`;
+  const columns = insertColumns(options.columns);
+  const step = (description: string, sql: string) => sqlStep(description, sql, { group: options.group, table: options.table });
+  const steps: SqlStep[] = [];
+  if (options.isolated) steps.push(step('replay in one snapshot (REPEATABLE READ)', 'SET TRANSACTION ISOLATION LEVEL REPEATABLE READ'));
+  steps.push(
+    step(
+      `replay: delete the captured keys from ${options.copy.label}`,
+      `DELETE FROM ${fromClause(options.copy)} AS c USING (SELECT DISTINCT ${keyList} FROM ${cap} WHERE ${upTo}) AS k WHERE (${keys.map((k) => `c.${k}`).join(', ')}) = (${keys.map((k) => `k.${k}`).join(', ')})`,
+    ),
+    step(
+      `replay: insert the current rows of ${options.live.label} for those keys`,
+      `INSERT INTO ${options.copy.quoted} (${columns}) OVERRIDING SYSTEM VALUE SELECT ${columns} FROM ${fromClause(options.live)} WHERE (${keyList}) IN (SELECT ${keyList} FROM ${cap} WHERE ${upTo})`,
+    ),
+    step(`replay: remove the replayed keys from ${options.capture.name}`, `WITH done AS (DELETE FROM ${cap} WHERE ${upTo} RETURNING 1) SELECT count(*)::bigint AS replayed FROM done`),
+  );
+  return steps;
+}
+
+/** Runs replays of `batch` keys until the backlog is at most `until` (0: empty); returns the keys replayed. */
+export async function drain(
+  db: Database,
+  options: Omit<Parameters<typeof replaySteps>[0], 'limit' | 'isolated'> & { readonly batch: number; readonly until?: number; readonly maxRounds?: number },
+): Promise<number> {
+  let total = 0;
+  for (let round = 0; round < (options.maxRounds ?? Number.POSITIVE_INFINITY); round += 1) {
+    const results = await db.applyPlan({ steps: replaySteps({ ...options, limit: options.batch, isolated: true }) });
+    const replayed = Number((results.at(-1)?.rows[0] as { replayed?: string } | undefined)?.replayed ?? 0);
+    total += replayed;
+    if (replayed < options.batch && (await backlog(db, options.capture)) <= (options.until ?? 0)) break;
+  }
+  return total;
+}

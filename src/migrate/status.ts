@@ -1,0 +1,76 @@
+/**
+ * `partkit migrate status <table>`: where a migration stands, read-only. The phase (from the
+ * three names and the capture), the capture backlog, the rows the fill has copied and its ETA
+ * (from the speed recorded with the last batch), and what the first maintenance will archive.
+ */
+import type { Config } from '../core/config.js';
+import type { Database } from '../core/db.js';
+import { backlog, captureName, readCapture } from './capture.js';
+import { displayName } from '../core/identifiers.js';
+import { shellQuote } from '../core/shell.js';
+import { inspectMigration } from './inspect.js';
+import { describeArchive, monthsToArchive, type ArchivedMonth } from './retention.js';
+
+export type MigrationPhase = 'not started' | 'prepped' | 'filling' | 'filled' | 'swapped' | 'done' | 'unknown';
+
+export interface MigrateStatus {
+  readonly table: string;
+  readonly phase: MigrationPhase;
+  readonly capture: { readonly active: boolean; readonly backlog: number };
+  readonly fill: { readonly rowsCopied: number; readonly estimatedRows: number; readonly complete: boolean; readonly rowsPerSecond: number | null; readonly etaSeconds: number | null };
+  readonly archive: readonly ArchivedMonth[];
+  readonly next: string | null;
+  readonly changes: 0;
+}
+
+export async function migrateStatus(db: Database, config: Config, input: string): Promise<MigrateStatus> {
+  const inspection = await inspectMigration(db, config, input);
+  const { names, settings } = inspection;
+  const label = `${names.table.schema}.${names.table.name}`;
+  // The table as a shell argument, so that the next command runs as printed.
+  const shown = displayName(names.table);
+  const arg = shellQuote(shown);
+  const capture = captureName(names);
+  const found = await readCapture(db, capture);
+  const state = found.state;
+  const waiting = found.exists ? await backlog(db, capture) : 0;
+  let phase: MigrationPhase = 'unknown';
+  let next: string | null = null;
+  if (inspection.state === 'swapped') {
+    phase = 'swapped';
+    next = `partkit provision, then partkit migrate drop ${arg} --yes (or partkit migrate unswap ${arg})`;
+  } else if (inspection.state === 'unswapped' && !inspection.partitioned) {
+    phase = 'not started';
+    next = `partkit migrate prep ${arg}`;
+  } else if (inspection.state === 'unswapped' && found.exists) {
+    phase = state.done ? 'filled' : state.rowsCopied > 0 || state.block || state.after ? 'filling' : 'prepped';
+    next = state.done ? `partkit migrate swap ${arg}` : `partkit migrate fill ${arg}`;
+  } else if (inspection.table?.relkind === 'p' && !inspection.retired && !found.exists) {
+    phase = 'done';
+  }
+  const source = inspection.state === 'swapped' ? inspection.retired : inspection.table?.relkind === 'r' ? inspection.table : undefined;
+  const estimatedRows = source?.estimatedRows ?? 0;
+  const rate = state.rowsPerSecond ?? null;
+  const etaSeconds = phase === 'filling' && rate ? Math.max(0, Math.round((estimatedRows - state.rowsCopied) / rate)) : phase === 'filled' || phase === 'swapped' ? 0 : null;
+  const archive = source?.control.type ? await monthsToArchive(db, source, settings, source.control.type) : [];
+  return {
+    table: label,
+    phase,
+    capture: { active: found.exists, backlog: waiting },
+    fill: { rowsCopied: state.rowsCopied, estimatedRows, complete: state.done, rowsPerSecond: rate, etaSeconds },
+    archive,
+    next,
+    changes: 0,
+  };
+}
+
+export function renderMigrateStatus(status: MigrateStatus, retention: string | null = null): string {
+  const lines = [
+    `${status.table}: ${status.phase}`,
+    `  capture: ${status.capture.active ? `on, ${status.capture.backlog} key(s) waiting to be replayed` : 'off'}`,
+    `  fill: ${status.fill.rowsCopied} of ~${status.fill.estimatedRows} row(s) copied${status.fill.complete ? ' (whole table)' : ''}${status.fill.rowsPerSecond ? `, ${status.fill.rowsPerSecond} rows/s` : ''}${status.fill.etaSeconds !== null ? `, ETA ${status.fill.etaSeconds} s` : ''}`,
+  ];
+  if (status.archive.length > 0 || retention !== null) lines.push(`  ${describeArchive(status.archive, retention ?? 'the configured retention', status.table)}`);
+  if (status.next) lines.push(`next: ${status.next}`);
+  return lines.join('\n');
+}
