@@ -23,7 +23,7 @@ import { fileSafe, MANIFEST_FORMAT, monthKeys, parseManifest, sameColumns, type 
 import { openTarget, type ArchiveTarget, type S3Options } from './targets/index.js';
 
 /** Rows fetched from the cursor per round trip. */
-const FETCH_ROWS = 5000;
+const FETCH_ROWS = 2000;
 const CURSOR = 'partkit_archive_export';
 
 export interface MonthExport {

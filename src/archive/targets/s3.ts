@@ -39,9 +39,9 @@ export interface S3Options {
   readonly storageClass?: string | undefined;
 }
 
-/** Parts of 8 MiB, two in flight: memory stays flat whatever the size of a month. */
-const PART_SIZE = 8 * 1024 * 1024;
-const QUEUE_SIZE = 2;
+/** Parts of 5 MiB (S3's minimum), one in flight: memory stays flat whatever the size of a month. */
+const PART_SIZE = 5 * 1024 * 1024;
+const QUEUE_SIZE = 1;
 /** CopyObject copies up to 5 GiB in one request; a larger month is streamed again to its key. */
 const MAX_COPY_BYTES = 5 * 1024 ** 3;
 const PARTIAL = /^(.+)\.(\d+)\.partial$/;

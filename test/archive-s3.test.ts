@@ -1,0 +1,265 @@
+/**
+ * `partkit archive export --to s3://...` against s3rver on loopback, a STAND-IN for S3 (see
+ * test/helpers/s3.ts): the same SDK calls as for AWS S3, R2 or MinIO. On the plpgsql fallback
+ * (bare18) and on pg_partman 5 (pg17), with a table name in mixed case with a space and a quote.
+ */
+import { readdirSync, readFileSync, writeFileSync, mkdtempSync } from 'node:fs';
+import { createServer, type Server } from 'node:net';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { createHash } from 'node:crypto';
+import { gunzipSync } from 'node:zlib';
+import { GetObjectCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { createTestDatabase, describeTarget, runPartkit, type TargetName, type TestDatabase } from './helpers/targets.js';
+import { monthOf } from './helpers/clock.js';
+import { startTestS3, S3_ACCESS_KEY, S3_SECRET_KEY, type TestS3 } from './helpers/s3.js';
+
+const TABLE = 'public."Chat ""Log"" Q"';
+const TABLE_NAME = 'Chat "Log" Q';
+/** The folder of this table's months under the bucket's prefix, as fileSafe spells it. */
+const TABLE_KEY = 'public.Chat%20%22Log%22%20Q';
+const BACK = [13, 14, 15];
+
+interface ExportJson {
+  directory: string;
+  months: { archivedTable: string; month: string; action: string; rows: number; file: string; sha256: string; dropped: boolean }[];
+  exported: number;
+  skipped: number;
+  dropped: number;
+}
+
+let s3: TestS3;
+beforeAll(async () => {
+  s3 = await startTestS3(['cold-bare18', 'cold-pg17-partman5']);
+});
+afterAll(async () => {
+  await s3?.stop();
+});
+
+function sdk(): S3Client {
+  return new S3Client({ endpoint: s3.endpoint, region: 'us-east-1', forcePathStyle: true, credentials: { accessKeyId: S3_ACCESS_KEY, secretAccessKey: S3_SECRET_KEY } });
+}
+
+async function objectKeys(bucket: string): Promise<string[]> {
+  const page = await sdk().send(new ListObjectsV2Command({ Bucket: bucket }));
+  return (page.Contents ?? []).map((object) => object.Key!).sort();
+}
+
+async function objectBytes(bucket: string, key: string): Promise<Buffer> {
+  const object = await sdk().send(new GetObjectCommand({ Bucket: bucket, Key: key }));
+  return Buffer.from(await object.Body!.transformToByteArray());
+}
+
+/** Highest VmHWM (peak resident set) of a running process, polled from /proc until it exits. */
+function watchPeakRss(pid: number): { stop: () => number } {
+  let peakKb = 0;
+  const timer = setInterval(() => {
+    try {
+      const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+      const kb = Number(/VmHWM:\s+(\d+) kB/.exec(status)?.[1] ?? 0);
+      peakKb = Math.max(peakKb, kb);
+    } catch {
+      // Gone: the last reading stands.
+    }
+  }, 50);
+  return {
+    stop: () => {
+      clearInterval(timer);
+      return peakKb / 1024;
+    },
+  };
+}
+
+for (const [target, strategy] of [
+  ['bare18', 'plpgsql'],
+  ['pg17-partman5', 'partman'],
+] as [TargetName, 'plpgsql' | 'partman'][]) {
+  describeTarget(target, `archive export to S3 (s3rver stand-in), ${strategy} strategy on ${target}`, () => {
+    let db: TestDatabase;
+    const bucket = `cold-${target}`;
+    const work = mkdtempSync(path.join(tmpdir(), `partkit-archive-s3-${strategy}-`));
+    const config = path.join(work, 'partkit.json');
+    writeFileSync(config, JSON.stringify({ tables: [{ name: TABLE, controlColumn: 'createdAt' }] }));
+    const to = `s3://${bucket}/semibot`;
+    const childName = (back: number) => {
+      const m = monthOf(-back);
+      return strategy === 'partman' ? `${TABLE_NAME}_p${m.key.replace('-', '')}01` : `${TABLE_NAME}_y${m.year}m${String(m.month).padStart(2, '0')}`;
+    };
+    const archived = (back: number) => `partkit_archive."${childName(back).replaceAll('"', '""')}"`;
+    const rowsOf = (back: number) => 10 + back;
+
+    function partkit(args: string[], env: Record<string, string> = s3.env(), timeoutMs?: number) {
+      return runPartkit([...args, '--config', config, '--database-url', db.url], { env, ...(timeoutMs ? { timeoutMs } : {}) });
+    }
+    async function count(sql: string): Promise<number> {
+      return Number((await db.query<{ n: string }>(sql)).rows[0]!.n);
+    }
+    async function archivedTables(): Promise<string[]> {
+      const { rows } = await db.query<{ name: string }>(`SELECT relname AS name FROM pg_class WHERE relnamespace = 'partkit_archive'::regnamespace AND relkind = 'r' ORDER BY 1`);
+      return rows.map((row) => row.name);
+    }
+
+    beforeAll(async () => {
+      db = await createTestDatabase(target);
+      await db.query(`CREATE TABLE ${TABLE} (id bigint GENERATED ALWAYS AS IDENTITY, body text, "createdAt" timestamptz NOT NULL, PRIMARY KEY (id, "createdAt")) PARTITION BY RANGE ("createdAt")`);
+      const provision = await partkit(['provision', '--scheduler', 'external']);
+      if (provision.exitCode !== 0) throw new Error(`provision failed: ${provision.stderr}`);
+      if (strategy === 'plpgsql') {
+        for (let back = 1; back <= 15; back += 1) await db.query(`SELECT partkit.create_monthly_partition($1, $2, $3)`, [TABLE, monthOf(-back).year, monthOf(-back).month]);
+      } else {
+        const times = Array.from({ length: 15 }, (_, i) => `'${monthOf(-(i + 1)).start}'`).join(', ');
+        // pg_partman keys its config by the name as it stored it.
+        await db.query(`SET TimeZone = 'UTC'; SELECT partman.create_partition_time(p_parent_table := (SELECT parent_table FROM partman.part_config LIMIT 1), p_partition_times := ARRAY[${times}]::timestamptz[])`);
+      }
+      for (const back of BACK) {
+        await db.query(`INSERT INTO ${TABLE} (body, "createdAt") SELECT 'row ' || i || ', "q"', $1::timestamptz + make_interval(secs => i) FROM generate_series(1, $2) i`, [
+          `${monthOf(-back).key}-15 12:00:00+00`,
+          rowsOf(back),
+        ]);
+      }
+      const maintain = await partkit(['maintain', '--json']);
+      if (maintain.exitCode !== 0) throw new Error(`maintain failed: ${maintain.stderr}${maintain.stdout}`);
+      expect(await archivedTables()).toEqual(BACK.map(childName).sort());
+    });
+    afterAll(() => db?.drop());
+
+    it('a missing bucket, wrong credentials and an endpoint that does not answer: exit 4 / 3 with a clear message, nothing written or dropped', async () => {
+      const missing = await partkit(['archive', 'export', '--to', 's3://no-such-bucket/x', '--path-style', '--drop-after-export']);
+      expect(missing.exitCode, missing.stderr).toBe(4);
+      expect(missing.stderr).toMatch(/bucket no-such-bucket does not exist/);
+
+      // s3rver checks the access key id but not V4 signatures, so the wrong credentials are a wrong key id here.
+      const wrong = await partkit(['archive', 'export', '--to', to, '--path-style', '--drop-after-export'], s3.env({ AWS_ACCESS_KEY_ID: 'NOT-A-KEY', AWS_SECRET_ACCESS_KEY: 'not-the-secret' }));
+      expect(wrong.exitCode, wrong.stderr).toBe(3);
+      expect(wrong.stderr).toMatch(/refused the credentials for bucket/);
+      expect(wrong.stderr).not.toContain('not-the-secret');
+
+      // A port with a listener that accepts and never answers, and one with no listener at all.
+      const silent: Server = createServer(() => undefined);
+      await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+      const silentPort = (silent.address() as { port: number }).port;
+      const closed = createServer();
+      await new Promise<void>((resolve) => closed.listen(0, '127.0.0.1', resolve));
+      const closedPort = (closed.address() as { port: number }).port;
+      await new Promise<void>((resolve) => closed.close(() => resolve()));
+      try {
+        const refused = await partkit(['archive', 'export', '--to', to, '--path-style', '--drop-after-export', '--endpoint', `http://127.0.0.1:${closedPort}`]);
+        expect(refused.exitCode, refused.stderr).toBe(3);
+        expect(refused.stderr).toMatch(/Cannot reach the object store at http:\/\/127\.0\.0\.1/);
+        const hanging = await partkit(['archive', 'export', '--to', to, '--path-style', '--drop-after-export'], s3.env({ AWS_ENDPOINT_URL_S3: `http://127.0.0.1:${silentPort}`, PARTKIT_S3_TIMEOUT_MS: '2000' }));
+        expect(hanging.exitCode, hanging.stderr).toBe(3);
+      } finally {
+        silent.close();
+      }
+      expect(await objectKeys(bucket)).toEqual([]);
+      expect(await archivedTables()).toEqual(BACK.map(childName).sort());
+      expect(await count('SELECT count(*) AS n FROM partkit.archive_export')).toBe(0);
+    });
+
+    it('export writes each month under the prefix with a manifest whose checksum matches the object; a second run skips all', async () => {
+      const result = await partkit(['archive', 'export', '--to', to, '--path-style', '--sse', 'AES256', '--json']);
+      expect(result.exitCode, result.stderr).toBe(0);
+      const json = JSON.parse(result.stdout) as ExportJson;
+      expect(json).toMatchObject({ directory: to, exported: 3, skipped: 0, dropped: 0 });
+      const keys = await objectKeys(bucket);
+      expect(keys).toEqual(BACK.flatMap((back) => [`semibot/${TABLE_KEY}/${monthOf(-back).key}.csv.gz`, `semibot/${TABLE_KEY}/${monthOf(-back).key}.json`]).sort());
+      for (const back of BACK) {
+        const data = await objectBytes(bucket, `semibot/${TABLE_KEY}/${monthOf(-back).key}.csv.gz`);
+        const manifest = JSON.parse((await objectBytes(bucket, `semibot/${TABLE_KEY}/${monthOf(-back).key}.json`)).toString('utf8')) as { rows: number; sha256: string; bytes: number; archived_table: string };
+        expect(manifest.sha256).toBe(createHash('sha256').update(data).digest('hex'));
+        expect(manifest.bytes).toBe(data.length);
+        expect(manifest.rows).toBe(rowsOf(back));
+        expect(gunzipSync(data).toString('utf8').split('\n')[0]).toBe('id,body,createdAt');
+        expect(json.months.find((month) => month.month === monthOf(-back).key)?.file).toBe(`${to}/${TABLE_KEY}/${monthOf(-back).key}.csv.gz`);
+      }
+      const records = (await db.query<{ file: string }>('SELECT file FROM partkit.archive_export ORDER BY month')).rows.map((row) => row.file);
+      expect(records).toEqual([...BACK].reverse().map((back) => `${to}/${TABLE_KEY}/${monthOf(-back).key}.csv.gz`));
+
+      const again = await partkit(['archive', 'export', '--to', to, '--path-style', '--json']);
+      expect(again.exitCode, again.stderr).toBe(0);
+      expect(JSON.parse(again.stdout)).toMatchObject({ exported: 0, skipped: 3 });
+    });
+
+    it('a tampered object is not trusted for a drop: the month is exported again, then dropped', async () => {
+      // s3rver keeps each object as a file; flip a byte in one of them, size unchanged.
+      const month = monthOf(-14).key;
+      const stored = findStoredObject(path.join(s3.directory, bucket), `${month}.csv.gz`);
+      const bytes = readFileSync(stored);
+      bytes[Math.floor(bytes.length / 2)]! ^= 0xff;
+      writeFileSync(stored, bytes);
+      const result = await partkit(['archive', 'export', '--to', to, '--path-style', '--drop-after-export', '--json']);
+      expect(result.exitCode, result.stderr).toBe(0);
+      const json = JSON.parse(result.stdout) as ExportJson;
+      expect(json.months.find((m) => m.month === month)).toMatchObject({ action: 'exported', dropped: true });
+      expect(json.months.filter((m) => m.action === 'skipped')).toHaveLength(2);
+      expect(await archivedTables()).toEqual([]);
+      expect(await count('SELECT count(*) AS n FROM partkit.archive_export WHERE dropped_at IS NULL')).toBe(0);
+      // No temporary key is left visible.
+      expect((await objectKeys(bucket)).filter((key) => key.includes('.partial'))).toEqual([]);
+    });
+
+    if (target === 'bare18') {
+      it('a 1M-row month streams to the bucket with flat memory; SIGKILL mid-upload, then a re-run: exported once, no partial object, nothing dropped unverified', async () => {
+        const back = 16;
+        const name = `${TABLE_NAME}_y${monthOf(-back).year}m${String(monthOf(-back).month).padStart(2, '0')}`;
+        const big = `partkit_archive."${name.replaceAll('"', '""')}"`;
+        await db.query(`CREATE TABLE ${big} (id bigint NOT NULL, body text, "createdAt" timestamptz NOT NULL)`);
+        await db.query(`INSERT INTO ${big} SELECT i, md5(i::text) || ' some text, "quoted"', $1::timestamptz + make_interval(secs => i % 86400) FROM generate_series(1, 1000000) i`, [`${monthOf(-back).key}-02 00:00:00+00`]);
+        const bigKey = `semibot/${TABLE_KEY}/${monthOf(-back).key}.csv.gz`;
+
+        const killed = partkit(['archive', 'export', '--to', to, '--path-style', '--drop-after-export'], s3.env(), 300_000);
+        // Killed once the first part reached the store: the upload is under way.
+        const deadline = Date.now() + 60_000;
+        while (Date.now() < deadline && !existsMultipart(s3.directory)) await new Promise((resolve) => setTimeout(resolve, 100));
+        killed.kill('SIGKILL');
+        const first = await killed;
+        expect(first.exitCode === null || first.signal === 'SIGKILL' || first.isTerminated).toBe(true);
+        expect(await objectKeys(bucket)).not.toContain(bigKey);
+        expect((await objectKeys(bucket)).filter((key) => key.endsWith('.csv.gz') && !key.includes('.partial'))).not.toContain(bigKey);
+        expect(await archivedTables()).toEqual([name]);
+
+        const run = partkit(['archive', 'export', '--to', to, '--path-style', '--drop-after-export', '--json'], s3.env(), 300_000);
+        const rss = watchPeakRss(run.pid!);
+        const result = await run;
+        const peakMb = rss.stop();
+        console.log(`archive export of a 1M-row month to s3 (s3rver stand-in): peak RSS ${peakMb.toFixed(1)} MB`);
+        expect(result.exitCode, result.stderr).toBe(0);
+        expect(peakMb).toBeGreaterThan(0);
+        expect(peakMb).toBeLessThan(200);
+        const json = JSON.parse(result.stdout) as ExportJson;
+        expect(json.months.filter((m) => m.month === monthOf(-back).key)).toMatchObject([{ action: 'exported', rows: 1_000_000, dropped: true }]);
+        const keys = await objectKeys(bucket);
+        expect(keys.filter((key) => key.includes('.partial'))).toEqual([]);
+        expect(keys.filter((key) => key === bigKey)).toHaveLength(1);
+        const data = await objectBytes(bucket, bigKey);
+        const manifest = JSON.parse((await objectBytes(bucket, bigKey.replace('.csv.gz', '.json'))).toString('utf8')) as { sha256: string; rows: number };
+        expect(createHash('sha256').update(data).digest('hex')).toBe(manifest.sha256);
+        expect(manifest.rows).toBe(1_000_000);
+        expect(await archivedTables()).toEqual([]);
+      }, 600_000);
+    }
+  });
+}
+
+/** The file s3rver stores an object's bytes in (its layout: <bucket>/<key>._S3rver_object). */
+function findStoredObject(root: string, suffix: string): string {
+  const found: string[] = [];
+  const walk = (dir: string) => {
+    for (const entry of readdirSync(dir, { withFileTypes: true })) {
+      const full = path.join(dir, entry.name);
+      if (entry.isDirectory()) walk(full);
+      else if (full.endsWith(`${suffix}._S3rver_object`) && !full.includes('.partial')) found.push(full);
+    }
+  };
+  walk(root);
+  if (found.length !== 1) throw new Error(`expected one stored object ending in ${suffix}, found ${found.length}`);
+  return found[0]!;
+}
+
+/** True once s3rver holds a part of a multipart upload (or a .partial object) anywhere. */
+function existsMultipart(root: string): boolean {
+  const walk = (dir: string): boolean =>
+    readdirSync(dir, { withFileTypes: true }).some((entry) => (entry.isDirectory() ? walk(path.join(dir, entry.name)) : entry.name.includes('.partial') || /part|upload/i.test(dir)));
+  return walk(root);
+}
