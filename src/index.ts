@@ -13,3 +13,5 @@ export { status, type StatusResult, type TableStatus, type MaintenanceStatus } f
 export { partitionCreate, planPartitionCreate } from './commands/partition-create.js';
 export { archiveExport, type ArchiveExportOptions, type ArchiveExportResult } from './archive/export.js';
 export type { CheckResult } from './core/checks/types.js';
+export { archiveRestore, type ArchiveRestoreOptions, type ArchiveRestoreResult } from './archive/restore.js';
+export { archiveList, type ArchiveListOptions, type ArchiveListResult } from './archive/list.js';

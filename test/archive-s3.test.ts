@@ -11,7 +11,8 @@ import { createHash } from 'node:crypto';
 import { gunzipSync } from 'node:zlib';
 import { GetObjectCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { createTestDatabase, describeTarget, runPartkit, type TargetName, type TestDatabase } from './helpers/targets.js';
+import { execa } from 'execa';
+import { cleanEnv, createTestDatabase, describeTarget, REPO_DIR, runPartkit, type TargetName, type TestDatabase } from './helpers/targets.js';
 import { monthOf } from './helpers/clock.js';
 import { startTestS3, S3_ACCESS_KEY, S3_SECRET_KEY, type TestS3 } from './helpers/s3.js';
 
@@ -94,6 +95,23 @@ for (const [target, strategy] of [
     }
     async function count(sql: string): Promise<number> {
       return Number((await db.query<{ n: string }>(sql)).rows[0]!.n);
+    }
+    /** Runs `work` while a writer inserts rows of the current month into the table; returns the ids it was given. */
+    async function withLiveWriter<T>(work: () => Promise<T>): Promise<{ value: T; written: string[] }> {
+      const written: string[] = [];
+      let writing = true;
+      const writer = (async () => {
+        while (writing) {
+          const { rows } = await db.query<{ id: string }>(`INSERT INTO ${TABLE} (body, "createdAt") VALUES ('live', now()) RETURNING id::text AS id`);
+          written.push(rows[0]!.id);
+        }
+      })();
+      try {
+        return { value: await work(), written };
+      } finally {
+        writing = false;
+        await writer;
+      }
     }
     async function archivedTables(): Promise<string[]> {
       const { rows } = await db.query<{ name: string }>(`SELECT relname AS name FROM pg_class WHERE relnamespace = 'partkit_archive'::regnamespace AND relkind = 'r' ORDER BY 1`);
@@ -188,8 +206,13 @@ for (const [target, strategy] of [
       const bytes = readFileSync(stored);
       bytes[Math.floor(bytes.length / 2)]! ^= 0xff;
       writeFileSync(stored, bytes);
-      const result = await partkit(['archive', 'export', '--to', to, '--path-style', '--drop-after-export', '--json']);
+      // A live writer inserts into the table while months are dropped; every row it got an id for must stay.
+      const hotBefore = await count(`SELECT count(*) AS n FROM ${TABLE}`);
+      const { value: result, written } = await withLiveWriter(() => partkit(['archive', 'export', '--to', to, '--path-style', '--drop-after-export', '--json']));
       expect(result.exitCode, result.stderr).toBe(0);
+      expect(written.length).toBeGreaterThan(0);
+      expect(await count(`SELECT count(*) AS n FROM ${TABLE}`)).toBe(hotBefore + written.length);
+      expect(await count(`SELECT count(DISTINCT id) AS n FROM ${TABLE} WHERE id = ANY('{${written.join(',')}}'::bigint[])`)).toBe(written.length);
       const json = JSON.parse(result.stdout) as ExportJson;
       expect(json.months.find((m) => m.month === month)).toMatchObject({ action: 'exported', dropped: true });
       expect(json.months.filter((m) => m.action === 'skipped')).toHaveLength(2);
@@ -197,6 +220,125 @@ for (const [target, strategy] of [
       expect(await count('SELECT count(*) AS n FROM partkit.archive_export WHERE dropped_at IS NULL')).toBe(0);
       // No temporary key is left visible.
       expect((await objectKeys(bucket)).filter((key) => key.includes('.partial'))).toEqual([]);
+    });
+
+    /** What the rows of month `back` hash to as inserted (computed by the server, not from a file). */
+    async function insertedDigest(back: number): Promise<string> {
+      const { rows } = await db.query<{ d: string }>(
+        `SELECT md5(string_agg('row ' || i || ', "q"' || '|' || ($1::timestamptz + make_interval(secs => i))::text, ',' ORDER BY i)) AS d FROM generate_series(1, $2) i`,
+        [`${monthOf(-back).key}-15 12:00:00+00`, rowsOf(back)],
+      );
+      return rows[0]!.d;
+    }
+    async function digestOf(relation: string): Promise<string> {
+      const { rows } = await db.query<{ d: string }>(`SELECT md5(string_agg(body || '|' || "createdAt"::text, ',' ORDER BY "createdAt")) AS d FROM ${relation}`);
+      return rows[0]!.d;
+    }
+    interface ListJson {
+      tables: { table: string; months: { month: string; state: string; rows: number | null; relation: string | null; file: string | null; sha256: string | null; fileState: string | null; problem: string | null }[] }[];
+      problems: number;
+    }
+    async function listJson(args: string[] = []): Promise<{ exitCode: number; json: ListJson; stderr: string }> {
+      const result = await partkit(['archive', 'list', '--path-style', '--json', ...args]);
+      return { exitCode: result.exitCode ?? -1, json: JSON.parse(result.stdout) as ListJson, stderr: result.stderr };
+    }
+    const monthIn = (json: ListJson, back: number) => json.tables[0]!.months.find((month) => month.month === monthOf(-back).key);
+    const RESTORED = 'public."Restored ""13"""';
+    const quotedChild = (back: number) => `public."${childName(back).replaceAll('"', '""')}"`;
+    const relationCount = (name: string) => count(`SELECT count(*) AS n FROM pg_class WHERE relname = '${name.replaceAll("'", "''")}'`);
+
+    it('archive list shows hot and dropped months with their files; --check reads them back', async () => {
+      const plain = await listJson();
+      expect(plain.exitCode, plain.stderr).toBe(0);
+      expect(plain.json.tables.map((table) => table.table)).toEqual([TABLE]);
+      expect(monthIn(plain.json, 1)).toMatchObject({ state: 'hot', relation: quotedChild(1) });
+      for (const back of BACK) expect(monthIn(plain.json, back)).toMatchObject({ state: 'dropped', rows: rowsOf(back), relation: null, file: `${to}/${TABLE_KEY}/${monthOf(-back).key}.csv.gz`, fileState: null });
+      const checked = await listJson(['--from', to, '--check']);
+      expect(checked.exitCode, checked.stderr).toBe(0);
+      for (const back of BACK) expect(monthIn(checked.json, back)).toMatchObject({ state: 'dropped', fileState: 'ok' });
+      const text = await partkit(['archive', 'list', '--path-style', '--from', to, '--check']);
+      expect(text.stdout).toContain(`${monthOf(-15).key}  dropped`);
+      expect(text.stdout).toMatch(/every file under s3:\/\/.* reads back as its manifest says/);
+    });
+
+    it('a tampered object: archive list --check flags it and restore refuses on its checksum, creating nothing', async () => {
+      const stored = findStoredObject(path.join(s3.directory, bucket), `${monthOf(-13).key}.csv.gz`);
+      const original = readFileSync(stored);
+      const bytes = Buffer.from(original);
+      bytes[Math.floor(bytes.length / 2)]! ^= 0xff;
+      writeFileSync(stored, bytes);
+      try {
+        const checked = await listJson(['--from', to, '--check']);
+        expect(checked.exitCode).toBe(1);
+        expect(checked.json.problems).toBe(1);
+        expect(monthIn(checked.json, 13)).toMatchObject({ fileState: 'mismatch' });
+        expect(monthIn(checked.json, 14)).toMatchObject({ fileState: 'ok' });
+        const restore = await partkit(['archive', 'restore', TABLE, '--month', monthOf(-13).key, '--from', to, '--path-style', '--into', RESTORED]);
+        expect(restore.exitCode, restore.stderr).toBe(1);
+        expect(restore.stderr).toMatch(/does not match its manifest/);
+        expect(await relationCount('Restored "13"')).toBe(0);
+      } finally {
+        writeFileSync(stored, original);
+      }
+    });
+
+    it('restore --into a new table: rows identical to those inserted; a second run does nothing', async () => {
+      const result = await partkit(['archive', 'restore', TABLE, '--month', monthOf(-13).key, '--from', to, '--path-style', '--into', RESTORED, '--json']);
+      expect(result.exitCode, result.stderr).toBe(0);
+      expect(JSON.parse(result.stdout)).toMatchObject({ action: 'restored', into: RESTORED, rows: rowsOf(13), attached: false });
+      expect(await digestOf(RESTORED)).toBe(await insertedDigest(13));
+      const again = await partkit(['archive', 'restore', TABLE, '--month', monthOf(-13).key, '--from', to, '--path-style', '--into', RESTORED, '--json']);
+      expect(again.exitCode, again.stderr).toBe(0);
+      expect(JSON.parse(again.stdout)).toMatchObject({ action: 'skipped' });
+      // Without --attach or --into there is no default destination (not the archive schema: purge would drop it again).
+      const neither = await partkit(['archive', 'restore', TABLE, '--month', monthOf(-13).key, '--from', to, '--path-style']);
+      expect(neither.exitCode).toBe(2);
+      expect(neither.stderr).toMatch(/needs --attach .* or --into schema\.table/);
+    });
+
+    it('restore --attach: refused past retention; after raising it, --dry-run changes nothing, then the month is attached with a live writer running', async () => {
+      const refused = await partkit(['archive', 'restore', TABLE, '--month', monthOf(-15).key, '--from', to, '--path-style', '--attach']);
+      expect(refused.exitCode, refused.stderr).toBe(2);
+      expect(refused.stderr).toMatch(/is past its retention \(1 year\): maintenance would archive it again/);
+      expect(await relationCount(childName(15))).toBe(0);
+
+      const longer = path.join(work, 'partkit-36.json');
+      writeFileSync(longer, JSON.stringify({ tables: [{ name: TABLE, controlColumn: 'createdAt', retention: '36 months' }] }));
+      const provision = await runPartkit(['provision', '--scheduler', 'external', '--config', longer, '--database-url', db.url]);
+      expect(provision.exitCode, provision.stderr).toBe(0);
+
+      const dry = await partkit(['archive', 'restore', TABLE, '--month', monthOf(-15).key, '--from', to, '--path-style', '--attach', '--dry-run']);
+      expect(dry.exitCode, dry.stderr).toBe(0);
+      expect(dry.stdout).toMatch(/would be loaded from .* and attached/);
+      expect(dry.stdout).toMatch(/ATTACH PARTITION/);
+      expect(await relationCount(childName(15))).toBe(0);
+
+      // A live writer inserts into the table the whole time; every row it got an id for must be there once.
+      const hotBefore = await count(`SELECT count(*) AS n FROM ${TABLE}`);
+      const { value: result, written } = await withLiveWriter(() => partkit(['archive', 'restore', TABLE, '--month', monthOf(-15).key, '--from', to, '--path-style', '--attach', '--json']));
+      expect(result.exitCode, result.stderr).toBe(0);
+      expect(JSON.parse(result.stdout)).toMatchObject({ action: 'restored', attached: true, rows: rowsOf(15), into: quotedChild(15) });
+      expect(written.length).toBeGreaterThan(0);
+      const { rows: bound } = await db.query<{ bound: string }>(
+        `SELECT pg_get_expr(c.relpartbound, c.oid) AS bound FROM pg_class c JOIN pg_inherits i ON i.inhrelid = c.oid WHERE c.oid = $1::regclass AND i.inhparent = $2::regclass`,
+        [quotedChild(15), TABLE],
+      );
+      expect(bound).toHaveLength(1);
+      expect(bound[0]!.bound).toContain(monthOf(-15).key);
+      // No bounds check is left behind: the partition bound replaces it.
+      expect(await count(`SELECT count(*) AS n FROM pg_constraint WHERE conname = 'partkit_restore_bounds'`)).toBe(0);
+      expect(await digestOf(`${TABLE} WHERE "createdAt" >= '${monthOf(-15).start}' AND "createdAt" < '${monthOf(-14).start}'`)).toBe(await insertedDigest(15));
+      expect(await count(`SELECT count(*) AS n FROM ${TABLE}`)).toBe(hotBefore + written.length + rowsOf(15));
+      expect(await count(`SELECT count(DISTINCT id) AS n FROM ${TABLE} WHERE id = ANY('{${written.join(',')}}'::bigint[])`)).toBe(written.length);
+
+      const again = await partkit(['archive', 'restore', TABLE, '--month', monthOf(-15).key, '--from', to, '--path-style', '--attach', '--json']);
+      expect(again.exitCode, again.stderr).toBe(0);
+      expect(JSON.parse(again.stdout)).toMatchObject({ action: 'skipped', attached: true });
+      const listed = await listJson(['--from', to]);
+      expect(monthIn(listed.json, 15)).toMatchObject({ state: 'hot' });
+      expect(monthIn(listed.json, 14)).toMatchObject({ state: 'dropped', fileState: 'manifest' });
+      // Back to the first config, for the tests below.
+      expect((await runPartkit(['provision', '--scheduler', 'external', '--config', config, '--database-url', db.url])).exitCode).toBe(0);
     });
 
     if (target === 'bare18') {
@@ -217,7 +359,7 @@ for (const [target, strategy] of [
         expect(first.exitCode === null || first.signal === 'SIGKILL' || first.isTerminated).toBe(true);
         expect(await objectKeys(bucket)).not.toContain(bigKey);
         expect((await objectKeys(bucket)).filter((key) => key.endsWith('.csv.gz') && !key.includes('.partial'))).not.toContain(bigKey);
-        expect(await archivedTables()).toEqual([name]);
+        expect(await archivedTables()).toContain(name);
 
         const run = partkit(['archive', 'export', '--to', to, '--path-style', '--drop-after-export', '--json'], s3.env(), 300_000);
         const rss = watchPeakRss(run.pid!);
@@ -238,6 +380,26 @@ for (const [target, strategy] of [
         expect(manifest.rows).toBe(1_000_000);
         expect(await archivedTables()).toEqual([]);
       }, 600_000);
+
+      it('docker/scripts/archive_old_data.sh takes an s3:// ARCHIVE_DIR (credentials and endpoint from AWS_* variables)', async () => {
+        const script = path.join(REPO_DIR, 'docker', 'scripts', 'archive_old_data.sh');
+        const run = (env: Record<string, string>) =>
+          execa(script, [], {
+            env: cleanEnv({ PARTKIT_BIN: `${process.execPath} ${path.join(REPO_DIR, 'dist', 'cli.js')}`, PARTKIT_CONFIG: config, DATABASE_URL: db.url, ARCHIVE_DIR: to, ...s3.env(), ...env }),
+            extendEnv: false,
+            reject: false,
+            timeout: 100_000,
+          });
+        const ok = await run({ ARCHIVE_S3_PATH_STYLE: '1', ARCHIVE_DROP: '1', ARCHIVE_S3_STORAGE_CLASS: 'STANDARD' });
+        expect(ok.exitCode, ok.stderr).toBe(0);
+        expect(ok.stdout).toMatch(/^archive export to s3:\/\/cold-bare18\/semibot: /m);
+        expect(await archivedTables()).toEqual([]);
+        const bad = await run({ ARCHIVE_S3_PATH_STYLE: 'yes' });
+        expect(bad.exitCode).toBe(2);
+        expect(bad.stderr).toMatch(/ARCHIVE_S3_PATH_STYLE must be 1 or 0/);
+        const missing = await run({ ARCHIVE_DIR: 's3://no-such-bucket/x', ARCHIVE_S3_PATH_STYLE: '1' });
+        expect(missing.exitCode).toBe(4);
+      });
     }
   });
 }

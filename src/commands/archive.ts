@@ -4,6 +4,8 @@
  */
 import type { Argv, CommandModule } from 'yargs';
 import { archiveExport, renderArchiveExport } from '../archive/export.js';
+import { archiveList, renderArchiveList } from '../archive/list.js';
+import { archiveRestore, renderArchiveRestore } from '../archive/restore.js';
 import { runCommand, type GlobalOptions } from '../core/context.js';
 import { UsageError } from '../core/errors.js';
 
@@ -63,9 +65,65 @@ const exportCommand: CommandModule<GlobalOptions, ArchiveExportArgs> = {
   },
 };
 
+interface ArchiveRestoreArgs extends GlobalOptions, S3Args {
+  readonly table: string;
+  readonly month: string;
+  readonly from: string;
+  readonly attach?: boolean;
+  readonly into?: string;
+}
+
+const restoreCommand: CommandModule<GlobalOptions, ArchiveRestoreArgs> = {
+  command: 'restore <table>',
+  describe: 'Load one exported month back from DIR or s3://bucket/prefix, checked against its manifest (rows and sha256)',
+  builder: (yargs) =>
+    withS3Options(
+      yargs
+        .positional('table', { type: 'string', demandOption: true, describe: 'The managed table, schema.table' })
+        .option('month', { type: 'string', demandOption: true, describe: 'The month, YYYY-MM' })
+        .option('from', { type: 'string', demandOption: true, describe: 'Where it was exported: a folder or s3://bucket/prefix' })
+        .option('attach', { type: 'boolean', default: false, describe: "Attach it to the table again as the month's partition (refused when the month is past retention or the default partition holds rows of it)" })
+        .option('into', { type: 'string', describe: 'Load it into this new table, schema.table, instead' })
+        .example('$0 archive restore public.messages --month 2025-11 --from s3://semibot-cold/partkit', 'back into the archive schema, as retention left it')
+        .example('$0 archive restore public.messages --month 2025-11 --from /mnt/cold/semibot --into restore_drill.messages_2025_11', ''),
+      false,
+    ) as unknown as Argv<ArchiveRestoreArgs>,
+  handler: async (args) => {
+    process.exitCode = await runCommand(
+      args,
+      async (ctx) =>
+        archiveRestore(await ctx.database(), ctx.config, { table: args.table, month: args.month, from: args.from, attach: args.attach, into: args.into, dryRun: args.dryRun, s3: s3Options(args) }),
+      renderArchiveRestore,
+    );
+  },
+};
+
+interface ArchiveListArgs extends GlobalOptions, S3Args {
+  readonly table?: string;
+  readonly from?: string;
+  readonly check?: boolean;
+}
+
+const listCommand: CommandModule<GlobalOptions, ArchiveListArgs> = {
+  command: 'list',
+  describe: 'Where each month is: hot, archived, exported, dropped or purged, with rows, size, file and checksum',
+  builder: (yargs) =>
+    withS3Options(
+      yargs
+        .option('table', { type: 'string', describe: 'Only this table, schema.table' })
+        .option('from', { type: 'string', describe: 'Also read the manifests in this folder or s3://bucket/prefix' })
+        .option('check', { type: 'boolean', default: false, describe: 'Read every file under --from back and compare it with its manifest (exit 1 on a mismatch)' })
+        .example('$0 archive list --from s3://semibot-cold/partkit --check', ''),
+      false,
+    ) as unknown as Argv<ArchiveListArgs>,
+  handler: async (args) => {
+    process.exitCode = await runCommand(args, async (ctx) => archiveList(await ctx.database(), ctx.config, { table: args.table, from: args.from, check: args.check, s3: s3Options(args) }), renderArchiveList);
+  },
+};
+
 export const archiveCommand: CommandModule<GlobalOptions, GlobalOptions> = {
   command: 'archive',
-  describe: 'Work on the archived months (export to cold storage)',
-  builder: (yargs) => yargs.command(exportCommand).demandCommand(1, 'Name an action: archive export.'),
+  describe: 'Work on the archived months: export to cold storage (a folder or S3), restore, list',
+  builder: (yargs) => yargs.command(exportCommand).command(restoreCommand).command(listCommand).demandCommand(1, 'Name an action: archive export, archive restore or archive list.'),
   handler: () => undefined,
 };

@@ -115,6 +115,9 @@ export class S3Target implements ArchiveTarget {
     const endpoint = options.endpoint ?? (env.AWS_ENDPOINT_URL_S3 || env.AWS_ENDPOINT_URL || undefined);
     if (endpoint !== undefined && !/^https?:\/\/[^/]+/i.test(endpoint)) throw new UsageError(`--endpoint "${endpoint}" is not an http(s) URL.`, 'For example: --endpoint https://ACCOUNT.r2.cloudflarestorage.com');
     this.endpoint = endpoint ?? 'AWS S3';
+    // partkit supports Node >= 20.19 and pins the SDK's version; its notice about future versions
+    // wanting Node 22 would only be noise in every command's output. Set the variable to see it.
+    process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
     this.client = new S3Client({
       region: env.AWS_REGION || env.AWS_DEFAULT_REGION || 'us-east-1',
       ...(endpoint ? { endpoint } : {}),
