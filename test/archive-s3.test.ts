@@ -300,6 +300,7 @@ for (const [target, strategy] of [
       const refused = await partkit(['archive', 'restore', TABLE, '--month', monthOf(-15).key, '--from', to, '--path-style', '--attach']);
       expect(refused.exitCode, refused.stderr).toBe(2);
       expect(refused.stderr).toMatch(/is past its retention \(1 year\): maintenance would archive it again/);
+      expect(refused.stderr).toMatch(/--attach --keep/);
       expect(await relationCount(childName(15))).toBe(0);
 
       const longer = path.join(work, 'partkit-36.json');
@@ -339,6 +340,36 @@ for (const [target, strategy] of [
       expect(monthIn(listed.json, 14)).toMatchObject({ state: 'dropped', fileState: 'manifest' });
       // Back to the first config, for the tests below.
       expect((await runPartkit(['provision', '--scheduler', 'external', '--config', config, '--database-url', db.url])).exitCode).toBe(0);
+    });
+
+    it('restore --attach --keep holds a month past retention (kit archive_hold): maintenance leaves it attached and archives it again once released', async () => {
+      const args = ['archive', 'restore', TABLE, '--month', monthOf(-14).key, '--from', to, '--path-style', '--attach', '--keep', '--json'];
+      if (strategy === 'partman') {
+        const refused = await partkit(args);
+        expect(refused.exitCode).toBe(2);
+        expect(refused.stderr).toMatch(/--keep needs the plpgsql strategy/);
+        expect(await relationCount(childName(14))).toBe(0);
+        return;
+      }
+      const hotBefore = await count(`SELECT count(*) AS n FROM ${TABLE}`);
+      const { value: result, written } = await withLiveWriter(() => partkit(args));
+      expect(result.exitCode, result.stderr).toBe(0);
+      expect(JSON.parse(result.stdout)).toMatchObject({ action: 'restored', attached: true, rows: rowsOf(14) });
+      expect(await count(`SELECT count(*) AS n FROM ${TABLE}`)).toBe(hotBefore + written.length + rowsOf(14));
+      expect(await count(`SELECT count(*) AS n FROM partkit.archive_hold WHERE month = '${monthOf(-14).key}'`)).toBe(1);
+
+      const maintain = await partkit(['maintain', '--json']);
+      expect(maintain.exitCode, maintain.stdout).toBe(0);
+      const detached = (JSON.parse(maintain.stdout) as { events: { action: string; partition: string | null }[] }).events.filter((event) => event.action === 'detached').map((event) => event.partition);
+      // Month 15 was attached without a hold, past the 12 months: archived again. Month 14 is held.
+      expect(detached).toEqual([quotedChild(15)]);
+      expect(await count(`SELECT count(*) AS n FROM pg_inherits WHERE inhrelid = '${quotedChild(14).replaceAll("'", "''")}'::regclass`)).toBe(1);
+      expect(await digestOf(`${TABLE} WHERE "createdAt" >= '${monthOf(-14).start}' AND "createdAt" < '${monthOf(-13).start}'`)).toBe(await insertedDigest(14));
+
+      await db.query(`DELETE FROM partkit.archive_hold`);
+      const released = await partkit(['maintain', '--json']);
+      expect(released.exitCode, released.stdout).toBe(0);
+      expect((JSON.parse(released.stdout) as { events: { action: string; partition: string | null }[] }).events.filter((event) => event.action === 'detached').map((event) => event.partition)).toEqual([quotedChild(14)]);
     });
 
     if (target === 'bare18') {

@@ -13,7 +13,7 @@ import { pipeline } from 'node:stream/promises';
 import { createGunzip } from 'node:zlib';
 import type { Config } from '../core/config.js';
 import type { Database } from '../core/db.js';
-import { CheckFailedError, ExitCode, LockError, UsageError } from '../core/errors.js';
+import { CheckFailedError, ExitCode, LockError, MissingCapabilityError, UsageError } from '../core/errors.js';
 import { displayName, parseQualifiedName, quoteIdent, quoteLiteral, quoteQualified, type QualifiedName } from '../core/identifiers.js';
 import { shellQuote } from '../core/shell.js';
 import { renderPlan, sqlStep, type SqlStep } from '../core/plan.js';
@@ -29,6 +29,8 @@ export interface ArchiveRestoreOptions {
   readonly from: string;
   readonly attach?: boolean | undefined;
   readonly into?: string | undefined;
+  /** With --attach: hold the month (kit's archive_hold) so that maintenance does not archive it again. */
+  readonly keep?: boolean | undefined;
   readonly s3?: S3Options | undefined;
   readonly dryRun?: boolean | undefined;
 }
@@ -83,6 +85,7 @@ export async function archiveRestore(db: Database, config: Config, options: Arch
   const month = MONTH.exec(options.month ?? '');
   if (!month) throw new UsageError(`--month "${options.month}" is not a month.`, 'Use YYYY-MM, e.g. --month 2025-11');
   if (options.attach && options.into) throw new UsageError('--attach and --into exclude each other.', 'Give one: --attach puts the month back into the table, --into schema.table loads it elsewhere.');
+  if (options.keep && !options.attach) throw new UsageError('--keep holds a month attached, so it needs --attach.', 'Add --attach, or leave --keep out.');
   // Not back into the archive schema by default: the next export would record it again and purge drop it again.
   if (!options.attach && !options.into) {
     throw new UsageError('archive restore needs --attach (back into the table) or --into schema.table (a new table to query on its own).', `For example: partkit archive restore ${shellQuote(options.table)} --month ${shellQuote(options.month ?? 'YYYY-MM')} --from ${shellQuote(options.from)} --into restore.month`);
@@ -126,7 +129,10 @@ export async function archiveRestore(db: Database, config: Config, options: Arch
   if (existing) {
     const [count] = await db.query<{ n: string }>(`SELECT count(*) AS n FROM ${quoteQualified(destination)}`);
     const attachedHere = existing.parent !== null && (await sameRelation(db, existing.parent, parent));
-    if (options.attach && attachedHere) return skipped(options, manifest, file, destination, true, Number(count!.n));
+    if (options.attach && attachedHere) {
+      if (options.keep && !dryRun) await db.applyPlan({ steps: [holdStep(config.kitSchema, parent, options.month)] });
+      return skipped(options, manifest, file, destination, true, Number(count!.n));
+    }
     if (Number(count!.n) !== manifest.rows || existing.parent !== null) {
       throw new LockError(
         `${displayName(destination)} already exists${existing.parent ? `, attached to ${existing.parent},` : ''} with ${count!.n} rows; the export has ${manifest.rows}.`,
@@ -158,11 +164,21 @@ export async function archiveRestore(db: Database, config: Config, options: Arch
       [quoteQualified(parent), Number(month[1]), Number(month[2]), parent.schema, parent.name],
     );
     bounds = row!;
-    if (bounds.past_retention) {
+    if (bounds.past_retention && !options.keep) {
       throw new UsageError(
         `${options.month} of ${displayName(parent)} is past its retention (${bounds.retention}): maintenance would archive it again right after the attach.`,
-        `Nothing was changed. Load it beside the table instead: partkit archive restore ${shellQuote(options.table)} --month ${options.month} --from ${shellQuote(options.from)} --into SCHEMA.TABLE (or raise the retention in the config and run partkit provision first).`,
+        `Nothing was changed. Hold it attached: partkit archive restore ${shellQuote(options.table)} --month ${options.month} --from ${shellQuote(options.from)} --attach --keep (or load it beside the table with --into SCHEMA.TABLE).`,
       );
+    }
+    if (options.keep) {
+      if (managed!.strategy !== 'plpgsql') {
+        throw new UsageError(
+          `--keep needs the plpgsql strategy: pg_partman applies ${displayName(parent)}'s retention itself and knows no per-month holds.`,
+          'Nothing was changed. Raise the retention in the config and run partkit provision, then restore with --attach; or restore beside the table with --into SCHEMA.TABLE.',
+        );
+      }
+      const [hold] = await db.query<{ ok: boolean }>('SELECT to_regclass($1) IS NOT NULL AS ok', [`${kit}.archive_hold`]);
+      if (!hold?.ok) throw new MissingCapabilityError(`partkit's archive_hold is not installed in this database (schema ${config.kitSchema}).`, 'Run `partkit provision` first; it installs the kit schema update.');
     }
     if (bounds.default_partition !== null) {
       const [held] = await db.query<{ n: string }>(
@@ -197,6 +213,7 @@ export async function archiveRestore(db: Database, config: Config, options: Arch
   if (options.attach && bounds) {
     const key = quoteIdent(bounds.control_column);
     const group = `attach ${displayName(destination)}`;
+    if (options.keep) attachSteps.push(holdStep(config.kitSchema, parent, options.month, group));
     attachSteps.push(
       sqlStep(
         `check ${displayName(destination)} holds only ${options.month} (so that ATTACH need not scan it)`,
@@ -252,6 +269,15 @@ export async function archiveRestore(db: Database, config: Config, options: Arch
   }
   if (attachSteps.length > 0) await db.applyPlan({ steps: attachSteps });
   return result;
+}
+
+/** The hold maintenance reads (archive_hold): the month stays attached past retention. */
+function holdStep(kitSchema: string, parent: QualifiedName, month: string, group?: string): SqlStep {
+  return sqlStep(
+    `hold ${displayName(parent)} ${month} attached: maintenance does not archive it while ${kitSchema}.archive_hold has it`,
+    `INSERT INTO ${quoteIdent(kitSchema)}.archive_hold (parent_schema, parent_table, month, reason) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING`,
+    { params: [parent.schema, parent.name, month, 'partkit archive restore --attach --keep'], table: displayName(parent), ...(group ? { group } : {}) },
+  );
 }
 
 function skipped(options: ArchiveRestoreOptions, manifest: ArchiveManifest, file: string, destination: QualifiedName, attached: boolean, rows: number): ArchiveRestoreResult {

@@ -71,6 +71,7 @@ interface ArchiveRestoreArgs extends GlobalOptions, S3Args {
   readonly from: string;
   readonly attach?: boolean;
   readonly into?: string;
+  readonly keep?: boolean;
 }
 
 const restoreCommand: CommandModule<GlobalOptions, ArchiveRestoreArgs> = {
@@ -84,6 +85,7 @@ const restoreCommand: CommandModule<GlobalOptions, ArchiveRestoreArgs> = {
         .option('from', { type: 'string', demandOption: true, describe: 'Where it was exported: a folder or s3://bucket/prefix' })
         .option('attach', { type: 'boolean', default: false, describe: "Attach it to the table again as the month's partition (refused when the month is past retention or the default partition holds rows of it)" })
         .option('into', { type: 'string', describe: 'Load it into this new table, schema.table, instead' })
+        .option('keep', { type: 'boolean', default: false, describe: 'With --attach: hold a month past retention attached (maintenance skips held months; plpgsql strategy)' })
         .example('$0 archive restore public.messages --month 2025-11 --from s3://semibot-cold/partkit', 'back into the archive schema, as retention left it')
         .example('$0 archive restore public.messages --month 2025-11 --from /mnt/cold/semibot --into restore_drill.messages_2025_11', ''),
       false,
@@ -92,7 +94,7 @@ const restoreCommand: CommandModule<GlobalOptions, ArchiveRestoreArgs> = {
     process.exitCode = await runCommand(
       args,
       async (ctx) =>
-        archiveRestore(await ctx.database(), ctx.config, { table: args.table, month: args.month, from: args.from, attach: args.attach, into: args.into, dryRun: args.dryRun, s3: s3Options(args) }),
+        archiveRestore(await ctx.database(), ctx.config, { table: args.table, month: args.month, from: args.from, attach: args.attach, into: args.into, keep: args.keep, dryRun: args.dryRun, s3: s3Options(args) }),
       renderArchiveRestore,
     );
   },
