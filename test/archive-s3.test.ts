@@ -3,7 +3,7 @@
  * test/helpers/s3.ts): the same SDK calls as for AWS S3, R2 or MinIO. On the plpgsql fallback
  * (bare18) and on pg_partman 5 (pg17), with a table name in mixed case with a space and a quote.
  */
-import { readdirSync, readFileSync, writeFileSync, mkdtempSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, writeFileSync, mkdtempSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -382,9 +382,10 @@ for (const [target, strategy] of [
         const bigKey = `semibot/${TABLE_KEY}/${monthOf(-back).key}.csv.gz`;
 
         const killed = partkit(['archive', 'export', '--to', to, '--path-style', '--drop-after-export'], s3.env(), 300_000);
-        // Killed once the first part reached the store: the upload is under way.
-        const deadline = Date.now() + 60_000;
-        while (Date.now() < deadline && !existsMultipart(s3.directory)) await new Promise((resolve) => setTimeout(resolve, 100));
+        // Killed once the first 5 MiB part reached the store: the multipart upload is under way.
+        const deadline = Date.now() + 120_000;
+        while (Date.now() < deadline && !partUploaded(path.join(s3.directory, bucket))) await new Promise((resolve) => setTimeout(resolve, 50));
+        expect(partUploaded(path.join(s3.directory, bucket))).toBe(true);
         killed.kill('SIGKILL');
         const first = await killed;
         expect(first.exitCode === null || first.signal === 'SIGKILL' || first.isTerminated).toBe(true);
@@ -450,9 +451,9 @@ function findStoredObject(root: string, suffix: string): string {
   return found[0]!;
 }
 
-/** True once s3rver holds a part of a multipart upload (or a .partial object) anywhere. */
-function existsMultipart(root: string): boolean {
-  const walk = (dir: string): boolean =>
-    readdirSync(dir, { withFileTypes: true }).some((entry) => (entry.isDirectory() ? walk(path.join(dir, entry.name)) : entry.name.includes('.partial') || /part|upload/i.test(dir)));
-  return walk(root);
+/** True once s3rver holds a part of a multipart upload in this bucket (its layout: <bucket>/._S3rver_uploads/<uploadId>/<partNumber>). */
+function partUploaded(bucketDir: string): boolean {
+  const uploads = path.join(bucketDir, '._S3rver_uploads');
+  if (!existsSync(uploads)) return false;
+  return readdirSync(uploads).some((upload) => readdirSync(path.join(uploads, upload)).some((name) => /^\d+$/.test(name)));
 }

@@ -412,6 +412,47 @@ for (const [target, strategy] of [
       expect(after.events.filter((event) => event.action.startsWith('purge'))).toEqual([]);
     });
 
+    it('archive list --check and archive restore work on a folder too: dropped and purged months, a tampered file refused', async () => {
+      interface ListJson {
+        tables: { table: string; months: { month: string; state: string; fileState: string | null }[] }[];
+        problems: number;
+      }
+      const list = await partkit(['archive', 'list', '--from', dir, '--check', '--json']);
+      expect(list.exitCode, list.stderr).toBe(0);
+      const json = JSON.parse(list.stdout) as ListJson;
+      expect(json.problems).toBe(0);
+      const monthsOf = (table: Table) => json.tables.find((t) => t.table === `public.${table}`)!.months;
+      expect(monthsOf('messages').find((m) => m.month === monthOf(-1).key)).toMatchObject({ state: 'hot', fileState: null });
+      expect(monthsOf('messages').find((m) => m.month === monthOf(-13).key)).toMatchObject({ state: 'dropped', fileState: 'ok' });
+      expect(monthsOf('messages').find((m) => m.month === monthOf(-14).key)).toMatchObject({ state: 'purged', fileState: 'ok' });
+      expect(monthsOf('usage_records').find((m) => m.month === monthOf(-15).key)).toMatchObject({ state: 'purged', fileState: 'ok' });
+
+      const restored = await partkit(['archive', 'restore', 'public.messages', '--month', monthOf(-15).key, '--from', dir, '--into', 'public."Restored Messages"', '--json']);
+      expect(restored.exitCode, restored.stderr).toBe(0);
+      const manifest = readManifest(manifestOf('messages', 15));
+      expect(await count('SELECT count(*) AS n FROM public."Restored Messages"')).toBe(manifest.rows);
+      const records = parseCsv(gunzipSync(readFileSync(fileOf('messages', 15))).toString('utf8')).slice(1);
+      const contents = (await db.query<{ content: string }>(`SELECT content FROM public."Restored Messages"`)).rows.map((row) => row.content);
+      expect(contents.sort()).toEqual(records.map((record) => record[3]).sort());
+
+      const file = fileOf('usage_records', 13);
+      const original = readFileSync(file);
+      const bytes = Buffer.from(original);
+      bytes[Math.floor(bytes.length / 2)] = bytes[Math.floor(bytes.length / 2)]! ^ 0xff;
+      writeFileSync(file, bytes);
+      try {
+        const flagged = await partkit(['archive', 'list', '--from', dir, '--check', '--table', 'public.usage_records']);
+        expect(flagged.exitCode).toBe(1);
+        expect(flagged.stdout).toMatch(/1 month\(s\) whose file is missing or does not match its manifest/);
+        const refused = await partkit(['archive', 'restore', 'public.usage_records', '--month', monthOf(-13).key, '--from', dir, '--into', 'public.restored_usage']);
+        expect(refused.exitCode).toBe(1);
+        expect(refused.stderr).toMatch(/does not match its manifest/);
+        expect(await count(`SELECT count(*) AS n FROM pg_class WHERE relname = 'restored_usage'`)).toBe(0);
+      } finally {
+        writeFileSync(file, original);
+      }
+    });
+
     if (target === 'bare18') {
       it('docker/scripts/archive_old_data.sh runs maintain then export, passes exit codes on, and checks its arguments', async () => {
         const run = (args: string[], env: Record<string, string>) =>

@@ -8,7 +8,6 @@
  * the right row count and checksum. A month whose manifest already matches the table is skipped,
  * so a second run writes nothing.
  */
-import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createGzip } from 'node:zlib';
 import { readArchivedMonths } from '../core/checks/state.js';
@@ -18,13 +17,10 @@ import { CheckFailedError, ExitCode, MissingCapabilityError, UsageError } from '
 import { displayName, quoteIdent, quoteQualified, type QualifiedName } from '../core/identifiers.js';
 import type { Logger } from '../core/log.js';
 import { sqlStep, type SqlStep } from '../core/plan.js';
-import { checkExportStream, csvField, csvHeader, hashTap, type FileCheck } from './csv.js';
+import { checkExportStream, csvHeader, hashTap, type FileCheck } from './csv.js';
 import { fileSafe, MANIFEST_FORMAT, monthKeys, parseManifest, sameColumns, type ArchiveColumn, type ArchiveManifest } from './manifest.js';
 import { openTarget, type ArchiveTarget, type S3Options } from './targets/index.js';
 
-/** Rows fetched from the cursor per round trip. */
-const FETCH_ROWS = 2000;
-const CURSOR = 'partkit_archive_export';
 
 export interface MonthExport {
   /** The parent table, as SQL writes it. */
@@ -147,36 +143,26 @@ async function inspectTable(db: Database, target: ArchiveTarget, archiveSchema: 
 // Export one month
 
 /**
- * Streams the table through a cursor into gzip and the target, in one read-only snapshot. Values
- * are cast to text by the server, so they are exactly what COPY would print (dates in ISO,
- * timestamptz in UTC). Cursor statements only read; changes to the database still go through applyPlan.
+ * Streams the table with `COPY (SELECT ...) TO STDOUT WITH (FORMAT csv, HEADER)` into gzip and the
+ * target, in one read-only snapshot: the server writes the CSV (dates in ISO, timestamptz in UTC, as
+ * the settings below pin them), so rows never become JavaScript objects and memory stays flat
+ * whatever the size of the month. Only reads; changes to the database still go through applyPlan.
  */
 async function writeExport(db: Database, target: ArchiveTarget, table: ArchivedTable, log: Logger): Promise<{ rows: number; sha256: string; bytes: number }> {
-  const select = `SELECT ${table.columns.map((column, i) => `${quoteIdent(column.name)}::text AS c${i}`).join(', ')} FROM ${quoteQualified(table.archived)}`;
-  let rows = 0;
-  async function* csv(): AsyncGenerator<Buffer> {
-    yield Buffer.from(csvHeader(table.columns), 'utf8');
-    for (;;) {
-      const batch = await db.query<Record<string, string | null>>(`FETCH FORWARD ${FETCH_ROWS} FROM ${CURSOR}`);
-      if (batch.length === 0) return;
-      let text = '';
-      for (const row of batch) text += `${table.columns.map((_, i) => csvField(row[`c${i}`] ?? null)).join(',')}\n`;
-      rows += batch.length;
-      yield Buffer.from(text, 'utf8');
-    }
-  }
+  const select = `SELECT ${table.columns.map((column) => quoteIdent(column.name)).join(', ')} FROM ${quoteQualified(table.archived)}`;
   const tap = hashTap();
+  let rows = 0;
   await db.query('BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY');
   try {
     await db.query(`SET LOCAL TimeZone = 'UTC'`);
     await db.query(`SET LOCAL DateStyle = 'ISO, YMD'`);
     await db.query(`SET LOCAL IntervalStyle = 'postgres'`);
     await db.query('SET LOCAL extra_float_digits = 1');
-    await db.query(`DECLARE ${CURSOR} NO SCROLL CURSOR FOR ${select}`);
     log.info(`• export ${displayName(table.archived)} (${table.month}) to ${target.location(table.fileKey)}`);
     // The old manifest goes first: a manifest never describes a file other than its own.
     await target.remove(table.manifestKey);
-    const produced = pipeline(Readable.from(csv()), createGzip(), tap.stream);
+    const copy = db.copyOut(`COPY (${select}) TO STDOUT WITH (FORMAT csv, HEADER)`);
+    const produced = pipeline(copy, createGzip(), tap.stream);
     try {
       await Promise.all([produced, target.write(table.fileKey, tap.stream)]);
     } catch (error) {
@@ -184,6 +170,7 @@ async function writeExport(db: Database, target: ArchiveTarget, table: ArchivedT
       await produced.catch(() => undefined);
       throw error;
     }
+    rows = copy.rowCount;
     await db.query('COMMIT');
   } catch (error) {
     await db.query('ROLLBACK').catch(() => undefined);

@@ -6,7 +6,7 @@
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import pg from 'pg';
-import { from as copyFrom } from 'pg-copy-streams';
+import { from as copyFrom, to as copyTo } from 'pg-copy-streams';
 import { migrate } from 'postgres-migrations';
 import { connectionError, withDatabase, type ConnectionTarget } from './connection.js';
 import { ConnectionError, EXIT_CODE_OF_KIND, failureKind, LockError, PartkitError, REPORT_BUG_HINT, sqlState, type FailureKind } from './errors.js';
@@ -201,6 +201,16 @@ export class Database {
       await client.query('ROLLBACK').catch(() => undefined);
       throw error;
     }
+  }
+
+  /**
+   * `COPY ... TO STDOUT` as a stream on the session's connection, inside the transaction the caller
+   * opened (a read-only snapshot for an export): the server writes the CSV, so no row passes
+   * through JavaScript objects and memory stays flat. rowCount is set once the stream has ended.
+   */
+  copyOut(sql: string): Readable & { readonly rowCount: number } {
+    this.options.log.debug(sql);
+    return this.client.query(copyTo(sql));
   }
 
   /**
