@@ -149,6 +149,13 @@ for (const [target, strategy] of [
       expect(result.exitCode, `${result.stderr}\n${result.stdout}`).toBe(0);
       return JSON.parse(result.stdout) as MaintainJson;
     }
+    /** Month -> state as `partkit archive list` reports it for one table. */
+    async function listedStates(table: Table): Promise<Record<string, string>> {
+      const result = await partkit(['archive', 'list', '--table', `public.${table}`, '--json']);
+      expect(result.exitCode, result.stderr).toBe(0);
+      const json = JSON.parse(result.stdout) as { tables: { months: { month: string; state: string }[] }[] };
+      return Object.fromEntries(json.tables[0]!.months.map((month) => [month.month, month.state]));
+    }
     async function archivedTables(): Promise<string[]> {
       const { rows } = await db.query<{ name: string }>(`SELECT relname AS name FROM pg_class WHERE relnamespace = 'partkit_archive'::regnamespace AND relkind = 'r' ORDER BY 1`);
       return rows.map((row) => row.name);
@@ -218,6 +225,8 @@ for (const [target, strategy] of [
         expect(await attachedRows(table)).toBe(hot);
       }
       expect(await count(`SELECT count(*) AS n FROM partkit.managed_table WHERE purge_after = interval '13 months'`)).toBe(2);
+      // archive list: detached, not exported yet.
+      expect(await listedStates('messages')).toMatchObject({ [monthOf(-15).key]: 'archived', [monthOf(-13).key]: 'archived', [monthOf(-12).key]: 'hot', [monthOf(-1).key]: 'hot' });
     });
 
     it('--dry-run lists every archived month and writes nothing', async () => {
@@ -305,6 +314,10 @@ for (const [target, strategy] of [
       const text = await partkit(['archive', 'export', '--to', dir]);
       expect(text.exitCode).toBe(0);
       expect(text.stdout).toMatch(/: 0 exported, 6 already exported, 0 dropped/);
+      // archive list: exported, with the recorded file and checksum.
+      expect(await listedStates('usage_records')).toMatchObject({ [monthOf(-14).key]: 'exported', [monthOf(-2).key]: 'hot' });
+      const listed = JSON.parse((await partkit(['archive', 'list', '--table', 'public.messages', '--json'])).stdout) as { tables: { months: { month: string; file: string; sha256: string }[] }[] };
+      expect(listed.tables[0]!.months.find((month) => month.month === monthOf(-13).key)).toMatchObject({ file: fileOf('messages', 13), sha256: sha256(fileOf('messages', 13)) });
       expect(text.stdout).toContain(`skipped  public.messages ${monthOf(-13).key}`);
     });
 
