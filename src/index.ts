@@ -11,5 +11,7 @@ export { maintain, type MaintainResult, type MaintenanceEvent } from './commands
 export { verify, verifyJunit, type VerifyOptions, type VerifyResult } from './commands/verify.js';
 export { status, type StatusResult, type TableStatus, type MaintenanceStatus } from './commands/status.js';
 export { partitionCreate, planPartitionCreate } from './commands/partition-create.js';
-export { archiveExport, type ArchiveExportOptions, type ArchiveExportResult } from './commands/archive.js';
+export { archiveExport, type ArchiveExportOptions, type ArchiveExportResult } from './archive/export.js';
 export type { CheckResult } from './core/checks/types.js';
+export { archiveRestore, type ArchiveRestoreOptions, type ArchiveRestoreResult } from './archive/restore.js';
+export { archiveList, type ArchiveListOptions, type ArchiveListResult } from './archive/list.js';

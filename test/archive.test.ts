@@ -149,6 +149,13 @@ for (const [target, strategy] of [
       expect(result.exitCode, `${result.stderr}\n${result.stdout}`).toBe(0);
       return JSON.parse(result.stdout) as MaintainJson;
     }
+    /** Month -> state as `partkit archive list` reports it for one table. */
+    async function listedStates(table: Table): Promise<Record<string, string>> {
+      const result = await partkit(['archive', 'list', '--table', `public.${table}`, '--json']);
+      expect(result.exitCode, result.stderr).toBe(0);
+      const json = JSON.parse(result.stdout) as { tables: { months: { month: string; state: string }[] }[] };
+      return Object.fromEntries(json.tables[0]!.months.map((month) => [month.month, month.state]));
+    }
     async function archivedTables(): Promise<string[]> {
       const { rows } = await db.query<{ name: string }>(`SELECT relname AS name FROM pg_class WHERE relnamespace = 'partkit_archive'::regnamespace AND relkind = 'r' ORDER BY 1`);
       return rows.map((row) => row.name);
@@ -218,6 +225,8 @@ for (const [target, strategy] of [
         expect(await attachedRows(table)).toBe(hot);
       }
       expect(await count(`SELECT count(*) AS n FROM partkit.managed_table WHERE purge_after = interval '13 months'`)).toBe(2);
+      // archive list: detached, not exported yet.
+      expect(await listedStates('messages')).toMatchObject({ [monthOf(-15).key]: 'archived', [monthOf(-13).key]: 'archived', [monthOf(-12).key]: 'hot', [monthOf(-1).key]: 'hot' });
     });
 
     it('--dry-run lists every archived month and writes nothing', async () => {
@@ -305,6 +314,10 @@ for (const [target, strategy] of [
       const text = await partkit(['archive', 'export', '--to', dir]);
       expect(text.exitCode).toBe(0);
       expect(text.stdout).toMatch(/: 0 exported, 6 already exported, 0 dropped/);
+      // archive list: exported, with the recorded file and checksum.
+      expect(await listedStates('usage_records')).toMatchObject({ [monthOf(-14).key]: 'exported', [monthOf(-2).key]: 'hot' });
+      const listed = JSON.parse((await partkit(['archive', 'list', '--table', 'public.messages', '--json'])).stdout) as { tables: { months: { month: string; file: string; sha256: string }[] }[] };
+      expect(listed.tables[0]!.months.find((month) => month.month === monthOf(-13).key)).toMatchObject({ file: fileOf('messages', 13), sha256: sha256(fileOf('messages', 13)) });
       expect(text.stdout).toContain(`skipped  public.messages ${monthOf(-13).key}`);
     });
 
@@ -410,6 +423,47 @@ for (const [target, strategy] of [
       const after = await maintainJson();
       expect(after.failed).toBe(0);
       expect(after.events.filter((event) => event.action.startsWith('purge'))).toEqual([]);
+    });
+
+    it('archive list --check and archive restore work on a folder too: dropped and purged months, a tampered file refused', async () => {
+      interface ListJson {
+        tables: { table: string; months: { month: string; state: string; fileState: string | null }[] }[];
+        problems: number;
+      }
+      const list = await partkit(['archive', 'list', '--from', dir, '--check', '--json']);
+      expect(list.exitCode, list.stderr).toBe(0);
+      const json = JSON.parse(list.stdout) as ListJson;
+      expect(json.problems).toBe(0);
+      const monthsOf = (table: Table) => json.tables.find((t) => t.table === `public.${table}`)!.months;
+      expect(monthsOf('messages').find((m) => m.month === monthOf(-1).key)).toMatchObject({ state: 'hot', fileState: null });
+      expect(monthsOf('messages').find((m) => m.month === monthOf(-13).key)).toMatchObject({ state: 'dropped', fileState: 'ok' });
+      expect(monthsOf('messages').find((m) => m.month === monthOf(-14).key)).toMatchObject({ state: 'purged', fileState: 'ok' });
+      expect(monthsOf('usage_records').find((m) => m.month === monthOf(-15).key)).toMatchObject({ state: 'purged', fileState: 'ok' });
+
+      const restored = await partkit(['archive', 'restore', 'public.messages', '--month', monthOf(-15).key, '--from', dir, '--into', 'public."Restored Messages"', '--json']);
+      expect(restored.exitCode, restored.stderr).toBe(0);
+      const manifest = readManifest(manifestOf('messages', 15));
+      expect(await count('SELECT count(*) AS n FROM public."Restored Messages"')).toBe(manifest.rows);
+      const records = parseCsv(gunzipSync(readFileSync(fileOf('messages', 15))).toString('utf8')).slice(1);
+      const contents = (await db.query<{ content: string }>(`SELECT content FROM public."Restored Messages"`)).rows.map((row) => row.content);
+      expect(contents.sort()).toEqual(records.map((record) => record[3]).sort());
+
+      const file = fileOf('usage_records', 13);
+      const original = readFileSync(file);
+      const bytes = Buffer.from(original);
+      bytes[Math.floor(bytes.length / 2)] = bytes[Math.floor(bytes.length / 2)]! ^ 0xff;
+      writeFileSync(file, bytes);
+      try {
+        const flagged = await partkit(['archive', 'list', '--from', dir, '--check', '--table', 'public.usage_records']);
+        expect(flagged.exitCode).toBe(1);
+        expect(flagged.stdout).toMatch(/1 month\(s\) whose file is missing or does not match its manifest/);
+        const refused = await partkit(['archive', 'restore', 'public.usage_records', '--month', monthOf(-13).key, '--from', dir, '--into', 'public.restored_usage']);
+        expect(refused.exitCode).toBe(1);
+        expect(refused.stderr).toMatch(/does not match its manifest/);
+        expect(await count(`SELECT count(*) AS n FROM pg_class WHERE relname = 'restored_usage'`)).toBe(0);
+      } finally {
+        writeFileSync(file, original);
+      }
     });
 
     if (target === 'bare18') {

@@ -8,7 +8,13 @@
 # docs/archival.md.
 #
 #   DATABASE_URL   where to connect (passed through to partkit unchanged)
-#   ARCHIVE_DIR    the cold-storage folder (required)
+#   ARCHIVE_DIR    the cold storage (required): a folder, or s3://bucket/prefix for S3 and
+#                  S3-compatible stores (credentials from the AWS SDK's standard chain:
+#                  AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, AWS_PROFILE, an instance role, ...;
+#                  AWS_ENDPOINT_URL_S3 for R2/MinIO/GCS)
+#   ARCHIVE_S3_PATH_STYLE  1: path-style addressing (--path-style), for MinIO and most self-hosted stores
+#   ARCHIVE_S3_STORAGE_CLASS  storage class of the data files (--storage-class), e.g. STANDARD_IA
+#   ARCHIVE_S3_SSE server-side encryption (--sse), e.g. AES256 or aws:kms
 #   ARCHIVE_DROP   1: also drop each archived table once its file is written and verified
 #                  (partkit archive export --drop-after-export); anything else keeps them
 #   PARTKIT_BIN    the partkit command to run (default: "npx --no-install partkit")
@@ -23,7 +29,8 @@ set -eu
 usage() {
     echo "usage: $(basename "$0")" >&2
     echo "  Runs partkit maintain, then partkit archive export --to \"\$ARCHIVE_DIR\"." >&2
-    echo "  ARCHIVE_DIR (required) is the cold-storage folder; ARCHIVE_DROP=1 adds --drop-after-export." >&2
+    echo "  ARCHIVE_DIR (required) is the cold-storage folder or s3://bucket/prefix; ARCHIVE_DROP=1 adds --drop-after-export." >&2
+    echo "  For s3://: ARCHIVE_S3_PATH_STYLE=1, ARCHIVE_S3_STORAGE_CLASS, ARCHIVE_S3_SSE; AWS_* as for the AWS CLI." >&2
     echo "  DATABASE_URL says where; PARTKIT_BIN overrides the partkit command (default: npx --no-install partkit)." >&2
 }
 
@@ -50,6 +57,21 @@ case "${ARCHIVE_DROP:-0}" in
         ;;
 esac
 
+s3=
+case "$ARCHIVE_DIR" in
+    s3://*)
+        case "${ARCHIVE_S3_PATH_STYLE:-0}" in
+            1) s3=--path-style ;;
+            0|'') ;;
+            *)
+                echo "$(basename "$0"): ARCHIVE_S3_PATH_STYLE must be 1 or 0, not \"$ARCHIVE_S3_PATH_STYLE\"" >&2
+                usage
+                exit 2
+                ;;
+        esac
+        ;;
+esac
+
 # Runs partkit with the given arguments; PARTKIT_BIN may be a command with arguments
 # ("node /app/dist/cli.js"), so it is split on spaces.
 partkit() {
@@ -68,8 +90,11 @@ if [ "$maintained" -ne 0 ] && [ "$maintained" -ne 1 ]; then
 fi
 
 exported=0
+set -- --to "$ARCHIVE_DIR"
+if [ -n "${ARCHIVE_S3_STORAGE_CLASS:-}" ]; then set -- "$@" --storage-class "$ARCHIVE_S3_STORAGE_CLASS"; fi
+if [ -n "${ARCHIVE_S3_SSE:-}" ]; then set -- "$@" --sse "$ARCHIVE_S3_SSE"; fi
 # shellcheck disable=SC2086
-partkit archive export --to "$ARCHIVE_DIR" $drop || exported=$?
+partkit archive export "$@" $drop $s3 || exported=$?
 if [ "$exported" -ne 0 ]; then
     exit "$exported"
 fi

@@ -3,7 +3,10 @@
  * lock_timeout, retries on lock errors, and logging. Commands read through `query`
  * and change things only through `applyPlan`.
  */
+import type { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import pg from 'pg';
+import { from as copyFrom, to as copyTo } from 'pg-copy-streams';
 import { migrate } from 'postgres-migrations';
 import { connectionError, withDatabase, type ConnectionTarget } from './connection.js';
 import { ConnectionError, EXIT_CODE_OF_KIND, failureKind, LockError, PartkitError, REPORT_BUG_HINT, sqlState, type FailureKind } from './errors.js';
@@ -197,6 +200,48 @@ export class Database {
     } catch (error) {
       await client.query('ROLLBACK').catch(() => undefined);
       throw error;
+    }
+  }
+
+  /**
+   * `COPY ... TO STDOUT` as a stream on the session's connection, inside the transaction the caller
+   * opened (a read-only snapshot for an export): the server writes the CSV, so no row passes
+   * through JavaScript objects and memory stays flat. rowCount is set once the stream has ended.
+   */
+  copyOut(sql: string): Readable & { readonly rowCount: number } {
+    this.options.log.debug(sql);
+    return this.client.query(copyTo(sql));
+  }
+
+  /**
+   * Loads rows with `COPY ... FROM STDIN` in one transaction: the `before` steps (say CREATE TABLE),
+   * the COPY fed by `source`, then `verify` with the rows COPY took; the transaction commits only
+   * when verify returns, so a file that does not check out leaves nothing behind.
+   */
+  async copyIn(load: { readonly before: readonly SqlStep[]; readonly copy: SqlStep; readonly source: Readable; readonly verify: (rows: number) => Promise<void> | void }): Promise<number> {
+    const running = { step: load.before[0] ?? load.copy };
+    for (const step of [...load.before, load.copy]) this.options.log.info(`• ${step.description}`);
+    await this.client.query('BEGIN');
+    try {
+      await this.client.query(`SET LOCAL lock_timeout = ${quoteLiteral(this.options.lockTimeout)}`);
+      for (const step of load.before) {
+        running.step = step;
+        this.options.log.debug(inlineParams(step.sql, step.params));
+        await this.client.query(step.sql, step.params as unknown[] | undefined);
+      }
+      running.step = load.copy;
+      this.options.log.debug(load.copy.sql);
+      const stream = this.client.query(copyFrom(load.copy.sql));
+      await pipeline(load.source, stream);
+      const rows = Number(stream.rowCount ?? 0);
+      await load.verify(rows);
+      await this.client.query('COMMIT');
+      return rows;
+    } catch (error) {
+      await this.client.query('ROLLBACK').catch(() => undefined);
+      if (error instanceof PartkitError) throw error;
+      if (sqlState(error) === undefined && !(error instanceof Error && /Connection terminated/.test(error.message))) throw error;
+      throw new StepFailedError(running.step, error);
     }
   }
 
