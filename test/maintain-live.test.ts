@@ -5,7 +5,8 @@
  * transaction. Afterwards every live truth row is in the table or with its month in the archive
  * schema, exactly once and up to date; no deleted row is back; every maintain exited 0; verify passes.
  */
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
@@ -146,6 +147,19 @@ for (const { name, strategy } of TARGETS) {
       const lateTable = late[0]!.partition!;
       expect((await db.query(`SELECT count(*)::int AS n FROM ${lateTable} WHERE content = 'late after drop'`)).rows[0]!.n).toBe(4);
       expect((await db.query(`SELECT count(*)::int AS n FROM ONLY messages_default`)).rows[0]!.n).toBe(0);
+
+      // The next export writes the late rows as an extra file of their month; the month's first file stays as it was.
+      const files = new Map((JSON.parse(exported.stdout) as { months: { archivedTable: string; file: string; sha256: string | null }[] }).months.map((m) => [m.file, m.sha256]));
+      const again = await runPartkit(['archive', 'export', '--to', coldDir, '--json', '--config', config, '--database-url', db.url]);
+      expect(again.exitCode, again.stderr).toBe(0);
+      const months = (JSON.parse(again.stdout) as { months: { archivedTable: string; file: string; action: string; sha256: string | null }[] }).months;
+      const extra = months.find((m) => m.archivedTable.endsWith('_late'))!;
+      expect(extra.action).toBe('exported');
+      expect(files.has(extra.file)).toBe(false);
+      for (const [file, sha] of files) {
+        expect(existsSync(file), file).toBe(true);
+        expect(createHash('sha256').update(readFileSync(file)).digest('hex'), file).toBe(sha);
+      }
     });
 
     it('a month detached by hand is never written to; its rows wait in the default and verify names it', async () => {
