@@ -344,13 +344,6 @@ for (const [target, strategy] of [
 
     it('restore --attach --keep holds a month past retention (kit archive_hold): maintenance leaves it attached and archives it again once released', async () => {
       const args = ['archive', 'restore', TABLE, '--month', monthOf(-14).key, '--from', to, '--path-style', '--attach', '--keep', '--json'];
-      if (strategy === 'partman') {
-        const refused = await partkit(args);
-        expect(refused.exitCode).toBe(2);
-        expect(refused.stderr).toMatch(/--keep needs the plpgsql strategy/);
-        expect(await relationCount(childName(14))).toBe(0);
-        return;
-      }
       const hotBefore = await count(`SELECT count(*) AS n FROM ${TABLE}`);
       const { value: result, written } = await withLiveWriter(() => partkit(args));
       expect(result.exitCode, result.stderr).toBe(0);

@@ -171,12 +171,6 @@ export async function archiveRestore(db: Database, config: Config, options: Arch
       );
     }
     if (options.keep) {
-      if (managed!.strategy !== 'plpgsql') {
-        throw new UsageError(
-          `--keep needs the plpgsql strategy: pg_partman applies ${displayName(parent)}'s retention itself and knows no per-month holds.`,
-          'Nothing was changed. Raise the retention in the config and run partkit provision, then restore with --attach; or restore beside the table with --into SCHEMA.TABLE.',
-        );
-      }
       const [hold] = await db.query<{ ok: boolean }>('SELECT to_regclass($1) IS NOT NULL AS ok', [`${kit}.archive_hold`]);
       if (!hold?.ok) throw new MissingCapabilityError(`partkit's archive_hold is not installed in this database (schema ${config.kitSchema}).`, 'Run `partkit provision` first; it installs the kit schema update.');
     }
