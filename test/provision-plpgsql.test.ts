@@ -150,6 +150,18 @@ for (const name of ['bare14', 'bare18'] as TargetName[]) {
       const before = await count(db, `SELECT count(*) FROM usage_records`);
       expect(before).toBe(152);
 
+      // provision says what the first maintenance will archive, before anything is moved.
+      const preview = (await provisionJson(db.url)) as unknown as { archivePreview: { table: string; months: { month: string; rows: number }[]; rows: number; note: string }[] };
+      expect(preview.archivePreview).toEqual([
+        {
+          table: 'public.usage_records',
+          months: [-20, -15, -14, -13].map((i) => ({ month: `${monthOf(i).year}-${String(monthOf(i).month).padStart(2, '0')}`, rows: i === -20 ? 1 : 10 })),
+          rows: 31,
+          note: expect.stringContaining('will archive 4 month(s)'),
+        },
+      ]);
+      expect(await count(db, `SELECT count(*) FROM ONLY usage_records_default`)).toBe(2);
+
       const report = await maintainJson(db.url);
       expect(report.ok).toBe(true);
       expect(report.failed).toBe(0);

@@ -18,6 +18,7 @@ import { partkitCommand } from '../core/shell.js';
 import { readSql, sqlPath } from '../core/sql-files.js';
 import { tableTemplate } from '../core/table-templates.js';
 import { planTimeIndex, readTimeIndex } from '../core/time-index.js';
+import { describeArchive, monthsToArchive, type ArchivedMonth } from '../migrate/retention.js';
 import { partmanStrategy } from '../strategies/partman.js';
 import { plpgsqlStrategy } from '../strategies/plpgsql.js';
 import { tableLabel } from '../strategies/registration.js';
@@ -42,6 +43,8 @@ export interface ProvisionResult {
   readonly tables: readonly { readonly name: string; readonly created: boolean; readonly changes: readonly string[] }[];
   readonly steps: readonly string[];
   readonly schedule: { readonly job: string | null; readonly cronDatabase: string | null; readonly externalCommand: string | null };
+  /** Per existing table, the months the first maintenance will archive under the retention, read before anything changed. */
+  readonly archivePreview: readonly { readonly table: string; readonly months: readonly ArchivedMonth[]; readonly rows: number; readonly note: string }[];
   /** The psql script, under --dry-run. */
   readonly sql?: string;
 }
@@ -148,9 +151,24 @@ export async function planProvision(db: Database, config: Config, options: Provi
   return { plan: { steps }, caps, decision };
 }
 
+/** What the first maintenance will archive, table by table, before provision changes anything. */
+async function previewArchive(db: Database, caps: Capabilities, config: Config): Promise<ProvisionResult['archivePreview']> {
+  const preview: { table: string; months: ArchivedMonth[]; rows: number; note: string }[] = [];
+  for (const [index, table] of config.tables.entries()) {
+    const state = caps.tables[index]!;
+    const type = state.exists && state.partitioned ? controlTypeOf(state.controlColumn.type) : undefined;
+    if (!type || table.retention === null) continue;
+    const months = await monthsToArchive(db, quoteQualified(table.name), table, type);
+    if (months.length === 0) continue;
+    preview.push({ table: tableLabel(table), months, rows: months.reduce((sum, month) => sum + month.rows, 0), note: describeArchive(months, table.retention, tableLabel(table)) });
+  }
+  return preview;
+}
+
 export async function provision(db: Database, config: Config, options: ProvisionOptions = {}): Promise<ProvisionResult> {
   if (!options.dryRun) await db.acquireRunLock();
   const { plan, caps, decision } = await planProvision(db, config, options);
+  const archivePreview = await previewArchive(db, caps, config);
   const cronDatabase = caps.extensions.pg_cron.databaseName;
   let sql: string | undefined;
   if (options.dryRun) {
@@ -176,6 +194,7 @@ export async function provision(db: Database, config: Config, options: Provision
       cronDatabase: decision.scheduler === 'pg_cron' ? cronDatabase : null,
       externalCommand: decision.scheduler === 'external' ? crontabLine(config) : null,
     },
+    archivePreview,
     ...(sql !== undefined ? { sql } : {}),
   };
 }
@@ -186,6 +205,7 @@ export function renderProvision(result: ProvisionResult): string {
   for (const table of result.tables) {
     lines.push(`  ${table.name}: ${table.changes.length === 0 ? 'up to date' : `${table.created ? 'created; ' : ''}${table.changes.length} change(s)`}`);
   }
+  for (const preview of result.archivePreview) lines.push(`  ${preview.table}: ${preview.note}`);
   if (result.schedule.job) lines.push(`maintenance: pg_cron job ${result.schedule.job} (in database ${result.schedule.cronDatabase})`);
   if (result.schedule.externalCommand) {
     lines.push('maintenance: no pg_cron here; run `partkit maintain` from an external scheduler, e.g. this crontab line:', `  ${result.schedule.externalCommand}`);

@@ -17,6 +17,7 @@ import { addMonths, coveredMonth, currentMonth, listPartitions, monthKey, type C
 import { renderPlan, sqlStep, type SqlStep } from '../core/plan.js';
 import { partmanChildName } from '../strategies/partman.js';
 import { captureName, CAPTURE_TRIGGERS, createCaptureSteps, readCapture } from './capture.js';
+import { fromClause } from './copy.js';
 import { describeArchive, monthsToArchive, type ArchivedMonth } from './retention.js';
 import { checkControlColumn, checkDerivedName, inspectMigration, primaryKey, readColumns, readDependents, readGrants, readIndexes, readOutgoingForeignKeys, type MigrationInspection } from './inspect.js';
 
@@ -324,7 +325,7 @@ export async function planPrep(db: Database, config: Config, input: string, opti
     else if (col.sequence) notes.push(`column ${col.name} draws from sequence ${col.sequence.name.schema}.${col.sequence.name.name}, shared by both tables; the swap makes the new table its owner so dropping the original keeps it (pitfall 10).`);
   }
 
-  const archive = await monthsToArchive(db, table, settings, controlType);
+  const archive = await monthsToArchive(db, fromClause(table), settings, controlType);
   (archive.length > 0 ? warnings : notes).push(describeArchive(archive, settings.retention, label));
   return { inspection, strategy, steps, months: months.map(monthKey), primaryKey: { before: pk.keyNames, after: pkAfter, widened }, notes, warnings, archive };
 }

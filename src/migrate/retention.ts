@@ -2,27 +2,26 @@
  * What the first maintenance after the migration will archive: the months of the table's rows
  * whose whole range is older than the retention (the rule of maintenance, sql/migrations/18:
  * a month goes once its upper bound is at or before now() - retention, in the table's zone),
- * with their row counts. Said by `migrate prep` and `migrate status` before anything is moved.
+ * with their row counts. Said by `migrate prep`, `migrate status` and `provision` before anything is moved.
  */
 import type { TableConfig } from '../core/config.js';
 import type { Database } from '../core/db.js';
 import { quoteIdent } from '../core/identifiers.js';
 import type { ControlType } from '../core/partitions.js';
-import { fromClause } from './copy.js';
-import type { Relation } from './inspect.js';
 
 export interface ArchivedMonth {
   readonly month: string;
   readonly rows: number;
 }
 
-export async function monthsToArchive(db: Database, relation: Relation, settings: TableConfig, type: ControlType): Promise<ArchivedMonth[]> {
+/** `from`: the rows to look at, as a FROM clause (see fromClause; a partitioned parent as its quoted name). */
+export async function monthsToArchive(db: Database, from: string, settings: TableConfig, type: ControlType): Promise<ArchivedMonth[]> {
   if (settings.retention === null) return [];
   const column = quoteIdent(settings.controlColumn);
   const local = type === 'timestamptz' ? `(${column} AT TIME ZONE $1)` : type === 'timestamp' ? column : `${column}::timestamp`;
   const rows = await db.query<{ month: string; rows: string }>(
     `SELECT to_char(m, 'YYYY-MM') AS month, count(*) AS rows
-       FROM (SELECT date_trunc('month', ${local}) AS m FROM ${fromClause(relation)} WHERE isfinite(${column})) AS r
+       FROM (SELECT date_trunc('month', ${local}) AS m FROM ${from} WHERE isfinite(${column})) AS r
       WHERE m + interval '1 month' <= (now() AT TIME ZONE $1) - $2::interval
       GROUP BY m ORDER BY m`,
     [settings.timeZone, settings.retention],

@@ -9,6 +9,7 @@ import { backlog, captureName, readCapture } from './capture.js';
 import { displayName } from '../core/identifiers.js';
 import { shellQuote } from '../core/shell.js';
 import { inspectMigration } from './inspect.js';
+import { fromClause } from './copy.js';
 import { describeArchive, monthsToArchive, type ArchivedMonth } from './retention.js';
 
 export type MigrationPhase = 'not started' | 'prepped' | 'filling' | 'filled' | 'swapped' | 'done' | 'unknown';
@@ -52,7 +53,7 @@ export async function migrateStatus(db: Database, config: Config, input: string)
   const estimatedRows = source?.estimatedRows ?? 0;
   const rate = state.rowsPerSecond ?? null;
   const etaSeconds = phase === 'filling' && rate ? Math.max(0, Math.round((estimatedRows - state.rowsCopied) / rate)) : phase === 'filled' || phase === 'swapped' ? 0 : null;
-  const archive = source?.control.type ? await monthsToArchive(db, source, settings, source.control.type) : [];
+  const archive = source?.control.type ? await monthsToArchive(db, fromClause(source), settings, source.control.type) : [];
   return {
     table: label,
     phase,
