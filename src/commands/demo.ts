@@ -374,12 +374,15 @@ export async function demo(options: DemoOptions, log: Logger): Promise<DemoResul
   let server: DemoServer | undefined;
   let db: Database | undefined;
   let kept: KeptServer | null = null;
-  // First signal: stop at once (closing the connection ends the running statement) and clean up
-  // on the normal way out. A second one exits now; the servers' 'exit' listeners still stop them.
+  // First signal: stop at once and clean up on the normal way out. Closing the connection alone does
+  // not end a running statement (the backend reads the goodbye only once its bulk INSERT is done),
+  // so a throwaway server is stopped right away, which ends the statement; a server given with
+  // --database-url is left running. A second signal exits now; the servers' 'exit' listeners still stop them.
   const onSignal = (signal: NodeJS.Signals): void => {
     if (interruptedBy !== undefined) process.exit(signalExitCode(interruptedBy));
     interruptedBy = signal;
     process.stderr.write(`\npartkit demo: ${signal}, stopping the demo server...\n`);
+    if (server !== undefined && server.kind !== 'external') void server.stop().catch(() => undefined);
     void db?.close();
   };
   const checkInterrupted = (): void => {

@@ -184,8 +184,12 @@ function handle(args: {
   const pid = child.pid as number; // launch() saw it write postmaster.pid
   // If the host process exits without calling stop() (Ctrl-C, process.exit), do not leave the
   // server or its temp folder behind. Only synchronous work is possible in an 'exit' listener.
+  // A server whose folder is removed afterwards stops with an immediate shutdown: a fast one writes a
+  // shutdown checkpoint first, seconds after a bulk load (the demo interrupted while loading), for
+  // data that is about to be deleted.
+  const stopSignal: NodeJS.Signals = args.cleanup !== undefined ? 'SIGQUIT' : 'SIGINT';
   const onExit = (): void => {
-    child.kill('SIGINT');
+    child.kill(stopSignal);
     waitForFileGoneSync(path.join(args.dataDir, 'postmaster.pid'), STOP_TIMEOUT_MS);
     if (args.cleanup !== undefined) rmSync(args.cleanup, { recursive: true, force: true });
   };
@@ -207,7 +211,7 @@ function handle(args: {
       stopping ??= (async () => {
         process.removeListener('exit', onExit);
         child.ref(); // undoes keep(): the wait below must hold the event loop
-        await stopChild(child);
+        await stopChild(child, stopSignal);
         if (args.cleanup !== undefined) await fs.rm(args.cleanup, { recursive: true, force: true });
       })();
       return stopping;
@@ -451,10 +455,11 @@ async function isReady(dataDir: string, pid: number | undefined): Promise<boolea
   return lines[0]?.trim() === String(pid) && lines[7]?.trim() === 'ready';
 }
 
-async function stopChild(child: ChildProcess): Promise<void> {
+/** SIGINT: fast shutdown (a checkpoint, then exit); SIGQUIT: immediate shutdown, for data that is thrown away. */
+async function stopChild(child: ChildProcess, signal: NodeJS.Signals = 'SIGINT'): Promise<void> {
   if (child.exitCode !== null || child.signalCode !== null) return;
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  child.kill('SIGINT'); // fast shutdown
+  child.kill(signal);
   const timedOut = await Promise.race([exited.then(() => false), sleep(STOP_TIMEOUT_MS).then(() => true)]);
   if (timedOut) {
     child.kill('SIGKILL');
