@@ -83,12 +83,26 @@ BEGIN
 END;
 $$;
 
+-- Per-month holds: `partkit archive restore --attach --keep` puts a month back into its table
+-- even though it is past retention, and records a hold here so that maintenance leaves it
+-- attached instead of archiving it again. One row per (table, month); deleting the row lets the
+-- next maintenance run archive the month as usual.
+CREATE TABLE archive_hold (
+    parent_schema text        NOT NULL,
+    parent_table  text        NOT NULL,
+    -- The month as the table's zone names it.
+    month         text        NOT NULL CHECK (month ~ '^[0-9]{4}-(0[1-9]|1[0-2])$'),
+    reason        text,
+    held_at       timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (parent_schema, parent_table, month)
+);
+
 -- One managed table's maintenance with the kit's own functions: empty the default partition into
 -- its months (late rows of archived months into the archive), make every month from the oldest
 -- kept one through the coming `premake` (so that a long downtime leaves no gap), archive the
 -- months past retention. Replaces the version of migration 11. Every change is written to
 -- maintenance_event under p_run_id. Errors propagate to run_maintenance, which records them and
--- goes on with the next table.
+-- goes on with the next table. A month held in archive_hold is not archived.
 CREATE OR REPLACE FUNCTION maintain_plpgsql_table(p_run_id bigint, p_config managed_table) RETURNS void
 LANGUAGE plpgsql
 SET search_path FROM CURRENT
@@ -231,6 +245,13 @@ BEGIN
          WHERE i.inhparent = v_parent
            AND NOT b.is_default
            AND b.upper_bound <= v_cutoff
+           -- A held month stays (bounds are UTC wall time for timestamptz, see partition_bounds).
+           AND NOT EXISTS (
+                SELECT 1 FROM archive_hold h
+                 WHERE h.parent_schema = p_config.parent_schema AND h.parent_table = p_config.parent_table
+                   AND h.month = to_char(CASE WHEN v_key.control_type = 'timestamptz'
+                                              THEN (b.lower_bound AT TIME ZONE 'UTC') AT TIME ZONE p_config.time_zone
+                                              ELSE b.lower_bound END, 'YYYY-MM'))
          ORDER BY b.upper_bound
     LOOP
         v_archived := archive_partition(v_parent, v_old.partition, p_config.archive_schema);
@@ -258,6 +279,9 @@ $$;
 -- and on 4.7 for the second table of one maintenance run (its session temp table keeps the first
 -- table's columns). Here the rows of each month are taken out of the default under its lock, the
 -- month is made by pg_partman (create_partition_time), and the rows go back through the parent.
+--
+-- Months held in archive_hold stay attached: pg_partman's retention is stretched for the run and the
+-- months it then keeps that are not held are archived by the kit.
 CREATE OR REPLACE FUNCTION maintain_partman_table(p_run_id bigint, p_config managed_table) RETURNS void
 LANGUAGE plpgsql
 SET search_path FROM CURRENT
@@ -280,6 +304,10 @@ DECLARE
     v_retention_cutoff timestamptz;
     v_has_rows     boolean;
     v_partman_major integer;
+    v_retention_text text;     -- part_config.retention as configured
+    v_oldest_held  timestamptz;
+    v_stretched    boolean := false;
+    v_old          record;
     v_gone         record;
     v_retention_schema text;
     v_premake      integer;
@@ -381,8 +409,51 @@ BEGIN
         END IF;
     END IF;
 
+    -- Months held attached by `archive restore --keep` (archive_hold). pg_partman's retention knows no
+    -- per-month holds, so for this run it is stretched back to the oldest held month (in this
+    -- transaction only), and the months past the configured retention that are not held are
+    -- archived below as pg_partman would have: its rule is upper bound < now() - retention.
+    EXECUTE format('SELECT c.retention FROM %I.part_config c WHERE c.parent_table = $1', v_partman)
+       INTO v_retention_text
+      USING v_config_name;
+    SELECT min(CASE WHEN v_key.control_type = 'timestamptz' THEN b.lower_bound AT TIME ZONE 'UTC' ELSE b.lower_bound::timestamptz END)
+      INTO v_oldest_held
+      FROM pg_inherits i
+     CROSS JOIN LATERAL partition_bounds(i.inhrelid) b
+     WHERE i.inhparent = v_parent AND NOT b.is_default
+       AND EXISTS (SELECT 1 FROM archive_hold h
+                    WHERE h.parent_schema = p_config.parent_schema AND h.parent_table = p_config.parent_table
+                      AND h.month = to_char(CASE WHEN v_key.control_type = 'timestamptz' THEN b.lower_bound AT TIME ZONE 'UTC'
+                                                 ELSE b.lower_bound::timestamptz END, 'YYYY-MM'));
+    IF v_retention_text IS NOT NULL AND v_oldest_held IS NOT NULL AND v_oldest_held < now() - v_retention_text::interval THEN
+        EXECUTE format('UPDATE %I.part_config SET retention = $2 WHERE parent_table = $1', v_partman)
+          USING v_config_name, (now() - v_oldest_held)::text;
+        v_stretched := true;
+    END IF;
+
     EXECUTE format('SELECT %I.run_maintenance(p_parent_table := $1, p_analyze := false)', v_partman)
       USING v_config_name;
+
+    IF v_stretched THEN
+        EXECUTE format('UPDATE %I.part_config SET retention = $2 WHERE parent_table = $1', v_partman)
+          USING v_config_name, v_retention_text;
+        FOR v_old IN
+            SELECT i.inhrelid::regclass AS partition
+              FROM pg_inherits i
+             CROSS JOIN LATERAL partition_bounds(i.inhrelid) b
+             WHERE i.inhparent = v_parent
+               AND NOT b.is_default
+               AND CASE WHEN v_key.control_type = 'timestamptz' THEN b.upper_bound AT TIME ZONE 'UTC' ELSE b.upper_bound::timestamptz END
+                   < now() - v_retention_text::interval
+               AND NOT EXISTS (SELECT 1 FROM archive_hold h
+                                WHERE h.parent_schema = p_config.parent_schema AND h.parent_table = p_config.parent_table
+                                  AND h.month = to_char(CASE WHEN v_key.control_type = 'timestamptz' THEN b.lower_bound AT TIME ZONE 'UTC'
+                                                             ELSE b.lower_bound::timestamptz END, 'YYYY-MM'))
+             ORDER BY b.upper_bound
+        LOOP
+            PERFORM archive_partition(v_parent, v_old.partition, coalesce(v_retention_schema, p_config.archive_schema));
+        END LOOP;
+    END IF;
 
     -- pg_partman premakes only after its newest child. When a month far ahead was made for rows
     -- that arrived early, the months between now and that child are never made; after downtime
