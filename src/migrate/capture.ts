@@ -19,7 +19,8 @@
  */
 import type { Database } from '../core/db.js';
 import { MissingCapabilityError } from '../core/errors.js';
-import { quoteIdent, quoteLiteral, quoteQualified, type QualifiedName } from '../core/identifiers.js';
+import { displayName, quoteIdent, quoteLiteral, quoteQualified, type QualifiedName } from '../core/identifiers.js';
+import { partkitCommand } from '../core/shell.js';
 import { sqlStep, type SqlStep } from '../core/plan.js';
 import { fromClause, insertColumns } from './copy.js';
 import { checkDerivedName, type Column, type MigrationNames, type Relation } from './inspect.js';
@@ -145,12 +146,13 @@ export async function readCapture(db: Database, capture: QualifiedName): Promise
   return { exists: row?.exists ?? false, state: readState(row?.comment ?? null) };
 }
 
-export async function requireCapture(db: Database, capture: QualifiedName, label: string): Promise<FillState> {
+export async function requireCapture(db: Database, capture: QualifiedName, table: QualifiedName): Promise<FillState> {
   const found = await readCapture(db, capture);
   if (!found.exists) {
+    const name = displayName(table);
     throw new MissingCapabilityError(
-      `${capture.schema}.${capture.name} does not exist: changes to ${label} are not being captured (nothing was changed).`,
-      `Run \`partkit migrate prep ${label}\` (it creates the capture), then \`partkit migrate fill ${label} --rescan\`.`,
+      `${displayName(capture)} does not exist: changes to ${name} are not being captured (nothing was changed).`,
+      `Run \`${partkitCommand(['migrate', 'prep', name])}\` (it creates the capture), then \`${partkitCommand(['migrate', 'fill', name, '--rescan'])}\`.`,
     );
   }
   return found.state;

@@ -62,7 +62,7 @@ export async function drop(db: Database, config: Config, input: string, options:
 
   // The capture must be drained: every change made to the new table since the swap is in the original.
   const capture = captureName(names);
-  await requireCapture(db, capture, label);
+  await requireCapture(db, capture, names.table);
   const pk = primaryKey(await readIndexes(db, retired));
   if (!pk) throw new MissingCapabilityError(`${retiredLabel} has no primary key (nothing was changed).`);
   const liveColumns = await readColumns(db, live.oid);

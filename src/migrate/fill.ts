@@ -100,7 +100,7 @@ export async function fill(db: Database, config: Config, input: string, options:
     );
   }
   const capture = captureName(names);
-  const saved = await requireCapture(db, capture, base.table);
+  const saved = await requireCapture(db, capture, names.table);
   const columns = await readColumns(db, source.oid);
   const pk = primaryKey(await readIndexes(db, source));
   if (!pk) throw new MissingCapabilityError(`${source.label} has no primary key; fill copies in primary-key order.`, 'Add a primary key, then run partkit migrate prep and fill again.');

@@ -174,7 +174,7 @@ async function exchange(db: Database, config: Config, plan: Exchange, dryRun: bo
   const { names } = inspection;
   const label = `${names.table.schema}.${names.table.name}`;
   const capture = captureName(names);
-  const state = await requireCapture(db, capture, label);
+  const state = await requireCapture(db, capture, names.table);
   if (direction === 'swap' && !state.done) {
     throw new MissingCapabilityError(`The fill of ${label} has not copied the whole table yet (nothing was changed).`, `Run \`${partkitCommand(['migrate', 'fill', displayName(names.table)])}\` (it resumes), then swap.`);
   }
