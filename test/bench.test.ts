@@ -34,13 +34,14 @@ function positive(value: unknown): boolean {
   return typeof value === 'number' && Number.isFinite(value) && value > 0;
 }
 
-it('partkit bench --rows 200000 --json --svg: every query in both bound forms with positive figures, and a valid SVG', { timeout: 240_000 }, async () => {
+it('partkit bench --section queries --rows 200000 --json --svg: every query in both bound forms with positive figures, and a valid SVG', { timeout: 240_000 }, async () => {
   const svgFile = path.join(mkdtempSync(path.join(tmpdir(), 'partkit-bench-')), 'bench.svg');
-  const result = await runPartkit(['bench', '--rows', '200000', '--reps', '3', '--json', '--svg', svgFile]);
+  const result = await runPartkit(['bench', '--section', 'queries', '--rows', '200000', '--reps', '3', '--json', '--svg', svgFile]);
   expect(result.exitCode, result.stderr).toBe(0);
   expect(result.stderr).toMatch(/loading: 100%|\] 100%/);
   const report = JSON.parse(result.stdout) as Record<string, unknown>;
-  expect(report).toMatchObject({ rows: 200000, months: 24, cold: false, server: expect.stringMatching(/^PostgreSQL \d+/) });
+  expect(report).toMatchObject({ rows: 200000, months: 24, cold: false, server: expect.stringMatching(/^PostgreSQL \d+/), sections: ['queries'] });
+  expect(report.migrate).toBeUndefined();
 
   const queries = report.queries as Record<string, unknown>[];
   expect(queries.map((q) => `${String(q.name)}|${String(q.bounds)}`).sort()).toEqual(NAMES.flatMap((name) => [`${name}|literal`, `${name}|now`]).sort());
@@ -65,16 +66,41 @@ it('partkit bench --rows 200000 --json --svg: every query in both bound forms wi
   expect(svg).toContain('a session&apos;s last 30 days (literal)');
 });
 
+it('--svg without the queries section is refused before anything starts', async () => {
+  const result = await runPartkit(['bench', '--section', 'migrate', '--svg', path.join(tmpdir(), 'never.svg')]);
+  expect(result.exitCode).toBe(2);
+  expect(result.stderr).toMatch(/--svg charts the queries section/);
+});
+
 describeTarget('bare18', 'partkit bench against a given database', () => {
-  it('--cold with --database-url says plainly that it cannot measure cold, and reports warm figures only', async () => {
+  it('--cold with --database-url says plainly that it cannot measure cold, and reports warm figures only; the migrate section runs by default', { timeout: 180_000 }, async () => {
     const db = await createTestDatabase('bare18');
     try {
-      const result = await runPartkit(['bench', '--cold', '--rows', '10000', '--months', '6', '--reps', '1', '--json', '--database-url', db.url]);
+      const result = await runPartkit(['bench', '--cold', '--rows', '10000', '--months', '6', '--reps', '1', '--writer-ops', '100', '--json', '--database-url', db.url], { timeoutMs: 170_000 });
       expect(result.exitCode, result.stderr).toBe(0);
       expect(result.stderr).toMatch(/cannot measure cold: the server was given with --database-url/);
-      const report = JSON.parse(result.stdout) as { cold: boolean; coldQueries: unknown; coldNote: string; queries: unknown[] };
-      expect(report).toMatchObject({ cold: false, coldQueries: null, coldNote: expect.stringMatching(/cannot measure cold/) });
+      const report = JSON.parse(result.stdout) as { cold: boolean; coldQueries: unknown; coldNote: string; queries: unknown[]; sections: string[]; migrate: Record<string, any> };
+      expect(report).toMatchObject({ cold: false, coldQueries: null, coldNote: expect.stringMatching(/cannot measure cold/), sections: ['queries', 'migrate'] });
       expect(report.queries).toHaveLength(16);
+
+      // The migrate section: fill and the single statement on the same 10,000 rows with the capture
+      // triggers on, then a swap that really swapped under a writer that got its writes through.
+      const m = report.migrate;
+      expect(m).toMatchObject({ rows: 10000, reps: 2, captureTriggers: 4 });
+      for (const key of ['medianMs', 'rowsPerS']) {
+        expect(positive(m.single[key]), `single.${key} = ${String(m.single[key])}`).toBe(true);
+        expect(positive(m.fill[key]), `fill.${key} = ${String(m.fill[key])}`).toBe(true);
+      }
+      expect(m.single.samplesMs).toHaveLength(2);
+      expect(m.fill.samplesMs).toHaveLength(2);
+      expect(positive(m.fill.batches) && positive(m.fill.longestBatchMs)).toBe(true);
+      expect(m.ratio).toBeCloseTo(m.single.medianMs / m.fill.medianMs, 2);
+      expect(m.swap).toMatchObject({ lockTimeout: '2s', writerOpsPerS: 100, writerErrors: 0 });
+      expect(m.swap.writerOps).toBeGreaterThan(100);
+      expect(positive(m.swap.lockHeldMs) && positive(m.swap.swapMs) && positive(m.swap.longestWriterWaitMs)).toBe(true);
+      expect(m.swap.lockHeldMs).toBeLessThanOrEqual(m.swap.swapMs);
+      // The section cleans up after itself (the queries section's schemas stay, below).
+      expect((await db.query(`SELECT 1 FROM pg_namespace WHERE nspname = 'bench_migrate'`)).rows).toHaveLength(0);
       // The tables stay for inspection, so a second run refuses rather than measuring over them.
       const again = await runPartkit(['bench', '--rows', '10000', '--database-url', db.url]);
       expect(again.exitCode).toBe(2);

@@ -4,6 +4,7 @@
  */
 import { writeFile } from 'node:fs/promises';
 import type { Argv, CommandModule } from 'yargs';
+import { renderMigrateBench, runMigrateBench, type MigrateBenchReport } from '../bench/migrate.js';
 import { renderBench } from '../bench/render.js';
 import { runBench, type BenchReport } from '../bench/run.js';
 import { renderSvg } from '../bench/svg.js';
@@ -17,6 +18,22 @@ interface BenchArgs extends GlobalOptions {
   readonly cold: boolean;
   readonly insertRows: number;
   readonly svg?: string;
+  readonly section: readonly Section[];
+  readonly fillReps: number;
+  readonly writerOps: number;
+}
+
+const SECTIONS = ['queries', 'migrate'] as const;
+type Section = (typeof SECTIONS)[number];
+
+/** The queries section's report at the top level (as before sections existed), the migrate section's under `migrate`. */
+type BenchRun = Partial<BenchReport> & { readonly sections: readonly Section[]; readonly migrate?: MigrateBenchReport };
+
+function renderRun(run: BenchRun): string {
+  const parts: string[] = [];
+  if (run.sections.includes('queries')) parts.push(renderBench(run as BenchReport));
+  if (run.migrate) parts.push(renderMigrateBench(run.migrate));
+  return parts.join('\n\n');
 }
 
 function whole(name: string, value: number, min: number, max: number): number {
@@ -45,7 +62,7 @@ function progressBar(): (label: string, done: number, total: number) => void {
 
 export const benchCommand: CommandModule<GlobalOptions, BenchArgs> = {
   command: 'bench',
-  describe: 'Measure plain, plain + time index and partitioned messages side by side (throwaway embedded server unless --database-url)',
+  describe: 'Measure plain, plain + time index and partitioned messages side by side, and the online migration (fill vs one INSERT … SELECT, swap under a writer), on a throwaway embedded server unless --database-url',
   builder: (yargs) =>
     yargs
       .option('rows', { type: 'number', default: 2_000_000, describe: 'Rows in each of the three tables' })
@@ -53,22 +70,34 @@ export const benchCommand: CommandModule<GlobalOptions, BenchArgs> = {
       .option('reps', { type: 'number', default: 9, describe: 'Measured runs per query and layout (the median is reported; cold: at most 3)' })
       .option('cold', { type: 'boolean', default: false, describe: 'Also measure cold: restart the server and drop the OS page cache before each sample (embedded server, as root)' })
       .option('insert-rows', { type: 'number', default: 10_000, describe: 'Rows per INSERT in the insert test' })
-      .option('svg', { type: 'string', describe: 'Write a chart of the ratios (log scale) to this SVG file' }) as unknown as Argv<BenchArgs>,
+      .option('svg', { type: 'string', describe: 'Write a chart of the ratios (log scale) to this SVG file' })
+      .option('section', { type: 'string', array: true, choices: SECTIONS, default: [...SECTIONS], describe: 'Which sections to run: queries (the three layouts), migrate (fill vs one INSERT … SELECT, and the swap under a writer)' })
+      .option('fill-reps', { type: 'number', default: 2, describe: 'migrate section: repetitions of fill and of the single statement (the order alternates)' })
+      .option('writer-ops', { type: 'number', default: 200, describe: 'migrate section: writer statements per second during the swap' }) as unknown as Argv<BenchArgs>,
   handler: async (args) => {
     // Exiting runs the embedded server's exit hook, which stops it and removes its folder.
     for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => process.exit(128 + (signal === 'SIGINT' ? 2 : 15)));
     process.exitCode = await runCommand(
       args,
-      async (): Promise<BenchReport> => {
+      async (): Promise<BenchRun> => {
         if (args.dryRun) throw new UsageError('partkit bench has no --dry-run: it only changes a throwaway server (or the scratch database given).');
+        const sections = SECTIONS.filter((section) => args.section.includes(section));
+        const rows = whole('rows', args.rows, 10_000, 1_000_000_000);
+        const fillReps = whole('fill-reps', args.fillReps, 1, 100);
+        const writerOps = whole('writer-ops', args.writerOps, 1, 10_000);
+        if (args.svg !== undefined && !sections.includes('queries')) throw new UsageError('--svg charts the queries section, which this run leaves out.', 'Add --section queries, or leave out --svg.');
+        const progress = (line: string): void => void process.stderr.write(`${line}\n`);
+        const migrate = async (): Promise<MigrateBenchReport | undefined> =>
+          sections.includes('migrate') ? runMigrateBench({ rows, reps: fillReps, writerOpsPerS: writerOps, writerLeadSeconds: 5, databaseUrl: args.databaseUrl, progress }) : undefined;
+        if (!sections.includes('queries')) return { sections, migrate: await migrate() };
         const report = await runBench({
-          rows: whole('rows', args.rows, 10_000, 1_000_000_000),
+          rows,
           months: whole('months', args.months, 4, 120),
           reps: whole('reps', args.reps, 1, 1000),
           insertRows: whole('insert-rows', args.insertRows, 1, 10_000_000),
           cold: args.cold,
           databaseUrl: args.databaseUrl,
-          progress: (line) => process.stderr.write(`${line}\n`),
+          progress,
           bar: progressBar(),
         });
         if (report.coldNote) process.stderr.write(`bench: ${report.coldNote}.\n`);
@@ -76,9 +105,9 @@ export const benchCommand: CommandModule<GlobalOptions, BenchArgs> = {
           await writeFile(args.svg, renderSvg(report));
           process.stderr.write(`chart written to ${args.svg}\n`);
         }
-        return report;
+        return { ...report, sections, migrate: await migrate() };
       },
-      renderBench,
+      renderRun,
     );
   },
 };

@@ -18,18 +18,13 @@ import { drop, renderDrop } from '../migrate/drop.js';
 import { fill, renderFill } from '../migrate/fill.js';
 import { prep, renderPrep } from '../migrate/prep.js';
 import { migrateStatus, renderMigrateStatus } from '../migrate/status.js';
-import { renderSwap, swap, unswap } from '../migrate/swap.js';
+import { renderSwap, swap, SWAP_LOCK_TIMEOUT, unswap } from '../migrate/swap.js';
 import { parseMonth } from './partition-create.js';
 
 interface TableArgs extends GlobalOptions {
   readonly table: string;
 }
 
-/**
- * How long writers may wait behind the swap's ACCESS EXCLUSIVE lock request in one attempt (the
- * executor retries, then gives up with the transaction rolled back).
- */
-export const SWAP_LOCK_TIMEOUT = '2s';
 
 /** Every phase checks the table name before connecting, then runs on the database. */
 function runPhase<A extends TableArgs, R extends object>(phase: (ctx: CommandContext, args: A) => Promise<R>, render: (result: R) => string, defaults: { lockTimeout?: string } = {}) {

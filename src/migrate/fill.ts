@@ -56,6 +56,8 @@ export interface FillResult {
   readonly range: { readonly from: string; readonly to: string } | null;
   /** Captured keys replayed by this run. */
   readonly replayed: number;
+  /** The longest batch transaction of this run (ms, client clock; 0 when no batch ran). */
+  readonly longestBatchMs: number;
   /** True once a fill of the whole table has read past the last key (swap requires it). */
   readonly complete: boolean;
   readonly changes: number;
@@ -89,7 +91,7 @@ export async function fill(db: Database, config: Config, input: string, options:
     guarantee: FILL_GUARANTEE,
   };
   if (inspection.state === 'swapped') {
-    return { ...base, state: 'already swapped', batches: 0, rowsRead: 0, rowsCopied: 0, resumedAfter: null, resumedAtBlock: null, lastKey: null, replayed: 0, complete: true, changes: 0 };
+    return { ...base, state: 'already swapped', batches: 0, rowsRead: 0, rowsCopied: 0, resumedAfter: null, resumedAtBlock: null, lastKey: null, replayed: 0, longestBatchMs: 0, complete: true, changes: 0 };
   }
   const source = inspection.table;
   const target = inspection.partitioned;
@@ -125,7 +127,7 @@ export async function fill(db: Database, config: Config, input: string, options:
     const steps = [batchStep(after, null, 1), ...(whole ? [stateStep(capture, { ...state, done: true }, group, base.table)] : []), ...replaySteps({ ...replay, limit: options.batchSize, isolated: true })];
     const script = renderPlan({ steps }, { appDatabase: db.name, lockTimeout: db.lockTimeout });
     const sql = `${script}\n-- fill runs the copy in batches of ${options.batchSize} keys (each ending at the key ${options.batchSize} rows on), each followed by a replay of the captured keys, until the last key.\n-- ${FILL_GUARANTEE}\n`;
-    return { ...base, state: 'filled', batches: 0, rowsRead: 0, rowsCopied: 0, resumedAfter: after, resumedAtBlock: null, lastKey: after, replayed: 0, complete: state.done, changes: steps.length, sql };
+    return { ...base, state: 'filled', batches: 0, rowsRead: 0, rowsCopied: 0, resumedAfter: after, resumedAtBlock: null, lastKey: after, replayed: 0, longestBatchMs: 0, complete: state.done, changes: steps.length, sql };
   }
 
   const [server] = await db.query<{ version: number; blocks: string; per_block: number }>(
@@ -143,6 +145,7 @@ export async function fill(db: Database, config: Config, input: string, options:
   let rowsRead = 0;
   let rowsCopied = 0;
   let replayed = 0;
+  let longestBatchMs = 0;
   let position = after;
   const resumedAtBlock = byBlocks && !state.done && (state.block ?? 0) > 0 ? state.block! : null;
   if (byBlocks && !state.done) {
@@ -178,6 +181,7 @@ export async function fill(db: Database, config: Config, input: string, options:
         }
       }
       const elapsed = Date.now() - started;
+      longestBatchMs = Math.max(longestBatchMs, elapsed);
       const copied = Number((results[0]!.rows[0] as { copied: string }).copied);
       batches += 1;
       rowsCopied += copied;
@@ -204,6 +208,7 @@ export async function fill(db: Database, config: Config, input: string, options:
     const started = Date.now();
     const results = await db.applyPlan({ steps: whole ? [...steps, stateStep(capture, next, group, base.table)] : steps });
     const elapsed = Date.now() - started;
+    longestBatchMs = Math.max(longestBatchMs, elapsed);
     const copied = Number((results[0]!.rows[0] as { copied: string }).copied);
     batches += 1;
     rowsCopied += copied;
@@ -219,7 +224,7 @@ export async function fill(db: Database, config: Config, input: string, options:
   progress.end();
   replayed += await drain(db, { ...replay, batch: Math.max(options.batchSize, 1000), maxRounds: 20 });
   db.log.info(`fill done: ${rowsCopied} row(s) copied in ${batches} batch(es), ${replayed} captured key(s) replayed.`);
-  return { ...base, state: 'filled', batches, rowsRead, rowsCopied, resumedAfter: after, resumedAtBlock, lastKey: position, replayed, complete: whole ? state.done : saved.done, changes: rowsCopied + replayed, dryRun: false };
+  return { ...base, state: 'filled', batches, rowsRead, rowsCopied, resumedAfter: after, resumedAtBlock, lastKey: position, replayed, longestBatchMs, complete: whole ? state.done : saved.done, changes: rowsCopied + replayed, dryRun: false };
 }
 
 /** Progress of a fill on stderr: a bar on a terminal, JSON lines with --json, plain lines otherwise. */
@@ -262,7 +267,7 @@ export function renderFill(result: FillResult): string {
   if (result.sql !== undefined) return result.sql;
   if (result.state === 'already swapped') return `${result.table} is already swapped: nothing to fill (the original is ${result.table}_retired).`;
   const lines = [
-    `${result.source} -> ${result.target}: copied ${result.rowsCopied} row(s) in ${result.batches} batch(es)${result.range ? ` (months ${result.range.from} to ${result.range.to})` : ''}${result.resumedAfter ? `, resumed after key (${result.resumedAfter.join(', ')})` : ''}${result.resumedAtBlock !== null ? `, resumed at heap block ${result.resumedAtBlock}` : ''}; replayed ${result.replayed} captured key(s)`,
+    `${result.source} -> ${result.target}: copied ${result.rowsCopied} row(s) in ${result.batches} batch(es)${result.range ? ` (months ${result.range.from} to ${result.range.to})` : ''}${result.resumedAfter ? `, resumed after key (${result.resumedAfter.join(', ')})` : ''}${result.resumedAtBlock !== null ? `, resumed at heap block ${result.resumedAtBlock}` : ''}${result.batches > 0 ? `, longest batch ${result.longestBatchMs} ms` : ''}; replayed ${result.replayed} captured key(s)`,
     result.complete ? '  the whole table has been copied: swap may run' : '  the whole table has not been copied yet: run a fill without --from/--to before the swap',
     `  ${result.guarantee}`,
     `next: ${partkitCommand(['migrate', 'swap', result.sqlName])}`,

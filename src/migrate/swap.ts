@@ -45,6 +45,13 @@ export interface SwapResult {
   readonly sql?: string;
 }
 
+/**
+ * How long writers may wait behind the swap's ACCESS EXCLUSIVE lock request in one attempt (the
+ * executor retries, then gives up with the transaction rolled back): the default of --lock-timeout
+ * for swap and unswap.
+ */
+export const SWAP_LOCK_TIMEOUT = '2s';
+
 /** Keys left for the locked replay: the drain before the lock stops at this backlog. */
 export const LOCKED_REPLAY_TARGET = 200;
 
