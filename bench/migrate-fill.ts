@@ -17,7 +17,7 @@ import pg from 'pg';
 import { resolveConfig } from '../dist/core/config.js';
 import { resolveConnection, type ConnectionTarget } from '../dist/core/connection.js';
 import { Database, DEFAULT_EXECUTOR_OPTIONS } from '../dist/core/db.js';
-import { startEmbeddedServer } from '../dist/core/embedded-server.js';
+import { startEmbeddedServer } from '../dist/throwaway/server.js';
 import { silentLogger } from '../dist/core/log.js';
 import { fill } from '../dist/migrate/fill.js';
 import { prep } from '../dist/migrate/prep.js';
