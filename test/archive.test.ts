@@ -165,7 +165,7 @@ for (const [target, strategy] of [
         .sort();
 
     beforeAll(async () => {
-      db = await createTestDatabase(target);
+      db = await createTestDatabase(target, { kit: true });
       const provision = await partkit(['provision', '--scheduler', 'external']);
       if (provision.exitCode !== 0) throw new Error(`provision failed: ${provision.stderr}`);
       for (const table of TABLES) {

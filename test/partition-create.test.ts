@@ -48,7 +48,7 @@ function boundOf(key: string): string {
 function setup(name: 'bare18' | 'pg17-partman5') {
   let db: TestDatabase;
   beforeAll(async () => {
-    db = await createTestDatabase(name);
+    db = await createTestDatabase(name, { kit: true });
     await db.query(`ALTER DATABASE "${db.name}" SET TimeZone = 'UTC'`);
     const provisioned = await runPartkit(['provision', '--json', '--database-url', db.url]);
     if (provisioned.exitCode !== 0) throw new Error(`provision failed: ${provisioned.stderr}`);

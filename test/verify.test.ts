@@ -105,7 +105,7 @@ for (const variant of variants) {
   describeTarget(target, `verify, ${strategy} strategy${cron ? ' with pg_cron' : ', external scheduler'} on ${target}`, () => {
     let db: TestDatabase;
     beforeAll(async () => {
-      db = await createTestDatabase(target);
+      db = await createTestDatabase(target, { kit: true });
       await partkit(db, ['provision', ...variant.provisionArgs], { config: configFile });
     });
     afterAll(() => db?.drop());
