@@ -2,9 +2,6 @@ import { defineConfig } from 'vitest/config';
 
 export default defineConfig({
   test: {
-    include: ['test/**/*.test.ts'],
-    // Starts the real PostgreSQL servers (test/targets/) once per run and stops them afterwards.
-    globalSetup: ['test/targets/global-setup.ts'],
     testTimeout: 120_000,
     hookTimeout: 180_000,
     teardownTimeout: 60_000,
@@ -14,5 +11,22 @@ export default defineConfig({
     // The JSON report lets .ci/run close with a plain "N passed, N failed" line.
     reporters: ['default', 'json'],
     outputFile: { json: 'test-results/vitest.json' },
+    projects: [
+      {
+        extends: true,
+        // In-process tests of pure code (planners, identifiers, CSV): no server, so no global set-up.
+        test: { name: 'unit', include: ['test/unit/**/*.test.ts'] },
+      },
+      {
+        extends: true,
+        test: {
+          name: 'targets',
+          include: ['test/**/*.test.ts'],
+          exclude: ['test/unit/**'],
+          // Starts the real PostgreSQL servers (test/targets/) once per run and stops them afterwards.
+          globalSetup: ['test/targets/global-setup.ts'],
+        },
+      },
+    ],
   },
 });

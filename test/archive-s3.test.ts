@@ -119,7 +119,7 @@ for (const [target, strategy] of [
     }
 
     beforeAll(async () => {
-      db = await createTestDatabase(target);
+      db = await createTestDatabase(target, { kit: true });
       await db.query(`CREATE TABLE ${TABLE} (id bigint GENERATED ALWAYS AS IDENTITY, body text, "createdAt" timestamptz NOT NULL, PRIMARY KEY (id, "createdAt")) PARTITION BY RANGE ("createdAt")`);
       const provision = await partkit(['provision', '--scheduler', 'external']);
       if (provision.exitCode !== 0) throw new Error(`provision failed: ${provision.stderr}`);

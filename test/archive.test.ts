@@ -12,7 +12,7 @@ import { gunzipSync } from 'node:zlib';
 import { execa } from 'execa';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { cleanEnv, createTestDatabase, describeTarget, psql, REPO_DIR, runPartkit, type TargetName, type TestDatabase } from './helpers/targets.js';
-import { testNow } from './helpers/clock.js';
+import { monthOf } from './helpers/clock.js';
 
 const SCRIPT = path.join(REPO_DIR, 'docker', 'scripts', 'archive_old_data.sh');
 const TABLES = ['messages', 'usage_records'] as const;
@@ -64,14 +64,6 @@ interface MaintainJson {
   ok: boolean;
   failed: number;
   events: { table: string; action: string; partition: string | null; detail: string | null; rows: number | null }[];
-}
-
-/** The UTC month `offset` months from now. */
-function monthOf(offset: number): { year: number; month: number; key: string; iso: string; mid: string } {
-  const now = testNow();
-  const d = new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth() + offset, 1));
-  const key = `${d.getUTCFullYear()}-${String(d.getUTCMonth() + 1).padStart(2, '0')}`;
-  return { year: d.getUTCFullYear(), month: d.getUTCMonth() + 1, key, iso: `${key}-01 00:00:00+00`, mid: `${key}-15 12:00:00+00` };
 }
 
 /** Rows inserted per month `back` months ago. */
@@ -173,7 +165,7 @@ for (const [target, strategy] of [
         .sort();
 
     beforeAll(async () => {
-      db = await createTestDatabase(target);
+      db = await createTestDatabase(target, { kit: true });
       const provision = await partkit(['provision', '--scheduler', 'external']);
       if (provision.exitCode !== 0) throw new Error(`provision failed: ${provision.stderr}`);
       for (const table of TABLES) {
@@ -183,7 +175,7 @@ for (const [target, strategy] of [
             await db.query(`SELECT partkit.create_monthly_partition($1, $2, $3)`, [`public.${table}`, m.year, m.month]);
           }
         } else {
-          const times = Array.from({ length: 15 }, (_, i) => `'${monthOf(-(i + 1)).iso}'`).join(', ');
+          const times = Array.from({ length: 15 }, (_, i) => `'${monthOf(-(i + 1)).start}'`).join(', ');
           await db.query(`SET TimeZone = 'UTC'; SELECT partman.create_partition_time(p_parent_table := 'public.${table}', p_partition_times := ARRAY[${times}]::timestamptz[])`);
         }
         let total = 0;

@@ -5,6 +5,7 @@ import pg from 'pg';
 import { loadMigrationFiles } from 'postgres-migrations';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestDatabase, describeTarget, psql, REPO_DIR, runPartkit, type TargetName, type TestDatabase } from './helpers/targets.js';
+import { count } from './helpers/cli.js';
 
 const INSTALL_SCRIPT = path.join(REPO_DIR, 'sql', 'install.psql');
 const MIGRATIONS_DIR = path.join(REPO_DIR, 'sql', 'migrations');
@@ -32,10 +33,6 @@ async function bounds(db: TestDatabase, table: string) {
     );
     return rows;
   });
-}
-
-async function count(db: TestDatabase, sql: string, params: unknown[] = []): Promise<number> {
-  return (await db.query<{ n: number }>(`SELECT (${sql})::int AS n`, params)).rows[0]!.n;
 }
 
 /** The kit's objects as the catalog sees them: functions (with a digest of their body) and tables with columns. */

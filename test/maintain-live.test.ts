@@ -40,7 +40,7 @@ for (const { name, strategy } of TARGETS) {
     const config = path.join(workDir, 'partkit.json');
 
     beforeAll(async () => {
-      db = await createTestDatabase(name);
+      db = await createTestDatabase(name, { kit: true });
       writeFileSync(config, JSON.stringify({ strategy, defaults: { premake: 4, retention: '12 months' } }));
       const provision = await runPartkit(['provision', '--scheduler', 'external', '--config', config, '--database-url', db.url]);
       expect(provision.exitCode, provision.stderr).toBe(0);

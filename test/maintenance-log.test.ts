@@ -4,7 +4,7 @@ import { createTestDatabase, describeTarget, runPartkit, type TestDatabase } fro
 describeTarget('bare18', 'the maintenance log', () => {
   let db: TestDatabase;
   beforeAll(async () => {
-    db = await createTestDatabase('bare18');
+    db = await createTestDatabase('bare18', { kit: true });
     const result = await runPartkit(['provision', '--database-url', db.url]);
     expect(result.exitCode, result.stderr).toBe(0);
   });

@@ -14,20 +14,10 @@ import { randomUUID } from 'node:crypto';
 import pg from 'pg';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { createRole, createTestDatabase, describeTarget, runPartkit, type TargetName, type TestDatabase } from './helpers/targets.js';
+import { count, partkit } from './helpers/cli.js';
 
 const TABLE = 'public."Chat Messages"';
 const SEED = 30_000;
-
-async function partkit(db: TestDatabase, args: string[], expectedExit = 0) {
-  const result = await runPartkit([...args, '--json', '--database-url', db.url]);
-  expect(result.exitCode, `${args.join(' ')}\n${result.stdout}\n${result.stderr}`).toBe(expectedExit);
-  return { ...result, json: JSON.parse(result.stdout || '{}') as Record<string, unknown> & { changes: number } };
-}
-
-async function count(db: TestDatabase, sql: string, params: unknown[] = []): Promise<number> {
-  const { rows } = await db.query<{ n: number }>(sql, params);
-  return Number(rows[0]!.n);
-}
 
 /** Waits until `check` is true (polling), failing after `ms`. */
 async function until(check: () => Promise<boolean>, ms: number, what: string): Promise<void> {
@@ -210,15 +200,15 @@ for (const name of ['bare18', 'pg17-partman5'] as TargetName[]) {
       const lockHeld: number[] = [];
       try {
         await new Promise((resolve) => setTimeout(resolve, 500));
-        await partkit(db, ['migrate', 'prep', TABLE]);
+        await partkit(db, ['migrate', 'prep', TABLE, '--json']);
         await new Promise((resolve) => setTimeout(resolve, 500));
         await killFillAfter(db, 3);
         await killFillAfter(db, 3);
-        const filled = await partkit(db, ['migrate', 'fill', TABLE, '--batch-size', '1500']);
+        const filled = await partkit(db, ['migrate', 'fill', TABLE, '--batch-size', '1500', '--json']);
         expect(filled.json).toMatchObject({ state: 'filled', complete: true });
         expect(filled.json.resumedAtBlock).toBeGreaterThan(0);
 
-        const swapped = await partkit(db, ['migrate', 'swap', TABLE, '--lock-timeout', '2s']);
+        const swapped = await partkit(db, ['migrate', 'swap', TABLE, '--lock-timeout', '2s', '--json']);
         expect(swapped.json).toMatchObject({ state: 'swapped' });
         lockHeld.push(Number(swapped.json.lockHeldMs));
         await new Promise((resolve) => setTimeout(resolve, 1500));
@@ -227,7 +217,7 @@ for (const name of ['bare18', 'pg17-partman5'] as TargetName[]) {
         writer.resume();
         await new Promise((resolve) => setTimeout(resolve, 1500));
 
-        const undone = await partkit(db, ['migrate', 'unswap', TABLE, '--lock-timeout', '2s']);
+        const undone = await partkit(db, ['migrate', 'unswap', TABLE, '--lock-timeout', '2s', '--json']);
         expect(undone.json).toMatchObject({ state: 'unswapped' });
         lockHeld.push(Number(undone.json.lockHeldMs));
         await new Promise((resolve) => setTimeout(resolve, 1500));
@@ -237,11 +227,11 @@ for (const name of ['bare18', 'pg17-partman5'] as TargetName[]) {
         writer.resume();
         await new Promise((resolve) => setTimeout(resolve, 1000));
 
-        const again = await partkit(db, ['migrate', 'swap', TABLE, '--lock-timeout', '2s']);
+        const again = await partkit(db, ['migrate', 'swap', TABLE, '--lock-timeout', '2s', '--json']);
         expect(again.json).toMatchObject({ state: 'swapped' });
         lockHeld.push(Number(again.json.lockHeldMs));
         await new Promise((resolve) => setTimeout(resolve, 1500));
-        const dropped = await partkit(db, ['migrate', 'drop', TABLE, '--yes']);
+        const dropped = await partkit(db, ['migrate', 'drop', TABLE, '--yes', '--json']);
         expect(dropped.json).toMatchObject({ state: 'dropped', rows: { differing: 0 } });
         await new Promise((resolve) => setTimeout(resolve, 500));
       } finally {
@@ -275,7 +265,7 @@ describeTarget('bare18', 'the race a copy-on-write trigger loses: a fill batch h
   it('the batch re-inserts the deleted row from its snapshot; the replay after it deletes it again', async () => {
     await db.query('CREATE TABLE race (id int PRIMARY KEY, created_at timestamptz NOT NULL, body text NOT NULL)');
     await db.query(`INSERT INTO race SELECT g, now() - g * interval '1 day', 'row ' || g FROM generate_series(1, 10) g`);
-    await partkit(db, ['migrate', 'prep', 'race']);
+    await partkit(db, ['migrate', 'prep', 'race', '--json']);
     // Another session holds an uncommitted copy of row 1 in the partitioned table: the fill batch,
     // which reads rows 1..10 in one snapshot, waits on it when it inserts row 1.
     const blocker = new pg.Client({ connectionString: db.url });
@@ -318,8 +308,8 @@ describeTarget('bare18', 'swap under a bounded lock', () => {
   it('behind a long reader, swap retries, gives up with nothing changed, and writers wait about --lock-timeout at most; then it swaps', { timeout: 120_000 }, async () => {
     await db.query('CREATE TABLE "Held Table" (id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, created_at timestamptz NOT NULL DEFAULT now(), body text NOT NULL)');
     await db.query(`INSERT INTO "Held Table" (created_at, body) SELECT now() - g * interval '1 hour', 'row ' || g FROM generate_series(1, 2000) g`);
-    await partkit(db, ['migrate', 'prep', 'public."Held Table"']);
-    await partkit(db, ['migrate', 'fill', 'public."Held Table"']);
+    await partkit(db, ['migrate', 'prep', 'public."Held Table"', '--json']);
+    await partkit(db, ['migrate', 'fill', 'public."Held Table"', '--json']);
     const triggersBefore = await count(db, `SELECT count(*)::int AS n FROM pg_trigger WHERE tgrelid = 'public."Held Table"'::regclass AND tgname LIKE 'partkit_capture_%'`);
     expect(triggersBefore).toBe(4);
 
@@ -357,7 +347,7 @@ describeTarget('bare18', 'swap under a bounded lock', () => {
     expect(await count(db, `SELECT count(*)::int AS n FROM pg_class WHERE oid = to_regclass('public."Held Table_partitioned"') AND relkind = 'p'`)).toBe(1);
     expect(await count(db, `SELECT count(*)::int AS n FROM pg_trigger WHERE tgrelid = 'public."Held Table"'::regclass AND tgname LIKE 'partkit_capture_%'`)).toBe(4);
 
-    const swapped = await partkit(db, ['migrate', 'swap', 'public."Held Table"']);
+    const swapped = await partkit(db, ['migrate', 'swap', 'public."Held Table"', '--json']);
     expect(swapped.json).toMatchObject({ state: 'swapped' });
     expect(typeof swapped.json.lockHeldMs).toBe('number');
     expect(await count(db, `SELECT count(*)::int AS n FROM "Held Table"`)).toBe(await count(db, `SELECT count(*)::int AS n FROM "Held Table_retired"`));
@@ -389,17 +379,17 @@ for (const name of ['bare18', 'pg17-partman5'] as TargetName[]) {
       await db.query(`CREATE TABLE invoices (id int PRIMARY KEY, account_id bigint NOT NULL REFERENCES "Accounts" (id) ON DELETE CASCADE)`);
       await db.query(`INSERT INTO invoices SELECT g, g FROM generate_series(1, 50) g`);
 
-      await partkit(db, ['migrate', 'prep', '"Accounts"'], 4);
-      const prepped = await partkit(db, ['migrate', 'prep', '"Accounts"', '--foreign-keys', 'drop']);
+      await partkit(db, ['migrate', 'prep', '"Accounts"', '--json'], { expectedExit: 4 });
+      const prepped = await partkit(db, ['migrate', 'prep', '"Accounts"', '--foreign-keys', 'drop', '--json']);
       expect((prepped.json.notes as string[]).join('\n')).toMatch(/invoices_account_id_fkey[\s\S]*will be dropped/);
       expect((prepped.json.notes as string[]).join('\n')).toMatch(/trigger Touch Updated recreated/);
-      await partkit(db, ['migrate', 'fill', '"Accounts"']);
+      await partkit(db, ['migrate', 'fill', '"Accounts"', '--json']);
       // The copy's trigger is disabled until the swap: the fill copied updated_at as it was (NULL).
       expect(await count(db, `SELECT count(*)::int AS n FROM "Accounts_partitioned" WHERE updated_at IS NOT NULL`)).toBe(0);
 
-      const refused = await partkit(db, ['migrate', 'swap', '"Accounts"'], 5);
+      const refused = await partkit(db, ['migrate', 'swap', '"Accounts"', '--json'], { expectedExit: 5 });
       expect(refused.stderr).toMatch(/--foreign-keys drop/);
-      const swapped = await partkit(db, ['migrate', 'swap', '"Accounts"', '--foreign-keys', 'drop']);
+      const swapped = await partkit(db, ['migrate', 'swap', '"Accounts"', '--foreign-keys', 'drop', '--json']);
       expect(swapped.json).toMatchObject({ state: 'swapped', views: ['public."Recent Accounts"'], triggers: ['Touch Updated'] });
       const fks = swapped.json.foreignKeys as { name: string; recreate: string }[];
       expect(fks.map((fk) => fk.name)).toEqual(['public.invoices.invoices_account_id_fkey']);
@@ -435,7 +425,7 @@ for (const name of ['bare18', 'pg17-partman5'] as TargetName[]) {
       await db.query(`DELETE FROM "Accounts" WHERE id = 2`);
       expect(await count(db, `SELECT count(*)::int AS n FROM invoices WHERE account_id = 2`)).toBe(0);
 
-      const dropped = await partkit(db, ['migrate', 'drop', '"Accounts"', '--yes']);
+      const dropped = await partkit(db, ['migrate', 'drop', '"Accounts"', '--yes', '--json']);
       expect(dropped.json).toMatchObject({ state: 'dropped', rows: { differing: 0 } });
     });
   });
@@ -457,27 +447,27 @@ describeTarget('bare18', 'migrate status and what the first maintenance will arc
       `INSERT INTO "Old Logs" SELECT k * 100 + i, date_trunc('month', now()) - k * interval '1 month' + interval '10 days', 'line'
          FROM generate_series(0, 30) k, generate_series(1, 10) i`,
     );
-    const before = await partkit(db, ['migrate', 'status', '"Old Logs"']);
+    const before = await partkit(db, ['migrate', 'status', '"Old Logs"', '--json']);
     expect(before.json).toMatchObject({ phase: 'not started', capture: { active: false } });
-    const prepped = await partkit(db, ['migrate', 'prep', '"Old Logs"']);
+    const prepped = await partkit(db, ['migrate', 'prep', '"Old Logs"', '--json']);
     const archive = prepped.json.archive as { month: string; rows: number }[];
     expect(archive).toHaveLength(18);
     expect(archive.reduce((sum, m) => sum + m.rows, 0)).toBe(180);
     const { rows: oldest } = await db.query<{ month: string }>(`SELECT to_char(date_trunc('month', now()) - interval '30 months', 'YYYY-MM') AS month`);
     expect(archive[0]!.month).toBe(oldest[0]!.month);
     expect((prepped.json.warnings as string[]).join('\n')).toMatch(/first maintenance after `partkit provision` will archive 18 month\(s\)[\s\S]*180 row\(s\)/);
-    expect((await partkit(db, ['migrate', 'status', '"Old Logs"'])).json).toMatchObject({ phase: 'prepped', capture: { active: true, backlog: 0 } });
+    expect((await partkit(db, ['migrate', 'status', '"Old Logs"', '--json'])).json).toMatchObject({ phase: 'prepped', capture: { active: true, backlog: 0 } });
 
     await db.query(`INSERT INTO "Old Logs" VALUES (999999, now(), 'new')`);
     await db.query(`UPDATE "Old Logs" SET line = 'changed' WHERE id BETWEEN 101 AND 103`);
-    expect((await partkit(db, ['migrate', 'status', '"Old Logs"'])).json).toMatchObject({ capture: { backlog: 4 } });
-    await partkit(db, ['migrate', 'fill', '"Old Logs"']);
-    const filled = await partkit(db, ['migrate', 'status', '"Old Logs"']);
+    expect((await partkit(db, ['migrate', 'status', '"Old Logs"', '--json'])).json).toMatchObject({ capture: { backlog: 4 } });
+    await partkit(db, ['migrate', 'fill', '"Old Logs"', '--json']);
+    const filled = await partkit(db, ['migrate', 'status', '"Old Logs"', '--json']);
     expect(filled.json).toMatchObject({ phase: 'filled', capture: { backlog: 0 }, fill: { rowsCopied: 311, complete: true, etaSeconds: 0 } });
     expect(filled.json.next).toBe(`partkit migrate swap 'public."Old Logs"'`);
-    await partkit(db, ['migrate', 'swap', '"Old Logs"']);
-    expect((await partkit(db, ['migrate', 'status', '"Old Logs"'])).json).toMatchObject({ phase: 'swapped', capture: { active: true } });
-    await partkit(db, ['migrate', 'drop', '"Old Logs"', '--yes']);
-    expect((await partkit(db, ['migrate', 'status', '"Old Logs"'])).json).toMatchObject({ phase: 'done', capture: { active: false } });
+    await partkit(db, ['migrate', 'swap', '"Old Logs"', '--json']);
+    expect((await partkit(db, ['migrate', 'status', '"Old Logs"', '--json'])).json).toMatchObject({ phase: 'swapped', capture: { active: true } });
+    await partkit(db, ['migrate', 'drop', '"Old Logs"', '--yes', '--json']);
+    expect((await partkit(db, ['migrate', 'status', '"Old Logs"', '--json'])).json).toMatchObject({ phase: 'done', capture: { active: false } });
   });
 });

@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { createTestDatabase, describeTarget, runPartkit, runPrinted, type TargetName, type TestDatabase } from './helpers/targets.js';
+import { count, partkit } from './helpers/cli.js';
 
 const configDir = mkdtempSync(path.join(tmpdir(), 'partkit-migrate-'));
 const config = path.join(configDir, 'config.json');
@@ -17,17 +18,6 @@ writeFileSync(config, JSON.stringify({ tables: [{ name: 'public.messages' }, { n
 
 const MESSAGES = 20_000;
 const EVENTS = 2_000;
-
-async function partkit(db: TestDatabase, args: string[], expectedExit = 0) {
-  const result = await runPartkit([...args, '--json', '--config', config, '--database-url', db.url]);
-  expect(result.exitCode, `${args.join(' ')}\n${result.stdout}\n${result.stderr}`).toBe(expectedExit);
-  return { ...result, json: JSON.parse(result.stdout || '{}') as Record<string, unknown> & { changes: number } };
-}
-
-async function count(db: TestDatabase, sql: string, params: unknown[] = []): Promise<number> {
-  const { rows } = await db.query<{ n: number }>(sql, params);
-  return Number(rows[0]!.n);
-}
 
 async function relkind(db: TestDatabase, name: string): Promise<string | null> {
   const { rows } = await db.query<{ kind: string | null }>('SELECT (SELECT relkind::text FROM pg_class WHERE oid = to_regclass($1)) AS kind', [name]);
@@ -82,12 +72,12 @@ for (const name of ['bare18', 'pg17-partman5'] as TargetName[]) {
       expect(await relkind(db, 'messages_partitioned')).toBeNull();
 
       for (const table of ['messages', 'events']) {
-        const { json } = await partkit(db, ['migrate', 'prep', table]);
+        const { json } = await partkit(db, ['migrate', 'prep', table, '--json'], { config });
         expect(json).toMatchObject({ strategy, primaryKey: { before: ['id'], after: ['id', 'created_at'], widened: true } });
         expect((json.notes as string[]).join('\n')).toMatch(/primary key widened/);
         expect((json.months as string[]).length).toBeGreaterThanOrEqual(18 + 4);
         expect(await relkind(db, `${table}_partitioned`)).toBe('p');
-        const again = await partkit(db, ['migrate', 'prep', table]);
+        const again = await partkit(db, ['migrate', 'prep', table, '--json'], { config });
         expect(again.json.changes).toBe(0);
       }
       const { rows: pk } = await db.query(`SELECT pg_get_constraintdef(oid) AS def FROM pg_constraint WHERE conrelid = 'messages_partitioned'::regclass AND contype = 'p'`);
@@ -105,7 +95,7 @@ for (const name of ['bare18', 'pg17-partman5'] as TargetName[]) {
     });
 
     it('fill copies every row in batches; a second fill copies none', async () => {
-      const first = await partkit(db, ['migrate', 'fill', 'messages', '--batch-size', '3000']);
+      const first = await partkit(db, ['migrate', 'fill', 'messages', '--batch-size', '3000', '--json'], { config });
       expect(first.json).toMatchObject({ rowsCopied: MESSAGES, state: 'filled' });
       // Contiguous heap-block ranges, sized from --batch-size and adapted to the time a batch takes.
       expect(first.json.batches).toBeGreaterThanOrEqual(2);
@@ -114,9 +104,9 @@ for (const name of ['bare18', 'pg17-partman5'] as TargetName[]) {
       expect(first.stderr).toMatch(/heap blocks 0 to/);
       expect(first.json.guarantee).toMatch(/captured and replayed/);
       expect(first.json.complete).toBe(true);
-      const second = await partkit(db, ['migrate', 'fill', 'messages', '--batch-size', '3000']);
+      const second = await partkit(db, ['migrate', 'fill', 'messages', '--batch-size', '3000', '--json'], { config });
       expect(second.json).toMatchObject({ rowsCopied: 0, rowsRead: 0 });
-      const events = await partkit(db, ['migrate', 'fill', 'events']);
+      const events = await partkit(db, ['migrate', 'fill', 'events', '--json'], { config });
       expect(events.json.rowsCopied).toBe(EVENTS);
       expect(await count(db, 'SELECT count(*)::int AS n FROM messages_partitioned')).toBe(MESSAGES);
       expect(await count(db, 'SELECT count(*)::int AS n FROM messages_default')).toBe(0);
@@ -131,11 +121,11 @@ for (const name of ['bare18', 'pg17-partman5'] as TargetName[]) {
       const dryFill = await runPartkit(['migrate', 'fill', 'messages', '--dry-run', '--config', config, '--database-url', db.url]);
       expect(dryFill.stdout).toMatch(/ON CONFLICT DO NOTHING/);
       expect(await relkind(db, 'messages_retired')).toBeNull();
-      const swapped = await partkit(db, ['migrate', 'swap', 'messages', '--lock-timeout', '2s']);
+      const swapped = await partkit(db, ['migrate', 'swap', 'messages', '--lock-timeout', '2s', '--json'], { config });
       expect(swapped.json).toMatchObject({ state: 'swapped' });
       expect(Number(swapped.json.drained) + Number(swapped.json.caughtUp)).toBe(50);
       expect(swapped.json.lockHeldMs).toBeGreaterThanOrEqual(0);
-      const events = await partkit(db, ['migrate', 'swap', 'events']);
+      const events = await partkit(db, ['migrate', 'swap', 'events', '--json'], { config });
       expect(events.json).toMatchObject({ state: 'swapped', views: ['public.recent_events'] });
       expect(Number(events.json.drained) + Number(events.json.caughtUp)).toBe(10);
       // The view was recreated on the new (partitioned) events inside the swap.
@@ -148,11 +138,11 @@ for (const name of ['bare18', 'pg17-partman5'] as TargetName[]) {
       const { rows: comment } = await db.query(`SELECT obj_description('messages'::regclass, 'pg_class') AS c`);
       expect(comment[0]!.c).toBe('chat history');
       // A second swap changes nothing.
-      expect((await partkit(db, ['migrate', 'swap', 'messages'])).json).toMatchObject({ state: 'already swapped', changes: 0 });
+      expect((await partkit(db, ['migrate', 'swap', 'messages', '--json'], { config })).json).toMatchObject({ state: 'already swapped', changes: 0 });
 
-      const provisioned = await partkit(db, ['provision', '--scheduler', 'external']);
+      const provisioned = await partkit(db, ['provision', '--scheduler', 'external', '--json'], { config });
       expect(provisioned.json.strategy).toBe(strategy);
-      expect((await partkit(db, ['provision', '--scheduler', 'external'])).json.changes).toBe(0);
+      expect((await partkit(db, ['provision', '--scheduler', 'external', '--json'], { config })).json.changes).toBe(0);
       if (strategy === 'partman') {
         expect(await count(db, `SELECT count(*)::int AS n FROM partman.part_config WHERE parent_table IN ('public.messages', 'public.events')`)).toBe(2);
       }
@@ -179,46 +169,46 @@ for (const name of ['bare18', 'pg17-partman5'] as TargetName[]) {
     });
 
     it('unswap puts the original back with the rows written since the swap; swap again', async () => {
-      const undone = await partkit(db, ['migrate', 'unswap', 'events']);
+      const undone = await partkit(db, ['migrate', 'unswap', 'events', '--json'], { config });
       expect(undone.json).toMatchObject({ state: 'unswapped' });
       expect(Number(undone.json.drained) + Number(undone.json.caughtUp)).toBe(1);
       expect(await relkind(db, 'events')).toBe('r');
       expect(await relkind(db, 'events_partitioned')).toBe('p');
       expect(await count(db, `SELECT count(*)::int AS n FROM events WHERE kind = 'after swap'`)).toBe(1);
-      expect((await partkit(db, ['migrate', 'unswap', 'events'])).json).toMatchObject({ state: 'not swapped', changes: 0 });
+      expect((await partkit(db, ['migrate', 'unswap', 'events', '--json'], { config })).json).toMatchObject({ state: 'not swapped', changes: 0 });
       // The original's identity continues past the rows made in the partitioned table.
       const { rows } = await db.query<{ id: string }>(`INSERT INTO events (kind) VALUES ('after unswap') RETURNING id`);
       expect(Number(rows[0]!.id)).toBeGreaterThan(EVENTS + 11);
-      const again = await partkit(db, ['migrate', 'swap', 'events']);
+      const again = await partkit(db, ['migrate', 'swap', 'events', '--json'], { config });
       expect(again.json).toMatchObject({ state: 'swapped' });
       expect(Number(again.json.drained) + Number(again.json.caughtUp)).toBe(1);
       expect(await count(db, 'SELECT count(*)::int AS n FROM events')).toBe(EVENTS + 12);
       const { rows: next } = await db.query<{ id: string }>(`INSERT INTO events (kind) VALUES ('after second swap') RETURNING id`);
       expect(Number(next[0]!.id)).toBeGreaterThan(Number(rows[0]!.id));
 
-      await partkit(db, ['migrate', 'unswap', 'messages']);
+      await partkit(db, ['migrate', 'unswap', 'messages', '--json'], { config });
       expect(await count(db, `SELECT count(*)::int AS n FROM messages WHERE content = 'after swap'`)).toBe(1);
-      await partkit(db, ['migrate', 'swap', 'messages']);
-      expect((await partkit(db, ['provision', '--scheduler', 'external'])).json.changes).toBe(0);
+      await partkit(db, ['migrate', 'swap', 'messages', '--json'], { config });
+      expect((await partkit(db, ['provision', '--scheduler', 'external', '--json'], { config })).json.changes).toBe(0);
     });
 
     it('drop needs --yes, checks a sample of both sides, then drops the original and the capture', async () => {
-      const asked = await partkit(db, ['migrate', 'drop', 'messages'], 2);
+      const asked = await partkit(db, ['migrate', 'drop', 'messages', '--json'], { config, expectedExit: 2 });
       expect(asked.json).toMatchObject({ state: 'would drop', changes: 0 });
       expect(await relkind(db, 'messages_retired')).toBe('r');
-      const dropped = await partkit(db, ['migrate', 'drop', 'messages', '--yes']);
+      const dropped = await partkit(db, ['migrate', 'drop', 'messages', '--yes', '--json'], { config });
       expect(dropped.json).toMatchObject({ state: 'dropped', rows: { differing: 0, backlog: 0 } });
       expect(await relkind(db, 'messages_capture')).toBeNull();
       expect(await relkind(db, 'messages_retired')).toBeNull();
-      expect((await partkit(db, ['migrate', 'drop', 'messages', '--yes'])).json).toMatchObject({ state: 'nothing to drop', changes: 0 });
+      expect((await partkit(db, ['migrate', 'drop', 'messages', '--yes', '--json'], { config })).json).toMatchObject({ state: 'nothing to drop', changes: 0 });
 
       // The view was moved by the swap, so nothing depends on the original any more.
-      await partkit(db, ['migrate', 'drop', 'events', '--yes']);
+      await partkit(db, ['migrate', 'drop', 'events', '--yes', '--json'], { config });
       expect(await count(db, 'SELECT count(*)::int AS n FROM recent_events')).toBeGreaterThan(0);
       expect(await relkind(db, 'events_retired')).toBeNull();
       const { rows } = await db.query<{ id: string }>(`INSERT INTO events (kind) VALUES ('after drop') RETURNING id`);
       expect(Number(rows[0]!.id)).toBeGreaterThan(EVENTS + 12);
-      expect((await partkit(db, ['provision', '--scheduler', 'external'])).json.changes).toBe(0);
+      expect((await partkit(db, ['provision', '--scheduler', 'external', '--json'], { config })).json.changes).toBe(0);
     });
   });
 }

@@ -2,7 +2,7 @@ import path from 'node:path';
 import { execa } from 'execa';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { attachedPartitions, cleanEnv, createTestDatabase, describeTarget, REPO_DIR, runPartkit, type TestDatabase } from './helpers/targets.js';
-import { testNow } from './helpers/clock.js';
+import { monthOf } from './helpers/clock.js';
 
 const SCRIPT = path.join(REPO_DIR, 'docker', 'scripts', 'create_partition.sh');
 
@@ -19,15 +19,8 @@ interface CreateJson {
   changes: number;
 }
 
-/** 'YYYY-MM' of the UTC month `offset` months from now. */
-function month(offset: number): string {
-  const now = testNow();
-  const d = new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth() + offset, 1));
-  return `${d.getUTCFullYear()}-${String(d.getUTCMonth() + 1).padStart(2, '0')}`;
-}
-
 function monthsBetween(from: number, to: number): string[] {
-  return Array.from({ length: to - from + 1 }, (_, i) => month(from + i));
+  return Array.from({ length: to - from + 1 }, (_, i) => monthOf(from + i).key);
 }
 
 async function create(db: TestDatabase, table: string, args: string[]) {
@@ -55,7 +48,7 @@ function boundOf(key: string): string {
 function setup(name: 'bare18' | 'pg17-partman5') {
   let db: TestDatabase;
   beforeAll(async () => {
-    db = await createTestDatabase(name);
+    db = await createTestDatabase(name, { kit: true });
     await db.query(`ALTER DATABASE "${db.name}" SET TimeZone = 'UTC'`);
     const provisioned = await runPartkit(['provision', '--json', '--database-url', db.url]);
     if (provisioned.exitCode !== 0) throw new Error(`provision failed: ${provisioned.stderr}`);
@@ -68,25 +61,25 @@ describeTarget('bare18', 'partition create with the plpgsql strategy (bare18)', 
   const db = setup('bare18');
 
   it('creates a range of past months, and a second run changes nothing', async () => {
-    const first = await createJson(db(), 'public.messages', ['--from', month(-6), '--to', month(-1)]);
+    const first = await createJson(db(), 'public.messages', ['--from', monthOf(-6).key, '--to', monthOf(-1).key]);
     expect(first).toMatchObject({ table: 'public.messages', strategy: 'plpgsql', created: monthsBetween(-6, -1), skipped: [] });
     const kids = await attachedPartitions(db(), 'public.messages');
     for (const key of monthsBetween(-6, -1)) {
       expect(kids).toContainEqual(expect.objectContaining({ name: `messages_y${key.replace('-', 'm')}`, bound: boundOf(key) }));
     }
-    const again = await createJson(db(), 'public.messages', ['--from', month(-6), '--to', month(-1)]);
+    const again = await createJson(db(), 'public.messages', ['--from', monthOf(-6).key, '--to', monthOf(-1).key]);
     expect(again).toMatchObject({ created: [], skipped: monthsBetween(-6, -1), changes: 0 });
     expect(await attachedPartitions(db(), 'public.messages')).toEqual(kids);
   });
 
   it('skips the months provision made and creates only the missing ones', async () => {
-    const result = await createJson(db(), 'messages', ['--from', month(-7), '--to', month(1)]);
-    expect(result.created).toEqual([month(-7)]);
+    const result = await createJson(db(), 'messages', ['--from', monthOf(-7).key, '--to', monthOf(1).key]);
+    expect(result.created).toEqual([monthOf(-7).key]);
     expect(result.skipped).toEqual(monthsBetween(-6, 1));
   });
 
   it('moves rows waiting in the default partition into the new month', async () => {
-    const key = month(-20);
+    const key = monthOf(-20).key;
     await db().query(`INSERT INTO public.execution_logs (execution_id, message, created_at) VALUES (gen_random_uuid(), 'old', $1)`, [`${key}-15 12:00:00+00`]);
     const result = await createJson(db(), 'public.execution_logs', ['--month', key]);
     expect(result.created).toEqual([key]);
@@ -96,10 +89,10 @@ describeTarget('bare18', 'partition create with the plpgsql strategy (bare18)', 
 
   it('--dry-run prints the plan and creates nothing', async () => {
     const before = await catalogSnapshot(db());
-    const result = await create(db(), 'public.usage_records', ['--month', month(-30), '--dry-run']);
+    const result = await create(db(), 'public.usage_records', ['--month', monthOf(-30).key, '--dry-run']);
     expect(result.exitCode).toBe(0);
     expect(result.stdout).toContain('"partkit".create_monthly_partition(');
-    expect(result.stdout).toContain(`'"public"."usage_records"', ${Number(month(-30).slice(0, 4))}, ${Number(month(-30).slice(5))}`);
+    expect(result.stdout).toContain(`'"public"."usage_records"', ${Number(monthOf(-30).key.slice(0, 4))}, ${Number(monthOf(-30).key.slice(5))}`);
     expect(await catalogSnapshot(db())).toEqual(before);
   });
 
@@ -165,12 +158,12 @@ describeTarget('bare18', 'partition create with the plpgsql strategy (bare18)', 
 
   it('docker/scripts/create_partition.sh creates next month by default, a given month, and passes exit codes on', async () => {
     const env = { DATABASE_URL: db().url };
-    const given = await script(['public.api_key_logs', month(-4)], env);
+    const given = await script(['public.api_key_logs', monthOf(-4).key], env);
     expect(given.exitCode, given.stderr).toBe(0);
-    expect(given.stdout).toContain(`created: ${month(-4)}`);
+    expect(given.stdout).toContain(`created: ${monthOf(-4).key}`);
     const next = await script(['public.api_key_logs'], env);
     expect(next.exitCode, next.stderr).toBe(0);
-    expect(next.stdout).toContain(`already there: ${month(1)}`);
+    expect(next.stdout).toContain(`already there: ${monthOf(1).key}`);
     expect((await script([], env)).exitCode).toBe(2);
     const badMonth = await script(['public.api_key_logs', '2026-13'], env);
     expect(badMonth.exitCode).toBe(2);
@@ -193,30 +186,30 @@ describeTarget('pg17-partman5', 'partition create with pg_partman 5 (pg17-partma
   const db = setup('pg17-partman5');
 
   it('creates past months through create_partition_time, and a second run changes nothing', async () => {
-    const first = await createJson(db(), 'public.messages', ['--from', month(-6), '--to', month(-1)]);
+    const first = await createJson(db(), 'public.messages', ['--from', monthOf(-6).key, '--to', monthOf(-1).key]);
     expect(first).toMatchObject({ table: 'public.messages', strategy: 'partman', created: monthsBetween(-6, -1), skipped: [] });
     const kids = await attachedPartitions(db(), 'public.messages');
     for (const key of monthsBetween(-6, -1)) {
       expect(kids).toContainEqual(expect.objectContaining({ name: `messages_p${key.replace('-', '')}01`, bound: boundOf(key) }));
     }
-    const again = await createJson(db(), 'public.messages', ['--from', month(-6), '--to', month(-1)]);
+    const again = await createJson(db(), 'public.messages', ['--from', monthOf(-6).key, '--to', monthOf(-1).key]);
     expect(again).toMatchObject({ created: [], skipped: monthsBetween(-6, -1), changes: 0 });
     expect(await attachedPartitions(db(), 'public.messages')).toEqual(kids);
   });
 
   it('--dry-run shows the named-argument call in the table zone', async () => {
-    const result = await create(db(), 'public.api_key_logs', ['--month', month(-3), '--dry-run']);
+    const result = await create(db(), 'public.api_key_logs', ['--month', monthOf(-3).key, '--dry-run']);
     expect(result.exitCode).toBe(0);
     expect(result.stdout).toContain(`SET LOCAL TimeZone = 'UTC';`);
-    expect(result.stdout).toContain(`"partman".create_partition_time(p_parent_table := 'public.api_key_logs', p_partition_times := ARRAY['${month(-3)}-01 00:00:00']::timestamptz[])`);
-    expect((await attachedPartitions(db(), 'public.api_key_logs')).map((k) => k.name)).not.toContain(`api_key_logs_p${month(-3).replace('-', '')}01`);
+    expect(result.stdout).toContain(`"partman".create_partition_time(p_parent_table := 'public.api_key_logs', p_partition_times := ARRAY['${monthOf(-3).key}-01 00:00:00']::timestamptz[])`);
+    expect((await attachedPartitions(db(), 'public.api_key_logs')).map((k) => k.name)).not.toContain(`api_key_logs_p${monthOf(-3).key.replace('-', '')}01`);
   });
 
   it('refuses months whose rows wait in the default partition, and changes nothing', async () => {
-    const key = month(-9);
+    const key = monthOf(-9).key;
     await db().query(`INSERT INTO public.usage_records (organization_id, resource_type, quantity, created_at) VALUES (gen_random_uuid(), 'tokens', 1, $1)`, [`${key}-10 00:00:00+00`]);
     const before = await catalogSnapshot(db());
-    const result = await create(db(), 'public.usage_records', ['--from', month(-10), '--to', month(-8)]);
+    const result = await create(db(), 'public.usage_records', ['--from', monthOf(-10).key, '--to', monthOf(-8).key]);
     expect(result.exitCode).toBe(5);
     expect(result.stderr).toContain(`holds rows of ${key}`);
     expect(result.stderr).toMatch(/partkit maintain/);

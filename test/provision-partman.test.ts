@@ -3,7 +3,8 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { adminQuery, attachedPartitions, createRole, createTestDatabase, describeTarget, runPartkit, type TargetName, type TestDatabase } from './helpers/targets.js';
-import { testNow } from './helpers/clock.js';
+import { monthOf, testNow } from './helpers/clock.js';
+import { provisionJson } from './helpers/cli.js';
 
 const TABLES = ['messages', 'execution_logs', 'api_key_logs', 'usage_records'];
 const configDir = mkdtempSync(path.join(tmpdir(), 'partkit-provision-'));
@@ -14,19 +15,9 @@ function writeConfig(name: string, content: unknown): string {
   return file;
 }
 
-async function provisionJson(url: string, args: string[] = []) {
-  const result = await runPartkit(['provision', '--json', '--database-url', url, ...args]);
-  if (result.exitCode !== 0) throw new Error(`provision failed (${result.exitCode}): ${result.stderr}`);
-  return JSON.parse(result.stdout) as { strategy: string; scheduler: string; changes: number; tables: { name: string; changes: string[] }[]; schedule: { job: string | null; externalCommand: string | null } };
-}
-
 /** The month starts (UTC) that the set must hold right after provisioning. */
 function expectedMonths(count: number): string[] {
-  const now = testNow();
-  return Array.from({ length: count }, (_, i) => {
-    const d = new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth() + i, 1));
-    return `${d.getUTCFullYear()}-${String(d.getUTCMonth() + 1).padStart(2, '0')}-01 00:00:00+00`;
-  });
+  return Array.from({ length: count }, (_, i) => monthOf(i).start);
 }
 
 function monthsAgo(n: number, day = 15): string {

@@ -6,7 +6,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { resolveConfig } from '../src/core/config.js';
 import { tableTemplate } from '../src/core/table-templates.js';
 import { adminQuery, attachedPartitions, createTestDatabase, describeTarget, REPO_DIR, runPartkit, type TargetName, type TestDatabase } from './helpers/targets.js';
-import { testNow } from './helpers/clock.js';
+import { midMonth, monthOf } from './helpers/clock.js';
+import { count, provisionJson, type ProvisionJson } from './helpers/cli.js';
 
 const TABLES = ['messages', 'execution_logs', 'api_key_logs', 'usage_records'];
 const configDir = mkdtempSync(path.join(tmpdir(), 'partkit-plpgsql-'));
@@ -17,15 +18,6 @@ function writeConfig(name: string, content: unknown): string {
   return file;
 }
 
-interface ProvisionJson {
-  strategy: string;
-  scheduler: string;
-  changes: number;
-  tables: { name: string; changes: string[] }[];
-  steps: string[];
-  schedule: { job: string | null; cronDatabase: string | null; externalCommand: string | null };
-}
-
 interface MaintainJson {
   ok: boolean;
   created: number;
@@ -34,45 +26,10 @@ interface MaintainJson {
   events: { table: string; action: string; partition: string | null; rows: number | null }[];
 }
 
-async function provisionJson(url: string, args: string[] = []): Promise<ProvisionJson> {
-  const result = await runPartkit(['provision', '--json', '--database-url', url, ...args]);
-  if (result.exitCode !== 0) throw new Error(`provision failed (${result.exitCode}): ${result.stderr}`);
-  return JSON.parse(result.stdout) as ProvisionJson;
-}
-
 async function maintainJson(url: string, args: string[] = []): Promise<MaintainJson> {
   const result = await runPartkit(['maintain', '--json', '--database-url', url, ...args]);
   if (result.exitCode !== 0) throw new Error(`maintain failed (${result.exitCode}): ${result.stderr}\n${result.stdout}`);
   return JSON.parse(result.stdout) as MaintainJson;
-}
-
-/**
- * Attached children of a table with their bounds printed in UTC, oldest first, default last.
- * The database's TimeZone is UTC (set in beforeAll), so pg_get_expr prints UTC offsets.
- */
-/** UTC month start `n` months from now, as pg_get_expr prints it in a UTC session. */
-function monthStart(offset: number): string {
-  const now = testNow();
-  const d = new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth() + offset, 1));
-  return `${d.getUTCFullYear()}-${String(d.getUTCMonth() + 1).padStart(2, '0')}-01 00:00:00+00`;
-}
-
-function monthOf(offset: number): { year: number; month: number; suffix: string } {
-  const now = testNow();
-  const d = new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth() + offset, 1));
-  const year = d.getUTCFullYear();
-  const month = d.getUTCMonth() + 1;
-  return { year, month, suffix: `_y${year}m${String(month).padStart(2, '0')}` };
-}
-
-/** The middle of the month `offset` months from now (negative: in the past), as ISO text. */
-function midMonth(offset: number): string {
-  const now = testNow();
-  return new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth() + offset, 15, 12)).toISOString();
-}
-
-async function count(db: TestDatabase, sql: string, params: unknown[] = []): Promise<number> {
-  return (await db.query<{ n: number }>(`SELECT (${sql})::int AS n`, params)).rows[0]!.n;
 }
 
 /** A test database whose sessions print timestamps in UTC. */
@@ -98,9 +55,9 @@ for (const name of ['bare14', 'bare18'] as TargetName[]) {
       for (const table of TABLES) {
         const kids = await attachedPartitions(db, `public.${table}`);
         const months = kids.filter((k) => k.lower !== null);
-        expect(months.map((k) => k.lower)).toEqual([0, 1, 2, 3, 4].map(monthStart));
-        expect(months.map((k) => k.upper)).toEqual([1, 2, 3, 4, 5].map(monthStart));
-        expect(months.map((k) => k.name)).toEqual([0, 1, 2, 3, 4].map((i) => `${table}${monthOf(i).suffix}`));
+        expect(months.map((k) => k.lower)).toEqual([0, 1, 2, 3, 4].map((offset) => monthOf(offset).start));
+        expect(months.map((k) => k.upper)).toEqual([1, 2, 3, 4, 5].map((offset) => monthOf(offset).start));
+        expect(months.map((k) => k.name)).toEqual([0, 1, 2, 3, 4].map((i) => `${table}${monthOf(i).plpgsqlSuffix}`));
         expect(kids.at(-1)).toEqual({ name: `${table}_default`, schema: 'public', bound: 'DEFAULT', lower: null, upper: null });
         expect(kids).toHaveLength(6);
       }
@@ -167,20 +124,20 @@ for (const name of ['bare14', 'bare18'] as TargetName[]) {
       expect(report.failed).toBe(0);
       const detached = report.events.filter((e) => e.action === 'detached' && e.table === 'public.usage_records').map((e) => e.partition);
       // 13, 14, 15 back; the row 20 months back is a late row: it goes straight to its month in the archive.
-      expect(detached.sort()).toEqual([-15, -14, -13].map((i) => `public.usage_records${monthOf(i).suffix}`).sort());
-      expect(report.events.filter((e) => e.action === 'late').map((e) => [e.partition, e.rows])).toEqual([[`partkit_archive.usage_records${monthOf(-20).suffix}`, 1]]);
+      expect(detached.sort()).toEqual([-15, -14, -13].map((i) => `public.usage_records${monthOf(i).plpgsqlSuffix}`).sort());
+      expect(report.events.filter((e) => e.action === 'late').map((e) => [e.partition, e.rows])).toEqual([[`partkit_archive.usage_records${monthOf(-20).plpgsqlSuffix}`, 1]]);
       expect(report.events.filter((e) => e.action === 'detached' && e.table !== 'public.usage_records')).toEqual([]);
 
       const kids = await attachedPartitions(db, 'public.usage_records');
       const attachedMonths = kids.filter((k) => k.lower !== null).map((k) => k.lower);
-      expect(attachedMonths).toEqual([...[-12, -11, -10, -9, -8, -7, -6, -5, -4, -3, -2, -1, 0, 1, 2, 3, 4].map(monthStart), monthStart(30)]);
+      expect(attachedMonths).toEqual([...[-12, -11, -10, -9, -8, -7, -6, -5, -4, -3, -2, -1, 0, 1, 2, 3, 4].map((offset) => monthOf(offset).start), monthOf(30).start]);
       expect(await count(db, `SELECT count(*) FROM ONLY usage_records_default`)).toBe(0);
 
       const { rows: archived } = await db.query<{ relname: string }>(
         `SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
           WHERE n.nspname = 'partkit_archive' AND c.relkind = 'r' ORDER BY 1`,
       );
-      expect(archived.map((r) => r.relname)).toEqual([-20, -15, -14, -13].map((i) => `usage_records${monthOf(i).suffix}`));
+      expect(archived.map((r) => r.relname)).toEqual([-20, -15, -14, -13].map((i) => `usage_records${monthOf(i).plpgsqlSuffix}`));
       let inArchive = 0;
       for (const { relname } of archived) {
         expect(await count(db, `SELECT count(*) FROM pg_inherits WHERE inhrelid = $1::regclass`, [`partkit_archive.${relname}`])).toBe(0);
@@ -210,7 +167,7 @@ for (const name of ['bare14', 'bare18'] as TargetName[]) {
         expect(changes.slice(1)).toEqual([0, 0, 0]);
         for (const table of TABLES) {
           const kids = await attachedPartitions(db, `public.${table}`);
-          expect(kids.map((k) => k.lower)).toEqual([...[0, 1, 2, 3, 4].map(monthStart), null]);
+          expect(kids.map((k) => k.lower)).toEqual([...[0, 1, 2, 3, 4].map((offset) => monthOf(offset).start), null]);
         }
         expect(await count(db, `SELECT count(*) FROM partkit.managed_table`)).toBe(4);
         expect(await count(db, `SELECT count(*) FROM partkit.migrations`)).toBe((await loadMigrationFiles(path.join(REPO_DIR, 'sql', 'migrations'))).length);
@@ -237,10 +194,10 @@ for (const name of ['bare14', 'bare18'] as TargetName[]) {
         // Every month was made by exactly one of the runs: those of the rows, and every month between
         // the oldest one and now, so that coverage has no gap (months ahead of premake only for rows).
         const between = [-6, -5, -4, -2, -1];
-        expect(created.sort()).toEqual([...offsets, ...between].map((i) => `public.messages${monthOf(i).suffix}`).sort());
+        expect(created.sort()).toEqual([...offsets, ...between].map((i) => `public.messages${monthOf(i).plpgsqlSuffix}`).sort());
         const kids = await attachedPartitions(db, 'public.messages');
         const lowers = kids.filter((k) => k.lower !== null).map((k) => k.lower);
-        expect(lowers).toEqual([...new Set([...offsets, ...between, 0, 1, 2, 3, 4])].sort((a, b) => a - b).map(monthStart));
+        expect(lowers).toEqual([...new Set([...offsets, ...between, 0, 1, 2, 3, 4])].sort((a, b) => a - b).map((offset) => monthOf(offset).start));
         expect(new Set(lowers).size).toBe(lowers.length);
         expect(await count(db, `SELECT count(*) FROM ONLY messages_default`)).toBe(0);
         expect(await count(db, `SELECT count(*) FROM messages`)).toBe(before);
@@ -271,14 +228,14 @@ for (const name of ['bare14', 'bare18'] as TargetName[]) {
         expect(result.strategy).toBe('plpgsql');
         const table = 'public."Odd ""Name"" Logs"';
         const kids = await attachedPartitions(db, table);
-        expect(kids.map((k) => k.name)).toEqual([...[0, 1, 2, 3, 4].map((i) => `Odd "Name" Logs${monthOf(i).suffix}`), 'Odd "Name" Logs_default']);
+        expect(kids.map((k) => k.name)).toEqual([...[0, 1, 2, 3, 4].map((i) => `Odd "Name" Logs${monthOf(i).plpgsqlSuffix}`), 'Odd "Name" Logs_default']);
         expect((await db.query(`SELECT parent_table, control_column FROM partkit.managed_table`)).rows).toEqual([{ parent_table: 'Odd "Name" Logs', control_column: 'createdAt' }]);
 
         await db.query(`INSERT INTO ${table} VALUES (1, now()), (2, $1), (3, $2)`, [midMonth(-2), midMonth(8)]);
         const report = await maintainJson(db.url, ['--config', config]);
         // The month of the early row, the month between it and the current one, and the month of the late row.
         expect(report.events.filter((e) => e.action === 'created').map((e) => e.partition).sort()).toEqual(
-          [-2, -1, 8].map((i) => `public."Odd ""Name"" Logs${monthOf(i).suffix}"`).sort(),
+          [-2, -1, 8].map((i) => `public."Odd ""Name"" Logs${monthOf(i).plpgsqlSuffix}"`).sort(),
         );
         expect(await count(db, `SELECT count(*) FROM ONLY public."Odd ""Name"" Logs_default"`)).toBe(0);
         expect(await count(db, `SELECT count(*) FROM ${table}`)).toBe(3);
@@ -316,7 +273,7 @@ describeTarget('pg15-partman4', 'plpgsql fallback scheduled by pg_cron (pg15-par
     expect(Number(rows[0]!.count)).toBeGreaterThan(0);
     const { rows: runs } = await db.query(`SELECT ok, detail FROM partkit.maintenance_run`);
     expect(runs).toEqual([{ ok: true, detail: '4 table(s), 0 failure(s)' }]);
-    expect((await attachedPartitions(db, 'public.messages')).map((k) => k.lower)).toContain(monthStart(-2));
+    expect((await attachedPartitions(db, 'public.messages')).map((k) => k.lower)).toContain(monthOf(-2).start);
     expect(await count(db, `SELECT count(*) FROM ONLY messages_default`)).toBe(0);
     expect((await provisionJson(db.url, ['--strategy', 'plpgsql'])).changes).toBe(0);
   });

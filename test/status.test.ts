@@ -4,7 +4,8 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { formatBytes } from '../src/commands/status.js';
 import { adminQuery, createTestDatabase, describeTarget, runPartkit, type TargetName, type TestDatabase } from './helpers/targets.js';
-import { testNow } from './helpers/clock.js';
+import { monthOf } from './helpers/clock.js';
+import { partkit } from './helpers/cli.js';
 
 interface Child {
   schema: string;
@@ -53,19 +54,6 @@ async function statusJson(db: TestDatabase): Promise<StatusJson> {
   return JSON.parse(result.stdout) as StatusJson;
 }
 
-async function partkit(db: TestDatabase, command: string) {
-  const result = await runPartkit([command, '--config', configFile, '--database-url', db.url]);
-  expect(result.exitCode, `${command}: ${result.stderr}`).toBe(0);
-  return result;
-}
-
-function month(offset: number): { key: string; year: number; month: number; iso: string } {
-  const now = testNow();
-  const d = new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth() + offset, 1));
-  const key = `${d.getUTCFullYear()}-${String(d.getUTCMonth() + 1).padStart(2, '0')}`;
-  return { key, year: d.getUTCFullYear(), month: d.getUTCMonth() + 1, iso: `${key}-01` };
-}
-
 const variants: { target: TargetName; strategy: 'partman' | 'plpgsql'; cron: boolean }[] = [
   { target: 'pg17-partman5', strategy: 'partman', cron: true },
   { target: 'pg15-partman4', strategy: 'partman', cron: true },
@@ -94,16 +82,16 @@ for (const { target, strategy, cron } of variants) {
     });
 
     it('after provision: settings, children with their ranges, the default and the job', async () => {
-      await partkit(db, 'provision');
+      await partkit(db, ['provision'], { config: configFile });
       const report = await statusJson(db);
       for (const table of report.tables) {
         expect(table).toMatchObject({ exists: true, partitioned: true, strategy, premake: 4, archiveSchema: 'partkit_archive', timeZone: 'UTC', archived: [] });
         expect(table.interval).toBe(strategy === 'partman' ? '1 mon' : '1 month');
         expect(table.retention).toMatch(/^(12 months|1 year)$/);
-        expect(table.children.map((c) => c.month)).toEqual([0, 1, 2, 3, 4].map((i) => month(i).key));
+        expect(table.children.map((c) => c.month)).toEqual([0, 1, 2, 3, 4].map((i) => monthOf(i).key));
         for (const [i, child] of table.children.entries()) {
-          expect(child.from).toBe(`${month(i).iso} 00:00:00`);
-          expect(child.to).toBe(`${month(i + 1).iso} 00:00:00`);
+          expect(child.from).toBe(`${monthOf(i).date} 00:00:00`);
+          expect(child.to).toBe(`${monthOf(i + 1).date} 00:00:00`);
           expect(child.bound).toMatch(/^FOR VALUES FROM \('.+'\) TO \('.+'\)$/);
           expect(child.schema).toBe('public');
           expect(child.bytes).toBeGreaterThanOrEqual(0);
@@ -128,21 +116,21 @@ for (const { target, strategy, cron } of variants) {
     });
 
     it('shows rows waiting in the default, then the last maintenance run and the archived months', async () => {
-      await db.query(`INSERT INTO messages (session_id, role, content, created_at) VALUES (gen_random_uuid(), 'user', 'early', $1::timestamptz + interval '2 days')`, [`${month(-1).iso} 00:00:00+00`]);
+      await db.query(`INSERT INTO messages (session_id, role, content, created_at) VALUES (gen_random_uuid(), 'user', 'early', $1::timestamptz + interval '2 days')`, [`${monthOf(-1).date} 00:00:00+00`]);
       const waiting = await statusJson(db);
       expect(waiting.tables[0]!.default).toMatchObject({ name: 'messages_default', rows: 1 });
 
-      const old = Array.from({ length: 15 }, (_, i) => month(-15 + i));
+      const old = Array.from({ length: 15 }, (_, i) => monthOf(-15 + i));
       if (strategy === 'partman') {
-        await db.query(`SET TimeZone = 'UTC'; SELECT partman.create_partition_time(p_parent_table := 'public.usage_records', p_partition_times := ARRAY[${old.map((m) => `'${m.iso}'`).join(', ')}]::timestamptz[])`);
+        await db.query(`SET TimeZone = 'UTC'; SELECT partman.create_partition_time(p_parent_table := 'public.usage_records', p_partition_times := ARRAY[${old.map((m) => `'${m.date}'`).join(', ')}]::timestamptz[])`);
       } else {
         for (const m of old) await db.query(`SELECT partkit.create_monthly_partition('public.usage_records', $1, $2)`, [m.year, m.month]);
       }
-      await partkit(db, 'maintain');
+      await partkit(db, ['maintain'], { config: configFile });
       const report = await statusJson(db);
       const messages = report.tables[0]!;
       expect(messages.default!.rows).toBe(0);
-      expect(messages.children[0]!.month).toBe(month(-1).key);
+      expect(messages.children[0]!.month).toBe(monthOf(-1).key);
       const usage = report.tables[3]!;
       expect(usage.archived.map((a) => [a.schema, a.month])).toEqual([0, 1, 2].map((i) => ['partkit_archive', old[i]!.key]));
       expect(usage.archived[0]!.name).toMatch(/^usage_records_(p\d{4}_\d{2}|p\d{8}|y\d{4}m\d{2})$/);
@@ -151,10 +139,10 @@ for (const { target, strategy, cron } of variants) {
       expect(report.maintenance.lastRun).toMatchObject({ ok: true, failures: [] });
       expect(report.maintenance.lastRun!.ageSeconds).toBeLessThan(120);
 
-      const text = await partkit(db, 'status');
+      const text = await partkit(db, ['status'], { config: configFile });
       expect(text.stdout).toContain(`database ${db.name}`);
       expect(text.stdout).toMatch(new RegExp(`public\\.messages: ${strategy}, interval 1 mon(th)?, premake 4, retention (12 months|1 year) \\(then moved to partkit_archive\\), zone UTC`));
-      expect(text.stdout).toMatch(new RegExp(`public\\.${messages.children[0]!.name}\\s+${month(-1).iso} 00:00:00\\s+${month(0).iso} 00:00:00\\s+\\d+\\s+\\d`));
+      expect(text.stdout).toMatch(new RegExp(`public\\.${messages.children[0]!.name}\\s+${monthOf(-1).date} 00:00:00\\s+${monthOf(0).date} 00:00:00\\s+\\d+\\s+\\d`));
       expect(text.stdout).toContain('default public.messages_default: 0 row(s)');
       expect(text.stdout).toMatch(new RegExp(`archive partkit_archive: usage_records_\\w+ \\(${old[0]!.key}, ~\\d+ rows`));
       expect(text.stdout).toMatch(/last maintenance: #\d+ finished .*: ok/);
@@ -172,7 +160,7 @@ for (const { target, strategy, cron } of variants) {
         );
         const report = await statusJson(db);
         expect(report.maintenance.lastCronRun).toMatchObject({ status: 'failed', returnMessage: 'ERROR:  boom' });
-        const text = await partkit(db, 'status');
+        const text = await partkit(db, ['status'], { config: configFile });
         expect(text.stdout).toMatch(/last cron run: failed at .*: ERROR: {2}boom/);
       });
     }

@@ -1,31 +1,15 @@
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { midMonth, monthOf } from './helpers/clock.js';
 import { attachedPartitions, createTestDatabase, describeTarget, runPartkit, type TargetName, type TestDatabase } from './helpers/targets.js';
+import { count, provisionJson } from './helpers/cli.js';
 
 const TABLES = ['messages', 'execution_logs', 'api_key_logs', 'usage_records'];
-
-interface ProvisionJson {
-  strategy: string;
-  changes: number;
-  steps: string[];
-  tables: { name: string; changes: string[] }[];
-}
-
-async function provisionJson(url: string, args: string[] = []): Promise<ProvisionJson> {
-  const result = await runPartkit(['provision', '--json', '--database-url', url, ...args]);
-  if (result.exitCode !== 0) throw new Error(`provision failed (${result.exitCode}): ${result.stderr}\n${result.stdout}`);
-  return JSON.parse(result.stdout) as ProvisionJson;
-}
 
 /** pg_partman's child name for a month: 4.x `t_p2026_01`, 5.x `t_p20260101`. */
 function partmanName(table: string, offset: number, major: number): string {
   const { year, month } = monthOf(offset);
   const mm = String(month).padStart(2, '0');
   return major >= 5 ? `${table}_p${year}${mm}01` : `${table}_p${year}_${mm}`;
-}
-
-async function count(db: TestDatabase, sql: string): Promise<number> {
-  return (await db.query<{ n: number }>(`SELECT (${sql})::int AS n`)).rows[0]!.n;
 }
 
 async function rowCounts(db: TestDatabase): Promise<Record<string, number>> {

@@ -7,7 +7,8 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { createTestDatabase, describeTarget, runPartkit, type TargetName, type TestDatabase } from './helpers/targets.js';
+import { createTestDatabase, describeTarget, type TargetName, type TestDatabase } from './helpers/targets.js';
+import { partkit } from './helpers/cli.js';
 
 const configDir = mkdtempSync(path.join(tmpdir(), 'partkit-time-index-'));
 const ODD = 'public."Odd ""Chat"" Log"';
@@ -15,11 +16,6 @@ const configFile = path.join(configDir, 'config.json');
 writeFileSync(configFile, JSON.stringify({ tables: [{ name: 'public.messages' }, { name: ODD, controlColumn: 'Created At' }] }));
 const prepConfig = path.join(configDir, 'prep.json');
 writeFileSync(prepConfig, JSON.stringify({ tables: [{ name: 'public."Plain Log"', controlColumn: 'At' }] }));
-
-async function partkit(db: TestDatabase, args: string[], config = configFile) {
-  const result = await runPartkit([...args, '--config', config, '--database-url', db.url]);
-  return { ...result, json: args.includes('--json') && result.stdout ? (JSON.parse(result.stdout) as Record<string, unknown>) : {} };
-}
 
 /** Children of `table` and whether each has an index whose first key column is `column`, plus the parent's. */
 async function timeIndexed(db: TestDatabase, table: string, column: string) {
@@ -56,7 +52,7 @@ for (const name of ['pg15-partman4', 'bare18'] as TargetName[]) {
 
     it('provision creates the Semibot tables with a created_at index on every month, and verify does not warn', async () => {
       await db.query(`CREATE TABLE ${ODD} (id bigint NOT NULL, "Created At" timestamptz NOT NULL, PRIMARY KEY (id, "Created At")) PARTITION BY RANGE ("Created At")`);
-      const first = await partkit(db, ['provision', '--json']);
+      const first = await partkit(db, ['provision', '--json'], { config: configFile, expectedExit: null });
       expect(first.exitCode, first.stderr).toBe(0);
       const messages = await timeIndexed(db, 'public.messages', 'created_at');
       expect(messages.children.length).toBeGreaterThanOrEqual(5);
@@ -67,9 +63,9 @@ for (const name of ['pg15-partman4', 'bare18'] as TargetName[]) {
       expect(odd.children.length).toBeGreaterThanOrEqual(5);
       expect(odd.children.every((child) => child.indexed)).toBe(true);
       expect(odd.parentValid).toEqual([true]);
-      const again = await partkit(db, ['provision', '--json']);
+      const again = await partkit(db, ['provision', '--json'], { config: configFile, expectedExit: null });
       expect(again.json.changes).toBe(0);
-      const verified = await partkit(db, ['verify', '--json', '--scheduler', 'external', '--max-maintenance-age', '1d']);
+      const verified = await partkit(db, ['verify', '--json', '--scheduler', 'external', '--max-maintenance-age', '1d'], { config: configFile, expectedExit: null });
       const checks = (verified.json.checks as CheckJson[]).filter((check) => check.check === 'time-index');
       expect(checks.map((check) => [check.ok, check.warning ?? false])).toEqual([
         [true, false],
@@ -88,30 +84,30 @@ for (const name of ['pg15-partman4', 'bare18'] as TargetName[]) {
       for (const row of rows) await db.query(`DROP INDEX ${row.name}`);
       expect((await timeIndexed(db, ODD, 'Created At')).children.some((child) => child.indexed)).toBe(false);
 
-      const doctor = await partkit(db, ['doctor', '--json']);
+      const doctor = await partkit(db, ['doctor', '--json'], { config: configFile, expectedExit: null });
       expect(doctor.exitCode, doctor.stderr).toBe(0);
       const tables = doctor.json.tables as { name: string; warnings: string[] }[];
       expect(tables.map((table) => table.warnings.join(' '))).toEqual([
         expect.stringMatching(/children have no index leading with created_at .*run `partkit provision`/),
         expect.stringMatching(/children have no index leading with Created At .*run `partkit provision`/),
       ]);
-      const doctorText = await partkit(db, ['doctor']);
+      const doctorText = await partkit(db, ['doctor'], { config: configFile, expectedExit: null });
       expect(doctorText.stdout).toMatch(/WARNING: .*no index leading with created_at/);
 
-      const verified = await partkit(db, ['verify', '--json', '--scheduler', 'external', '--max-maintenance-age', '1d']);
+      const verified = await partkit(db, ['verify', '--json', '--scheduler', 'external', '--max-maintenance-age', '1d'], { config: configFile, expectedExit: null });
       const checks = (verified.json.checks as CheckJson[]).filter((check) => check.check === 'time-index');
       expect(checks.map((check) => [check.ok, check.warning])).toEqual([
         [true, true],
         [true, true],
       ]);
       expect(checks[1]!.detail).toMatch(/Odd "Chat" Log/);
-      const verifyText = await partkit(db, ['verify', '--scheduler', 'external', '--max-maintenance-age', '1d']);
+      const verifyText = await partkit(db, ['verify', '--scheduler', 'external', '--max-maintenance-age', '1d'], { config: configFile, expectedExit: null });
       expect(verifyText.stdout).toMatch(/! warn public\.messages +time-index/);
 
-      const dry = await partkit(db, ['provision', '--dry-run']);
+      const dry = await partkit(db, ['provision', '--dry-run'], { config: configFile, expectedExit: null });
       expect(dry.stdout).toMatch(/CREATE INDEX IF NOT EXISTS "Odd ""Chat"" Log_Created At_idx" ON ONLY "public"\."Odd ""Chat"" Log" USING btree \("Created At"\)/);
       expect(dry.stdout).toMatch(/CREATE INDEX CONCURRENTLY IF NOT EXISTS "messages_default_created_at_idx" ON "public"\."messages_default" USING btree \("created_at"\)/);
-      const fixed = await partkit(db, ['provision', '--json']);
+      const fixed = await partkit(db, ['provision', '--json'], { config: configFile, expectedExit: null });
       expect(fixed.exitCode, fixed.stderr).toBe(0);
       for (const [table, column] of [
         ['public.messages', 'created_at'],
@@ -121,24 +117,24 @@ for (const name of ['pg15-partman4', 'bare18'] as TargetName[]) {
         expect(state.children.every((child) => child.indexed)).toBe(true);
         expect(state.parentValid).toEqual([true]);
       }
-      const again = await partkit(db, ['provision', '--json']);
+      const again = await partkit(db, ['provision', '--json'], { config: configFile, expectedExit: null });
       expect(again.json.changes).toBe(0);
-      const after = await partkit(db, ['doctor', '--json']);
+      const after = await partkit(db, ['doctor', '--json'], { config: configFile, expectedExit: null });
       expect((after.json.tables as { warnings: string[] }[]).every((table) => table.warnings.length === 0)).toBe(true);
-      const verifiedAfter = await partkit(db, ['verify', '--json', '--scheduler', 'external', '--max-maintenance-age', '1d']);
+      const verifiedAfter = await partkit(db, ['verify', '--json', '--scheduler', 'external', '--max-maintenance-age', '1d'], { config: configFile, expectedExit: null });
       expect((verifiedAfter.json.checks as CheckJson[]).filter((check) => check.check === 'time-index' && check.warning)).toEqual([]);
     });
 
     it('migrate prep adds a time index when the original has none, and says so', async () => {
       await db.query(`CREATE TABLE public."Plain Log" (id bigint PRIMARY KEY, "At" timestamptz NOT NULL, body text)`);
       await db.query(`INSERT INTO public."Plain Log" SELECT g, now() - g * interval '1 day' FROM generate_series(1, 60) g`);
-      const prep = await partkit(db, ['migrate', 'prep', 'public."Plain Log"', '--json'], prepConfig);
+      const prep = await partkit(db, ['migrate', 'prep', 'public."Plain Log"', '--json'], { config: prepConfig, expectedExit: null });
       expect(prep.exitCode, prep.stderr).toBe(0);
       expect((prep.json.notes as string[]).join('\n')).toMatch(/has no index leading with At, so Plain Log_partitioned gets one/);
       const state = await timeIndexed(db, 'public."Plain Log_partitioned"', 'At');
       expect(state.children.length).toBeGreaterThan(2);
       expect(state.children.every((child) => child.indexed)).toBe(true);
-      const again = await partkit(db, ['migrate', 'prep', 'public."Plain Log"', '--json'], prepConfig);
+      const again = await partkit(db, ['migrate', 'prep', 'public."Plain Log"', '--json'], { config: prepConfig, expectedExit: null });
       expect(again.json.changes).toBe(0);
     });
   });

@@ -5,7 +5,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { escapeXml, renderJunit } from '../src/core/junit.js';
 import { parseDuration, renderVerify } from '../src/commands/verify.js';
 import { adminQuery, createTestDatabase, describeTarget, runPartkit, runPrinted, type TargetName, type TestDatabase } from './helpers/targets.js';
-import { testNow } from './helpers/clock.js';
+import { monthOf } from './helpers/clock.js';
+import { partkit } from './helpers/cli.js';
 
 interface Check {
   table: string | null;
@@ -70,12 +71,6 @@ function expectFailures(report: VerifyJson, expected: string[]): void {
   expect(failures(report), details.join('\n')).toEqual(expected);
 }
 
-async function partkit(db: TestDatabase, command: string, args: string[] = []) {
-  const result = await runPartkit([command, '--config', configFile, '--database-url', db.url, ...args]);
-  expect(result.exitCode, `${command}: ${result.stderr}`).toBe(0);
-  return result;
-}
-
 /** Attached month children of a table, oldest first, with their UTC lower bound as 'YYYY-MM'. */
 async function monthChildren(db: TestDatabase, table: string) {
   const { rows } = await db.query<{ name: string; month: string }>(
@@ -86,13 +81,6 @@ async function monthChildren(db: TestDatabase, table: string) {
     [table],
   );
   return rows;
-}
-
-function monthStart(offset: number): { year: number; month: number; key: string; iso: string } {
-  const now = testNow();
-  const d = new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth() + offset, 1));
-  const key = `${d.getUTCFullYear()}-${String(d.getUTCMonth() + 1).padStart(2, '0')}`;
-  return { year: d.getUTCFullYear(), month: d.getUTCMonth() + 1, key, iso: `${key}-01` };
 }
 
 interface Variant {
@@ -117,8 +105,8 @@ for (const variant of variants) {
   describeTarget(target, `verify, ${strategy} strategy${cron ? ' with pg_cron' : ', external scheduler'} on ${target}`, () => {
     let db: TestDatabase;
     beforeAll(async () => {
-      db = await createTestDatabase(target);
-      await partkit(db, 'provision', variant.provisionArgs);
+      db = await createTestDatabase(target, { kit: true });
+      await partkit(db, ['provision', ...variant.provisionArgs], { config: configFile });
     });
     afterAll(() => db?.drop());
 
@@ -130,7 +118,7 @@ for (const variant of variants) {
       expect(database).toEqual(['kit-installed', 'extension-versions', ...(cron ? ['maintenance-job', 'maintenance-cron-run'] : ['maintenance-age']), 'maintenance-result']);
       for (const table of TABLES) expect(report.checks.filter((c) => c.table === table).map((c) => c.check)).toEqual(TABLE_CHECKS);
       expect(find(report, 'public.messages', 'registration').detail).toMatch(new RegExp(`^${strategy}:`));
-      expect(find(report, 'public.messages', 'coverage').detail).toMatch(new RegExp(`^${monthStart(0).key} through ${monthStart(4).key} covered without gaps`));
+      expect(find(report, 'public.messages', 'coverage').detail).toMatch(new RegExp(`^${monthOf(0).key} through ${monthOf(4).key} covered without gaps`));
       if (!cron) expect(find(report, null, 'maintenance-age').detail).toMatch(/no maintenance has run yet; the tables were provisioned/);
 
       const text = await runPartkit(['verify', '--config', configFile, '--database-url', db.url]);
@@ -142,18 +130,18 @@ for (const variant of variants) {
 
     it('a missing future month fails coverage, says to run `partkit maintain`, and maintain fixes it', async () => {
       const last = (await monthChildren(db, 'public.messages')).at(-1)!;
-      expect(last.month).toBe(monthStart(4).key);
+      expect(last.month).toBe(monthOf(4).key);
       await db.query(`DROP TABLE public."${last.name}"`);
       const report = await verifyJson(db);
       expect(report.exitCode).toBe(1);
       expectFailures(report, ['public.messages/coverage']);
       expect(find(report, 'public.messages', 'coverage').detail).toBe(`month ${last.month} is missing (current month + premake 4 must exist): run \`partkit maintain\``);
-      await partkit(db, 'maintain');
+      await partkit(db, ['maintain'], { config: configFile });
       expectFailures(await verifyJson(db), []);
     });
 
     it('a gap in the middle fails coverage with the statement that fills it', async () => {
-      const gap = monthStart(2);
+      const gap = monthOf(2);
       const child = (await monthChildren(db, 'public.execution_logs')).find((c) => c.month === gap.key)!;
       await db.query(`DROP TABLE public."${child.name}"`);
       const report = await verifyJson(db);
@@ -169,15 +157,15 @@ for (const variant of variants) {
     });
 
     it('rows in the default fail unless --max-default-rows tolerates them; maintain moves them', async () => {
-      const past = monthStart(-1);
-      await db.query(`INSERT INTO messages (session_id, role, content, created_at) VALUES (gen_random_uuid(), 'user', 'early', $1::timestamptz + interval '3 days')`, [`${past.iso} 00:00:00+00`]);
+      const past = monthOf(-1);
+      await db.query(`INSERT INTO messages (session_id, role, content, created_at) VALUES (gen_random_uuid(), 'user', 'early', $1::timestamptz + interval '3 days')`, [`${past.date} 00:00:00+00`]);
       const report = await verifyJson(db);
       expectFailures(report, ['public.messages/default-partition']);
       expect(find(report, 'public.messages', 'default-partition').detail).toBe('public.messages_default holds 1 row(s): run `partkit maintain` to move them into their months');
       const tolerated = await verifyJson(db, ['--max-default-rows', '1']);
       expectFailures(tolerated, []);
       expect(find(tolerated, 'public.messages', 'default-partition').detail).toBe('public.messages_default holds 1 row(s) (up to 1 allowed)');
-      await partkit(db, 'maintain');
+      await partkit(db, ['maintain'], { config: configFile });
       const after = await verifyJson(db);
       expectFailures(after, []);
       expect(find(after, 'public.messages', 'coverage').detail).toMatch(new RegExp(`^${past.key} through`));
@@ -190,14 +178,14 @@ for (const variant of variants) {
       expectFailures(report, ['public.api_key_logs/registration']);
       const where = strategy === 'partman' ? 'partman.part_config' : 'partkit.managed_table';
       expect(find(report, 'public.api_key_logs', 'registration').detail).toMatch(new RegExp(`^${where.replace('.', '\\.')} has retention 6 mon(th)?s, the config 12 months: run \`partkit provision\` to apply the config$`));
-      await partkit(db, 'provision', variant.provisionArgs);
+      await partkit(db, ['provision', ...variant.provisionArgs], { config: configFile });
       expectFailures(await verifyJson(db), []);
     });
 
     it('months past retention that are still attached fail retention; maintain archives them', async () => {
-      const old = Array.from({ length: 15 }, (_, i) => monthStart(-15 + i));
+      const old = Array.from({ length: 15 }, (_, i) => monthOf(-15 + i));
       if (strategy === 'partman') {
-        const times = old.map((m) => `'${m.iso}'`).join(', ');
+        const times = old.map((m) => `'${m.date}'`).join(', ');
         await db.query(`SET TimeZone = 'UTC'; SELECT partman.create_partition_time(p_parent_table := 'public.usage_records', p_partition_times := ARRAY[${times}]::timestamptz[])`);
       } else {
         for (const m of old) await db.query(`SELECT partkit.create_monthly_partition('public.usage_records', $1, $2)`, [m.year, m.month]);
@@ -206,7 +194,7 @@ for (const variant of variants) {
       expectFailures(report, ['public.usage_records/retention']);
       const detail = find(report, 'public.usage_records', 'retention').detail;
       expect(detail).toMatch(new RegExp(`^months ${old[0]!.key} \\(public\\.usage_records_\\w+\\), ${old[1]!.key} .*, ${old[2]!.key} .* lie wholly before now − 12 months \\(.*UTC\\) and are still attached: run \`partkit maintain\` \\(it moves such months into schema partkit_archive\\)$`));
-      await partkit(db, 'maintain');
+      await partkit(db, ['maintain'], { config: configFile });
       const after = await verifyJson(db);
       expectFailures(after, []);
       expect(find(after, 'public.usage_records', 'coverage').detail).toMatch(new RegExp(`^${old[3]!.key} through`));
@@ -229,12 +217,12 @@ for (const variant of variants) {
     });
 
     it('a failed last maintenance run fails maintenance-result', async () => {
-      await partkit(db, 'maintain');
+      await partkit(db, ['maintain'], { config: configFile });
       await db.query(`UPDATE partkit.maintenance_run SET ok = false WHERE id = (SELECT max(id) FROM partkit.maintenance_run)`);
       const report = await verifyJson(db);
       expectFailures(report, ['database/maintenance-result']);
       expect(find(report, null, 'maintenance-result').detail).toMatch(/^the last maintenance run \(#\d+, finished .*\) failed \(4 table\(s\), 0 failure\(s\)\): fix the cause, then run `partkit maintain`/);
-      await partkit(db, 'maintain');
+      await partkit(db, ['maintain'], { config: configFile });
       expectFailures(await verifyJson(db), []);
     });
 
@@ -246,7 +234,7 @@ for (const variant of variants) {
         const report = await verifyJson(db);
         expectFailures(report, ['database/maintenance-job']);
         expect(find(report, null, 'maintenance-job').detail).toBe(`pg_cron job ${jobName()} is inactive: run \`partkit provision\` (it updates and re-activates the job)`);
-        await partkit(db, 'provision', variant.provisionArgs);
+        await partkit(db, ['provision', ...variant.provisionArgs], { config: configFile });
         expectFailures(await verifyJson(db), []);
       });
 
@@ -255,7 +243,7 @@ for (const variant of variants) {
         const report = await verifyJson(db);
         expectFailures(report, ['database/maintenance-job']);
         expect(find(report, null, 'maintenance-job').detail).toBe(`pg_cron job ${jobName()} does not exist in database postgres (or belongs to another user): run \`partkit provision\` to schedule it`);
-        await partkit(db, 'provision', variant.provisionArgs);
+        await partkit(db, ['provision', ...variant.provisionArgs], { config: configFile });
         expectFailures(await verifyJson(db), []);
       });
 
@@ -280,7 +268,7 @@ for (const variant of variants) {
       });
     } else {
       it('external scheduler: a maintenance older than --max-maintenance-age fails maintenance-age', async () => {
-        await partkit(db, 'maintain');
+        await partkit(db, ['maintain'], { config: configFile });
         expect(find(await verifyJson(db, ['--max-maintenance-age', '2h']), null, 'maintenance-age').detail).toMatch(/^the last maintenance finished \d+s ago \(.*\), within --max-maintenance-age 2h$/);
         await db.query(`UPDATE partkit.maintenance_run SET started_at = started_at - interval '3 hours', finished_at = finished_at - interval '3 hours'`);
         // Without the option the limit follows the (yearly) schedule of the config.
@@ -289,7 +277,7 @@ for (const variant of variants) {
         expectFailures(report, ['database/maintenance-age']);
         expect(find(report, null, 'maintenance-age').detail).toMatch(/^the last maintenance finished 3h(0m)? ago \(.*\), more than --max-maintenance-age 2h: run `partkit maintain` now, and check the scheduler that should run it \(schedule it with an external scheduler, e.g. this crontab line: 0 3 1 1 \*  DATABASE_URL=.*partkit maintain.*\)$/);
         expectFailures(await verifyJson(db, ['--max-maintenance-age', '4h']), []);
-        await partkit(db, 'maintain');
+        await partkit(db, ['maintain'], { config: configFile });
         expectFailures(await verifyJson(db), []);
       });
     }

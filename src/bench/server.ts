@@ -9,7 +9,7 @@ import { rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import pg from 'pg';
 import { resolveConnection, type ConnectionTarget } from '../core/connection.js';
-import { startEmbeddedServer, type EmbeddedServer } from '../core/embedded-server.js';
+import { startEmbeddedServer, type EmbeddedServer } from '../throwaway/server.js';
 
 /** Durability only costs time on a throwaway server; autovacuum off so that none runs in the middle of a measurement. */
 export const EMBEDDED_SETTINGS = { fsync: 'off', synchronous_commit: 'off', full_page_writes: 'off', autovacuum: 'off', max_wal_size: '4GB' } as const;

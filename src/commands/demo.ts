@@ -16,7 +16,7 @@ import { BUILTIN_CONFIG, resolveConfig, type Config, type TableConfig } from '..
 import { resolveConnection, withDatabase, type ConnectionTarget } from '../core/connection.js';
 import { runCommand, type GlobalOptions } from '../core/context.js';
 import { Database, DEFAULT_EXECUTOR_OPTIONS } from '../core/db.js';
-import { startEmbeddedServer } from '../core/embedded-server.js';
+import { startEmbeddedServer } from '../throwaway/server.js';
 import { ExitCode, PartkitError, UsageError } from '../core/errors.js';
 import { quoteIdent, quoteQualified } from '../core/identifiers.js';
 import { createLogger, type Logger } from '../core/log.js';

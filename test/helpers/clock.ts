@@ -26,6 +26,12 @@ export interface TestMonth {
   readonly key: string;
   /** The month's start at 00:00 UTC as the catalog prints it with TimeZone UTC: 'YYYY-MM-01 00:00:00+00'. */
   readonly start: string;
+  /** The month's first day: 'YYYY-MM-01'. */
+  readonly date: string;
+  /** Noon UTC on the 15th, as the catalog prints it with TimeZone UTC: 'YYYY-MM-15 12:00:00+00'. */
+  readonly mid: string;
+  /** The suffix of the kit's own (plpgsql) child for the month: '_yYYYYmMM'. */
+  readonly plpgsqlSuffix: string;
 }
 
 /** The UTC month `offset` months from the run's current month (0 = this month, -1 = the last). */
@@ -34,7 +40,7 @@ export function monthOf(offset: number, now: Date = testNow()): TestMonth {
   const year = d.getUTCFullYear();
   const month = d.getUTCMonth() + 1;
   const key = `${year}-${String(month).padStart(2, '0')}`;
-  return { year, month, key, start: `${key}-01 00:00:00+00` };
+  return { year, month, key, start: `${key}-01 00:00:00+00`, date: `${key}-01`, mid: `${key}-15 12:00:00+00`, plpgsqlSuffix: `_y${year}m${String(month).padStart(2, '0')}` };
 }
 
 /** Noon UTC on the 15th of the month `offset` months away (ISO): safely inside that month in any zone. */

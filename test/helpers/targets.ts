@@ -82,6 +82,12 @@ export interface TestDatabase {
 export interface CreateTestDatabaseOptions {
   /** Role that owns the new database (must exist). */
   readonly owner?: string;
+  /**
+   * Clone the target's kit template (see kitTemplate) instead of starting empty: the kit's schema
+   * `partkit` is installed, and pg_partman in schema `partman` where the server has it. For tests
+   * where installing the kit is set-up, not what is tested.
+   */
+  readonly kit?: boolean;
 }
 
 /** A fresh, uniquely named database (`t_<test file>_<random>`) on the target. */
@@ -89,7 +95,8 @@ export async function createTestDatabase(name: TargetName, options: CreateTestDa
   const info = target(name);
   const dbName = uniqueDatabaseName();
   const owner = options.owner === undefined ? '' : ` OWNER ${quoteIdent(options.owner)}`;
-  await adminQuery(name, `CREATE DATABASE ${quoteIdent(dbName)}${owner}`);
+  const template = options.kit ? ` TEMPLATE ${quoteIdent(await kitTemplate(name))}` : '';
+  await adminQuery(name, `CREATE DATABASE ${quoteIdent(dbName)}${owner}${template}`);
 
   const url = info.adminUrl(dbName);
   const pool = new pg.Pool({ connectionString: url, max: 4, allowExitOnIdle: true });
@@ -113,6 +120,48 @@ export async function createTestDatabase(name: TargetName, options: CreateTestDa
     },
   };
   return database;
+}
+
+/** The template database with the kit installed, one per target, made by the first test file that asks. */
+export const KIT_TEMPLATE = 'partkit_template_kit';
+const kitTemplates = new Map<TargetName, Promise<string>>();
+
+/**
+ * Makes (once per target and run; test files in other workers wait on an advisory lock) a template
+ * database holding what `partkit provision` installs before it touches a table: the kit's schema
+ * through sql/install.psql, which records each migration the way postgres-migrations does (so
+ * provision on a clone finds the kit installed), and pg_partman where it is available. It takes no
+ * connections afterwards (CREATE DATABASE ... TEMPLATE fails while anyone is connected to it).
+ * pg_cron stays where it lives, in `postgres`: a clone has no jobs until it is provisioned.
+ */
+export function kitTemplate(name: TargetName): Promise<string> {
+  let made = kitTemplates.get(name);
+  if (made === undefined) {
+    made = withAdmin(name, 'postgres', async (client) => {
+      await client.query('SELECT pg_advisory_lock(hashtext($1))', [KIT_TEMPLATE]);
+      try {
+        const ready = await client.query('SELECT 1 FROM pg_database WHERE datname = $1 AND datistemplate', [KIT_TEMPLATE]);
+        if (ready.rowCount) return KIT_TEMPLATE;
+        const building = `${KIT_TEMPLATE}_building`;
+        await client.query(`DROP DATABASE IF EXISTS ${quoteIdent(building)}`);
+        await client.query(`CREATE DATABASE ${quoteIdent(building)}`);
+        const installed = await psql(name, building, path.join(REPO_DIR, 'sql', 'install.psql'), { vars: { schema: 'partkit' } });
+        if (installed.exitCode !== 0) throw new Error(`installing the kit into the template of ${name} failed:\n${installed.stderr}`);
+        await withAdmin(name, building, async (db) => {
+          const partman = await db.query(`SELECT 1 FROM pg_available_extensions WHERE name = 'pg_partman'`);
+          if (partman.rowCount) await db.query('CREATE SCHEMA partman; CREATE EXTENSION pg_partman SCHEMA partman');
+        });
+        await client.query(`ALTER DATABASE ${quoteIdent(building)} RENAME TO ${quoteIdent(KIT_TEMPLATE)}`);
+        await client.query(`ALTER DATABASE ${quoteIdent(KIT_TEMPLATE)} WITH IS_TEMPLATE true ALLOW_CONNECTIONS false`);
+        return KIT_TEMPLATE;
+      } finally {
+        await client.query('SELECT pg_advisory_unlock(hashtext($1))', [KIT_TEMPLATE]);
+      }
+    });
+    made.catch(() => kitTemplates.delete(name));
+    kitTemplates.set(name, made);
+  }
+  return made;
 }
 
 async function dropDatabase(name: TargetName, dbName: string): Promise<void> {

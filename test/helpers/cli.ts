@@ -1,0 +1,55 @@
+/**
+ * The small helpers that test files used to copy: a number from a query, the CLI run against a
+ * test database (its exit code checked, its --json output parsed), and `provision --json`.
+ */
+import { expect } from 'vitest';
+import { runPartkit, type RunPartkitOptions, type TestDatabase } from './targets.js';
+
+/**
+ * The one number a query returns (its first column of its first row), e.g.
+ * `count(db, 'SELECT count(*) FROM messages')`. The query is run as a scalar subquery, so any
+ * single-column, single-row SELECT works, with `$n` parameters.
+ */
+export async function count(db: TestDatabase, sql: string, params: unknown[] = []): Promise<number> {
+  const { rows } = await db.query<{ n: string | number | null }>(`SELECT (${sql}) AS n`, params);
+  return Number(rows[0]!.n);
+}
+
+export interface PartkitOptions extends RunPartkitOptions {
+  /** `--config FILE`, put before `--database-url`. */
+  readonly config?: string;
+  /** The exit code the run must end with (default 0); `null` checks nothing (the caller does). */
+  readonly expectedExit?: number | null;
+}
+
+/**
+ * Runs `partkit ...args --database-url <db>` (with `--config` when given), checks the exit code,
+ * and parses stdout as JSON when `--json` is among the arguments (`{}` otherwise).
+ */
+export async function partkit(db: TestDatabase | string, args: readonly string[], options: PartkitOptions = {}) {
+  const { config, expectedExit = 0, ...runOptions } = options;
+  const url = typeof db === 'string' ? db : db.url;
+  const result = await runPartkit([...args, ...(config === undefined ? [] : ['--config', config]), '--database-url', url], runOptions);
+  if (expectedExit !== null) {
+    expect(result.exitCode, `partkit ${args.join(' ')} (exit ${result.exitCode})\n${result.stdout}\n${result.stderr}`).toBe(expectedExit);
+  }
+  const json = args.includes('--json') && result.stdout.trim() !== '' ? (JSON.parse(result.stdout) as Record<string, unknown> & { changes: number }) : ({} as Record<string, unknown> & { changes: number });
+  return { ...result, json };
+}
+
+/** What `partkit provision --json` prints (the fields tests read). */
+export interface ProvisionJson {
+  readonly strategy: string;
+  readonly scheduler: string;
+  readonly changes: number;
+  readonly tables: { name: string; changes: string[] }[];
+  readonly steps: string[];
+  readonly schedule: { job: string | null; cronDatabase: string | null; externalCommand: string | null };
+}
+
+/** `partkit provision --json` on `url`; throws (with stderr) unless it exits 0. */
+export async function provisionJson(url: string, args: readonly string[] = []): Promise<ProvisionJson> {
+  const result = await runPartkit(['provision', '--json', '--database-url', url, ...args]);
+  if (result.exitCode !== 0) throw new Error(`provision failed (${result.exitCode}): ${result.stderr}\n${result.stdout}`);
+  return JSON.parse(result.stdout) as ProvisionJson;
+}
