@@ -21,6 +21,7 @@ import type { Database } from '../core/db.js';
 import { MissingCapabilityError } from '../core/errors.js';
 import { quoteIdent, quoteLiteral, quoteQualified, type QualifiedName } from '../core/identifiers.js';
 import { sqlStep, type SqlStep } from '../core/plan.js';
+import { run } from '../core/runner.js';
 import { fromClause, insertColumns } from './copy.js';
 import { checkDerivedName, type Column, type MigrationNames, type Relation } from './inspect.js';
 
@@ -48,6 +49,9 @@ export interface FillState {
 }
 
 const STATE_PREFIX = 'partkit migrate capture: ';
+
+/** Id of the replay step that returns `replayed`, the number of keys a replay took. */
+export const REPLAYED_STEP = 'replay-removed';
 
 export function stateComment(state: FillState): string {
   return `${STATE_PREFIX}${JSON.stringify(state)}`;
@@ -195,7 +199,11 @@ export function replaySteps(options: {
       `replay: insert the current rows of ${options.live.label} for those keys`,
       `INSERT INTO ${options.copy.quoted} (${columns}) OVERRIDING SYSTEM VALUE SELECT ${columns} FROM ${fromClause(options.live)} WHERE (${keyList}) IN (SELECT ${keyList} FROM ${cap} WHERE ${upTo})`,
     ),
-    step(`replay: remove the replayed keys from ${options.capture.name}`, `WITH done AS (DELETE FROM ${cap} WHERE ${upTo} RETURNING 1) SELECT count(*)::bigint AS replayed FROM done`),
+    sqlStep(`replay: remove the replayed keys from ${options.capture.name}`, `WITH done AS (DELETE FROM ${cap} WHERE ${upTo} RETURNING 1) SELECT count(*)::bigint AS replayed FROM done`, {
+      group: options.group,
+      table: options.table,
+      id: REPLAYED_STEP,
+    }),
   );
   return steps;
 }
@@ -207,8 +215,8 @@ export async function drain(
 ): Promise<number> {
   let total = 0;
   for (let round = 0; round < (options.maxRounds ?? Number.POSITIVE_INFINITY); round += 1) {
-    const results = await db.applyPlan({ steps: replaySteps({ ...options, limit: options.batch, isolated: true }) });
-    const replayed = Number((results.at(-1)?.rows[0] as { replayed?: string } | undefined)?.replayed ?? 0);
+    const { results } = await run(db, { steps: replaySteps({ ...options, limit: options.batch, isolated: true }) }, { dryRun: false });
+    const replayed = Number((results.find((r) => r.step.id === REPLAYED_STEP)?.rows[0] as { replayed?: string } | undefined)?.replayed ?? 0);
     total += replayed;
     if (replayed < options.batch && (await backlog(db, options.capture)) <= (options.until ?? 0)) break;
   }

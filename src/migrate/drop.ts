@@ -13,7 +13,8 @@ import { ExitCode, LockError, MissingCapabilityError } from '../core/errors.js';
 import { displayName, quoteIdent, quoteQualified } from '../core/identifiers.js';
 import { partkitCommand } from '../core/shell.js';
 import { coveredMonth, listPartitions } from '../core/partitions.js';
-import { renderPlan, sqlStep, type SqlStep } from '../core/plan.js';
+import { sqlStep, type SqlStep } from '../core/plan.js';
+import { run, underRunLock } from '../core/runner.js';
 import { backlog, captureName, drain, dropCaptureSteps, dropCaptureTriggerSteps, requireCapture } from './capture.js';
 import { fromClause, insertColumns, monthStartAs } from './copy.js';
 import { inspectMigration, primaryKey, readColumns, readDependents, readIndexes } from './inspect.js';
@@ -35,7 +36,11 @@ export interface DropResult {
 }
 
 export async function drop(db: Database, config: Config, input: string, options: { yes?: boolean | undefined; dryRun?: boolean | undefined }): Promise<DropResult> {
-  if (!options.dryRun && options.yes) await db.acquireRunLock();
+  // Without --yes it only reports: no lock, as for a dry run.
+  return underRunLock(db, { dryRun: options.dryRun || !options.yes }, () => dropLocked(db, config, input, options));
+}
+
+async function dropLocked(db: Database, config: Config, input: string, options: { yes?: boolean | undefined; dryRun?: boolean | undefined }): Promise<DropResult> {
   const inspection = await inspectMigration(db, config, input);
   const { names, settings } = inspection;
   const label = `${names.table.schema}.${names.table.name}`;
@@ -117,13 +122,11 @@ export async function drop(db: Database, config: Config, input: string, options:
     sqlStep(`drop ${retiredLabel}, the original table (${rows.sampled} sampled key(s) identical in ${label})`, `DROP TABLE ${retired.quoted}`, { table: label, group }),
     ...dropCaptureSteps(capture, group, label),
   ];
-  if (options.dryRun) {
-    return { ...base, state: 'would drop', rows, changes: steps.length, sql: renderPlan({ steps }, { appDatabase: db.name, lockTimeout: db.lockTimeout }) };
-  }
-  if (!options.yes) {
+  if (!options.dryRun && !options.yes) {
     return { ...base, state: 'would drop', rows, changes: 0, exitCode: ExitCode.usage };
   }
-  await db.applyPlan({ steps });
+  const outcome = await run(db, { steps }, { dryRun: options.dryRun ?? false });
+  if (outcome.dryRun) return { ...base, state: 'would drop', rows, changes: steps.length, sql: outcome.sql };
   return { ...base, state: 'dropped', rows, changes: steps.length };
 }
 
