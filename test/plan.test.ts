@@ -104,7 +104,7 @@ describe('renderPlan', () => {
     const script = renderPlan({ steps: [migrations] }, context);
     expect(script).not.toMatch(/^\\i/m);
     expect(script).not.toContain('install.psql');
-    expect(script).toContain(`SELECT set_config('search_path', '"my kit''s"', true)`);
+    expect(script).toContain(`SET LOCAL search_path TO "my kit's";`);
     expect(script).toContain('CREATE TABLE pending_one (x int);');
     expect(script).not.toContain('applied_before');
     expect(script).toContain("INSERT INTO migrations (id, name, hash) VALUES (2, 'second', 'h2');");

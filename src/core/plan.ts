@@ -199,7 +199,7 @@ function kitInstallStatements(step: MigrationsStep, label: string): Statement[] 
       sql: `SELECT set_config('partkit.search_path', current_setting('search_path'), true) IS NULL AS saved`,
       comments: ['-- The kit objects are made with search_path = the kit schema alone (functions pin it with SET search_path FROM CURRENT).'],
     },
-    { sql: `SELECT set_config('search_path', ${quoteLiteral(schema)}, true) IS NULL AS kit_path` },
+    { sql: `SET LOCAL search_path TO ${schema}` },
     { sql: table!.sql.trim().replace(/;$/, ''), comments: [`-- postgres-migrations' bookkeeping table (its ${table!.fileName})`] },
     {
       sql: `DO $partkit$

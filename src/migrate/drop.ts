@@ -15,7 +15,7 @@ import { partkitCommand } from '../core/shell.js';
 import { coveredMonth, listPartitions } from '../core/partitions.js';
 import { sqlStep, type SqlStep } from '../core/plan.js';
 import { run, underRunLock } from '../core/runner.js';
-import { backlog, captureName, drain, dropCaptureSteps, dropCaptureTriggerSteps, requireCapture } from './capture.js';
+import { backlog, captureName, drain, drainSteps, dropCaptureSteps, dropCaptureTriggerSteps, requireCapture } from './capture.js';
 import { fromClause, insertColumns, monthStartAs } from './copy.js';
 import { inspectMigration, primaryKey, readColumns, readDependents, readIndexes } from './inspect.js';
 
@@ -73,7 +73,10 @@ async function dropLocked(db: Database, config: Config, input: string, options: 
   const liveColumns = await readColumns(db, live.oid);
   const retiredColumns = await readColumns(db, retired.oid);
   const key = pk.keyNames.map((name) => liveColumns.find((c) => c.name === name)!);
-  const replayed = await drain(db, { capture, key, columns: retiredColumns, live, copy: retired, group: `migrate replay ${label}`, table: label, batch: 5000, maxRounds: 100 });
+  // A dry run changes nothing: it prints the replay rounds instead of running them.
+  const drainOptions = { capture, key, columns: retiredColumns, live, copy: retired, group: `migrate replay ${label}`, table: label, batch: 5000, maxRounds: 100 };
+  const drainPlan = options.dryRun ? await drainSteps(db, drainOptions) : [];
+  const replayed = options.dryRun ? 0 : await drain(db, drainOptions);
 
   // A sample of keys from each side; rows older than the new table's oldest month (archived by
   // retention since the swap) are not compared, nor keys captured again since the drain.
@@ -125,7 +128,7 @@ async function dropLocked(db: Database, config: Config, input: string, options: 
   if (!options.dryRun && !options.yes) {
     return { ...base, state: 'would drop', rows, changes: 0, exitCode: ExitCode.usage };
   }
-  const outcome = await run(db, { steps }, { dryRun: options.dryRun ?? false });
+  const outcome = await run(db, { steps: [...drainPlan, ...steps] }, { dryRun: options.dryRun ?? false });
   if (outcome.dryRun) return { ...base, state: 'would drop', rows, changes: steps.length, sql: outcome.sql };
   return { ...base, state: 'dropped', rows, changes: steps.length };
 }

@@ -18,7 +18,7 @@ import { displayName, quoteIdent, quoteLiteral, quoteQualified, type QualifiedNa
 import { partkitCommand } from '../core/shell.js';
 import { sqlStep, type SqlStep } from '../core/plan.js';
 import { run, underRunLock } from '../core/runner.js';
-import { backlog, captureName, captureTriggerSteps, drain, dropCaptureTriggerSteps, REPLAYED_STEP, replaySteps, requireCapture } from './capture.js';
+import { backlog, captureName, captureTriggerSteps, drain, drainSteps, dropCaptureTriggerSteps, REPLAYED_STEP, replaySteps, requireCapture } from './capture.js';
 import { checkDerivedName, inspectMigration, primaryKey, readColumns, readIndexes, type Column, type MigrationInspection, type Relation } from './inspect.js';
 import { readUserTriggers } from './prep.js';
 
@@ -201,8 +201,11 @@ async function exchange(db: Database, config: Config, plan: Exchange, dryRun: bo
   const replay = { capture, key, columns: copyColumns, live, copy, table: label };
 
   let drained = 0;
+  // Before the lock, the backlog is replayed down to LOCKED_REPLAY_TARGET keys; a dry run prints those rounds.
+  const preDrain = { ...replay, group: `migrate replay ${label}`, batch: 5000, until: LOCKED_REPLAY_TARGET, maxRounds: 200 };
+  const drainPlan = dryRun ? await drainSteps(db, preDrain) : [];
   if (!dryRun) {
-    drained = await drain(db, { ...replay, group: `migrate replay ${label}`, batch: 5000, until: LOCKED_REPLAY_TARGET, maxRounds: 200 });
+    drained = await drain(db, preDrain);
     db.log.info(`replayed ${drained} captured key(s) before the lock; ${await backlog(db, capture)} left for the locked replay`);
   }
 
@@ -278,7 +281,7 @@ async function exchange(db: Database, config: Config, plan: Exchange, dryRun: bo
 
   const state2 = direction === 'swap' ? 'swapped' : 'unswapped';
   const base = { table: label, sqlName: displayName(names.table), direction, drained, views, triggers, foreignKeys, sequences: sequences.notes, warnings, steps: steps.map((s) => s.description), changes: steps.length, dryRun };
-  const outcome = await run(db, { steps }, { dryRun });
+  const outcome = await run(db, { steps: [...drainPlan, ...steps] }, { dryRun });
   if (outcome.dryRun) return { ...base, state: state2, caughtUp: 0, lockHeldMs: null, sql: outcome.sql };
   const rowsOf = (id: string) => outcome.results.find((r) => r.step.id === id)?.rows[0];
   const caughtUp = Number((rowsOf(REPLAYED_STEP) as { replayed?: string } | undefined)?.replayed ?? 0);
