@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { planUnits, renderPlan, sqlComment, sqlStep, type MigrationsStep, type Plan } from '../src/core/plan.js';
+import { planUnits, renderPlan, renderSqlFiles, sqlComment, sqlStep, type MigrationsStep, type Plan } from '../src/core/plan.js';
 
 const context = { appDatabase: 'app', cronDatabase: 'postgres', lockTimeout: '5s' };
 
@@ -32,7 +32,7 @@ describe('planUnits: the one grouping rule of render and apply', () => {
   });
 
   it('keeps a migrations step alone', () => {
-    const migrations: MigrationsStep = { kind: 'migrations', description: 'kit', schema: 'partkit', directory: '/m', psqlScript: '/i.psql', pending: [] };
+    const migrations: MigrationsStep = { kind: 'migrations', description: 'kit', schema: 'partkit', known: [], pending: [] };
     const units = planUnits([migrations, sqlStep('x', 'SELECT 1', { group: 'g' })]);
     expect(units).toHaveLength(2);
   });
@@ -94,10 +94,29 @@ describe('renderPlan', () => {
     expect(sqlComment('a\nb\tc\u007fd')).toBe('-- a\\u000ab\\u0009c\\u007fd');
   });
 
-  it('quotes the kit schema and script path of a migrations step as psql arguments', () => {
-    const migrations: MigrationsStep = { kind: 'migrations', description: 'kit', schema: "my kit's", directory: '/m', psqlScript: '/opt/part kit/install.psql', pending: [] };
+  it('inlines the kit migrations: no \\i, no path, the schema quoted once, each file recorded as postgres-migrations would', () => {
+    const known = [
+      { id: 0, name: 'create-migrations-table', fileName: '0_create-migrations-table.sql', hash: 'h0', sql: 'CREATE TABLE IF NOT EXISTS migrations (id integer);\n' },
+      { id: 1, name: 'first', fileName: '1_first.sql', hash: 'h1', sql: 'CREATE TABLE applied_before (x int);\n' },
+      { id: 2, name: 'second', fileName: '2_second.sql', hash: 'h2', sql: 'CREATE TABLE pending_one (x int);\n' },
+    ];
+    const migrations: MigrationsStep = { kind: 'migrations', description: 'kit', schema: "my kit's", known, pending: ['2_second.sql'] };
     const script = renderPlan({ steps: [migrations] }, context);
-    expect(script).toContain("\\set schema 'my kit''s'");
-    expect(script).toContain("\\i '/opt/part kit/install.psql'");
+    expect(script).not.toMatch(/^\\i/m);
+    expect(script).not.toContain('install.psql');
+    expect(script).toContain(`SET LOCAL search_path TO "my kit's";`);
+    expect(script).toContain('CREATE TABLE pending_one (x int);');
+    expect(script).not.toContain('applied_before');
+    expect(script).toContain("INSERT INTO migrations (id, name, hash) VALUES (2, 'second', 'h2');");
+    expect(script).toContain("INSERT INTO migrations (id, name, hash) VALUES (0, 'create-migrations-table', 'h0') ON CONFLICT (id) DO NOTHING;");
+    const sql = renderSqlFiles({ steps: [migrations, sqlStep('job', 'SELECT 1', { database: 'cron' })] }, { ...context, cronNote: 'the job is in the cron file' });
+    expect(sql.app).not.toMatch(/^\\/m);
+    expect(sql.app).not.toMatch(/^(BEGIN|COMMIT);/m);
+    expect(sql.app).not.toContain('SELECT 1;');
+    expect(sql.cron).toContain('SELECT 1;');
+  });
+
+  it('--format sql refuses a step that cannot run in a transaction', () => {
+    expect(() => renderSqlFiles({ steps: [sqlStep('index', 'CREATE INDEX CONCURRENTLY i ON t (x)', { transaction: false })] }, { ...context, cronNote: '' })).toThrow(/cannot run inside a transaction/);
   });
 });

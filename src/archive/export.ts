@@ -16,7 +16,8 @@ import type { Database } from '../core/db.js';
 import { CheckFailedError, ExitCode, MissingCapabilityError, UsageError } from '../core/errors.js';
 import { displayName, quoteIdent, quoteQualified, type QualifiedName } from '../core/identifiers.js';
 import type { Logger } from '../core/log.js';
-import { sqlStep, type SqlStep } from '../core/plan.js';
+import { sqlComment, sqlStep, type SqlStep } from '../core/plan.js';
+import { run, underRunLock } from '../core/runner.js';
 import { checkExportStream, csvHeader, hashTap, type FileCheck } from './csv.js';
 import { fileSafe, MANIFEST_FORMAT, monthKeys, parseManifest, sameColumns, type ArchiveColumn, type ArchiveManifest } from './manifest.js';
 import { openTarget, type ArchiveTarget, type S3Options } from './targets/index.js';
@@ -49,6 +50,8 @@ export interface ArchiveExportResult {
   readonly skipped: number;
   readonly dropped: number;
   readonly exitCode: number;
+  /** Under --dry-run: the script of the record and drop steps (values only the export can know are named in <angle brackets>). */
+  readonly sql?: string;
 }
 
 export interface ArchiveExportOptions {
@@ -146,18 +149,13 @@ async function inspectTable(db: Database, target: ArchiveTarget, archiveSchema: 
  * Streams the table with `COPY (SELECT ...) TO STDOUT WITH (FORMAT csv, HEADER)` into gzip and the
  * target, in one read-only snapshot: the server writes the CSV (dates in ISO, timestamptz in UTC, as
  * the settings below pin them), so rows never become JavaScript objects and memory stays flat
- * whatever the size of the month. Only reads; changes to the database still go through applyPlan.
+ * whatever the size of the month. Only reads (Database.readSnapshot); changes go through the runner.
  */
 async function writeExport(db: Database, target: ArchiveTarget, table: ArchivedTable, log: Logger): Promise<{ rows: number; sha256: string; bytes: number }> {
   const select = `SELECT ${table.columns.map((column) => quoteIdent(column.name)).join(', ')} FROM ${quoteQualified(table.archived)}`;
   const tap = hashTap();
   let rows = 0;
-  await db.query('BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY');
-  try {
-    await db.query(`SET LOCAL TimeZone = 'UTC'`);
-    await db.query(`SET LOCAL DateStyle = 'ISO, YMD'`);
-    await db.query(`SET LOCAL IntervalStyle = 'postgres'`);
-    await db.query('SET LOCAL extra_float_digits = 1');
+  await db.readSnapshot({ TimeZone: 'UTC', DateStyle: 'ISO, YMD', IntervalStyle: 'postgres', extra_float_digits: '1' }, async () => {
     log.info(`• export ${displayName(table.archived)} (${table.month}) to ${target.location(table.fileKey)}`);
     // The old manifest goes first: a manifest never describes a file other than its own.
     await target.remove(table.manifestKey);
@@ -171,11 +169,7 @@ async function writeExport(db: Database, target: ArchiveTarget, table: ArchivedT
       throw error;
     }
     rows = copy.rowCount;
-    await db.query('COMMIT');
-  } catch (error) {
-    await db.query('ROLLBACK').catch(() => undefined);
-    throw error;
-  }
+  });
   return { rows, ...tap.digest() };
 }
 
@@ -213,7 +207,7 @@ function manifestOf(db: Database, table: ArchivedTable, file: { rows: number; sh
   };
 }
 
-function recordStep(kitSchema: string, table: ArchivedTable, manifest: ArchiveManifest, location: string): SqlStep {
+function recordStep(kitSchema: string, table: ArchivedTable, manifest: Pick<ArchiveManifest, 'rows' | 'sha256' | 'exported_at'>, location: string): SqlStep {
   return sqlStep(
     `record the export of ${displayName(table.archived)} (${table.month}, ${manifest.rows} rows) in ${kitSchema}.archive_export`,
     `INSERT INTO ${quoteIdent(kitSchema)}.archive_export (parent_schema, parent_table, archive_schema, archived_table, month, rows, file, sha256, exported_at)
@@ -228,7 +222,7 @@ ON CONFLICT (archive_schema, archived_table) DO UPDATE
   );
 }
 
-function dropStep(kitSchema: string, table: ArchivedTable, manifest: ArchiveManifest, location: string): SqlStep {
+function dropStep(kitSchema: string, table: ArchivedTable, manifest: Pick<ArchiveManifest, 'rows' | 'sha256'>, location: string): SqlStep {
   return sqlStep(
     `drop ${displayName(table.archived)}: its ${manifest.rows} rows are in ${location} (read back and verified)`,
     `SELECT ${quoteIdent(kitSchema)}.drop_exported_archive($1::regclass, $2) AS rows`,
@@ -261,9 +255,15 @@ export async function archiveExport(db: Database, config: Config, options: Archi
   await requireArchiveKit(db, kit);
   // A bucket that is missing or refuses the credentials fails here, before anything is written or dropped.
   if (!dryRun || target.root.startsWith('s3://')) await target.prepare();
-  if (!dryRun) await db.acquireRunLock();
+  return underRunLock(db, { dryRun }, () => exportLocked(db, config, options, target));
+}
 
+async function exportLocked(db: Database, config: Config, options: ArchiveExportOptions, target: ArchiveTarget): Promise<ArchiveExportResult> {
+  const dryRun = options.dryRun ?? false;
+  const log = db.log;
+  const kit = config.kitSchema;
   const months: MonthExport[] = [];
+  const planned: SqlStep[] = [];
   for (const table of config.tables) {
     const archiveSchema = await archiveSchemaOf(db, kit, table);
     if (archiveSchema === null) continue;
@@ -275,7 +275,7 @@ export async function archiveExport(db: Database, config: Config, options: Archi
     const archivedTables = await inspectTable(db, target, archiveSchema, table, log);
     if (!dryRun) await target.removeLeftovers(archivedTables.flatMap((each) => [each.fileKey, each.manifestKey]), log);
     for (const archived of archivedTables) {
-      months.push(await exportMonth(db, kit, target, archived, records.get(archived.archived.name), { dryRun, drop: options.dropAfterExport ?? false, log }));
+      months.push(await exportMonth(db, kit, target, archived, records.get(archived.archived.name), { dryRun, drop: options.dropAfterExport ?? false, log, planned }));
     }
   }
   const count = (test: (month: MonthExport) => boolean) => months.filter(test).length;
@@ -287,6 +287,7 @@ export async function archiveExport(db: Database, config: Config, options: Archi
     skipped: count((month) => month.action === 'skipped'),
     dropped: count((month) => month.dropped),
     exitCode: ExitCode.ok,
+    ...(dryRun ? { sql: ((await run(db, { steps: planned }, { dryRun: true })) as { sql: string }).sql } : {}),
   };
 }
 
@@ -296,7 +297,7 @@ async function exportMonth(
   target: ArchiveTarget,
   table: ArchivedTable,
   record: ExportRecord | undefined,
-  options: { dryRun: boolean; drop: boolean; log: Logger },
+  options: { dryRun: boolean; drop: boolean; log: Logger; planned: SqlStep[] },
 ): Promise<MonthExport> {
   const location = target.location(table.fileKey);
   const base = { table: displayName(table.parent), archivedTable: displayName(table.archived), month: table.month, file: location, manifest: target.location(table.manifestKey) };
@@ -309,7 +310,12 @@ async function exportMonth(
     (await target.size(table.fileKey)) === previous.bytes;
 
   if (options.dryRun) {
-    return { ...base, action: upToDate ? 'skipped' : 'exported', rows: table.rows, sha256: upToDate ? previous.sha256 : null, recorded: false, dropped: options.drop };
+    // The record and drop steps as they will run; a month still to export has no checksum yet.
+    const manifest = upToDate ? previous : { rows: table.rows, sha256: '<sha256 of the exported file>', exported_at: '<time of the export>' };
+    const recorded = !upToDate || needsRecord(record, previous);
+    if (recorded) options.planned.push(recordStep(kit, table, manifest, location));
+    if (options.drop) options.planned.push(dropStep(kit, table, manifest, location));
+    return { ...base, action: upToDate ? 'skipped' : 'exported', rows: table.rows, sha256: upToDate ? previous.sha256 : null, recorded, dropped: options.drop };
   }
 
   let manifest: ArchiveManifest;
@@ -331,11 +337,16 @@ async function exportMonth(
     action = 'exported';
   }
 
-  const recorded = !record || record.dropped || record.sha256 !== manifest.sha256 || Number(record.rows) !== manifest.rows;
+  const recorded = needsRecord(record, manifest);
   const steps: SqlStep[] = recorded ? [recordStep(kit, table, manifest, location)] : [];
   if (options.drop) steps.push(dropStep(kit, table, manifest, location));
-  if (steps.length > 0) await db.applyPlan({ steps });
+  await run(db, { steps }, { dryRun: false });
   return { ...base, action, rows: manifest.rows, sha256: manifest.sha256, recorded, dropped: options.drop };
+}
+
+/** The kit's archive_export row must be (re)written unless it names this very file. */
+function needsRecord(record: ExportRecord | undefined, manifest: Pick<ArchiveManifest, 'sha256' | 'rows'>): boolean {
+  return !record || record.dropped || record.sha256 !== manifest.sha256 || Number(record.rows) !== manifest.rows;
 }
 
 async function exportAndVerify(db: Database, target: ArchiveTarget, table: ArchivedTable): Promise<ArchiveManifest> {
@@ -355,5 +366,7 @@ export function renderArchiveExport(result: ArchiveExportResult): string {
     const verb = result.dryRun ? (month.action === 'exported' ? 'export' : 'skip') : month.action;
     return `  ${verb.padEnd(8)} ${month.table} ${month.month}  ${month.archivedTable} (${month.rows} rows) -> ${month.file}${month.dropped ? (result.dryRun ? ', then drop' : ', dropped') : ''}`;
   });
-  return [head, ...lines].join('\n');
+  if (result.sql === undefined) return [head, ...lines].join('\n');
+  // A dry run prints a script (stdout may go to psql): the summary as comments, then the steps.
+  return `${[head, ...lines].map((line) => sqlComment(line)).join('\n')}\n${result.sql}`;
 }

@@ -17,6 +17,7 @@ import { CheckFailedError, ExitCode, LockError, MissingCapabilityError, UsageErr
 import { displayName, parseQualifiedName, quoteIdent, quoteLiteral, quoteQualified, type QualifiedName } from '../core/identifiers.js';
 import { shellQuote } from '../core/shell.js';
 import { renderPlan, sqlStep, type SqlStep } from '../core/plan.js';
+import { run, underRunLock } from '../core/runner.js';
 import { hashTap } from './csv.js';
 import { monthKeys, parseManifest, type ArchiveManifest } from './manifest.js';
 import { openTarget, type S3Options } from './targets/index.js';
@@ -81,6 +82,10 @@ export function monthChildName(table: string, month: string, managed: Pick<Manag
 }
 
 export async function archiveRestore(db: Database, config: Config, options: ArchiveRestoreOptions): Promise<ArchiveRestoreResult> {
+  return underRunLock(db, options, () => restoreLocked(db, config, options));
+}
+
+async function restoreLocked(db: Database, config: Config, options: ArchiveRestoreOptions): Promise<ArchiveRestoreResult> {
   // Validate
   const month = MONTH.exec(options.month ?? '');
   if (!month) throw new UsageError(`--month "${options.month}" is not a month.`, 'Use YYYY-MM, e.g. --month 2025-11');
@@ -130,7 +135,7 @@ export async function archiveRestore(db: Database, config: Config, options: Arch
     const [count] = await db.query<{ n: string }>(`SELECT count(*) AS n FROM ${quoteQualified(destination)}`);
     const attachedHere = existing.parent !== null && (await sameRelation(db, existing.parent, parent));
     if (options.attach && attachedHere) {
-      if (options.keep && !dryRun) await db.applyPlan({ steps: [holdStep(config.kitSchema, parent, options.month)] });
+      if (options.keep && !dryRun) await run(db, { steps: [holdStep(config.kitSchema, parent, options.month)] }, { dryRun: false });
       return skipped(options, manifest, file, destination, true, Number(count!.n));
     }
     if (Number(count!.n) !== manifest.rows || existing.parent !== null) {
@@ -226,8 +231,7 @@ export async function archiveRestore(db: Database, config: Config, options: Arch
   const result = { table: displayName(parent), month: options.month, file, into: displayName(destination), action: 'restored' as const, attached: options.attach ?? false, rows: manifest.rows, sha256: manifest.sha256, dryRun, plan: planText, exitCode: ExitCode.ok };
   if (dryRun) return result;
 
-  // Apply
-  await db.acquireRunLock();
+  // Apply (under the run lock, taken before the inspection above)
   if (!loaded) {
     const raw = await target.read(keys.file);
     if (raw === null) throw new CheckFailedError(`${file} is missing, though its manifest is there.`, 'Nothing was restored. Check the storage under --from.');
@@ -261,7 +265,7 @@ export async function archiveRestore(db: Database, config: Config, options: Arch
         throw error;
       });
   }
-  if (attachSteps.length > 0) await db.applyPlan({ steps: attachSteps });
+  await run(db, { steps: attachSteps }, { dryRun: false });
   return result;
 }
 

@@ -4,6 +4,7 @@
  * same time index partkit's tables have, and partitioned by partkit. Figures only: nothing here
  * asserts a speed.
  */
+import { run } from '../core/runner.js';
 import { performance } from 'node:perf_hooks';
 import type pg from 'pg';
 import { planPartitionCreate } from '../commands/partition-create.js';
@@ -255,7 +256,7 @@ export async function runBench(options: BenchOptions): Promise<BenchReport> {
     const config = resolveConfig({ tables: [{ name: `${TABLES.partitioned.schema}.${TABLES.partitioned.name}`, retention: null, timeZone: 'UTC' }] }, '(benchmark)');
     const provisioned = await provision(db, config, { scheduler: 'external' });
     const history = Array.from({ length: options.months }, (_, i) => addMonths(firstMonth, i));
-    await db.applyPlan((await planPartitionCreate(db, config, `${quoteIdent(TABLES.partitioned.schema)}.${quoteIdent(TABLES.partitioned.name)}`, history)).plan);
+    await run(db, (await planPartitionCreate(db, config, `${quoteIdent(TABLES.partitioned.schema)}.${quoteIdent(TABLES.partitioned.name)}`, history)).plan, { dryRun: false });
     const partitions = (await listPartitions(db, TABLES.partitioned, 'UTC', 'timestamptz')).length;
     options.progress(`  strategy ${provisioned.strategy}; ${partitions} partitions (${monthKey(firstMonth)} .. ${monthKey(addMonths(hotMonth, -1))} with data, the current and premade months, the default)`);
 

@@ -21,6 +21,7 @@ import { ExitCode, PartkitError, UsageError } from '../core/errors.js';
 import { quoteIdent, quoteQualified } from '../core/identifiers.js';
 import { createLogger, type Logger } from '../core/log.js';
 import { addMonths, currentMonth, listPartitions, monthKey, type Month } from '../core/partitions.js';
+import { run } from '../core/runner.js';
 import { sqlStep, type SqlStep } from '../core/plan.js';
 import { maintain } from './maintain.js';
 import { planPartitionCreate } from './partition-create.js';
@@ -331,16 +332,13 @@ async function explainWeek(db: Database, table: TableConfig, now: Date): Promise
   const to = `${monthKey(month)}-15 00:00:00`;
   const query = `SELECT count(*) FROM ${quoteQualified(table.name)} WHERE ${quoteIdent(table.controlColumn)} >= $1::timestamptz AND ${quoteIdent(table.controlColumn)} < $2::timestamptz`;
   // The week is read in the table's zone, like its partition bounds.
-  await db.query(`SELECT set_config('TimeZone', $1, false)`, [table.timeZone]);
-  try {
+  return db.readSnapshot({ TimeZone: table.timeZone }, async () => {
     const json = await db.query<{ 'QUERY PLAN': { Plan: PlanNode }[] }>(`EXPLAIN (COSTS OFF, FORMAT JSON) ${query}`, [from, to]);
     const text = await db.query<{ 'QUERY PLAN': string }>(`EXPLAIN (COSTS OFF) ${query}`, [from, to]);
     const plan = json[0]!['QUERY PLAN'][0]!.Plan;
     const scanned = [...scannedRelations(plan, new Set())].filter((name) => name !== table.name.name).sort();
     return { query: query.replace('$1', `'${from}'`).replace('$2', `'${to}'`), from, to, partitionsScanned: scanned, plan: text.map((row) => row['QUERY PLAN']).join('\n') };
-  } finally {
-    await db.query('RESET TimeZone');
-  }
+  });
 }
 
 /** The server's now() as an ISO timestamp in UTC, to the microsecond. */
@@ -408,7 +406,7 @@ export async function demo(options: DemoOptions, log: Logger): Promise<DemoResul
       log.info(`  PostgreSQL ${server.version} on port ${server.port}, data in ${server.dataDir} (pid ${server.pid}); creating database ${DEMO_DATABASE}`);
       const admin = await Database.connect(server.target, executor);
       try {
-        await admin.applyPlan({ steps: [sqlStep(`create database ${DEMO_DATABASE}`, `CREATE DATABASE ${quoteIdent(DEMO_DATABASE)}`, { transaction: false })] });
+        await run(admin, { steps: [sqlStep(`create database ${DEMO_DATABASE}`, `CREATE DATABASE ${quoteIdent(DEMO_DATABASE)}`, { transaction: false })] }, { dryRun: false });
       } finally {
         await admin.close();
       }
@@ -428,7 +426,7 @@ export async function demo(options: DemoOptions, log: Logger): Promise<DemoResul
       const current = currentMonth(table.timeZone, new Date(now));
       const months: Month[] = Array.from({ length: HISTORY_MONTHS + 1 }, (_, i) => addMonths(current, i - HISTORY_MONTHS));
       const planned = await planPartitionCreate(db, config, `${quoteIdent(table.name.schema)}.${quoteIdent(table.name.name)}`, months);
-      if (planned.plan.steps.length > 0) await db.applyPlan(planned.plan);
+      await run(db, planned.plan, { dryRun: false });
     }
     log.info(`  created the past ${HISTORY_MONTHS} months of each table`);
 
@@ -438,11 +436,11 @@ export async function demo(options: DemoOptions, log: Logger): Promise<DemoResul
     for (const table of config.tables) {
       for (const step of loadSteps(table, rows, now)) {
         checkInterrupted();
-        await db.applyPlan({ steps: [step] });
+        await run(db, { steps: [step] }, { dryRun: false });
         progress.advance(Number(step.params![1]) - Number(step.params![0]) + 1, table.name.name);
       }
     }
-    await db.applyPlan({ steps: [sqlStep('analyze the demo tables', `ANALYZE ${config.tables.map((table) => quoteQualified(table.name)).join(', ')}`)] });
+    await run(db, { steps: [sqlStep('analyze the demo tables', `ANALYZE ${config.tables.map((table) => quoteQualified(table.name)).join(', ')}`)] }, { dryRun: false });
 
     log.info('running maintenance (future months, archive of months past 12 months)...');
     const maintenance = await maintain(db, config);

@@ -9,7 +9,8 @@ import type { Database } from '../core/db.js';
 import { ExitCode, MissingCapabilityError } from '../core/errors.js';
 import { quoteIdent } from '../core/identifiers.js';
 import { maintenanceCall } from '../core/kit.js';
-import { renderPlan, sqlStep, type Plan } from '../core/plan.js';
+import { sqlStep, type Plan } from '../core/plan.js';
+import { run } from '../core/runner.js';
 
 export interface MaintenanceEvent {
   readonly table: string;
@@ -36,11 +37,9 @@ export async function maintain(db: Database, config: Config, options: { dryRun?:
   }
   const call = options.table === undefined ? maintenanceCall(config.kitSchema) : `SELECT * FROM ${quoteIdent(config.kitSchema)}.run_maintenance($1)`;
   const plan: Plan = { steps: [sqlStep(`run maintenance${options.table ? ` of ${options.table}` : ''}`, call, options.table ? { params: [options.table] } : {})] };
-  if (options.dryRun) {
-    return { ok: true, events: [], created: 0, detached: 0, failed: 0, exitCode: ExitCode.ok, sql: renderPlan(plan, { appDatabase: db.name, lockTimeout: db.lockTimeout }) };
-  }
-  await db.acquireRunLock();
-  const [result] = await db.applyPlan(plan);
+  const outcome = await run(db, plan, { dryRun: options.dryRun ?? false });
+  if (outcome.dryRun) return { ok: true, events: [], created: 0, detached: 0, failed: 0, exitCode: ExitCode.ok, sql: outcome.sql };
+  const [result] = outcome.results;
   const events = (result?.rows ?? []).map((row) => ({
     table: String(row.parent),
     action: String(row.action),

@@ -11,7 +11,8 @@ import type { Database } from '../core/db.js';
 import { CheckFailedError, LockError, MissingCapabilityError, UsageError } from '../core/errors.js';
 import { displayName, parseQualifiedName, quoteIdent, quoteQualified, type QualifiedName } from '../core/identifiers.js';
 import { addMonths, controlTypeOf, coveredMonth, currentMonth, serverNow, listPartitions, monthKey, monthStartLiteral, type ControlType, type Month, type Partition } from '../core/partitions.js';
-import { renderPlan, sqlStep, type Plan, type Step } from '../core/plan.js';
+import { sqlStep, type Plan, type Step } from '../core/plan.js';
+import { run, underRunLock } from '../core/runner.js';
 
 /** More than ten years at once is almost certainly a typo (2205 for 2025). */
 export const MAX_MONTHS = 120;
@@ -241,13 +242,14 @@ export interface PartitionCreateOptions {
 export async function partitionCreate(db: Database, config: Config, tableName: string, months: readonly Month[] | RelativeMonth, options: PartitionCreateOptions = {}): Promise<PartitionCreateResult> {
   // A name that does not parse is refused before the run lock is taken.
   parseQualifiedName(tableName);
-  if (!options.dryRun) await db.acquireRunLock();
+  return underRunLock(db, options, () => partitionCreateLocked(db, config, tableName, months, options));
+}
+
+async function partitionCreateLocked(db: Database, config: Config, tableName: string, months: readonly Month[] | RelativeMonth, options: PartitionCreateOptions): Promise<PartitionCreateResult> {
   const planned = await planPartitionCreate(db, config, tableName, months);
   const base = { table: planned.table, strategy: planned.strategy, skipped: planned.skipped, changes: planned.plan.steps.length };
-  if (options.dryRun) {
-    return { ...base, created: planned.created, dryRun: true, sql: renderPlan(planned.plan, { appDatabase: db.name, lockTimeout: db.lockTimeout }) };
-  }
-  if (planned.plan.steps.length > 0) await db.applyPlan(planned.plan);
+  const outcome = await run(db, planned.plan, { dryRun: options.dryRun ?? false });
+  if (outcome.dryRun) return { ...base, created: planned.created, dryRun: true, sql: outcome.sql };
   // Check the result rather than trust it: pg_partman skips silently what it does not make.
   const after = await listPartitions(db, planned.facts.name, planned.facts.timeZone, planned.facts.controlType);
   const covered = new Set(after.map(coveredMonth).filter((key): key is string => key !== undefined));

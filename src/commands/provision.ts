@@ -11,7 +11,10 @@ import { ConfigError, MissingCapabilityError } from '../core/errors.js';
 import { quoteIdent, quoteQualified } from '../core/identifiers.js';
 import { planKitInstall } from '../core/kit.js';
 import { controlTypeOf, listPartitions, type ControlType } from '../core/partitions.js';
-import { renderPlan, sqlStep, type Plan, type Step } from '../core/plan.js';
+import { sqlStep, type Plan, type Step } from '../core/plan.js';
+import { renderSql, run, underRunLock } from '../core/runner.js';
+import { writeFileSync } from 'node:fs';
+import { UsageError } from '../core/errors.js';
 import { crontabLine, findJob, jobName, planSchedule } from '../core/schedule.js';
 import { refuseMissingGrants, requiredGrants } from '../core/grants.js';
 import { partkitCommand } from '../core/shell.js';
@@ -32,6 +35,10 @@ export interface ProvisionOptions {
   /** auto: pg_cron when it is preloaded, else external. */
   readonly scheduler?: 'auto' | Scheduler | undefined;
   readonly dryRun?: boolean | undefined;
+  /** With dryRun: 'psql' (a psql script, the default) or 'sql' (a plain migration file, no meta-commands). */
+  readonly format?: 'psql' | 'sql' | undefined;
+  /** With format 'sql': where to write the pg_cron job's statements (they run in pg_cron's database). */
+  readonly cronFile?: string | undefined;
 }
 
 export interface ProvisionResult {
@@ -166,15 +173,21 @@ async function previewArchive(db: Database, caps: Capabilities, config: Config):
 }
 
 export async function provision(db: Database, config: Config, options: ProvisionOptions = {}): Promise<ProvisionResult> {
-  if (!options.dryRun) await db.acquireRunLock();
+  if (options.format === 'sql' && !options.dryRun) throw new UsageError('--format sql prints a migration file: give it with --dry-run.', 'partkit provision --dry-run --format sql > 010_table_partitioning.sql');
+  if (options.cronFile !== undefined && options.format !== 'sql') throw new UsageError('--cron-file goes with --dry-run --format sql.');
+  return underRunLock(db, options, () => provisionLocked(db, config, options));
+}
+
+async function provisionLocked(db: Database, config: Config, options: ProvisionOptions): Promise<ProvisionResult> {
   const { plan, caps, decision } = await planProvision(db, config, options);
   const archivePreview = await previewArchive(db, caps, config);
-  const cronDatabase = caps.extensions.pg_cron.databaseName;
+  const cronDatabase = caps.extensions.pg_cron.databaseName ?? undefined;
   let sql: string | undefined;
-  if (options.dryRun) {
-    sql = renderPlan(plan, { appDatabase: caps.database, ...(cronDatabase ? { cronDatabase } : {}), lockTimeout: db.lockTimeout });
+  if (options.format === 'sql') {
+    sql = sqlFiles(db, config, plan, decision, cronDatabase, options.cronFile);
   } else {
-    await db.applyPlan(plan, cronDatabase ? { cronDatabase } : {});
+    const outcome = await run(db, plan, { dryRun: options.dryRun ?? false, cronDatabase });
+    if (outcome.dryRun) sql = outcome.sql;
   }
   const tables = config.tables.map((table, index) => ({
     name: tableLabel(table),
@@ -191,12 +204,32 @@ export async function provision(db: Database, config: Config, options: Provision
     steps: plan.steps.map((step) => step.description),
     schedule: {
       job: decision.scheduler === 'pg_cron' ? jobName(config, caps.database) : null,
-      cronDatabase: decision.scheduler === 'pg_cron' ? cronDatabase : null,
+      cronDatabase: decision.scheduler === 'pg_cron' ? cronDatabase ?? null : null,
       externalCommand: decision.scheduler === 'external' ? crontabLine(config) : null,
     },
     archivePreview,
     ...(sql !== undefined ? { sql } : {}),
   };
+}
+
+/**
+ * `--format sql`: the app database's migration file; the pg_cron job goes to --cron-file (it must
+ * run in pg_cron's database, which an app's migration runner does not connect to).
+ */
+function sqlFiles(db: Database, config: Config, plan: Plan, decision: Decision, cronDatabase: string | undefined, cronFile: string | undefined): string {
+  const cronNote =
+    decision.scheduler === 'external'
+      ? `Maintenance is not scheduled here (--scheduler external): run \`${crontabLine(config)}\` from your scheduler.`
+      : `Maintenance runs as a pg_cron job, which must be created in pg_cron's database (${cronDatabase ?? 'postgres'}): ${cronFile ? `its statements are in ${cronFile}` : 'it is already scheduled there'}.`;
+  const files = renderSql(db, plan, { cronDatabase, cronNote });
+  if (files.cron !== null && cronFile === undefined) {
+    throw new UsageError(
+      `The plan schedules a pg_cron job in database ${cronDatabase ?? 'postgres'}, which cannot be part of a migration file for ${db.name}.`,
+      'Add --cron-file <path> to write its statements to a second file, or --scheduler external to leave it out.',
+    );
+  }
+  if (cronFile !== undefined) writeFileSync(cronFile, files.cron ?? `-- partkit: no pg_cron statements to run for database ${db.name}.\n`);
+  return files.app;
 }
 
 export function renderProvision(result: ProvisionResult): string {
@@ -216,6 +249,8 @@ export function renderProvision(result: ProvisionResult): string {
 interface ProvisionArgs extends GlobalOptions {
   readonly strategy?: Config['strategy'];
   readonly scheduler?: 'auto' | Scheduler;
+  readonly format?: 'psql' | 'sql';
+  readonly cronFile?: string;
 }
 
 export const provisionCommand: CommandModule<GlobalOptions, ProvisionArgs> = {
@@ -224,8 +259,11 @@ export const provisionCommand: CommandModule<GlobalOptions, ProvisionArgs> = {
   builder: (yargs) =>
     yargs
       .option('strategy', { choices: ['auto', 'partman', 'plpgsql'] as const, describe: 'auto: pg_partman when available, else the plpgsql fallback' })
-      .option('scheduler', { choices: ['auto', 'pg_cron', 'external'] as const, describe: 'auto: a pg_cron job when pg_cron is preloaded, else your own scheduler runs `partkit maintain`' }),
+      .option('scheduler', { choices: ['auto', 'pg_cron', 'external'] as const, describe: 'auto: a pg_cron job when pg_cron is preloaded, else your own scheduler runs `partkit maintain`' })
+      .option('format', { choices: ['psql', 'sql'] as const, describe: 'With --dry-run: psql (a psql script, default) or sql (a plain migration file for your migration runner, no psql meta-commands)' })
+      .option('cron-file', { type: 'string', describe: 'With --format sql: write the pg_cron job (it runs in pg_cron\'s database) to this file' })
+      .example('$0 provision --dry-run --format sql --scheduler external > database/migrations/010_table_partitioning.sql', ''),
   handler: async (args) => {
-    process.exitCode = await runCommand(args, async (ctx) => provision(await ctx.database(), ctx.config, { strategy: args.strategy, scheduler: args.scheduler, dryRun: args.dryRun }), renderProvision);
+    process.exitCode = await runCommand(args, async (ctx) => provision(await ctx.database(), ctx.config, { strategy: args.strategy, scheduler: args.scheduler, dryRun: args.dryRun, format: args.format, cronFile: args.cronFile }), renderProvision);
   },
 };

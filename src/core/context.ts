@@ -50,7 +50,7 @@ export async function createContext(options: GlobalOptions, env: NodeJS.ProcessE
     target,
     lockTimeout,
     async database() {
-      db ??= await Database.connect(target, { ...DEFAULT_EXECUTOR_OPTIONS, lockTimeout, log });
+      db ??= await Database.connect(target, { ...DEFAULT_EXECUTOR_OPTIONS, lockTimeout, log, sqlLog: env.PARTKIT_LOG_SQL || undefined });
       return db;
     },
     async close() {

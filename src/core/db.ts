@@ -1,18 +1,19 @@
 /**
  * The one executor of SQL. It owns the connections, the run lock, transactions,
- * lock_timeout, retries on lock errors, and logging. Commands read through `query`
- * and change things only through `applyPlan`.
+ * lock_timeout, retries on lock errors, and logging. Commands read through `query` (and
+ * `readSnapshot` for a consistent multi-statement read) and change things only through the runner
+ * (src/core/runner.ts), whose apply sink is `applyPlan`.
  */
+import { appendFileSync } from 'node:fs';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import pg from 'pg';
 import { from as copyFrom, to as copyTo } from 'pg-copy-streams';
-import { migrate } from 'postgres-migrations';
 import { connectionError, withDatabase, type ConnectionTarget } from './connection.js';
 import { ConnectionError, EXIT_CODE_OF_KIND, failureKind, LockError, PartkitError, REPORT_BUG_HINT, sqlState, type FailureKind } from './errors.js';
 import { quoteIdent, quoteLiteral } from './identifiers.js';
 import type { Logger } from './log.js';
-import { inlineParams, planUnits, type MigrationsStep, type Plan, type SqlStep, type Step } from './plan.js';
+import { inlineParams, statementText, walkPlan, type Plan, type SqlStep, type Statement, type Step, type Unit } from './plan.js';
 
 /** Advisory lock key: one partkit run per database at a time ('part' 'kit'). */
 const RUN_LOCK = [0x70617274, 0x6b6974] as const;
@@ -24,6 +25,8 @@ export interface ExecutorOptions {
   /** How long to wait for another partkit run on the same database. */
   readonly runLockWaitMs: number;
   readonly log: Logger;
+  /** A file that gets every statement the runner sends, as a script line (PARTKIT_LOG_SQL). */
+  readonly sqlLog?: string | undefined;
 }
 
 export const DEFAULT_EXECUTOR_OPTIONS = { lockTimeout: '5s', retries: 5, runLockWaitMs: 300_000 } as const;
@@ -104,6 +107,7 @@ export class Database {
 
   /** Session advisory lock so that concurrent partkit runs on one database take turns. */
   async acquireRunLock(): Promise<void> {
+    if (this.holdsRunLock) return;
     const deadline = Date.now() + this.options.runLockWaitMs;
     let announced = false;
     for (;;) {
@@ -124,31 +128,25 @@ export class Database {
   }
 
   /**
-   * Applies the plan in order, unit by unit as planUnits splits it (the same split --dry-run
-   * prints): each SQL step is its own transaction, except consecutive steps that share a
-   * `group`, which commit together; a non-transactional step always runs alone.
+   * The apply sink of the runner (src/core/runner.ts): sends the statements of walkPlan, unit by
+   * unit, exactly as renderPlan prints them. A unit that hits a lock error is rolled back and
+   * sent again; the first failing statement names the step it belongs to.
    */
-  async applyPlan(plan: Plan, context: { cronDatabase?: string } = {}): Promise<StepRows[]> {
+  async applyPlan(plan: Plan, context: { cronDatabase?: string | undefined } = {}): Promise<StepRows[]> {
     const results: StepRows[] = [];
-    for (const unit of planUnits(plan.steps)) {
-      for (const step of unit) this.options.log.info(`• ${step.description}`);
+    for (const unit of walkPlan(plan, this.options.lockTimeout)) {
+      for (const step of unit.steps) this.options.log.info(`• ${step.description}`);
       results.push(...(await this.applyUnit(unit, context)));
     }
     return results;
   }
 
-  private async applyUnit(unit: Step[], context: { cronDatabase?: string }): Promise<StepRows[]> {
-    const [first] = unit;
-    if (first!.kind === 'migrations') {
-      await this.applyMigrations(first!);
-      return [{ step: first!, rows: [] }];
-    }
-    const steps = unit as SqlStep[];
-    const client = first!.database === 'cron' ? await this.cronConnection(context.cronDatabase ?? 'postgres') : this.client;
+  private async applyUnit(unit: Unit, context: { cronDatabase?: string | undefined }): Promise<StepRows[]> {
+    const client = unit.database === 'cron' ? await this.cronConnection(context.cronDatabase ?? 'postgres') : this.client;
     for (let attempt = 1; ; attempt += 1) {
-      const running: { step: SqlStep } = { step: steps[0]! };
+      const running: { step: Step } = { step: unit.steps[0]! };
       try {
-        return await this.runSqlSteps(client, steps, running);
+        return await this.sendUnit(client, unit, running);
       } catch (error) {
         const code = sqlState(error);
         if (failureKind(error) === 'lock') {
@@ -170,35 +168,49 @@ export class Database {
     }
   }
 
-  /** Runs one unit; `running.step` names the statement in progress, so a failure blames the right step. */
-  private async runSqlSteps(client: pg.Client, steps: readonly SqlStep[], running: { step: SqlStep }): Promise<StepRows[]> {
-    const step = steps[0]!;
-    for (const each of steps) this.options.log.debug(inlineParams(each.sql, each.params));
-    if (step.transaction === false) {
-      // planUnits never puts a non-transactional step in a unit with others; all must run.
-      if (steps.length !== 1) throw new Error(`internal: a non-transactional step shares a unit with ${steps.length - 1} other(s)`);
-      if (step.timeZone) await client.query(`SET TimeZone = ${quoteLiteral(step.timeZone)}`);
-      try {
-        const result = await client.query(step.sql, step.params as unknown[] | undefined);
-        return [{ step, rows: result.rows ?? [] }];
-      } finally {
-        if (step.timeZone) await client.query('RESET TimeZone').catch(() => undefined);
-      }
-    }
+  /** Sends one unit's statements; `running.step` names the step in progress, so a failure blames the right one. */
+  private async sendUnit(client: pg.Client, unit: Unit, running: { step: Step }): Promise<StepRows[]> {
     const results: StepRows[] = [];
-    await client.query('BEGIN');
     try {
-      await client.query(`SET LOCAL lock_timeout = ${quoteLiteral(this.options.lockTimeout)}`);
-      for (const each of steps) {
-        running.step = each;
-        if (each.timeZone) await client.query(`SET LOCAL TimeZone = ${quoteLiteral(each.timeZone)}`);
-        const result = await client.query(each.sql, each.params as unknown[] | undefined);
-        results.push({ step: each, rows: result.rows ?? [] });
+      for (const statement of unit.statements) {
+        if (statement.step) running.step = statement.step;
+        this.logStatement(statement);
+        const result = await client.query(statement.sql, statement.params as unknown[] | undefined);
+        if (statement.step) results.push({ step: statement.step, rows: result.rows ?? [] });
       }
-      await client.query('COMMIT');
       return results;
     } catch (error) {
-      await client.query('ROLLBACK').catch(() => undefined);
+      if (unit.transactional) await client.query('ROLLBACK').catch(() => undefined);
+      else if (unit.cleanup) await client.query(unit.cleanup.sql).catch(() => undefined);
+      throw error;
+    }
+  }
+
+  /** --verbose logs each statement; PARTKIT_LOG_SQL=<file> appends it to that file as a script line. */
+  private logStatement(statement: Statement): void {
+    const text = statementText(statement);
+    this.options.log.debug(text);
+    if (this.options.sqlLog) appendFileSync(this.options.sqlLog, `${text}\n`);
+  }
+
+  /**
+   * A consistent read of several statements (an export's COPY): `body` runs inside one REPEATABLE
+   * READ, READ ONLY transaction on the session's connection, with `settings` set LOCAL in it (say
+   * TimeZone = UTC, so the server writes timestamps one way). Nothing in it can change anything.
+   */
+  async readSnapshot<T>(settings: Readonly<Record<string, string>>, body: () => Promise<T>): Promise<T> {
+    const send = async (sql: string) => {
+      this.options.log.debug(sql);
+      await this.client.query(sql);
+    };
+    await send('BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY');
+    try {
+      for (const [name, value] of Object.entries(settings)) await send(`SET LOCAL ${quoteIdent(name)} = ${quoteLiteral(value)}`);
+      const result = await body();
+      await send('COMMIT');
+      return result;
+    } catch (error) {
+      await this.client.query('ROLLBACK').catch(() => undefined);
       throw error;
     }
   }
@@ -242,25 +254,6 @@ export class Database {
       if (error instanceof PartkitError) throw error;
       if (sqlState(error) === undefined && !(error instanceof Error && /Connection terminated/.test(error.message))) throw error;
       throw new StepFailedError(running.step, error);
-    }
-  }
-
-  private async applyMigrations(step: MigrationsStep): Promise<void> {
-    const schema = quoteIdent(step.schema);
-    // postgres-migrations finds its bookkeeping table by name in any schema and then reads it
-    // through search_path: creating ours first keeps it away from an application's own "migrations".
-    await this.client.query(`CREATE SCHEMA IF NOT EXISTS ${schema}`);
-    await this.client.query(
-      `CREATE TABLE IF NOT EXISTS ${schema}.migrations (id integer PRIMARY KEY, name varchar(100) UNIQUE NOT NULL, hash varchar(40) NOT NULL, executed_at timestamp DEFAULT current_timestamp)`,
-    );
-    // The kit schema alone, exactly as sql/install.psql sets it: functions pin it with SET search_path FROM CURRENT.
-    await this.client.query(`SET search_path TO ${schema}`);
-    try {
-      await migrate({ client: this.client }, step.directory, { logger: (line) => this.options.log.debug(line) });
-    } catch (error) {
-      throw new StepFailedError(step, error);
-    } finally {
-      await this.client.query('RESET search_path').catch(() => undefined);
     }
   }
 

@@ -9,7 +9,6 @@ import type { MigrationsStep } from './plan.js';
 import { sqlPath } from './sql-files.js';
 
 export const MIGRATIONS_DIR = sqlPath('migrations');
-export const PSQL_INSTALL_SCRIPT = sqlPath('install.psql');
 
 /** Names of migrations not applied yet in the kit schema. */
 export async function pendingMigrations(db: Database, kitSchema: string): Promise<string[]> {
@@ -30,8 +29,7 @@ export async function planKitInstall(db: Database, kitSchema: string): Promise<M
       kind: 'migrations',
       description: `install partkit's objects in schema ${kitSchema} (${pending.join(', ')})`,
       schema: kitSchema,
-      directory: MIGRATIONS_DIR,
-      psqlScript: PSQL_INSTALL_SCRIPT,
+      known: (await loadMigrationFiles(MIGRATIONS_DIR)).map(({ id, name, fileName, hash, sql }) => ({ id, name, fileName, hash, sql })),
       pending,
     },
   ];

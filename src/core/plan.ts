@@ -7,6 +7,8 @@ import { quoteIdent, quoteLiteral } from './identifiers.js';
 
 export interface SqlStep {
   readonly kind: 'sql';
+  /** Stable name of the step, for code that looks a step up in the results (never match a description). */
+  readonly id?: string;
   /** One line that says what the step changes, shown in output and as a comment in --dry-run. */
   readonly description: string;
   /** The statement. With params it must be a single statement using $1..$n. */
@@ -24,15 +26,29 @@ export interface SqlStep {
   readonly group?: string;
 }
 
-/** Installs the kit's own schema objects with postgres-migrations. */
+/** One file of the kit's migrations, as postgres-migrations names and hashes it. */
+export interface KitMigration {
+  readonly id: number;
+  readonly name: string;
+  readonly fileName: string;
+  /** sha1(file name + content): the hash postgres-migrations records. */
+  readonly hash: string;
+  readonly sql: string;
+}
+
+/**
+ * Installs the kit's own schema objects: the pending migration files, inlined, with the rows
+ * postgres-migrations would record for them (so its bookkeeping sees the kit as installed).
+ */
 export interface MigrationsStep {
   readonly kind: 'migrations';
+  /** Stable name of the step, for code that looks a step up (never match a description). */
+  readonly id?: string;
   readonly description: string;
   readonly schema: string;
-  /** Folder with the numbered migration files. */
-  readonly directory: string;
-  /** psql script that installs the same objects (for --dry-run). */
-  readonly psqlScript: string;
+  /** Every kit migration (0 is postgres-migrations' own table): recorded hashes are checked against these. */
+  readonly known: readonly KitMigration[];
+  /** File names of the migrations this step applies, in order (a subset of known). */
   readonly pending: readonly string[];
 }
 
@@ -100,16 +116,130 @@ export function sqlComment(text: string): string {
   return `-- ${text.replace(new RegExp(CONTROL_CHARACTERS, 'g'), (char) => `\\u${char.charCodeAt(0).toString(16).padStart(4, '0')}`)}`;
 }
 
-/** A psql meta-command argument, single-quoted (psql reads '' and backslash escapes inside). */
-function psqlArgument(value: string): string {
-  return `'${value.replaceAll('\\', '\\\\').replaceAll("'", "''").replaceAll('\n', '\\n').replaceAll('\r', '\\r')}'`;
+/** One statement as the runner sends it, in the order it sends them. */
+export interface Statement {
+  readonly sql: string;
+  readonly params?: readonly unknown[];
+  /** The step whose statement this is; its rows are that step's result. */
+  readonly step?: Step;
+  /** Comment lines printed before the statement (the step's number and description, or why). */
+  readonly comments?: readonly string[];
+  /** BEGIN / COMMIT of the unit: `--format sql` leaves them to the app's migration runner. */
+  readonly control?: 'begin' | 'commit';
+}
+
+/** One unit of planUnits, walked into the statements that run it. */
+export interface Unit {
+  readonly database: 'app' | 'cron';
+  readonly transactional: boolean;
+  readonly steps: readonly Step[];
+  readonly statements: readonly Statement[];
+  /** Run after a failed non-transactional unit (RESET TimeZone), so the session keeps its zone. */
+  readonly cleanup?: Statement;
+}
+
+/**
+ * The walk of a plan: the exact statements that run it, unit by unit. The runner has two sinks of
+ * this one walk (src/core/runner.ts): Database.applyPlan sends each statement, renderPlan prints
+ * it. Neither groups, sets a zone or wraps a transaction on its own, so they cannot disagree.
+ */
+export function walkPlan(plan: Plan, lockTimeout: string): Unit[] {
+  let number = 0;
+  const label = (step: Step) => sqlComment(`step ${(number += 1)}: ${step.description}`);
+  const begin: Statement = { sql: 'BEGIN', control: 'begin' };
+  const timeout: Statement = { sql: `SET LOCAL lock_timeout = ${quoteLiteral(lockTimeout)}` };
+  const commit: Statement = { sql: 'COMMIT', control: 'commit' };
+  return planUnits(plan.steps).map((unit): Unit => {
+    const first = unit[0]!;
+    if (first.kind === 'migrations') {
+      return { database: 'app', transactional: true, steps: unit, statements: [begin, timeout, ...kitInstallStatements(first, label(first)), commit] };
+    }
+    const steps = unit as SqlStep[];
+    const database = first.database ?? 'app';
+    if (first.transaction === false) {
+      const zone = first.timeZone ? quoteLiteral(first.timeZone) : undefined;
+      const comments = [label(first)];
+      const statements: Statement[] = zone
+        ? [{ sql: `SET TimeZone = ${zone}`, comments }, { sql: first.sql, params: first.params ?? [], step: first }, { sql: 'RESET TimeZone' }]
+        : [{ sql: first.sql, params: first.params ?? [], step: first, comments }];
+      return { database, transactional: false, steps, statements, ...(zone ? { cleanup: { sql: 'RESET TimeZone' } } : {}) };
+    }
+    const statements: Statement[] = [begin, timeout];
+    for (const step of steps) {
+      const comments = [label(step)];
+      if (step.timeZone) statements.push({ sql: `SET LOCAL TimeZone = ${quoteLiteral(step.timeZone)}`, comments });
+      statements.push({ sql: step.sql, params: step.params ?? [], step, ...(step.timeZone ? {} : { comments }) });
+    }
+    statements.push(commit);
+    return { database, transactional: true, steps, statements };
+  });
+}
+
+/** postgres-migrations' own advisory lock key: the kit is never installed twice at once, by it or by this. */
+const MIGRATIONS_LOCK_KEY = '-8525285245963000605';
+
+/**
+ * The kit's migration files inlined, with the bookkeeping postgres-migrations keeps: its
+ * `migrations` table in the kit schema, a check that no recorded file changed, and one row per
+ * file. Runs inside the unit's transaction; the caller's search_path is put back at the end (an
+ * app's migration runner records its own file next, through its own search_path).
+ */
+function kitInstallStatements(step: MigrationsStep, label: string): Statement[] {
+  const schema = quoteIdent(step.schema);
+  const [table, ...files] = step.known;
+  const pending = new Set(step.pending);
+  const record = (file: KitMigration, upsert: boolean): Statement => ({
+    sql: `INSERT INTO migrations (id, name, hash) VALUES (${file.id}, ${quoteLiteral(file.name)}, ${quoteLiteral(file.hash)})${upsert ? ' ON CONFLICT (id) DO NOTHING' : ''}`,
+  });
+  const hashes = step.known.map((file) => `(${file.id}, ${quoteLiteral(file.hash)})`).join(', ');
+  return [
+    { sql: `SELECT pg_advisory_xact_lock(${MIGRATIONS_LOCK_KEY}) IS NULL AS locked`, step, comments: [label, "-- postgres-migrations' own lock key: no other install of the kit runs at the same time"] },
+    { sql: `CREATE SCHEMA IF NOT EXISTS ${schema}` },
+    {
+      sql: `SELECT set_config('partkit.search_path', current_setting('search_path'), true) IS NULL AS saved`,
+      comments: ['-- The kit objects are made with search_path = the kit schema alone (functions pin it with SET search_path FROM CURRENT).'],
+    },
+    { sql: `SET LOCAL search_path TO ${schema}` },
+    { sql: table!.sql.trim().replace(/;$/, ''), comments: [`-- postgres-migrations' bookkeeping table (its ${table!.fileName})`] },
+    {
+      sql: `DO $partkit$
+DECLARE
+    v_changed text;
+BEGIN
+    SELECT string_agg(m.id || '_' || m.name, ', ' ORDER BY m.id) INTO v_changed
+      FROM migrations m JOIN (VALUES ${hashes}) AS k (id, hash) ON k.id = m.id
+     WHERE m.hash <> k.hash;
+    IF v_changed IS NOT NULL THEN
+        RAISE EXCEPTION 'partkit migrations % were applied from different file contents', v_changed;
+    END IF;
+END
+$partkit$`,
+      comments: ['-- A recorded file whose hash differs was changed after it was applied: stop, as postgres-migrations would.'],
+    },
+    record(table!, true),
+    ...files
+      .filter((file) => pending.has(file.fileName))
+      .flatMap((file) => [{ sql: file.sql, comments: [sqlComment(`kit migration ${file.fileName}`)] }, record(file, false)]),
+    { sql: `SELECT set_config('search_path', current_setting('partkit.search_path'), true) IS NULL AS restored`, comments: ['-- Back to the search_path the script started with.'] },
+  ];
+}
+
+/** A statement as a script holds it: parameters inlined as literals, ended by a semicolon. */
+export function statementText(statement: Pick<Statement, 'sql' | 'params'>): string {
+  return terminated(inlineParams(statement.sql, statement.params));
+}
+
+export interface RenderContext {
+  readonly appDatabase: string;
+  readonly cronDatabase?: string | undefined;
+  readonly lockTimeout: string;
 }
 
 /**
  * The plan as a psql script: exactly what apply would run, in the same order, with the same
  * transactions, settings and database switches.
  */
-export function renderPlan(plan: Plan, context: { appDatabase: string; cronDatabase?: string; lockTimeout: string }): string {
+export function renderPlan(plan: Plan, context: RenderContext): string {
   const lines: string[] = [sqlComment(`partkit plan: ${plan.steps.length} step(s) for database ${context.appDatabase}`), '\\set ON_ERROR_STOP on'];
   let current: 'app' | 'cron' = 'app';
   const connect = (target: 'app' | 'cron') => {
@@ -119,41 +249,56 @@ export function renderPlan(plan: Plan, context: { appDatabase: string; cronDatab
     lines.push(`\\connect ${quoteIdent(database)}`);
     current = target;
   };
-  let number = 0;
-  for (const unit of planUnits(plan.steps)) {
-    const [first] = unit;
-    if (first!.kind === 'migrations') {
-      number += 1;
-      lines.push('', sqlComment(`step ${number}: ${first!.description}`), `\\set schema ${psqlArgument(first!.schema)}`, `\\i ${psqlArgument(first!.psqlScript)}`);
-      continue;
-    }
-    const steps = unit as SqlStep[];
-    const target = first!.database ?? 'app';
-    if (target !== current) {
+  for (const unit of walkPlan(plan, context.lockTimeout)) {
+    if (unit.database !== current) {
       lines.push('');
-      connect(target);
+      connect(unit.database);
     }
-    if (first!.transaction === false) {
-      number += 1;
-      lines.push('', sqlComment(`step ${number}: ${first!.description}`));
-      if (first!.timeZone) lines.push(`SET TimeZone = ${quoteLiteral(first!.timeZone)};`);
-      lines.push(terminated(inlineParams(first!.sql, first!.params)));
-      // The executor resets it too: the next step must not inherit this step's zone.
-      if (first!.timeZone) lines.push('RESET TimeZone;');
-      continue;
-    }
-    lines.push('', 'BEGIN;', `SET LOCAL lock_timeout = ${quoteLiteral(context.lockTimeout)};`);
-    for (const step of steps) {
-      number += 1;
-      lines.push(sqlComment(`step ${number}: ${step.description}`));
-      if (step.timeZone) lines.push(`SET LOCAL TimeZone = ${quoteLiteral(step.timeZone)};`);
-      lines.push(terminated(inlineParams(step.sql, step.params)));
-    }
-    lines.push('COMMIT;');
+    lines.push('');
+    for (const statement of unit.statements) lines.push(...(statement.comments ?? []), statementText(statement));
   }
   if (current !== 'app') {
     lines.push('');
     connect('app');
   }
   return `${lines.join('\n')}\n`;
+}
+
+/** `--format sql`: plain SQL files, for an application's own migration runner. */
+export interface SqlFiles {
+  /** For the application database, run in one transaction by the app's migration runner. */
+  readonly app: string;
+  /** The statements for pg_cron's database (its job), or null when the plan has none. */
+  readonly cron: string | null;
+}
+
+/**
+ * The plan as plain SQL without psql meta-commands (no \connect, no \set, no \i) and without
+ * BEGIN/COMMIT: an app's migration runner runs a file in one transaction of its own. The steps for
+ * pg_cron's database cannot share that file (another database): they come back as `cron`.
+ */
+export function renderSqlFiles(plan: Plan, context: RenderContext & { readonly cronNote: string }): SqlFiles {
+  const app: string[] = [
+    sqlComment(`partkit plan for database ${context.appDatabase}: ${plan.steps.length} step(s), as plain SQL for your migration runner.`),
+    '-- Run it in one transaction (postgres-migrations, Flyway and node-pg-migrate do so by default).',
+    ...context.cronNote.split('\n').map((line) => sqlComment(line)),
+  ];
+  const cron: string[] = [sqlComment(`partkit: the maintenance job of database ${context.appDatabase}; run it in pg_cron's database (${context.cronDatabase ?? 'postgres'}), in one transaction.`)];
+  let cronSteps = 0;
+  for (const unit of walkPlan(plan, context.lockTimeout)) {
+    if (!unit.transactional) {
+      throw new UsageError(
+        `Step "${unit.steps[0]!.description}" cannot run inside a transaction, so it cannot be part of a migration file.`,
+        'Run `partkit provision` for this database (or print the psql script without --format sql).',
+      );
+    }
+    const lines = unit.database === 'cron' ? cron : app;
+    if (unit.database === 'cron') cronSteps += unit.steps.length;
+    lines.push('');
+    for (const statement of unit.statements) {
+      if (statement.control) continue;
+      lines.push(...(statement.comments ?? []), statementText(statement));
+    }
+  }
+  return { app: `${app.join('\n')}\n`, cron: cronSteps > 0 ? `${cron.join('\n')}\n` : null };
 }

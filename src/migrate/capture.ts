@@ -22,6 +22,7 @@ import { MissingCapabilityError } from '../core/errors.js';
 import { displayName, quoteIdent, quoteLiteral, quoteQualified, type QualifiedName } from '../core/identifiers.js';
 import { partkitCommand } from '../core/shell.js';
 import { sqlStep, type SqlStep } from '../core/plan.js';
+import { run } from '../core/runner.js';
 import { fromClause, insertColumns } from './copy.js';
 import { checkDerivedName, type Column, type MigrationNames, type Relation } from './inspect.js';
 
@@ -49,6 +50,9 @@ export interface FillState {
 }
 
 const STATE_PREFIX = 'partkit migrate capture: ';
+
+/** Id of the replay step that returns `replayed`, the number of keys a replay took. */
+export const REPLAYED_STEP = 'replay-removed';
 
 export function stateComment(state: FillState): string {
   return `${STATE_PREFIX}${JSON.stringify(state)}`;
@@ -197,8 +201,29 @@ export function replaySteps(options: {
       `replay: insert the current rows of ${options.live.label} for those keys`,
       `INSERT INTO ${options.copy.quoted} (${columns}) OVERRIDING SYSTEM VALUE SELECT ${columns} FROM ${fromClause(options.live)} WHERE (${keyList}) IN (SELECT ${keyList} FROM ${cap} WHERE ${upTo})`,
     ),
-    step(`replay: remove the replayed keys from ${options.capture.name}`, `WITH done AS (DELETE FROM ${cap} WHERE ${upTo} RETURNING 1) SELECT count(*)::bigint AS replayed FROM done`),
+    sqlStep(`replay: remove the replayed keys from ${options.capture.name}`, `WITH done AS (DELETE FROM ${cap} WHERE ${upTo} RETURNING 1) SELECT count(*)::bigint AS replayed FROM done`, {
+      group: options.group,
+      table: options.table,
+      id: REPLAYED_STEP,
+    }),
   );
+  return steps;
+}
+
+/**
+ * For --dry-run: the replay rounds `drain` will run on the capture as it is now (no writer
+ * adding keys meanwhile), by drain's own rule: rounds of `batch` keys until one takes fewer and
+ * at most `until` keys are left.
+ */
+export async function drainSteps(db: Database, options: Parameters<typeof drain>[1]): Promise<SqlStep[]> {
+  let remaining = await backlog(db, options.capture);
+  const steps: SqlStep[] = [];
+  for (let round = 0; round < (options.maxRounds ?? Number.POSITIVE_INFINITY); round += 1) {
+    steps.push(...replaySteps({ ...options, limit: options.batch, isolated: true }));
+    const replayed = Math.min(options.batch, remaining);
+    remaining -= replayed;
+    if (replayed < options.batch && remaining <= (options.until ?? 0)) break;
+  }
   return steps;
 }
 
@@ -209,8 +234,8 @@ export async function drain(
 ): Promise<number> {
   let total = 0;
   for (let round = 0; round < (options.maxRounds ?? Number.POSITIVE_INFINITY); round += 1) {
-    const results = await db.applyPlan({ steps: replaySteps({ ...options, limit: options.batch, isolated: true }) });
-    const replayed = Number((results.at(-1)?.rows[0] as { replayed?: string } | undefined)?.replayed ?? 0);
+    const { results } = await run(db, { steps: replaySteps({ ...options, limit: options.batch, isolated: true }) }, { dryRun: false });
+    const replayed = Number((results.find((r) => r.step.id === REPLAYED_STEP)?.rows[0] as { replayed?: string } | undefined)?.replayed ?? 0);
     total += replayed;
     if (replayed < options.batch && (await backlog(db, options.capture)) <= (options.until ?? 0)) break;
   }

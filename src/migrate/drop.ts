@@ -13,8 +13,9 @@ import { ExitCode, LockError, MissingCapabilityError } from '../core/errors.js';
 import { displayName, quoteIdent, quoteQualified } from '../core/identifiers.js';
 import { partkitCommand } from '../core/shell.js';
 import { coveredMonth, listPartitions } from '../core/partitions.js';
-import { renderPlan, sqlStep, type SqlStep } from '../core/plan.js';
-import { backlog, captureName, drain, dropCaptureSteps, dropCaptureTriggerSteps, requireCapture } from './capture.js';
+import { sqlStep, type SqlStep } from '../core/plan.js';
+import { run, underRunLock } from '../core/runner.js';
+import { backlog, captureName, drain, drainSteps, dropCaptureSteps, dropCaptureTriggerSteps, requireCapture } from './capture.js';
 import { fromClause, insertColumns, monthStartAs } from './copy.js';
 import { inspectMigration, primaryKey, readColumns, readDependents, readIndexes } from './inspect.js';
 
@@ -35,7 +36,11 @@ export interface DropResult {
 }
 
 export async function drop(db: Database, config: Config, input: string, options: { yes?: boolean | undefined; dryRun?: boolean | undefined }): Promise<DropResult> {
-  if (!options.dryRun && options.yes) await db.acquireRunLock();
+  // Without --yes it only reports: no lock, as for a dry run.
+  return underRunLock(db, { dryRun: options.dryRun || !options.yes }, () => dropLocked(db, config, input, options));
+}
+
+async function dropLocked(db: Database, config: Config, input: string, options: { yes?: boolean | undefined; dryRun?: boolean | undefined }): Promise<DropResult> {
   const inspection = await inspectMigration(db, config, input);
   const { names, settings } = inspection;
   const label = `${names.table.schema}.${names.table.name}`;
@@ -68,7 +73,10 @@ export async function drop(db: Database, config: Config, input: string, options:
   const liveColumns = await readColumns(db, live.oid);
   const retiredColumns = await readColumns(db, retired.oid);
   const key = pk.keyNames.map((name) => liveColumns.find((c) => c.name === name)!);
-  const replayed = await drain(db, { capture, key, columns: retiredColumns, live, copy: retired, group: `migrate replay ${label}`, table: label, batch: 5000, maxRounds: 100 });
+  // A dry run changes nothing: it prints the replay rounds instead of running them.
+  const drainOptions = { capture, key, columns: retiredColumns, live, copy: retired, group: `migrate replay ${label}`, table: label, batch: 5000, maxRounds: 100 };
+  const drainPlan = options.dryRun ? await drainSteps(db, drainOptions) : [];
+  const replayed = options.dryRun ? 0 : await drain(db, drainOptions);
 
   // A sample of keys from each side; rows older than the new table's oldest month (archived by
   // retention since the swap) are not compared, nor keys captured again since the drain.
@@ -117,13 +125,11 @@ export async function drop(db: Database, config: Config, input: string, options:
     sqlStep(`drop ${retiredLabel}, the original table (${rows.sampled} sampled key(s) identical in ${label})`, `DROP TABLE ${retired.quoted}`, { table: label, group }),
     ...dropCaptureSteps(capture, group, label),
   ];
-  if (options.dryRun) {
-    return { ...base, state: 'would drop', rows, changes: steps.length, sql: renderPlan({ steps }, { appDatabase: db.name, lockTimeout: db.lockTimeout }) };
-  }
-  if (!options.yes) {
+  if (!options.dryRun && !options.yes) {
     return { ...base, state: 'would drop', rows, changes: 0, exitCode: ExitCode.usage };
   }
-  await db.applyPlan({ steps });
+  const outcome = await run(db, { steps: [...drainPlan, ...steps] }, { dryRun: options.dryRun ?? false });
+  if (outcome.dryRun) return { ...base, state: 'would drop', rows, changes: steps.length, sql: outcome.sql };
   return { ...base, state: 'dropped', rows, changes: steps.length };
 }
 

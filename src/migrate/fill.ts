@@ -15,7 +15,8 @@ import { MissingCapabilityError, sqlState, UsageError } from '../core/errors.js'
 import { displayName } from '../core/identifiers.js';
 import { partkitCommand } from '../core/shell.js';
 import { addMonths, monthKey, monthStartLiteral, type Month } from '../core/partitions.js';
-import { renderPlan, sqlStep, type SqlStep } from '../core/plan.js';
+import { renderPlan, sqlStep, type Plan, type SqlStep } from '../core/plan.js';
+import { run, underRunLock } from '../core/runner.js';
 import { captureName, drain, replaySteps, requireCapture, stateStep, type FillState } from './capture.js';
 import { batchStatement, blockBatchStatement, boundaryStatement } from './copy.js';
 import { inspectMigration, primaryKey, readColumns, readIndexes, type Column } from './inspect.js';
@@ -78,7 +79,10 @@ export async function fill(db: Database, config: Config, input: string, options:
     throw new UsageError(`--from ${monthKey(options.from)} is after --to ${monthKey(options.to)}.`, 'Swap them.');
   }
   if (options.rescan && options.from) throw new UsageError('--rescan is a full pass: give it without --from/--to.');
-  if (!options.dryRun) await db.acquireRunLock();
+  return underRunLock(db, options, () => fillLocked(db, config, input, options));
+}
+
+async function fillLocked(db: Database, config: Config, input: string, options: FillOptions): Promise<FillResult> {
   const inspection = await inspectMigration(db, config, input);
   const { names, settings } = inspection;
   const base = {
@@ -123,13 +127,6 @@ export async function fill(db: Database, config: Config, input: string, options:
     return sqlStep(`copy batch ${number} from ${names.table.name} into ${names.partitioned.name}${position ? ` after key (${position.join(', ')})` : ''}${upTo ? ` through (${upTo.join(', ')})` : ' to the end'}`, sql, { params, table: base.table, group });
   };
 
-  if (options.dryRun) {
-    const steps = [batchStep(after, null, 1), ...(whole ? [stateStep(capture, { ...state, done: true }, group, base.table)] : []), ...replaySteps({ ...replay, limit: options.batchSize, isolated: true })];
-    const script = renderPlan({ steps }, { appDatabase: db.name, lockTimeout: db.lockTimeout });
-    const sql = `${script}\n-- fill runs the copy in batches of ${options.batchSize} keys (each ending at the key ${options.batchSize} rows on), each followed by a replay of the captured keys, until the last key.\n-- ${FILL_GUARANTEE}\n`;
-    return { ...base, state: 'filled', batches: 0, rowsRead: 0, rowsCopied: 0, resumedAfter: after, resumedAtBlock: null, lastKey: after, replayed: 0, longestBatchMs: 0, complete: state.done, changes: steps.length, sql };
-  }
-
   const [server] = await db.query<{ version: number; blocks: string; per_block: number }>(
     `SELECT current_setting('server_version_num')::int AS version,
             pg_relation_size($1::oid) / current_setting('block_size')::int AS blocks,
@@ -139,6 +136,33 @@ export async function fill(db: Database, config: Config, input: string, options:
   );
   // Contiguous block ranges (TID Range Scan) on PG 14+, for a whole-table fill; key ranges otherwise.
   const byBlocks = whole && (server?.version ?? 0) >= 140000 && state.after === null;
+
+  if (options.dryRun) {
+    // Every batch, as the loops below will run them on the table as it is now: the same boundary
+    // reads pick the keys. The block loop below adapts its batch size to the time a batch takes,
+    // so its ranges can differ from these; its statements have this form.
+    const plan = await dryRunFill(db, {
+      byBlocks,
+      blocks: Number(server?.blocks ?? 0),
+      perBlock: server?.per_block ?? 50,
+      state,
+      whole,
+      capture,
+      group,
+      replay,
+      batchStep,
+      options,
+      base: base.table,
+      blockStep: (from, to, end, number) => {
+        const { sql, params } = blockBatchStatement({ source, target, columns, from, to, onConflict: false });
+        return sqlStep(`copy batch ${number}: heap blocks ${from} to ${to - 1} of ${end} of ${names.table.name} into ${names.partitioned.name}`, sql, { params, table: base.table, group });
+      },
+      boundary: (position) => boundaryStatement({ source, key, control, after: position, range, limit: options.batchSize }),
+    });
+    const script = renderPlan(plan, { appDatabase: db.name, lockTimeout: db.lockTimeout });
+    const sql = `${script}\n-- After each batch fill replays the keys captured since (the replay steps above), and at the end until the capture is empty.\n-- ${FILL_GUARANTEE}\n`;
+    return { ...base, state: 'filled', batches: 0, rowsRead: 0, rowsCopied: 0, resumedAfter: after, resumedAtBlock: null, lastKey: after, replayed: 0, longestBatchMs: 0, complete: state.done, changes: plan.steps.length, sql };
+  }
   const progress = new Progress(db, options.json ?? false, source.estimatedRows);
   db.log.info(`fill ${base.source} -> ${base.target}: ${state.done ? 'the whole table was copied already; replaying captured changes' : byBlocks ? `heap blocks ${state.block ?? 0} to ${state.end ?? server!.blocks}` : after ? `resuming after key (${after.join(', ')})` : 'from the first key'}, ~${source.estimatedRows} rows in the table`);
   let batches = 0;
@@ -160,9 +184,8 @@ export async function fill(db: Database, config: Config, input: string, options:
       const started = Date.now();
       const attempt = (onConflict: boolean) => {
         const { sql, params } = blockBatchStatement({ source, target, columns, from: block, to, onConflict });
-        return db.applyPlan({
-          steps: [sqlStep(`copy batch ${batches + 1}: heap blocks ${block} to ${to - 1} of ${end} of ${names.table.name} into ${names.partitioned.name}`, sql, { params, table: base.table, group }), stateStep(capture, next, group, base.table)],
-        });
+        const steps = [sqlStep(`copy batch ${batches + 1}: heap blocks ${block} to ${to - 1} of ${end} of ${names.table.name} into ${names.partitioned.name}`, sql, { params, table: base.table, group }), stateStep(capture, next, group, base.table)];
+        return run(db, { steps }, { dryRun: false }).then((outcome) => outcome.results);
       };
       // A plain INSERT is cheaper than ON CONFLICT DO NOTHING; a key the replay has already put in
       // the copy makes it fail (unique violation), and then the batch runs again with ON CONFLICT,
@@ -197,7 +220,7 @@ export async function fill(db: Database, config: Config, input: string, options:
     }
     // The state written with each batch counts the rows before it: write the final count.
     state = { ...state, done: true };
-    if (batches > 0 || !saved.done) await db.applyPlan({ steps: [stateStep(capture, state, group, base.table)] });
+    if (batches > 0 || !saved.done) await run(db, { steps: [stateStep(capture, state, group, base.table)] }, { dryRun: false });
   }
   while (!state.done) {
     const boundary = boundaryStatement({ source, key, control, after: position, range, limit: options.batchSize });
@@ -206,7 +229,7 @@ export async function fill(db: Database, config: Config, input: string, options:
     const next: FillState = { after: upTo, done: upTo === null, rowsCopied: state.rowsCopied, rowsPerSecond: progress.rate(rowsCopied) };
     const steps = [batchStep(position, upTo, batches + 1)];
     const started = Date.now();
-    const results = await db.applyPlan({ steps: whole ? [...steps, stateStep(capture, next, group, base.table)] : steps });
+    const { results } = await run(db, { steps: whole ? [...steps, stateStep(capture, next, group, base.table)] : steps }, { dryRun: false });
     const elapsed = Date.now() - started;
     longestBatchMs = Math.max(longestBatchMs, elapsed);
     const copied = Number((results[0]!.rows[0] as { copied: string }).copied);
@@ -214,7 +237,7 @@ export async function fill(db: Database, config: Config, input: string, options:
     rowsCopied += copied;
     rowsRead += upTo ? options.batchSize : copied;
     state = { ...next, rowsCopied: state.rowsCopied + copied };
-    if (whole && state.done) await db.applyPlan({ steps: [stateStep(capture, state, group, base.table)] });
+    if (whole && state.done) await run(db, { steps: [stateStep(capture, state, group, base.table)] }, { dryRun: false });
     position = upTo ?? position;
     replayed += await drain(db, { ...replay, batch: options.batchSize, maxRounds: 1 });
     progress.batch(batches, copied, rowsCopied, replayed, elapsed, null);
@@ -225,6 +248,56 @@ export async function fill(db: Database, config: Config, input: string, options:
   replayed += await drain(db, { ...replay, batch: Math.max(options.batchSize, 1000), maxRounds: 20 });
   db.log.info(`fill done: ${rowsCopied} row(s) copied in ${batches} batch(es), ${replayed} captured key(s) replayed.`);
   return { ...base, state: 'filled', batches, rowsRead, rowsCopied, resumedAfter: after, resumedAtBlock, lastKey: position, replayed, longestBatchMs, complete: whole ? state.done : saved.done, changes: rowsCopied + replayed, dryRun: false };
+}
+
+/** The steps of a whole fill, batch by batch, for --dry-run (reads only). */
+async function dryRunFill(
+  db: Database,
+  input: {
+    readonly byBlocks: boolean;
+    readonly blocks: number;
+    readonly perBlock: number;
+    readonly state: FillState;
+    readonly whole: boolean;
+    readonly capture: Parameters<typeof stateStep>[0];
+    readonly group: string;
+    readonly base: string;
+    readonly replay: Omit<Parameters<typeof replaySteps>[0], 'limit' | 'isolated'>;
+    readonly options: FillOptions;
+    readonly batchStep: (position: readonly string[] | null, upTo: readonly string[] | null, number: number) => SqlStep;
+    readonly blockStep: (from: number, to: number, end: number, number: number) => SqlStep;
+    readonly boundary: (position: readonly string[] | null) => { sql: string; params: readonly unknown[] };
+  },
+): Promise<Plan> {
+  const { options, whole, capture, group, base } = input;
+  const replay = () => replaySteps({ ...input.replay, limit: options.batchSize, isolated: true });
+  const steps: SqlStep[] = [];
+  let state = input.state;
+  let number = 0;
+  if (input.byBlocks && !state.done) {
+    const end = state.end ?? input.blocks;
+    const size = Math.max(1, Math.ceil(options.batchSize / Math.max(input.perBlock, 1)));
+    for (let block = state.block ?? 0; block < end; block += size) {
+      const to = Math.min(block + size, end);
+      number += 1;
+      steps.push(input.blockStep(block, to, end, number), stateStep(capture, { after: null, block: to, end, done: to >= end, rowsCopied: state.rowsCopied }, group, base), ...replay());
+    }
+    state = { ...state, done: true };
+    steps.push(stateStep(capture, state, group, base));
+  }
+  let position = state.after;
+  while (!state.done) {
+    const boundary = input.boundary(position);
+    const [edge] = await db.query<{ key: string[] }>(boundary.sql, boundary.params);
+    const upTo = edge?.key ?? null;
+    number += 1;
+    state = { after: upTo, done: upTo === null, rowsCopied: state.rowsCopied };
+    steps.push(input.batchStep(position, upTo, number), ...(whole ? [stateStep(capture, state, group, base)] : []), ...replay());
+    position = upTo ?? position;
+    if (!whole && upTo === null) break;
+  }
+  steps.push(...replaySteps({ ...input.replay, limit: Math.max(options.batchSize, 1000), isolated: true }));
+  return { steps };
 }
 
 /** Progress of a fill on stderr: a bar on a terminal, JSON lines with --json, plain lines otherwise. */

@@ -14,7 +14,8 @@ import { LockError, MissingCapabilityError } from '../core/errors.js';
 import { displayName, quoteIdent, quoteLiteral, quoteQualified } from '../core/identifiers.js';
 import { partkitCommand } from '../core/shell.js';
 import { addMonths, coveredMonth, currentMonth, listPartitions, monthKey, type ControlType, type Month } from '../core/partitions.js';
-import { renderPlan, sqlStep, type SqlStep } from '../core/plan.js';
+import { sqlStep, type SqlStep } from '../core/plan.js';
+import { run, underRunLock } from '../core/runner.js';
 import { partmanChildName } from '../strategies/partman.js';
 import { captureName, CAPTURE_TRIGGERS, createCaptureSteps, readCapture } from './capture.js';
 import { fromClause } from './copy.js';
@@ -371,7 +372,10 @@ export interface PrepResult {
 }
 
 export async function prep(db: Database, config: Config, input: string, options: PrepOptions & { dryRun?: boolean | undefined } = {}): Promise<PrepResult> {
-  if (!options.dryRun) await db.acquireRunLock();
+  return underRunLock(db, options, () => prepLocked(db, config, input, options));
+}
+
+async function prepLocked(db: Database, config: Config, input: string, options: PrepOptions & { dryRun?: boolean | undefined }): Promise<PrepResult> {
   const planned = await planPrep(db, config, input, options);
   const { names } = planned.inspection;
   const result = {
@@ -388,9 +392,8 @@ export async function prep(db: Database, config: Config, input: string, options:
     changes: planned.steps.length,
     dryRun: options.dryRun ?? false,
   };
-  if (options.dryRun) return { ...result, sql: renderPlan({ steps: planned.steps }, { appDatabase: db.name, lockTimeout: db.lockTimeout }) };
-  if (planned.steps.length > 0) await db.applyPlan({ steps: planned.steps });
-  return result;
+  const outcome = await run(db, { steps: planned.steps }, { dryRun: options.dryRun ?? false });
+  return outcome.dryRun ? { ...result, sql: outcome.sql } : result;
 }
 
 export function renderPrep(result: PrepResult): string {

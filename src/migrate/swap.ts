@@ -16,8 +16,9 @@ import type { Database } from '../core/db.js';
 import { LockError, MissingCapabilityError } from '../core/errors.js';
 import { displayName, quoteIdent, quoteLiteral, quoteQualified, type QualifiedName } from '../core/identifiers.js';
 import { partkitCommand } from '../core/shell.js';
-import { renderPlan, sqlStep, type SqlStep } from '../core/plan.js';
-import { backlog, captureName, captureTriggerSteps, drain, dropCaptureTriggerSteps, replaySteps, requireCapture } from './capture.js';
+import { sqlStep, type SqlStep } from '../core/plan.js';
+import { run, underRunLock } from '../core/runner.js';
+import { backlog, captureName, captureTriggerSteps, drain, drainSteps, dropCaptureTriggerSteps, REPLAYED_STEP, replaySteps, requireCapture } from './capture.js';
 import { checkDerivedName, inspectMigration, primaryKey, readColumns, readIndexes, type Column, type MigrationInspection, type Relation } from './inspect.js';
 import { readUserTriggers } from './prep.js';
 
@@ -56,6 +57,9 @@ export const SWAP_LOCK_TIMEOUT = '2s';
 export const LOCKED_REPLAY_TARGET = 200;
 
 const INTEGER_TYPES = new Set(['smallint', 'integer', 'bigint']);
+
+/** Id of the step that returns how long the swap held its lock. */
+const LOCK_HELD_STEP = 'lock-held';
 
 function seqText(name: QualifiedName): string {
   return quoteQualified(name);
@@ -204,8 +208,11 @@ async function exchange(db: Database, config: Config, plan: Exchange, dryRun: bo
   const replay = { capture, key, columns: copyColumns, live, copy, table: label };
 
   let drained = 0;
+  // Before the lock, the backlog is replayed down to LOCKED_REPLAY_TARGET keys; a dry run prints those rounds.
+  const preDrain = { ...replay, group: `migrate replay ${label}`, batch: 5000, until: LOCKED_REPLAY_TARGET, maxRounds: 200 };
+  const drainPlan = dryRun ? await drainSteps(db, preDrain) : [];
   if (!dryRun) {
-    drained = await drain(db, { ...replay, group: `migrate replay ${label}`, batch: 5000, until: LOCKED_REPLAY_TARGET, maxRounds: 200 });
+    drained = await drain(db, preDrain);
     db.log.info(`replayed ${drained} captured key(s) before the lock; ${await backlog(db, capture)} left for the locked replay`);
   }
 
@@ -274,25 +281,26 @@ async function exchange(db: Database, config: Config, plan: Exchange, dryRun: bo
   steps.push(...sequences.steps);
   steps.push(
     commentStep(newLive, live.comment, `keep the table comment of ${names.table.name} on the new live table`, group, label),
-    step('measure how long the lock was held', `SELECT round(extract(epoch FROM clock_timestamp() - current_setting('partkit.locked_at')::timestamptz) * 1000)::bigint AS held_ms`),
+    sqlStep('measure how long the lock was held', `SELECT round(extract(epoch FROM clock_timestamp() - current_setting('partkit.locked_at')::timestamptz) * 1000)::bigint AS held_ms`, { group, table: label, id: LOCK_HELD_STEP }),
   );
   if (live.publications.length > 0) warnings.push(`${live.label} is in publication(s) ${live.publications.join(', ')}; add the new ${label} to them.`);
   if (direction === 'swap' && !inspection.configured) warnings.push(`${label} is not in the config (${config.source}); add it before \`partkit provision\`.`);
 
   const state2 = direction === 'swap' ? 'swapped' : 'unswapped';
   const base = { table: label, sqlName: displayName(names.table), direction, drained, views, triggers, foreignKeys, sequences: sequences.notes, warnings, steps: steps.map((s) => s.description), changes: steps.length, dryRun };
-  if (dryRun) {
-    return { ...base, state: state2, caughtUp: 0, lockHeldMs: null, sql: renderPlan({ steps }, { appDatabase: db.name, lockTimeout: db.lockTimeout }) };
-  }
-  const results = await db.applyPlan({ steps });
-  const replayed = results.find((r) => r.step.kind === 'sql' && r.step.description.startsWith('replay: remove'));
-  const caughtUp = Number((replayed?.rows[0] as { replayed?: string } | undefined)?.replayed ?? 0);
-  const lockHeldMs = Number((results.at(-1)?.rows[0] as { held_ms?: string } | undefined)?.held_ms ?? 0);
+  const outcome = await run(db, { steps: [...drainPlan, ...steps] }, { dryRun });
+  if (outcome.dryRun) return { ...base, state: state2, caughtUp: 0, lockHeldMs: null, sql: outcome.sql };
+  const rowsOf = (id: string) => outcome.results.find((r) => r.step.id === id)?.rows[0];
+  const caughtUp = Number((rowsOf(REPLAYED_STEP) as { replayed?: string } | undefined)?.replayed ?? 0);
+  const lockHeldMs = Number((rowsOf(LOCK_HELD_STEP) as { held_ms?: string } | undefined)?.held_ms ?? 0);
   return { ...base, state: state2, caughtUp, lockHeldMs };
 }
 
 export async function swap(db: Database, config: Config, input: string, options: { dryRun?: boolean | undefined; foreignKeys?: 'refuse' | 'drop' | undefined } = {}): Promise<SwapResult> {
-  if (!options.dryRun) await db.acquireRunLock();
+  return underRunLock(db, options, () => swapLocked(db, config, input, options));
+}
+
+async function swapLocked(db: Database, config: Config, input: string, options: { dryRun?: boolean | undefined; foreignKeys?: 'refuse' | 'drop' | undefined }): Promise<SwapResult> {
   const inspection = await inspectMigration(db, config, input);
   const { names } = inspection;
   const label = `${names.table.schema}.${names.table.name}`;
@@ -308,7 +316,10 @@ export async function swap(db: Database, config: Config, input: string, options:
 }
 
 export async function unswap(db: Database, config: Config, input: string, options: { dryRun?: boolean | undefined } = {}): Promise<SwapResult> {
-  if (!options.dryRun) await db.acquireRunLock();
+  return underRunLock(db, options, () => unswapLocked(db, config, input, options));
+}
+
+async function unswapLocked(db: Database, config: Config, input: string, options: { dryRun?: boolean | undefined }): Promise<SwapResult> {
   const inspection = await inspectMigration(db, config, input);
   const { names } = inspection;
   const label = `${names.table.schema}.${names.table.name}`;
