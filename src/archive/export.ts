@@ -14,6 +14,7 @@ import { readArchivedMonths } from '../core/checks/state.js';
 import type { Config, TableConfig } from '../core/config.js';
 import type { Database } from '../core/db.js';
 import { CheckFailedError, ExitCode, MissingCapabilityError, UsageError } from '../core/errors.js';
+import { requireKit } from '../core/kit.js';
 import { displayName, quoteIdent, quoteQualified, type QualifiedName } from '../core/identifiers.js';
 import type { Logger } from '../core/log.js';
 import { sqlStep, type SqlStep } from '../core/plan.js';
@@ -240,13 +241,7 @@ function dropStep(kitSchema: string, table: ArchivedTable, manifest: ArchiveMani
 // The command
 
 export async function requireArchiveKit(db: Database, kit: string): Promise<void> {
-  const [installed] = await db.query<{ ok: boolean }>('SELECT to_regclass($1) IS NOT NULL AND to_regprocedure($2) IS NOT NULL AS ok', [
-    `${quoteIdent(kit)}.archive_export`,
-    `${quoteIdent(kit)}.drop_exported_archive(regclass,text)`,
-  ]);
-  if (!installed?.ok) {
-    throw new MissingCapabilityError(`partkit's archive_export is not installed in this database (schema ${kit}).`, 'Run `partkit provision` first; it installs the kit schema update.');
-  }
+  await requireKit(db, kit, ['archive_export', 'drop_exported_archive(regclass,text)']);
 }
 
 export async function archiveExport(db: Database, config: Config, options: ArchiveExportOptions): Promise<ArchiveExportResult> {

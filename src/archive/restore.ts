@@ -14,6 +14,7 @@ import { createGunzip } from 'node:zlib';
 import type { Config } from '../core/config.js';
 import type { Database } from '../core/db.js';
 import { CheckFailedError, ExitCode, LockError, MissingCapabilityError, UsageError } from '../core/errors.js';
+import { requireKit } from '../core/kit.js';
 import { displayName, parseQualifiedName, quoteIdent, quoteLiteral, quoteQualified, type QualifiedName } from '../core/identifiers.js';
 import { shellQuote } from '../core/shell.js';
 import { renderPlan, sqlStep, type SqlStep } from '../core/plan.js';
@@ -171,8 +172,7 @@ export async function archiveRestore(db: Database, config: Config, options: Arch
       );
     }
     if (options.keep) {
-      const [hold] = await db.query<{ ok: boolean }>('SELECT to_regclass($1) IS NOT NULL AS ok', [`${kit}.archive_hold`]);
-      if (!hold?.ok) throw new MissingCapabilityError(`partkit's archive_hold is not installed in this database (schema ${config.kitSchema}).`, 'Run `partkit provision` first; it installs the kit schema update.');
+      await requireKit(db, config.kitSchema, ['archive_hold']);
     }
     if (bounds.default_partition !== null) {
       const [held] = await db.query<{ n: string }>(

@@ -8,7 +8,7 @@ import type { Config } from '../core/config.js';
 import { runCommand, type CommandContext, type GlobalOptions } from '../core/context.js';
 import type { Database } from '../core/db.js';
 import { requiredGrants, type RequiredGrant } from '../core/grants.js';
-import { partkitCommand } from '../core/shell.js';
+import { tableShapeProblems } from '../core/table-shape.js';
 import { readTimeIndex, timeIndexAdvice } from '../core/time-index.js';
 
 export interface DoctorReport {
@@ -36,20 +36,6 @@ export interface DoctorReport {
     /** Worth fixing, not blocking: months without a time index. */
     readonly warnings: readonly string[];
   }[];
-}
-
-function tableProblems(table: Capabilities['tables'][number]): string[] {
-  const problems: string[] = [];
-  if (!table.exists) return problems;
-  const column = table.controlColumn;
-  if (!column.exists) problems.push(`has no column ${column.name}`);
-  else if (!column.notNull) problems.push(`${column.name} is nullable`);
-  if (table.relkind === 'r') problems.push(`is not partitioned: run \`partkit migrate\` (\`${partkitCommand(['migrate', 'prep', table.name])}\`, then fill and swap)`);
-  if (table.partitioned && (table.partitionStrategy !== 'range' || table.partitionKey.join(',') !== column.name)) {
-    problems.push(`is partitioned by ${table.partitionStrategy} (${table.partitionKey.join(', ')}), not by range on ${column.name}`);
-  }
-  if (table.primaryKey && !table.primaryKeyIncludesControl) problems.push(`primary key (${table.primaryKey.join(', ')}) does not include ${column.name}`);
-  return problems;
 }
 
 /** A partitioned table whose months lack an index leading with the control column. */
@@ -85,7 +71,7 @@ export async function doctor(db: Database, config: Config, strategy?: Config['st
       primaryKeyIncludesControl: table.primaryKeyIncludesControl,
       controlColumn: table.controlColumn,
       estimatedRows: table.estimatedRows,
-      problems: tableProblems(table),
+      problems: tableShapeProblems(table, config.tables[index]!),
       warnings: warnings[index]!,
     })),
   };

@@ -11,6 +11,7 @@ import type { Database } from '../core/db.js';
 import { CheckFailedError, LockError, MissingCapabilityError, UsageError } from '../core/errors.js';
 import { displayName, parseQualifiedName, quoteIdent, quoteQualified, type QualifiedName } from '../core/identifiers.js';
 import { addMonths, controlTypeOf, coveredMonth, currentMonth, serverNow, listPartitions, monthKey, monthStartLiteral, type ControlType, type Month, type Partition } from '../core/partitions.js';
+import { kitHas, requireKit } from '../core/kit.js';
 import { renderPlan, sqlStep, type Plan, type Step } from '../core/plan.js';
 
 /** More than ten years at once is almost certainly a typo (2205 for 2025). */
@@ -102,9 +103,9 @@ async function inspectTable(db: Database, config: Config, name: QualifiedName): 
       [`${name.schema}.${name.name}`],
     );
   }
-  const [kit] = await db.query<{ installed: boolean }>('SELECT to_regprocedure($1) IS NOT NULL AS installed', [`${quoteIdent(config.kitSchema)}.create_monthly_partition(text,integer,integer)`]);
+  const kitInstalled = await kitHas(db, config.kitSchema, ['create_monthly_partition(text,integer,integer)', 'managed_table']);
   let managedZone: string | undefined;
-  if (kit?.installed) {
+  if (kitInstalled) {
     const [managed] = await db.query<{ time_zone: string }>(`SELECT time_zone FROM ${quoteIdent(config.kitSchema)}.managed_table WHERE parent_schema = $1 AND parent_table = $2`, [name.schema, name.name]);
     managedZone = managed?.time_zone;
   }
@@ -121,9 +122,8 @@ async function inspectTable(db: Database, config: Config, name: QualifiedName): 
     const timeZone = managedZone ?? configured?.timeZone ?? 'UTC';
     return { name, controlType, strategy: 'partman', timeZone, partmanSchema: partman!.schema, partitions: await listPartitions(db, name, timeZone, controlType) };
   }
-  if (!kit?.installed) {
-    throw new MissingCapabilityError(`partkit's functions are not installed in database ${db.name} (no ${config.kitSchema}.create_monthly_partition), and ${label} is not registered with pg_partman.`, 'Run `partkit provision` first.');
-  }
+  // Not pg_partman's: the kit's create_monthly_partition makes the months.
+  if (!kitInstalled) await requireKit(db, config.kitSchema, ['create_monthly_partition(text,integer,integer)', 'managed_table']);
   // create_monthly_partition uses the managed table's zone, and UTC for a table it does not manage.
   const timeZone = managedZone ?? 'UTC';
   return { name, controlType, strategy: 'plpgsql', timeZone, partmanSchema: null, partitions: await listPartitions(db, name, timeZone, controlType) };

@@ -14,9 +14,9 @@ import { controlTypeOf, listPartitions, type ControlType } from '../core/partiti
 import { renderPlan, sqlStep, type Plan, type Step } from '../core/plan.js';
 import { crontabLine, findJob, jobName, planSchedule } from '../core/schedule.js';
 import { refuseMissingGrants, requiredGrants } from '../core/grants.js';
-import { partkitCommand } from '../core/shell.js';
 import { readSql, sqlPath } from '../core/sql-files.js';
 import { tableTemplate } from '../core/table-templates.js';
+import { missingTableProblem, tableShapeProblems } from '../core/table-shape.js';
 import { planTimeIndex, readTimeIndex } from '../core/time-index.js';
 import { describeArchive, monthsToArchive, type ArchivedMonth } from '../migrate/retention.js';
 import { partmanStrategy } from '../strategies/partman.js';
@@ -68,26 +68,8 @@ function checkTables(caps: Capabilities, config: Config): void {
   const problems: string[] = [];
   for (const [index, state] of caps.tables.entries()) {
     const table = config.tables[index]!;
-    const column = table.controlColumn;
-    if (!state.exists) {
-      if (!tableTemplate(table)) problems.push(`${state.name} does not exist, and partkit only creates the Semibot tables; create it PARTITION BY RANGE (${column}) first.`);
-      continue;
-    }
-    if (state.relkind === 'r') {
-      problems.push(`${state.name} exists but is not partitioned; run \`partkit migrate\` to move it to a partitioned table: \`${partkitCommand(['migrate', 'prep', state.name])}\`, then fill and swap (nothing was changed).`);
-      continue;
-    }
-    if (state.relkind !== 'p') {
-      problems.push(`${state.name} is not a table (relkind ${state.relkind}).`);
-      continue;
-    }
-    if (!state.controlColumn.exists) problems.push(`${state.name} has no column ${column}.`);
-    else if (!state.controlColumn.notNull) problems.push(`${state.name}.${column} is nullable; run ALTER TABLE ${quoteQualified(table.name)} ALTER COLUMN ${quoteIdent(column)} SET NOT NULL after fixing NULL rows.`);
-    else if (!controlTypeOf(state.controlColumn.type)) problems.push(`${state.name}.${column} is ${state.controlColumn.type}; partkit needs timestamptz, timestamp or date.`);
-    if (state.partitionStrategy !== 'range' || state.partitionKey.join(',') !== column) {
-      problems.push(`${state.name} is partitioned by ${state.partitionStrategy} (${state.partitionKey.join(', ')}), not by RANGE (${column}).`);
-    }
-    if (state.primaryKey && !state.primaryKeyIncludesControl) problems.push(`${state.name}'s primary key (${state.primaryKey.join(', ')}) does not include ${column}.`);
+    if (!state.exists && !tableTemplate(table)) problems.push(missingTableProblem(state, table));
+    problems.push(...tableShapeProblems(state, table));
   }
   if (problems.length > 0) {
     throw new MissingCapabilityError(problems.join('\n'), 'Nothing was changed. Fix the tables above, or remove them from the config.');

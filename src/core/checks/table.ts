@@ -13,6 +13,8 @@ import { countRows, readArchivedMonths, readManagedTable, readPartmanConfig, typ
 import { fail, fromProblems, pass, warn, type CheckResult } from './types.js';
 import { partkitCommand } from '../shell.js';
 import { readTimeIndex, timeIndexAdvice } from '../time-index.js';
+import { kitNotInstalled } from '../kit.js';
+import { missingTableProblem, tableShapeProblems } from '../table-shape.js';
 
 export interface TableCheckOptions {
   /** Rows tolerated in the default partition. */
@@ -47,22 +49,11 @@ function qualified(partition: Pick<Partition, 'schema' | 'name'>): string {
   return `${partition.schema}.${partition.name}`;
 }
 
-/** exists, partitioned by RANGE on the control column, primary key includes it. */
+/** exists, partitioned by RANGE on the control column, primary key includes it: the one shape validator's verdict. */
 function checkShape(label: string, table: TableConfig, state: TableState): CheckResult {
-  const column = table.controlColumn;
-  const name = quoteQualified(table.name);
-  if (!state.exists) return fail(label, 'partitioned', `${label} does not exist: run \`partkit provision\` (it creates the Semibot tables; create any other table PARTITION BY RANGE (${column}) first).`);
-  if (state.relkind === 'r') return fail(label, 'partitioned', `${label} is a plain table, not partitioned: run \`partkit migrate\` to move it to a table partitioned by RANGE (${column}).`);
-  if (state.relkind !== 'p') return fail(label, 'partitioned', `${label} is not a table (relkind ${state.relkind}): point the config at the real table.`);
-  const problems: string[] = [];
-  if (!state.controlColumn.exists) problems.push(`${label} has no column ${column}: fix "controlColumn" in the config`);
-  else if (!controlTypeOf(state.controlColumn.type)) problems.push(`${label}.${column} is ${state.controlColumn.type}: partkit needs timestamptz, timestamp or date`);
-  if (state.partitionStrategy !== 'range' || state.partitionKey.join(',') !== column) {
-    problems.push(`${label} is partitioned by ${state.partitionStrategy?.toUpperCase()} (${state.partitionKey.join(', ')}), not by RANGE (${column}): recreate it partitioned by RANGE (${column}) and move the rows over`);
-  }
-  if (!state.primaryKey) problems.push(`${label} has no primary key: add one that includes ${column}, e.g. ALTER TABLE ${name} ADD PRIMARY KEY (id, ${quoteIdent(column)})`);
-  else if (!state.primaryKeyIncludesControl) problems.push(`${label}'s primary key (${state.primaryKey.join(', ')}) does not include ${column}: recreate it as PRIMARY KEY (${[...state.primaryKey, column].join(', ')})`);
-  return fromProblems(label, 'partitioned', problems, `partitioned by RANGE (${column}); primary key (${state.primaryKey?.join(', ')})`);
+  if (!state.exists) return fail(label, 'partitioned', missingTableProblem(state, table));
+  const problems = tableShapeProblems(state, table, { requirePrimaryKey: true });
+  return fromProblems(label, 'partitioned', problems, `partitioned by RANGE (${table.controlColumn}); primary key (${state.primaryKey?.join(', ')})`);
 }
 
 interface DetachedMonth {
@@ -160,7 +151,7 @@ function checkRegistration(facts: TableFacts, caps: Capabilities, config: Config
   const { label, table, managed, partConfig } = facts;
   const kit = config.kitSchema;
   const provision = `\`${partkitCommand(config.strategy === 'auto' ? ['provision'] : ['provision', '--strategy', config.strategy])}\``;
-  if (!caps.kit.installed) return fail(label, 'registration', `partkit's objects are not installed in schema ${kit}: run ${provision}`);
+  if (!caps.kit.installed) return fail(label, 'registration', `${kitNotInstalled(kit)}: run ${provision}`);
   if (!managed) return fail(label, 'registration', `${label} is not registered in ${kit}.managed_table: run ${provision}`);
   const problems: string[] = [];
   const differs = (where: string, what: string, found: unknown, wanted: unknown) => problems.push(`${where} has ${what} ${found ?? 'none'}, the config ${wanted ?? 'none'}`);
