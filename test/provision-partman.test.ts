@@ -17,7 +17,7 @@ function writeConfig(name: string, content: unknown): string {
 async function provisionJson(url: string, args: string[] = []) {
   const result = await runPartkit(['provision', '--json', '--database-url', url, ...args]);
   if (result.exitCode !== 0) throw new Error(`provision failed (${result.exitCode}): ${result.stderr}`);
-  return JSON.parse(result.stdout) as { strategy: string; scheduler: string; changes: number; tables: { name: string; changes: string[] }[]; schedule: { job: string | null; externalCommand: string | null } };
+  return JSON.parse(result.stdout) as { strategy: string; scheduler: string; changes: number; tables: { table: string; changes: string[] }[]; schedule: { job: string | null; externalCommand: string | null } };
 }
 
 /** The month starts (UTC) that the set must hold right after provisioning. */

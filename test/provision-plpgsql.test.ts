@@ -21,7 +21,7 @@ interface ProvisionJson {
   strategy: string;
   scheduler: string;
   changes: number;
-  tables: { name: string; changes: string[] }[];
+  tables: { table: string; changes: string[] }[];
   steps: string[];
   schedule: { job: string | null; cronDatabase: string | null; externalCommand: string | null };
 }

@@ -108,7 +108,7 @@ export async function columnsOf(db: Database, relation: QualifiedName): Promise<
 }
 
 /** The archived months of one table that are detached (a table in the archive schema still attached somewhere is not archived). */
-async function inspectTable(db: Database, target: ArchiveTarget, archiveSchema: string, table: TableConfig, log: Logger): Promise<ArchivedTable[]> {
+async function findArchivedTables(db: Database, target: ArchiveTarget, archiveSchema: string, table: TableConfig, log: Logger): Promise<ArchivedTable[]> {
   const months = await readArchivedMonths(db, archiveSchema, table.name);
   const found: Omit<ArchivedTable, 'fileKey' | 'manifestKey'>[] = [];
   for (const month of months) {
@@ -267,7 +267,7 @@ export async function archiveExport(db: Database, config: Config, options: Archi
         await db.query<ExportRecord>(`SELECT archived_table, rows::text AS rows, sha256, dropped_at IS NOT NULL AS dropped FROM ${quoteIdent(kit)}.archive_export WHERE archive_schema = $1`, [archiveSchema])
       ).map((record) => [record.archived_table, record]),
     );
-    const archivedTables = await inspectTable(db, target, archiveSchema, table, log);
+    const archivedTables = await findArchivedTables(db, target, archiveSchema, table, log);
     if (!dryRun) await target.removeLeftovers(archivedTables.flatMap((each) => [each.fileKey, each.manifestKey]), log);
     for (const archived of archivedTables) {
       months.push(await exportMonth(db, kit, target, archived, records.get(archived.archived.name), { dryRun, drop: options.dropAfterExport ?? false, log }));

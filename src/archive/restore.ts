@@ -15,6 +15,7 @@ import type { Config } from '../core/config.js';
 import type { Database } from '../core/db.js';
 import { CheckFailedError, ExitCode, LockError, MissingCapabilityError, UsageError } from '../core/errors.js';
 import { requireKit } from '../core/kit.js';
+import { strategyOf } from '../strategies/index.js';
 import { displayName, parseQualifiedName, quoteIdent, quoteLiteral, quoteQualified, type QualifiedName } from '../core/identifiers.js';
 import { shellQuote } from '../core/shell.js';
 import { renderPlan, sqlStep, type SqlStep } from '../core/plan.js';
@@ -77,8 +78,7 @@ interface MonthBounds {
 /** The child name each strategy gives a month: pg_partman 4 `t_p2026_01`, 5 `t_p20260101`, the kit `t_y2026m01`. */
 export function monthChildName(table: string, month: string, managed: Pick<ManagedRow, 'strategy' | 'partman_major'>): string {
   const [year, mm] = month.split('-') as [string, string];
-  if (managed.strategy === 'partman') return managed.partman_major !== null && managed.partman_major < 5 ? `${table}_p${year}_${mm}` : `${table}_p${year}${mm}01`;
-  return `${table}_y${year}m${mm}`;
+  return strategyOf(managed.strategy).childName(table, { year: Number(year), month: Number(mm) }, managed.partman_major);
 }
 
 export async function archiveRestore(db: Database, config: Config, options: ArchiveRestoreOptions): Promise<ArchiveRestoreResult> {

@@ -25,7 +25,8 @@ export interface DoctorReport {
   /** Every right provision needs from this user (for this strategy and scheduler), with the GRANT and whether the user has it. */
   readonly grants: readonly RequiredGrant[];
   readonly tables: readonly {
-    readonly name: string;
+    /** The display name, as in every command's JSON. */
+    readonly table: string;
     readonly exists: boolean;
     readonly partitioned: boolean;
     readonly partitionedBy: string | null;
@@ -64,7 +65,7 @@ export async function doctor(db: Database, config: Config, strategy?: Config['st
     advice: decision.advice,
     grants: await requiredGrants(db, caps, decision, config),
     tables: caps.tables.map((table, index) => ({
-      name: table.name,
+      table: table.name,
       exists: table.exists,
       partitioned: table.partitioned,
       partitionedBy: table.partitioned ? `${table.partitionStrategy} (${table.partitionKey.join(', ')})` : null,
@@ -102,7 +103,7 @@ export function renderDoctor(report: DoctorReport): string {
       const state = !table.exists ? 'missing (provision creates it)' : table.partitioned ? `partitioned by ${table.partitionedBy}` : 'not partitioned';
       const problems = table.problems.length ? `  PROBLEM: ${table.problems.join('; ')}` : '';
       const warnings = table.warnings.length ? `  WARNING: ${table.warnings.join('; ')}` : '';
-      return `  ${table.name.padEnd(28)} ${state}${table.exists ? `, ~${table.estimatedRows} rows` : ''}${problems}${warnings}`;
+      return `  ${table.table.padEnd(28)} ${state}${table.exists ? `, ~${table.estimatedRows} rows` : ''}${problems}${warnings}`;
     }),
   ];
   if (report.grants.length) {

@@ -113,7 +113,18 @@ export function parseQualifiedName(input: string, defaultSchema = 'public'): Qua
   return name;
 }
 
-/** The form users read and the server's `regclass` input accepts. */
+/**
+ * `schema.table` as text, unquoted: the key pg_partman's part_config records a parent under
+ * (its functions split it on the dot). Not for SQL, and not for people: see displayName.
+ */
+export function dottedName(name: QualifiedName): string {
+  return `${name.schema}.${name.name}`;
+}
+
+/**
+ * The form users read and the server's `regclass` input accepts: every message, step
+ * description and JSON `table` key names a table this way.
+ */
 export function displayName(name: QualifiedName): string {
   const show = (part: string) => (/^[a-z_][a-z0-9_$]*$/.test(part) ? part : quoteIdent(part));
   return `${show(name.schema)}.${show(name.name)}`;

@@ -38,8 +38,8 @@ export async function drop(db: Database, config: Config, input: string, options:
   if (!options.dryRun && options.yes) await db.acquireRunLock();
   const inspection = await inspectMigration(db, config, input);
   const { names, settings } = inspection;
-  const label = `${names.table.schema}.${names.table.name}`;
-  const retiredLabel = `${names.retired.schema}.${names.retired.name}`;
+  const label = displayName(names.table);
+  const retiredLabel = displayName(names.retired);
   const base = { table: label, sqlName: displayName(names.table), retired: retiredLabel, dryRun: options.dryRun ?? false };
   if (inspection.state === 'unswapped' || (inspection.table?.relkind === 'p' && !inspection.retired)) {
     if (inspection.state === 'unswapped') {

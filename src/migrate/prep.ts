@@ -15,7 +15,7 @@ import { displayName, quoteIdent, quoteLiteral, quoteQualified } from '../core/i
 import { partkitCommand } from '../core/shell.js';
 import { addMonths, coveredMonth, currentMonth, listPartitions, monthKey, type ControlType, type Month } from '../core/partitions.js';
 import { renderPlan, sqlStep, type SqlStep } from '../core/plan.js';
-import { partmanChildName } from '../strategies/partman.js';
+import { strategyOf } from '../strategies/index.js';
 import { captureName, CAPTURE_TRIGGERS, createCaptureSteps, readCapture } from './capture.js';
 import { fromClause } from './copy.js';
 import { describeArchive, monthsToArchive, type ArchivedMonth } from './retention.js';
@@ -44,8 +44,7 @@ export interface PrepPlan {
 
 /** The child name each strategy gives a month: the names its maintenance and provision expect. */
 export function childName(table: string, month: Month, strategy: Strategy, partmanMajor: number): string {
-  if (strategy === 'partman') return partmanChildName(table, monthKey(month), partmanMajor);
-  return `${table}_y${String(month.year).padStart(4, '0')}m${String(month.month).padStart(2, '0')}`;
+  return strategyOf(strategy).childName(table, month, partmanMajor);
 }
 
 /** A month start as the server reads it under the table's TimeZone (bounds are fixed when created). */
@@ -375,9 +374,9 @@ export async function prep(db: Database, config: Config, input: string, options:
   const planned = await planPrep(db, config, input, options);
   const { names } = planned.inspection;
   const result = {
-    table: `${names.table.schema}.${names.table.name}`,
+    table: displayName(names.table),
     sqlName: displayName(names.table),
-    partitioned: `${names.partitioned.schema}.${names.partitioned.name}`,
+    partitioned: displayName(names.partitioned),
     strategy: planned.strategy,
     months: planned.months,
     primaryKey: planned.primaryKey,

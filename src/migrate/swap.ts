@@ -50,10 +50,6 @@ export const LOCKED_REPLAY_TARGET = 200;
 
 const INTEGER_TYPES = new Set(['smallint', 'integer', 'bigint']);
 
-function seqText(name: QualifiedName): string {
-  return quoteQualified(name);
-}
-
 function commentStep(relation: string, comment: string | null, description: string, group: string, table: string): SqlStep {
   return sqlStep(description, `COMMENT ON TABLE ${relation} IS ${comment === null ? 'NULL' : quoteLiteral(comment)}`, { group, table });
 }
@@ -80,18 +76,18 @@ function sequenceSteps(options: {
     // A serial column's sequence is owned by one of the two tables; the live one must own it.
     const serial = column.sequence?.dependency === 'a' ? column.sequence : twin?.sequence?.dependency === 'a' ? twin.sequence : null;
     if (serial) {
-      steps.push(sqlStep(`sequence ${serial.name.name} owned by ${options.liveName.name}.${column.name} (dropping ${options.otherName.name} keeps it)`, `ALTER SEQUENCE ${seqText(serial.name)} OWNED BY ${live}.${col}`, { group: options.group, table: options.table }));
+      steps.push(sqlStep(`sequence ${serial.name.name} owned by ${options.liveName.name}.${column.name} (dropping ${options.otherName.name} keeps it)`, `ALTER SEQUENCE ${quoteQualified(serial.name)} OWNED BY ${live}.${col}`, { group: options.group, table: options.table }));
       notes.push(`sequence ${serial.name.schema}.${serial.name.name} now owned by ${options.liveName.name}.${column.name}`);
     }
     const sequence = column.sequence?.dependency === 'i' ? column.sequence : serial;
     if (!sequence || !INTEGER_TYPES.has(column.type)) continue;
     const otherSequence = twin?.sequence && twin.sequence.name.name !== sequence.name.name ? twin.sequence : null;
-    const candidates = [`(SELECT max(${col})::bigint FROM ${live})`, `(SELECT max(${col})::bigint FROM ${other})`, `(SELECT CASE WHEN is_called THEN last_value END FROM ${seqText(sequence.name)})`];
-    if (otherSequence) candidates.push(`(SELECT CASE WHEN is_called THEN last_value END FROM ${seqText(otherSequence.name)})`);
+    const candidates = [`(SELECT max(${col})::bigint FROM ${live})`, `(SELECT max(${col})::bigint FROM ${other})`, `(SELECT CASE WHEN is_called THEN last_value END FROM ${quoteQualified(sequence.name)})`];
+    if (otherSequence) candidates.push(`(SELECT CASE WHEN is_called THEN last_value END FROM ${quoteQualified(otherSequence.name)})`);
     steps.push(
       sqlStep(
         `sequence ${sequence.name.name} of ${options.liveName.name}.${column.name} set past the highest value in both tables`,
-        `SELECT setval(${quoteLiteral(seqText(sequence.name))}::regclass, v) FROM (SELECT greatest(${candidates.join(', ')}) AS v) AS highest WHERE v IS NOT NULL`,
+        `SELECT setval(${quoteLiteral(quoteQualified(sequence.name))}::regclass, v) FROM (SELECT greatest(${candidates.join(', ')}) AS v) AS highest WHERE v IS NOT NULL`,
         { group: options.group, table: options.table },
       ),
     );
@@ -172,7 +168,7 @@ function recreateForeignKey(fk: IncomingForeignKey, parent: string, key: readonl
 async function exchange(db: Database, config: Config, plan: Exchange, dryRun: boolean): Promise<SwapResult> {
   const { inspection, live, copy, liveAfter, direction } = plan;
   const { names } = inspection;
-  const label = `${names.table.schema}.${names.table.name}`;
+  const label = displayName(names.table);
   const capture = captureName(names);
   const state = await requireCapture(db, capture, label);
   if (direction === 'swap' && !state.done) {
@@ -288,7 +284,7 @@ export async function swap(db: Database, config: Config, input: string, options:
   if (!options.dryRun) await db.acquireRunLock();
   const inspection = await inspectMigration(db, config, input);
   const { names } = inspection;
-  const label = `${names.table.schema}.${names.table.name}`;
+  const label = displayName(names.table);
   if (inspection.state === 'swapped') {
     return { table: label, sqlName: displayName(names.table), direction: 'swap', state: 'already swapped', drained: 0, caughtUp: 0, lockHeldMs: null, views: [], triggers: [], foreignKeys: [], sequences: [], warnings: [], steps: [], changes: 0, dryRun: options.dryRun ?? false };
   }
@@ -304,7 +300,7 @@ export async function unswap(db: Database, config: Config, input: string, option
   if (!options.dryRun) await db.acquireRunLock();
   const inspection = await inspectMigration(db, config, input);
   const { names } = inspection;
-  const label = `${names.table.schema}.${names.table.name}`;
+  const label = displayName(names.table);
   if (inspection.state === 'unswapped') {
     return { table: label, sqlName: displayName(names.table), direction: 'unswap', state: 'not swapped', drained: 0, caughtUp: 0, lockHeldMs: null, views: [], triggers: [], foreignKeys: [], sequences: [], warnings: [], steps: [], changes: 0, dryRun: options.dryRun ?? false };
   }
