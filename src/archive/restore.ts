@@ -13,7 +13,7 @@ import { pipeline } from 'node:stream/promises';
 import { createGunzip } from 'node:zlib';
 import type { Config } from '../core/config.js';
 import type { Database } from '../core/db.js';
-import { CheckFailedError, ExitCode, LockError, MissingCapabilityError, UsageError } from '../core/errors.js';
+import { CheckFailedError, ExitCode, ConflictError, MissingCapabilityError, UsageError } from '../core/errors.js';
 import { requireKit } from '../core/kit.js';
 import { strategyOf } from '../strategies/index.js';
 import { displayName, parseQualifiedName, quoteIdent, quoteLiteral, quoteQualified, type QualifiedName } from '../core/identifiers.js';
@@ -135,7 +135,7 @@ export async function archiveRestore(db: Database, config: Config, options: Arch
       return skipped(options, manifest, file, destination, true, Number(count!.n));
     }
     if (Number(count!.n) !== manifest.rows || existing.parent !== null) {
-      throw new LockError(
+      throw new ConflictError(
         `${displayName(destination)} already exists${existing.parent ? `, attached to ${existing.parent},` : ''} with ${count!.n} rows; the export has ${manifest.rows}.`,
         options.attach ? `Nothing was changed. Move it out of the way, or restore elsewhere: partkit archive restore ${shellQuote(options.table)} --month ${options.month} --from ${shellQuote(options.from)} --into SCHEMA.TABLE` : 'Nothing was changed. Restore it under another name: add --into schema.table',
       );
@@ -180,7 +180,7 @@ export async function archiveRestore(db: Database, config: Config, options: Arch
         [bounds.lower, bounds.upper],
       );
       if (Number(held!.n) > 0) {
-        throw new LockError(
+        throw new ConflictError(
           `The default partition ${bounds.default_partition} holds ${held!.n} rows of ${options.month}: attaching the restored month next to them would fail, and merging them is not a restore.`,
           `Nothing was changed. Run partkit maintain to move them into their month first, or restore beside the table: --into SCHEMA.TABLE`,
         );

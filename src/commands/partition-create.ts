@@ -8,7 +8,7 @@ import type { Argv, CommandModule } from 'yargs';
 import type { Config, Strategy } from '../core/config.js';
 import { runCommand, type GlobalOptions } from '../core/context.js';
 import type { Database } from '../core/db.js';
-import { CheckFailedError, LockError, MissingCapabilityError, UsageError } from '../core/errors.js';
+import { CheckFailedError, ConflictError, MissingCapabilityError, UsageError } from '../core/errors.js';
 import { displayName, dottedName, parseQualifiedName, quoteIdent, quoteQualified, type QualifiedName } from '../core/identifiers.js';
 import { addMonths, controlTypeOf, coveredMonth, currentMonth, serverNow, listPartitions, monthKey, monthStartLiteral, type ControlType, type Month, type Partition } from '../core/partitions.js';
 import { kitHas, requireKit } from '../core/kit.js';
@@ -167,7 +167,7 @@ export async function planPartitionCreate(db: Database, config: Config, tableNam
     }
   }
   if (conflicts.length > 0) {
-    throw new LockError(`Cannot create these months of ${label}: ${conflicts.join('; ')}.`, 'Nothing was changed. Leave those months out, or reshape the overlapping partitions by hand.');
+    throw new ConflictError(`Cannot create these months of ${label}: ${conflicts.join('; ')}.`, 'Nothing was changed. Leave those months out, or reshape the overlapping partitions by hand.');
   }
 
   const steps: Step[] = await strategyOf(facts.strategy).planMonths(db, { ...facts, kitSchema: config.kitSchema }, missing);

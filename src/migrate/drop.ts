@@ -9,7 +9,7 @@
  */
 import type { Config } from '../core/config.js';
 import type { Database } from '../core/db.js';
-import { ExitCode, LockError, MissingCapabilityError } from '../core/errors.js';
+import { ExitCode, ConflictError, MissingCapabilityError } from '../core/errors.js';
 import { displayName, quoteIdent, quoteQualified } from '../core/identifiers.js';
 import { partkitCommand } from '../core/shell.js';
 import { coveredMonth, listPartitions } from '../core/partitions.js';
@@ -54,7 +54,7 @@ export async function drop(db: Database, config: Config, input: string, options:
   }
   const dependents = await readDependents(db, retired.oid);
   if (dependents.length > 0) {
-    throw new LockError(
+    throw new ConflictError(
       `Objects still depend on ${retiredLabel}, so it is not dropped (nothing was changed):\n${dependents.map((d) => `  ${d.kind} ${d.name}`).join('\n')}`,
       'Recreate the views on the new table and drop or re-point the foreign keys, then run drop again.',
     );
@@ -106,7 +106,7 @@ export async function drop(db: Database, config: Config, input: string, options:
   );
   const rows = { sampled: Number(counts!.sampled), differing: Number(counts!.differing), replayed, backlog: await backlog(db, capture), olderThanLive: Number(counts!.older) };
   if (rows.differing > 0) {
-    throw new LockError(
+    throw new ConflictError(
       `${rows.differing} of ${rows.sampled} sampled key(s) differ between ${label} and ${retiredLabel}; it is not dropped (nothing was changed).`,
       `The capture should have kept them equal: compare them (SELECT ... FROM ${live.quoted} EXCEPT SELECT ... FROM ${retired.quoted}) before dropping anything.`,
     );

@@ -10,7 +10,7 @@
 import { decide, inspect } from '../core/capabilities.js';
 import type { Config, Strategy } from '../core/config.js';
 import type { Database } from '../core/db.js';
-import { LockError, MissingCapabilityError } from '../core/errors.js';
+import { ConflictError, MissingCapabilityError } from '../core/errors.js';
 import { displayName, quoteIdent, quoteLiteral, quoteQualified } from '../core/identifiers.js';
 import { partkitCommand } from '../core/shell.js';
 import { addMonths, coveredMonth, currentMonth, listPartitions, monthKey, type ControlType, type Month } from '../core/partitions.js';
@@ -128,7 +128,7 @@ export async function planPrep(db: Database, config: Config, input: string, opti
 
   const existing = inspection.partitioned;
   if (existing && (existing.relkind !== 'p' || existing.partitionStrategy !== 'r' || existing.partitionKey.join(',') !== column)) {
-    throw new LockError(
+    throw new ConflictError(
       `${existing.label} exists but is not partitioned by RANGE (${column}) (nothing was changed).`,
       `It is not partkit's: drop or rename it, then run ${partkitCommand(['migrate', 'prep', label])} again.`,
     );
@@ -253,7 +253,7 @@ export async function planPrep(db: Database, config: Config, input: string, opti
     steps.push(step(`default partition ${defaultName} of ${names.partitioned.name} (rows outside every month)`, `CREATE TABLE ${quoteQualified({ schema: names.table.schema, name: defaultName })} PARTITION OF ${target} DEFAULT`));
   }
   if (collisions.length > 0) {
-    throw new LockError(`These names are taken by other relations in schema ${names.table.schema}: ${collisions.join(', ')} (nothing was changed).`, 'Rename or drop them; partkit gives the partitions their final names now, so that provision adopts them after the swap.');
+    throw new ConflictError(`These names are taken by other relations in schema ${names.table.schema}: ${collisions.join(', ')} (nothing was changed).`, 'Rename or drop them; partkit gives the partitions their final names now, so that provision adopts them after the swap.');
   }
 
   // User triggers, recreated on the copy but disabled until the swap: fill and replay copy rows

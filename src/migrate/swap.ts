@@ -13,7 +13,7 @@
  */
 import type { Config } from '../core/config.js';
 import type { Database } from '../core/db.js';
-import { LockError, MissingCapabilityError } from '../core/errors.js';
+import { ConflictError, MissingCapabilityError } from '../core/errors.js';
 import { displayName, quoteIdent, quoteLiteral, quoteQualified, type QualifiedName } from '../core/identifiers.js';
 import { partkitCommand } from '../core/shell.js';
 import { renderPlan, sqlStep, type SqlStep } from '../core/plan.js';
@@ -182,7 +182,7 @@ async function exchange(db: Database, config: Config, plan: Exchange, dryRun: bo
   const key = pk.keyNames.map((name) => liveColumns.find((c) => c.name === name)!);
   const incoming = await readIncomingForeignKeys(db, live.oid);
   if (incoming.length > 0 && (plan.foreignKeys !== 'drop' || direction === 'unswap')) {
-    throw new LockError(
+    throw new ConflictError(
       `Foreign keys point at ${live.label}; they would keep pointing at it after the ${direction} (nothing was changed):\n${incoming.map((fk) => `  ${fk.referencing}.${fk.name}: ${fk.definition}`).join('\n')}`,
       direction === 'swap'
         ? `Run \`${partkitCommand(['migrate', 'swap', displayName(names.table), '--foreign-keys', 'drop'])}\`: it drops them in the swap and prints and saves the DDL to recreate them against the new primary key.`

@@ -7,7 +7,7 @@ import { canCreateExtension } from '../core/capabilities.js';
 import type { ManagedTable, PartmanConfig } from '../core/checks/state.js';
 import type { TableConfig } from '../core/config.js';
 import type { Database } from '../core/db.js';
-import { LockError, MissingCapabilityError } from '../core/errors.js';
+import { ConflictError, MissingCapabilityError } from '../core/errors.js';
 import { checkIdentifierLength, displayName, dottedName, quoteIdent, quoteQualified } from '../core/identifiers.js';
 import { sameInterval } from '../core/intervals.js';
 import { coveredMonth, currentMonth, monthKey, monthStartLiteral, type Month, type Partition } from '../core/partitions.js';
@@ -203,7 +203,7 @@ export const partmanStrategy: PartitionStrategy = {
     if (defaultPartition) {
       const waiting = await rowsWaiting(db, target, defaultPartition, months);
       if (waiting.length > 0) {
-        throw new LockError(
+        throw new ConflictError(
           `The default partition ${displayName(defaultPartition)} holds rows of ${waiting.join(', ')}; pg_partman cannot create those months next to them.`,
           'Nothing was changed. Run `partkit maintain`, which moves them into their months.',
         );
