@@ -14,7 +14,7 @@ interface DoctorJson {
   scheduler: 'pg_cron' | 'external';
   reasons: string[];
   advice: string[];
-  tables: { name: string; exists: boolean; partitioned: boolean }[];
+  tables: { table: string; exists: boolean; partitioned: boolean }[];
 }
 
 async function doctorJson(url: string, extra: string[] = []): Promise<DoctorJson> {
@@ -52,7 +52,7 @@ for (const expected of expectations) {
       expect(report.extensions.pg_partman.installed).toBe(false);
       expect(report.extensions.pg_cron.preloaded).toBe(expected.cron);
       expect(report.extensions.pg_cron.databaseName).toBe(expected.cron ? 'postgres' : null);
-      expect(report.tables.map((t) => t.name)).toEqual(['public.messages', 'public.execution_logs', 'public.api_key_logs', 'public.usage_records']);
+      expect(report.tables.map((t) => t.table)).toEqual(['public.messages', 'public.execution_logs', 'public.api_key_logs', 'public.usage_records']);
       expect(report.tables.every((t) => !t.exists && !t.partitioned)).toBe(true);
       if (expected.scheduler === 'external') {
         expect(report.reasons.join('\n')).toMatch(/pg_cron .*(not in shared_preload_libraries|not available).*partkit maintain/);

@@ -153,7 +153,7 @@ for (const name of ['pg15-partman4', 'pg17-partman5'] as TargetName[]) {
         await plain.query(`CREATE TABLE messages (id uuid PRIMARY KEY, created_at timestamptz NOT NULL)`);
         const result = await runPartkit(['provision', '--database-url', plain.url]);
         expect(result.exitCode).toBe(4);
-        expect(result.stderr).toMatch(/public\.messages exists but is not partitioned; run `partkit migrate`/);
+        expect(result.stderr).toMatch(/public\.messages is a plain table, not partitioned: run `partkit migrate`/);
         const { rows } = await plain.query(`SELECT count(*)::int AS n FROM pg_namespace WHERE nspname IN ('partkit', 'partman', 'partkit_archive')`);
         expect(rows[0]!.n).toBe(0);
         expect((await plain.query(`SELECT to_regclass('public.execution_logs') AS t`)).rows[0]!.t).toBeNull();

@@ -86,7 +86,7 @@ for (const name of ['pg15-partman4', 'bare18'] as TargetName[]) {
 
       const doctor = await partkit(db, ['doctor', '--json'], { config: configFile, expectedExit: null });
       expect(doctor.exitCode, doctor.stderr).toBe(0);
-      const tables = doctor.json.tables as { name: string; warnings: string[] }[];
+      const tables = doctor.json.tables as { table: string; warnings: string[] }[];
       expect(tables.map((table) => table.warnings.join(' '))).toEqual([
         expect.stringMatching(/children have no index leading with created_at .*run `partkit provision`/),
         expect.stringMatching(/children have no index leading with Created At .*run `partkit provision`/),

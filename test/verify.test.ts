@@ -289,7 +289,7 @@ for (const variant of variants) {
         const report = await verifyJson(plain);
         expect(report.exitCode).toBe(1);
         expect(report.checks.filter((c) => c.table === 'public.messages')).toEqual([
-          { table: 'public.messages', check: 'partitioned', ok: false, detail: 'public.messages is a plain table, not partitioned: run `partkit migrate` to move it to a table partitioned by RANGE (created_at).' },
+          { table: 'public.messages', check: 'partitioned', ok: false, detail: 'public.messages is a plain table, not partitioned: run `partkit migrate` to move it to a table partitioned by RANGE (created_at) (`partkit migrate prep public.messages`, then fill and swap).' },
         ]);
         expect(find(report, 'public.usage_records', 'partitioned').detail).toMatch(/^public\.usage_records does not exist: run `partkit provision`/);
         expect(find(report, null, 'kit-installed')).toMatchObject({ ok: false, detail: "partkit's objects are not installed in schema partkit: run `partkit provision`" });

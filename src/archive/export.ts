@@ -14,6 +14,7 @@ import { readArchivedMonths } from '../core/checks/state.js';
 import type { Config, TableConfig } from '../core/config.js';
 import type { Database } from '../core/db.js';
 import { CheckFailedError, ExitCode, MissingCapabilityError, UsageError } from '../core/errors.js';
+import { requireKit } from '../core/kit.js';
 import { displayName, quoteIdent, quoteQualified, type QualifiedName } from '../core/identifiers.js';
 import type { Logger } from '../core/log.js';
 import { sqlComment, sqlStep, type SqlStep } from '../core/plan.js';
@@ -110,7 +111,7 @@ export async function columnsOf(db: Database, relation: QualifiedName): Promise<
 }
 
 /** The archived months of one table that are detached (a table in the archive schema still attached somewhere is not archived). */
-async function inspectTable(db: Database, target: ArchiveTarget, archiveSchema: string, table: TableConfig, log: Logger): Promise<ArchivedTable[]> {
+async function findArchivedTables(db: Database, target: ArchiveTarget, archiveSchema: string, table: TableConfig, log: Logger): Promise<ArchivedTable[]> {
   const months = await readArchivedMonths(db, archiveSchema, table.name);
   const found: Omit<ArchivedTable, 'fileKey' | 'manifestKey'>[] = [];
   for (const month of months) {
@@ -234,13 +235,7 @@ function dropStep(kitSchema: string, table: ArchivedTable, manifest: Pick<Archiv
 // The command
 
 export async function requireArchiveKit(db: Database, kit: string): Promise<void> {
-  const [installed] = await db.query<{ ok: boolean }>('SELECT to_regclass($1) IS NOT NULL AND to_regprocedure($2) IS NOT NULL AS ok', [
-    `${quoteIdent(kit)}.archive_export`,
-    `${quoteIdent(kit)}.drop_exported_archive(regclass,text)`,
-  ]);
-  if (!installed?.ok) {
-    throw new MissingCapabilityError(`partkit's archive_export is not installed in this database (schema ${kit}).`, 'Run `partkit provision` first; it installs the kit schema update.');
-  }
+  await requireKit(db, kit, ['archive_export', 'drop_exported_archive(regclass,text)']);
 }
 
 export async function archiveExport(db: Database, config: Config, options: ArchiveExportOptions): Promise<ArchiveExportResult> {
@@ -272,7 +267,7 @@ async function exportLocked(db: Database, config: Config, options: ArchiveExport
         await db.query<ExportRecord>(`SELECT archived_table, rows::text AS rows, sha256, dropped_at IS NOT NULL AS dropped FROM ${quoteIdent(kit)}.archive_export WHERE archive_schema = $1`, [archiveSchema])
       ).map((record) => [record.archived_table, record]),
     );
-    const archivedTables = await inspectTable(db, target, archiveSchema, table, log);
+    const archivedTables = await findArchivedTables(db, target, archiveSchema, table, log);
     if (!dryRun) await target.removeLeftovers(archivedTables.flatMap((each) => [each.fileKey, each.manifestKey]), log);
     for (const archived of archivedTables) {
       months.push(await exportMonth(db, kit, target, archived, records.get(archived.archived.name), { dryRun, drop: options.dropAfterExport ?? false, log, planned }));

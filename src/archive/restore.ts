@@ -13,7 +13,9 @@ import { pipeline } from 'node:stream/promises';
 import { createGunzip } from 'node:zlib';
 import type { Config } from '../core/config.js';
 import type { Database } from '../core/db.js';
-import { CheckFailedError, ExitCode, LockError, MissingCapabilityError, UsageError } from '../core/errors.js';
+import { CheckFailedError, ExitCode, ConflictError, MissingCapabilityError, UsageError } from '../core/errors.js';
+import { requireKit } from '../core/kit.js';
+import { strategyOf } from '../strategies/index.js';
 import { displayName, parseQualifiedName, quoteIdent, quoteLiteral, quoteQualified, type QualifiedName } from '../core/identifiers.js';
 import { shellQuote } from '../core/shell.js';
 import { renderPlan, sqlStep, type SqlStep } from '../core/plan.js';
@@ -77,8 +79,7 @@ interface MonthBounds {
 /** The child name each strategy gives a month: pg_partman 4 `t_p2026_01`, 5 `t_p20260101`, the kit `t_y2026m01`. */
 export function monthChildName(table: string, month: string, managed: Pick<ManagedRow, 'strategy' | 'partman_major'>): string {
   const [year, mm] = month.split('-') as [string, string];
-  if (managed.strategy === 'partman') return managed.partman_major !== null && managed.partman_major < 5 ? `${table}_p${year}_${mm}` : `${table}_p${year}${mm}01`;
-  return `${table}_y${year}m${mm}`;
+  return strategyOf(managed.strategy).childName(table, { year: Number(year), month: Number(mm) }, managed.partman_major);
 }
 
 export async function archiveRestore(db: Database, config: Config, options: ArchiveRestoreOptions): Promise<ArchiveRestoreResult> {
@@ -139,7 +140,7 @@ async function restoreLocked(db: Database, config: Config, options: ArchiveResto
       return skipped(options, manifest, file, destination, true, Number(count!.n));
     }
     if (Number(count!.n) !== manifest.rows || existing.parent !== null) {
-      throw new LockError(
+      throw new ConflictError(
         `${displayName(destination)} already exists${existing.parent ? `, attached to ${existing.parent},` : ''} with ${count!.n} rows; the export has ${manifest.rows}.`,
         options.attach ? `Nothing was changed. Move it out of the way, or restore elsewhere: partkit archive restore ${shellQuote(options.table)} --month ${options.month} --from ${shellQuote(options.from)} --into SCHEMA.TABLE` : 'Nothing was changed. Restore it under another name: add --into schema.table',
       );
@@ -176,8 +177,7 @@ async function restoreLocked(db: Database, config: Config, options: ArchiveResto
       );
     }
     if (options.keep) {
-      const [hold] = await db.query<{ ok: boolean }>('SELECT to_regclass($1) IS NOT NULL AS ok', [`${kit}.archive_hold`]);
-      if (!hold?.ok) throw new MissingCapabilityError(`partkit's archive_hold is not installed in this database (schema ${config.kitSchema}).`, 'Run `partkit provision` first; it installs the kit schema update.');
+      await requireKit(db, config.kitSchema, ['archive_hold']);
     }
     if (bounds.default_partition !== null) {
       const [held] = await db.query<{ n: string }>(
@@ -185,7 +185,7 @@ async function restoreLocked(db: Database, config: Config, options: ArchiveResto
         [bounds.lower, bounds.upper],
       );
       if (Number(held!.n) > 0) {
-        throw new LockError(
+        throw new ConflictError(
           `The default partition ${bounds.default_partition} holds ${held!.n} rows of ${options.month}: attaching the restored month next to them would fail, and merging them is not a restore.`,
           `Nothing was changed. Run partkit maintain to move them into their month first, or restore beside the table: --into SCHEMA.TABLE`,
         );

@@ -4,17 +4,14 @@
  * same time index partkit's tables have, and partitioned by partkit. Figures only: nothing here
  * asserts a speed.
  */
-import { run } from '../core/runner.js';
 import { performance } from 'node:perf_hooks';
 import type pg from 'pg';
-import { planPartitionCreate } from '../commands/partition-create.js';
-import { provision } from '../commands/provision.js';
-import { resolveConfig } from '../core/config.js';
+import { resolveConfig, type Config } from '../core/config.js';
 import { Database, DEFAULT_EXECUTOR_OPTIONS } from '../core/db.js';
 import { UsageError } from '../core/errors.js';
 import { quoteIdent, quoteQualified, type QualifiedName } from '../core/identifiers.js';
 import { silentLogger } from '../core/log.js';
-import { addMonths, currentMonth, listPartitions, monthKey, monthStartLiteral } from '../core/partitions.js';
+import { addMonths, currentMonth, listPartitions, monthKey, monthStartLiteral, type Month } from '../core/partitions.js';
 import { readSql } from '../core/sql-files.js';
 import { explain, round3, summarise, timeQuery } from './measure.js';
 import { insertNewRowsSql, insertRowsSql, monthStart, querySpecs, type Bounds, type DataSet, type QueryKind, type QuerySpec } from './queries.js';
@@ -41,6 +38,11 @@ export interface BenchOptions {
   /** Progress lines and the loading bar (stderr). */
   readonly progress: (line: string) => void;
   readonly bar: (label: string, done: number, total: number) => void;
+  /**
+   * Sets up the partitioned layout the way users do: partkit provision, then these months with
+   * partition create. The command module passes it in, so that bench/ never imports a command.
+   */
+  readonly partitionTable: (db: Database, config: Config, months: readonly Month[]) => Promise<{ readonly strategy: string }>;
 }
 
 export interface QueryFigures {
@@ -254,9 +256,8 @@ export async function runBench(options: BenchOptions): Promise<BenchReport> {
     db = await Database.connect(server.target(), { ...DEFAULT_EXECUTOR_OPTIONS, log: silentLogger });
     // No retention and no pg_cron job: nothing may move months while the benchmark runs.
     const config = resolveConfig({ tables: [{ name: `${TABLES.partitioned.schema}.${TABLES.partitioned.name}`, retention: null, timeZone: 'UTC' }] }, '(benchmark)');
-    const provisioned = await provision(db, config, { scheduler: 'external' });
     const history = Array.from({ length: options.months }, (_, i) => addMonths(firstMonth, i));
-    await run(db, (await planPartitionCreate(db, config, `${quoteIdent(TABLES.partitioned.schema)}.${quoteIdent(TABLES.partitioned.name)}`, history)).plan, { dryRun: false });
+    const provisioned = await options.partitionTable(db, config, history);
     const partitions = (await listPartitions(db, TABLES.partitioned, 'UTC', 'timestamptz')).length;
     options.progress(`  strategy ${provisioned.strategy}; ${partitions} partitions (${monthKey(firstMonth)} .. ${monthKey(addMonths(hotMonth, -1))} with data, the current and premade months, the default)`);
 

@@ -9,6 +9,9 @@ import { renderBench } from '../bench/render.js';
 import { runBench, type BenchReport } from '../bench/run.js';
 import { renderSvg } from '../bench/svg.js';
 import { runCommand, type GlobalOptions } from '../core/context.js';
+import { quoteQualified } from '../core/identifiers.js';
+import { planPartitionCreate } from './partition-create.js';
+import { provision } from './provision.js';
 import { UsageError } from '../core/errors.js';
 
 interface BenchArgs extends GlobalOptions {
@@ -99,6 +102,11 @@ export const benchCommand: CommandModule<GlobalOptions, BenchArgs> = {
           databaseUrl: args.databaseUrl,
           progress,
           bar: progressBar(),
+          partitionTable: async (db, config, months) => {
+            const provisioned = await provision(db, config, { scheduler: 'external' });
+            await db.applyPlan((await planPartitionCreate(db, config, quoteQualified(config.tables[0]!.name), months)).plan);
+            return { strategy: provisioned.strategy };
+          },
         });
         if (report.coldNote) process.stderr.write(`bench: ${report.coldNote}.\n`);
         if (args.svg !== undefined) {

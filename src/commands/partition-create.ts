@@ -8,10 +8,12 @@ import type { Argv, CommandModule } from 'yargs';
 import type { Config, Strategy } from '../core/config.js';
 import { runCommand, type GlobalOptions } from '../core/context.js';
 import type { Database } from '../core/db.js';
-import { CheckFailedError, LockError, MissingCapabilityError, UsageError } from '../core/errors.js';
-import { displayName, parseQualifiedName, quoteIdent, quoteQualified, type QualifiedName } from '../core/identifiers.js';
+import { CheckFailedError, ConflictError, MissingCapabilityError, UsageError } from '../core/errors.js';
+import { displayName, dottedName, parseQualifiedName, quoteIdent, quoteQualified, type QualifiedName } from '../core/identifiers.js';
 import { addMonths, controlTypeOf, coveredMonth, currentMonth, serverNow, listPartitions, monthKey, monthStartLiteral, type ControlType, type Month, type Partition } from '../core/partitions.js';
-import { sqlStep, type Plan, type Step } from '../core/plan.js';
+import { kitHas, requireKit } from '../core/kit.js';
+import { strategyOf } from '../strategies/index.js';
+import { renderPlan, sqlStep, type Plan, type Step } from '../core/plan.js';
 import { run, underRunLock } from '../core/runner.js';
 
 /** More than ten years at once is almost certainly a typo (2205 for 2025). */
@@ -68,7 +70,7 @@ interface TableFacts {
   readonly partitions: readonly Partition[];
 }
 
-async function inspectTable(db: Database, config: Config, name: QualifiedName): Promise<TableFacts> {
+async function inspectMonthsTarget(db: Database, config: Config, name: QualifiedName): Promise<TableFacts> {
   const label = displayName(name);
   const [row] = await db.query<{ relkind: string; partstrat: string | null; keys: number | null; control_type: string | null }>(
     `SELECT c.relkind, pt.partstrat::text AS partstrat, pt.partnatts::int AS keys,
@@ -100,12 +102,12 @@ async function inspectTable(db: Database, config: Config, name: QualifiedName): 
       `SELECT partition_interval::text AS interval,
               (i = interval '1 month' AND date_part('month', i) = 1 AND date_part('day', i) = 0) AS monthly
          FROM (SELECT partition_interval, partition_interval::interval AS i FROM ${quoteIdent(partman.schema)}.part_config WHERE parent_table = $1) AS registered`,
-      [`${name.schema}.${name.name}`],
+      [dottedName(name)],
     );
   }
-  const [kit] = await db.query<{ installed: boolean }>('SELECT to_regprocedure($1) IS NOT NULL AS installed', [`${quoteIdent(config.kitSchema)}.create_monthly_partition(text,integer,integer)`]);
+  const kitInstalled = await kitHas(db, config.kitSchema, ['create_monthly_partition(text,integer,integer)', 'managed_table']);
   let managedZone: string | undefined;
-  if (kit?.installed) {
+  if (kitInstalled) {
     const [managed] = await db.query<{ time_zone: string }>(`SELECT time_zone FROM ${quoteIdent(config.kitSchema)}.managed_table WHERE parent_schema = $1 AND parent_table = $2`, [name.schema, name.name]);
     managedZone = managed?.time_zone;
   }
@@ -122,9 +124,8 @@ async function inspectTable(db: Database, config: Config, name: QualifiedName): 
     const timeZone = managedZone ?? configured?.timeZone ?? 'UTC';
     return { name, controlType, strategy: 'partman', timeZone, partmanSchema: partman!.schema, partitions: await listPartitions(db, name, timeZone, controlType) };
   }
-  if (!kit?.installed) {
-    throw new MissingCapabilityError(`partkit's functions are not installed in database ${db.name} (no ${config.kitSchema}.create_monthly_partition), and ${label} is not registered with pg_partman.`, 'Run `partkit provision` first.');
-  }
+  // Not pg_partman's: the kit's create_monthly_partition makes the months.
+  if (!kitInstalled) await requireKit(db, config.kitSchema, ['create_monthly_partition(text,integer,integer)', 'managed_table']);
   // create_monthly_partition uses the managed table's zone, and UTC for a table it does not manage.
   const timeZone = managedZone ?? 'UTC';
   return { name, controlType, strategy: 'plpgsql', timeZone, partmanSchema: null, partitions: await listPartitions(db, name, timeZone, controlType) };
@@ -148,7 +149,7 @@ function monthRange(month: Month): { lower: string; upper: string } {
 /** Inspect and plan; nothing changes. Refuses months that another partition already overlaps. */
 export async function planPartitionCreate(db: Database, config: Config, tableName: string, requested: readonly Month[] | RelativeMonth): Promise<PartitionCreatePlan> {
   const name = parseQualifiedName(tableName);
-  const facts = await inspectTable(db, config, name);
+  const facts = await inspectMonthsTarget(db, config, name);
   const months = 'offset' in requested ? [addMonths(currentMonth(facts.timeZone, await serverNow(db)), requested.offset)] : requested;
   const label = displayName(name);
   const covered = new Set(facts.partitions.map(coveredMonth).filter((key): key is string => key !== undefined));
@@ -162,67 +163,16 @@ export async function planPartitionCreate(db: Database, config: Config, tableNam
     for (const partition of facts.partitions) {
       if (partition.isDefault || partition.lower === null || partition.upper === null) continue;
       if (partition.lower < upper && partition.upper > lower) {
-        conflicts.push(`${monthKey(month)} overlaps ${partition.schema}.${partition.name} (${partition.bound})`);
+        conflicts.push(`${monthKey(month)} overlaps ${displayName(partition)} (${partition.bound})`);
       }
     }
   }
   if (conflicts.length > 0) {
-    throw new LockError(`Cannot create these months of ${label}: ${conflicts.join('; ')}.`, 'Nothing was changed. Leave those months out, or reshape the overlapping partitions by hand.');
+    throw new ConflictError(`Cannot create these months of ${label}: ${conflicts.join('; ')}.`, 'Nothing was changed. Leave those months out, or reshape the overlapping partitions by hand.');
   }
 
-  const steps: Step[] = [];
-  const group = `partition create ${label}`;
-  if (missing.length > 0 && facts.strategy === 'partman') {
-    // Rows of these months waiting in the default partition make pg_partman's CREATE fail;
-    // moving them is maintenance's job (partition_data_time).
-    const defaultPartition = facts.partitions.find((partition) => partition.isDefault);
-    if (defaultPartition) {
-      const waiting = await rowsWaiting(db, facts, defaultPartition, missing);
-      if (waiting.length > 0) {
-        throw new LockError(
-          `The default partition ${defaultPartition.schema}.${defaultPartition.name} holds rows of ${waiting.join(', ')}; pg_partman cannot create those months next to them.`,
-          'Nothing was changed. Run `partkit maintain`, which moves them into their months.',
-        );
-      }
-    }
-    steps.push(
-      sqlStep(
-        `create ${missing.length} month(s) of ${label} with pg_partman (${missing.map(monthKey).join(', ')}; ${facts.timeZone})`,
-        `SELECT ${quoteIdent(facts.partmanSchema!)}.create_partition_time(p_parent_table := $1, p_partition_times := $2::timestamptz[])`,
-        { params: [`${name.schema}.${name.name}`, missing.map(monthStartLiteral)], timeZone: facts.timeZone, table: label },
-      ),
-    );
-  } else {
-    const kit = quoteIdent(config.kitSchema);
-    for (const month of missing) {
-      steps.push(
-        sqlStep(`create partition ${label} ${monthKey(month)}`, `SELECT ${kit}.create_monthly_partition($1, $2, $3)`, {
-          params: [quoteQualified(name), month.year, month.month],
-          table: label,
-          // All months or none: a failure half-way leaves the table as it was.
-          group,
-        }),
-      );
-    }
-  }
+  const steps: Step[] = await strategyOf(facts.strategy).planMonths(db, { ...facts, kitSchema: config.kitSchema }, missing);
   return { table: label, strategy: facts.strategy, plan: { steps }, created: missing.map(monthKey), skipped, facts };
-}
-
-/** Months (of `months`) that have rows in the default partition. */
-async function rowsWaiting(db: Database, facts: TableFacts, defaultPartition: Partition, months: readonly Month[]): Promise<string[]> {
-  const [key] = await db.query<{ column: string }>(
-    `SELECT a.attname::text AS column FROM pg_partitioned_table pt JOIN pg_attribute a ON a.attrelid = pt.partrelid AND a.attnum = pt.partattrs[0]
-      WHERE pt.partrelid = $1::regclass`,
-    [quoteQualified(facts.name)],
-  );
-  const column = quoteIdent(key!.column);
-  const local = facts.controlType === 'timestamptz' ? `(${column} AT TIME ZONE $1)` : `${column}::timestamp`;
-  const rows = await db.query<{ month: string }>(
-    `SELECT DISTINCT to_char(${local}, 'YYYY-MM') AS month FROM ${quoteQualified({ schema: defaultPartition.schema, name: defaultPartition.name })}
-      WHERE isfinite(${column}) AND to_char(${local}, 'YYYY-MM') = ANY ($2::text[]) ORDER BY 1`,
-    [facts.timeZone, months.map(monthKey)],
-  );
-  return rows.map((row) => row.month);
 }
 
 export interface PartitionCreateResult {

@@ -8,7 +8,7 @@ import { settingField, type Config, type Strategy, type TableConfig } from '../c
 import { runCommand, type GlobalOptions } from '../core/context.js';
 import type { Database } from '../core/db.js';
 import { ConfigError, MissingCapabilityError } from '../core/errors.js';
-import { quoteIdent, quoteQualified } from '../core/identifiers.js';
+import { displayName, quoteIdent, quoteQualified } from '../core/identifiers.js';
 import { planKitInstall } from '../core/kit.js';
 import { controlTypeOf, listPartitions, type ControlType } from '../core/partitions.js';
 import { sqlStep, type Plan, type Step } from '../core/plan.js';
@@ -17,18 +17,14 @@ import { writeFileSync } from 'node:fs';
 import { UsageError } from '../core/errors.js';
 import { crontabLine, findJob, jobName, planSchedule } from '../core/schedule.js';
 import { refuseMissingGrants, requiredGrants } from '../core/grants.js';
-import { partkitCommand } from '../core/shell.js';
 import { readSql, sqlPath } from '../core/sql-files.js';
 import { tableTemplate } from '../core/table-templates.js';
+import { missingTableProblem, tableShapeProblems } from '../core/table-shape.js';
 import { planTimeIndex, readTimeIndex } from '../core/time-index.js';
 import { describeArchive, monthsToArchive, type ArchivedMonth } from '../migrate/retention.js';
-import { partmanStrategy } from '../strategies/partman.js';
-import { plpgsqlStrategy } from '../strategies/plpgsql.js';
-import { tableLabel } from '../strategies/registration.js';
-import type { PartitionStrategy, ProvisionContext, TableInput } from '../strategies/types.js';
+import { strategyOf } from '../strategies/index.js';
+import type { ProvisionContext, TableInput } from '../strategies/types.js';
 import { readManagedTable, readPartmanConfig } from '../core/checks/state.js';
-
-const STRATEGIES: Record<Strategy, PartitionStrategy> = { partman: partmanStrategy, plpgsql: plpgsqlStrategy };
 
 export interface ProvisionOptions {
   readonly strategy?: Config['strategy'] | undefined;
@@ -47,7 +43,7 @@ export interface ProvisionResult {
   readonly reasons: readonly string[];
   readonly changes: number;
   readonly dryRun: boolean;
-  readonly tables: readonly { readonly name: string; readonly created: boolean; readonly changes: readonly string[] }[];
+  readonly tables: readonly { readonly table: string; readonly created: boolean; readonly changes: readonly string[] }[];
   readonly steps: readonly string[];
   readonly schedule: { readonly job: string | null; readonly cronDatabase: string | null; readonly externalCommand: string | null };
   /** Per existing table, the months the first maintenance will archive under the retention, read before anything changed. */
@@ -75,26 +71,8 @@ function checkTables(caps: Capabilities, config: Config): void {
   const problems: string[] = [];
   for (const [index, state] of caps.tables.entries()) {
     const table = config.tables[index]!;
-    const column = table.controlColumn;
-    if (!state.exists) {
-      if (!tableTemplate(table)) problems.push(`${state.name} does not exist, and partkit only creates the Semibot tables; create it PARTITION BY RANGE (${column}) first.`);
-      continue;
-    }
-    if (state.relkind === 'r') {
-      problems.push(`${state.name} exists but is not partitioned; run \`partkit migrate\` to move it to a partitioned table: \`${partkitCommand(['migrate', 'prep', state.name])}\`, then fill and swap (nothing was changed).`);
-      continue;
-    }
-    if (state.relkind !== 'p') {
-      problems.push(`${state.name} is not a table (relkind ${state.relkind}).`);
-      continue;
-    }
-    if (!state.controlColumn.exists) problems.push(`${state.name} has no column ${column}.`);
-    else if (!state.controlColumn.notNull) problems.push(`${state.name}.${column} is nullable; run ALTER TABLE ${quoteQualified(table.name)} ALTER COLUMN ${quoteIdent(column)} SET NOT NULL after fixing NULL rows.`);
-    else if (!controlTypeOf(state.controlColumn.type)) problems.push(`${state.name}.${column} is ${state.controlColumn.type}; partkit needs timestamptz, timestamp or date.`);
-    if (state.partitionStrategy !== 'range' || state.partitionKey.join(',') !== column) {
-      problems.push(`${state.name} is partitioned by ${state.partitionStrategy} (${state.partitionKey.join(', ')}), not by RANGE (${column}).`);
-    }
-    if (state.primaryKey && !state.primaryKeyIncludesControl) problems.push(`${state.name}'s primary key (${state.primaryKey.join(', ')}) does not include ${column}.`);
+    if (!state.exists && !tableTemplate(table)) problems.push(missingTableProblem(state, table));
+    problems.push(...tableShapeProblems(state, table));
   }
   if (problems.length > 0) {
     throw new MissingCapabilityError(problems.join('\n'), 'Nothing was changed. Fix the tables above, or remove them from the config.');
@@ -103,7 +81,7 @@ function checkTables(caps: Capabilities, config: Config): void {
 
 function createTableStep(table: TableConfig): Step {
   const ddl = readSql(tableTemplate(table)!.file).replaceAll('{{table}}', quoteQualified(table.name));
-  return sqlStep(`create table ${tableLabel(table)} partitioned by range (${table.controlColumn}) with its indexes`, ddl, { table: tableLabel(table) });
+  return sqlStep(`create table ${displayName(table.name)} partitioned by range (${table.controlColumn}) with its indexes`, ddl, { table: displayName(table.name) });
 }
 
 async function tableInput(db: Database, caps: Capabilities, table: TableConfig, state: TableState): Promise<TableInput> {
@@ -131,7 +109,7 @@ export async function planProvision(db: Database, config: Config, options: Provi
   checkTables(caps, config);
   // A missing right would stop the run halfway (or, for cron.job, the planning itself): name every GRANT now, before anything changes.
   refuseMissingGrants(caps, (await requiredGrants(db, caps, decision, config)).filter((grant) => grant.neededNow));
-  const strategy = STRATEGIES[decision.strategy];
+  const strategy = strategyOf(decision.strategy);
   const partman = caps.extensions.pg_partman;
   const ctx: ProvisionContext = {
     caps,
@@ -150,7 +128,7 @@ export async function planProvision(db: Database, config: Config, options: Provi
     const state = caps.tables[index]!;
     if (!state.exists) steps.push(createTableStep(table));
     // Before the strategy's new months, so that they get the index from the parent as they are made.
-    else steps.push(...planTimeIndex(table, await readTimeIndex(db, table.name, table.controlColumn), tableLabel(table)));
+    else steps.push(...planTimeIndex(table, await readTimeIndex(db, table.name, table.controlColumn), displayName(table.name)));
     steps.push(...strategy.planTable(ctx, await tableInput(db, caps, table, state)));
   }
   const job = decision.scheduler === 'pg_cron' ? await findJob(db, caps, jobName(config, caps.database)) : undefined;
@@ -167,7 +145,7 @@ async function previewArchive(db: Database, caps: Capabilities, config: Config):
     if (!type || table.retention === null) continue;
     const months = await monthsToArchive(db, quoteQualified(table.name), table, type);
     if (months.length === 0) continue;
-    preview.push({ table: tableLabel(table), months, rows: months.reduce((sum, month) => sum + month.rows, 0), note: describeArchive(months, table.retention, tableLabel(table)) });
+    preview.push({ table: displayName(table.name), months, rows: months.reduce((sum, month) => sum + month.rows, 0), note: describeArchive(months, table.retention, displayName(table.name)) });
   }
   return preview;
 }
@@ -190,9 +168,9 @@ async function provisionLocked(db: Database, config: Config, options: ProvisionO
     if (outcome.dryRun) sql = outcome.sql;
   }
   const tables = config.tables.map((table, index) => ({
-    name: tableLabel(table),
+    table: displayName(table.name),
     created: !caps.tables[index]!.exists,
-    changes: plan.steps.filter((step) => step.kind === 'sql' && step.table === tableLabel(table)).map((step) => step.description),
+    changes: plan.steps.filter((step) => step.kind === 'sql' && step.table === displayName(table.name)).map((step) => step.description),
   }));
   return {
     strategy: decision.strategy,
@@ -236,7 +214,7 @@ export function renderProvision(result: ProvisionResult): string {
   if (result.sql !== undefined) return result.sql;
   const lines = [`strategy ${result.strategy}, scheduler ${result.scheduler}: ${result.changes === 0 ? 'nothing to change' : `${result.changes} change(s) applied`}`];
   for (const table of result.tables) {
-    lines.push(`  ${table.name}: ${table.changes.length === 0 ? 'up to date' : `${table.created ? 'created; ' : ''}${table.changes.length} change(s)`}`);
+    lines.push(`  ${table.table}: ${table.changes.length === 0 ? 'up to date' : `${table.created ? 'created; ' : ''}${table.changes.length} change(s)`}`);
   }
   for (const preview of result.archivePreview) lines.push(`  ${preview.table}: ${preview.note}`);
   if (result.schedule.job) lines.push(`maintenance: pg_cron job ${result.schedule.job} (in database ${result.schedule.cronDatabase})`);

@@ -12,6 +12,8 @@ import { runCommand, type GlobalOptions } from '../core/context.js';
 import type { Database } from '../core/db.js';
 import { controlTypeOf, coveredMonth, listPartitions } from '../core/partitions.js';
 import { crontabLine, findJob, jobName, type CronJob } from '../core/schedule.js';
+import { strategyOf } from '../strategies/index.js';
+import { managedSettings } from '../strategies/registration.js';
 
 /** Default rows are counted up to this many, so a huge default stays cheap to report. */
 const DEFAULT_ROW_COUNT_LIMIT = 1_000_000;
@@ -66,9 +68,9 @@ async function tableStatus(db: Database, caps: Capabilities, table: TableConfig,
   const managed = await readManagedTable(db, caps, table.name);
   const partConfig = await readPartmanConfig(db, caps, table.name);
   const strategy: Strategy | null = managed?.strategy ?? (partConfig ? 'partman' : null);
-  const fromPartman = strategy === 'partman' && partConfig !== null;
+  const settings = strategy ? strategyOf(strategy).registeredSettings(table, managed, partConfig) : managedSettings(table, managed);
   const timeZone = managed?.timeZone ?? table.timeZone;
-  const archiveSchema = (fromPartman ? partConfig.retentionSchema : null) ?? managed?.archiveSchema ?? table.archiveSchema;
+  const archiveSchema = settings.archiveSchema;
   const controlType = controlTypeOf(state.controlColumn.type);
   const partitions = state.partitioned && controlType ? await listPartitions(db, table.name, timeZone, controlType) : [];
   const defaultPartition = partitions.find((p) => p.isDefault);
@@ -78,9 +80,9 @@ async function tableStatus(db: Database, caps: Capabilities, table: TableConfig,
     exists: state.exists,
     partitioned: state.partitioned,
     strategy,
-    interval: fromPartman ? partConfig.interval : table.interval,
-    premake: fromPartman ? partConfig.premake : managed?.premake ?? table.premake,
-    retention: fromPartman ? partConfig.retention : managed ? managed.retention : table.retention,
+    interval: settings.interval,
+    premake: settings.premake,
+    retention: settings.retention,
     archiveSchema,
     timeZone,
     children: partitions

@@ -8,7 +8,7 @@ import type { CommandModule } from 'yargs';
 import { decide, inspect, type Scheduler } from '../core/capabilities.js';
 import { checkExtensions, checkKit, checkMaintenance, formatDuration, type MaintenanceAgeLimit } from '../core/checks/maintenance.js';
 import { maxMaintenanceAgeSeconds } from '../core/cron.js';
-import { checkTable } from '../core/checks/table.js';
+import { checkTable } from '../verify/table-checks.js';
 import type { CheckResult } from '../core/checks/types.js';
 import type { Config } from '../core/config.js';
 import { runCommand, type GlobalOptions } from '../core/context.js';

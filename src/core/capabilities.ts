@@ -5,7 +5,7 @@
  */
 import type { Config, Strategy, TableConfig } from './config.js';
 import type { Database } from './db.js';
-import { displayName, quoteIdent, type QualifiedName } from './identifiers.js';
+import { displayName, dottedName, quoteIdent, type QualifiedName } from './identifiers.js';
 
 export type Host = 'aws-rds' | 'aws-aurora' | 'azure' | 'cloud-sql' | 'supabase' | 'neon' | 'unknown';
 export type Scheduler = 'pg_cron' | 'external';
@@ -209,7 +209,7 @@ async function inspectCronDatabase(
   }
 }
 
-async function inspectTable(db: Database, table: TableConfig, partmanSchema: string | null, kitInstalled: boolean, kitSchema: string): Promise<TableState> {
+async function inspectTableState(db: Database, table: TableConfig, partmanSchema: string | null, kitInstalled: boolean, kitSchema: string): Promise<TableState> {
   const [row] = await db.query<{
     oid: number;
     relkind: string;
@@ -248,7 +248,7 @@ async function inspectTable(db: Database, table: TableConfig, partmanSchema: str
   let partman = false;
   let plpgsql = false;
   if (row && partmanSchema) {
-    const registered = await db.query(`SELECT 1 FROM ${quoteIdent(partmanSchema)}.part_config WHERE parent_table = $1`, [`${table.name.schema}.${table.name.name}`]);
+    const registered = await db.query(`SELECT 1 FROM ${quoteIdent(partmanSchema)}.part_config WHERE parent_table = $1`, [dottedName(table.name)]);
     partman = registered.length > 0;
   }
   if (row && kitInstalled) {
@@ -302,7 +302,7 @@ export async function inspect(db: Database, config: Config): Promise<Capabilitie
   const kitInstalled = kitRow?.installed ?? false;
   const tables: TableState[] = [];
   for (const table of config.tables) {
-    tables.push(await inspectTable(db, table, ext.partman.installed ? ext.partman.schema : null, kitInstalled, config.kitSchema));
+    tables.push(await inspectTableState(db, table, ext.partman.installed ? ext.partman.schema : null, kitInstalled, config.kitSchema));
   }
   const adminRoles = server.admin_roles ?? [];
   return {

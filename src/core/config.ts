@@ -6,7 +6,7 @@
 import { readFile } from 'node:fs/promises';
 import { z } from 'zod';
 import { CronSyntaxError, longestGapSeconds, parseCron } from './cron.js';
-import { ConfigError, isPartkitError } from './errors.js';
+import { ConfigError, IdentifierTooLongError, isPartkitError } from './errors.js';
 import { checkIdentifierLength, findControlCharacter, parseQualifiedName, type QualifiedName } from './identifiers.js';
 
 const UNIT_DAYS = { day: 1, week: 7, month: 30, year: 365 } as const;
@@ -197,7 +197,9 @@ export function resolveConfig(raw: unknown, source: string): Config {
     try {
       name = parseQualifiedName(entry.name);
     } catch (error) {
-      throw new ConfigError(`Invalid config ${source}: field "${at('name')}": ${isPartkitError(error) ? error.message : String(error)}`);
+      const message = `Invalid config ${source}: field "${at('name')}": ${isPartkitError(error) ? error.message : String(error)}`;
+      if (error instanceof IdentifierTooLongError) throw new IdentifierTooLongError(message, error.hint);
+      throw new ConfigError(message);
     }
     const key = `${name.schema}.${name.name}`;
     if (seen.has(key)) {
@@ -223,7 +225,8 @@ export function resolveConfig(raw: unknown, source: string): Config {
       try {
         checkIdentifierLength(name.name + 'x'.repeat(suffixBytes), `Table name (with its ${label} partition suffix)`);
       } catch (error) {
-        throw new ConfigError(`Invalid config ${source}: field "${at('name')}": ${(error as Error).message}`);
+        if (!(error instanceof IdentifierTooLongError)) throw error;
+        throw new IdentifierTooLongError(`Invalid config ${source}: field "${at('name')}": ${error.message}`, error.hint);
       }
     }
     if (settings.archive && file.archiveSchema === name.schema) {

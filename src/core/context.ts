@@ -81,7 +81,7 @@ export async function runCommand<R extends object>(
 
 /**
  * Errors partkit did not type itself: a server error maps through the one SQLSTATE table in
- * errors.ts (4 missing, 3 connection, 5 conflict, 6 a bug); anything else is a defect (6).
+ * errors.ts (2 a name too long, 3 connection, 4 missing, 5 conflict, 6 a bug); anything else is a defect (6).
  */
 function exitCodeOf(error: unknown): number {
   if (isPartkitError(error)) return error.exitCode;
@@ -97,7 +97,9 @@ export function reportError(error: unknown, json: boolean): number {
   const rawHint = isPartkitError(error) ? error.hint : internal ? REPORT_BUG_HINT : undefined;
   const hint = rawHint ? redact(rawHint) : undefined;
   if (json) {
-    process.stdout.write(`${JSON.stringify({ error: { message, hint, exitCode } }, null, 2)}\n`);
+    // `type` names partkit's error class (ConflictError, IdentifierTooLongError, ...): finer than the exit code.
+    const type = isPartkitError(error) ? error.name : undefined;
+    process.stdout.write(`${JSON.stringify({ error: { type, message, hint, exitCode } }, null, 2)}\n`);
   }
   process.stderr.write(`partkit: ${message}\n${hint ? `hint: ${hint}\n` : ''}`);
   return exitCode;

@@ -288,6 +288,7 @@ function lostConnection(target: ConnectionTarget, error: unknown): ConnectionErr
 }
 
 const STEP_HINTS: Readonly<Record<FailureKind, string>> = {
+  usage: 'A name is longer than PostgreSQL keeps (63 bytes); give the table a shorter name. Nothing after this step was applied.',
   missing: 'An administrator may need to grant rights or install an extension; run `partkit doctor`.',
   connection: 'The session was terminated or the server went away; this step was rolled back. Check the server, then run again (steps already applied are kept and skipped next time).',
   lock: 'Another session holds the table; retry later or raise --lock-timeout.',

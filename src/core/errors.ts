@@ -52,8 +52,21 @@ export class MissingCapabilityError extends PartkitError {
   readonly exitCode = ExitCode.missingCapability;
 }
 
-/** A lock could not be taken in time, or the database is in a conflicting state. */
+/** A name (given, or derived from one: a month's child, a _partitioned twin) is longer than PostgreSQL keeps. */
+export class IdentifierTooLongError extends PartkitError {
+  readonly exitCode = ExitCode.usage;
+}
+
+/** A lock could not be taken in time (another partkit run, or a session holding a table). */
 export class LockError extends PartkitError {
+  readonly exitCode = ExitCode.lockOrConflict;
+}
+
+/**
+ * The database's state conflicts with the request: a month overlaps an existing partition, a
+ * name is taken, rows wait where a month would go. Nothing was changed; the message says what is in the way.
+ */
+export class ConflictError extends PartkitError {
   readonly exitCode = ExitCode.lockOrConflict;
 }
 
@@ -81,7 +94,7 @@ export function sqlState(error: unknown): string | undefined {
  * What kind of failure a server (or driver) error is. The executor and the CLI both read this,
  * so a SQLSTATE maps to one exit code wherever it surfaces.
  */
-export type FailureKind = 'connection' | 'missing' | 'lock' | 'conflict' | 'internal';
+export type FailureKind = 'usage' | 'connection' | 'missing' | 'lock' | 'conflict' | 'internal';
 
 /** Exact SQLSTATEs that differ from their class. */
 const SQLSTATE_KINDS: Readonly<Record<string, FailureKind>> = {
@@ -96,6 +109,7 @@ const SQLSTATE_KINDS: Readonly<Record<string, FailureKind>> = {
   '53300': 'connection', // too_many_connections
   '42501': 'missing', // insufficient_privilege
   '42601': 'internal', // syntax_error: partkit wrote bad SQL
+  '42622': 'usage', // name_too_long: the kit refuses a child name over 63 bytes, as IdentifierTooLongError does
   '0A000': 'missing', // feature_not_supported (e.g. an old server)
   '58P01': 'missing', // undefined_file (an extension's library is not installed)
 };
@@ -127,7 +141,12 @@ export function failureKind(error: unknown): FailureKind | undefined {
   return undefined;
 }
 
+/**
+ * The one table from a kind of failure to its exit code. Typed errors carry the same codes:
+ * IdentifierTooLongError and 42622 are both 2, LockError and ConflictError both 5.
+ */
 export const EXIT_CODE_OF_KIND: Readonly<Record<FailureKind, ExitCode>> = {
+  usage: ExitCode.usage,
   connection: ExitCode.connection,
   missing: ExitCode.missingCapability,
   lock: ExitCode.lockOrConflict,

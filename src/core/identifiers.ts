@@ -3,7 +3,7 @@
  * Values never go through here: they are passed as $n parameters. Literals are only
  * rendered for DDL (which cannot take parameters) and for --dry-run output.
  */
-import { UsageError } from './errors.js';
+import { IdentifierTooLongError, UsageError } from './errors.js';
 
 /** PostgreSQL's NAMEDATALEN - 1: longer names are silently truncated by the server. */
 export const MAX_IDENTIFIER_BYTES = 63;
@@ -39,13 +39,13 @@ export function quoteLiteral(value: unknown): string {
   return `'${text.replaceAll("'", "''")}'`;
 }
 
-/** Throws when a name would be truncated by the server. */
-export function checkIdentifierLength(identifier: string, what: string): void {
+/** Throws IdentifierTooLongError when a name would be truncated by the server. */
+export function checkIdentifierLength(identifier: string, what: string, options: { derived?: boolean; hint?: string } = {}): void {
   const bytes = Buffer.byteLength(identifier, 'utf8');
   if (bytes > MAX_IDENTIFIER_BYTES) {
-    throw new UsageError(
-      `${what} "${identifier}" is ${bytes} bytes long; PostgreSQL keeps only ${MAX_IDENTIFIER_BYTES}.`,
-      'Use a shorter table name.',
+    throw new IdentifierTooLongError(
+      `${what} "${identifier}" ${options.derived ? 'would be' : 'is'} ${bytes} bytes long; PostgreSQL keeps only ${MAX_IDENTIFIER_BYTES}.`,
+      options.hint ?? 'Use a shorter table name.',
     );
   }
 }
@@ -113,7 +113,18 @@ export function parseQualifiedName(input: string, defaultSchema = 'public'): Qua
   return name;
 }
 
-/** The form users read and the server's `regclass` input accepts. */
+/**
+ * `schema.table` as text, unquoted: the key pg_partman's part_config records a parent under
+ * (its functions split it on the dot). Not for SQL, and not for people: see displayName.
+ */
+export function dottedName(name: QualifiedName): string {
+  return `${name.schema}.${name.name}`;
+}
+
+/**
+ * The form users read and the server's `regclass` input accepts: every message, step
+ * description and JSON `table` key names a table this way.
+ */
 export function displayName(name: QualifiedName): string {
   const show = (part: string) => (/^[a-z_][a-z0-9_$]*$/.test(part) ? part : quoteIdent(part));
   return `${show(name.schema)}.${show(name.name)}`;

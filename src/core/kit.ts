@@ -4,6 +4,7 @@
  */
 import { loadMigrationFiles } from 'postgres-migrations';
 import type { Database } from './db.js';
+import { MissingCapabilityError } from './errors.js';
 import { quoteIdent } from './identifiers.js';
 import type { MigrationsStep } from './plan.js';
 import { sqlPath } from './sql-files.js';
@@ -38,4 +39,31 @@ export async function planKitInstall(db: Database, kitSchema: string): Promise<M
 /** The statement the maintenance job runs; also what `partkit maintain` calls. */
 export function maintenanceCall(kitSchema: string): string {
   return `SELECT * FROM ${quoteIdent(kitSchema)}.run_maintenance()`;
+}
+
+/** The one wording of "the kit is not here"; verify's checks and requireKit both use it. */
+export function kitNotInstalled(kitSchema: string, objects?: readonly string[]): string {
+  const what = objects && objects.length > 0 ? `${objects.join(' and ')} ${objects.length === 1 ? 'is' : 'are'}` : 'objects are';
+  return `partkit's ${what} not installed in schema ${kitSchema}`;
+}
+
+/**
+ * Whether the kit objects a command calls are there: tables by name (`archive_hold`), functions
+ * with their argument types (`run_maintenance(text)`). A kit installed by an older partkit lacks
+ * the newer ones, so a command asks for exactly what it calls.
+ */
+export async function kitHas(db: Database, kitSchema: string, objects: readonly string[]): Promise<boolean> {
+  const kit = quoteIdent(kitSchema);
+  for (const object of objects) {
+    const lookup = object.includes('(') ? 'to_regprocedure' : 'to_regclass';
+    const [row] = await db.query<{ ok: boolean }>(`SELECT ${lookup}($1) IS NOT NULL AS ok`, [`${kit}.${object}`]);
+    if (!row?.ok) return false;
+  }
+  return true;
+}
+
+/** Refuses, before anything changes, a command whose kit objects are missing (or out of date). */
+export async function requireKit(db: Database, kitSchema: string, objects: readonly string[]): Promise<void> {
+  if (await kitHas(db, kitSchema, objects)) return;
+  throw new MissingCapabilityError(`${kitNotInstalled(kitSchema, objects)} of database ${db.name}.`, 'Run `partkit provision` first; it installs the kit and brings it up to date.');
 }

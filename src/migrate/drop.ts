@@ -9,7 +9,7 @@
  */
 import type { Config } from '../core/config.js';
 import type { Database } from '../core/db.js';
-import { ExitCode, LockError, MissingCapabilityError } from '../core/errors.js';
+import { ExitCode, ConflictError, MissingCapabilityError } from '../core/errors.js';
 import { displayName, quoteIdent, quoteQualified } from '../core/identifiers.js';
 import { partkitCommand } from '../core/shell.js';
 import { coveredMonth, listPartitions } from '../core/partitions.js';
@@ -43,8 +43,8 @@ export async function drop(db: Database, config: Config, input: string, options:
 async function dropLocked(db: Database, config: Config, input: string, options: { yes?: boolean | undefined; dryRun?: boolean | undefined }): Promise<DropResult> {
   const inspection = await inspectMigration(db, config, input);
   const { names, settings } = inspection;
-  const label = `${names.table.schema}.${names.table.name}`;
-  const retiredLabel = `${names.retired.schema}.${names.retired.name}`;
+  const label = displayName(names.table);
+  const retiredLabel = displayName(names.retired);
   const base = { table: label, sqlName: displayName(names.table), retired: retiredLabel, dryRun: options.dryRun ?? false };
   if (inspection.state === 'unswapped' || (inspection.table?.relkind === 'p' && !inspection.retired)) {
     if (inspection.state === 'unswapped') {
@@ -59,7 +59,7 @@ async function dropLocked(db: Database, config: Config, input: string, options: 
   }
   const dependents = await readDependents(db, retired.oid);
   if (dependents.length > 0) {
-    throw new LockError(
+    throw new ConflictError(
       `Objects still depend on ${retiredLabel}, so it is not dropped (nothing was changed):\n${dependents.map((d) => `  ${d.kind} ${d.name}`).join('\n')}`,
       'Recreate the views on the new table and drop or re-point the foreign keys, then run drop again.',
     );
@@ -114,7 +114,7 @@ async function dropLocked(db: Database, config: Config, input: string, options: 
   );
   const rows = { sampled: Number(counts!.sampled), differing: Number(counts!.differing), replayed, backlog: await backlog(db, capture), olderThanLive: Number(counts!.older) };
   if (rows.differing > 0) {
-    throw new LockError(
+    throw new ConflictError(
       `${rows.differing} of ${rows.sampled} sampled key(s) differ between ${label} and ${retiredLabel}; it is not dropped (nothing was changed).`,
       `The capture should have kept them equal: compare them (SELECT ... FROM ${live.quoted} EXCEPT SELECT ... FROM ${retired.quoted}) before dropping anything.`,
     );

@@ -86,10 +86,10 @@ async function fillLocked(db: Database, config: Config, input: string, options: 
   const inspection = await inspectMigration(db, config, input);
   const { names, settings } = inspection;
   const base = {
-    table: `${names.table.schema}.${names.table.name}`,
+    table: displayName(names.table),
     sqlName: displayName(names.table),
-    source: `${names.table.schema}.${names.table.name}`,
-    target: `${names.partitioned.schema}.${names.partitioned.name}`,
+    source: displayName(names.table),
+    target: displayName(names.partitioned),
     range: options.from && options.to ? { from: monthKey(options.from), to: monthKey(options.to) } : null,
     dryRun: options.dryRun ?? false,
     guarantee: FILL_GUARANTEE,

@@ -7,7 +7,7 @@ import type { Config, TableConfig } from '../core/config.js';
 import { BUILTIN_DEFAULTS } from '../core/config.js';
 import type { Database } from '../core/db.js';
 import { MissingCapabilityError } from '../core/errors.js';
-import { displayName, MAX_IDENTIFIER_BYTES, parseQualifiedName, quoteIdent, type QualifiedName } from '../core/identifiers.js';
+import { checkIdentifierLength, displayName, parseQualifiedName, quoteIdent, type QualifiedName } from '../core/identifiers.js';
 import { controlTypeOf, type ControlType } from '../core/partitions.js';
 import { readSql } from '../core/sql-files.js';
 
@@ -20,13 +20,10 @@ export interface MigrationNames {
 
 /** A derived name longer than 63 bytes would be truncated by the server: refused before anything changes. */
 export function checkDerivedName(name: string, what: string): void {
-  const bytes = Buffer.byteLength(name, 'utf8');
-  if (bytes > MAX_IDENTIFIER_BYTES) {
-    throw new MissingCapabilityError(
-      `${what} "${name}" would be ${bytes} bytes long; PostgreSQL keeps only ${MAX_IDENTIFIER_BYTES} (nothing was changed).`,
-      'Rename the table to something shorter first (ALTER TABLE ... RENAME TO ...), then run partkit migrate again.',
-    );
-  }
+  checkIdentifierLength(name, what, {
+    derived: true,
+    hint: 'Rename the table to something shorter first (ALTER TABLE ... RENAME TO ...), then run partkit migrate again; nothing was changed.',
+  });
 }
 
 export function migrationNames(input: string): MigrationNames {

@@ -10,13 +10,13 @@
 import { decide, inspect } from '../core/capabilities.js';
 import type { Config, Strategy } from '../core/config.js';
 import type { Database } from '../core/db.js';
-import { LockError, MissingCapabilityError } from '../core/errors.js';
+import { ConflictError, MissingCapabilityError } from '../core/errors.js';
 import { displayName, quoteIdent, quoteLiteral, quoteQualified } from '../core/identifiers.js';
 import { partkitCommand } from '../core/shell.js';
 import { addMonths, coveredMonth, currentMonth, listPartitions, monthKey, type ControlType, type Month } from '../core/partitions.js';
 import { sqlStep, type SqlStep } from '../core/plan.js';
 import { run, underRunLock } from '../core/runner.js';
-import { partmanChildName } from '../strategies/partman.js';
+import { strategyOf } from '../strategies/index.js';
 import { captureName, CAPTURE_TRIGGERS, createCaptureSteps, readCapture } from './capture.js';
 import { fromClause } from './copy.js';
 import { describeArchive, monthsToArchive, type ArchivedMonth } from './retention.js';
@@ -45,8 +45,7 @@ export interface PrepPlan {
 
 /** The child name each strategy gives a month: the names its maintenance and provision expect. */
 export function childName(table: string, month: Month, strategy: Strategy, partmanMajor: number): string {
-  if (strategy === 'partman') return partmanChildName(table, monthKey(month), partmanMajor);
-  return `${table}_y${String(month.year).padStart(4, '0')}m${String(month.month).padStart(2, '0')}`;
+  return strategyOf(strategy).childName(table, month, partmanMajor);
 }
 
 /** A month start as the server reads it under the table's TimeZone (bounds are fixed when created). */
@@ -130,7 +129,7 @@ export async function planPrep(db: Database, config: Config, input: string, opti
 
   const existing = inspection.partitioned;
   if (existing && (existing.relkind !== 'p' || existing.partitionStrategy !== 'r' || existing.partitionKey.join(',') !== column)) {
-    throw new LockError(
+    throw new ConflictError(
       `${existing.label} exists but is not partitioned by RANGE (${column}) (nothing was changed).`,
       `It is not partkit's: drop or rename it, then run ${partkitCommand(['migrate', 'prep', label])} again.`,
     );
@@ -255,7 +254,7 @@ export async function planPrep(db: Database, config: Config, input: string, opti
     steps.push(step(`default partition ${defaultName} of ${names.partitioned.name} (rows outside every month)`, `CREATE TABLE ${quoteQualified({ schema: names.table.schema, name: defaultName })} PARTITION OF ${target} DEFAULT`));
   }
   if (collisions.length > 0) {
-    throw new LockError(`These names are taken by other relations in schema ${names.table.schema}: ${collisions.join(', ')} (nothing was changed).`, 'Rename or drop them; partkit gives the partitions their final names now, so that provision adopts them after the swap.');
+    throw new ConflictError(`These names are taken by other relations in schema ${names.table.schema}: ${collisions.join(', ')} (nothing was changed).`, 'Rename or drop them; partkit gives the partitions their final names now, so that provision adopts them after the swap.');
   }
 
   // User triggers, recreated on the copy but disabled until the swap: fill and replay copy rows
@@ -379,9 +378,9 @@ async function prepLocked(db: Database, config: Config, input: string, options: 
   const planned = await planPrep(db, config, input, options);
   const { names } = planned.inspection;
   const result = {
-    table: `${names.table.schema}.${names.table.name}`,
+    table: displayName(names.table),
     sqlName: displayName(names.table),
-    partitioned: `${names.partitioned.schema}.${names.partitioned.name}`,
+    partitioned: displayName(names.partitioned),
     strategy: planned.strategy,
     months: planned.months,
     primaryKey: planned.primaryKey,

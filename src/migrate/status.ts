@@ -27,7 +27,7 @@ export interface MigrateStatus {
 export async function migrateStatus(db: Database, config: Config, input: string): Promise<MigrateStatus> {
   const inspection = await inspectMigration(db, config, input);
   const { names, settings } = inspection;
-  const label = `${names.table.schema}.${names.table.name}`;
+  const label = displayName(names.table);
   // The table as a shell argument, so that the next command runs as printed.
   const shown = displayName(names.table);
   const arg = shellQuote(shown);

@@ -13,7 +13,7 @@
  */
 import type { Config } from '../core/config.js';
 import type { Database } from '../core/db.js';
-import { LockError, MissingCapabilityError } from '../core/errors.js';
+import { ConflictError, MissingCapabilityError } from '../core/errors.js';
 import { displayName, quoteIdent, quoteLiteral, quoteQualified, type QualifiedName } from '../core/identifiers.js';
 import { partkitCommand } from '../core/shell.js';
 import { sqlStep, type SqlStep } from '../core/plan.js';
@@ -61,10 +61,6 @@ const INTEGER_TYPES = new Set(['smallint', 'integer', 'bigint']);
 /** Id of the step that returns how long the swap held its lock. */
 const LOCK_HELD_STEP = 'lock-held';
 
-function seqText(name: QualifiedName): string {
-  return quoteQualified(name);
-}
-
 function commentStep(relation: string, comment: string | null, description: string, group: string, table: string): SqlStep {
   return sqlStep(description, `COMMENT ON TABLE ${relation} IS ${comment === null ? 'NULL' : quoteLiteral(comment)}`, { group, table });
 }
@@ -91,18 +87,18 @@ function sequenceSteps(options: {
     // A serial column's sequence is owned by one of the two tables; the live one must own it.
     const serial = column.sequence?.dependency === 'a' ? column.sequence : twin?.sequence?.dependency === 'a' ? twin.sequence : null;
     if (serial) {
-      steps.push(sqlStep(`sequence ${serial.name.name} owned by ${options.liveName.name}.${column.name} (dropping ${options.otherName.name} keeps it)`, `ALTER SEQUENCE ${seqText(serial.name)} OWNED BY ${live}.${col}`, { group: options.group, table: options.table }));
+      steps.push(sqlStep(`sequence ${serial.name.name} owned by ${options.liveName.name}.${column.name} (dropping ${options.otherName.name} keeps it)`, `ALTER SEQUENCE ${quoteQualified(serial.name)} OWNED BY ${live}.${col}`, { group: options.group, table: options.table }));
       notes.push(`sequence ${serial.name.schema}.${serial.name.name} now owned by ${options.liveName.name}.${column.name}`);
     }
     const sequence = column.sequence?.dependency === 'i' ? column.sequence : serial;
     if (!sequence || !INTEGER_TYPES.has(column.type)) continue;
     const otherSequence = twin?.sequence && twin.sequence.name.name !== sequence.name.name ? twin.sequence : null;
-    const candidates = [`(SELECT max(${col})::bigint FROM ${live})`, `(SELECT max(${col})::bigint FROM ${other})`, `(SELECT CASE WHEN is_called THEN last_value END FROM ${seqText(sequence.name)})`];
-    if (otherSequence) candidates.push(`(SELECT CASE WHEN is_called THEN last_value END FROM ${seqText(otherSequence.name)})`);
+    const candidates = [`(SELECT max(${col})::bigint FROM ${live})`, `(SELECT max(${col})::bigint FROM ${other})`, `(SELECT CASE WHEN is_called THEN last_value END FROM ${quoteQualified(sequence.name)})`];
+    if (otherSequence) candidates.push(`(SELECT CASE WHEN is_called THEN last_value END FROM ${quoteQualified(otherSequence.name)})`);
     steps.push(
       sqlStep(
         `sequence ${sequence.name.name} of ${options.liveName.name}.${column.name} set past the highest value in both tables`,
-        `SELECT setval(${quoteLiteral(seqText(sequence.name))}::regclass, v) FROM (SELECT greatest(${candidates.join(', ')}) AS v) AS highest WHERE v IS NOT NULL`,
+        `SELECT setval(${quoteLiteral(quoteQualified(sequence.name))}::regclass, v) FROM (SELECT greatest(${candidates.join(', ')}) AS v) AS highest WHERE v IS NOT NULL`,
         { group: options.group, table: options.table },
       ),
     );
@@ -183,7 +179,7 @@ function recreateForeignKey(fk: IncomingForeignKey, parent: string, key: readonl
 async function exchange(db: Database, config: Config, plan: Exchange, dryRun: boolean): Promise<SwapResult> {
   const { inspection, live, copy, liveAfter, direction } = plan;
   const { names } = inspection;
-  const label = `${names.table.schema}.${names.table.name}`;
+  const label = displayName(names.table);
   const capture = captureName(names);
   const state = await requireCapture(db, capture, names.table);
   if (direction === 'swap' && !state.done) {
@@ -197,7 +193,7 @@ async function exchange(db: Database, config: Config, plan: Exchange, dryRun: bo
   const key = pk.keyNames.map((name) => liveColumns.find((c) => c.name === name)!);
   const incoming = await readIncomingForeignKeys(db, live.oid);
   if (incoming.length > 0 && (plan.foreignKeys !== 'drop' || direction === 'unswap')) {
-    throw new LockError(
+    throw new ConflictError(
       `Foreign keys point at ${live.label}; they would keep pointing at it after the ${direction} (nothing was changed):\n${incoming.map((fk) => `  ${fk.referencing}.${fk.name}: ${fk.definition}`).join('\n')}`,
       direction === 'swap'
         ? `Run \`${partkitCommand(['migrate', 'swap', displayName(names.table), '--foreign-keys', 'drop'])}\`: it drops them in the swap and prints and saves the DDL to recreate them against the new primary key.`
@@ -303,7 +299,7 @@ export async function swap(db: Database, config: Config, input: string, options:
 async function swapLocked(db: Database, config: Config, input: string, options: { dryRun?: boolean | undefined; foreignKeys?: 'refuse' | 'drop' | undefined }): Promise<SwapResult> {
   const inspection = await inspectMigration(db, config, input);
   const { names } = inspection;
-  const label = `${names.table.schema}.${names.table.name}`;
+  const label = displayName(names.table);
   if (inspection.state === 'swapped') {
     return { table: label, sqlName: displayName(names.table), direction: 'swap', state: 'already swapped', drained: 0, caughtUp: 0, lockHeldMs: null, views: [], triggers: [], foreignKeys: [], sequences: [], warnings: [], steps: [], changes: 0, dryRun: options.dryRun ?? false };
   }
@@ -322,7 +318,7 @@ export async function unswap(db: Database, config: Config, input: string, option
 async function unswapLocked(db: Database, config: Config, input: string, options: { dryRun?: boolean | undefined }): Promise<SwapResult> {
   const inspection = await inspectMigration(db, config, input);
   const { names } = inspection;
-  const label = `${names.table.schema}.${names.table.name}`;
+  const label = displayName(names.table);
   if (inspection.state === 'unswapped') {
     return { table: label, sqlName: displayName(names.table), direction: 'unswap', state: 'not swapped', drained: 0, caughtUp: 0, lockHeldMs: null, views: [], triggers: [], foreignKeys: [], sequences: [], warnings: [], steps: [], changes: 0, dryRun: options.dryRun ?? false };
   }

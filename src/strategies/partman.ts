@@ -4,13 +4,16 @@
  * tables the plpgsql fallback managed (children keep their data; only names change).
  */
 import { canCreateExtension } from '../core/capabilities.js';
-import { MissingCapabilityError } from '../core/errors.js';
-import { checkIdentifierLength, quoteIdent, quoteQualified } from '../core/identifiers.js';
+import type { ManagedTable, PartmanConfig } from '../core/checks/state.js';
+import type { TableConfig } from '../core/config.js';
+import type { Database } from '../core/db.js';
+import { ConflictError, MissingCapabilityError } from '../core/errors.js';
+import { checkIdentifierLength, displayName, dottedName, quoteIdent, quoteQualified } from '../core/identifiers.js';
 import { sameInterval } from '../core/intervals.js';
-import { coveredMonth, currentMonth, monthStartLiteral } from '../core/partitions.js';
+import { coveredMonth, currentMonth, monthKey, monthStartLiteral, type Month, type Partition } from '../core/partitions.js';
 import { sqlStep, type SqlStep, type Step } from '../core/plan.js';
-import { managedRowSteps, tableLabel } from './registration.js';
-import type { PartConfigRow, PartitionStrategy, ProvisionContext, TableInput } from './types.js';
+import { managedRowSteps, managedSettings } from './registration.js';
+import type { MonthsTarget, PartConfigRow, PartitionStrategy, ProvisionContext, RegisteredSettings, RegistrationFacts, TableInput } from './types.js';
 
 /** pg_partman's own child name for a month: 4.x `t_p2026_01`, 5.x `t_p20260101`. */
 export function partmanChildName(parent: string, monthKey: string, major: number): string {
@@ -41,14 +44,14 @@ function samePartConfig(a: PartConfigRow, b: PartConfigRow): boolean {
 
 function partConfigStep(ctx: ProvisionContext, input: TableInput, group: string | undefined): SqlStep {
   const desired = desiredPartConfig(input);
-  const label = tableLabel(input.table);
+  const label = displayName(input.table.name);
   return sqlStep(
     `set ${label} in ${ctx.partmanSchema}.part_config: premake ${desired.premake}, retention ${desired.retention ?? 'none'}${desired.retentionSchema ? ` into schema ${desired.retentionSchema}` : ''}, infinite_time_partitions`,
     `UPDATE ${quoteIdent(ctx.partmanSchema)}.part_config
    SET premake = $2, retention = $3, retention_schema = $4, retention_keep_table = $5, infinite_time_partitions = $6
  WHERE parent_table = $1`,
     {
-      params: [label, desired.premake, desired.retention, desired.retentionSchema, desired.retentionKeepTable, desired.infiniteTimePartitions],
+      params: [dottedName(input.table.name), desired.premake, desired.retention, desired.retentionSchema, desired.retentionKeepTable, desired.infiniteTimePartitions],
       table: label,
       ...(group ? { group } : {}),
     },
@@ -60,6 +63,43 @@ export function partmanAdminStatements(partmanSchema: string, user: string): str
   const schema = quoteIdent(partmanSchema);
   const role = quoteIdent(user);
   return `CREATE SCHEMA IF NOT EXISTS ${schema}; CREATE EXTENSION IF NOT EXISTS pg_partman SCHEMA ${schema}; GRANT USAGE, CREATE ON SCHEMA ${schema} TO ${role}; GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA ${schema} TO ${role};`;
+}
+
+/** Months (of `months`) that have rows in the default partition. */
+async function rowsWaiting(db: Database, target: MonthsTarget, defaultPartition: Partition, months: readonly Month[]): Promise<string[]> {
+  const [key] = await db.query<{ column: string }>(
+    `SELECT a.attname::text AS column FROM pg_partitioned_table pt JOIN pg_attribute a ON a.attrelid = pt.partrelid AND a.attnum = pt.partattrs[0]
+      WHERE pt.partrelid = $1::regclass`,
+    [quoteQualified(target.name)],
+  );
+  const column = quoteIdent(key!.column);
+  const local = target.controlType === 'timestamptz' ? `(${column} AT TIME ZONE $1)` : `${column}::timestamp`;
+  const rows = await db.query<{ month: string }>(
+    `SELECT DISTINCT to_char(${local}, 'YYYY-MM') AS month FROM ${quoteQualified({ schema: defaultPartition.schema, name: defaultPartition.name })}
+      WHERE isfinite(${column}) AND to_char(${local}, 'YYYY-MM') = ANY ($2::text[]) ORDER BY 1`,
+    [target.timeZone, months.map(monthKey)],
+  );
+  return rows.map((row) => row.month);
+}
+
+function partConfigProblems({ label, table, partConfig, caps }: RegistrationFacts): string[] {
+  const partman = caps.extensions.pg_partman;
+  if (!partman.installed) {
+    return ['strategy is partman but pg_partman is not installed in this database: install it (`partkit doctor` says how) or run `partkit provision --strategy plpgsql`'];
+  }
+  if (!partConfig) return [`${label} has no row in ${partman.schema}.part_config`];
+  const problems: string[] = [];
+  const where = `${partman.schema}.part_config`;
+  const differs = (what: string, found: unknown, wanted: unknown) => problems.push(`${where} has ${what} ${found ?? 'none'}, the config ${wanted ?? 'none'}`);
+  const archiveSchema = table.retention ? table.archiveSchema : null;
+  if (partConfig.control !== table.controlColumn) differs('control', partConfig.control, table.controlColumn);
+  if (!sameInterval(partConfig.interval, table.interval)) differs('partition_interval', partConfig.interval, table.interval);
+  if (partConfig.premake !== table.premake) differs('premake', partConfig.premake, table.premake);
+  if (!sameInterval(partConfig.retention, table.retention)) differs('retention', partConfig.retention, table.retention);
+  if ((partConfig.retentionSchema ?? null) !== archiveSchema) differs('retention_schema', partConfig.retentionSchema, archiveSchema);
+  if (!partConfig.retentionKeepTable) problems.push(`${where} has retention_keep_table false, so pg_partman would drop old months instead of moving them to ${archiveSchema ?? 'the archive schema'}`);
+  if (!partConfig.infiniteTimePartitions) problems.push(`${where} has infinite_time_partitions false, so pg_partman stops making months while no new rows arrive`);
+  return problems;
 }
 
 export const partmanStrategy: PartitionStrategy = {
@@ -85,7 +125,7 @@ export const partmanStrategy: PartitionStrategy = {
   },
 
   planTable(ctx: ProvisionContext, input: TableInput): Step[] {
-    const label = tableLabel(input.table);
+    const label = displayName(input.table.name);
     const major = ctx.partmanMajor ?? 5;
     if (input.table.name.schema.includes('.') || input.table.name.name.includes('.')) {
       throw new MissingCapabilityError(`pg_partman cannot manage ${label}: it reads "schema.table" by splitting on the dot.`, 'Rename the table, or use --strategy plpgsql for it.');
@@ -107,7 +147,7 @@ export const partmanStrategy: PartitionStrategy = {
       checkIdentifierLength(wanted, 'pg_partman child name');
       if (wanted === partition.name && partition.schema === input.table.name.schema) continue;
       steps.push(
-        sqlStep(`rename ${partition.schema}.${partition.name} to ${wanted} (pg_partman naming)`, `ALTER TABLE ${quoteQualified({ schema: partition.schema, name: partition.name })} RENAME TO ${quoteIdent(wanted)}`, { table: label, group }),
+        sqlStep(`rename ${displayName(partition)} to ${wanted} (pg_partman naming)`, `ALTER TABLE ${quoteQualified({ schema: partition.schema, name: partition.name })} RENAME TO ${quoteIdent(wanted)}`, { table: label, group }),
       );
     }
     // pg_partman refuses a table that already has a default partition: set it aside, and put
@@ -129,7 +169,7 @@ export const partmanStrategy: PartitionStrategy = {
       sqlStep(
         `register ${label} with pg_partman ${major}.x: monthly on ${input.table.controlColumn}, premake ${input.table.premake}, from ${start.slice(0, 7)} (${input.table.timeZone})`,
         `SELECT ${partman}.create_parent(p_parent_table := $1, p_control := $2, ${typeAndInterval}, p_premake := $3, p_start_partition := $4)`,
-        { params: [label, input.table.controlColumn, input.table.premake, start], timeZone: input.table.timeZone, table: label, group },
+        { params: [dottedName(input.table.name), input.table.controlColumn, input.table.premake, start], timeZone: input.table.timeZone, table: label, group },
       ),
     );
     // create_parent returns early, without making its default partition, when every month it
@@ -153,4 +193,48 @@ export const partmanStrategy: PartitionStrategy = {
     steps.push(partConfigStep(ctx, input, group), ...managedRowSteps(ctx, input, 'partman', group));
     return steps;
   },
+
+  async planMonths(db: Database, target: MonthsTarget, months: readonly Month[]): Promise<Step[]> {
+    if (months.length === 0) return [];
+    const label = displayName(target.name);
+    // Rows of these months waiting in the default partition make pg_partman's CREATE fail;
+    // moving them is maintenance's job (partition_data_time).
+    const defaultPartition = target.partitions.find((partition) => partition.isDefault);
+    if (defaultPartition) {
+      const waiting = await rowsWaiting(db, target, defaultPartition, months);
+      if (waiting.length > 0) {
+        throw new ConflictError(
+          `The default partition ${displayName(defaultPartition)} holds rows of ${waiting.join(', ')}; pg_partman cannot create those months next to them.`,
+          'Nothing was changed. Run `partkit maintain`, which moves them into their months.',
+        );
+      }
+    }
+    return [
+      sqlStep(
+        `create ${months.length} month(s) of ${label} with pg_partman (${months.map(monthKey).join(', ')}; ${target.timeZone})`,
+        `SELECT ${quoteIdent(target.partmanSchema!)}.create_partition_time(p_parent_table := $1, p_partition_times := $2::timestamptz[])`,
+        { params: [dottedName(target.name), months.map(monthStartLiteral)], timeZone: target.timeZone, table: label },
+      ),
+    ];
+  },
+
+  childName(parent: string, month: Month, partmanMajor: number | null): string {
+    return partmanChildName(parent, monthKey(month), partmanMajor ?? 5);
+  },
+
+  registeredSettings(table: TableConfig, managed: ManagedTable | null, partConfig: PartmanConfig | null): RegisteredSettings {
+    if (!partConfig) return managedSettings(table, managed);
+    return {
+      interval: partConfig.interval,
+      premake: partConfig.premake,
+      retention: partConfig.retention,
+      archiveSchema: partConfig.retentionSchema ?? managed?.archiveSchema ?? table.archiveSchema,
+    };
+  },
+
+  extraRegistry(caps) {
+    return `${caps.extensions.pg_partman.schema}.part_config`;
+  },
+
+  registrationProblems: partConfigProblems,
 };

@@ -2,10 +2,11 @@
  * The plpgsql fallback: the kit's own functions (sql/migrations) create monthly children,
  * keep a default partition, and run maintenance. For hosts without pg_partman.
  */
-import { quoteIdent, quoteQualified } from '../core/identifiers.js';
+import { displayName, quoteIdent, quoteQualified } from '../core/identifiers.js';
+import { monthKey, type Month } from '../core/partitions.js';
 import { sqlStep, type Step } from '../core/plan.js';
-import { initialMonths, managedRowSteps, missingMonths, tableLabel } from './registration.js';
-import type { PartitionStrategy, ProvisionContext, TableInput } from './types.js';
+import { initialMonths, managedRowSteps, managedSettings, missingMonths } from './registration.js';
+import type { MonthsTarget, PartitionStrategy, ProvisionContext, RegistrationFacts, TableInput } from './types.js';
 
 export const plpgsqlStrategy: PartitionStrategy = {
   name: 'plpgsql',
@@ -17,7 +18,7 @@ export const plpgsqlStrategy: PartitionStrategy = {
 
   planTable(ctx: ProvisionContext, input: TableInput): Step[] {
     const kit = quoteIdent(ctx.config.kitSchema);
-    const label = tableLabel(input.table);
+    const label = displayName(input.table.name);
     const regclassText = quoteQualified(input.table.name);
     const steps: Step[] = [...managedRowSteps(ctx, input, 'plpgsql')];
     if (input.creating || !input.state.defaultPartition) {
@@ -32,5 +33,35 @@ export const plpgsqlStrategy: PartitionStrategy = {
       );
     }
     return steps;
+  },
+
+  async planMonths(_db, target: MonthsTarget, months: readonly Month[]): Promise<Step[]> {
+    const label = displayName(target.name);
+    const kit = quoteIdent(target.kitSchema);
+    return months.map((month) =>
+      sqlStep(`create partition ${label} ${monthKey(month)}`, `SELECT ${kit}.create_monthly_partition($1, $2, $3)`, {
+        params: [quoteQualified(target.name), month.year, month.month],
+        table: label,
+        // All months or none: a failure half-way leaves the table as it was.
+        group: `partition create ${label}`,
+      }),
+    );
+  },
+
+  childName(parent: string, month: Month): string {
+    return `${parent}_y${String(month.year).padStart(4, '0')}m${String(month.month).padStart(2, '0')}`;
+  },
+
+  registeredSettings: managedSettings,
+
+  extraRegistry() {
+    return null;
+  },
+
+  registrationProblems({ label, partConfig, caps }: RegistrationFacts): string[] {
+    if (!partConfig) return [];
+    return [
+      `${label} is managed by the plpgsql strategy but also has a row in ${caps.extensions.pg_partman.schema}.part_config, so two maintainers would act on it: run \`partkit provision --strategy partman\`, or delete that row`,
+    ];
   },
 };

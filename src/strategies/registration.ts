@@ -3,11 +3,12 @@
  * should have right after provisioning (the current month through premake).
  */
 import type { Strategy, TableConfig } from '../core/config.js';
-import { quoteIdent } from '../core/identifiers.js';
+import { displayName, quoteIdent } from '../core/identifiers.js';
 import { sameInterval } from '../core/intervals.js';
 import { addMonths, coveredMonth, currentMonth, monthKey, type Month } from '../core/partitions.js';
 import { sqlStep, type SqlStep } from '../core/plan.js';
-import type { ManagedRow, ProvisionContext, TableInput } from './types.js';
+import type { ManagedTable } from '../core/checks/state.js';
+import type { ManagedRow, ProvisionContext, RegisteredSettings, TableInput } from './types.js';
 
 export function desiredManagedRow(ctx: ProvisionContext, input: TableInput, strategy: Strategy): ManagedRow {
   const { table } = input;
@@ -46,7 +47,7 @@ export function managedRowSteps(ctx: ProvisionContext, input: TableInput, strate
   const { schema, name } = input.table.name;
   return [
     sqlStep(
-      `${input.managed ? 'update' : 'record'} ${strategy} settings of ${schema}.${name} in ${ctx.config.kitSchema}.managed_table`,
+      `${input.managed ? 'update' : 'record'} ${strategy} settings of ${displayName(input.table.name)} in ${ctx.config.kitSchema}.managed_table`,
       `INSERT INTO ${kit}.managed_table (parent_schema, parent_table, control_column, control_type, premake, retention, archive_schema, time_zone, strategy, partman_schema, purge_after)
 VALUES ($1, $2, $3, $4, $5, $6::interval, $7, $8, $9, $10, $11::interval)
 ON CONFLICT (parent_schema, parent_table) DO UPDATE
@@ -55,7 +56,7 @@ ON CONFLICT (parent_schema, parent_table) DO UPDATE
        strategy = EXCLUDED.strategy, partman_schema = EXCLUDED.partman_schema, purge_after = EXCLUDED.purge_after, updated_at = now()`,
       {
         params: [schema, name, desired.controlColumn, desired.controlType, desired.premake, desired.retention, desired.archiveSchema, desired.timeZone, desired.strategy, desired.partmanSchema, desired.purgeAfter],
-        table: `${schema}.${name}`,
+        table: displayName(input.table.name),
         ...(group ? { group } : {}),
       },
     ),
@@ -74,7 +75,14 @@ export function missingMonths(input: TableInput, months: readonly Month[]): Mont
   return months.filter((month) => !covered.has(monthKey(month)));
 }
 
-export function tableLabel(table: TableConfig): string {
-  return `${table.name.schema}.${table.name.name}`;
-}
 
+
+/** The settings the kit's managed_table records for a table, the config's where it has none. */
+export function managedSettings(table: TableConfig, managed: ManagedTable | null): RegisteredSettings {
+  return {
+    interval: table.interval,
+    premake: managed?.premake ?? table.premake,
+    retention: managed ? managed.retention : table.retention,
+    archiveSchema: managed?.archiveSchema ?? table.archiveSchema,
+  };
+}

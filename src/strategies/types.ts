@@ -4,7 +4,9 @@
  */
 import type { Capabilities, Decision, TableState } from '../core/capabilities.js';
 import type { Config, Strategy, TableConfig } from '../core/config.js';
-import type { ControlType, Partition } from '../core/partitions.js';
+import type { Database } from '../core/db.js';
+import type { QualifiedName } from '../core/identifiers.js';
+import type { ControlType, Month, Partition } from '../core/partitions.js';
 import type { ManagedTable, PartmanConfig } from '../core/checks/state.js';
 import type { Step } from '../core/plan.js';
 
@@ -34,10 +36,48 @@ export interface TableInput {
   readonly partConfig: PartConfigRow | null;
 }
 
+/** An existing partitioned table that `partition create` adds months to. */
+export interface MonthsTarget {
+  readonly name: QualifiedName;
+  readonly controlType: ControlType;
+  /** The zone month starts are counted in: the one the table was registered with. */
+  readonly timeZone: string;
+  readonly kitSchema: string;
+  /** pg_partman's schema when the table is registered with it. */
+  readonly partmanSchema: string | null;
+  readonly partitions: readonly Partition[];
+}
+
+/** A table's settings as its maintainer has them recorded (falling back to the config). */
+export interface RegisteredSettings {
+  readonly interval: string;
+  readonly premake: number;
+  readonly retention: string | null;
+  readonly archiveSchema: string | null;
+}
+
+/** What verify compares: the kit's and pg_partman's records of one table. */
+export interface RegistrationFacts {
+  readonly label: string;
+  readonly table: TableConfig;
+  readonly partConfig: PartmanConfig | null;
+  readonly caps: Capabilities;
+}
+
 export interface PartitionStrategy {
   readonly name: Strategy;
   /** Extensions and objects the strategy needs before any table is registered. */
   planInstall(ctx: ProvisionContext): Step[];
   /** Registration of one table and its first months; nothing when it is already as configured. */
   planTable(ctx: ProvisionContext, input: TableInput): Step[];
+  /** Steps that create these months (none of them there yet) of an existing table; refuses what the strategy cannot make. */
+  planMonths(db: Database, target: MonthsTarget, months: readonly Month[]): Promise<Step[]>;
+  /** The name the strategy gives a month's child, the one its maintenance and provision expect. */
+  childName(parent: string, month: Month, partmanMajor: number | null): string;
+  /** The settings in force for a table this strategy manages, from its own records. */
+  registeredSettings(table: TableConfig, managed: ManagedTable | null, partConfig: PartmanConfig | null): RegisteredSettings;
+  /** Where the strategy records a table besides the kit's managed_table (pg_partman's part_config), for messages. */
+  extraRegistry(caps: Capabilities): string | null;
+  /** What differs between the config and the strategy's own records of a table (the kit's row is checked apart). */
+  registrationProblems(facts: RegistrationFacts): string[];
 }

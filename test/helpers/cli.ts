@@ -42,7 +42,7 @@ export interface ProvisionJson {
   readonly strategy: string;
   readonly scheduler: string;
   readonly changes: number;
-  readonly tables: { name: string; changes: string[] }[];
+  readonly tables: { table: string; changes: string[] }[];
   readonly steps: string[];
   readonly schedule: { job: string | null; cronDatabase: string | null; externalCommand: string | null };
 }

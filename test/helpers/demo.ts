@@ -15,7 +15,7 @@ export interface DemoJson {
   rowsPerTable: number;
   /** The server's now() the sample months were counted from (ISO, UTC). */
   now: string;
-  tables: { name: string; partitions: { name: string; from: string; to: string; rows: number }[]; defaultRows: number; archived: { name: string; rows: number }[] }[];
+  tables: { table: string; partitions: { name: string; from: string; to: string; rows: number }[]; defaultRows: number; archived: { name: string; rows: number }[] }[];
   partitions: number;
   archived: number;
   maintenance: { created: number; detached: number; failed: number };
@@ -61,19 +61,19 @@ function addMonths(key: string, count: number): string {
  * the month of the `now` the demo reports.
  */
 export function expectSampleLayout(result: DemoJson, current = result.now.slice(0, 7)): void {
-  expect(result.tables.map((t) => t.name)).toEqual(DEMO_TABLES);
+  expect(result.tables.map((t) => t.table)).toEqual(DEMO_TABLES);
   const keptMonths = Array.from({ length: 13 }, (_, i) => addMonths(current, i - 12));
   const share = result.rowsPerTable / 19;
   for (const table of result.tables) {
     const total = table.partitions.reduce((sum, p) => sum + p.rows, 0) + table.archived.reduce((sum, p) => sum + p.rows, 0) + table.defaultRows;
-    expect(total, table.name).toBe(result.rowsPerTable);
-    expect(table.defaultRows, table.name).toBe(0);
+    expect(total, table.table).toBe(result.rowsPerTable);
+    expect(table.defaultRows, table.table).toBe(0);
     const filled = table.partitions.filter((p) => p.rows > 0);
-    expect(filled.map((p) => p.from.slice(0, 7)), table.name).toEqual(keptMonths);
+    expect(filled.map((p) => p.from.slice(0, 7)), table.table).toEqual(keptMonths);
     for (const partition of [...filled, ...table.archived]) {
       expect(Math.abs(partition.rows - share), partition.name).toBeLessThan(1);
     }
-    expect(table.archived, table.name).toHaveLength(6);
+    expect(table.archived, table.table).toHaveLength(6);
   }
   expect(result.archived).toBe(24);
   expect(result.pruning).toBe(true);

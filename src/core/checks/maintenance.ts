@@ -6,7 +6,7 @@ import type { Capabilities, Scheduler } from '../capabilities.js';
 import type { Config } from '../config.js';
 import type { Database } from '../db.js';
 import { quoteIdent } from '../identifiers.js';
-import { pendingMigrations } from '../kit.js';
+import { kitNotInstalled, pendingMigrations } from '../kit.js';
 import { crontabLine, findJob, jobCommand, jobName } from '../schedule.js';
 import { readLastCronRun, readLastMaintenanceRun, readLastRegistration } from './state.js';
 import { fail, fromProblems, pass, type CheckResult } from './types.js';
@@ -38,7 +38,7 @@ export function supportedCron(version: string | null): boolean {
 }
 
 export async function checkKit(db: Database, caps: Capabilities, config: Config): Promise<CheckResult> {
-  if (!caps.kit.installed) return fail(null, 'kit-installed', `partkit's objects are not installed in schema ${config.kitSchema}: run \`partkit provision\``);
+  if (!caps.kit.installed) return fail(null, 'kit-installed', `${kitNotInstalled(config.kitSchema)}: run \`partkit provision\``);
   const pending = await pendingMigrations(db, config.kitSchema);
   if (pending.length > 0) return fail(null, 'kit-installed', `schema ${config.kitSchema} lacks ${pending.length} newer migration(s) (${pending.join(', ')}): run \`partkit provision\``);
   return pass(null, 'kit-installed', `partkit's objects are installed and up to date in schema ${config.kitSchema}`);
@@ -119,7 +119,7 @@ export interface MaintenanceAgeLimit {
 async function checkMaintenanceAge(db: Database, caps: Capabilities, config: Config, maxAge: MaintenanceAgeLimit): Promise<CheckResult> {
   const { seconds: maxAgeSeconds, label: limit } = maxAge;
   const schedule = `schedule it with an external scheduler, e.g. this crontab line: ${crontabLine(config)}`;
-  if (!caps.kit.installed) return fail(null, 'maintenance-age', `partkit is not installed in schema ${config.kitSchema}: run \`partkit provision\``);
+  if (!caps.kit.installed) return fail(null, 'maintenance-age', `${kitNotInstalled(config.kitSchema)}: run \`partkit provision\``);
   const run = await readLastMaintenanceRun(db, caps);
   if (run) {
     const age = formatDuration(run.ageSeconds);
@@ -136,7 +136,7 @@ async function checkMaintenanceAge(db: Database, caps: Capabilities, config: Con
 
 /** The kit's record of its last run (pg_cron and external runs alike). */
 async function checkLastResult(db: Database, caps: Capabilities): Promise<CheckResult> {
-  if (!caps.kit.installed) return fail(null, 'maintenance-result', `partkit is not installed in schema ${caps.kit.schema}: run \`partkit provision\``);
+  if (!caps.kit.installed) return fail(null, 'maintenance-result', `${kitNotInstalled(caps.kit.schema)}: run \`partkit provision\``);
   const run = await readLastMaintenanceRun(db, caps);
   if (!run) return pass(null, 'maintenance-result', `no maintenance run is recorded in ${caps.kit.schema}.maintenance_run yet`);
   if (run.ok) return pass(null, 'maintenance-result', `the last maintenance run (#${run.id}, finished ${run.finishedAt}) succeeded: ${run.detail ?? ''}`.trim());

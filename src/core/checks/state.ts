@@ -4,7 +4,7 @@
  */
 import type { Capabilities } from '../capabilities.js';
 import type { Database } from '../db.js';
-import { quoteIdent, quoteQualified, type QualifiedName } from '../identifiers.js';
+import { dottedName, quoteIdent, quoteQualified, type QualifiedName } from '../identifiers.js';
 import type { Partition } from '../partitions.js';
 import type { CronJob } from '../schedule.js';
 import { readSql } from '../sql-files.js';
@@ -59,18 +59,13 @@ export interface PartmanConfig {
   readonly infiniteTimePartitions: boolean;
 }
 
-/** pg_partman names tables `schema.table`, unquoted. */
-export function partmanLabel(table: QualifiedName): string {
-  return `${table.schema}.${table.name}`;
-}
-
 export async function readPartmanConfig(db: Database, caps: Capabilities, table: QualifiedName): Promise<PartmanConfig | null> {
   const partman = caps.extensions.pg_partman;
   if (!partman.installed || !partman.schema) return null;
   const [row] = await db.query<{ control: string; partition_interval: string; premake: number; retention: string | null; retention_schema: string | null; retention_keep_table: boolean; infinite_time_partitions: boolean }>(
     `SELECT control, partition_interval, premake, retention, retention_schema, retention_keep_table, infinite_time_partitions
        FROM ${quoteIdent(partman.schema)}.part_config WHERE parent_table = $1`,
-    [partmanLabel(table)],
+    [dottedName(table)],
   );
   if (!row) return null;
   return {

@@ -2,17 +2,20 @@
  * The checks `partkit verify` runs for one configured table: its shape, month coverage, the
  * default partition, registration, retention and indexes. Each failure says what to run.
  */
-import type { Capabilities, TableState } from '../capabilities.js';
-import type { Config, Strategy, TableConfig } from '../config.js';
-import type { Database } from '../db.js';
-import { quoteIdent, quoteLiteral, quoteQualified } from '../identifiers.js';
-import { sameInterval } from '../intervals.js';
-import { controlTypeOf, coveredMonth, currentMonth, listPartitions, monthKey, type Month, type Partition } from '../partitions.js';
-import { readSql } from '../sql-files.js';
-import { countRows, readArchivedMonths, readManagedTable, readPartmanConfig, type ManagedTable, type PartmanConfig } from './state.js';
-import { fail, fromProblems, pass, warn, type CheckResult } from './types.js';
-import { partkitCommand } from '../shell.js';
-import { readTimeIndex, timeIndexAdvice } from '../time-index.js';
+import type { Capabilities, TableState } from '../core/capabilities.js';
+import type { Config, Strategy, TableConfig } from '../core/config.js';
+import type { Database } from '../core/db.js';
+import { displayName, quoteIdent, quoteLiteral, quoteQualified } from '../core/identifiers.js';
+import { sameInterval } from '../core/intervals.js';
+import { controlTypeOf, coveredMonth, currentMonth, listPartitions, monthKey, type Month, type Partition } from '../core/partitions.js';
+import { readSql } from '../core/sql-files.js';
+import { countRows, readArchivedMonths, readManagedTable, readPartmanConfig, type ManagedTable, type PartmanConfig } from '../core/checks/state.js';
+import { fail, fromProblems, pass, warn, type CheckResult } from '../core/checks/types.js';
+import { partkitCommand } from '../core/shell.js';
+import { readTimeIndex, timeIndexAdvice } from '../core/time-index.js';
+import { strategyOf } from '../strategies/index.js';
+import { kitNotInstalled } from '../core/kit.js';
+import { missingTableProblem, tableShapeProblems } from '../core/table-shape.js';
 
 export interface TableCheckOptions {
   /** Rows tolerated in the default partition. */
@@ -43,26 +46,11 @@ function monthOf(index: number): Month {
   return { year: Math.floor(index / 12), month: (index % 12) + 1 };
 }
 
-function qualified(partition: Pick<Partition, 'schema' | 'name'>): string {
-  return `${partition.schema}.${partition.name}`;
-}
-
-/** exists, partitioned by RANGE on the control column, primary key includes it. */
+/** exists, partitioned by RANGE on the control column, primary key includes it: the one shape validator's verdict. */
 function checkShape(label: string, table: TableConfig, state: TableState): CheckResult {
-  const column = table.controlColumn;
-  const name = quoteQualified(table.name);
-  if (!state.exists) return fail(label, 'partitioned', `${label} does not exist: run \`partkit provision\` (it creates the Semibot tables; create any other table PARTITION BY RANGE (${column}) first).`);
-  if (state.relkind === 'r') return fail(label, 'partitioned', `${label} is a plain table, not partitioned: run \`partkit migrate\` to move it to a table partitioned by RANGE (${column}).`);
-  if (state.relkind !== 'p') return fail(label, 'partitioned', `${label} is not a table (relkind ${state.relkind}): point the config at the real table.`);
-  const problems: string[] = [];
-  if (!state.controlColumn.exists) problems.push(`${label} has no column ${column}: fix "controlColumn" in the config`);
-  else if (!controlTypeOf(state.controlColumn.type)) problems.push(`${label}.${column} is ${state.controlColumn.type}: partkit needs timestamptz, timestamp or date`);
-  if (state.partitionStrategy !== 'range' || state.partitionKey.join(',') !== column) {
-    problems.push(`${label} is partitioned by ${state.partitionStrategy?.toUpperCase()} (${state.partitionKey.join(', ')}), not by RANGE (${column}): recreate it partitioned by RANGE (${column}) and move the rows over`);
-  }
-  if (!state.primaryKey) problems.push(`${label} has no primary key: add one that includes ${column}, e.g. ALTER TABLE ${name} ADD PRIMARY KEY (id, ${quoteIdent(column)})`);
-  else if (!state.primaryKeyIncludesControl) problems.push(`${label}'s primary key (${state.primaryKey.join(', ')}) does not include ${column}: recreate it as PRIMARY KEY (${[...state.primaryKey, column].join(', ')})`);
-  return fromProblems(label, 'partitioned', problems, `partitioned by RANGE (${column}); primary key (${state.primaryKey?.join(', ')})`);
+  if (!state.exists) return fail(label, 'partitioned', missingTableProblem(state, table));
+  const problems = tableShapeProblems(state, table, { requirePrimaryKey: true });
+  return fromProblems(label, 'partitioned', problems, `partitioned by RANGE (${table.controlColumn}); primary key (${state.primaryKey?.join(', ')})`);
 }
 
 interface DetachedMonth {
@@ -108,7 +96,7 @@ function checkCoverage(facts: TableFacts, config: Config, now: Date, detached: r
     if (month) covered.add(month);
     else {
       problems.push(
-        `${qualified(partition)} covers ${partition.lower ?? '?'} to ${partition.upper ?? '?'} (${table.timeZone}), not one month from midnight on the 1st: detach it (ALTER TABLE ${quoteQualified(table.name)} DETACH PARTITION ${quoteQualified(partition)}), run \`partkit maintain\`, and insert its rows back through ${label}`,
+        `${displayName(partition)} covers ${partition.lower ?? '?'} to ${partition.upper ?? '?'} (${table.timeZone}), not one month from midnight on the 1st: detach it (ALTER TABLE ${quoteQualified(table.name)} DETACH PARTITION ${quoteQualified(partition)}), run \`partkit maintain\`, and insert its rows back through ${label}`,
       );
     }
   }
@@ -149,10 +137,10 @@ async function checkDefault(db: Database, facts: TableFacts, kitSchema: string, 
     return fail(
       label,
       'default-partition',
-      `${qualified(partition)} holds ${rows >= limit ? `at least ${rows}` : rows} row(s)${options.maxDefaultRows > 0 ? `, more than the ${options.maxDefaultRows} allowed by --max-default-rows` : ''}: run \`partkit maintain\` to move them into their months`,
+      `${displayName(partition)} holds ${rows >= limit ? `at least ${rows}` : rows} row(s)${options.maxDefaultRows > 0 ? `, more than the ${options.maxDefaultRows} allowed by --max-default-rows` : ''}: run \`partkit maintain\` to move them into their months`,
     );
   }
-  return pass(label, 'default-partition', `${qualified(partition)} holds ${rows} row(s)${options.maxDefaultRows > 0 ? ` (up to ${options.maxDefaultRows} allowed)` : ''}`);
+  return pass(label, 'default-partition', `${displayName(partition)} holds ${rows} row(s)${options.maxDefaultRows > 0 ? ` (up to ${options.maxDefaultRows} allowed)` : ''}`);
 }
 
 /** managed_table and (for partman) part_config say what the config says. */
@@ -160,7 +148,7 @@ function checkRegistration(facts: TableFacts, caps: Capabilities, config: Config
   const { label, table, managed, partConfig } = facts;
   const kit = config.kitSchema;
   const provision = `\`${partkitCommand(config.strategy === 'auto' ? ['provision'] : ['provision', '--strategy', config.strategy])}\``;
-  if (!caps.kit.installed) return fail(label, 'registration', `partkit's objects are not installed in schema ${kit}: run ${provision}`);
+  if (!caps.kit.installed) return fail(label, 'registration', `${kitNotInstalled(kit)}: run ${provision}`);
   if (!managed) return fail(label, 'registration', `${label} is not registered in ${kit}.managed_table: run ${provision}`);
   const problems: string[] = [];
   const differs = (where: string, what: string, found: unknown, wanted: unknown) => problems.push(`${where} has ${what} ${found ?? 'none'}, the config ${wanted ?? 'none'}`);
@@ -171,28 +159,12 @@ function checkRegistration(facts: TableFacts, caps: Capabilities, config: Config
   if (!sameInterval(managed.retention, table.retention)) differs(`${kit}.managed_table`, 'retention', managed.retention, table.retention);
   if (managed.archiveSchema !== table.archiveSchema) differs(`${kit}.managed_table`, 'archive schema', managed.archiveSchema, table.archiveSchema);
   if (managed.timeZone !== table.timeZone) differs(`${kit}.managed_table`, 'time zone', managed.timeZone, table.timeZone);
-  const partman = caps.extensions.pg_partman;
-  if (managed.strategy === 'partman') {
-    if (!partman.installed) {
-      problems.push(`strategy is partman but pg_partman is not installed in this database: install it (\`partkit doctor\` says how) or run \`partkit provision --strategy plpgsql\``);
-    } else if (!partConfig) {
-      problems.push(`${label} has no row in ${partman.schema}.part_config`);
-    } else {
-      const where = `${partman.schema}.part_config`;
-      if (partConfig.control !== table.controlColumn) differs(where, 'control', partConfig.control, table.controlColumn);
-      if (!sameInterval(partConfig.interval, table.interval)) differs(where, 'partition_interval', partConfig.interval, table.interval);
-      if (partConfig.premake !== table.premake) differs(where, 'premake', partConfig.premake, table.premake);
-      if (!sameInterval(partConfig.retention, table.retention)) differs(where, 'retention', partConfig.retention, table.retention);
-      if ((partConfig.retentionSchema ?? null) !== archiveSchema) differs(where, 'retention_schema', partConfig.retentionSchema, archiveSchema);
-      if (!partConfig.retentionKeepTable) problems.push(`${where} has retention_keep_table false, so pg_partman would drop old months instead of moving them to ${archiveSchema ?? 'the archive schema'}`);
-      if (!partConfig.infiniteTimePartitions) problems.push(`${where} has infinite_time_partitions false, so pg_partman stops making months while no new rows arrive`);
-    }
-  } else if (partConfig) {
-    problems.push(`${label} is managed by the plpgsql strategy but also has a row in ${partman.schema}.part_config, so two maintainers would act on it: run \`partkit provision --strategy partman\`, or delete that row`);
-  }
+  const strategy = strategyOf(managed.strategy);
+  problems.push(...strategy.registrationProblems({ label, table, partConfig, caps }));
   if (problems.length > 0) return fail(label, 'registration', `${problems.join('; ')}: run ${provision} to apply the config`);
   const retention = table.retention ? `retention ${table.retention} into ${archiveSchema}` : 'no retention';
-  return pass(label, 'registration', `${managed.strategy}: ${managed.strategy === 'partman' ? `${partman.schema}.part_config and ` : ''}${kit}.managed_table match the config (monthly, premake ${table.premake}, ${retention}, ${table.timeZone})`);
+  const extra = strategy.extraRegistry(caps);
+  return pass(label, 'registration', `${managed.strategy}: ${extra ? `${extra} and ` : ''}${kit}.managed_table match the config (monthly, premake ${table.premake}, ${retention}, ${table.timeZone})`);
 }
 
 /** No attached month lies wholly before now − retention. */
@@ -205,7 +177,7 @@ async function checkRetention(db: Database, facts: TableFacts, kitSchema: string
   // Both are wall-clock 'YYYY-MM-DD HH24:MI:SS' in the table's zone, so text order is time order.
   const old = facts.partitions.filter((p) => !p.isDefault && p.upper !== null && p.upper <= cutoff);
   if (old.length === 0) return pass(label, 'retention', `no attached month ends before ${cutoff} ${table.timeZone} (now − ${table.retention})${late}`);
-  const names = old.map((p) => `${coveredMonth(p) ?? `${p.lower} to ${p.upper}`} (${qualified(p)})`);
+  const names = old.map((p) => `${coveredMonth(p) ?? `${p.lower} to ${p.upper}`} (${displayName(p)})`);
   return fail(
     label,
     'retention',
