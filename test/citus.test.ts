@@ -173,5 +173,43 @@ for (const strategy of ['partman', 'plpgsql'] as const) {
       expect(restored.exitCode, restored.stderr).toBe(0);
       expect(await rowsOf('public."Restored Usage"')).toEqual(original);
     });
+
+    it('purge drops exported archived months on every worker: no shard of them is left', async () => {
+      const { rows: archived } = await db.query<{ name: string }>(
+        `SELECT c.oid::regclass::text AS name FROM pg_class c WHERE c.relnamespace = 'partkit_archive'::regnamespace AND c.relname LIKE 'usage_records%' AND c.relkind = 'r' ORDER BY 1`,
+      );
+      const shards = new Map<string, string[]>();
+      for (const { name } of archived) {
+        const { rows } = await db.query<{ shard: string }>(`SELECT shard_name(logicalrelid, shardid) AS shard FROM pg_dist_shard WHERE logicalrelid = $1::regclass`, [name]);
+        shards.set(name, rows.map((row) => row.shard));
+        for (const worker of [0, 1]) {
+          const { rows: present } = await db.workerQuery<{ n: number }>(worker, 'SELECT count(to_regclass(s))::int AS n FROM unnest($1::text[]) s', [rows.map((row) => row.shard)]);
+          expect(present[0]!.n, `${name} on worker ${worker}`).toBeGreaterThan(0);
+        }
+      }
+      const purging = writeConfig(`purge-${strategy}`, { strategy, defaults: { purge: { enabled: true, after: '13 months' } }, tables: SEMIBOT_DISTRIBUTED });
+      // purge.after is stored at registration: provision with it, then maintain.
+      const provisioned = await runPartkit(['provision', '--config', purging, '--database-url', db.url]);
+      expect(provisioned.exitCode, provisioned.stderr).toBe(0);
+      const result = await runPartkit(['maintain', '--json', '--config', purging, '--database-url', db.url]);
+      expect(result.exitCode, `${result.stderr}\n${result.stdout}`).toBe(0);
+      const gone = [];
+      for (const { name } of archived) {
+        const { rows } = await db.query<{ exists: boolean }>('SELECT to_regclass($1) IS NOT NULL AS exists', [name]);
+        if (rows[0]!.exists) continue;
+        gone.push(name);
+        for (const worker of [0, 1]) {
+          const { rows: present } = await db.workerQuery<{ n: number }>(worker, 'SELECT count(to_regclass(s))::int AS n FROM unnest($1::text[]) s', [shards.get(name)]);
+          expect(present[0]!.n, `${name} on worker ${worker}`).toBe(0);
+        }
+      }
+      expect(gone.length).toBeGreaterThanOrEqual(1);
+    });
+
+    it('bench runs on the coordinator', async () => {
+      const result = await runPartkit(['bench', '--json', '--rows', '10000', '--months', '4', '--reps', '1', '--insert-rows', '1000', '--database-url', db.url]);
+      expect(result.exitCode, result.stderr).toBe(0);
+      expect(result.stdout).toMatch(/"queries"/);
+    });
   });
 }
