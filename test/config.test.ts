@@ -22,6 +22,18 @@ describe('configuration', () => {
     }
   });
 
+  it('distribution: per table or in defaults, null keeps a table local, colocateWith defaults to "default"', () => {
+    const config = resolveConfig(
+      {
+        defaults: { distribution: { column: 'organization_id' } },
+        tables: [{ name: 'public.messages', distribution: { column: 'session_id', colocateWith: 'none' } }, { name: 'public.usage_records' }, { name: 'public.api_key_logs', distribution: null }],
+      },
+      'test',
+    );
+    expect(config.tables.map((table) => table.distribution)).toEqual([{ column: 'session_id', colocateWith: 'none' }, { column: 'organization_id', colocateWith: 'default' }, null]);
+    expect(resolveConfig({}, 'test').tables.every((table) => table.distribution === null)).toBe(true);
+  });
+
   it('applies defaults and per-table overrides, and parses quoted names', () => {
     const config = resolveConfig(
       {
@@ -58,6 +70,10 @@ describe('configuration', () => {
     ['a newline in a time zone', { defaults: { timeZone: 'UTC\n' } }, /field "defaults\.timeZone": contains the control character U\+000A/],
     ['a newline in the schedule', { maintenance: { schedule: '0 * * * *\nDROP TABLE public.y;' } }, /field "maintenance\.schedule": contains the control character U\+000A/],
     ['a newline in retention', { defaults: { retention: '12 months\n' } }, /field "defaults\.retention": contains the control character U\+000A/],
+    // Citus (src/citus/): the column is required, unknown keys and self co-location are refused.
+    ['a distribution without a column', { tables: [{ name: 'messages', distribution: { colocateWith: 'default' } }] }, /field "tables\[0\]\.distribution\.column"/],
+    ['an unknown key in distribution', { defaults: { distribution: { column: 'session_id', shards: 8 } } }, /field "defaults\.distribution".*unknown key "shards"/],
+    ['a table co-located with itself', { tables: [{ name: 'public.messages', distribution: { column: 'session_id', colocateWith: 'messages' } }] }, /field "tables\[0\]\.distribution\.colocateWith": a table cannot be co-located with itself/],
   ];
 
   for (const [label, content, field] of invalid) {
@@ -106,7 +122,7 @@ describe('configuration', () => {
     const shown = JSON.parse(result.stdout);
     expect(shown.source).toBe(file);
     expect(shown.tables).toEqual([
-      { name: 'app."Odd Logs"', controlColumn: 'created_at', interval: '1 month', premake: 6, retention: '12 months', archiveSchema: 'partkit_archive', purgeAfter: '3 years', timeZone: 'Asia/Shanghai' },
+      { name: 'app."Odd Logs"', controlColumn: 'created_at', interval: '1 month', premake: 6, retention: '12 months', archiveSchema: 'partkit_archive', purgeAfter: '3 years', timeZone: 'Asia/Shanghai', distribution: null },
     ]);
     const text = await runPartkit(['config', 'show']);
     expect(text.stdout).toMatch(/public\.messages: monthly on created_at, premake 4, retention 12 months into partkit_archive, purge off, zone UTC/);
@@ -140,7 +156,7 @@ describe('configuration', () => {
     expect(schema.additionalProperties).toBe(false);
     expect(Object.keys(schema.properties).sort()).toEqual(['$schema', 'archiveExport', 'archiveSchema', 'defaults', 'kitSchema', 'maintenance', 'partmanSchema', 'strategy', 'tables']);
     expect(Object.keys(schema.properties.archiveExport!.properties!).sort()).toEqual(['dirMode', 'fileMode']);
-    expect(Object.keys(schema.properties.defaults!.properties!).sort()).toEqual(['archive', 'controlColumn', 'interval', 'premake', 'purge', 'retention', 'timeZone']);
+    expect(Object.keys(schema.properties.defaults!.properties!).sort()).toEqual(['archive', 'controlColumn', 'distribution', 'interval', 'premake', 'purge', 'retention', 'timeZone']);
     expect(schema.properties.defaults!.additionalProperties).toBe(false);
     // The README's full example is accepted by the validator, key for key.
     const readme = readFileSync(path.join(REPO_DIR, 'README.md'), 'utf8');

@@ -10,6 +10,7 @@ import type { Database } from '../core/db.js';
 import { requiredGrants, type RequiredGrant } from '../core/grants.js';
 import { tableShapeProblems } from '../core/table-shape.js';
 import { readTimeIndex, timeIndexAdvice } from '../core/time-index.js';
+import { citusDoctor, renderCitusDoctor, type CitusDoctorReport } from '../citus/report.js';
 
 export interface DoctorReport {
   readonly server: Capabilities['server'];
@@ -24,6 +25,8 @@ export interface DoctorReport {
   readonly advice: readonly string[];
   /** Every right provision needs from this user (for this strategy and scheduler), with the GRANT and whether the user has it. */
   readonly grants: readonly RequiredGrant[];
+  /** Citus: installed? coordinator? active workers? and each table's distribution (src/citus/). */
+  readonly citus: CitusDoctorReport;
   readonly tables: readonly {
     /** The display name, as in every command's JSON. */
     readonly table: string;
@@ -64,6 +67,7 @@ export async function doctor(db: Database, config: Config, strategy?: Config['st
     reasons: decision.reasons,
     advice: decision.advice,
     grants: await requiredGrants(db, caps, decision, config),
+    citus: citusDoctor(caps),
     tables: caps.tables.map((table, index) => ({
       table: table.name,
       exists: table.exists,
@@ -92,6 +96,7 @@ export function renderDoctor(report: DoctorReport): string {
     `user       ${report.user.name}${report.user.superuser ? ' (superuser)' : ''}${report.user.adminRoles.length ? ` member of ${report.user.adminRoles.join(', ')}` : ''}`,
     `extension  ${extensionLine('pg_partman', report.extensions.pg_partman)}`,
     `extension  ${extensionLine('pg_cron', cron)}; ${cron.preloaded ? `preloaded, cron.database_name = ${cron.databaseName}` : 'not in shared_preload_libraries'}`,
+    ...renderCitusDoctor(report.citus),
     `kit schema ${report.kit.schema}: ${report.kit.installed ? 'installed' : 'not installed'}`,
     '',
     `strategy   ${report.strategy}`,

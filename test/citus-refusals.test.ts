@@ -1,0 +1,100 @@
+/**
+ * `distribution` that cannot be honoured is refused before anything changes: a column the table
+ * lacks, a server without Citus, a primary key without the distribution column (with the DDL that
+ * fixes it; once it is run, provision distributes the table). The table name has a space and
+ * capitals, the column too.
+ */
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { createCitusDatabase, describeCitus, type CitusDatabase } from './helpers/citus.js';
+import { createTestDatabase, describeTarget, runPartkit, type TestDatabase } from './helpers/targets.js';
+
+const configDir = mkdtempSync(path.join(tmpdir(), 'partkit-citus-refusals-'));
+
+function writeConfig(name: string, content: unknown): string {
+  const file = path.join(configDir, `${name}.json`);
+  writeFileSync(file, JSON.stringify(content));
+  return file;
+}
+
+/** What provision would have created or registered: none of it may exist after a refusal. */
+const FOOTPRINT = `SELECT (SELECT count(*)::int FROM pg_namespace WHERE nspname IN ('partkit', 'partman', 'partkit_archive')) AS schemas,
+                          (SELECT count(*)::int FROM pg_class WHERE relname IN ('messages', 'execution_logs', 'api_key_logs', 'usage_records')) AS tables,
+                          (SELECT count(*)::int FROM pg_inherits) AS partitions`;
+
+describeCitus('distribution refused on Citus, nothing changed', () => {
+  let db: CitusDatabase;
+  beforeAll(async () => {
+    db = await createCitusDatabase();
+    await db.query(`CREATE TABLE public."Chat Log" (id bigint GENERATED ALWAYS AS IDENTITY, "Session Id" uuid NOT NULL, body text, created_at timestamptz NOT NULL DEFAULT now(), PRIMARY KEY (id, created_at)) PARTITION BY RANGE (created_at)`);
+  });
+  afterAll(() => db?.drop());
+
+  const distributedCount = async () => (await db.query<{ n: number }>('SELECT count(*)::int AS n FROM pg_dist_partition')).rows[0]!.n;
+
+  it('a distribution column the template lacks: exit 2, naming the columns it has', async () => {
+    const before = (await db.query(FOOTPRINT)).rows[0];
+    const config = writeConfig('no-column-template', { tables: [{ name: 'public.messages', distribution: { column: 'tenant_id' } }] });
+    const result = await runPartkit(['provision', '--config', config, '--database-url', db.url]);
+    expect(result.exitCode, result.stderr).toBe(2);
+    expect(result.stderr).toMatch(/tables\[0\]\.distribution\.column.*no column "tenant_id".*session_id/);
+    expect((await db.query(FOOTPRINT)).rows[0]).toEqual(before);
+    expect(await distributedCount()).toBe(0);
+  });
+
+  it('a distribution column an existing table lacks: exit 4', async () => {
+    const before = (await db.query(FOOTPRINT)).rows[0];
+    const config = writeConfig('no-column-table', { defaults: { distribution: { column: 'Tenant Id' } }, tables: [{ name: 'public."Chat Log"' }] });
+    const result = await runPartkit(['provision', '--config', config, '--database-url', db.url]);
+    expect(result.exitCode, result.stderr).toBe(4);
+    expect(result.stderr).toMatch(/public\.Chat Log has no column "Tenant Id" to distribute by \(field "defaults\.distribution\.column"/);
+    expect((await db.query(FOOTPRINT)).rows[0]).toEqual(before);
+    expect(await distributedCount()).toBe(0);
+  });
+
+  it('a primary key without the distribution column: exit 4 with the exact DDL; after running it, provision distributes the table', async () => {
+    const before = (await db.query(FOOTPRINT)).rows[0];
+    const config = writeConfig('pk', { tables: [{ name: 'public."Chat Log"', distribution: { column: 'Session Id' } }] });
+    const result = await runPartkit(['provision', '--config', config, '--database-url', db.url]);
+    expect(result.exitCode, result.stderr).toBe(4);
+    const ddl = 'ALTER TABLE "public"."Chat Log" DROP CONSTRAINT "Chat Log_pkey", ADD PRIMARY KEY ("id", "created_at", "Session Id");';
+    expect(result.stderr).toContain(ddl);
+    expect((await db.query(FOOTPRINT)).rows[0]).toEqual(before);
+    expect(await distributedCount()).toBe(0);
+
+    await db.query(ddl);
+    const fixed = await runPartkit(['provision', '--json', '--config', config, '--database-url', db.url]);
+    expect(fixed.exitCode, fixed.stderr).toBe(0);
+    const { rows } = await db.query<{ column: string; months: number }>(
+      `SELECT column_to_column_name(logicalrelid, partkey) AS column,
+              (SELECT count(*)::int FROM pg_dist_partition p JOIN pg_inherits i ON i.inhrelid = p.logicalrelid WHERE i.inhparent = 'public."Chat Log"'::regclass) AS months
+         FROM pg_dist_partition WHERE logicalrelid = 'public."Chat Log"'::regclass`,
+    );
+    expect(rows[0]!.column).toBe('Session Id');
+    expect(rows[0]!.months).toBeGreaterThanOrEqual(5);
+    const verified = await runPartkit(['verify', '--config', config, '--database-url', db.url]);
+    expect(verified.exitCode, verified.stdout).toBe(0);
+    const again = await runPartkit(['provision', '--json', '--config', config, '--database-url', db.url]);
+    expect((JSON.parse(again.stdout) as { changes: number }).changes).toBe(0);
+  });
+});
+
+describeTarget('pg17-partman5', 'distribution on a server without Citus', () => {
+  let db: TestDatabase;
+  beforeAll(async () => {
+    db = await createTestDatabase('pg17-partman5');
+  });
+  afterAll(() => db?.drop());
+
+  it('is refused with exit 4 and the reason, nothing changed', async () => {
+    const before = (await db.query(FOOTPRINT)).rows[0];
+    const config = writeConfig('non-citus', { tables: [{ name: 'public.messages', distribution: { column: 'session_id' } }] });
+    const result = await runPartkit(['provision', '--config', config, '--database-url', db.url]);
+    expect(result.exitCode, result.stderr).toBe(4);
+    expect(result.stderr).toMatch(/has no citus extension/);
+    expect(result.stderr).toMatch(/Nothing was changed/);
+    expect((await db.query(FOOTPRINT)).rows[0]).toEqual(before);
+  });
+});
