@@ -9,11 +9,10 @@ import type { Capabilities } from '../core/capabilities.js';
 import { settingField, type Config, type TableConfig } from '../core/config.js';
 import type { Database } from '../core/db.js';
 import { ConfigError, MissingCapabilityError } from '../core/errors.js';
-import { parseQualifiedName, quoteIdent, quoteQualified } from '../core/identifiers.js';
+import { displayName, parseQualifiedName, quoteIdent, quoteQualified } from '../core/identifiers.js';
 import { sqlStep, type SqlStep, type Step } from '../core/plan.js';
 import { readSql } from '../core/sql-files.js';
 import { tableTemplate } from '../core/table-templates.js';
-import { tableLabel } from '../strategies/registration.js';
 
 /** Where a table's `distribution` was written, for messages. */
 function distributionField(table: TableConfig): string {
@@ -60,7 +59,7 @@ async function columnsOf(db: Database, table: TableConfig): Promise<string[]> {
 export async function checkDistribution(db: Database, caps: Capabilities, config: Config): Promise<void> {
   const wanted = config.tables.map((table, index) => ({ table, index, distribution: table.distribution ?? null })).filter((entry) => entry.distribution !== null);
   if (wanted.length === 0) return;
-  const labels = wanted.map(({ table }) => `${tableLabel(table)} (${distributionField(table)})`).join(', ');
+  const labels = wanted.map(({ table }) => `${displayName(table.name)} (${distributionField(table)})`).join(', ');
   if (!caps.citus.installed) {
     throw new MissingCapabilityError(
       `The config distributes ${labels} with Citus, but database ${caps.database} has no citus extension: a table can only be sharded across workers on a Citus coordinator.`,
@@ -79,7 +78,7 @@ export async function checkDistribution(db: Database, caps: Capabilities, config
     const column = distribution!.column;
     const state = caps.tables[index]!;
     const citusTable = caps.citus.tables[index];
-    const label = tableLabel(table);
+    const label = displayName(table.name);
     if (!state.exists) {
       const template = tableTemplate(table);
       if (template && !template.columns.includes(column)) {
@@ -159,7 +158,7 @@ export function planDistribute(caps: Capabilities, table: TableConfig, index: nu
   const distribution = table.distribution ?? null;
   if (distribution === null) return [];
   if (caps.citus.tables[index]?.parent?.method === 'h') return [];
-  const label = tableLabel(table);
+  const label = displayName(table.name);
   return [
     sqlStep(
       `distribute ${label} by ${distribution.column} across the Citus workers (colocate_with ${distribution.colocateWith}); its months follow it`,
@@ -197,7 +196,7 @@ export function distributionNotes(caps: Capabilities, config: Config): Distribut
         : `colocate_with ${distribution.colocateWith}`,
       `months by range on ${table.controlColumn} on every worker, made and archived by the coordinator's maintenance`,
     ];
-    notes.push({ table: tableLabel(table), required, chosen });
+    notes.push({ table: displayName(table.name), required, chosen });
   }
   return notes;
 }

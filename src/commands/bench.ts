@@ -9,6 +9,7 @@ import { renderBench } from '../bench/render.js';
 import { runBench, type BenchReport } from '../bench/run.js';
 import { renderSvg } from '../bench/svg.js';
 import { runCommand, type GlobalOptions } from '../core/context.js';
+import { run } from '../core/runner.js';
 import { quoteQualified } from '../core/identifiers.js';
 import { planPartitionCreate } from './partition-create.js';
 import { provision } from './provision.js';
@@ -104,7 +105,7 @@ export const benchCommand: CommandModule<GlobalOptions, BenchArgs> = {
           bar: progressBar(),
           partitionTable: async (db, config, months) => {
             const provisioned = await provision(db, config, { scheduler: 'external' });
-            await db.applyPlan((await planPartitionCreate(db, config, quoteQualified(config.tables[0]!.name), months)).plan);
+            await run(db, (await planPartitionCreate(db, config, quoteQualified(config.tables[0]!.name), months)).plan, { dryRun: false });
             return { strategy: provisioned.strategy };
           },
         });

@@ -82,11 +82,11 @@ describe('plpgsql planTable', () => {
     const cfg = config({ name: ODD, premake: 2 });
     const steps = plpgsqlStrategy.planTable(context(cfg, now), input(cfg)) as SqlStep[];
     expect(steps.map((step) => step.description)).toEqual([
-      'record plpgsql settings of My Schema.Odd "Name" Tbl in partkit.managed_table',
-      'create the default partition of My Schema.Odd "Name" Tbl',
-      'create partition My Schema.Odd "Name" Tbl 2026-12',
-      'create partition My Schema.Odd "Name" Tbl 2027-01',
-      'create partition My Schema.Odd "Name" Tbl 2027-02',
+      'record plpgsql settings of "My Schema"."Odd ""Name"" Tbl" in partkit.managed_table',
+      'create the default partition of "My Schema"."Odd ""Name"" Tbl"',
+      'create partition "My Schema"."Odd ""Name"" Tbl" 2026-12',
+      'create partition "My Schema"."Odd ""Name"" Tbl" 2027-01',
+      'create partition "My Schema"."Odd ""Name"" Tbl" 2027-02',
     ]);
     for (const step of steps.slice(1)) {
       expect(step.sql).not.toContain('Odd');
@@ -123,8 +123,8 @@ describe('plpgsql planTable', () => {
       managed: desiredManagedRow(context(before, now), input(before), 'plpgsql'),
     });
     expect(plpgsqlStrategy.planTable(ctx, existing).map((step) => step.description)).toEqual([
-      'update plpgsql settings of My Schema.Odd "Name" Tbl in partkit.managed_table',
-      'create partition My Schema.Odd "Name" Tbl 2027-03',
+      'update plpgsql settings of "My Schema"."Odd ""Name"" Tbl" in partkit.managed_table',
+      'create partition "My Schema"."Odd ""Name"" Tbl" 2027-03',
     ]);
   });
 });
