@@ -1,3 +1,6 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { adminQuery, createRole, createTestDatabase, describeTarget, runPartkit, target, type TargetName, type TestDatabase } from './helpers/targets.js';
 
@@ -182,5 +185,30 @@ describe('doctor without any server', () => {
   it('fails with exit 3 when nothing listens at the libpq default', async () => {
     const result = await runPartkit(['doctor'], { env: { PGHOST: '127.0.0.1', PGPORT: '2' } });
     expect(result.exitCode).toBe(3);
+  });
+});
+
+describeTarget('bare18', 'doctor on mixed-case tables with spaces and quotes', () => {
+  const partitioned = '"My Schema"."Odd ""Name"" Tbl"';
+  const plain = '"My Schema"."Plain Old Tbl"';
+  let db: TestDatabase;
+  let config: string;
+  beforeAll(async () => {
+    db = await createTestDatabase('bare18');
+    await db.query(`CREATE SCHEMA "My Schema"`);
+    await db.query(`CREATE TABLE ${partitioned} (id bigint, "Created At" timestamptz NOT NULL, PRIMARY KEY (id, "Created At")) PARTITION BY RANGE ("Created At")`);
+    await db.query(`CREATE TABLE ${plain} (id bigint PRIMARY KEY, "Created At" timestamptz NOT NULL)`);
+    config = path.join(mkdtempSync(path.join(tmpdir(), 'partkit-doctor-')), 'partkit.json');
+    writeFileSync(config, JSON.stringify({ defaults: { controlColumn: 'Created At' }, tables: [{ name: partitioned }, { name: plain }, { name: '"My Schema"."Not There"' }] }));
+  });
+  afterAll(() => db?.drop());
+
+  it('finds each table by its exact spelling and says which is partitioned', async () => {
+    const report = await doctorJson(db.url, ['--config', config]);
+    expect(report.tables.map((t) => [t.name, t.exists, t.partitioned])).toEqual([
+      [partitioned, true, true],
+      [plain, true, false],
+      ['"My Schema"."Not There"', false, false],
+    ]);
   });
 });

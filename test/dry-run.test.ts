@@ -1,5 +1,8 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { createTestDatabase, describeTarget, psql, runPartkit, type TargetName, type TestDatabase } from './helpers/targets.js';
+import { attachedPartitions, createTestDatabase, describeTarget, psql, runPartkit, type TargetName, type TestDatabase } from './helpers/targets.js';
 
 async function kitFootprint(db: TestDatabase) {
   const { rows } = await db.query<{ schemas: number; tables: number }>(
@@ -46,3 +49,31 @@ for (const name of ['bare18', 'pg15-partman4'] as TargetName[]) {
     });
   });
 }
+
+describeTarget('bare18', '--dry-run of a mixed-case table with spaces and quotes', () => {
+  const odd = `"My 'Odd' Schema"."Odd ""Name"" Tbl"`;
+  let db: TestDatabase;
+  let config: string;
+  beforeAll(async () => {
+    db = await createTestDatabase('bare18');
+    await db.query(`CREATE SCHEMA "My 'Odd' Schema"`);
+    await db.query(`CREATE TABLE ${odd} (id bigint, "Created At" timestamptz NOT NULL, PRIMARY KEY (id, "Created At")) PARTITION BY RANGE ("Created At")`);
+    config = path.join(mkdtempSync(path.join(tmpdir(), 'partkit-dry-run-')), 'partkit.json');
+    writeFileSync(config, JSON.stringify({ tables: [{ name: odd, controlColumn: 'Created At' }] }));
+  });
+  afterAll(() => db?.drop());
+
+  it('prints a script that psql applies as printed; provision afterwards plans nothing', async () => {
+    const dry = await runPartkit(['provision', '--dry-run', '--scheduler', 'external', '--config', config, '--database-url', db.url]);
+    expect(dry.exitCode, dry.stderr).toBe(0);
+    expect(await attachedPartitions(db, odd)).toEqual([]);
+    const applied = await psql('bare18', db, dry.stdout);
+    expect(applied.exitCode, applied.stderr).toBe(0);
+    const kids = await attachedPartitions(db, odd);
+    expect(kids.map((k) => k.schema)).toEqual(Array(6).fill("My 'Odd' Schema"));
+    expect(kids.at(-1)!.name).toBe('Odd "Name" Tbl_default');
+    const second = await runPartkit(['provision', '--json', '--scheduler', 'external', '--config', config, '--database-url', db.url]);
+    expect(second.exitCode, second.stderr).toBe(0);
+    expect(JSON.parse(second.stdout).changes).toBe(0);
+  });
+});

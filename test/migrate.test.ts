@@ -62,8 +62,57 @@ for (const name of ['bare18', 'pg17-partman5'] as TargetName[]) {
           created_at timestamptz NOT NULL DEFAULT now())`);
       await db.query(`INSERT INTO events (kind, created_at) SELECT 'k' || (g % 7), now() - (g % 540) * interval '1 day' FROM generate_series(1, ${EVENTS}) g`);
       await db.query(`CREATE VIEW recent_events AS SELECT id, kind, created_at FROM events WHERE created_at > now() - interval '7 days'`);
+      phase = 'seeded';
     });
     afterAll(() => db?.drop());
+
+    /*
+     * Each `it` starts from the phase the one before it leaves, so that the file reads as the
+     * migration does. reach() brings the database there from wherever it is, through the same
+     * commands and writes (unchecked), so any one `it` also runs alone (`-t`); in a whole-file run
+     * it finds the phase reached and does nothing.
+     */
+    const PHASES = ['seeded', 'prepped', 'filled', 'swapped', 'written after swap', 'swapped twice'] as const;
+    type Phase = (typeof PHASES)[number];
+    let phase: Phase = 'seeded';
+    const cli = (args: string[]) => partkit(db, [...args, '--json'], { config });
+    const writeLateRows = async () => {
+      await db.query(`INSERT INTO messages (session_id, role, content) SELECT gen_random_uuid(), 'user', 'late ' || g FROM generate_series(1, 50) g`);
+      await db.query(`INSERT INTO events (kind) SELECT 'late' FROM generate_series(1, 10)`);
+    };
+    const writeAfterSwap = async () => {
+      await db.query(`INSERT INTO events (kind) VALUES ('after swap')`);
+      await db.query(`INSERT INTO messages (session_id, role, content) VALUES (gen_random_uuid(), 'user', 'after swap')`);
+    };
+    const advance: Record<Exclude<Phase, 'seeded'>, () => Promise<unknown>> = {
+      prepped: async () => {
+        for (const table of ['messages', 'events']) await cli(['migrate', 'prep', table]);
+      },
+      filled: async () => {
+        await cli(['migrate', 'fill', 'messages', '--batch-size', '3000']);
+        await cli(['migrate', 'fill', 'events']);
+      },
+      swapped: async () => {
+        await writeLateRows();
+        for (const table of ['messages', 'events']) await cli(['migrate', 'swap', table]);
+        await cli(['provision', '--scheduler', 'external']);
+      },
+      'written after swap': writeAfterSwap,
+      'swapped twice': async () => {
+        await cli(['migrate', 'unswap', 'events']);
+        await db.query(`INSERT INTO events (kind) VALUES ('after unswap')`);
+        await cli(['migrate', 'swap', 'events']);
+        await cli(['migrate', 'unswap', 'messages']);
+        await cli(['migrate', 'swap', 'messages']);
+      },
+    };
+    async function reach(wanted: Phase): Promise<void> {
+      while (PHASES.indexOf(phase) < PHASES.indexOf(wanted)) {
+        const next = PHASES[PHASES.indexOf(phase) + 1] as Exclude<Phase, 'seeded'>;
+        await advance[next]();
+        phase = next;
+      }
+    }
 
     it('prep creates <table>_partitioned with the indexes, a widened primary key and the months of the data; a second run changes nothing', async () => {
       const dry = await runPartkit(['migrate', 'prep', 'public.messages', '--dry-run', '--config', config, '--database-url', db.url]);
@@ -92,9 +141,11 @@ for (const name of ['bare18', 'pg17-partman5'] as TargetName[]) {
       // The original is untouched.
       expect(await count(db, 'SELECT count(*)::int AS n FROM messages')).toBe(MESSAGES);
       expect(await relkind(db, 'messages')).toBe('r');
+      phase = 'prepped';
     });
 
     it('fill copies every row in batches; a second fill copies none', async () => {
+      await reach('prepped');
       const first = await partkit(db, ['migrate', 'fill', 'messages', '--batch-size', '3000', '--json'], { config });
       expect(first.json).toMatchObject({ rowsCopied: MESSAGES, state: 'filled' });
       // Contiguous heap-block ranges, sized from --batch-size and adapted to the time a batch takes.
@@ -110,11 +161,12 @@ for (const name of ['bare18', 'pg17-partman5'] as TargetName[]) {
       expect(events.json.rowsCopied).toBe(EVENTS);
       expect(await count(db, 'SELECT count(*)::int AS n FROM messages_partitioned')).toBe(MESSAGES);
       expect(await count(db, 'SELECT count(*)::int AS n FROM messages_default')).toBe(0);
+      phase = 'filled';
     });
 
     it('swap copies the rows written since the fill, renames, and warns about the view; provision then adopts the tables', async () => {
-      await db.query(`INSERT INTO messages (session_id, role, content) SELECT gen_random_uuid(), 'user', 'late ' || g FROM generate_series(1, 50) g`);
-      await db.query(`INSERT INTO events (kind) SELECT 'late' FROM generate_series(1, 10)`);
+      await reach('filled');
+      await writeLateRows();
       const dry = await runPartkit(['migrate', 'swap', 'messages', '--dry-run', '--config', config, '--database-url', db.url]);
       expect(dry.exitCode, dry.stderr).toBe(0);
       expect(dry.stdout).toMatch(/BEGIN;[\s\S]*LOCK TABLE public\.messages, public\.messages_partitioned IN ACCESS EXCLUSIVE MODE;[\s\S]*RENAME TO "messages_retired";[\s\S]*COMMIT;/);
@@ -147,9 +199,11 @@ for (const name of ['bare18', 'pg17-partman5'] as TargetName[]) {
         expect(await count(db, `SELECT count(*)::int AS n FROM partman.part_config WHERE parent_table IN ('public.messages', 'public.events')`)).toBe(2);
       }
       expect(await count(db, `SELECT count(*)::int AS n FROM partkit.managed_table WHERE parent_table IN ('messages', 'events') AND strategy = $1`, [strategy])).toBe(2);
+      phase = 'swapped';
     });
 
     it('after the swap: same rows, each in its month, indexes present, the identity sequence continues', async () => {
+      await reach('swapped');
       expect(await count(db, 'SELECT count(*)::int AS n FROM messages')).toBe(MESSAGES + 50);
       expect(await count(db, 'SELECT count(*)::int AS n FROM messages_retired')).toBe(MESSAGES + 50);
       expect(await count(db, 'SELECT count(*)::int AS n FROM events')).toBe(EVENTS + 10);
@@ -163,12 +217,13 @@ for (const name of ['bare18', 'pg17-partman5'] as TargetName[]) {
       );
       expect(child.rows[0]!.n).toBeGreaterThan(2 * 19);
       const max = await count(db, 'SELECT max(id)::int AS n FROM events');
-      const { rows } = await db.query<{ id: string }>(`INSERT INTO events (kind) VALUES ('after swap') RETURNING id`);
-      expect(Number(rows[0]!.id)).toBeGreaterThan(max);
-      await db.query(`INSERT INTO messages (session_id, role, content) VALUES (gen_random_uuid(), 'user', 'after swap')`);
+      await writeAfterSwap();
+      expect(await count(db, `SELECT max(id)::int AS n FROM events WHERE kind = 'after swap'`)).toBeGreaterThan(max);
+      phase = 'written after swap';
     });
 
     it('unswap puts the original back with the rows written since the swap; swap again', async () => {
+      await reach('written after swap');
       const undone = await partkit(db, ['migrate', 'unswap', 'events', '--json'], { config });
       expect(undone.json).toMatchObject({ state: 'unswapped' });
       expect(Number(undone.json.drained) + Number(undone.json.caughtUp)).toBe(1);
@@ -190,9 +245,11 @@ for (const name of ['bare18', 'pg17-partman5'] as TargetName[]) {
       expect(await count(db, `SELECT count(*)::int AS n FROM messages WHERE content = 'after swap'`)).toBe(1);
       await partkit(db, ['migrate', 'swap', 'messages', '--json'], { config });
       expect((await partkit(db, ['provision', '--scheduler', 'external', '--json'], { config })).json.changes).toBe(0);
+      phase = 'swapped twice';
     });
 
     it('drop needs --yes, checks a sample of both sides, then drops the original and the capture', async () => {
+      await reach('swapped twice');
       const asked = await partkit(db, ['migrate', 'drop', 'messages', '--json'], { config, expectedExit: 2 });
       expect(asked.json).toMatchObject({ state: 'would drop', changes: 0 });
       expect(await relkind(db, 'messages_retired')).toBe('r');

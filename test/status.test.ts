@@ -174,3 +174,33 @@ describe('status helpers', () => {
     expect(formatBytes(24 * 1024 * 1024)).toBe('24 MB');
   });
 });
+
+for (const { target, strategy } of [variants[0]!, variants[2]!]) {
+  describeTarget(target, `status of a mixed-case table with spaces and quotes, ${strategy} strategy on ${target}`, () => {
+    const odd = '"My Schema"."Odd ""Name"" Tbl"';
+    const oddConfig = path.join(workDir, `odd-${target}.json`);
+    let db: TestDatabase;
+    beforeAll(async () => {
+      db = await createTestDatabase(target, { kit: true });
+      await db.query(`ALTER DATABASE "${db.name}" SET TimeZone = 'UTC'`);
+      await db.query(`CREATE SCHEMA "My Schema"`);
+      await db.query(`CREATE TABLE ${odd} (id bigint, "Created At" timestamptz NOT NULL, PRIMARY KEY (id, "Created At")) PARTITION BY RANGE ("Created At")`);
+      writeFileSync(oddConfig, JSON.stringify({ strategy, maintenance: { schedule: '0 3 1 1 *' }, tables: [{ name: odd, controlColumn: 'Created At' }] }));
+    });
+    afterAll(() => db?.drop());
+
+    it('names the table, its months and its default as they are spelled, in text and --json', async () => {
+      await partkit(db, ['provision', '--scheduler', 'external'], { config: oddConfig });
+      await db.query(`INSERT INTO ${odd} (id, "Created At") VALUES (1, $1::timestamptz + interval '2 days')`, [`${monthOf(-1).date} 00:00:00+00`]);
+      const result = await runPartkit(['status', '--json', '--config', oddConfig, '--database-url', db.url]);
+      expect(result.exitCode, result.stderr).toBe(0);
+      const [table] = (JSON.parse(result.stdout) as StatusJson).tables;
+      expect(table).toMatchObject({ table: odd, exists: true, partitioned: true, strategy });
+      expect(table!.children.map((c) => [c.schema, c.month])).toEqual([0, 1, 2, 3, 4].map((i) => ['My Schema', monthOf(i).key]));
+      expect(table!.default).toMatchObject({ schema: 'My Schema', name: 'Odd "Name" Tbl_default', rows: 1 });
+      const text = await partkit(db, ['status'], { config: oddConfig });
+      expect(text.stdout).toContain(odd);
+      expect(text.stdout).toContain(monthOf(4).key);
+    });
+  });
+}

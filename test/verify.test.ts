@@ -449,3 +449,33 @@ function parseXml(xml: string): XmlElement {
   if (xml.slice(at).trim() !== '') throw new Error('content after the root element');
   return root;
 }
+
+describeTarget('bare18', 'verify a mixed-case table with spaces and quotes', () => {
+  const odd = '"My Schema"."Odd ""Name"" Tbl"';
+  const oddConfig = path.join(workDir, 'odd.json');
+  let db: TestDatabase;
+  beforeAll(async () => {
+    db = await createTestDatabase('bare18', { kit: true });
+    await db.query(`CREATE SCHEMA "My Schema"`);
+    await db.query(`CREATE TABLE ${odd} (id bigint, "Created At" timestamptz NOT NULL, PRIMARY KEY (id, "Created At")) PARTITION BY RANGE ("Created At")`);
+    writeFileSync(oddConfig, JSON.stringify({ tables: [{ name: odd, controlColumn: 'Created At' }] }));
+    await partkit(db, ['provision', '--scheduler', 'external'], { config: oddConfig });
+    await partkit(db, ['maintain'], { config: oddConfig });
+  });
+  afterAll(() => db?.drop());
+
+  it('passes every table check under the name as spelled, and names it when a month goes missing', async () => {
+    const verify = () => partkit(db, ['verify', '--json', '--scheduler', 'external'], { config: oddConfig, expectedExit: null });
+    const passed = await verify();
+    expect(passed.exitCode, passed.stdout).toBe(0);
+    const checks = passed.json.checks as Check[];
+    expect(checks.filter((c) => c.table === odd).map((c) => c.check)).toEqual(TABLE_CHECKS);
+    const { year, month } = monthOf(2);
+    await db.query(`DROP TABLE "My Schema"."Odd ""Name"" Tbl_y${year}m${String(month).padStart(2, '0')}"`);
+    const failed = await verify();
+    expect(failed.exitCode).toBe(1);
+    const coverage = (failed.json.checks as Check[]).find((c) => c.table === odd && c.check === 'coverage');
+    expect(coverage).toMatchObject({ ok: false });
+    expect(coverage!.detail).toContain(monthOf(2).key);
+  });
+});
