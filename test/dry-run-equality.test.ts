@@ -3,7 +3,8 @@
  * with --dry-run and once for real with PARTKIT_LOG_SQL (every statement the runner sends, as a
  * script line); the statements must be the same, in the same order. Comments and psql
  * meta-commands (\set, \connect) are not statements. Mixed-case names with spaces throughout.
- * On the plpgsql fallback (bare18).
+ * On the plpgsql fallback (bare18). Not covered: a whole-table fill (its block ranges adapt to how
+ * long a batch takes, and its progress note carries the rate), which migrate.test.ts runs.
  */
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -81,6 +82,12 @@ describeTarget('bare18', 'every mutating command runs exactly the statements its
       );
       expect(printed).toMatch(/archive_export/);
       expect(ran.filter((line) => line.includes('drop_exported_archive'))).toHaveLength(4);
+    });
+
+    it('archive restore --into (the table and its COPY in one transaction, as printed)', async () => {
+      const { ran } = await sameStatements(['archive', 'restore', CHAT, '--month', monthOf(-8).key, '--from', path.join(work, 'cold'), '--into', 'public."Chat Log, back"'], chatConfig);
+      expect(ran.some((line) => line.startsWith('COPY "public"."Chat Log, back"'))).toBe(true);
+      expect((await db.query<{ n: number }>(`SELECT count(*)::int AS n FROM public."Chat Log, back"`)).rows[0]!.n).toBe(5);
     });
   });
 
