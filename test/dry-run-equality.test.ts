@@ -120,3 +120,26 @@ describeTarget('bare18', 'every mutating command runs exactly the statements its
     });
   });
 });
+
+describeTarget('pg17-partman5', 'provision on pg_partman 5.2 with a pg_cron job runs exactly what its --dry-run printed, in both databases', () => {
+  let db: TestDatabase;
+  beforeAll(async () => {
+    db = await createTestDatabase('pg17-partman5');
+    await db.query(`CREATE TABLE ${CHAT} (id bigint NOT NULL, "Body" text, created_at timestamptz NOT NULL, PRIMARY KEY (id, created_at)) PARTITION BY RANGE (created_at)`);
+  });
+  afterAll(() => db?.drop());
+
+  it('provision (pg_partman, the kit, and the job in pg_cron\'s database)', async () => {
+    const common = ['--config', chatConfig, '--database-url', db.url];
+    const dry = await runPartkit(['provision', '--dry-run', ...common]);
+    expect(dry.exitCode, dry.stderr).toBe(0);
+    expect(dry.stdout).toMatch(/\\connect "postgres"[\s\S]*cron\.schedule_in_database/);
+    const log = path.join(work, 'pg17-provision.sql');
+    writeFileSync(log, '');
+    const applied = await runPartkit(['provision', ...common], { env: { PARTKIT_LOG_SQL: log } });
+    expect(applied.exitCode, applied.stderr).toBe(0);
+    const ran = statements(readFileSync(log, 'utf8'));
+    expect(ran.some((line) => line.startsWith('SELECT cron.schedule_in_database('))).toBe(true);
+    expect(ran).toEqual(statements(dry.stdout));
+  });
+});
