@@ -18,7 +18,7 @@ import { requireKit } from '../core/kit.js';
 import { strategyOf } from '../strategies/index.js';
 import { displayName, parseQualifiedName, quoteIdent, quoteLiteral, quoteQualified, type QualifiedName } from '../core/identifiers.js';
 import { shellQuote } from '../core/shell.js';
-import { renderPlan, sqlStep, type SqlStep } from '../core/plan.js';
+import { renderPlan, sqlComment, sqlStep, type SqlStep } from '../core/plan.js';
 import { run, underRunLock } from '../core/runner.js';
 import { hashTap } from './csv.js';
 import { monthKeys, parseManifest, type ArchiveManifest } from './manifest.js';
@@ -198,16 +198,20 @@ async function restoreLocked(db: Database, config: Config, options: ArchiveResto
   const [version] = await db.query<{ n: number }>(`SELECT current_setting('server_version_num')::int AS n`);
   // PostgreSQL 15+ checks that the header names the columns in order; older servers skip it.
   const header = (version?.n ?? 0) >= 150000 ? 'HEADER MATCH' : 'HEADER';
+  // The table and its rows in one transaction (Database.copyIn): nothing is left behind by a bad file.
+  const load = `load ${displayName(destination)}`;
   const create = options.attach
     ? sqlStep(
         `create ${displayName(destination)} like ${displayName(parent)}`,
         `CREATE TABLE ${quoteQualified(destination)} (LIKE ${quoteQualified(parent)} INCLUDING DEFAULTS INCLUDING CONSTRAINTS)`,
+        { group: load },
       )
     : sqlStep(
         `create ${displayName(destination)} with the ${manifest.columns.length} columns of the export`,
         `CREATE TABLE ${quoteQualified(destination)} (${manifest.columns.map((column) => `${quoteIdent(column.name)} ${column.type}`).join(', ')})`,
+        { group: load },
       );
-  const copy = sqlStep(`load ${manifest.rows} rows from ${file} (sha256 ${manifest.sha256})`, `COPY ${quoteQualified(destination)} (${columns}) FROM STDIN WITH (FORMAT csv, ${header})`);
+  const copy = sqlStep(`load ${manifest.rows} rows from ${file} (sha256 ${manifest.sha256})`, `COPY ${quoteQualified(destination)} (${columns}) FROM STDIN WITH (FORMAT csv, ${header})`, { group: load });
   const attachSteps: SqlStep[] = [];
   if (options.attach && bounds) {
     const key = quoteIdent(bounds.control_column);
@@ -305,5 +309,6 @@ export function renderArchiveRestore(result: ArchiveRestoreResult): string {
   const head = result.dryRun
     ? `archive restore (dry run: nothing changed): ${result.table} ${result.month} would be loaded from ${result.file} into ${result.into}${result.attached ? ' and attached' : ''}`
     : `archive restore: ${result.table} ${result.month}: ${result.rows} rows from ${result.file} in ${result.into}${result.attached ? ', attached' : ''}; rows and sha256 match the manifest`;
-  return result.dryRun ? `${head}\n${result.plan}` : head;
+  // A dry run prints a script (stdout may go to psql): the summary as a comment, then the steps.
+  return result.dryRun ? `${sqlComment(head)}\n${result.plan}` : head;
 }

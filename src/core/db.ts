@@ -231,23 +231,26 @@ export class Database {
    * when verify returns, so a file that does not check out leaves nothing behind.
    */
   async copyIn(load: { readonly before: readonly SqlStep[]; readonly copy: SqlStep; readonly source: Readable; readonly verify: (rows: number) => Promise<void> | void }): Promise<number> {
-    const running = { step: load.before[0] ?? load.copy };
+    // The same walk as every plan: the steps must share a group, so they make one transaction.
+    const units = walkPlan({ steps: [...load.before, load.copy] }, this.options.lockTimeout);
+    if (units.length !== 1 || !units[0]!.transactional) throw new Error('internal: the steps of a load must share one group (one transaction)');
+    const running: { step: Step } = { step: load.before[0] ?? load.copy };
     for (const step of [...load.before, load.copy]) this.options.log.info(`• ${step.description}`);
-    await this.client.query('BEGIN');
+    let rows = 0;
     try {
-      await this.client.query(`SET LOCAL lock_timeout = ${quoteLiteral(this.options.lockTimeout)}`);
-      for (const step of load.before) {
-        running.step = step;
-        this.options.log.debug(inlineParams(step.sql, step.params));
-        await this.client.query(step.sql, step.params as unknown[] | undefined);
+      for (const statement of units[0]!.statements) {
+        if (statement.step) running.step = statement.step;
+        // The load is checked before it commits: a file that does not check out leaves nothing behind.
+        if (statement.control === 'commit') await load.verify(rows);
+        this.logStatement(statement);
+        if (statement.step === load.copy) {
+          const stream = this.client.query(copyFrom(load.copy.sql));
+          await pipeline(load.source, stream);
+          rows = Number(stream.rowCount ?? 0);
+          continue;
+        }
+        await this.client.query(statement.sql, statement.params as unknown[] | undefined);
       }
-      running.step = load.copy;
-      this.options.log.debug(load.copy.sql);
-      const stream = this.client.query(copyFrom(load.copy.sql));
-      await pipeline(load.source, stream);
-      const rows = Number(stream.rowCount ?? 0);
-      await load.verify(rows);
-      await this.client.query('COMMIT');
       return rows;
     } catch (error) {
       await this.client.query('ROLLBACK').catch(() => undefined);

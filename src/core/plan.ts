@@ -1,5 +1,6 @@
 /**
- * Plans are values: a list of steps that can be printed (--dry-run) or applied, never both.
+ * Plans are values: a list of steps that can be printed (--dry-run) or applied, never both,
+ * through the one runner (src/core/runner.ts).
  * Nothing in a plan runs while it is built.
  */
 import { UsageError } from './errors.js';
@@ -80,8 +81,9 @@ function terminated(sql: string): string {
  * What runs together: a migrations step alone; a non-transactional step alone (even inside a
  * group: it cannot share a transaction block, and every step must still run); otherwise
  * consecutive transactional steps of one `group` on one database, in one transaction.
- * renderPlan and the executor (Database.applyPlan) both split plans with this, so the script
- * --dry-run prints and what apply runs cannot drift apart.
+ * walkPlan splits plans with this, and both sinks (renderPlan, Database.applyPlan) consume that
+ * one walk, so the script --dry-run prints and what apply runs cannot drift apart. Steps that a
+ * command runs as separate plans must not share a group when one plan holds them all (a dry run).
  */
 export function planUnits(steps: readonly Step[]): Step[][] {
   const units: Step[][] = [];

@@ -219,7 +219,8 @@ export async function drainSteps(db: Database, options: Parameters<typeof drain>
   let remaining = await backlog(db, options.capture);
   const steps: SqlStep[] = [];
   for (let round = 0; round < (options.maxRounds ?? Number.POSITIVE_INFINITY); round += 1) {
-    steps.push(...replaySteps({ ...options, limit: options.batch, isolated: true }));
+    // Each round is a transaction of its own, as drain runs it: a group per round keeps them apart in one plan.
+    steps.push(...replaySteps({ ...options, group: `${options.group} (round ${round + 1})`, limit: options.batch, isolated: true }));
     const replayed = Math.min(options.batch, remaining);
     remaining -= replayed;
     if (replayed < options.batch && remaining <= (options.until ?? 0)) break;

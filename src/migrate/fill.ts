@@ -270,7 +270,9 @@ async function dryRunFill(
   },
 ): Promise<Plan> {
   const { options, whole, capture, group, base } = input;
-  const replay = () => replaySteps({ ...input.replay, limit: options.batchSize, isolated: true });
+  // Each replay is a transaction of its own, as the loops run them: a group per replay keeps them apart in one plan.
+  let replays = 0;
+  const replay = (limit = options.batchSize) => replaySteps({ ...input.replay, group: `${input.replay.group} (${(replays += 1)})`, limit, isolated: true });
   const steps: SqlStep[] = [];
   let state = input.state;
   let number = 0;
@@ -296,7 +298,7 @@ async function dryRunFill(
     position = upTo ?? position;
     if (!whole && upTo === null) break;
   }
-  steps.push(...replaySteps({ ...input.replay, limit: Math.max(options.batchSize, 1000), isolated: true }));
+  steps.push(...replay(Math.max(options.batchSize, 1000)));
   return { steps };
 }
 
