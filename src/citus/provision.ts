@@ -9,7 +9,7 @@ import type { Capabilities } from '../core/capabilities.js';
 import { settingField, type Config, type TableConfig } from '../core/config.js';
 import type { Database } from '../core/db.js';
 import { ConfigError, MissingCapabilityError } from '../core/errors.js';
-import { displayName, parseQualifiedName, quoteIdent, quoteQualified } from '../core/identifiers.js';
+import { displayName, parseQualifiedName, quoteIdent, quoteQualified, type QualifiedName } from '../core/identifiers.js';
 import { sqlStep, type SqlStep, type Step } from '../core/plan.js';
 import { readSql } from '../core/sql-files.js';
 import { tableTemplate } from '../core/table-templates.js';
@@ -199,4 +199,27 @@ export function distributionNotes(caps: Capabilities, config: Config): Distribut
     notes.push({ table: displayName(table.name), required, chosen });
   }
   return notes;
+}
+
+/**
+ * For `migrate prep`: the distribution column the partitioned copy must be distributed by, or
+ * null for a local copy. Refuses (exit 4, before anything changes) a `distribution` on a server
+ * without Citus or on a worker.
+ */
+export function migrationDistributionColumn(caps: Capabilities, table: TableConfig, label: string): string | null {
+  const distribution = table.distribution ?? null;
+  if (distribution === null) return null;
+  if (!caps.citus.installed || !caps.citus.coordinator) {
+    throw new MissingCapabilityError(
+      `The config distributes ${label} by ${distribution.column} with Citus, but database ${caps.database} ${caps.citus.installed ? 'is on a Citus worker, not the coordinator' : 'has no citus extension'} (nothing was changed).`,
+      'Point --database-url at the Citus coordinator, or remove "distribution" from the config to migrate into a local partitioned table.',
+    );
+  }
+  return distribution.column;
+}
+
+/** For `migrate prep`: what happens to the distribution, and when. */
+export function citusMigrationNote(table: TableConfig, label: string): string {
+  const column = table.distribution!.column;
+  return `Citus: the partitioned copy's primary key includes ${column} (Citus requires the distribution column in every unique key); the copy stays a local table through fill, swap and unswap, whose change capture uses triggers that Citus does not allow on a distributed table. After \`partkit migrate drop\`, \`partkit provision\` distributes ${label} by ${column} in place (create_distributed_table copies the rows to the workers; writes to the table wait while it does).`;
 }

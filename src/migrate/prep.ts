@@ -20,6 +20,7 @@ import { strategyOf } from '../strategies/index.js';
 import { captureName, CAPTURE_TRIGGERS, createCaptureSteps, readCapture } from './capture.js';
 import { fromClause } from './copy.js';
 import { describeArchive, monthsToArchive, type ArchivedMonth } from './retention.js';
+import { citusMigrationNote, migrationDistributionColumn } from '../citus/provision.js';
 import { checkControlColumn, checkDerivedName, inspectMigration, primaryKey, readColumns, readDependents, readGrants, readIndexes, readOutgoingForeignKeys, type MigrationInspection } from './inspect.js';
 
 /** More months than this from one table's data is almost certainly a bogus timestamp (year 1970 or 2999). */
@@ -155,7 +156,9 @@ export async function planPrep(db: Database, config: Config, input: string, opti
   const targetMethods = new Set(targetIndexes.map((index) => `${index.isUnique ? 'unique ' : ''}${index.method ?? index.definition}`));
 
   // Pitfall 4: a unique index on a partitioned table must contain the partition key.
-  const pkAfter = pk.keyNames.includes(column) ? [...pk.keyNames] : [...pk.keyNames, column];
+  // Citus: a distributed table's primary key must include its distribution column as well.
+  const distributionColumn = migrationDistributionColumn(caps, settings, label);
+  const pkAfter = [...new Set([...pk.keyNames, column, ...(distributionColumn === null ? [] : [distributionColumn])])];
   const widened = pkAfter.length !== pk.keyNames.length;
   if (!targetIndexes.some((index) => index.isPrimary)) {
     steps.push(
@@ -311,6 +314,10 @@ export async function planPrep(db: Database, config: Config, input: string, opti
   if (security?.enabled) steps.push(step(`row-level security enabled on ${names.partitioned.name}, as on ${label}`, `ALTER TABLE ${target} ENABLE ROW LEVEL SECURITY`));
   if (security?.forced) steps.push(step(`row-level security forced on ${names.partitioned.name}, as on ${label}`, `ALTER TABLE ${target} FORCE ROW LEVEL SECURITY`));
 
+  // Citus: the copy stays local until the swap is done, because the swap captures changes with triggers on the
+  // new table (so that unswap loses nothing) and Citus refuses triggers on distributed tables; provision then
+  // distributes it in place. Its primary key already includes the distribution column, so provision can.
+  if (distributionColumn !== null) notes.push(citusMigrationNote(settings, label));
   notes.push(
     `registration is left to \`partkit provision\` after \`${partkitCommand(['migrate', 'swap', label])}\`: pg_partman and partkit record tables by name, and the swap renames ${names.partitioned.name} to ${names.table.name}. Children are named for strategy ${strategy} so that provision adopts them.`,
   );
