@@ -205,7 +205,7 @@ describeTarget('bare18', 'doctor on mixed-case tables with spaces and quotes', (
 
   it('finds each table by its exact spelling and says which is partitioned', async () => {
     const report = await doctorJson(db.url, ['--config', config]);
-    expect(report.tables.map((t) => [t.name, t.exists, t.partitioned])).toEqual([
+    expect(report.tables.map((t) => [t.table, t.exists, t.partitioned])).toEqual([
       [partitioned, true, true],
       [plain, true, false],
       ['"My Schema"."Not There"', false, false],

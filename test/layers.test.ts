@@ -20,6 +20,7 @@ const LAYERS: Readonly<Record<string, number>> = {
   verify: 2,
   demo: 2,
   bench: 2,
+  citus: 2,
   commands: 3,
   // src/cli.ts and src/index.ts
   '': 4,

@@ -8,7 +8,7 @@ import { fail, pass, type CheckResult } from '../core/checks/types.js';
 import type { TableConfig } from '../core/config.js';
 import { displayName } from '../core/identifiers.js';
 import { partkitCommand } from '../core/shell.js';
-import { describeRelation, type CitusRelation } from './state.js';
+import { describeRelation, type CitusRelation } from '../core/citus.js';
 
 export interface CitusDoctorReport {
   readonly installed: boolean;

@@ -3,7 +3,7 @@
  * table. Read-only. The strategy (partman or plpgsql) and scheduler (pg_cron or external) are
  * decided here, with the reasons.
  */
-import { inspectCitus, type CitusState } from '../citus/state.js';
+import { inspectCitus, type CitusState } from './citus.js';
 import type { Config, Strategy, TableConfig } from './config.js';
 import type { Database } from './db.js';
 import { displayName, dottedName, quoteIdent, type QualifiedName } from './identifiers.js';

@@ -2,10 +2,10 @@
  * Citus, read-only: whether the server has it, whether this node is the coordinator, how many
  * workers are active, and how each configured table (and each of its months) is distributed.
  */
-import type { Config } from '../core/config.js';
-import type { Database } from '../core/db.js';
-import { quoteQualified, type QualifiedName } from '../core/identifiers.js';
-import { readSql } from '../core/sql-files.js';
+import type { Config } from './config.js';
+import type { Database } from './db.js';
+import { quoteQualified, type QualifiedName } from './identifiers.js';
+import { readSql } from './sql-files.js';
 
 export interface CitusServer {
   readonly installed: boolean;
