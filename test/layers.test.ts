@@ -41,7 +41,7 @@ function layerOf(file: string): string {
 }
 
 /** Relative imports and re-exports of one file (type-only ones included: they bind layers too), as absolute .ts paths. */
-export function importsOf(file: string, text = readFileSync(file, 'utf8')): string[] {
+function importsOf(file: string, text = readFileSync(file, 'utf8')): string[] {
   const found: string[] = [];
   const pattern = /^\s*(?:import|export)\s[^;]*?from\s+'(\.{1,2}\/[^']+)'/gms;
   for (const match of text.matchAll(pattern)) {
