@@ -97,4 +97,14 @@ describeTarget('pg17-partman5', 'distribution on a server without Citus', () => 
     expect(result.stderr).toMatch(/Nothing was changed/);
     expect((await db.query(FOOTPRINT)).rows[0]).toEqual(before);
   });
+
+  it('migrate prep with a distribution is refused with exit 4, nothing changed', async () => {
+    await db.query(`CREATE TABLE public."Chat Log" (id uuid PRIMARY KEY DEFAULT gen_random_uuid(), "Session Id" uuid NOT NULL, created_at timestamptz NOT NULL DEFAULT now())`);
+    const config = writeConfig('non-citus-migrate', { tables: [{ name: 'public."Chat Log"', distribution: { column: 'Session Id' } }] });
+    const result = await runPartkit(['migrate', 'prep', 'public."Chat Log"', '--config', config, '--database-url', db.url]);
+    expect(result.exitCode, result.stderr).toBe(4);
+    expect(result.stderr).toMatch(/has no citus extension \(nothing was changed\)/);
+    const { rows } = await db.query<{ n: number }>(`SELECT count(*)::int AS n FROM pg_class WHERE relname LIKE 'Chat Log%' AND relname <> 'Chat Log' AND relname <> 'Chat Log_pkey'`);
+    expect(rows[0]!.n).toBe(0);
+  });
 });
