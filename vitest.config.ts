@@ -15,14 +15,14 @@ export default defineConfig({
       {
         extends: true,
         // In-process tests of pure code (planners, identifiers, CSV): no server, so no global set-up.
-        test: { name: 'unit', include: ['test/unit/**/*.test.ts'] },
+        test: { name: 'unit', include: ['test/unit/**/*.test.ts', 'test/cron.test.ts'] },
       },
       {
         extends: true,
         test: {
           name: 'targets',
           include: ['test/**/*.test.ts'],
-          exclude: ['test/unit/**'],
+          exclude: ['test/unit/**', 'test/cron.test.ts'],
           // Starts the real PostgreSQL servers (test/targets/) once per run and stops them afterwards.
           globalSetup: ['test/targets/global-setup.ts'],
         },

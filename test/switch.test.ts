@@ -1,3 +1,6 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { midMonth, monthOf } from './helpers/clock.js';
 import { attachedPartitions, createTestDatabase, describeTarget, runPartkit, type TargetName, type TestDatabase } from './helpers/targets.js';
@@ -153,3 +156,43 @@ for (const { name, major } of targets) {
     });
   });
 }
+
+describeTarget('pg17-partman5', 'switch a mixed-case table with spaces and quotes from the fallback to pg_partman 5.x', () => {
+  const odd = '"My Schema"."Odd ""Name"" Tbl"';
+  let db: TestDatabase;
+  let config: string;
+  beforeAll(async () => {
+    db = await createTestDatabase('pg17-partman5');
+    await db.query(`ALTER DATABASE "${db.name}" SET TimeZone = 'UTC'`);
+    await db.query(`CREATE SCHEMA "My Schema"`);
+    await db.query(`CREATE TABLE ${odd} (id bigint, "Created At" timestamptz NOT NULL, note text, PRIMARY KEY (id, "Created At")) PARTITION BY RANGE ("Created At")`);
+    config = path.join(mkdtempSync(path.join(tmpdir(), 'partkit-switch-')), 'partkit.json');
+    writeFileSync(config, JSON.stringify({ tables: [{ name: odd, controlColumn: 'Created At' }] }));
+  });
+  afterAll(() => db?.drop());
+
+  it('keeps every row, names the months as pg_partman does, and a second provision changes nothing', async () => {
+    const args = ['--scheduler', 'external', '--config', config];
+    expect((await provisionJson(db.url, ['--strategy', 'plpgsql', ...args])).strategy).toBe('plpgsql');
+    const { year, month } = monthOf(-2);
+    await db.query(`SELECT partkit.create_monthly_partition($1, $2, $3)`, [odd, year, month]);
+    let id = 0;
+    for (const offset of [-4, -4, -2, -2, 0, 1, 1]) await db.query(`INSERT INTO ${odd} (id, "Created At", note) VALUES ($1, $2, 'it''s "quoted"')`, [(id += 1), midMonth(offset)]);
+    // The month before the oldest child waits in the default.
+    expect(await count(db, `SELECT count(*) FROM ONLY "My Schema"."Odd ""Name"" Tbl_default"`)).toBe(2);
+
+    const switched = await provisionJson(db.url, ['--strategy', 'partman', ...args]);
+    expect(switched.strategy).toBe('partman');
+    const { rows: managed } = await db.query(`SELECT parent_schema, parent_table, strategy FROM partkit.managed_table`);
+    expect(managed).toEqual([{ parent_schema: 'My Schema', parent_table: 'Odd "Name" Tbl', strategy: 'partman' }]);
+    const names = (await attachedPartitions(db, odd)).filter((k) => k.lower !== null).map((k) => k.name);
+    expect(names).toEqual(expect.arrayContaining([-2, 0, 1, 2, 3, 4].map((i) => partmanName('Odd "Name" Tbl', i, 5))));
+    expect(names.filter((name) => /_y\d{4}m\d{2}$/.test(name))).toEqual([]);
+
+    const maintained = await runPartkit(['maintain', '--json', '--config', config, '--database-url', db.url]);
+    expect(maintained.exitCode, `${maintained.stderr}\n${maintained.stdout}`).toBe(0);
+    expect(await count(db, `SELECT count(*) FROM ONLY "My Schema"."Odd ""Name"" Tbl_default"`)).toBe(0);
+    expect(await count(db, `SELECT count(*) FROM ${odd} WHERE note = 'it''s "quoted"'`)).toBe(7);
+    expect((await provisionJson(db.url, ['--strategy', 'partman', ...args])).changes).toBe(0);
+  });
+});
