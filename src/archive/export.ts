@@ -241,7 +241,7 @@ export async function requireArchiveKit(db: Database, kit: string): Promise<void
 export async function archiveExport(db: Database, config: Config, options: ArchiveExportOptions): Promise<ArchiveExportResult> {
   if (!options.to) throw new UsageError('archive export needs --to DIR or s3://bucket/prefix, the cold storage.', 'For example: partkit archive export --to /mnt/cold/semibot');
   const dryRun = options.dryRun ?? false;
-  const target = openTarget(options.to, {
+  const target = await openTarget(options.to, {
     modes: { fileMode: options.fileMode ?? config.archiveExport.fileMode, dirMode: options.dirMode ?? config.archiveExport.dirMode },
     s3: options.s3,
   });

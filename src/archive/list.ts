@@ -78,7 +78,7 @@ export async function archiveList(db: Database, config: Config, options: Archive
     tables = tables.filter((table) => table.name.schema === wanted.schema && table.name.name === wanted.name);
     if (tables.length === 0) throw new UsageError(`${displayName(wanted)} is not in the config.`, 'Run partkit config to see the tables, or drop --table.');
   }
-  const target = options.from ? openTarget(options.from, { modes: { fileMode: config.archiveExport.fileMode, dirMode: config.archiveExport.dirMode }, s3: options.s3 }) : null;
+  const target = options.from ? await openTarget(options.from, { modes: { fileMode: config.archiveExport.fileMode, dirMode: config.archiveExport.dirMode }, s3: options.s3 }) : null;
   if (target?.root.startsWith('s3://')) await target.prepare();
   const kit = quoteIdent(config.kitSchema);
   const result: ListedTable[] = [];

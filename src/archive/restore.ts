@@ -100,7 +100,7 @@ async function restoreLocked(db: Database, config: Config, options: ArchiveResto
   const into = options.into ? parseQualifiedName(options.into) : null;
   const dryRun = options.dryRun ?? false;
   const kit = quoteIdent(config.kitSchema);
-  const target = openTarget(options.from, { modes: { fileMode: config.archiveExport.fileMode, dirMode: config.archiveExport.dirMode }, s3: options.s3 });
+  const target = await openTarget(options.from, { modes: { fileMode: config.archiveExport.fileMode, dirMode: config.archiveExport.dirMode }, s3: options.s3 });
   if (target.root.startsWith('s3://')) await target.prepare();
 
   // Inspect: the manifest, the table, the destination

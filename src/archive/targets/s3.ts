@@ -52,9 +52,6 @@ function requestTimeoutMs(env: NodeJS.ProcessEnv): number {
   return Number.isInteger(given) && given > 0 ? given : 120_000;
 }
 
-export function isS3Url(spec: string): boolean {
-  return /^s3:\/\//i.test(spec);
-}
 
 export function parseS3Url(spec: string): { bucket: string; prefix: string } {
   const match = /^s3:\/\/([^/]+)\/?(.*)$/i.exec(spec);
