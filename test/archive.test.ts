@@ -13,6 +13,7 @@ import { execa } from 'execa';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { cleanEnv, createTestDatabase, describeTarget, psql, REPO_DIR, runPartkit, type TargetName, type TestDatabase } from './helpers/targets.js';
 import { monthOf } from './helpers/clock.js';
+import { readCopyCsv } from './helpers/csv.js';
 
 const SCRIPT = path.join(REPO_DIR, 'docker', 'scripts', 'archive_old_data.sh');
 const TABLES = ['messages', 'usage_records'] as const;
@@ -69,39 +70,6 @@ interface MaintainJson {
 /** Rows inserted per month `back` months ago. */
 function rowsFor(table: Table, back: number): number {
   return table === 'messages' ? 3 + (back % 4) : 2 + (back % 3);
-}
-
-/** Splits CSV as COPY (FORMAT csv) writes it; an unquoted empty field is NULL. */
-function parseCsv(text: string): (string | null)[][] {
-  const records: (string | null)[][] = [];
-  let record: (string | null)[] = [];
-  let field = '';
-  let quoted = false;
-  let inQuotes = false;
-  for (let i = 0; i < text.length; i += 1) {
-    const char = text[i]!;
-    if (inQuotes) {
-      if (char === '"' && text[i + 1] === '"') {
-        field += '"';
-        i += 1;
-      } else if (char === '"') inQuotes = false;
-      else field += char;
-      continue;
-    }
-    if (char === '"') {
-      inQuotes = true;
-      quoted = true;
-    } else if (char === ',' || char === '\n') {
-      record.push(quoted || field !== '' ? field : null);
-      field = '';
-      quoted = false;
-      if (char === '\n') {
-        records.push(record);
-        record = [];
-      }
-    } else field += char;
-  }
-  return records;
 }
 
 const modeOf = (file: string) => statSync(file).mode & 0o777;
@@ -247,7 +215,7 @@ for (const [target, strategy] of [
           expect(manifest.sha256).toBe(sha256(file));
           expect(manifest.bytes).toBe(statSync(file).size);
           expect(Date.parse(manifest.exported_at)).not.toBeNaN();
-          const records = parseCsv(gunzipSync(readFileSync(file)).toString('utf8'));
+          const records = readCopyCsv(gunzipSync(readFileSync(file)).toString('utf8'));
           expect(records).toHaveLength(rowsFor(table, back) + 1);
           expect(records[0]).toEqual(manifest.columns.map((column) => column.name));
           if (table === 'messages') {
@@ -405,7 +373,7 @@ for (const [target, strategy] of [
         for (const back of [13, 14, 15]) {
           const manifest = readManifest(manifestOf(table, back));
           expect(sha256(fileOf(table, back))).toBe(manifest.sha256);
-          const records = parseCsv(gunzipSync(readFileSync(fileOf(table, back))).toString('utf8'));
+          const records = readCopyCsv(gunzipSync(readFileSync(fileOf(table, back))).toString('utf8'));
           expect(records.length - 1).toBe(manifest.rows);
           inFiles += manifest.rows;
         }
@@ -436,7 +404,7 @@ for (const [target, strategy] of [
       expect(restored.exitCode, restored.stderr).toBe(0);
       const manifest = readManifest(manifestOf('messages', 15));
       expect(await count('SELECT count(*) AS n FROM public."Restored Messages"')).toBe(manifest.rows);
-      const records = parseCsv(gunzipSync(readFileSync(fileOf('messages', 15))).toString('utf8')).slice(1);
+      const records = readCopyCsv(gunzipSync(readFileSync(fileOf('messages', 15))).toString('utf8')).slice(1);
       const contents = (await db.query<{ content: string }>(`SELECT content FROM public."Restored Messages"`)).rows.map((row) => row.content);
       expect(contents.sort()).toEqual(records.map((record) => record[3]).sort());
 

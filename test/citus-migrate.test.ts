@@ -10,7 +10,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { createCitusDatabase, describeCitus, type CitusDatabase } from './helpers/citus.js';
+import { createCitusDatabase, describeCitus, distributionOf, type CitusDatabase } from './helpers/citus.js';
 import { compareWithTruth, createTruthTable, startLiveWriter, TRUTH_TABLE } from './helpers/live-writer.js';
 import { runPartkit } from './helpers/targets.js';
 
@@ -73,13 +73,9 @@ describeCitus('migrate a plain table into a distributed partitioned table on Cit
     expect(oracle.truthRows).toBeGreaterThan(ROWS);
     expect({ missing: oracle.missing.length, resurrected: oracle.resurrected.length, stale: oracle.stale.length, duplicated: oracle.duplicated.length }).toEqual({ missing: 0, resurrected: 0, stale: 0, duplicated: 0 });
 
-    const { rows } = await db.query<{ column: string; months: number }>(
-      `SELECT column_to_column_name(logicalrelid, partkey) AS column,
-              (SELECT count(*)::int FROM pg_dist_partition p JOIN pg_inherits i ON i.inhrelid = p.logicalrelid WHERE i.inhparent = '${TABLE}'::regclass) AS months
-         FROM pg_dist_partition WHERE logicalrelid = '${TABLE}'::regclass`,
-    );
-    expect(rows[0]!.column).toBe('session_id');
-    expect(rows[0]!.months).toBeGreaterThanOrEqual(6);
+    const distribution = await distributionOf(db, TABLE);
+    expect(distribution.column).toBe('session_id');
+    expect(distribution.months).toBeGreaterThanOrEqual(6);
     const verified = await runPartkit(['verify', '--config', config, '--database-url', db.url]);
     expect(verified.exitCode, verified.stdout).toBe(0);
   });

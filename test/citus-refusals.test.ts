@@ -8,7 +8,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { createCitusDatabase, describeCitus, type CitusDatabase } from './helpers/citus.js';
+import { createCitusDatabase, describeCitus, distributionOf, type CitusDatabase } from './helpers/citus.js';
 import { createTestDatabase, describeTarget, runPartkit, type TestDatabase } from './helpers/targets.js';
 
 const configDir = mkdtempSync(path.join(tmpdir(), 'partkit-citus-refusals-'));
@@ -67,13 +67,9 @@ describeCitus('distribution refused on Citus, nothing changed', () => {
     await db.query(ddl);
     const fixed = await runPartkit(['provision', '--json', '--config', config, '--database-url', db.url]);
     expect(fixed.exitCode, fixed.stderr).toBe(0);
-    const { rows } = await db.query<{ column: string; months: number }>(
-      `SELECT column_to_column_name(logicalrelid, partkey) AS column,
-              (SELECT count(*)::int FROM pg_dist_partition p JOIN pg_inherits i ON i.inhrelid = p.logicalrelid WHERE i.inhparent = 'public."Chat Log"'::regclass) AS months
-         FROM pg_dist_partition WHERE logicalrelid = 'public."Chat Log"'::regclass`,
-    );
-    expect(rows[0]!.column).toBe('Session Id');
-    expect(rows[0]!.months).toBeGreaterThanOrEqual(5);
+    const distribution = await distributionOf(db, 'public."Chat Log"');
+    expect(distribution.column).toBe('Session Id');
+    expect(distribution.months).toBeGreaterThanOrEqual(5);
     const verified = await runPartkit(['verify', '--config', config, '--database-url', db.url]);
     expect(verified.exitCode, verified.stdout).toBe(0);
     const again = await runPartkit(['provision', '--json', '--config', config, '--database-url', db.url]);

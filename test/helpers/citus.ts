@@ -87,3 +87,13 @@ export async function createCitusDatabase(): Promise<CitusDatabase> {
     },
   };
 }
+
+/** How `table` (as SQL writes it) is distributed: its distribution column, and how many of its months are distributed tables. */
+export async function distributionOf(db: CitusDatabase, table: string): Promise<{ column: string | null; months: number }> {
+  const { rows } = await db.query<{ column: string | null; months: number }>(
+    `SELECT (SELECT column_to_column_name(logicalrelid, partkey) FROM pg_dist_partition WHERE logicalrelid = $1::regclass) AS column,
+            (SELECT count(*)::int FROM pg_dist_partition p JOIN pg_inherits i ON i.inhrelid = p.logicalrelid WHERE i.inhparent = $1::regclass) AS months`,
+    [table],
+  );
+  return rows[0] ?? { column: null, months: 0 };
+}
