@@ -49,7 +49,7 @@ describeCitus('distribution refused on Citus, nothing changed', () => {
     const config = writeConfig('no-column-table', { defaults: { distribution: { column: 'Tenant Id' } }, tables: [{ name: 'public."Chat Log"' }] });
     const result = await runPartkit(['provision', '--config', config, '--database-url', db.url]);
     expect(result.exitCode, result.stderr).toBe(4);
-    expect(result.stderr).toMatch(/public\.Chat Log has no column "Tenant Id" to distribute by \(field "defaults\.distribution\.column"/);
+    expect(result.stderr).toMatch(/public\."Chat Log" has no column "Tenant Id" to distribute by \(field "defaults\.distribution\.column"/);
     expect((await db.query(FOOTPRINT)).rows[0]).toEqual(before);
     expect(await distributedCount()).toBe(0);
   });

@@ -125,7 +125,7 @@ export async function checkDistribution(db: Database, caps: Capabilities, config
     throw new ConfigError(`Invalid config ${config.source}: ${configProblems.join('\n')}`, 'Nothing was changed. Fix "distribution" in the config and run again.');
   }
   if (problems.length > 0) {
-    throw new MissingCapabilityError(problems.join('\n'), 'Nothing was changed. Run the statements above (or change "distribution" in the config), then provision again.');
+    throw new MissingCapabilityError(problems.join('\n'), 'Nothing was changed. Fix each table as said above (or change "distribution" in the config), then provision again.');
   }
 }
 
