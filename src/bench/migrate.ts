@@ -20,14 +20,13 @@ import { Database, DEFAULT_EXECUTOR_OPTIONS } from '../core/db.js';
 import { displayName, quoteQualified, type QualifiedName } from '../core/identifiers.js';
 import { silentLogger } from '../core/log.js';
 import { readSql } from '../core/sql-files.js';
-import { UsageError } from '../core/errors.js';
 import { captureName } from '../migrate/capture.js';
 import { fill } from '../migrate/fill.js';
 import { migrationNames } from '../migrate/inspect.js';
 import { prep } from '../migrate/prep.js';
 import { swap, SWAP_LOCK_TIMEOUT } from '../migrate/swap.js';
 import { round3, summarise } from './measure.js';
-import { connectClient, startBenchServer } from './server.js';
+import { connectClient, refuseExistingSchemas, startBenchServer } from './server.js';
 
 export const MIGRATE_TABLE: QualifiedName = { schema: 'bench_migrate', name: 'messages' };
 const LOAD_ROWS = 250_000;
@@ -138,18 +137,14 @@ export async function runMigrateBench(options: MigrateBenchOptions): Promise<Mig
   let created = false;
   try {
     const table = quoteQualified(MIGRATE_TABLE);
-    const { rows: existing } = await client.query('SELECT 1 FROM pg_namespace WHERE nspname = $1', [MIGRATE_TABLE.schema]);
-    if (existing.length > 0) {
-      throw new UsageError(`Schema ${MIGRATE_TABLE.schema} already exists in this database; partkit bench only runs where it can create its schemas.`, `Use a scratch database, or drop it first: DROP SCHEMA ${MIGRATE_TABLE.schema} CASCADE;`);
-    }
+    await refuseExistingSchemas(client, [MIGRATE_TABLE.schema]);
     const version = (await client.query<{ v: string }>('SELECT version() AS v')).rows[0]!.v.replace(/ on .*| \(.*/, '');
     await client.query(`CREATE SCHEMA ${MIGRATE_TABLE.schema}`);
     created = true;
     await client.query(readSql('queries/bench-migrate-table.sql').replaceAll('{{table}}', table));
     options.progress(`bench migrate: loading ${options.rows.toLocaleString('en-US')} rows over 30 months into ${displayName(MIGRATE_TABLE)} (uuid primary key)...`);
-    for (let from = 1; from <= options.rows; from += LOAD_ROWS) {
-      await client.query(readSql('queries/bench-migrate-load.sql').replaceAll('{{table}}', table), [from, Math.min(from + LOAD_ROWS - 1, options.rows)]);
-    }
+    const load = readSql('queries/bench-migrate-load.sql').replaceAll('{{table}}', table);
+    for (let from = 1; from <= options.rows; from += LOAD_ROWS) await client.query(load, [from, Math.min(from + LOAD_ROWS - 1, options.rows)]);
     await client.query(`CREATE INDEX ON ${table} (session_id, created_at)`);
     await client.query(`VACUUM ANALYZE ${table}`);
 
@@ -168,16 +163,19 @@ export async function runMigrateBench(options: MigrateBenchOptions): Promise<Mig
     const filled: number[] = [];
     let batches = 0;
     let longestBatchMs = 0;
-    const runSingle = async () => {
+    // Each measured run starts from an empty copy and a clean checkpoint.
+    const emptyCopy = async () => {
       await client.query(`TRUNCATE ${copy}`);
       await client.query('CHECKPOINT');
+    };
+    const runSingle = async () => {
+      await emptyCopy();
       const started = performance.now();
       await client.query(`INSERT INTO ${copy} SELECT * FROM ${table}`);
       single.push(performance.now() - started);
     };
     const runFill = async () => {
-      await client.query(`TRUNCATE ${copy}`);
-      await client.query('CHECKPOINT');
+      await emptyCopy();
       const started = performance.now();
       const result = await fill(db!, config, name, { batchSize: 10_000, sleepMs: 0, rescan: true });
       filled.push(performance.now() - started);

@@ -8,14 +8,13 @@ import { performance } from 'node:perf_hooks';
 import type pg from 'pg';
 import { resolveConfig, type Config } from '../core/config.js';
 import { Database, DEFAULT_EXECUTOR_OPTIONS } from '../core/db.js';
-import { UsageError } from '../core/errors.js';
 import { quoteIdent, quoteQualified, type QualifiedName } from '../core/identifiers.js';
 import { silentLogger } from '../core/log.js';
 import { addMonths, currentMonth, listPartitions, monthKey, monthStartLiteral, type Month } from '../core/partitions.js';
 import { readSql } from '../core/sql-files.js';
 import { explain, round3, summarise, timeQuery } from './measure.js';
 import { insertNewRowsSql, insertRowsSql, monthStart, querySpecs, type Bounds, type DataSet, type QueryKind, type QuerySpec } from './queries.js';
-import { connectClient, startBenchServer, type BenchServer } from './server.js';
+import { connectClient, refuseExistingSchemas, startBenchServer, type BenchServer } from './server.js';
 
 export const LAYOUTS = ['plain', 'plainIndexed', 'partitioned'] as const;
 export type Layout = (typeof LAYOUTS)[number];
@@ -119,16 +118,6 @@ function plainDdl(layout: 'plain' | 'plainIndexed'): string {
   return ddl;
 }
 
-async function refuseExisting(client: pg.Client): Promise<void> {
-  const schemas = LAYOUTS.map((layout) => TABLES[layout].schema);
-  const { rows } = await client.query<{ nspname: string }>('SELECT nspname::text FROM pg_namespace WHERE nspname = ANY ($1::text[])', [schemas]);
-  if (rows.length > 0) {
-    throw new UsageError(
-      `Schema ${rows.map((row) => row.nspname).join(', ')} already exists in this database; partkit bench only runs where it can create its schemas.`,
-      `Use a scratch database, or drop them first: DROP SCHEMA ${schemas.join(', ')} CASCADE;`,
-    );
-  }
-}
 
 async function sizeOf(client: pg.Client, layout: Layout): Promise<LayoutSize> {
   const { rows } = await client.query<{ heap: string; index_name: string | null; index_bytes: string | null }>(readSql('queries/bench-sizes.sql'), [SQL_NAME[layout]]);
@@ -236,7 +225,7 @@ export async function runBench(options: BenchOptions): Promise<BenchReport> {
   let db: Database | undefined;
   try {
     client = await connectClient(server.target());
-    if (server.kind === 'external') await refuseExisting(client);
+    if (server.kind === 'external') await refuseExistingSchemas(client, LAYOUTS.map((layout) => TABLES[layout].schema));
     const { rows: info } = await client.query<{ version: string; now: Date }>(`SELECT current_setting('server_version') AS version, now() AS now`);
     const serverText = `PostgreSQL ${info[0]!.version} (${server.kind === 'embedded' ? 'embedded, throwaway' : 'given database'})`;
     const settings: Record<string, string> = {};

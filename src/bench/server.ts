@@ -9,6 +9,7 @@ import { rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import pg from 'pg';
 import { resolveConnection, type ConnectionTarget } from '../core/connection.js';
+import { UsageError } from '../core/errors.js';
 import { startEmbeddedServer, type EmbeddedServer } from '../throwaway/server.js';
 
 /** Durability only costs time on a throwaway server; autovacuum off so that none runs in the middle of a measurement. */
@@ -76,4 +77,15 @@ export async function connectClient(target: ConnectionTarget): Promise<pg.Client
   // Bounds written from now() count months in UTC, as the literal ones do.
   await client.query(`SET TimeZone = 'UTC'`);
   return client;
+}
+
+/** A given database must not have a section's schemas already: the benchmark creates them (and would measure over someone's tables). */
+export async function refuseExistingSchemas(client: pg.Client, schemas: readonly string[]): Promise<void> {
+  const { rows } = await client.query<{ nspname: string }>('SELECT nspname::text FROM pg_namespace WHERE nspname = ANY ($1::text[])', [schemas]);
+  if (rows.length > 0) {
+    throw new UsageError(
+      `Schema ${rows.map((row) => row.nspname).join(', ')} already exists in this database; partkit bench only runs where it can create its schemas.`,
+      `Use a scratch database, or drop ${schemas.length === 1 ? 'it' : 'them'} first: DROP SCHEMA ${schemas.join(', ')} CASCADE;`,
+    );
+  }
 }
