@@ -15,6 +15,7 @@ import path from 'node:path';
 import pg from 'pg';
 import type { QueryResult, QueryResultRow } from 'pg';
 import { describe, expect, inject } from 'vitest';
+import { quoteIdent } from '../../src/core/identifiers.js';
 import { wireCitusDatabase, withNode, type CitusNodeInfo, type CitusTargetInfo } from '../targets/citus-target.js';
 
 export type { CitusTargetInfo };
@@ -53,9 +54,6 @@ function nodeUrl(node: CitusNodeInfo, db: string): string {
   return `postgresql://postgres:${encodeURIComponent(node.password)}@${node.host}:${node.port}/${encodeURIComponent(db)}`;
 }
 
-function quoteIdent(identifier: string): string {
-  return `"${identifier.replaceAll('"', '""')}"`;
-}
 
 /** A fresh, uniquely named database (`t_<test file>_<random>`) on every node, wired up for Citus. */
 export async function createCitusDatabase(): Promise<CitusDatabase> {
