@@ -134,50 +134,25 @@ export default async function setup(project: TestProject): Promise<() => Promise
   });
   process.stderr.write(`partkit targets: started ${started.length} of ${TARGET_NAMES.length} in ${((Date.now() - begin) / 1000).toFixed(1)}s\n`);
 
-  // --- docker target (test/targets/docker-target.ts) ---
+  // The optional targets: provided on their own, missing (skipped locally) or failed (fails the run).
   const [dockerResult] = await dockerStart;
-  let dockerFailed = false;
-  if (dockerResult === undefined) {
-    project.provide('partkitDocker', missingDockerInfo('test/docker.test.ts is not part of this run'));
-  } else if (dockerResult.status === 'fulfilled') {
-    process.stderr.write(`partkit targets: ${'docker'.padEnd(14)} dockerd ${dockerResult.value.info.version} with the stand-in postgres:17, ${((Date.now() - begin) / 1000).toFixed(1)}s\n`);
-    project.provide('partkitDocker', dockerResult.value.info);
-  } else {
-    const reason = dockerResult.reason instanceof Error ? dockerResult.reason.message : String(dockerResult.reason);
-    project.provide('partkitDocker', missingDockerInfo(reason));
-    if (dockerResult.reason instanceof DockerTargetMissing) {
-      problems.push(`docker: ${reason}`);
-      console.warn(`\n!!! partkit targets: docker is MISSING, its tests will be skipped: ${reason}\n`);
-    } else {
-      problems.push(`docker failed to start: ${reason}`);
-      dockerFailed = true;
-    }
-  }
-  // --- end of docker target ---
-
-  // --- citus target (test/targets/citus-target.ts) ---
+  const dockerTarget = settleOptionalTarget('docker', dockerResult, problems, {
+    notInRun: 'test/docker.test.ts is not part of this run',
+    missingInfo: missingDockerInfo,
+    isMissing: (error) => error instanceof DockerTargetMissing,
+    describe: (info) => `dockerd ${info.version} with the stand-in postgres:17, ${((Date.now() - begin) / 1000).toFixed(1)}s`,
+  });
+  project.provide('partkitDocker', dockerTarget.info);
   const [citusResult] = await citusStart;
-  let citusFailed = false;
-  if (citusResult === undefined) {
-    project.provide('partkitCitus', missingCitusInfo('no test/citus*.test.ts file is part of this run'));
-  } else if (citusResult.status === 'fulfilled') {
-    const { coordinator, workers, citusVersion, version } = citusResult.value.info;
-    process.stderr.write(`partkit targets: ${'citus'.padEnd(14)} Citus ${citusVersion} on PostgreSQL ${version}: coordinator ${HOST}:${coordinator.port}, workers ${workers.map((w) => w.port).join(', ')}\n`);
-    project.provide('partkitCitus', citusResult.value.info);
-  } else {
-    const reason = citusResult.reason instanceof Error ? citusResult.reason.message : String(citusResult.reason);
-    project.provide('partkitCitus', missingCitusInfo(reason));
-    if (citusResult.reason instanceof TargetMissing) {
-      problems.push(`citus: ${reason}`);
-      console.warn(`\n!!! partkit targets: citus is MISSING, its tests will be skipped: ${reason}\n`);
-    } else {
-      problems.push(`citus failed to start: ${reason}`);
-      citusFailed = true;
-    }
-  }
-  // --- end of citus target ---
+  const citusTarget = settleOptionalTarget('citus', citusResult, problems, {
+    notInRun: 'no test/citus*.test.ts file is part of this run',
+    missingInfo: missingCitusInfo,
+    isMissing: (error) => error instanceof TargetMissing,
+    describe: ({ coordinator, workers, citusVersion, version }) => `Citus ${citusVersion} on PostgreSQL ${version}: coordinator ${HOST}:${coordinator.port}, workers ${workers.map((w) => w.port).join(', ')}`,
+  });
+  project.provide('partkitCitus', citusTarget.info);
 
-  const failed = dockerFailed || citusFailed || results.some((result) => result.status === 'rejected' && !(result.reason instanceof TargetMissing));
+  const failed = dockerTarget.failed || citusTarget.failed || results.some((result) => result.status === 'rejected' && !(result.reason instanceof TargetMissing));
   if (failed || (problems.length > 0 && process.env.CI === 'true')) {
     await teardown();
     throw new Error(`partkit test targets are not all available${process.env.CI === 'true' ? ' (CI=true)' : ''}:\n  ${problems.join('\n  ')}`);
@@ -186,6 +161,32 @@ export default async function setup(project: TestProject): Promise<() => Promise
   project.provide('partkitTargets', infos);
   project.provide('partkitClock', CLOCK);
   return teardown;
+}
+
+/**
+ * The start of an optional target (docker, citus): the info to provide to the tests (its
+ * missing-info when the run does not include its tests or it could not start), a line on stderr when
+ * it runs, and a problem when it is missing (skipped locally, fatal in CI) or failed (always fatal).
+ */
+function settleOptionalTarget<Info>(
+  name: string,
+  result: PromiseSettledResult<{ info: Info }> | undefined,
+  problems: string[],
+  how: { notInRun: string; missingInfo: (reason: string) => Info; isMissing: (error: unknown) => boolean; describe: (info: Info) => string },
+): { info: Info; failed: boolean } {
+  if (result === undefined) return { info: how.missingInfo(how.notInRun), failed: false };
+  if (result.status === 'fulfilled') {
+    process.stderr.write(`partkit targets: ${name.padEnd(14)} ${how.describe(result.value.info)}\n`);
+    return { info: result.value.info, failed: false };
+  }
+  const reason = result.reason instanceof Error ? result.reason.message : String(result.reason);
+  if (how.isMissing(result.reason)) {
+    problems.push(`${name}: ${reason}`);
+    console.warn(`\n!!! partkit targets: ${name} is MISSING, its tests will be skipped: ${reason}\n`);
+    return { info: how.missingInfo(reason), failed: false };
+  }
+  problems.push(`${name} failed to start: ${reason}`);
+  return { info: how.missingInfo(reason), failed: true };
 }
 
 function missingInfo(name: TargetName, reason: string): TargetInfo {
