@@ -16,6 +16,13 @@
  *
  * Fill progress (the last key copied, and whether the whole table has been copied) lives in the
  * comment of the capture table, written in the same transaction as each batch.
+ *
+ * On Citus the capture follows the live table's kind. A local live table has a local capture table
+ * and statement triggers, as on one server. A distributed one (after the swap of a migration into
+ * a distributed table) has a capture table distributed by the same column and co-located with it,
+ * and row triggers, which Citus runs on each shard: a row and the record of its change are on the
+ * same worker and commit together. The recorded key then includes the distribution column, so that
+ * a replay reads a key's capture and live rows on one worker, in one snapshot.
  */
 import type { Database } from '../core/db.js';
 import { MissingCapabilityError } from '../core/errors.js';
@@ -74,16 +81,76 @@ export function stateStep(capture: QualifiedName, state: FillState, group: strin
   return sqlStep(`record fill progress on ${capture.name}${state.done ? ' (whole table copied)' : ''}`, `COMMENT ON TABLE ${quoteQualified(capture)} IS ${quoteLiteral(stateComment(state))}`, { group, table });
 }
 
+/**
+ * Citus: a transaction that creates or drops triggers on a distributed table must say so first
+ * (Citus refuses them otherwise), and runs its multi-shard DDL over one connection per worker.
+ */
+export function citusTriggerSettingSteps(group: string, table: string): SqlStep[] {
+  return [
+    sqlStep('Citus: allow the capture triggers on the distributed table (they run on each shard and write to the co-located capture shard)', 'SET LOCAL citus.enable_unsafe_triggers = on', { group, table }),
+    sqlStep('Citus: run this transaction\'s multi-shard commands over one connection per worker', "SET LOCAL citus.multi_shard_modify_mode = 'sequential'", { group, table }),
+  ];
+}
+
+export interface CaptureOptions {
+  readonly capture: QualifiedName;
+  /** The key columns recorded: the primary key, plus the distribution column on Citus. */
+  readonly key: readonly Column[];
+  /** The live table, quoted. */
+  readonly live: string;
+  /**
+   * The live table's Citus distribution column, or null for a local live table. A distributed
+   * live table gets a capture table distributed by the same column and co-located with it, and
+   * row triggers: each shard records its changes in the capture shard on the same worker, in the
+   * same transaction. A local one gets a local capture table and statement triggers.
+   */
+  readonly distributedBy: string | null;
+  readonly state: FillState;
+  readonly group: string;
+  readonly table: string;
+}
+
 /** The capture table, its trigger function, and the triggers on `live`. */
-export function createCaptureSteps(capture: QualifiedName, key: readonly Column[], live: string, group: string, table: string): SqlStep[] {
+export function createCaptureSteps(options: CaptureOptions): SqlStep[] {
+  const { capture, key, live, distributedBy, group, table } = options;
   const cap = quoteQualified(capture);
   const keys = key.map((column) => quoteIdent(column.name)).join(', ');
   const definitions = key.map((column) => `${quoteIdent(column.name)} ${column.type} NOT NULL`).join(', ');
-  const body = `
-BEGIN
+  const step = (description: string, sql: string, extra: Partial<SqlStep> = {}) => sqlStep(description, sql, { group, table, ...extra });
+  const steps = [
+    step(
+      `capture table ${capture.name}: the key of every row changed in ${table} from now on, in order`,
+      `CREATE TABLE ${cap} (seq bigint GENERATED ALWAYS AS IDENTITY, ${definitions}, PRIMARY KEY (seq${distributedBy === null ? '' : `, ${quoteIdent(distributedBy)}`}))`,
+    ),
+    step(`key index on ${capture.name} (replay deletes by key)`, `CREATE INDEX ON ${cap} (${keys})`),
+  ];
+  if (distributedBy !== null) {
+    steps.push(
+      step(`distribute ${capture.name} by ${distributedBy}, co-located with ${table}: each change is recorded on the worker that holds the row`, 'SELECT create_distributed_table($1, $2, colocate_with => $3)', {
+        params: [cap, distributedBy, live],
+      }),
+    );
+  }
+  steps.push(
+    stateStep(capture, options.state, group, table),
+    step(
+      `trigger function ${capture.name}() that records the keys (SECURITY DEFINER: the application's role needs no grant on the capture table)`,
+      `CREATE FUNCTION ${cap}() RETURNS trigger LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS ${dollarQuote(distributedBy === null ? statementBody(cap, keys) : rowBody(cap, key))}`,
+    ),
+    ...captureTriggerSteps(capture, live, group, table, distributedBy !== null),
+  );
+  return steps;
+}
+
+const REFUSE_TRUNCATE = `
   IF TG_OP = 'TRUNCATE' THEN
     RAISE EXCEPTION 'partkit migrate is capturing changes of %; TRUNCATE is not captured: finish or undo the migration first', TG_TABLE_NAME;
-  END IF;
+  END IF;`;
+
+/** Statement triggers: the keys of the statement's transition tables. */
+function statementBody(cap: string, keys: string): string {
+  return `
+BEGIN${REFUSE_TRUNCATE}
   IF TG_OP = 'UPDATE' THEN
     -- Old and new key: the same key once, a changed key twice (both must be replayed).
     INSERT INTO ${cap} (${keys}) SELECT ${keys} FROM old_rows UNION SELECT ${keys} FROM new_rows;
@@ -94,21 +161,27 @@ BEGIN
   END IF;
   RETURN NULL;
 END`;
-  return [
-    sqlStep(
-      `capture table ${capture.name}: the key of every row changed in ${table} from now on, in order`,
-      `CREATE TABLE ${cap} (seq bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, ${definitions})`,
-      { group, table },
-    ),
-    sqlStep(`key index on ${capture.name} (replay deletes by key)`, `CREATE INDEX ON ${cap} (${keys})`, { group, table }),
-    stateStep(capture, { after: null, done: false, rowsCopied: 0 }, group, table),
-    sqlStep(
-      `trigger function ${capture.name}() that records the keys (SECURITY DEFINER: the application's role needs no grant on the capture table)`,
-      `CREATE FUNCTION ${cap}() RETURNS trigger LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS ${dollarQuote(body)}`,
-      { group, table },
-    ),
-    ...captureTriggerSteps(capture, live, group, table),
-  ];
+}
+
+/** Row triggers (Citus runs them on the shards, where transition tables are not available): the row's key. */
+function rowBody(cap: string, key: readonly Column[]): string {
+  const keys = key.map((column) => quoteIdent(column.name)).join(', ');
+  const of = (record: 'NEW' | 'OLD') => key.map((column) => `${record}.${quoteIdent(column.name)}`).join(', ');
+  return `
+BEGIN${REFUSE_TRUNCATE}
+  IF TG_OP = 'INSERT' THEN
+    INSERT INTO ${cap} (${keys}) VALUES (${of('NEW')});
+  ELSIF TG_OP = 'DELETE' THEN
+    INSERT INTO ${cap} (${keys}) VALUES (${of('OLD')});
+  ELSE
+    -- Old and new key: the same key once, a changed key twice (both must be replayed).
+    INSERT INTO ${cap} (${keys}) VALUES (${of('OLD')});
+    IF (${of('NEW')}) IS DISTINCT FROM (${of('OLD')}) THEN
+      INSERT INTO ${cap} (${keys}) VALUES (${of('NEW')});
+    END IF;
+  END IF;
+  RETURN NULL;
+END`;
 }
 
 function dollarQuote(body: string): string {
@@ -117,10 +190,18 @@ function dollarQuote(body: string): string {
   return `${tag}${body}${tag}`;
 }
 
-/** The capture triggers on the live table (statement triggers with transition tables). */
-export function captureTriggerSteps(capture: QualifiedName, live: string, group: string, table: string): SqlStep[] {
+/** The capture triggers on the live table: statement triggers with transition tables, or row triggers on Citus. */
+export function captureTriggerSteps(capture: QualifiedName, live: string, group: string, table: string, rowLevel = false): SqlStep[] {
   const fn = `${quoteQualified(capture)}()`;
   const step = (description: string, sql: string) => sqlStep(description, sql, { group, table });
+  if (rowLevel) {
+    return [
+      step(`capture inserts into ${live} (a row trigger on every shard)`, `CREATE TRIGGER ${CAPTURE_TRIGGERS.INSERT} AFTER INSERT ON ${live} FOR EACH ROW EXECUTE FUNCTION ${fn}`),
+      step(`capture updates of ${live} (old and new key; a row trigger on every shard)`, `CREATE TRIGGER ${CAPTURE_TRIGGERS.UPDATE} AFTER UPDATE ON ${live} FOR EACH ROW EXECUTE FUNCTION ${fn}`),
+      step(`capture deletes from ${live} (a row trigger on every shard)`, `CREATE TRIGGER ${CAPTURE_TRIGGERS.DELETE} AFTER DELETE ON ${live} FOR EACH ROW EXECUTE FUNCTION ${fn}`),
+      step(`refuse TRUNCATE of ${live} while capturing`, `CREATE TRIGGER ${CAPTURE_TRIGGERS.TRUNCATE} BEFORE TRUNCATE ON ${live} FOR EACH STATEMENT EXECUTE FUNCTION ${fn}`),
+    ];
+  }
   return [
     step(`capture inserts into ${live}`, `CREATE TRIGGER ${CAPTURE_TRIGGERS.INSERT} AFTER INSERT ON ${live} REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION ${fn}`),
     step(`capture updates of ${live} (old and new key)`, `CREATE TRIGGER ${CAPTURE_TRIGGERS.UPDATE} AFTER UPDATE ON ${live} REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION ${fn}`),
@@ -162,6 +243,22 @@ export async function requireCapture(db: Database, capture: QualifiedName, table
   return found.state;
 }
 
+/**
+ * The key columns the capture records (its columns but seq), as columns of `columns`: the primary
+ * key, plus the distribution column when the migration is to a Citus distributed table.
+ */
+export async function captureKey(db: Database, capture: QualifiedName, columns: readonly Column[]): Promise<Column[]> {
+  const rows = await db.query<{ name: string }>(
+    `SELECT attname::text AS name FROM pg_attribute WHERE attrelid = to_regclass($1) AND attnum > 0 AND NOT attisdropped AND attname <> 'seq' ORDER BY attnum`,
+    [quoteQualified(capture)],
+  );
+  return rows.map((row) => {
+    const column = columns.find((c) => c.name === row.name);
+    if (!column) throw new MissingCapabilityError(`${displayName(capture)} records column ${row.name}, which the table does not have (nothing was changed).`, 'The capture was made for another table: undo the migration and run prep again.');
+    return column;
+  });
+}
+
 /** Keys waiting in the capture table. */
 export async function backlog(db: Database, capture: QualifiedName): Promise<number> {
   const [row] = await db.query<{ n: string }>(`SELECT count(*) AS n FROM ${quoteQualified(capture)}`);
@@ -192,10 +289,17 @@ export function replaySteps(options: {
   const step = (description: string, sql: string) => sqlStep(description, sql, { group: options.group, table: options.table });
   const steps: SqlStep[] = [];
   if (options.isolated) steps.push(step('replay in one snapshot (REPEATABLE READ)', 'SET TRANSACTION ISOLATION LEVEL REPEATABLE READ'));
+  if (options.live.distributedBy !== null) {
+    // Citus: each worker's snapshot is taken by the first statement that reaches it. With one
+    // connection per worker, the capture rows and the live rows of a key (co-located, on one
+    // worker) are read in the same snapshot, as on one server.
+    steps.push(step('Citus: one connection per worker, so that the replay reads each worker in one snapshot', 'SET LOCAL citus.max_adaptive_executor_pool_size = 1'));
+  }
   steps.push(
     step(
       `replay: delete the captured keys from ${options.copy.label}`,
-      `DELETE FROM ${fromClause(options.copy)} AS c USING (SELECT DISTINCT ${keyList} FROM ${cap} WHERE ${upTo}) AS k WHERE (${keys.map((k) => `c.${k}`).join(', ')}) = (${keys.map((k) => `k.${k}`).join(', ')})`,
+      // The keys are read first (a materialized CTE): Citus can then delete from a local copy by the keys of a distributed capture.
+      `WITH k AS MATERIALIZED (SELECT DISTINCT ${keyList} FROM ${cap} WHERE ${upTo}) DELETE FROM ${fromClause(options.copy)} AS c USING k WHERE (${keys.map((k) => `c.${k}`).join(', ')}) = (${keys.map((k) => `k.${k}`).join(', ')})`,
     ),
     step(
       `replay: insert the current rows of ${options.live.label} for those keys`,

@@ -17,7 +17,7 @@ import { partkitCommand } from '../core/shell.js';
 import { addMonths, monthKey, monthStartLiteral, type Month } from '../core/partitions.js';
 import { renderPlan, sqlStep, type Plan, type SqlStep } from '../core/plan.js';
 import { run, underRunLock } from '../core/runner.js';
-import { captureName, drain, replaySteps, requireCapture, stateStep, type FillState } from './capture.js';
+import { captureKey, captureName, drain, replaySteps, requireCapture, stateStep, type FillState } from './capture.js';
 import { batchStatement, blockBatchStatement, boundaryStatement } from './copy.js';
 import { inspectMigration, primaryKey, readColumns, readIndexes, type Column } from './inspect.js';
 
@@ -120,7 +120,7 @@ async function fillLocked(db: Database, config: Config, input: string, options: 
   let state: FillState = whole ? (options.rescan ? { after: null, done: false, rowsCopied: 0 } : saved) : { after: null, done: false, rowsCopied: 0 };
   const after = state.after;
   const group = `migrate fill ${base.table}`;
-  const replay = { capture, key, columns, live: source, copy: target, group: `migrate replay ${base.table}`, table: base.table };
+  const replay = { capture, key: await captureKey(db, capture, columns), columns, live: source, copy: target, group: `migrate replay ${base.table}`, table: base.table };
 
   const batchStep = (position: readonly string[] | null, upTo: readonly string[] | null, number: number): SqlStep => {
     const { sql, params } = batchStatement({ source, target, columns, key, control, after: position, upTo, range });

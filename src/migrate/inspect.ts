@@ -75,6 +75,8 @@ export interface Relation {
   readonly rowSecurity: boolean;
   readonly triggers: readonly string[];
   readonly publications: readonly string[];
+  /** The Citus distribution column when the table is a distributed (hash) table; null otherwise. */
+  readonly distributedBy: string | null;
 }
 
 export async function readRelation(db: Database, name: QualifiedName, controlColumn: string): Promise<Relation | undefined> {
@@ -98,6 +100,7 @@ export async function readRelation(db: Database, name: QualifiedName, controlCol
   }>(readSql('queries/migrate-relation.sql'), [name.schema, name.name, controlColumn]);
   if (!row) return undefined;
   return {
+    distributedBy: await readDistributionColumn(db, Number(row.oid)),
     name,
     label: displayName(name),
     oid: Number(row.oid),
@@ -114,6 +117,17 @@ export async function readRelation(db: Database, name: QualifiedName, controlCol
     triggers: row.triggers ?? [],
     publications: row.publications ?? [],
   };
+}
+
+/** The distribution column of a Citus distributed table; null without Citus or for a local table. */
+async function readDistributionColumn(db: Database, oid: number): Promise<string | null> {
+  const [citus] = await db.query<{ ok: boolean }>(`SELECT to_regclass('pg_catalog.pg_dist_partition') IS NOT NULL AS ok`);
+  if (!citus?.ok) return null;
+  const [row] = await db.query<{ column_name: string }>(
+    `SELECT column_to_column_name(logicalrelid, partkey) AS column_name FROM pg_catalog.pg_dist_partition WHERE logicalrelid = $1::oid AND partmethod = 'h'`,
+    [oid],
+  );
+  return row?.column_name ?? null;
 }
 
 export interface Column {
