@@ -149,7 +149,7 @@ export function distributedCreateStep(table: TableConfig, step: Step): Step {
   return { ...step, sql: widenUniqueKeys(step.sql, distribution.column), description: `${step.description}, unique keys widened to include ${distribution.column} (Citus)` };
 }
 
-function colocateArgument(colocateWith: string): string {
+export function colocateArgument(colocateWith: string): string {
   return colocateWith === 'default' || colocateWith === 'none' ? colocateWith : quoteQualified(parseQualifiedName(colocateWith));
 }
 
@@ -221,5 +221,5 @@ export function migrationDistributionColumn(caps: Capabilities, table: TableConf
 /** For `migrate prep`: what happens to the distribution, and when. */
 export function citusMigrationNote(table: TableConfig, label: string): string {
   const column = table.distribution!.column;
-  return `Citus: the partitioned copy's primary key includes ${column} (Citus requires the distribution column in every unique key); the copy stays a local table through fill, swap and unswap, whose change capture uses triggers that Citus does not allow on a distributed table. After \`partkit migrate drop\`, \`partkit provision\` distributes ${label} by ${column} in place (create_distributed_table copies the rows to the workers; writes to the table wait while it does).`;
+  return `Citus: the partitioned copy is distributed by ${column} from the start (its primary key and unique keys include ${column}, as Citus requires), so fill and the capture's replays copy the rows to the workers while ${label} stays live. After the swap, changes to the distributed ${label} are captured by row triggers on its shards into a capture table co-located with it, so unswap and drop lose nothing.`;
 }

@@ -20,7 +20,7 @@ import { strategyOf } from '../strategies/index.js';
 import { captureName, CAPTURE_TRIGGERS, createCaptureSteps, readCapture } from './capture.js';
 import { fromClause } from './copy.js';
 import { describeArchive, monthsToArchive, type ArchivedMonth } from './retention.js';
-import { citusMigrationNote, migrationDistributionColumn } from '../citus/provision.js';
+import { citusMigrationNote, colocateArgument, migrationDistributionColumn } from '../citus/provision.js';
 import { checkControlColumn, checkDerivedName, inspectMigration, primaryKey, readColumns, readDependents, readGrants, readIndexes, readOutgoingForeignKeys, type MigrationInspection } from './inspect.js';
 
 /** More months than this from one table's data is almost certainly a bogus timestamp (year 1970 or 2999). */
@@ -184,13 +184,17 @@ export async function planPrep(db: Database, config: Config, input: string, opti
     }
     let unique = index.isUnique;
     let method = index.method;
-    if (unique && !index.keyNames.includes(column)) {
+    // A unique index must contain the partition key, and on Citus the distribution column too.
+    const missing = [column, ...(distributionColumn === null ? [] : [distributionColumn])].filter((name, i, all) => !index.keyNames.includes(name) && all.indexOf(name) === i);
+    if (unique && missing.length > 0) {
       if (index.hasExpressions || index.isPartial || !/^btree \(/.test(method)) {
         unique = false;
-        warnings.push(`unique index ${index.name} (${index.definition}) is recreated as a plain index: a unique index on a partitioned table must contain ${column} and no expressions.`);
+        warnings.push(`unique index ${index.name} (${index.definition}) is recreated as a plain index: a unique index on a partitioned${distributionColumn === null ? '' : ', distributed'} table must contain ${missing.join(' and ')} and no expressions.`);
       } else {
-        method = `btree (${[...index.keyColumns, (await quoteIdentOnServer(db, column))].join(', ')})${method.replace(/^btree \([^)]*\)/, '')}`;
-        notes.push(`unique index ${index.name} widened to (${[...index.keyNames, column].join(', ')}): uniqueness of (${index.keyNames.join(', ')}) alone is no longer enforced across months.`);
+        const added: string[] = [];
+        for (const name of missing) added.push(await quoteIdentOnServer(db, name));
+        method = `btree (${[...index.keyColumns, ...added].join(', ')})${method.replace(/^btree \([^)]*\)/, '')}`;
+        notes.push(`unique index ${index.name} widened to (${[...index.keyNames, ...missing].join(', ')}): uniqueness of (${index.keyNames.join(', ')}) alone is no longer enforced across months${distributionColumn === null ? '' : ' and workers'}.`);
       }
     }
     const signature = `${unique ? 'unique ' : ''}${method}`;
@@ -206,6 +210,12 @@ export async function planPrep(db: Database, config: Config, input: string, opti
   }
 
   const outgoing = await readOutgoingForeignKeys(db, table.oid);
+  if (distributionColumn !== null && outgoing.length > 0) {
+    throw new MissingCapabilityError(
+      `${label} has foreign keys to other tables, and Citus allows a distributed table's foreign keys only to reference tables or co-located distributed tables by the distribution column (nothing was changed):\n${outgoing.map((fk) => `  ${fk.name}: ${fk.definition}`).join('\n')}`,
+      `Distribute or replicate the referenced tables first (create_reference_table / create_distributed_table), or drop these foreign keys (ALTER TABLE ${table.quoted} DROP CONSTRAINT <name>), then run prep again.`,
+    );
+  }
   const targetForeignKeys = new Set(existing ? (await readOutgoingForeignKeys(db, existing.oid)).map((fk) => fk.definition) : []);
   for (const fk of outgoing) {
     if (targetForeignKeys.has(fk.definition)) continue;
@@ -263,6 +273,12 @@ export async function planPrep(db: Database, config: Config, input: string, opti
   // User triggers, recreated on the copy but disabled until the swap: fill and replay copy rows
   // as they are, and a BEFORE INSERT trigger must not rewrite them on the way.
   const userTriggers = await readUserTriggers(db, table.oid);
+  if (distributionColumn !== null && userTriggers.length > 0) {
+    throw new MissingCapabilityError(
+      `${label} has triggers (${userTriggers.map((t) => t.name).join(', ')}); Citus runs a distributed table's triggers on each shard, only with citus.enable_unsafe_triggers, and partkit does not move them there for you (nothing was changed).`,
+      'Drop them, migrate, and create them on the distributed table afterwards (or keep the table local: remove "distribution" from the config).',
+    );
+  }
   const targetTriggers = new Set(existing ? (await readUserTriggers(db, existing.oid)).map((t) => t.name) : []);
   for (const trigger of userTriggers) {
     if (targetTriggers.has(trigger.name)) continue;
@@ -276,11 +292,32 @@ export async function planPrep(db: Database, config: Config, input: string, opti
     notes.push(`trigger ${trigger.name} recreated on ${names.partitioned.name}, disabled; the swap enables it there and disables it on ${names.retired.name}.`);
   }
 
-  // Change capture, from now until drop: the fill and the swap replay every recorded key.
+  // Citus: the copy is distributed now, empty (its months follow it); fill, replay and swap write
+  // into it through the coordinator.
+  if (distributionColumn !== null && existing?.distributedBy !== distributionColumn) {
+    if (existing && existing.distributedBy !== null) {
+      throw new ConflictError(
+        `${existing.label} is distributed by ${existing.distributedBy}, but the config distributes ${label} by ${distributionColumn} (nothing was changed).`,
+        `Drop ${existing.label} (it holds only copied rows) and run ${partkitCommand(['migrate', 'prep', label])} again, or change "distribution" in the config.`,
+      );
+    }
+    steps.unshift(step('Citus: run this transaction\'s multi-shard commands over one connection per worker', "SET LOCAL citus.multi_shard_modify_mode = 'sequential'"));
+    steps.push(
+      step(
+        `distribute ${names.partitioned.name} by ${distributionColumn} across the Citus workers (colocate_with ${settings.distribution!.colocateWith}); its months follow it`,
+        'SELECT create_distributed_table($1, $2, colocate_with => $3)',
+        { params: [target, distributionColumn, colocateArgument(settings.distribution!.colocateWith)] },
+      ),
+    );
+  }
+
+  // Change capture, from now until drop: the fill and the swap replay every recorded key. On Citus
+  // the key includes the distribution column, so that a replay finds a key's rows on one worker.
   const capture = captureName(names);
   if (!(await readCapture(db, capture)).exists) {
-    const keyColumns = pk.keyNames.map((name) => columns.find((c) => c.name === name)!);
-    steps.push(...createCaptureSteps(capture, keyColumns, table.quoted, group, label));
+    const keyNames = [...new Set([...pk.keyNames, ...(distributionColumn === null ? [] : [distributionColumn])])];
+    const keyColumns = keyNames.map((name) => columns.find((c) => c.name === name)!);
+    steps.push(...createCaptureSteps({ capture, key: keyColumns, live: table.quoted, distributedBy: null, state: { after: null, done: false, rowsCopied: 0 }, group, table: label }));
     notes.push(`changes to ${label} are captured from now on (keys in ${capture.schema}.${capture.name}); fill and swap replay them, so writers may keep writing.`);
   }
 
@@ -314,9 +351,6 @@ export async function planPrep(db: Database, config: Config, input: string, opti
   if (security?.enabled) steps.push(step(`row-level security enabled on ${names.partitioned.name}, as on ${label}`, `ALTER TABLE ${target} ENABLE ROW LEVEL SECURITY`));
   if (security?.forced) steps.push(step(`row-level security forced on ${names.partitioned.name}, as on ${label}`, `ALTER TABLE ${target} FORCE ROW LEVEL SECURITY`));
 
-  // Citus: the copy stays local until the swap is done, because the swap captures changes with triggers on the
-  // new table (so that unswap loses nothing) and Citus refuses triggers on distributed tables; provision then
-  // distributes it in place. Its primary key already includes the distribution column, so provision can.
   if (distributionColumn !== null) notes.push(citusMigrationNote(settings, label));
   notes.push(
     `registration is left to \`partkit provision\` after \`${partkitCommand(['migrate', 'swap', label])}\`: pg_partman and partkit record tables by name, and the swap renames ${names.partitioned.name} to ${names.table.name}. Children are named for strategy ${strategy} so that provision adopts them.`,
