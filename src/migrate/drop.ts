@@ -10,14 +10,14 @@
 import type { Config } from '../core/config.js';
 import type { Database } from '../core/db.js';
 import { ExitCode, ConflictError, MissingCapabilityError } from '../core/errors.js';
-import { displayName, quoteIdent, quoteQualified } from '../core/identifiers.js';
+import { displayName, quoteIdent, quoteQualified, type QualifiedName } from '../core/identifiers.js';
 import { partkitCommand } from '../core/shell.js';
 import { coveredMonth, listPartitions } from '../core/partitions.js';
 import { sqlStep, type SqlStep } from '../core/plan.js';
 import { run, underRunLock } from '../core/runner.js';
-import { backlog, captureName, drain, drainSteps, dropCaptureSteps, dropCaptureTriggerSteps, requireCapture } from './capture.js';
+import { backlog, captureKey, captureName, citusTriggerSettingSteps, drain, drainSteps, dropCaptureSteps, dropCaptureTriggerSteps, requireCapture } from './capture.js';
 import { fromClause, insertColumns, monthStartAs } from './copy.js';
-import { inspectMigration, primaryKey, readColumns, readDependents, readIndexes } from './inspect.js';
+import { inspectMigration, primaryKey, readColumns, readDependents, readIndexes, type Relation } from './inspect.js';
 
 /** Keys compared from each side before the drop. */
 export const DROP_SAMPLE = 2000;
@@ -72,7 +72,7 @@ async function dropLocked(db: Database, config: Config, input: string, options: 
   if (!pk) throw new MissingCapabilityError(`${retiredLabel} has no primary key (nothing was changed).`);
   const liveColumns = await readColumns(db, live.oid);
   const retiredColumns = await readColumns(db, retired.oid);
-  const key = pk.keyNames.map((name) => liveColumns.find((c) => c.name === name)!);
+  const key = await captureKey(db, capture, liveColumns);
   // A dry run changes nothing: it prints the replay rounds instead of running them.
   const drainOptions = { capture, key, columns: retiredColumns, live, copy: retired, group: `migrate replay ${label}`, table: label, batch: 5000, maxRounds: 100 };
   const drainPlan = options.dryRun ? await drainSteps(db, drainOptions) : [];
@@ -92,27 +92,8 @@ async function dropLocked(db: Database, config: Config, input: string, options: 
     if (type === 'timestamptz') params.push(settings.timeZone);
     inLive = `r.${control} >= ${monthStartAs(type, '$1', type === 'timestamptz' ? '$2' : '')}`;
   }
-  const keys = pk.keyNames.map(quoteIdent);
-  const cols = insertColumns(retiredColumns).split(', ');
-  const same = (a: string, b: string) => `(${cols.map((c) => `${a}.${c}`).join(', ')}) IS NOT DISTINCT FROM (${cols.map((c) => `${b}.${c}`).join(', ')})`;
-  const keyMatch = (a: string, b: string) => keys.map((k) => `${a}.${k} = ${b}.${k}`).join(' AND ');
-  const cap = quoteQualified(capture);
-  const [counts] = await db.query<{ sampled: string; differing: string; older: string }>(
-    `WITH s AS (
-       (SELECT ${keys.join(', ')} FROM ${live.quoted} ORDER BY random() LIMIT ${DROP_SAMPLE})
-       UNION
-       (SELECT ${keys.map((k) => `r.${k}`).join(', ')} FROM ${fromClause(retired)} r WHERE ${inLive} ORDER BY random() LIMIT ${DROP_SAMPLE})
-     ), checked AS (
-       SELECT * FROM s WHERE NOT EXISTS (SELECT 1 FROM ${cap} c WHERE ${keyMatch('c', 's')})
-     )
-     SELECT (SELECT count(*) FROM checked) AS sampled,
-            (SELECT count(*) FROM checked k
-              WHERE (SELECT count(*) FROM ${live.quoted} l WHERE ${keyMatch('l', 'k')}) <> (SELECT count(*) FROM ${fromClause(retired)} r WHERE ${keyMatch('r', 'k')})
-                 OR EXISTS (SELECT 1 FROM ${live.quoted} l JOIN ${fromClause(retired)} r ON ${keyMatch('l', 'r')} WHERE ${keyMatch('l', 'k')} AND NOT ${same('l', 'r')})) AS differing,
-            (SELECT count(*) FROM ${fromClause(retired)} r WHERE NOT (${inLive})) AS older`,
-    params,
-  );
-  const rows = { sampled: Number(counts!.sampled), differing: Number(counts!.differing), replayed, backlog: await backlog(db, capture), olderThanLive: Number(counts!.older) };
+  const counts = await compareSample(db, { live, retired, capture, key: key.map((column) => quoteIdent(column.name)), columns: insertColumns(retiredColumns).split(', '), inLive, params });
+  const rows = { ...counts, replayed, backlog: await backlog(db, capture) };
   if (rows.differing > 0) {
     throw new ConflictError(
       `${rows.differing} of ${rows.sampled} sampled key(s) differ between ${label} and ${retiredLabel}; it is not dropped (nothing was changed).`,
@@ -121,6 +102,7 @@ async function dropLocked(db: Database, config: Config, input: string, options: 
   }
   const group = `migrate drop ${label}`;
   const steps: SqlStep[] = [
+    ...(live.distributedBy !== null ? citusTriggerSettingSteps(group, label) : []),
     ...dropCaptureTriggerSteps(live.quoted, group, label),
     sqlStep(`drop ${retiredLabel}, the original table (${rows.sampled} sampled key(s) identical in ${label})`, `DROP TABLE ${retired.quoted}`, { table: label, group }),
     ...dropCaptureSteps(capture, group, label),
@@ -131,6 +113,58 @@ async function dropLocked(db: Database, config: Config, input: string, options: 
   const outcome = await run(db, { steps: [...drainPlan, ...steps] }, { dryRun: options.dryRun ?? false });
   if (outcome.dryRun) return { ...base, state: 'would drop', rows, changes: steps.length, sql: outcome.sql };
   return { ...base, state: 'dropped', rows, changes: steps.length };
+}
+
+const SAMPLE = 'pg_temp.partkit_drop_sample';
+const LIVE_ROWS = 'pg_temp.partkit_drop_live';
+const CAPTURED = 'pg_temp.partkit_drop_captured';
+
+/**
+ * Compares a random sample of keys from both sides. The live rows of the sampled keys are read
+ * first, then the keys captured meanwhile (skipped: the next replay carries them); the original
+ * changes only through replays, which this run does not make now. So a change that commits after
+ * the live rows were read is in the capture when it is read, and is not taken for a difference.
+ * Session temp tables hold the sample and the live rows, so that the comparison itself reads no
+ * distributed table (Citus cannot run its correlated subqueries on one).
+ */
+async function compareSample(
+  db: Database,
+  options: {
+    readonly live: Relation;
+    readonly retired: Relation;
+    readonly capture: QualifiedName;
+    readonly key: readonly string[];
+    readonly columns: readonly string[];
+    readonly inLive: string;
+    readonly params: readonly unknown[];
+  },
+): Promise<{ sampled: number; differing: number; olderThanLive: number }> {
+  const { live, retired, key, columns, inLive, params } = options;
+  const keys = key.join(', ');
+  const keyMatch = (a: string, b: string) => key.map((k) => `${a}.${k} = ${b}.${k}`).join(' AND ');
+  const same = (a: string, b: string) => `(${columns.map((c) => `${a}.${c}`).join(', ')}) IS NOT DISTINCT FROM (${columns.map((c) => `${b}.${c}`).join(', ')})`;
+  const dropTemp = () => db.query(`DROP TABLE IF EXISTS ${SAMPLE}, ${LIVE_ROWS}, ${CAPTURED}`);
+  await dropTemp();
+  try {
+    await db.query(`CREATE TEMP TABLE partkit_drop_sample AS SELECT ${keys} FROM ${live.quoted} ORDER BY random() LIMIT ${DROP_SAMPLE}`);
+    await db.query(`INSERT INTO ${SAMPLE} SELECT ${key.map((k) => `r.${k}`).join(', ')} FROM ${fromClause(retired)} r WHERE ${inLive} ORDER BY random() LIMIT ${DROP_SAMPLE}`, params);
+    await db.query(`CREATE TEMP TABLE partkit_drop_live AS SELECT ${columns.join(', ')} FROM ${live.quoted} WHERE (${keys}) IN (SELECT ${keys} FROM ${SAMPLE})`);
+    await db.query(`CREATE TEMP TABLE partkit_drop_captured AS SELECT DISTINCT ${keys} FROM ${quoteQualified(options.capture)}`);
+    const [counts] = await db.query<{ sampled: string; differing: string; older: string }>(
+      `WITH checked AS (
+         SELECT DISTINCT ${keys} FROM ${SAMPLE} s WHERE NOT EXISTS (SELECT 1 FROM ${CAPTURED} c WHERE ${keyMatch('c', 's')})
+       )
+       SELECT (SELECT count(*) FROM checked) AS sampled,
+              (SELECT count(*) FROM checked k
+                WHERE (SELECT count(*) FROM ${LIVE_ROWS} l WHERE ${keyMatch('l', 'k')}) <> (SELECT count(*) FROM ${fromClause(retired)} r WHERE ${keyMatch('r', 'k')})
+                   OR EXISTS (SELECT 1 FROM ${LIVE_ROWS} l JOIN ${fromClause(retired)} r ON ${keyMatch('l', 'r')} WHERE ${keyMatch('l', 'k')} AND NOT ${same('l', 'r')})) AS differing,
+              (SELECT count(*) FROM ${fromClause(retired)} r WHERE NOT (${inLive})) AS older`,
+      params,
+    );
+    return { sampled: Number(counts!.sampled), differing: Number(counts!.differing), olderThanLive: Number(counts!.older) };
+  } finally {
+    await dropTemp();
+  }
 }
 
 export function renderDrop(result: DropResult): string {

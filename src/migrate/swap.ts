@@ -18,7 +18,7 @@ import { displayName, quoteIdent, quoteLiteral, quoteQualified, type QualifiedNa
 import { partkitCommand } from '../core/shell.js';
 import { sqlStep, type SqlStep } from '../core/plan.js';
 import { run, underRunLock } from '../core/runner.js';
-import { backlog, captureName, captureTriggerSteps, drain, drainSteps, dropCaptureTriggerSteps, REPLAYED_STEP, replaySteps, requireCapture } from './capture.js';
+import { backlog, captureKey, captureName, captureTriggerSteps, citusTriggerSettingSteps, createCaptureSteps, drain, drainSteps, dropCaptureSteps, dropCaptureTriggerSteps, REPLAYED_STEP, replaySteps, requireCapture } from './capture.js';
 import { checkDerivedName, inspectMigration, primaryKey, readColumns, readIndexes, type Column, type MigrationInspection, type Relation } from './inspect.js';
 import { readUserTriggers } from './prep.js';
 
@@ -190,7 +190,7 @@ async function exchange(db: Database, config: Config, plan: Exchange, dryRun: bo
   const pkSource = direction === 'swap' ? live : copy;
   const pk = primaryKey(await readIndexes(db, pkSource));
   if (!pk) throw new MissingCapabilityError(`${pkSource.label} has no primary key (nothing was changed).`);
-  const key = pk.keyNames.map((name) => liveColumns.find((c) => c.name === name)!);
+  const key = await captureKey(db, capture, liveColumns);
   const incoming = await readIncomingForeignKeys(db, live.oid);
   if (incoming.length > 0 && (plan.foreignKeys !== 'drop' || direction === 'unswap')) {
     throw new ConflictError(
@@ -215,14 +215,23 @@ async function exchange(db: Database, config: Config, plan: Exchange, dryRun: bo
   const step = (description: string, sql: string) => sqlStep(description, sql, { group, table: label });
   const newLive = quoteQualified(names.table);
   const oldLive = quoteQualified(liveAfter);
+  // Citus: the capture follows the live table. A distributed live table gets a co-located capture
+  // table and row triggers, a local one a local capture and statement triggers; when the exchange
+  // changes which kind is live, the capture (empty after the locked replay) is made again in the
+  // new kind, with the fill state it had.
+  const citus = live.distributedBy !== null || copy.distributedBy !== null;
+  const recapture = live.distributedBy !== copy.distributedBy;
   const steps: SqlStep[] = [
+    ...(citus ? citusTriggerSettingSteps(group, label) : []),
     step(`lock ${live.label} and ${copy.label} (ACCESS EXCLUSIVE: writes wait until the ${direction} commits)`, `LOCK TABLE ${live.quoted}, ${copy.quoted} IN ACCESS EXCLUSIVE MODE`),
     step('note when the lock was taken', `SELECT set_config('partkit.locked_at', clock_timestamp()::text, true)`),
     ...replaySteps({ ...replay, limit: null, isolated: false, group }),
     ...dropCaptureTriggerSteps(live.quoted, group, label),
     step(`rename ${live.label} to ${liveAfter.name}`, `ALTER TABLE ${live.quoted} RENAME TO ${quoteIdent(liveAfter.name)}`),
     step(`rename ${copy.label} to ${names.table.name}`, `ALTER TABLE ${copy.quoted} RENAME TO ${quoteIdent(names.table.name)}`),
-    ...captureTriggerSteps(capture, newLive, group, label),
+    ...(recapture
+      ? [...dropCaptureSteps(capture, group, label), ...createCaptureSteps({ capture, key, live: newLive, distributedBy: copy.distributedBy, state, group, table: label })]
+      : captureTriggerSteps(capture, newLive, group, label, copy.distributedBy !== null)),
   ];
   const foreignKeys: { name: string; definition: string; recreate: string }[] = [];
   if (incoming.length > 0) {
