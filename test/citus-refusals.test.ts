@@ -1,8 +1,8 @@
 /**
  * `distribution` that cannot be honoured is refused before anything changes: a column the table
  * lacks, a server without Citus, a primary key without the distribution column (with the DDL that
- * fixes it; once it is run, provision distributes the table). The table name has a space and
- * capitals, the column too.
+ * fixes it; once it is run, provision distributes the table), and a migrate prep of a table with a
+ * trigger or a foreign key to a local table. The table name has a space and capitals, the column too.
  */
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -74,6 +74,39 @@ describeCitus('distribution refused on Citus, nothing changed', () => {
     expect(verified.exitCode, verified.stdout).toBe(0);
     const again = await runPartkit(['provision', '--json', '--config', config, '--database-url', db.url]);
     expect((JSON.parse(again.stdout) as { changes: number }).changes).toBe(0);
+  });
+
+  it('migrate prep of a table Citus cannot distribute as it is (a foreign key to a local table, a trigger): exit 4 each, nothing changed', async () => {
+    await db.query(`CREATE TABLE public."Sessions 'x'" (id uuid PRIMARY KEY)`);
+    await db.query(
+      `CREATE TABLE public."Old Log" (id uuid PRIMARY KEY DEFAULT gen_random_uuid(), "Session Id" uuid NOT NULL REFERENCES public."Sessions 'x'" (id), body text, created_at timestamptz NOT NULL DEFAULT now())`,
+    );
+    await db.query(`CREATE FUNCTION public.touch() RETURNS trigger LANGUAGE plpgsql AS $$BEGIN NEW.body := coalesce(NEW.body, ''); RETURN NEW; END$$`);
+    await db.query(`CREATE TRIGGER "Touch It" BEFORE INSERT ON public."Old Log" FOR EACH ROW EXECUTE FUNCTION public.touch()`);
+    const config = writeConfig('migrate-refusals', { tables: [{ name: 'public."Old Log"', distribution: { column: 'Session Id' } }] });
+    const footprint = async () => (await db.query(`SELECT count(*)::int AS n FROM pg_class WHERE relname LIKE 'Old Log%'`)).rows[0];
+    const before = await footprint();
+    const distributedBefore = await distributedCount();
+    const prep = () => runPartkit(['migrate', 'prep', 'public."Old Log"', '--config', config, '--database-url', db.url]);
+
+    const withForeignKey = await prep();
+    expect(withForeignKey.exitCode, withForeignKey.stderr).toBe(4);
+    expect(withForeignKey.stderr).toMatch(/has foreign keys to other tables, and Citus allows a distributed table's foreign keys only to reference tables/);
+    expect(withForeignKey.stderr).toMatch(/nothing was changed/);
+    expect(await footprint()).toEqual(before);
+    expect(await distributedCount()).toBe(distributedBefore);
+
+    await db.query(`ALTER TABLE public."Old Log" DROP CONSTRAINT "Old Log_Session Id_fkey"`);
+    const withTrigger = await prep();
+    expect(withTrigger.exitCode, withTrigger.stderr).toBe(4);
+    expect(withTrigger.stderr).toMatch(/has triggers \(Touch It\); Citus runs a distributed table's triggers on each shard/);
+    expect(await footprint()).toEqual(before);
+    expect(await distributedCount()).toBe(distributedBefore);
+
+    await db.query(`DROP TRIGGER "Touch It" ON public."Old Log"`);
+    const prepared = await runPartkit(['migrate', 'prep', 'public."Old Log"', '--json', '--config', config, '--database-url', db.url]);
+    expect(prepared.exitCode, prepared.stderr).toBe(0);
+    expect((await distributionOf(db, 'public."Old Log_partitioned"')).column).toBe('Session Id');
   });
 });
 

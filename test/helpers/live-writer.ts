@@ -26,6 +26,8 @@ export interface LiveWriterOptions {
   /** Share of updates and deletes among operations (the rest are inserts). */
   readonly updateShare?: number;
   readonly deleteShare?: number;
+  /** Updates also move created_at to one of `createdAt` (to another month, often): default false. */
+  readonly moveOnUpdate?: boolean;
 }
 
 export interface WriterStats {
@@ -43,6 +45,9 @@ export interface LiveWriter {
   readonly stats: WriterStats;
   /** Stops after the operation in flight; resolves when the writer's connection is closed. */
   stop(): Promise<WriterStats>;
+  /** Holds the writer after the operation in flight (resolves then), for an oracle check mid-run. */
+  pause(): Promise<void>;
+  resume(): void;
 }
 
 export const TRUTH_TABLE = 'oracle_truth';
@@ -66,6 +71,8 @@ export async function startLiveWriter(options: LiveWriterOptions): Promise<LiveW
   const stats: WriterStats = { inserts: 0, updates: 0, deletes: 0, errors: 0, longestMs: 0 };
   const live: string[] = [];
   let stopping = false;
+  // Set by pause(): the loop reports that it is held, then waits for resume().
+  const hold: { released: Promise<void> | null; release: () => void; held: () => void } = { released: null, release: () => undefined, held: () => undefined };
   let counter = 0;
   const pause = 1000 / (options.opsPerSecond ?? 100);
   const updateShare = options.updateShare ?? 0.2;
@@ -75,6 +82,11 @@ export async function startLiveWriter(options: LiveWriterOptions): Promise<LiveW
 
   const loop = (async () => {
     while (!stopping) {
+      if (hold.released) {
+        hold.held();
+        await hold.released;
+        continue;
+      }
       const started = Date.now();
       const dice = Math.random();
       counter += 1;
@@ -91,7 +103,9 @@ export async function startLiveWriter(options: LiveWriterOptions): Promise<LiveW
           stats.deletes += 1;
         } else if (dice < deleteShare + updateShare && live.length > 0) {
           const id = live[Math.floor(Math.random() * live.length)]!;
-          await client.query(`UPDATE ${options.table} SET content = $2 WHERE id = $1`, [id, content]);
+          const movable = options.createdAt.filter((at) => !(options.insertOnly ?? []).includes(at));
+          const move = options.moveOnUpdate && movable.length > 0 ? `, created_at = ${movable[counter % movable.length]}` : '';
+          await client.query(`UPDATE ${options.table} SET content = $2${move} WHERE id = $1`, [id, content]);
           await client.query(`UPDATE ${TRUTH_TABLE} SET content = $2 WHERE id = $1`, [id, content]);
           await client.query('COMMIT');
           stats.updates += 1;
@@ -118,10 +132,22 @@ export async function startLiveWriter(options: LiveWriterOptions): Promise<LiveW
     }
   })();
 
+  const resume = (): void => {
+    const release = hold.release;
+    hold.released = null;
+    release();
+  };
   return {
     stats,
+    async pause() {
+      const held = new Promise<void>((resolve) => (hold.held = resolve));
+      hold.released = new Promise<void>((resolve) => (hold.release = resolve));
+      await held;
+    },
+    resume,
     async stop() {
       stopping = true;
+      resume();
       await loop;
       await client.end().catch(() => undefined);
       return stats;
