@@ -14,6 +14,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { createCitusDatabase, describeCitus, distributionOf, type CitusDatabase } from './helpers/citus.js';
 import { compareWithTruth, createTruthTable, startLiveWriter, TRUTH_TABLE, type LiveWriter } from './helpers/live-writer.js';
+import { killFillAfter, partkit } from './helpers/cli.js';
 import { runPartkit } from './helpers/targets.js';
 
 const TABLE = 'public."Chat Messages"';
@@ -41,27 +42,8 @@ describeCitus('migrate a plain table into a distributed partitioned table on Cit
   });
   afterAll(() => db?.drop());
 
-  async function partkit(args: string[]) {
-    const result = await runPartkit([...args, '--json', '--config', config, '--database-url', db.url], { timeoutMs: 300_000 });
-    expect(result.exitCode, `${args.join(' ')}\n${result.stdout}\n${result.stderr}`).toBe(0);
-    return JSON.parse(result.stdout) as Record<string, unknown>;
-  }
-
-  /** Starts a fill, waits until it has copied `batches` batches, and SIGKILLs it. */
-  async function killFillAfter(batches: number): Promise<void> {
-    const child = runPartkit(['migrate', 'fill', TABLE, '--batch-size', '500', '--sleep', '50', '--config', config, '--database-url', db.url]);
-    let seen = 0;
-    await new Promise<void>((resolve, reject) => {
-      child.stderr!.on('data', (chunk: Buffer) => {
-        seen += (chunk.toString().match(/ batch \d+: copied/g) ?? []).length;
-        if (seen >= batches) {
-          child.kill('SIGKILL');
-          resolve();
-        }
-      });
-      child.then((result) => reject(new Error(`fill ended before it was killed (exit ${result.exitCode}): ${result.stderr}`)), reject);
-    });
-    expect((await child).signal).toBe('SIGKILL');
+  async function partkitJson(args: string[]) {
+    return (await partkit(db.url, [...args, '--json'], { config, timeoutMs: 300_000 })).json;
   }
 
   /** The oracle, with the writer held so that nothing is in flight. */
@@ -104,7 +86,7 @@ describeCitus('migrate a plain table into a distributed partitioned table on Cit
     });
     const lockHeld: number[] = [];
     try {
-      const prep = await partkit(['migrate', 'prep', TABLE]);
+      const prep = await partkitJson(['migrate', 'prep', TABLE]);
       expect((prep.primaryKey as { after: string[] }).after).toEqual(['id', 'created_at', 'Session Id']);
       expect((prep.notes as string[]).join('\n')).toContain('the partitioned copy is distributed by Session Id from the start');
       // The copy is distributed (and its months with it) before a row is copied; the capture is local, on the original.
@@ -112,11 +94,11 @@ describeCitus('migrate a plain table into a distributed partitioned table on Cit
       expect((await distributionOf(db, 'public."Chat Messages_partitioned"')).months).toBeGreaterThanOrEqual(6);
       expect(await citusKind('public."Chat Messages_capture"')).toBeNull();
 
-      await killFillAfter(3);
-      const filled = await partkit(['migrate', 'fill', TABLE]);
+      await killFillAfter([TABLE, '--batch-size', '500', '--sleep', '50', '--config', config, '--database-url', db.url], 3);
+      const filled = await partkitJson(['migrate', 'fill', TABLE]);
       expect(filled).toMatchObject({ state: 'filled', complete: true });
 
-      const swapped = await partkit(['migrate', 'swap', TABLE]);
+      const swapped = await partkitJson(['migrate', 'swap', TABLE]);
       expect(swapped).toMatchObject({ state: 'swapped' });
       lockHeld.push(Number(swapped.lockHeldMs));
       // After the swap the capture follows the distributed table: co-located with it, on the workers.
@@ -126,7 +108,7 @@ describeCitus('migrate a plain table into a distributed partitioned table on Cit
       await oracle(writer, 'after the swap');
       await new Promise((resolve) => setTimeout(resolve, 1500));
 
-      const undone = await partkit(['migrate', 'unswap', TABLE]);
+      const undone = await partkitJson(['migrate', 'unswap', TABLE]);
       expect(undone).toMatchObject({ state: 'unswapped' });
       lockHeld.push(Number(undone.lockHeldMs));
       expect(await citusKind(TABLE)).toBeNull();
@@ -135,15 +117,15 @@ describeCitus('migrate a plain table into a distributed partitioned table on Cit
       await oracle(writer, 'after the unswap');
       await new Promise((resolve) => setTimeout(resolve, 1000));
 
-      const again = await partkit(['migrate', 'swap', TABLE]);
+      const again = await partkitJson(['migrate', 'swap', TABLE]);
       expect(again).toMatchObject({ state: 'swapped' });
       lockHeld.push(Number(again.lockHeldMs));
       await new Promise((resolve) => setTimeout(resolve, 1500));
-      const dropped = await partkit(['migrate', 'drop', TABLE, '--yes']);
+      const dropped = await partkitJson(['migrate', 'drop', TABLE, '--yes']);
       expect(dropped).toMatchObject({ state: 'dropped', rows: { differing: 0 } });
       expect((dropped.rows as { sampled: number }).sampled).toBeGreaterThan(1000);
       // Registration and maintenance of the distributed table, as for any other table.
-      const provisioned = await partkit(['provision']);
+      const provisioned = await partkitJson(['provision']);
       expect(provisioned.changes).toBeGreaterThan(0);
       await new Promise((resolve) => setTimeout(resolve, 1500));
     } finally {

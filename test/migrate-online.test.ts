@@ -14,7 +14,7 @@ import { randomUUID } from 'node:crypto';
 import pg from 'pg';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { createRole, createTestDatabase, describeTarget, runPartkit, type TargetName, type TestDatabase } from './helpers/targets.js';
-import { count, partkit } from './helpers/cli.js';
+import { count, killFillAfter, partkit } from './helpers/cli.js';
 
 const TABLE = 'public."Chat Messages"';
 const SEED = 30_000;
@@ -159,24 +159,6 @@ async function oracle(db: TestDatabase, table: string): Promise<Oracle> {
 
 const CLEAN: Oracle = { missing: 0, resurrected: 0, stale: 0, duplicate: 0 };
 
-/** Starts a fill, waits until it has done `batches` batches, and SIGKILLs it. */
-async function killFillAfter(db: TestDatabase, batches: number): Promise<void> {
-  const child = runPartkit(['migrate', 'fill', TABLE, '--batch-size', '300', '--sleep', '50', '--database-url', db.url]);
-  let seen = 0;
-  await new Promise<void>((resolve, reject) => {
-    child.stderr!.on('data', (chunk: Buffer) => {
-      seen += (chunk.toString().match(/ batch \d+: copied/g) ?? []).length;
-      if (seen >= batches) {
-        child.kill('SIGKILL');
-        resolve();
-      }
-    });
-    child.then((result) => reject(new Error(`fill ended before it was killed (exit ${result.exitCode}): ${result.stderr}`)), reject);
-  });
-  const result = await child;
-  expect(result.signal).toBe('SIGKILL');
-}
-
 for (const name of ['bare18', 'pg17-partman5'] as TargetName[]) {
   describeTarget(name, `migrate under a live writer on ${name}: the oracle finds nothing missing, resurrected, stale or duplicated`, () => {
     let db: TestDatabase;
@@ -202,8 +184,8 @@ for (const name of ['bare18', 'pg17-partman5'] as TargetName[]) {
         await new Promise((resolve) => setTimeout(resolve, 500));
         await partkit(db, ['migrate', 'prep', TABLE, '--json']);
         await new Promise((resolve) => setTimeout(resolve, 500));
-        await killFillAfter(db, 3);
-        await killFillAfter(db, 3);
+        await killFillAfter([TABLE, '--batch-size', '300', '--sleep', '50', '--database-url', db.url], 3);
+        await killFillAfter([TABLE, '--batch-size', '300', '--sleep', '50', '--database-url', db.url], 3);
         const filled = await partkit(db, ['migrate', 'fill', TABLE, '--batch-size', '1500', '--json']);
         expect(filled.json).toMatchObject({ state: 'filled', complete: true });
         expect(filled.json.resumedAtBlock).toBeGreaterThan(0);

@@ -1,6 +1,7 @@
 /**
  * The small helpers that test files used to copy: a number from a query, the CLI run against a
- * test database (its exit code checked, its --json output parsed), and `provision --json`.
+ * test database (its exit code checked, its --json output parsed), `provision --json`, and a
+ * `migrate fill` SIGKILLed after a number of batches.
  */
 import { expect } from 'vitest';
 import { runPartkit, type RunPartkitOptions, type TestDatabase } from './targets.js';
@@ -52,4 +53,24 @@ export async function provisionJson(url: string, args: readonly string[] = []): 
   const result = await runPartkit(['provision', '--json', '--database-url', url, ...args]);
   if (result.exitCode !== 0) throw new Error(`provision failed (${result.exitCode}): ${result.stderr}\n${result.stdout}`);
   return JSON.parse(result.stdout) as ProvisionJson;
+}
+
+/**
+ * Starts `partkit migrate fill <args>`, waits until it reports `batches` copied batches (stderr),
+ * and SIGKILLs it. Fails if the fill ends before that.
+ */
+export async function killFillAfter(args: readonly string[], batches: number): Promise<void> {
+  const child = runPartkit(['migrate', 'fill', ...args]);
+  let seen = 0;
+  await new Promise<void>((resolve, reject) => {
+    child.stderr!.on('data', (chunk: Buffer) => {
+      seen += (chunk.toString().match(/ batch \d+: copied/g) ?? []).length;
+      if (seen >= batches) {
+        child.kill('SIGKILL');
+        resolve();
+      }
+    });
+    child.then((result) => reject(new Error(`fill ended before it was killed (exit ${result.exitCode}): ${result.stderr}`)), reject);
+  });
+  expect((await child).signal).toBe('SIGKILL');
 }
