@@ -158,3 +158,11 @@ describeTarget('bare18', 'partkit bench --section citus on a server without Citu
     }
   });
 });
+
+it('without --database-url: exit 4 before a throwaway server is started (it would have no Citus)', { timeout: 30_000 }, async () => {
+  const result = await runPartkit(['bench', '--section', 'citus', '--rows', '10000']);
+  expect(result.exitCode, result.stderr).toBe(4);
+  expect(result.stderr).toMatch(/needs a Citus coordinator; the throwaway server partkit bench starts has no Citus \(nothing was started or changed\)/);
+  expect(result.stderr).toMatch(/partkit bench --section citus --database-url /);
+  expect(result.stdout).toBe('');
+});

@@ -16,7 +16,7 @@ import { MissingCapabilityError } from '../core/errors.js';
 import { quoteIdent, quoteLiteral, quoteQualified, type QualifiedName } from '../core/identifiers.js';
 import { silentLogger } from '../core/log.js';
 import { addMonths, currentMonth, monthKey, monthStartLiteral, type Month } from '../core/partitions.js';
-import { readSql } from '../core/sql-files.js';
+import { readNamedStatements, readSql } from '../core/sql-files.js';
 import { round3, summarise, timeQuery } from './measure.js';
 import { connectClient, refuseExistingSchemas, startBenchServer } from './server.js';
 
@@ -94,13 +94,7 @@ export interface CitusBenchReport {
 }
 
 function queryStatements(table: string): Record<CitusQuery, string> {
-  const found: Record<string, string> = {};
-  for (const part of readSql('queries/bench-citus-queries.sql').split(/^-- name: /m).slice(1)) {
-    const [name, ...body] = part.split('\n');
-    found[name!.trim()] = body.filter((line) => !line.startsWith('--')).join('\n').trim().replace(/;$/, '').replaceAll('{{table}}', table);
-  }
-  for (const name of CITUS_QUERIES) if (!found[name]) throw new Error(`sql/queries/bench-citus-queries.sql has no "-- name: ${name}" statement`);
-  return found as Record<CitusQuery, string>;
+  return readNamedStatements('queries/bench-citus-queries.sql', CITUS_QUERIES, table);
 }
 
 /** Refuses (nothing changed) unless the server is a Citus coordinator with at least one active worker. */
@@ -187,6 +181,13 @@ async function createTable(client: pg.Client, layout: CitusLayout, months: reado
 }
 
 export async function runCitusBench(options: CitusBenchOptions): Promise<CitusBenchReport> {
+  if (options.databaseUrl === undefined) {
+    // A throwaway embedded server never has Citus: refused before one is started.
+    throw new MissingCapabilityError(
+      'partkit bench --section citus compares a local table with a distributed one, so it needs a Citus coordinator; the throwaway server partkit bench starts has no Citus (nothing was started or changed).',
+      'Give a scratch database on a Citus coordinator: partkit bench --section citus --database-url postgresql://USER@COORDINATOR:5432/SCRATCH',
+    );
+  }
   const began = performance.now();
   const server = await startBenchServer(options.databaseUrl);
   const target = server.target();
