@@ -19,7 +19,7 @@ import { resolveConfig } from '../core/config.js';
 import { Database, DEFAULT_EXECUTOR_OPTIONS } from '../core/db.js';
 import { displayName, quoteQualified, type QualifiedName } from '../core/identifiers.js';
 import { silentLogger } from '../core/log.js';
-import { readSql } from '../core/sql-files.js';
+import { readNamedStatements, readSql } from '../core/sql-files.js';
 import { captureName } from '../migrate/capture.js';
 import { fill } from '../migrate/fill.js';
 import { migrationNames } from '../migrate/inspect.js';
@@ -70,13 +70,7 @@ export interface MigrateBenchReport {
 }
 
 function statements(table: string): Record<'insert' | 'update' | 'delete' | 'sample', string> {
-  const found: Record<string, string> = {};
-  for (const part of readSql('queries/bench-migrate-writer.sql').split(/^-- name: /m).slice(1)) {
-    const [name, ...body] = part.split('\n');
-    found[name!.trim()] = body.filter((line) => !line.startsWith('--')).join('\n').trim().replace(/;$/, '').replaceAll('{{table}}', table);
-  }
-  for (const name of ['insert', 'update', 'delete', 'sample']) if (!found[name]) throw new Error(`sql/queries/bench-migrate-writer.sql has no "-- name: ${name}" statement`);
-  return found as Record<'insert' | 'update' | 'delete' | 'sample', string>;
+  return readNamedStatements('queries/bench-migrate-writer.sql', ['insert', 'update', 'delete', 'sample'], table);
 }
 
 interface WriterFigures {

@@ -4,6 +4,7 @@
  */
 import { writeFile } from 'node:fs/promises';
 import type { Argv, CommandModule } from 'yargs';
+import { renderCitusBench, runCitusBench, type CitusBenchReport } from '../bench/citus.js';
 import { renderMigrateBench, runMigrateBench, type MigrateBenchReport } from '../bench/migrate.js';
 import { renderBench } from '../bench/render.js';
 import { runBench, type BenchReport } from '../bench/run.js';
@@ -27,16 +28,19 @@ interface BenchArgs extends GlobalOptions {
   readonly writerOps: number;
 }
 
-const SECTIONS = ['queries', 'migrate'] as const;
+const SECTIONS = ['queries', 'migrate', 'citus'] as const;
 type Section = (typeof SECTIONS)[number];
+/** citus needs a Citus coordinator (--database-url), so a run without --section leaves it out. */
+const DEFAULT_SECTIONS: readonly Section[] = ['queries', 'migrate'];
 
-/** The queries section's report at the top level (as before sections existed), the migrate section's under `migrate`. */
-type BenchRun = Partial<BenchReport> & { readonly sections: readonly Section[]; readonly migrate?: MigrateBenchReport };
+/** The queries section's report at the top level (as before sections existed), the others under their names. */
+type BenchRun = Partial<BenchReport> & { readonly sections: readonly Section[]; readonly migrate?: MigrateBenchReport; readonly citus?: CitusBenchReport };
 
 function renderRun(run: BenchRun): string {
   const parts: string[] = [];
   if (run.sections.includes('queries')) parts.push(renderBench(run as BenchReport));
   if (run.migrate) parts.push(renderMigrateBench(run.migrate));
+  if (run.citus) parts.push(renderCitusBench(run.citus));
   return parts.join('\n\n');
 }
 
@@ -66,7 +70,7 @@ function progressBar(): (label: string, done: number, total: number) => void {
 
 export const benchCommand: CommandModule<GlobalOptions, BenchArgs> = {
   command: 'bench',
-  describe: 'Measure plain, plain + time index and partitioned messages side by side, and the online migration (fill vs one INSERT … SELECT, swap under a writer), on a throwaway embedded server unless --database-url',
+  describe: 'Measure plain, plain + time index and partitioned messages side by side, and the online migration (fill vs one INSERT … SELECT, swap under a writer), and with --section citus a local against a distributed table on a Citus coordinator; on a throwaway embedded server unless --database-url',
   builder: (yargs) =>
     yargs
       .option('rows', { type: 'number', default: 2_000_000, describe: 'Rows in each of the three tables' })
@@ -75,7 +79,7 @@ export const benchCommand: CommandModule<GlobalOptions, BenchArgs> = {
       .option('cold', { type: 'boolean', default: false, describe: 'Also measure cold: restart the server and drop the OS page cache before each sample (embedded server, as root)' })
       .option('insert-rows', { type: 'number', default: 10_000, describe: 'Rows per INSERT in the insert test' })
       .option('svg', { type: 'string', describe: 'Write a chart of the ratios (log scale) to this SVG file' })
-      .option('section', { type: 'string', array: true, choices: SECTIONS, default: [...SECTIONS], describe: 'Which sections to run: queries (the three layouts), migrate (fill vs one INSERT … SELECT, and the swap under a writer)' })
+      .option('section', { type: 'string', array: true, choices: SECTIONS, default: [...DEFAULT_SECTIONS], describe: 'Which sections to run (default: queries and migrate): queries (the three layouts), migrate (fill vs one INSERT … SELECT, and the swap under a writer), citus (a local vs a distributed table on a Citus coordinator given with --database-url: times and plans)' })
       .option('fill-reps', { type: 'number', default: 2, describe: 'migrate section: repetitions of fill and of the single statement (the order alternates)' })
       .option('writer-ops', { type: 'number', default: 200, describe: 'migrate section: writer statements per second during the swap' }) as unknown as Argv<BenchArgs>,
   handler: async (args) => {
@@ -90,14 +94,17 @@ export const benchCommand: CommandModule<GlobalOptions, BenchArgs> = {
         const fillReps = whole('fill-reps', args.fillReps, 1, 100);
         const writerOps = whole('writer-ops', args.writerOps, 1, 10_000);
         if (args.svg !== undefined && !sections.includes('queries')) throw new UsageError('--svg charts the queries section, which this run leaves out.', 'Add --section queries, or leave out --svg.');
+        const reps = whole('reps', args.reps, 1, 1000);
         const progress = (line: string): void => void process.stderr.write(`${line}\n`);
+        // First, so that a server that is no Citus coordinator is refused before the other sections spend their time.
+        const citus = sections.includes('citus') ? await runCitusBench({ rows, reps, databaseUrl: args.databaseUrl, progress }) : undefined;
         const migrate = async (): Promise<MigrateBenchReport | undefined> =>
           sections.includes('migrate') ? runMigrateBench({ rows, reps: fillReps, writerOpsPerS: writerOps, writerLeadSeconds: 5, databaseUrl: args.databaseUrl, progress }) : undefined;
-        if (!sections.includes('queries')) return { sections, migrate: await migrate() };
+        if (!sections.includes('queries')) return { sections, migrate: await migrate(), citus };
         const report = await runBench({
           rows,
           months: whole('months', args.months, 4, 120),
-          reps: whole('reps', args.reps, 1, 1000),
+          reps,
           insertRows: whole('insert-rows', args.insertRows, 1, 10_000_000),
           cold: args.cold,
           databaseUrl: args.databaseUrl,
@@ -114,7 +121,7 @@ export const benchCommand: CommandModule<GlobalOptions, BenchArgs> = {
           await writeFile(args.svg, renderSvg(report));
           process.stderr.write(`chart written to ${args.svg}\n`);
         }
-        return { ...report, sections, migrate: await migrate() };
+        return { ...report, sections, migrate: await migrate(), citus };
       },
       renderRun,
     );
