@@ -17,6 +17,7 @@ import { quoteIdent, quoteLiteral, quoteQualified, type QualifiedName } from '..
 import { silentLogger } from '../core/log.js';
 import { addMonths, currentMonth, monthKey, monthStartLiteral, type Month } from '../core/partitions.js';
 import { readNamedStatements, readSql } from '../core/sql-files.js';
+import { widenUniqueKeys } from '../citus/provision.js';
 import { round3, summarise, timeQuery } from './measure.js';
 import { connectClient, refuseExistingSchemas, startBenchServer } from './server.js';
 
@@ -170,7 +171,8 @@ async function planFacts(client: pg.Client, sql: string, params: readonly string
 
 async function createTable(client: pg.Client, layout: CitusLayout, months: readonly Month[]): Promise<void> {
   const table = CITUS_TABLES[layout];
-  await client.query(readSql('queries/bench-citus-table.sql').replaceAll('{{table}}', quoteQualified(table)));
+  // Semibot's messages as partkit creates it, its unique keys widened to hold session_id as provision does on Citus.
+  await client.query(widenUniqueKeys(readSql('tables/messages.sql').replaceAll('{{table}}', quoteQualified(table)), 'session_id'));
   for (const month of months) {
     const partition = quoteQualified({ schema: table.schema, name: `${table.name}_${monthKey(month).replace('-', '')}` });
     // DDL takes no parameters: the bounds are literals, read in UTC (connectClient sets it).
