@@ -93,11 +93,17 @@ describeCitus('migrate a plain table into a distributed partitioned table on Cit
       expect(await citusKind('public."Chat Messages_partitioned"')).toBe('Session Id');
       expect((await distributionOf(db, 'public."Chat Messages_partitioned"')).months).toBeGreaterThanOrEqual(6);
       expect(await citusKind('public."Chat Messages_capture"')).toBeNull();
+      // A second prep finds everything in place.
+      expect((await partkitJson(['migrate', 'prep', TABLE])).changes).toBe(0);
 
       await killFillAfter([TABLE, '--batch-size', '500', '--sleep', '50', '--config', config, '--database-url', db.url], 3);
       const filled = await partkitJson(['migrate', 'fill', TABLE]);
       expect(filled).toMatchObject({ state: 'filled', complete: true });
 
+      // The dry run prints the capture moving onto the workers with the rest of the swap, and changes nothing.
+      const planned = await partkitJson(['migrate', 'swap', TABLE, '--dry-run']);
+      expect(planned.sql as string).toMatch(/SET LOCAL citus\.enable_unsafe_triggers = on[\s\S]*LOCK TABLE[\s\S]*create_distributed_table\('"public"\."Chat Messages_capture"', 'Session Id', colocate_with => '"public"\."Chat Messages"'\)[\s\S]*FOR EACH ROW/);
+      expect(await citusKind('public."Chat Messages_capture"')).toBeNull();
       const swapped = await partkitJson(['migrate', 'swap', TABLE]);
       expect(swapped).toMatchObject({ state: 'swapped' });
       lockHeld.push(Number(swapped.lockHeldMs));
