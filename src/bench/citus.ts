@@ -15,7 +15,7 @@ import { Database, DEFAULT_EXECUTOR_OPTIONS } from '../core/db.js';
 import { MissingCapabilityError } from '../core/errors.js';
 import { quoteIdent, quoteLiteral, quoteQualified, type QualifiedName } from '../core/identifiers.js';
 import { silentLogger } from '../core/log.js';
-import { addMonths, currentMonth, monthKey, monthStartLiteral, type Month } from '../core/partitions.js';
+import { addMonths, currentMonth, monthKey, monthStartLiteral, serverNow, type Month } from '../core/partitions.js';
 import { readNamedStatements, readSql } from '../core/sql-files.js';
 import { widenUniqueKeys } from '../citus/provision.js';
 import { round3, summarise, timeQuery } from './measure.js';
@@ -172,7 +172,7 @@ async function planFacts(client: pg.Client, sql: string, params: readonly string
 async function createTable(client: pg.Client, layout: CitusLayout, months: readonly Month[]): Promise<void> {
   const table = CITUS_TABLES[layout];
   // Semibot's messages as partkit creates it, its unique keys widened to hold session_id as provision does on Citus.
-  await client.query(widenUniqueKeys(readSql('tables/messages.sql').replaceAll('{{table}}', quoteQualified(table)), 'session_id'));
+  await client.query(widenUniqueKeys(readSql('tables/messages.sql').replaceAll('{{table}}', quoteQualified(table)), DISTRIBUTION_COLUMN));
   for (const month of months) {
     const partition = quoteQualified({ schema: table.schema, name: `${table.name}_${monthKey(month).replace('-', '')}` });
     // DDL takes no parameters: the bounds are literals, read in UTC (connectClient sets it).
@@ -201,7 +201,7 @@ export async function runCitusBench(options: CitusBenchOptions): Promise<CitusBe
     let now: Date;
     try {
       citus = await requireCoordinator(db);
-      now = (await db.query<{ now: Date }>('SELECT now() AS now'))[0]!.now;
+      now = await serverNow(db);
     } finally {
       await db.close();
     }
@@ -242,6 +242,7 @@ export async function runCitusBench(options: CitusBenchOptions): Promise<CitusBe
       sessionHistory: [session],
     };
     const sql = { oneNode: queryStatements(oneNode), distributed: queryStatements(distributed) };
+    const shown = queryStatements('<table>');
 
     const queries: CitusQueryFigures[] = [];
     for (const name of CITUS_QUERIES) {
@@ -255,7 +256,7 @@ export async function runCitusBench(options: CitusBenchOptions): Promise<CitusBe
       const spread = summarise(samples.distributed);
       const figures: CitusQueryFigures = {
         name,
-        sql: queryStatements('<table>')[name],
+        sql: shown[name],
         params: params[name],
         oneNodeMs: local.median,
         distributedMs: spread.median,
