@@ -91,6 +91,17 @@ export async function inspectCitus(db: Database, config: Config): Promise<CitusS
   return { ...server, tables };
 }
 
+/** The distribution column of a Citus distributed (hash) table; null without Citus or for any other table. */
+export async function distributionColumnOf(db: Database, oid: number): Promise<string | null> {
+  const [citus] = await db.query<{ ok: boolean }>(`SELECT to_regclass('pg_catalog.pg_dist_partition') IS NOT NULL AS ok`);
+  if (!citus?.ok) return null;
+  const [row] = await db.query<{ column_name: string }>(
+    `SELECT column_to_column_name(logicalrelid, partkey) AS column_name FROM pg_catalog.pg_dist_partition WHERE logicalrelid = $1::oid AND partmethod = 'h'`,
+    [oid],
+  );
+  return row?.column_name ?? null;
+}
+
 /** "distributed by session_id, 4 shards" / "local" for one relation. */
 export function describeRelation(relation: CitusRelation | null): string {
   if (relation === null) return 'missing';

@@ -88,8 +88,13 @@ export function stateStep(capture: QualifiedName, state: FillState, group: strin
 export function citusTriggerSettingSteps(group: string, table: string): SqlStep[] {
   return [
     sqlStep('Citus: allow the capture triggers on the distributed table (they run on each shard and write to the co-located capture shard)', 'SET LOCAL citus.enable_unsafe_triggers = on', { group, table }),
-    sqlStep('Citus: run this transaction\'s multi-shard commands over one connection per worker', "SET LOCAL citus.multi_shard_modify_mode = 'sequential'", { group, table }),
+    citusSequentialStep(group, table),
   ];
+}
+
+/** Citus: a transaction that distributes a table after other DDL runs its multi-shard commands over one connection per worker. */
+export function citusSequentialStep(group: string, table: string): SqlStep {
+  return sqlStep('Citus: run this transaction\'s multi-shard commands over one connection per worker', "SET LOCAL citus.multi_shard_modify_mode = 'sequential'", { group, table });
 }
 
 export interface CaptureOptions {

@@ -3,6 +3,7 @@
  * (`<table>_partitioned`), the retired original (`<table>_retired`), and what points at them.
  * The three names are defined here too.
  */
+import { distributionColumnOf } from '../core/citus.js';
 import type { Config, TableConfig } from '../core/config.js';
 import { BUILTIN_DEFAULTS } from '../core/config.js';
 import type { Database } from '../core/db.js';
@@ -100,7 +101,7 @@ export async function readRelation(db: Database, name: QualifiedName, controlCol
   }>(readSql('queries/migrate-relation.sql'), [name.schema, name.name, controlColumn]);
   if (!row) return undefined;
   return {
-    distributedBy: await readDistributionColumn(db, Number(row.oid)),
+    distributedBy: await distributionColumnOf(db, Number(row.oid)),
     name,
     label: displayName(name),
     oid: Number(row.oid),
@@ -117,17 +118,6 @@ export async function readRelation(db: Database, name: QualifiedName, controlCol
     triggers: row.triggers ?? [],
     publications: row.publications ?? [],
   };
-}
-
-/** The distribution column of a Citus distributed table; null without Citus or for a local table. */
-async function readDistributionColumn(db: Database, oid: number): Promise<string | null> {
-  const [citus] = await db.query<{ ok: boolean }>(`SELECT to_regclass('pg_catalog.pg_dist_partition') IS NOT NULL AS ok`);
-  if (!citus?.ok) return null;
-  const [row] = await db.query<{ column_name: string }>(
-    `SELECT column_to_column_name(logicalrelid, partkey) AS column_name FROM pg_catalog.pg_dist_partition WHERE logicalrelid = $1::oid AND partmethod = 'h'`,
-    [oid],
-  );
-  return row?.column_name ?? null;
 }
 
 export interface Column {

@@ -17,7 +17,7 @@ import { addMonths, coveredMonth, currentMonth, listPartitions, monthKey, type C
 import { sqlStep, type SqlStep } from '../core/plan.js';
 import { run, underRunLock } from '../core/runner.js';
 import { strategyOf } from '../strategies/index.js';
-import { captureName, CAPTURE_TRIGGERS, createCaptureSteps, readCapture } from './capture.js';
+import { captureName, CAPTURE_TRIGGERS, citusSequentialStep, createCaptureSteps, readCapture } from './capture.js';
 import { fromClause } from './copy.js';
 import { describeArchive, monthsToArchive, type ArchivedMonth } from './retention.js';
 import { citusMigrationNote, colocateArgument, migrationDistributionColumn } from '../citus/provision.js';
@@ -301,7 +301,7 @@ export async function planPrep(db: Database, config: Config, input: string, opti
         `Drop ${existing.label} (it holds only copied rows) and run ${partkitCommand(['migrate', 'prep', label])} again, or change "distribution" in the config.`,
       );
     }
-    steps.unshift(step('Citus: run this transaction\'s multi-shard commands over one connection per worker', "SET LOCAL citus.multi_shard_modify_mode = 'sequential'"));
+    steps.unshift(citusSequentialStep(group, label));
     steps.push(
       step(
         `distribute ${names.partitioned.name} by ${distributionColumn} across the Citus workers (colocate_with ${settings.distribution!.colocateWith}); its months follow it`,
