@@ -58,13 +58,8 @@ describeCitus('migrate a plain table into a distributed partitioned table on Cit
     }
   }
 
-  async function citusKind(relation: string): Promise<string | null> {
-    const { rows: [row] } = await db.query<{ column_name: string | null }>(
-      `SELECT column_to_column_name(logicalrelid, partkey) AS column_name FROM pg_dist_partition WHERE logicalrelid = to_regclass($1) AND partmethod = 'h'`,
-      [relation],
-    );
-    return row?.column_name ?? null;
-  }
+  /** The distribution column of a relation, null for a local one. */
+  const citusKind = async (relation: string) => (await distributionOf(db, relation)).column;
 
   async function colocated(a: string, b: string): Promise<boolean> {
     const { rows: [row] } = await db.query<{ same: boolean }>(
@@ -90,8 +85,9 @@ describeCitus('migrate a plain table into a distributed partitioned table on Cit
       expect((prep.primaryKey as { after: string[] }).after).toEqual(['id', 'created_at', 'Session Id']);
       expect((prep.notes as string[]).join('\n')).toContain('the partitioned copy is distributed by Session Id from the start');
       // The copy is distributed (and its months with it) before a row is copied; the capture is local, on the original.
-      expect(await citusKind('public."Chat Messages_partitioned"')).toBe('Session Id');
-      expect((await distributionOf(db, 'public."Chat Messages_partitioned"')).months).toBeGreaterThanOrEqual(6);
+      const copy = await distributionOf(db, 'public."Chat Messages_partitioned"');
+      expect(copy.column).toBe('Session Id');
+      expect(copy.months).toBeGreaterThanOrEqual(6);
       expect(await citusKind('public."Chat Messages_capture"')).toBeNull();
       // A second prep finds everything in place.
       expect((await partkitJson(['migrate', 'prep', TABLE])).changes).toBe(0);
