@@ -7,23 +7,14 @@
  * resurrected, stale or duplicated, no write failed, and the test prints how long a write waited.
  * The table name and the distribution column are mixed case with a space.
  */
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { createCitusDatabase, describeCitus, distributionOf, type CitusDatabase } from './helpers/citus.js';
-import { partkit } from './helpers/cli.js';
+import { configFiles, partkit } from './helpers/cli.js';
 import { compareWithTruth, createTruthTable, startLiveWriter, TRUTH_TABLE } from './helpers/live-writer.js';
 
 const TABLE = 'public."Chat Messages"';
 const ROWS = 150_000;
-const configDir = mkdtempSync(path.join(tmpdir(), 'partkit-citus-in-place-'));
-
-function writeConfig(name: string, content: unknown): string {
-  const file = path.join(configDir, `${name}.json`);
-  writeFileSync(file, JSON.stringify(content));
-  return file;
-}
+const { write: writeConfig } = configFiles('citus-in-place');
 
 describeCitus('distributing an existing partitioned table while writers keep writing', () => {
   let db: CitusDatabase;

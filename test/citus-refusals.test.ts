@@ -4,20 +4,12 @@
  * fixes it; once it is run, provision distributes the table), and a migrate prep of a table with a
  * trigger or a foreign key to a local table. The table name has a space and capitals, the column too.
  */
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
+import { configFiles } from './helpers/cli.js';
 import { createCitusDatabase, describeCitus, distributionOf, type CitusDatabase } from './helpers/citus.js';
 import { createTestDatabase, describeTarget, runPartkit, type TestDatabase } from './helpers/targets.js';
 
-const configDir = mkdtempSync(path.join(tmpdir(), 'partkit-citus-refusals-'));
-
-function writeConfig(name: string, content: unknown): string {
-  const file = path.join(configDir, `${name}.json`);
-  writeFileSync(file, JSON.stringify(content));
-  return file;
-}
+const { write: writeConfig } = configFiles('citus-refusals');
 
 /** What provision would have created or registered: none of it may exist after a refusal. */
 const FOOTPRINT = `SELECT (SELECT count(*)::int FROM pg_namespace WHERE nspname IN ('partkit', 'partman', 'partkit_archive')) AS schemas,

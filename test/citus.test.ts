@@ -3,15 +3,15 @@
  * target): provision -> maintain -> verify, retention into the archive schema, archive export and
  * restore, with pg_partman and with partkit's plpgsql fallback.
  */
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdtempSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
+import { configFiles } from './helpers/cli.js';
 import { createCitusDatabase, describeCitus, type CitusDatabase } from './helpers/citus.js';
 import { midMonth, monthOf } from './helpers/clock.js';
 import { runPartkit } from './helpers/targets.js';
 
-const configDir = mkdtempSync(path.join(tmpdir(), 'partkit-citus-'));
+const { dir: configDir, write: writeConfig } = configFiles('citus');
 
 /** Semibot's tables with the distribution columns the README recommends. */
 export const SEMIBOT_DISTRIBUTED = [
@@ -20,12 +20,6 @@ export const SEMIBOT_DISTRIBUTED = [
   { name: 'public.api_key_logs', distribution: { column: 'api_key_id' } },
   { name: 'public.usage_records', distribution: { column: 'organization_id' } },
 ];
-
-function writeConfig(name: string, content: unknown): string {
-  const file = path.join(configDir, `${name}.json`);
-  writeFileSync(file, JSON.stringify(content));
-  return file;
-}
 
 interface DistributedRelation {
   relation: string;

@@ -1,19 +1,10 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { adminQuery, attachedPartitions, createRole, createTestDatabase, describeTarget, runPartkit, type TargetName, type TestDatabase } from './helpers/targets.js';
 import { monthOf, testNow } from './helpers/clock.js';
-import { provisionJson } from './helpers/cli.js';
+import { configFiles, provisionJson } from './helpers/cli.js';
 
 const TABLES = ['messages', 'execution_logs', 'api_key_logs', 'usage_records'];
-const configDir = mkdtempSync(path.join(tmpdir(), 'partkit-provision-'));
-
-function writeConfig(name: string, content: unknown): string {
-  const file = path.join(configDir, `${name}.json`);
-  writeFileSync(file, JSON.stringify(content));
-  return file;
-}
+const { write: writeConfig } = configFiles('provision');
 
 /** The month starts (UTC) that the set must hold right after provisioning. */
 function expectedMonths(count: number): string[] {

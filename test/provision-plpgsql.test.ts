@@ -1,5 +1,3 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { loadMigrationFiles } from 'postgres-migrations';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -7,16 +5,10 @@ import { resolveConfig } from '../src/core/config.js';
 import { tableTemplate } from '../src/core/table-templates.js';
 import { adminQuery, attachedPartitions, createTestDatabase, describeTarget, REPO_DIR, runPartkit, type TargetName, type TestDatabase } from './helpers/targets.js';
 import { midMonth, monthOf } from './helpers/clock.js';
-import { count, provisionJson, type ProvisionJson } from './helpers/cli.js';
+import { configFiles, count, provisionJson, type ProvisionJson } from './helpers/cli.js';
 
 const TABLES = ['messages', 'execution_logs', 'api_key_logs', 'usage_records'];
-const configDir = mkdtempSync(path.join(tmpdir(), 'partkit-plpgsql-'));
-
-function writeConfig(name: string, content: unknown): string {
-  const file = path.join(configDir, `${name}.json`);
-  writeFileSync(file, JSON.stringify(content));
-  return file;
-}
+const { write: writeConfig } = configFiles('plpgsql');
 
 interface MaintainJson {
   ok: boolean;

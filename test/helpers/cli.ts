@@ -1,8 +1,11 @@
 /**
  * The small helpers that test files used to copy: a number from a query, the CLI run against a
  * test database (its exit code checked, its --json output parsed), `provision --json`, and a
- * `migrate fill` SIGKILLed after a number of batches.
+ * `migrate fill` SIGKILLed after a number of batches, and config files in a fresh folder.
  */
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { expect } from 'vitest';
 import { runPartkit, type RunPartkitOptions, type TestDatabase } from './targets.js';
 
@@ -73,4 +76,20 @@ export async function killFillAfter(args: readonly string[], batches: number): P
     child.then((result) => reject(new Error(`fill ended before it was killed (exit ${result.exitCode}): ${result.stderr}`)), reject);
   });
   expect((await child).signal).toBe('SIGKILL');
+}
+
+/**
+ * A fresh folder `partkit-<prefix>-*` under the OS temp dir, and `write(name, content)`, which
+ * writes `content` as `<name>.json` there and returns the file's path (for --config).
+ */
+export function configFiles(prefix: string): { readonly dir: string; write(name: string, content: unknown): string } {
+  const dir = mkdtempSync(path.join(tmpdir(), `partkit-${prefix}-`));
+  return {
+    dir,
+    write(name, content) {
+      const file = path.join(dir, `${name}.json`);
+      writeFileSync(file, JSON.stringify(content));
+      return file;
+    },
+  };
 }
