@@ -13,7 +13,7 @@ import { createGzip } from 'node:zlib';
 import { readArchivedMonths } from '../core/checks/state.js';
 import type { Config, TableConfig } from '../core/config.js';
 import type { Database } from '../core/db.js';
-import { CheckFailedError, ExitCode, MissingCapabilityError, UsageError } from '../core/errors.js';
+import { CheckFailedError, ExitCode, UsageError } from '../core/errors.js';
 import { requireKit } from '../core/kit.js';
 import { displayName, quoteIdent, quoteQualified, type QualifiedName } from '../core/identifiers.js';
 import type { Logger } from '../core/log.js';
@@ -245,7 +245,6 @@ export async function archiveExport(db: Database, config: Config, options: Archi
     modes: { fileMode: options.fileMode ?? config.archiveExport.fileMode, dirMode: options.dirMode ?? config.archiveExport.dirMode },
     s3: options.s3,
   });
-  const log = db.log;
   const kit = config.kitSchema;
   await requireArchiveKit(db, kit);
   // A bucket that is missing or refuses the credentials fails here, before anything is written or dropped.

@@ -13,7 +13,7 @@ import { pipeline } from 'node:stream/promises';
 import { createGunzip } from 'node:zlib';
 import type { Config } from '../core/config.js';
 import type { Database } from '../core/db.js';
-import { CheckFailedError, ExitCode, ConflictError, MissingCapabilityError, UsageError } from '../core/errors.js';
+import { CheckFailedError, ExitCode, ConflictError, UsageError } from '../core/errors.js';
 import { requireKit } from '../core/kit.js';
 import { strategyOf } from '../strategies/index.js';
 import { displayName, parseQualifiedName, quoteIdent, quoteLiteral, quoteQualified, type QualifiedName } from '../core/identifiers.js';

@@ -9,7 +9,7 @@ import type { Capabilities } from '../core/capabilities.js';
 import { settingField, type Config, type TableConfig } from '../core/config.js';
 import type { Database } from '../core/db.js';
 import { ConfigError, MissingCapabilityError } from '../core/errors.js';
-import { displayName, parseQualifiedName, quoteIdent, quoteQualified, type QualifiedName } from '../core/identifiers.js';
+import { displayName, parseQualifiedName, quoteIdent, quoteQualified } from '../core/identifiers.js';
 import { sqlStep, type SqlStep, type Step } from '../core/plan.js';
 import { readSql } from '../core/sql-files.js';
 import { tableTemplate } from '../core/table-templates.js';

@@ -9,11 +9,11 @@ import type { Config, Strategy } from '../core/config.js';
 import { runCommand, type GlobalOptions } from '../core/context.js';
 import type { Database } from '../core/db.js';
 import { CheckFailedError, ConflictError, MissingCapabilityError, UsageError } from '../core/errors.js';
-import { displayName, dottedName, parseQualifiedName, quoteIdent, quoteQualified, type QualifiedName } from '../core/identifiers.js';
+import { displayName, dottedName, parseQualifiedName, quoteIdent, type QualifiedName } from '../core/identifiers.js';
 import { addMonths, controlTypeOf, coveredMonth, currentMonth, serverNow, listPartitions, monthKey, monthStartLiteral, type ControlType, type Month, type Partition } from '../core/partitions.js';
 import { kitHas, requireKit } from '../core/kit.js';
 import { strategyOf } from '../strategies/index.js';
-import { renderPlan, sqlStep, type Plan, type Step } from '../core/plan.js';
+import type { Plan, Step } from '../core/plan.js';
 import { run, underRunLock } from '../core/runner.js';
 
 /** More than ten years at once is almost certainly a typo (2205 for 2025). */

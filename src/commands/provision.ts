@@ -17,7 +17,7 @@ import { writeFileSync } from 'node:fs';
 import { UsageError } from '../core/errors.js';
 import { crontabLine, findJob, jobName, planSchedule } from '../core/schedule.js';
 import { refuseMissingGrants, requiredGrants } from '../core/grants.js';
-import { readSql, sqlPath } from '../core/sql-files.js';
+import { readSql } from '../core/sql-files.js';
 import { tableTemplate } from '../core/table-templates.js';
 import { missingTableProblem, tableShapeProblems } from '../core/table-shape.js';
 import { planTimeIndex, readTimeIndex } from '../core/time-index.js';
