@@ -1,6 +1,8 @@
 /**
- * `partkit maintain`: one maintenance run now, the same function the pg_cron job calls.
- * This is what an external scheduler (crontab, Kubernetes CronJob, CI) runs.
+ * `partkit maintain`: one maintenance run now, the procedure the pg_cron job calls
+ * (`run_maintenance_proc`). This is what an external scheduler (crontab, Kubernetes CronJob, CI)
+ * runs. The procedure commits between its steps (a drain of a large default partition takes
+ * many), so it runs outside a transaction; what it did is read back from the maintenance log.
  */
 import type { CommandModule } from 'yargs';
 import type { Config } from '../core/config.js';
@@ -18,10 +20,13 @@ export interface MaintenanceEvent {
   readonly partition: string | null;
   readonly detail: string | null;
   readonly rows: number | null;
+  /** For a drain of the default partition: how long its swap held the parent's ACCESS EXCLUSIVE lock, in ms (measured inside it). */
+  readonly lockedMs: number | null;
 }
 
 export interface MaintainResult {
   readonly ok: boolean;
+  readonly runId: number | null;
   readonly events: readonly MaintenanceEvent[];
   readonly created: number;
   readonly detached: number;
@@ -30,23 +35,39 @@ export interface MaintainResult {
   readonly sql?: string;
 }
 
+const MAINTAIN_STEP = 'run-maintenance';
+
 export async function maintain(db: Database, config: Config, options: { dryRun?: boolean | undefined; table?: string | undefined } = {}): Promise<MaintainResult> {
-  await requireKit(db, config.kitSchema, ['run_maintenance(text)']);
-  const call = options.table === undefined ? maintenanceCall(config.kitSchema) : `SELECT * FROM ${quoteIdent(config.kitSchema)}.run_maintenance($1)`;
-  const plan: Plan = { steps: [sqlStep(`run maintenance${options.table ? ` of ${options.table}` : ''}`, call, options.table ? { params: [options.table] } : {})] };
+  await requireKit(db, config.kitSchema, ['run_maintenance_proc(text,text,bigint)', 'default_drain']);
+  // The procedure waits for each lock at most this long per attempt, and retries with backoff.
+  const plan: Plan = {
+    steps: [
+      sqlStep(`run maintenance${options.table ? ` of ${options.table}` : ''} (drains default partitions in bounded steps)`, maintenanceCall(config.kitSchema, ['p_table_name', 'p_lock_timeout']), {
+        id: MAINTAIN_STEP,
+        params: [options.table ?? null, db.lockTimeout],
+        transaction: false,
+      }),
+    ],
+  };
   const outcome = await run(db, plan, { dryRun: options.dryRun ?? false });
-  if (outcome.dryRun) return { ok: true, events: [], created: 0, detached: 0, failed: 0, exitCode: ExitCode.ok, sql: outcome.sql };
-  const [result] = outcome.results;
-  const events = (result?.rows ?? []).map((row) => ({
-    table: String(row.parent),
-    action: String(row.action),
-    partition: (row.partition_name as string | null) ?? null,
-    detail: (row.detail as string | null) ?? null,
-    rows: row.rows === null || row.rows === undefined ? null : Number(row.rows),
+  if (outcome.dryRun) return { ok: true, runId: null, events: [], created: 0, detached: 0, failed: 0, exitCode: ExitCode.ok, sql: outcome.sql };
+  const runId = Number(outcome.results.find((result) => result.step.id === MAINTAIN_STEP)?.rows[0]?.p_run_id);
+  const rows = await db.query<{ parent: string; action: string; partition_name: string | null; detail: string | null; rows: string | null; locked_ms: string | null }>(
+    `SELECT format('%I.%I', e.parent_schema, e.parent_table) AS parent, e.action, e.partition_name, e.detail, e.rows, e.locked_ms
+       FROM ${quoteIdent(config.kitSchema)}.maintenance_event e WHERE e.run_id = $1 ORDER BY e.id`,
+    [runId],
+  );
+  const events = rows.map((row) => ({
+    table: row.parent,
+    action: row.action,
+    partition: row.partition_name,
+    detail: row.detail,
+    rows: row.rows === null ? null : Number(row.rows),
+    lockedMs: row.locked_ms === null ? null : Number(row.locked_ms),
   }));
   const count = (action: string) => events.filter((event) => event.action === action).length;
   const failed = count('failed');
-  return { ok: failed === 0, events, created: count('created'), detached: count('detached'), failed, exitCode: failed === 0 ? ExitCode.ok : ExitCode.checkFailed };
+  return { ok: failed === 0, runId, events, created: count('created'), detached: count('detached'), failed, exitCode: failed === 0 ? ExitCode.ok : ExitCode.checkFailed };
 }
 
 export function renderMaintain(result: MaintainResult): string {
