@@ -258,7 +258,7 @@ describeTarget('pg15-partman4', 'plpgsql fallback scheduled by pg_cron (pg15-par
       `SELECT jobname, database, active, schedule, command FROM cron.job WHERE database = $1`,
       [db.name],
     );
-    expect(jobs).toEqual([{ jobname: `partkit_maintenance_${db.name}`, database: db.name, active: true, schedule: '0 * * * *', command: 'SELECT count(*) FROM "partkit".run_maintenance()' }]);
+    expect(jobs).toEqual([{ jobname: `partkit_maintenance_${db.name}`, database: db.name, active: true, schedule: '0 * * * *', command: 'CALL "partkit".run_maintenance_proc()' }]);
 
     await db.query(`INSERT INTO messages (session_id, role, content, created_at) VALUES (gen_random_uuid(), 'user', 'waiting', $1)`, [midMonth(-2)]);
     const { rows } = await db.query<{ count: string }>(jobs[0]!.command);

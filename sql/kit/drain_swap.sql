@@ -24,7 +24,9 @@ DECLARE
     v_privileges boolean := false;
     v_ms         numeric;
 BEGIN
-    EXECUTE format('LOCK TABLE %s IN ACCESS EXCLUSIVE MODE', qualified_name(v_parent));
+    -- The default too: a writer that names it directly takes no lock on the parent. ONLY: the
+    -- other partitions are not touched, and a session reading one of them by name does not block.
+    EXECUTE format('LOCK TABLE ONLY %s, ONLY %s IN ACCESS EXCLUSIVE MODE', qualified_name(v_parent), qualified_name(v_old));
     v_locked_at := clock_timestamp();
     v_key := partition_key(v_parent);
 
