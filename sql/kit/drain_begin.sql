@@ -117,7 +117,7 @@ BEGIN
 
     -- Detaching the old default checks that no row of another table points at its rows, and they
     -- all still do: such a table cannot be drained online.
-    SELECT string_agg(format('%s (%s)', c.conrelid::regclass, c.conname), ', ') INTO v_problem
+    SELECT string_agg(format('%s (%I)', qualified_name(c.conrelid), c.conname), ', ') INTO v_problem
       FROM pg_constraint c WHERE c.contype = 'f' AND c.confrelid = v_parent AND c.conparentid = 0;
     IF v_problem IS NOT NULL THEN
         INSERT INTO maintenance_event (run_id, parent_schema, parent_table, action, detail)

@@ -36,6 +36,8 @@ BEGIN
                             AND l.classid = (c_key >> 32)::oid AND l.objid = (c_key & 4294967295)::oid AND l.objsubid = 1) LOOP
         PERFORM pg_advisory_unlock(c_key);
     END LOOP;
+    -- Queue behind another run for as long as it takes (an advisory lock blocks no table).
+    PERFORM set_config('lock_timeout', '0', true);
     PERFORM pg_advisory_lock(c_key);
     p_run_id := "@kit@".maintenance_run_begin();
     COMMIT;

@@ -1570,7 +1570,7 @@ BEGIN
 
     -- Detaching the old default checks that no row of another table points at its rows, and they
     -- all still do: such a table cannot be drained online.
-    SELECT string_agg(format('%s (%s)', c.conrelid::regclass, c.conname), ', ') INTO v_problem
+    SELECT string_agg(format('%s (%I)', qualified_name(c.conrelid), c.conname), ', ') INTO v_problem
       FROM pg_constraint c WHERE c.contype = 'f' AND c.confrelid = v_parent AND c.conparentid = 0;
     IF v_problem IS NOT NULL THEN
         INSERT INTO maintenance_event (run_id, parent_schema, parent_table, action, detail)
@@ -2297,6 +2297,8 @@ BEGIN
                             AND l.classid = (c_key >> 32)::oid AND l.objid = (c_key & 4294967295)::oid AND l.objsubid = 1) LOOP
         PERFORM pg_advisory_unlock(c_key);
     END LOOP;
+    -- Queue behind another run for as long as it takes (an advisory lock blocks no table).
+    PERFORM set_config('lock_timeout', '0', true);
     PERFORM pg_advisory_lock(c_key);
     p_run_id := "@kit@".maintenance_run_begin();
     COMMIT;
