@@ -22,7 +22,7 @@ import { Database, DEFAULT_EXECUTOR_OPTIONS } from '../src/core/db.js';
 import { silentLogger } from '../src/core/log.js';
 import { configFiles, count } from './helpers/cli.js';
 import { compareWithTruth, createTruthTable, startLiveReader, startLiveWriter, TRUTH_TABLE, watchExclusiveLocks } from './helpers/live-writer.js';
-import { createTestDatabase, describeTarget, runPartkit, type TargetName, type TestDatabase } from './helpers/targets.js';
+import { createTestDatabase, describeTarget, spawnPartkit, type TargetName, type TestDatabase } from './helpers/targets.js';
 
 /** Rows waiting in the default partition when maintenance starts. */
 const ROWS = 300_000;
@@ -186,7 +186,7 @@ for (const { name, strategy } of TARGETS) {
       // The CLI's run needs the run lock this file's executor holds while it is connected.
       await executor.close();
       const file = configFiles('drain').write('partkit', { strategy, tables: [{ name: TABLE }], defaults: { premake: 4, retention: '12 months' } });
-      const child = runPartkit(['maintain', '--lock-timeout', LOCK_TIMEOUT, '--database-url', db.url, '--config', file]);
+      const child = spawnPartkit(['maintain', '--lock-timeout', LOCK_TIMEOUT, '--database-url', db.url, '--config', file]);
       const deadline = Date.now() + 60_000;
       while ((await count(db, 'SELECT coalesce(max(rows_copied), 0) FROM partkit.default_drain')) === 0) {
         if (Date.now() > deadline || child.exitCode !== null) throw new Error(`the drain did not start copying: ${(await child).stderr}`);
