@@ -315,6 +315,38 @@ BEGIN
 END;
 $$;
 
+-- ---------------------------------------------------------------- sql/kit/month_bounds.sql
+-- One month of a table as partition bounds: the literals that go into FOR VALUES (timestamptz with
+-- an explicit UTC offset, so neither TimeZone nor DateStyle changes their meaning) and the same
+-- bounds in partition_bounds' comparable form. p_month_start is the month's first midnight as wall
+-- time in p_zone; timestamp and date keys use plain month starts.
+CREATE FUNCTION month_bounds(
+    p_control_type text,
+    p_zone text,
+    p_month_start timestamp,
+    OUT lower_literal text,
+    OUT upper_literal text,
+    OUT lower_bound timestamp,
+    OUT upper_bound timestamp
+)
+LANGUAGE plpgsql STABLE
+SET search_path FROM CURRENT
+AS $$
+BEGIN
+    IF p_control_type = 'timestamptz' THEN
+        lower_bound := (p_month_start AT TIME ZONE p_zone) AT TIME ZONE 'UTC';
+        upper_bound := ((p_month_start + interval '1 month') AT TIME ZONE p_zone) AT TIME ZONE 'UTC';
+        lower_literal := to_char(lower_bound, 'YYYY-MM-DD HH24:MI:SS') || '+00';
+        upper_literal := to_char(upper_bound, 'YYYY-MM-DD HH24:MI:SS') || '+00';
+    ELSE
+        lower_bound := p_month_start;
+        upper_bound := p_month_start + interval '1 month';
+        lower_literal := to_char(lower_bound, 'YYYY-MM-DD');
+        upper_literal := to_char(upper_bound, 'YYYY-MM-DD');
+    END IF;
+END;
+$$;
+
 -- ---------------------------------------------------------------- sql/kit/add_month_partition.sql
 -- The work behind create_monthly_partition. It also tells run_maintenance whether the child was
 -- created now and how many rows it took out of the default partition.
@@ -383,18 +415,9 @@ BEGIN
      WHERE m.parent_schema = v_schema AND m.parent_table = v_table;
     v_zone := coalesce(v_zone, 'UTC');
     v_month_start := make_timestamp(p_year, p_month, 1, 0, 0, 0);
-    IF v_key.control_type = 'timestamptz' THEN
-        v_lower := (v_month_start AT TIME ZONE v_zone) AT TIME ZONE 'UTC';
-        v_upper := ((v_month_start + interval '1 month') AT TIME ZONE v_zone) AT TIME ZONE 'UTC';
-        -- Written with an explicit UTC offset so neither TimeZone nor DateStyle changes its meaning.
-        v_lower_literal := to_char(v_lower, 'YYYY-MM-DD HH24:MI:SS') || '+00';
-        v_upper_literal := to_char(v_upper, 'YYYY-MM-DD HH24:MI:SS') || '+00';
-    ELSE
-        v_lower := v_month_start;
-        v_upper := v_month_start + interval '1 month';
-        v_lower_literal := to_char(v_lower, 'YYYY-MM-DD');
-        v_upper_literal := to_char(v_upper, 'YYYY-MM-DD');
-    END IF;
+    SELECT b.lower_bound, b.upper_bound, b.lower_literal, b.upper_literal
+      INTO v_lower, v_upper, v_lower_literal, v_upper_literal
+      FROM month_bounds(v_key.control_type, v_zone, v_month_start) b;
 
     -- Fast path without a lock: premake asks for existing months on every run, and an ACCESS
     -- EXCLUSIVE request would queue behind (and block) every reader of a busy table.
@@ -630,8 +653,9 @@ CREATE TABLE archive_hold (
 -- its row count changed and writes the month again), or, when there is none, a new archived table
 -- under the month's usual name. When that month's archived table was already exported and
 -- dropped, the file must not be overwritten by the late rows alone: they go into
--- `<month name>_late`, kept in the archive schema and reported by verify. The rows move under
--- the caller's lock on the parent; each move is recorded as a 'late' event.
+-- `<month name>_late`, kept in the archive schema and reported by verify. The rows move out of
+-- p_default: the default partition (under the caller's lock on the parent), or a table a drain
+-- copied them into; each move is recorded as a 'late' event.
 CREATE OR REPLACE FUNCTION archive_late_rows(
     p_run_id bigint,
     p_config managed_table,
@@ -653,13 +677,8 @@ DECLARE
     v_dropped  boolean;
 BEGIN
     v_key := partition_key(v_parent);
-    IF v_key.control_type = 'timestamptz' THEN
-        v_lower := to_char((p_month_start AT TIME ZONE p_config.time_zone) AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS') || '+00';
-        v_upper := to_char(((p_month_start + interval '1 month') AT TIME ZONE p_config.time_zone) AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS') || '+00';
-    ELSE
-        v_lower := to_char(p_month_start, 'YYYY-MM-DD HH24:MI:SS');
-        v_upper := to_char(p_month_start + interval '1 month', 'YYYY-MM-DD HH24:MI:SS');
-    END IF;
+    SELECT b.lower_literal, b.upper_literal INTO v_lower, v_upper
+      FROM month_bounds(v_key.control_type, p_config.time_zone, p_month_start) b;
     IF NOT EXISTS (SELECT 1 FROM pg_namespace n WHERE n.nspname = p_config.archive_schema) THEN
         EXECUTE format('CREATE SCHEMA IF NOT EXISTS %I', p_config.archive_schema);
     END IF;
@@ -1277,38 +1296,6 @@ BEGIN
                      ELSE format('detached by pg_partman retention, now %s', qualified_name(v_gone.relid))
                 END);
     END LOOP;
-END;
-$$;
-
--- ---------------------------------------------------------------- sql/kit/month_bounds.sql
--- One month of a table as partition bounds: the literals that go into FOR VALUES (timestamptz with
--- an explicit UTC offset, so neither TimeZone nor DateStyle changes their meaning) and the same
--- bounds in partition_bounds' comparable form. p_month_start is the month's first midnight as wall
--- time in p_zone; timestamp and date keys use plain month starts.
-CREATE FUNCTION month_bounds(
-    p_control_type text,
-    p_zone text,
-    p_month_start timestamp,
-    OUT lower_literal text,
-    OUT upper_literal text,
-    OUT lower_bound timestamp,
-    OUT upper_bound timestamp
-)
-LANGUAGE plpgsql STABLE
-SET search_path FROM CURRENT
-AS $$
-BEGIN
-    IF p_control_type = 'timestamptz' THEN
-        lower_bound := (p_month_start AT TIME ZONE p_zone) AT TIME ZONE 'UTC';
-        upper_bound := ((p_month_start + interval '1 month') AT TIME ZONE p_zone) AT TIME ZONE 'UTC';
-        lower_literal := to_char(lower_bound, 'YYYY-MM-DD HH24:MI:SS') || '+00';
-        upper_literal := to_char(upper_bound, 'YYYY-MM-DD HH24:MI:SS') || '+00';
-    ELSE
-        lower_bound := p_month_start;
-        upper_bound := p_month_start + interval '1 month';
-        lower_literal := to_char(lower_bound, 'YYYY-MM-DD');
-        upper_literal := to_char(upper_bound, 'YYYY-MM-DD');
-    END IF;
 END;
 $$;
 
