@@ -10,11 +10,11 @@ CREATE TABLE default_drain (
     -- Its name in the parent's schema, which the new default takes.
     default_name  text        NOT NULL,
     -- drain_<parent oid> in the kit's schema: a partitioned copy of the parent whose partitions
-    -- are the months being made (drain_<oid>_mYYYYMM), months past the retention
-    -- (drain_<oid>_lateYYYYMM) and the new default (drain_<oid>_rest).
+    -- are the months being made, months past the retention and the new default (drain_<oid>_rest).
     staging       text        NOT NULL,
     -- One object per month: start (wall time in the table's zone), child (the final name), staged
-    -- (the name while it is a partition of staging), lower / upper (the bounds as written in FOR
+    -- (where it waits as a partition of staging, quoted: the final name in the parent's schema, or
+    -- drain_<oid>_lateYYYYMM in the kit's schema), lower / upper (the bounds as written in FOR
     -- VALUES), late (past the retention: its rows join the archive instead).
     months        jsonb       NOT NULL,
     -- The copy reads the default by heap block, up to the size it had when the capture began;

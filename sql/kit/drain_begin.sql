@@ -1,8 +1,10 @@
 -- The first step of a drain (see drain_step): decide which months the default partition's rows
 -- go to, make a partitioned copy of the parent in the kit's schema with one partition per month
--- (each carrying the month's CHECK, the parent's indexes and foreign keys, and pg_partman's
--- template properties) and one for the rest (the new default), and start capturing every change
--- made to the default. Returns false, having changed nothing, when no month can be made.
+-- (under the month's final name in the parent's schema, each carrying the month's CHECK, the
+-- parent's indexes and foreign keys, and pg_partman's template properties) and one for the rest
+-- (the new default), and start capturing every change made to the default. A month waiting there
+-- is a partition (of the copy), so verify does not take it for a month detached by hand, and
+-- pg_partman, finding its name taken, does not make it. Returns false, having changed nothing, when no month can be made.
 --
 -- A month cannot be made when another partition overlaps it, when a table already has its name
 -- (a month detached by hand), or when its name is too long: a 'failed' event says so, and its
@@ -106,7 +108,11 @@ BEGIN
         v_months := v_months || jsonb_build_object(
             'start', to_char(v_month.month_start, 'YYYY-MM-DD HH24:MI:SS'),
             'child', v_child,
-            'staged', format('%s_%s%s', v_prefix, CASE WHEN v_late THEN 'late' ELSE 'm' END, to_char(v_month.month_start, 'YYYYMM')),
+            -- Where the month waits, as a partition of the copy: a month under its final name in the
+            -- parent's schema (its indexes get their final names now, and nothing is renamed under the
+            -- swap's lock); rows past the retention in the kit's schema.
+            'staged', CASE WHEN v_late THEN format('%I.%I', v_kit, format('%s_late%s', v_prefix, to_char(v_month.month_start, 'YYYYMM')))
+                           ELSE format('%I.%I', p_config.parent_schema, v_child) END,
             'lower', v_bounds.lower_literal,
             'upper', v_bounds.upper_literal,
             'late', v_late);
@@ -137,28 +143,29 @@ BEGIN
                    'INCLUDING INDEXES INCLUDING STORAGE INCLUDING COMMENTS) PARTITION BY RANGE (%I)',
                    v_kit, v_prefix, qualified_name(v_parent), v_key.control_column);
     FOR v_entry IN SELECT value FROM jsonb_array_elements(v_months) LOOP
-        EXECUTE format('CREATE TABLE %I.%I PARTITION OF %I.%I FOR VALUES FROM (%L) TO (%L)',
-                       v_kit, v_entry->>'staged', v_kit, v_prefix, v_entry->>'lower', v_entry->>'upper');
+        EXECUTE format('CREATE TABLE %s PARTITION OF %I.%I FOR VALUES FROM (%L) TO (%L)',
+                       v_entry->>'staged', v_kit, v_prefix, v_entry->>'lower', v_entry->>'upper');
         IF NOT (v_entry->>'late')::boolean THEN
             -- Proves the partition constraint when the month is attached: no scan under the lock.
-            EXECUTE format('ALTER TABLE %I.%I ADD CONSTRAINT partkit_drain_bounds CHECK (%I >= %L AND %I < %L)',
-                           v_kit, v_entry->>'staged', v_key.control_column, v_entry->>'lower', v_key.control_column, v_entry->>'upper');
+            EXECUTE format('ALTER TABLE %s ADD CONSTRAINT partkit_drain_bounds CHECK (%I >= %L AND %I < %L)',
+                           v_entry->>'staged', v_key.control_column, v_entry->>'lower', v_key.control_column, v_entry->>'upper');
         END IF;
     END LOOP;
     EXECUTE format('CREATE TABLE %I.%I PARTITION OF %I.%I DEFAULT', v_kit, v_prefix || '_rest', v_kit, v_prefix);
     FOR v_entry IN SELECT value FROM jsonb_array_elements(v_months) WHERE NOT (value->>'late')::boolean
-                   UNION ALL SELECT jsonb_build_object('staged', v_prefix || '_rest')
+                   UNION ALL SELECT jsonb_build_object('staged', format('%I.%I', v_kit, v_prefix || '_rest'))
     LOOP
         -- The parent's foreign keys, made on the empty table: ATTACH takes them over without
         -- validating the month's rows again.
         FOR v_fk IN SELECT c.conname, pg_get_constraintdef(c.oid) AS definition
                       FROM pg_constraint c WHERE c.conrelid = v_parent AND c.contype = 'f' ORDER BY c.conname
         LOOP
-            EXECUTE format('ALTER TABLE %I.%I ADD CONSTRAINT %I %s', v_kit, v_entry->>'staged', v_fk.conname, v_fk.definition);
+            EXECUTE format('ALTER TABLE %s ADD CONSTRAINT %I %s', v_entry->>'staged', v_fk.conname, v_fk.definition);
         END LOOP;
         IF v_template IS NOT NULL THEN
-            EXECUTE format('SELECT %I.inherit_template_properties($1, $2, $3)', p_config.partman_schema)
-              USING v_config_name, v_kit::text, v_entry->>'staged';
+            EXECUTE format('SELECT %I.inherit_template_properties($1, n.nspname, c.relname) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.oid = $2::regclass',
+                           p_config.partman_schema)
+              USING v_config_name, v_entry->>'staged';
         END IF;
     END LOOP;
 

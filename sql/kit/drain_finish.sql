@@ -7,7 +7,6 @@ LANGUAGE plpgsql
 SET search_path FROM CURRENT
 AS $$
 DECLARE
-    v_kit     name := current_schema();
     v_month   jsonb;
     v_late    regclass;
     v_rows    bigint;
@@ -15,7 +14,7 @@ DECLARE
     v_months  integer := 0;
 BEGIN
     FOR v_month IN SELECT value FROM jsonb_array_elements(p_drain.months) WHERE (value->>'late')::boolean LOOP
-        v_late := to_regclass(format('%I.%I', v_kit, v_month->>'staged'));
+        v_late := to_regclass(v_month->>'staged');
         CONTINUE WHEN v_late IS NULL;
         PERFORM archive_late_rows(p_run_id, p_config, v_late, (v_month->>'start')::timestamp, v_month->>'child');
         EXECUTE format('DROP TABLE %s', qualified_name(v_late));

@@ -1,6 +1,6 @@
--- Part of a drain's swap: moves a table the drain made in the kit's schema into the parent's
--- schema under its final name, and gives its indexes the names PostgreSQL would have given them
--- there (<final name>_pkey, ...) when those are free. An index whose name is taken in the target
+-- Part of a drain's swap: moves the new default, made in the kit's schema, into the parent's
+-- schema under the old default's name, and gives its indexes the names PostgreSQL would have given
+-- them there (<final name>_pkey, ...) when those are free. An index whose name is taken in the target
 -- schema is first renamed to one that cannot be (<drain>_i<oid>), so the move never fails on a name.
 CREATE FUNCTION drain_move_in(p_table regclass, p_schema name, p_name name, p_prefix text) RETURNS void
 LANGUAGE plpgsql

@@ -72,6 +72,11 @@ BEGIN
             v_reason := SQLERRM;
         WHEN OTHERS THEN
             GET STACKED DIAGNOSTICS v_state = RETURNED_SQLSTATE, v_message = MESSAGE_TEXT;
+            IF lock_failure(v_state, v_message) THEN
+                next := 'retry';
+                detail := lock_holder(ARRAY[v_parent, v_default::regclass]);
+                RETURN;
+            END IF;
             INSERT INTO maintenance_event (run_id, parent_schema, parent_table, action, detail)
             VALUES (p_run_id, p_config.parent_schema, p_config.parent_table, 'failed',
                     format('%s: draining the default partition: %s', v_state, v_message));

@@ -1,7 +1,7 @@
 -- The swap of a drain, in one short transaction under an ACCESS EXCLUSIVE lock on the parent
 -- (DETACH of the default needs it; the caller's lock_timeout bounds the wait for it, and a lock
 -- error leaves everything as it was): replay the last captured changes, detach the old default,
--- attach each month and the new default. No ATTACH scans a month: each carries a validated CHECK
+-- attach each month (already under its final name) and the new default. No ATTACH scans a month: each carries a validated CHECK
 -- of its bounds, and the months are attached while the parent has no default. The new default is
 -- scanned, but holds only rows no month takes. Readers and writers see every row in exactly one
 -- attached partition before and after. Returns how long the lock was held, in ms.
@@ -37,8 +37,9 @@ BEGIN
     END IF;
     FOR v_month IN SELECT value FROM jsonb_array_elements(p_drain.months) WHERE NOT (value->>'late')::boolean LOOP
         EXIT WHEN v_problem IS NOT NULL;
-        IF to_regclass(format('%I.%I', p_config.parent_schema, v_month->>'child')) IS NOT NULL THEN
-            v_problem := format('%I.%I exists', p_config.parent_schema, v_month->>'child');
+        IF NOT EXISTS (SELECT 1 FROM pg_inherits i
+                        WHERE i.inhrelid = to_regclass(v_month->>'staged') AND i.inhparent = to_regclass(format('%I.%I', v_kit, p_drain.staging))) THEN
+            v_problem := format('%s is no longer a partition of the copy', v_month->>'staged');
         ELSIF EXISTS (SELECT 1 FROM pg_inherits i CROSS JOIN LATERAL partition_bounds(i.inhrelid) b
                        WHERE i.inhparent = v_parent AND NOT b.is_default
                          AND b.lower_bound < (month_bounds(v_key.control_type, p_config.time_zone, (v_month->>'start')::timestamp)).upper_bound
@@ -63,12 +64,11 @@ BEGIN
     EXECUTE format('ALTER TABLE %s RENAME TO %I', qualified_name(v_old), p_drain.staging || '_old');
 
     FOR v_month IN SELECT value FROM jsonb_array_elements(p_drain.months) LOOP
-        EXECUTE format('ALTER TABLE %I.%I DETACH PARTITION %I.%I', v_kit, p_drain.staging, v_kit, v_month->>'staged');
+        EXECUTE format('ALTER TABLE %I.%I DETACH PARTITION %s', v_kit, p_drain.staging, v_month->>'staged');
         CONTINUE WHEN (v_month->>'late')::boolean;
-        PERFORM drain_move_in(format('%I.%I', v_kit, v_month->>'staged')::regclass, p_config.parent_schema, v_month->>'child', p_drain.staging);
-        EXECUTE format('ALTER TABLE %s ATTACH PARTITION %I.%I FOR VALUES FROM (%L) TO (%L)', qualified_name(v_parent),
-                       p_config.parent_schema, v_month->>'child', v_month->>'lower', v_month->>'upper');
-        EXECUTE format('ALTER TABLE %I.%I DROP CONSTRAINT partkit_drain_bounds', p_config.parent_schema, v_month->>'child');
+        EXECUTE format('ALTER TABLE %s ATTACH PARTITION %s FOR VALUES FROM (%L) TO (%L)', qualified_name(v_parent),
+                       v_month->>'staged', v_month->>'lower', v_month->>'upper');
+        EXECUTE format('ALTER TABLE %s DROP CONSTRAINT partkit_drain_bounds', v_month->>'staged');
     END LOOP;
     EXECUTE format('ALTER TABLE %I.%I DETACH PARTITION %I.%I', v_kit, p_drain.staging, v_kit, p_drain.staging || '_rest');
     PERFORM drain_move_in(format('%I.%I', v_kit, p_drain.staging || '_rest')::regclass, p_config.parent_schema, p_drain.default_name, p_drain.staging);

@@ -77,7 +77,7 @@ BEGIN
             EXCEPTION WHEN OTHERS THEN
                 GET STACKED DIAGNOSTICS v_state = RETURNED_SQLSTATE, v_message = MESSAGE_TEXT;
                 -- A lock not taken in time is the whole table's to retry (maintain_table_step).
-                IF v_state IN ('55P03', '40P01') THEN
+                IF lock_failure(v_state, v_message) THEN
                     RAISE;
                 END IF;
                 INSERT INTO maintenance_event (run_id, parent_schema, parent_table, action, detail)

@@ -2,8 +2,9 @@
 -- strategy's work (maintain_plpgsql_table or maintain_partman_table, moving at most p_move_limit
 -- default rows), then, with purge_after set, the purge of archived months that were exported
 -- (purge_archived_months). Each runs in a subtransaction of its own: a failure is a 'failed' event
--- and never undoes the other. With p_raise_lock_errors, a lock not taken in time (or a deadlock)
--- is raised instead, for the caller to retry the whole table.
+-- and never undoes the other. With p_raise_lock_errors, a lock not taken in time (or a deadlock,
+-- also inside pg_partman: lock_failure) is raised as lock_not_available instead, for the caller to
+-- retry the whole table.
 CREATE FUNCTION maintain_table(p_run_id bigint, p_config managed_table, p_move_limit bigint, p_raise_lock_errors boolean) RETURNS void
 LANGUAGE plpgsql
 SET search_path FROM CURRENT
@@ -23,8 +24,8 @@ BEGIN
         END IF;
     EXCEPTION WHEN OTHERS THEN
         GET STACKED DIAGNOSTICS v_state = RETURNED_SQLSTATE, v_message = MESSAGE_TEXT, v_detail = PG_EXCEPTION_DETAIL;
-        IF p_raise_lock_errors AND v_state IN ('55P03', '40P01') THEN
-            RAISE;
+        IF p_raise_lock_errors AND lock_failure(v_state, v_message) THEN
+            RAISE EXCEPTION '%', v_message USING ERRCODE = 'lock_not_available';
         END IF;
         INSERT INTO maintenance_event (run_id, parent_schema, parent_table, action, detail)
         VALUES (p_run_id, p_config.parent_schema, p_config.parent_table, 'failed',
@@ -38,8 +39,8 @@ BEGIN
             PERFORM purge_archived_months(p_run_id, p_config);
         EXCEPTION WHEN OTHERS THEN
             GET STACKED DIAGNOSTICS v_state = RETURNED_SQLSTATE, v_message = MESSAGE_TEXT, v_detail = PG_EXCEPTION_DETAIL;
-            IF p_raise_lock_errors AND v_state IN ('55P03', '40P01') THEN
-                RAISE;
+            IF p_raise_lock_errors AND lock_failure(v_state, v_message) THEN
+                RAISE EXCEPTION '%', v_message USING ERRCODE = 'lock_not_available';
             END IF;
             INSERT INTO maintenance_event (run_id, parent_schema, parent_table, action, detail)
             VALUES (p_run_id, p_config.parent_schema, p_config.parent_table, 'failed',

@@ -107,11 +107,11 @@ CREATE TABLE default_drain (
     -- Its name in the parent's schema, which the new default takes.
     default_name  text        NOT NULL,
     -- drain_<parent oid> in the kit's schema: a partitioned copy of the parent whose partitions
-    -- are the months being made (drain_<oid>_mYYYYMM), months past the retention
-    -- (drain_<oid>_lateYYYYMM) and the new default (drain_<oid>_rest).
+    -- are the months being made, months past the retention and the new default (drain_<oid>_rest).
     staging       text        NOT NULL,
     -- One object per month: start (wall time in the table's zone), child (the final name), staged
-    -- (the name while it is a partition of staging), lower / upper (the bounds as written in FOR
+    -- (where it waits as a partition of staging, quoted: the final name in the parent's schema, or
+    -- drain_<oid>_lateYYYYMM in the kit's schema), lower / upper (the bounds as written in FOR
     -- VALUES), late (past the retention: its rows join the archive instead).
     months        jsonb       NOT NULL,
     -- The copy reads the default by heap block, up to the size it had when the capture began;
@@ -923,7 +923,7 @@ BEGIN
             EXCEPTION WHEN OTHERS THEN
                 GET STACKED DIAGNOSTICS v_state = RETURNED_SQLSTATE, v_message = MESSAGE_TEXT;
                 -- A lock not taken in time is the whole table's to retry (maintain_table_step).
-                IF v_state IN ('55P03', '40P01') THEN
+                IF lock_failure(v_state, v_message) THEN
                     RAISE;
                 END IF;
                 INSERT INTO maintenance_event (run_id, parent_schema, parent_table, action, detail)
@@ -1387,6 +1387,18 @@ AS $$
      LIMIT 1
 $$;
 
+-- ---------------------------------------------------------------- sql/kit/lock_failure.sql
+-- Whether an error is a lock not taken in time (55P03) or a deadlock (40P01), the errors worth
+-- trying again. pg_partman catches the errors of what it runs and raises them again as P0001 with
+-- the same message, so inside pg_partman a lock timeout is known only by its message.
+CREATE FUNCTION lock_failure(p_state text, p_message text) RETURNS boolean
+LANGUAGE sql IMMUTABLE
+SET search_path FROM CURRENT
+AS $$
+    SELECT p_state IN ('55P03', '40P01')
+        OR (p_state = 'P0001' AND (p_message LIKE '%canceling statement due to lock timeout%' OR p_message LIKE '%deadlock detected%'))
+$$;
+
 -- ---------------------------------------------------------------- sql/kit/drain_refuse_truncate.sql
 -- Refuses TRUNCATE of a default partition while it is drained: a truncate removes rows without a
 -- trace in the capture, and the copies would bring them back at the swap.
@@ -1440,9 +1452,11 @@ $$;
 -- ---------------------------------------------------------------- sql/kit/drain_begin.sql
 -- The first step of a drain (see drain_step): decide which months the default partition's rows
 -- go to, make a partitioned copy of the parent in the kit's schema with one partition per month
--- (each carrying the month's CHECK, the parent's indexes and foreign keys, and pg_partman's
--- template properties) and one for the rest (the new default), and start capturing every change
--- made to the default. Returns false, having changed nothing, when no month can be made.
+-- (under the month's final name in the parent's schema, each carrying the month's CHECK, the
+-- parent's indexes and foreign keys, and pg_partman's template properties) and one for the rest
+-- (the new default), and start capturing every change made to the default. A month waiting there
+-- is a partition (of the copy), so verify does not take it for a month detached by hand, and
+-- pg_partman, finding its name taken, does not make it. Returns false, having changed nothing, when no month can be made.
 --
 -- A month cannot be made when another partition overlaps it, when a table already has its name
 -- (a month detached by hand), or when its name is too long: a 'failed' event says so, and its
@@ -1546,7 +1560,11 @@ BEGIN
         v_months := v_months || jsonb_build_object(
             'start', to_char(v_month.month_start, 'YYYY-MM-DD HH24:MI:SS'),
             'child', v_child,
-            'staged', format('%s_%s%s', v_prefix, CASE WHEN v_late THEN 'late' ELSE 'm' END, to_char(v_month.month_start, 'YYYYMM')),
+            -- Where the month waits, as a partition of the copy: a month under its final name in the
+            -- parent's schema (its indexes get their final names now, and nothing is renamed under the
+            -- swap's lock); rows past the retention in the kit's schema.
+            'staged', CASE WHEN v_late THEN format('%I.%I', v_kit, format('%s_late%s', v_prefix, to_char(v_month.month_start, 'YYYYMM')))
+                           ELSE format('%I.%I', p_config.parent_schema, v_child) END,
             'lower', v_bounds.lower_literal,
             'upper', v_bounds.upper_literal,
             'late', v_late);
@@ -1577,28 +1595,29 @@ BEGIN
                    'INCLUDING INDEXES INCLUDING STORAGE INCLUDING COMMENTS) PARTITION BY RANGE (%I)',
                    v_kit, v_prefix, qualified_name(v_parent), v_key.control_column);
     FOR v_entry IN SELECT value FROM jsonb_array_elements(v_months) LOOP
-        EXECUTE format('CREATE TABLE %I.%I PARTITION OF %I.%I FOR VALUES FROM (%L) TO (%L)',
-                       v_kit, v_entry->>'staged', v_kit, v_prefix, v_entry->>'lower', v_entry->>'upper');
+        EXECUTE format('CREATE TABLE %s PARTITION OF %I.%I FOR VALUES FROM (%L) TO (%L)',
+                       v_entry->>'staged', v_kit, v_prefix, v_entry->>'lower', v_entry->>'upper');
         IF NOT (v_entry->>'late')::boolean THEN
             -- Proves the partition constraint when the month is attached: no scan under the lock.
-            EXECUTE format('ALTER TABLE %I.%I ADD CONSTRAINT partkit_drain_bounds CHECK (%I >= %L AND %I < %L)',
-                           v_kit, v_entry->>'staged', v_key.control_column, v_entry->>'lower', v_key.control_column, v_entry->>'upper');
+            EXECUTE format('ALTER TABLE %s ADD CONSTRAINT partkit_drain_bounds CHECK (%I >= %L AND %I < %L)',
+                           v_entry->>'staged', v_key.control_column, v_entry->>'lower', v_key.control_column, v_entry->>'upper');
         END IF;
     END LOOP;
     EXECUTE format('CREATE TABLE %I.%I PARTITION OF %I.%I DEFAULT', v_kit, v_prefix || '_rest', v_kit, v_prefix);
     FOR v_entry IN SELECT value FROM jsonb_array_elements(v_months) WHERE NOT (value->>'late')::boolean
-                   UNION ALL SELECT jsonb_build_object('staged', v_prefix || '_rest')
+                   UNION ALL SELECT jsonb_build_object('staged', format('%I.%I', v_kit, v_prefix || '_rest'))
     LOOP
         -- The parent's foreign keys, made on the empty table: ATTACH takes them over without
         -- validating the month's rows again.
         FOR v_fk IN SELECT c.conname, pg_get_constraintdef(c.oid) AS definition
                       FROM pg_constraint c WHERE c.conrelid = v_parent AND c.contype = 'f' ORDER BY c.conname
         LOOP
-            EXECUTE format('ALTER TABLE %I.%I ADD CONSTRAINT %I %s', v_kit, v_entry->>'staged', v_fk.conname, v_fk.definition);
+            EXECUTE format('ALTER TABLE %s ADD CONSTRAINT %I %s', v_entry->>'staged', v_fk.conname, v_fk.definition);
         END LOOP;
         IF v_template IS NOT NULL THEN
-            EXECUTE format('SELECT %I.inherit_template_properties($1, $2, $3)', p_config.partman_schema)
-              USING v_config_name, v_kit::text, v_entry->>'staged';
+            EXECUTE format('SELECT %I.inherit_template_properties($1, n.nspname, c.relname) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.oid = $2::regclass',
+                           p_config.partman_schema)
+              USING v_config_name, v_entry->>'staged';
         END IF;
     END LOOP;
 
@@ -1741,9 +1760,9 @@ END;
 $$;
 
 -- ---------------------------------------------------------------- sql/kit/drain_move_in.sql
--- Part of a drain's swap: moves a table the drain made in the kit's schema into the parent's
--- schema under its final name, and gives its indexes the names PostgreSQL would have given them
--- there (<final name>_pkey, ...) when those are free. An index whose name is taken in the target
+-- Part of a drain's swap: moves the new default, made in the kit's schema, into the parent's
+-- schema under the old default's name, and gives its indexes the names PostgreSQL would have given
+-- them there (<final name>_pkey, ...) when those are free. An index whose name is taken in the target
 -- schema is first renamed to one that cannot be (<drain>_i<oid>), so the move never fails on a name.
 CREATE FUNCTION drain_move_in(p_table regclass, p_schema name, p_name name, p_prefix text) RETURNS void
 LANGUAGE plpgsql
@@ -1779,7 +1798,7 @@ $$;
 -- The swap of a drain, in one short transaction under an ACCESS EXCLUSIVE lock on the parent
 -- (DETACH of the default needs it; the caller's lock_timeout bounds the wait for it, and a lock
 -- error leaves everything as it was): replay the last captured changes, detach the old default,
--- attach each month and the new default. No ATTACH scans a month: each carries a validated CHECK
+-- attach each month (already under its final name) and the new default. No ATTACH scans a month: each carries a validated CHECK
 -- of its bounds, and the months are attached while the parent has no default. The new default is
 -- scanned, but holds only rows no month takes. Readers and writers see every row in exactly one
 -- attached partition before and after. Returns how long the lock was held, in ms.
@@ -1815,8 +1834,9 @@ BEGIN
     END IF;
     FOR v_month IN SELECT value FROM jsonb_array_elements(p_drain.months) WHERE NOT (value->>'late')::boolean LOOP
         EXIT WHEN v_problem IS NOT NULL;
-        IF to_regclass(format('%I.%I', p_config.parent_schema, v_month->>'child')) IS NOT NULL THEN
-            v_problem := format('%I.%I exists', p_config.parent_schema, v_month->>'child');
+        IF NOT EXISTS (SELECT 1 FROM pg_inherits i
+                        WHERE i.inhrelid = to_regclass(v_month->>'staged') AND i.inhparent = to_regclass(format('%I.%I', v_kit, p_drain.staging))) THEN
+            v_problem := format('%s is no longer a partition of the copy', v_month->>'staged');
         ELSIF EXISTS (SELECT 1 FROM pg_inherits i CROSS JOIN LATERAL partition_bounds(i.inhrelid) b
                        WHERE i.inhparent = v_parent AND NOT b.is_default
                          AND b.lower_bound < (month_bounds(v_key.control_type, p_config.time_zone, (v_month->>'start')::timestamp)).upper_bound
@@ -1841,12 +1861,11 @@ BEGIN
     EXECUTE format('ALTER TABLE %s RENAME TO %I', qualified_name(v_old), p_drain.staging || '_old');
 
     FOR v_month IN SELECT value FROM jsonb_array_elements(p_drain.months) LOOP
-        EXECUTE format('ALTER TABLE %I.%I DETACH PARTITION %I.%I', v_kit, p_drain.staging, v_kit, v_month->>'staged');
+        EXECUTE format('ALTER TABLE %I.%I DETACH PARTITION %s', v_kit, p_drain.staging, v_month->>'staged');
         CONTINUE WHEN (v_month->>'late')::boolean;
-        PERFORM drain_move_in(format('%I.%I', v_kit, v_month->>'staged')::regclass, p_config.parent_schema, v_month->>'child', p_drain.staging);
-        EXECUTE format('ALTER TABLE %s ATTACH PARTITION %I.%I FOR VALUES FROM (%L) TO (%L)', qualified_name(v_parent),
-                       p_config.parent_schema, v_month->>'child', v_month->>'lower', v_month->>'upper');
-        EXECUTE format('ALTER TABLE %I.%I DROP CONSTRAINT partkit_drain_bounds', p_config.parent_schema, v_month->>'child');
+        EXECUTE format('ALTER TABLE %s ATTACH PARTITION %s FOR VALUES FROM (%L) TO (%L)', qualified_name(v_parent),
+                       v_month->>'staged', v_month->>'lower', v_month->>'upper');
+        EXECUTE format('ALTER TABLE %s DROP CONSTRAINT partkit_drain_bounds', v_month->>'staged');
     END LOOP;
     EXECUTE format('ALTER TABLE %I.%I DETACH PARTITION %I.%I', v_kit, p_drain.staging, v_kit, p_drain.staging || '_rest');
     PERFORM drain_move_in(format('%I.%I', v_kit, p_drain.staging || '_rest')::regclass, p_config.parent_schema, p_drain.default_name, p_drain.staging);
@@ -1890,7 +1909,6 @@ LANGUAGE plpgsql
 SET search_path FROM CURRENT
 AS $$
 DECLARE
-    v_kit     name := current_schema();
     v_month   jsonb;
     v_late    regclass;
     v_rows    bigint;
@@ -1898,7 +1916,7 @@ DECLARE
     v_months  integer := 0;
 BEGIN
     FOR v_month IN SELECT value FROM jsonb_array_elements(p_drain.months) WHERE (value->>'late')::boolean LOOP
-        v_late := to_regclass(format('%I.%I', v_kit, v_month->>'staged'));
+        v_late := to_regclass(v_month->>'staged');
         CONTINUE WHEN v_late IS NULL;
         PERFORM archive_late_rows(p_run_id, p_config, v_late, (v_month->>'start')::timestamp, v_month->>'child');
         EXECUTE format('DROP TABLE %s', qualified_name(v_late));
@@ -2029,6 +2047,11 @@ BEGIN
             v_reason := SQLERRM;
         WHEN OTHERS THEN
             GET STACKED DIAGNOSTICS v_state = RETURNED_SQLSTATE, v_message = MESSAGE_TEXT;
+            IF lock_failure(v_state, v_message) THEN
+                next := 'retry';
+                detail := lock_holder(ARRAY[v_parent, v_default::regclass]);
+                RETURN;
+            END IF;
             INSERT INTO maintenance_event (run_id, parent_schema, parent_table, action, detail)
             VALUES (p_run_id, p_config.parent_schema, p_config.parent_table, 'failed',
                     format('%s: draining the default partition: %s', v_state, v_message));
@@ -2057,8 +2080,9 @@ $$;
 -- strategy's work (maintain_plpgsql_table or maintain_partman_table, moving at most p_move_limit
 -- default rows), then, with purge_after set, the purge of archived months that were exported
 -- (purge_archived_months). Each runs in a subtransaction of its own: a failure is a 'failed' event
--- and never undoes the other. With p_raise_lock_errors, a lock not taken in time (or a deadlock)
--- is raised instead, for the caller to retry the whole table.
+-- and never undoes the other. With p_raise_lock_errors, a lock not taken in time (or a deadlock,
+-- also inside pg_partman: lock_failure) is raised as lock_not_available instead, for the caller to
+-- retry the whole table.
 CREATE FUNCTION maintain_table(p_run_id bigint, p_config managed_table, p_move_limit bigint, p_raise_lock_errors boolean) RETURNS void
 LANGUAGE plpgsql
 SET search_path FROM CURRENT
@@ -2078,8 +2102,8 @@ BEGIN
         END IF;
     EXCEPTION WHEN OTHERS THEN
         GET STACKED DIAGNOSTICS v_state = RETURNED_SQLSTATE, v_message = MESSAGE_TEXT, v_detail = PG_EXCEPTION_DETAIL;
-        IF p_raise_lock_errors AND v_state IN ('55P03', '40P01') THEN
-            RAISE;
+        IF p_raise_lock_errors AND lock_failure(v_state, v_message) THEN
+            RAISE EXCEPTION '%', v_message USING ERRCODE = 'lock_not_available';
         END IF;
         INSERT INTO maintenance_event (run_id, parent_schema, parent_table, action, detail)
         VALUES (p_run_id, p_config.parent_schema, p_config.parent_table, 'failed',
@@ -2093,8 +2117,8 @@ BEGIN
             PERFORM purge_archived_months(p_run_id, p_config);
         EXCEPTION WHEN OTHERS THEN
             GET STACKED DIAGNOSTICS v_state = RETURNED_SQLSTATE, v_message = MESSAGE_TEXT, v_detail = PG_EXCEPTION_DETAIL;
-            IF p_raise_lock_errors AND v_state IN ('55P03', '40P01') THEN
-                RAISE;
+            IF p_raise_lock_errors AND lock_failure(v_state, v_message) THEN
+                RAISE EXCEPTION '%', v_message USING ERRCODE = 'lock_not_available';
             END IF;
             INSERT INTO maintenance_event (run_id, parent_schema, parent_table, action, detail)
             VALUES (p_run_id, p_config.parent_schema, p_config.parent_table, 'failed',
