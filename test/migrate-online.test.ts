@@ -257,7 +257,7 @@ describeTarget('bare18', 'the race a copy-on-write trigger loses: a fill batch h
       await blocker.query(`INSERT INTO race_partitioned SELECT * FROM race WHERE id = 1`);
       const fill = runPartkit(['migrate', 'fill', 'race', '--batch-size', '100', '--json', '--database-url', db.url]);
       await until(
-        async () => (await count(db, `SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND application_name = 'partkit' AND wait_event_type = 'Lock' AND query LIKE '%INSERT INTO%race_partitioned%'`)) === 1,
+        async () => (await count(db, `SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND application_name LIKE 'partkit%' AND wait_event_type = 'Lock' AND query LIKE '%INSERT INTO%race_partitioned%'`)) === 1,
         30_000,
         'the fill batch to wait on the blocker',
       );
