@@ -119,7 +119,7 @@ const listCommand: CommandModule<GlobalOptions, ArchiveListArgs> = {
       false,
     ) as unknown as Argv<ArchiveListArgs>,
   handler: async (args) => {
-    process.exitCode = await runCommand(args, async (ctx) => archiveList(await ctx.database(), ctx.config, { table: args.table, from: args.from, check: args.check, s3: s3Options(args) }), renderArchiveList);
+    process.exitCode = await runCommand({ ...args, readOnly: true }, async (ctx) => archiveList(await ctx.database(), ctx.config, { table: args.table, from: args.from, check: args.check, s3: s3Options(args) }), renderArchiveList);
   },
 };
 
