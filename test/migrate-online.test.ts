@@ -312,9 +312,9 @@ describeTarget('bare18', 'swap under a bounded lock', () => {
     try {
       await reader.query('BEGIN');
       await reader.query('SELECT count(*) FROM "Held Table"');
-      const refused = await runPartkit(['migrate', 'swap', 'public."Held Table"', '--lock-timeout', '300ms', '--json', '--database-url', db.url]);
+      const refused = await runPartkit(['migrate', 'swap', 'public."Held Table"', '--lock-timeout', '300ms', '--lock-retries', '5', '--json', '--database-url', db.url]);
       expect(refused.exitCode, refused.stderr).toBe(5);
-      expect(refused.stderr).toMatch(/Could not take the locks[\s\S]*after 5 attempts/);
+      expect(refused.stderr).toMatch(/Could not take the locks[\s\S]*\(5 attempt\(s\), each waiting at most 300ms\)/);
       await reader.query('COMMIT');
     } finally {
       writing = false;

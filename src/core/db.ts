@@ -327,8 +327,7 @@ export class Database {
 
   /**
    * Every statement goes through here: none starts once the run is stopped; while it runs it can
-   * be cancelled (see cancelRunning), and from half the lock_timeout on the monitor notes who
-   * blocks it, until it ends.
+   * be cancelled (see cancelRunning), and the monitor notes who blocks it, until it ends.
    */
   private async send<T>(session: Session, statement: () => Promise<T>): Promise<T> {
     if (this.options.signal?.aborted) throw new InterruptedError(this.options.signal.reason);
@@ -342,9 +341,13 @@ export class Database {
     }
   }
 
-  /** Polls pg_blocking_pids of the session's backend every half lock_timeout while a statement runs. */
+  /**
+   * Polls pg_blocking_pids of the session's backend while a statement runs: first after 100 ms
+   * (the monitor may have to connect), then every half lock_timeout.
+   */
   private watchBlockers(session: Session): { stop(): void } {
     const every = Math.max(50, Math.floor(durationMs(this.options.lockTimeout) / 2));
+    const first = Math.min(100, every);
     let stopped = false;
     let timer: NodeJS.Timeout;
     const look = async (): Promise<void> => {
@@ -358,7 +361,7 @@ export class Database {
       }
       if (!stopped) timer = setTimeout(() => void look(), every).unref();
     };
-    timer = setTimeout(() => void look(), every).unref();
+    timer = setTimeout(() => void look(), first).unref();
     return {
       stop() {
         stopped = true;
@@ -488,7 +491,8 @@ export class Database {
         if (statement.step === load.copy) {
           await this.send(this.session, async () => {
             const stream = this.session.client.query(copyFrom(load.copy.sql));
-            await pipeline(load.source, stream);
+            // On abort the COPY stream is destroyed, which sends CopyFail: the server stops waiting for rows.
+            await pipeline(load.source, stream, this.options.signal ? { signal: this.options.signal } : {});
             rows = Number(stream.rowCount ?? 0);
           });
           continue;
