@@ -56,7 +56,7 @@ const LOCK_BACKOFF_MS = 250;
 const CONNECTION_CHECK_INTERVAL = '1s';
 
 /** A lock_timeout as milliseconds ('500ms', '2s', '1min', '300' = ms, as PostgreSQL reads it). */
-export function durationMs(text: string): number {
+function durationMs(text: string): number {
   const match = /^(\d+)\s*(ms|s|min)?$/.exec(text.trim());
   if (!match) return Number.NaN;
   return Number(match[1]) * ({ ms: 1, s: 1000, min: 60_000 }[match[2] ?? 'ms'] ?? 1);
@@ -88,7 +88,7 @@ interface Session {
 }
 
 /** A session that holds a lock another waits for, as pg_stat_activity shows it. */
-export interface Blocker {
+interface Blocker {
   readonly pid: number;
   readonly user: string | null;
   readonly application_name: string | null;
@@ -107,7 +107,7 @@ const BLOCKERS_SQL = `SELECT a.pid, a.usename::text AS user, a.application_name,
  ORDER BY a.xact_start NULLS LAST, a.pid`;
 
 /** "pid 4711 (application_name "report", user app, idle in transaction for 42 s: SELECT ...)" */
-export function describeBlocker(blocker: Blocker): string {
+function describeBlocker(blocker: Blocker): string {
   const facts = [
     `application_name ${JSON.stringify(blocker.application_name ?? '')}`,
     ...(blocker.user ? [`user ${blocker.user}`] : []),
@@ -168,11 +168,6 @@ export class Database {
 
   get lockTimeout(): string {
     return this.options.lockTimeout;
-  }
-
-  /** The signal the run stops on, for waits outside SQL (a pause between batches). */
-  get signal(): AbortSignal | undefined {
-    return this.options.signal;
   }
 
   /** Reads (inspection). Statements that change anything belong in a plan. A read that waits too long for a lock is retried like a step. */
