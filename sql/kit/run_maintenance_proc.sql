@@ -8,10 +8,11 @@
 --      that swap;
 --   2. the rest of the table's maintenance in one transaction (maintain_table_step): premake,
 --      retention, purge.
--- Every lock is waited for at most p_lock_timeout; a lock not taken in time is tried again after a
--- growing pause with jitter, up to 8 times, then the table's step is a 'failed' event naming the
--- session that held the lock (a drain then resumes in the next run). One failing table never
--- stops the others.
+-- Every lock is waited for at most p_lock_timeout (the pg_cron job's call too: 500ms by default); a
+-- lock not taken in time is tried again after a growing pause with jitter, p_attempts times in all
+-- (8 by default: about 20 s of trying), then the table's step is a 'failed' event naming the session
+-- that held the lock (a drain then resumes in the next run). One failing table never stops the
+-- others. `partkit maintain` passes p_attempts => 1 and retries a failed table itself.
 --
 -- A procedure, because it commits between steps; so it must be CALLed outside a transaction block
 -- and, from pg_cron, as the job's only statement (a SET before it would open one). A procedure
@@ -19,12 +20,11 @@
 -- COMMIT), so its body names the kit's schema: written "@kit@" below, and put in right after.
 -- Concurrent runs queue on the kit's key ('partkit' in ASCII) as a session lock, held across the
 -- commits; a hold left by a run of this session that failed midway is released first.
-CREATE PROCEDURE run_maintenance_proc(p_table_name text DEFAULT NULL, p_lock_timeout text DEFAULT '500ms', INOUT p_run_id bigint DEFAULT NULL)
+CREATE PROCEDURE run_maintenance_proc(p_table_name text DEFAULT NULL, p_lock_timeout text DEFAULT '500ms', p_attempts integer DEFAULT 8, INOUT p_run_id bigint DEFAULT NULL)
 LANGUAGE plpgsql
 AS $$
 DECLARE
     c_key       constant bigint := 31632341598955892;
-    c_attempts  constant integer := 8;
     v_config    record;
     v_step      record;
     v_attempt   integer;
@@ -56,11 +56,11 @@ BEGIN
                 EXIT WHEN v_step.next IN ('done', 'failed');
                 IF v_step.next = 'retry' THEN
                     v_attempt := v_attempt + 1;
-                    IF v_attempt >= c_attempts THEN
+                    IF v_attempt >= greatest(p_attempts, 1) THEN
                         INSERT INTO "@kit@".maintenance_event (run_id, parent_schema, parent_table, action, detail)
                         VALUES (p_run_id, (v_config.row).parent_schema, (v_config.row).parent_table, 'failed',
                                 format('55P03: %s: a lock on %I.%I was not taken in %s attempts of %s; %s', v_phase,
-                                       (v_config.row).parent_schema, (v_config.row).parent_table, c_attempts, p_lock_timeout,
+                                       (v_config.row).parent_schema, (v_config.row).parent_table, greatest(p_attempts, 1), p_lock_timeout,
                                        coalesce('held by ' || v_step.detail, 'its holder is gone')));
                         COMMIT;
                         EXIT;
@@ -80,6 +80,6 @@ $$;
 
 DO $$
 BEGIN
-    EXECUTE replace(pg_get_functiondef('run_maintenance_proc(text, text, bigint)'::regprocedure), '"@kit@"', quote_ident(current_schema()));
+    EXECUTE replace(pg_get_functiondef('run_maintenance_proc(text, text, integer, bigint)'::regprocedure), '"@kit@"', quote_ident(current_schema()));
 END;
 $$;

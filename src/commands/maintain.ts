@@ -8,7 +8,7 @@ import type { CommandModule } from 'yargs';
 import type { Config } from '../core/config.js';
 import { runCommand, type GlobalOptions } from '../core/context.js';
 import type { Database } from '../core/db.js';
-import { ExitCode } from '../core/errors.js';
+import { ExitCode, isLockFailure } from '../core/errors.js';
 import { quoteIdent } from '../core/identifiers.js';
 import { maintenanceCall, requireKit } from '../core/kit.js';
 import { sqlStep, type Plan } from '../core/plan.js';
@@ -38,19 +38,51 @@ export interface MaintainResult {
 const MAINTAIN_STEP = 'run-maintenance';
 
 export async function maintain(db: Database, config: Config, options: { dryRun?: boolean | undefined; table?: string | undefined } = {}): Promise<MaintainResult> {
-  await requireKit(db, config.kitSchema, ['run_maintenance_proc(text,text,bigint)', 'default_drain']);
-  // The procedure waits for each lock at most this long per attempt, and retries with backoff.
+  await requireKit(db, config.kitSchema, ['run_maintenance_proc(text,text,integer,bigint)', 'default_drain']);
+  const first = await runProcedure(db, config, options.table ?? null, options.dryRun ?? false);
+  if (first.dryRun) return { ok: true, runId: null, events: [], created: 0, detached: 0, failed: 0, exitCode: ExitCode.ok, sql: first.sql };
+  let events = first.events;
+  // The procedure waits for each lock at most the executor's lock_timeout and tries once here
+  // (p_attempts => 1): a table whose maintenance failed on a busy lock was rolled back to its last
+  // commit and reported 'failed'. It runs again alone, with the executor's back-off (--lock-retries),
+  // and giving up names the session that held the lock (LockError, exit 5). A drain resumes where
+  // it stopped: the months it copied wait outside the table until its swap.
+  for (const table of new Set(events.filter(lockFailed).map((event) => event.table))) {
+    const retried = await db.retryingLocks(
+      async () => {
+        const again = await runProcedure(db, config, table, false);
+        const tableEvents = again.dryRun ? [] : again.events;
+        const locked = tableEvents.find(lockFailed);
+        // The server reported the lock error as a row; thrown with its SQLSTATE, the executor retries it.
+        if (locked) throw Object.assign(new Error(locked.detail ?? 'lock busy'), { code: '55P03' });
+        return tableEvents;
+      },
+      {
+        what: () => `Maintenance of ${table} could not take its locks`,
+        undone: 'No partition of it was created, attached or detached (a drain of its default partition resumes where it stopped); the other tables were maintained.',
+        attemptsMade: 1,
+      },
+    );
+    events = [...events.filter((event) => event.table !== table), ...retried];
+  }
+  const count = (action: string) => events.filter((event) => event.action === action).length;
+  const failed = count('failed');
+  return { ok: failed === 0, runId: first.runId, events, created: count('created'), detached: count('detached'), failed, exitCode: failed === 0 ? ExitCode.ok : ExitCode.checkFailed };
+}
+
+/** One CALL of the procedure (for every table, or one), and the events of its run, read back from the maintenance log. */
+async function runProcedure(db: Database, config: Config, table: string | null, dryRun: boolean): Promise<{ dryRun: true; sql: string } | { dryRun: false; runId: number; events: MaintenanceEvent[] }> {
   const plan: Plan = {
     steps: [
-      sqlStep(`run maintenance${options.table ? ` of ${options.table}` : ''} (drains default partitions in bounded steps)`, maintenanceCall(config.kitSchema, ['p_table_name', 'p_lock_timeout']), {
+      sqlStep(`run maintenance${table ? ` of ${table}` : ''} (drains default partitions in bounded steps)`, maintenanceCall(config.kitSchema, ['p_table_name', 'p_lock_timeout', 'p_attempts']), {
         id: MAINTAIN_STEP,
-        params: [options.table ?? null, db.lockTimeout],
+        params: [table, db.lockTimeout, 1],
         transaction: false,
       }),
     ],
   };
-  const outcome = await run(db, plan, { dryRun: options.dryRun ?? false });
-  if (outcome.dryRun) return { ok: true, runId: null, events: [], created: 0, detached: 0, failed: 0, exitCode: ExitCode.ok, sql: outcome.sql };
+  const outcome = await run(db, plan, { dryRun });
+  if (outcome.dryRun) return { dryRun: true, sql: outcome.sql };
   const runId = Number(outcome.results.find((result) => result.step.id === MAINTAIN_STEP)?.rows[0]?.p_run_id);
   const rows = await db.query<{ parent: string; action: string; partition_name: string | null; detail: string | null; rows: string | null; locked_ms: string | null }>(
     `SELECT format('%I.%I', e.parent_schema, e.parent_table) AS parent, e.action, e.partition_name, e.detail, e.rows, e.locked_ms
@@ -65,9 +97,13 @@ export async function maintain(db: Database, config: Config, options: { dryRun?:
     rows: row.rows === null ? null : Number(row.rows),
     lockedMs: row.locked_ms === null ? null : Number(row.locked_ms),
   }));
-  const count = (action: string) => events.filter((event) => event.action === action).length;
-  const failed = count('failed');
-  return { ok: failed === 0, runId, events, created: count('created'), detached: count('detached'), failed, exitCode: failed === 0 ? ExitCode.ok : ExitCode.checkFailed };
+  return { dryRun: false, runId, events };
+}
+
+/** A table that failed on a busy lock: the kit records the failure as `SQLSTATE: message ...`. */
+function lockFailed(event: MaintenanceEvent): boolean {
+  const failure = /^([0-9A-Z]{5}): (.*)$/s.exec(event.detail ?? '');
+  return event.action === 'failed' && failure !== null && isLockFailure(failure[1], failure[2]!);
 }
 
 export function renderMaintain(result: MaintainResult): string {
