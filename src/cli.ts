@@ -7,6 +7,7 @@ import { hideBin } from 'yargs/helpers';
 import { commands } from './commands/index.js';
 import { reportError } from './core/context.js';
 import { UsageError } from './core/errors.js';
+import { PARTKIT_VERSION } from './core/version.js';
 
 const json = process.argv.includes('--json');
 
@@ -24,7 +25,8 @@ let cli = yargs(hideBin(process.argv))
   .recommendCommands()
   .help()
   .alias('help', 'h')
-  .version()
+  // partkit's own version: yargs would otherwise read the package.json nearest the working directory (the app's).
+  .version(PARTKIT_VERSION)
   .wrap(Math.min(110, process.stdout.columns ?? 100))
   .fail((message, error) => {
     // Throwing stops yargs before any command runs; the catch below reports it once.

@@ -40,7 +40,7 @@ export async function createContext(options: GlobalOptions, env: NodeJS.ProcessE
     throw new UsageError(`--lock-timeout "${lockTimeout}" is not a duration.`, 'Use e.g. 5s, 500ms or 1min.');
   }
   const config = await loadConfig(options.config, env);
-  const log = createLogger({ verbose: options.verbose ?? false });
+  const log = createLogger({ verbose: options.verbose ?? false, write: (line) => process.stderr.write(`${line}\n`) });
   const target = resolveConnection(options.databaseUrl, env);
   let db: Database | undefined;
   return {
