@@ -67,6 +67,7 @@ const schemaCommand: CommandModule<GlobalOptions, GlobalOptions> = {
   },
 };
 
+/** @internal the command line (src/cli.ts); not part of the API, its types are left out of the published declarations */
 export const configCommand: CommandModule<GlobalOptions, GlobalOptions> = {
   command: 'config',
   describe: 'Show the resolved configuration, or print its JSON Schema',

@@ -193,6 +193,7 @@ interface DemoArgs extends GlobalOptions {
   readonly keep: boolean;
 }
 
+/** @internal the command line (src/cli.ts); not part of the API, its types are left out of the published declarations */
 export const demoCommand: CommandModule<GlobalOptions, DemoArgs> = {
   command: 'demo',
   describe: 'Try partkit on a throwaway PostgreSQL: provision, sample rows, maintenance, partition pruning',

@@ -32,7 +32,8 @@ export interface CommandResult {
   readonly exitCode?: number;
 }
 
-const LOCK_TIMEOUT = /^\d+(ms|s|min)?$/;
+/** A lock_timeout partkit accepts: 500ms, 5s, 1min (or a bare number of milliseconds). */
+export const LOCK_TIMEOUT = /^\d+(ms|s|min)?$/;
 
 export async function createContext(options: GlobalOptions, env: NodeJS.ProcessEnv = process.env): Promise<CommandContext & { close(): Promise<void> }> {
   const lockTimeout = options.lockTimeout ?? DEFAULT_EXECUTOR_OPTIONS.lockTimeout;

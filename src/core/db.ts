@@ -27,6 +27,8 @@ export interface ExecutorOptions {
   readonly log: Logger;
   /** A file that gets every statement the runner sends, as a script line (PARTKIT_LOG_SQL). */
   readonly sqlLog?: string | undefined;
+  /** Cancels the run (an application's AbortSignal, passed through the API). */
+  readonly signal?: AbortSignal | undefined;
 }
 
 export const DEFAULT_EXECUTOR_OPTIONS = { lockTimeout: '5s', retries: 5, runLockWaitMs: 300_000 } as const;
@@ -56,17 +58,47 @@ export class Database {
 
   private constructor(
     readonly target: ConnectionTarget,
-    private readonly client: pg.Client,
+    private readonly client: pg.ClientBase,
     readonly name: string,
     private readonly options: ExecutorOptions,
+    /** Ends partkit's own connection, or gives an application's back as it was lent. */
+    private readonly release: () => Promise<void>,
   ) {}
 
   static async connect(target: ConnectionTarget, options: ExecutorOptions): Promise<Database> {
     const client = await connect(target);
-    // Inspection waits no longer than the steps do: a table locked by someone else is reported, not waited on forever.
-    await client.query(`SET lock_timeout = ${quoteLiteral(options.lockTimeout)}`);
-    const { rows } = await client.query<{ db: string }>('SELECT current_database() AS db');
-    return new Database(target, client, rows[0]!.db, options);
+    return Database.start(target, client, options, () => client.end());
+  }
+
+  /**
+   * A session on an application's own connection (a pg.Client, or a client of its pg.Pool): the
+   * settings partkit changes for its session (lock_timeout, TimeZone) are put back before `giveBack`
+   * hands the connection back, and the connection is never ended here.
+   */
+  static async borrow(client: pg.ClientBase, target: ConnectionTarget, options: ExecutorOptions, giveBack: () => void | Promise<void>): Promise<Database> {
+    let saved: { lock_timeout: string; time_zone: string };
+    try {
+      saved = (await client.query<{ lock_timeout: string; time_zone: string }>("SELECT current_setting('lock_timeout') AS lock_timeout, current_setting('TimeZone') AS time_zone")).rows[0]!;
+    } catch (error) {
+      await giveBack();
+      throw readError(target, error);
+    }
+    return Database.start(target, client, options, async () => {
+      await client.query("SELECT set_config('lock_timeout', $1, false), set_config('TimeZone', $2, false)", [saved.lock_timeout, saved.time_zone]).catch(() => undefined);
+      await giveBack();
+    });
+  }
+
+  private static async start(target: ConnectionTarget, client: pg.ClientBase, options: ExecutorOptions, release: () => Promise<void>): Promise<Database> {
+    try {
+      // Inspection waits no longer than the steps do: a table locked by someone else is reported, not waited on forever.
+      await client.query(`SET lock_timeout = ${quoteLiteral(options.lockTimeout)}`);
+      const { rows } = await client.query<{ db: string }>('SELECT current_database() AS db');
+      return new Database(target, client, rows[0]!.db, options, release);
+    } catch (error) {
+      await release().catch(() => undefined);
+      throw readError(target, error);
+    }
   }
 
   get log(): Logger {
@@ -99,7 +131,7 @@ export class Database {
     }
   }
 
-  private async cronConnection(cronDatabase: string): Promise<pg.Client> {
+  private async cronConnection(cronDatabase: string): Promise<pg.ClientBase> {
     if (cronDatabase === this.name) return this.client;
     this.cronClient ??= await connect(withDatabase(this.target, cronDatabase));
     return this.cronClient;
@@ -135,6 +167,7 @@ export class Database {
   async applyPlan(plan: Plan, context: { cronDatabase?: string | undefined } = {}): Promise<StepRows[]> {
     const results: StepRows[] = [];
     for (const unit of walkPlan(plan, this.options.lockTimeout)) {
+      this.options.signal?.throwIfAborted();
       for (const step of unit.steps) this.options.log.info(`• ${step.description}`);
       results.push(...(await this.applyUnit(unit, context)));
     }
@@ -169,7 +202,7 @@ export class Database {
   }
 
   /** Sends one unit's statements; `running.step` names the step in progress, so a failure blames the right one. */
-  private async sendUnit(client: pg.Client, unit: Unit, running: { step: Step }): Promise<StepRows[]> {
+  private async sendUnit(client: pg.ClientBase, unit: Unit, running: { step: Step }): Promise<StepRows[]> {
     const results: StepRows[] = [];
     try {
       for (const statement of unit.statements) {
@@ -265,7 +298,7 @@ export class Database {
       await this.client.query('SELECT pg_advisory_unlock($1, $2)', RUN_LOCK as unknown as unknown[]).catch(() => undefined);
     }
     await this.cronClient?.end().catch(() => undefined);
-    await this.client.end().catch(() => undefined);
+    await this.release().catch(() => undefined);
   }
 }
 
