@@ -67,6 +67,6 @@ export { StepFailedError } from './core/db.js';
 export { resolveConnection, type ConnectionTarget } from './core/connection.js';
 export { Database, DEFAULT_EXECUTOR_OPTIONS, type ExecutorOptions, type StepRows } from './core/db.js';
 export type { LogEvent, Logger } from './core/log.js';
-export { renderPlan, renderSqlFiles, type MigrationsStep, type Plan, type RenderContext, type SqlFiles, type SqlStep, type Step } from './core/plan.js';
+export { renderMigrationFile, renderPlan, type MigrationsStep, type Plan, type RenderContext, type SqlFiles, type SqlStep, type Step } from './core/plan.js';
 export { run, type RunOptions, type RunOutcome } from './core/runner.js';
 export { PARTKIT_VERSION } from './core/version.js';

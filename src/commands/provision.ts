@@ -11,12 +11,12 @@ import { ConfigError, MissingCapabilityError } from '../core/errors.js';
 import { displayName, quoteIdent, quoteQualified } from '../core/identifiers.js';
 import { planKitInstall } from '../core/kit.js';
 import { controlTypeOf, listPartitions, type ControlType } from '../core/partitions.js';
-import { sqlStep, type Plan, type Step } from '../core/plan.js';
+import { sqlStep, type Plan, type SqlFiles, type Step } from '../core/plan.js';
 import { renderSql, run, underRunLock } from '../core/runner.js';
-import type { SqlFiles } from '../core/plan.js';
 import { writeFile } from 'node:fs/promises';
 import { UsageError } from '../core/errors.js';
-import { crontabLine, findJob, jobName, planSchedule } from '../core/schedule.js';
+import { cronFileSql, crontabLine, findJob, jobName, planSchedule } from '../core/schedule.js';
+import { PARTKIT_VERSION } from '../core/version.js';
 import { refuseMissingGrants, requiredGrants } from '../core/grants.js';
 import { readSql } from '../core/sql-files.js';
 import { tableTemplate } from '../core/table-templates.js';
@@ -169,7 +169,7 @@ async function provisionLocked(db: Database, config: Config, options: ProvisionO
   let sql: string | undefined;
   let cronSql: string | null | undefined;
   if (options.format === 'sql') {
-    ({ app: sql, cron: cronSql } = sqlFiles(db, config, plan, decision, cronDatabase));
+    ({ app: sql, cron: cronSql } = sqlFiles(db, config, plan, decision));
   } else {
     const outcome = await run(db, plan, { dryRun: options.dryRun ?? false, cronDatabase });
     if (outcome.dryRun) sql = outcome.sql;
@@ -200,16 +200,21 @@ async function provisionLocked(db: Database, config: Config, options: ProvisionO
 }
 
 /**
- * `--format sql`: the app database's migration file, and the pg_cron job's (it must run in
- * pg_cron's database, which an app's migration runner does not connect to). The CLI writes the
- * second to --cron-file.
+ * `--format sql`: the application database's migration file, and, when maintenance is a pg_cron
+ * job, the job's file: it runs in pg_cron's database, which an app's migration runner does not
+ * connect to, and names the application database where it is applied (cronFileSql). The CLI
+ * writes it to --cron-file. Neither names a path of this machine.
  */
-function sqlFiles(db: Database, config: Config, plan: Plan, decision: Decision, cronDatabase: string | undefined): SqlFiles {
-  const cronNote =
+function sqlFiles(db: Database, config: Config, plan: Plan, decision: Decision): SqlFiles {
+  const header = [
+    `partkit ${PARTKIT_VERSION} provision, as a migration file: ${plan.steps.length} step(s), planned against database ${db.name} as it was then.`,
+    'Apply it once, like any migration: in one transaction (psql -1 -f, postgres-migrations, node-pg-migrate) or',
+    'statement by statement (psql -f); see the README, "A migration file for your own runner".',
     decision.scheduler === 'external'
-      ? `Maintenance is not scheduled here (--scheduler external): run \`${crontabLine(config)}\` from your scheduler.`
-      : `Maintenance runs as a pg_cron job, which must be created in pg_cron's database (${cronDatabase ?? 'postgres'}): its statements are in the cron file (--cron-file), or it is already scheduled there.`;
-  return renderSql(db, plan, { cronDatabase, cronNote });
+      ? 'Maintenance is not scheduled here (--scheduler external): run `npx --no-install partkit maintain` hourly from your scheduler (docs/scheduling.md).'
+      : "Maintenance is a pg_cron job, created by the cron file (--cron-file) in pg_cron's database (docs/scheduling.md).",
+  ];
+  return { app: renderSql(db, plan, header), cron: decision.scheduler === 'pg_cron' ? cronFileSql(config) : null };
 }
 
 export function renderProvision(result: ProvisionResult): string {
