@@ -270,7 +270,7 @@ export const provisionCommand: CommandModule<GlobalOptions, ProvisionArgs> = {
       .option('cron-file', { type: 'string', describe: 'With --format sql: write the pg_cron job (it runs in pg_cron\'s database) to this file' })
       .example('$0 provision --dry-run --format sql --scheduler external > database/migrations/010_table_partitioning.sql', ''),
   handler: async (args) => {
-    process.exitCode = await runCommand(
+    await runCommand(
       args,
       async (ctx) => {
         if (args.cronFile !== undefined && args.format !== 'sql') throw new UsageError('--cron-file goes with --dry-run --format sql.');
