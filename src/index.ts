@@ -9,6 +9,7 @@ export {
   archiveExport,
   archiveList,
   archiveRestore,
+  configShow,
   doctor,
   FILL_DEFAULTS,
   maintain,
@@ -18,6 +19,7 @@ export {
   migrateStatus,
   migrateSwap,
   migrateUnswap,
+  ormFilter,
   partitionCreate,
   planProvision,
   provision,
@@ -31,6 +33,7 @@ export type { ArchiveExportOptions, ArchiveExportResult, MonthExport } from './a
 export type { ArchiveListOptions, ArchiveListResult, ListedMonth, ListedTable, MonthState } from './archive/list.js';
 export type { ArchiveRestoreOptions, ArchiveRestoreResult } from './archive/restore.js';
 export type { S3Options } from './archive/targets/types.js';
+export type { ResolvedConfig } from './commands/config.js';
 export type { DoctorReport } from './commands/doctor.js';
 export type { MaintainResult, MaintenanceEvent } from './commands/maintain.js';
 export type { PartitionCreateResult } from './commands/partition-create.js';
@@ -38,6 +41,7 @@ export type { ProvisionOptions, ProvisionResult } from './commands/provision.js'
 export type { MaintenanceStatus, StatusResult, TableStatus } from './commands/status.js';
 export type { VerifyOptions, VerifyResult } from './commands/verify.js';
 export type { CheckResult } from './core/checks/types.js';
+export type { OrmFilter } from './core/orm-filter.js';
 export type { DropResult } from './migrate/drop.js';
 export type { FillBatchEvent, FillResult } from './migrate/fill.js';
 export type { PrepResult } from './migrate/prep.js';

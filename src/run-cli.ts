@@ -24,7 +24,7 @@ export async function runCli(argv: readonly string[], options: RunCliOptions = {
     .scriptName('partkit')
     .usage('$0 <command> [options]\n\nMonthly time partitions for PostgreSQL: pg_partman + pg_cron where the server has them, a plpgsql fallback where not.')
     .option('database-url', { type: 'string', describe: 'postgres:// URL (else DATABASE_URL, else PGHOST/PGPORT/PGUSER/PGPASSWORD/PGDATABASE)' })
-    .option('config', { type: 'string', describe: 'JSON config file (else PARTKIT_CONFIG, else the four Semibot tables)' })
+    .option('config', { type: 'string', describe: 'JSON config file (else PARTKIT_CONFIG, else partkit.json in the working directory, else the four Semibot tables)' })
     .option('json', { type: 'boolean', default: false, describe: 'Machine-readable output on stdout' })
     .option('dry-run', { type: 'boolean', default: false, describe: 'Print the SQL that would run (a psql script) and change nothing' })
     .option('lock-timeout', { type: 'string', describe: 'lock_timeout for each step, default 5s (2s for migrate swap and unswap); lock errors are retried' })

@@ -22,7 +22,9 @@ import { fill, type FillResult } from '../migrate/fill.js';
 import { prep, type PrepResult } from '../migrate/prep.js';
 import { migrateStatus as readMigrateStatus, type MigrateStatus } from '../migrate/status.js';
 import { swap, SWAP_LOCK_TIMEOUT, unswap, type SwapResult } from '../migrate/swap.js';
-import { withSession, type CommonOptions } from './session.js';
+import { configOf, withSession, type CommonOptions } from './session.js';
+import { describeConfig, type ResolvedConfig } from '../commands/config.js';
+import { ormFilterOf, type OrmFilter } from '../core/orm-filter.js';
 
 type Options<Own> = CommonOptions & Own;
 
@@ -138,4 +140,16 @@ export async function archiveRestore(options: Options<Omit<ArchiveRestoreOptions
 /** Where each month is: hot, archived, exported, dropped or purged. */
 export async function archiveList(options: Options<ArchiveListOptions> = {}): Promise<ArchiveListResult> {
   return withSession(options, ({ database, config }) => listArchive(database, config, options));
+}
+
+type ConfigOptions = Pick<CommonOptions, 'config' | 'env' | 'cwd'>;
+
+/** The config as partkit resolves it (defaults applied) and where it came from. Does not connect. */
+export async function configShow(options: ConfigOptions = {}): Promise<ResolvedConfig> {
+  return describeConfig(await configOf(options));
+}
+
+/** What an ORM's schema tool must leave alone under this config (docs/orm.md). Does not connect. */
+export async function ormFilter(options: ConfigOptions = {}): Promise<OrmFilter> {
+  return ormFilterOf(await configOf(options));
 }

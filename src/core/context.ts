@@ -50,6 +50,8 @@ export async function createContext(options: GlobalOptions, env: NodeJS.ProcessE
   }
   const config = await loadConfig(options.config, env);
   const log = createLogger({ verbose: options.verbose ?? false, write: (line) => process.stderr.write(`${line}\n`) });
+  // Every command says which config it used (with --json, in the document's "config" instead).
+  if (!options.json) log.info(`partkit: config ${config.origin.description}`);
   const target = resolveConnection(options.databaseUrl, env);
   let db: Database | undefined;
   return {
@@ -82,7 +84,7 @@ export async function runCommand<R extends object>(
   try {
     context = await createContext(options, options.session?.env);
     const result = await body(context);
-    const text = options.json ? `${JSON.stringify(result, null, 2)}\n` : render(result);
+    const text = options.json ? `${JSON.stringify({ ...result, config: context.config.origin }, null, 2)}\n` : render(result);
     if (text) process.stdout.write(text.endsWith('\n') ? text : `${text}\n`);
     exitCode = (result as CommandResult).exitCode ?? ExitCode.ok;
   } catch (error) {
