@@ -141,6 +141,8 @@ export function targetOfClient(client: ClientBase): ConnectionTarget {
     host: given.host ?? own.host,
     port: given.port ?? own.port,
     database: given.database ?? own.database,
+    // node-postgres keeps the password out of enumeration: the spread above does not copy it.
+    password: given.password ?? own.password,
   };
   return { config, display: `${config.user}@${config.host}:${config.port}/${config.database}` };
 }
