@@ -8,7 +8,7 @@ import type { Client, ClientBase, Pool } from 'pg';
 import { loadConfig, resolveConfig, type Config, type ConfigFile, type ConfigOrigin } from '../core/config.js';
 import { resolveConnection, targetOfClient, type ConnectionTarget } from '../core/connection.js';
 import { Database, DEFAULT_EXECUTOR_OPTIONS, type ExecutorOptions } from '../core/db.js';
-import { ConflictError, ConnectionError, EXIT_CODE_OF_KIND, ExitCode, failureKind, InternalError, isPartkitError, LockError, MissingCapabilityError, PartkitError, REPORT_BUG_HINT, UsageError } from '../core/errors.js';
+import { ConnectionError, typedError, UsageError } from '../core/errors.js';
 import { eventLogger, silentLogger, type LogEvent, type Logger } from '../core/log.js';
 import { LOCK_TIMEOUT } from '../core/context.js';
 import type { FillBatchEvent } from '../migrate/fill.js';
@@ -115,27 +115,13 @@ async function connectDatabase(options: CommonOptions, executor: ExecutorOptions
   return Database.connect(target, executor);
 }
 
-/** The exit code's class for an error partkit did not type itself (a server error, a lost connection). */
-const CLASS_OF_EXIT_CODE: Readonly<Record<number, new (message: string, hint?: string, options?: { cause?: unknown }) => PartkitError>> = {
-  [ExitCode.usage]: UsageError,
-  [ExitCode.connection]: ConnectionError,
-  [ExitCode.missingCapability]: MissingCapabilityError,
-  [ExitCode.lockOrConflict]: ConflictError,
-  [ExitCode.internal]: InternalError,
-};
-
 /**
- * Every error the API throws is a PartkitError with its exitCode and hint: a server error is
- * typed by its SQLSTATE as the CLI's exit code is; an abort is passed on as the signal's reason.
+ * Every error the API throws is a PartkitError with its exitCode and hint (typedError: a server
+ * error typed by its SQLSTATE, as the CLI's exit code is); an abort is passed on as the signal's reason.
  */
 export function asPartkitError(error: unknown, signal?: AbortSignal): unknown {
-  if (isPartkitError(error)) return error;
   if (signal?.aborted && error === signal.reason) return error;
-  const kind = failureKind(error);
-  const message = error instanceof Error ? error.message : String(error);
-  if (kind === 'lock') return new LockError(message, 'Another session holds the table; retry later or raise lockTimeout.', { cause: error });
-  const Type = CLASS_OF_EXIT_CODE[kind === undefined ? ExitCode.internal : EXIT_CODE_OF_KIND[kind]] ?? InternalError;
-  return new Type(message, Type === InternalError ? REPORT_BUG_HINT : undefined, { cause: error });
+  return typedError(error);
 }
 
 /** Opens a session, runs `body`, closes the session; errors come out typed (asPartkitError). */

@@ -5,7 +5,7 @@
 import { loadConfig, type Config } from './config.js';
 import { redact, resolveConnection, type ConnectionTarget } from './connection.js';
 import { Database, DEFAULT_EXECUTOR_OPTIONS } from './db.js';
-import { EXIT_CODE_OF_KIND, ExitCode, failureKind, isPartkitError, REPORT_BUG_HINT, UsageError } from './errors.js';
+import { ExitCode, isPartkitError, REPORT_BUG_HINT, typedError, UsageError } from './errors.js';
 import { createLogger, type Logger } from './log.js';
 
 export interface GlobalOptions {
@@ -101,9 +101,7 @@ export async function runCommand<R extends object>(
  * errors.ts (2 a name too long, 3 connection, 4 missing, 5 conflict, 6 a bug); anything else is a defect (6).
  */
 function exitCodeOf(error: unknown): number {
-  if (isPartkitError(error)) return error.exitCode;
-  const kind = failureKind(error);
-  return kind === undefined ? ExitCode.internal : EXIT_CODE_OF_KIND[kind];
+  return typedError(error).exitCode;
 }
 
 export function reportError(error: unknown, json: boolean): number {
