@@ -7,6 +7,7 @@
 import { archiveExport as exportArchive, type ArchiveExportOptions, type ArchiveExportResult } from '../archive/export.js';
 import { archiveList as listArchive, type ArchiveListOptions, type ArchiveListResult } from '../archive/list.js';
 import { archiveRestore as restoreArchive, type ArchiveRestoreOptions, type ArchiveRestoreResult } from '../archive/restore.js';
+import { describeConfig, type ResolvedConfig } from '../commands/config.js';
 import { doctor as runDoctor, type DoctorReport } from '../commands/doctor.js';
 import { maintain as runMaintain, type MaintainResult } from '../commands/maintain.js';
 import { parseMonth, partitionCreate as createPartitions, requestedMonths, type PartitionCreateResult } from '../commands/partition-create.js';
@@ -16,6 +17,7 @@ import { verify as runVerify, type VerifyOptions, type VerifyResult } from '../c
 import type { Scheduler } from '../core/capabilities.js';
 import type { Strategy } from '../core/config.js';
 import { parseQualifiedName } from '../core/identifiers.js';
+import { ormFilterOf, type OrmFilter } from '../core/orm-filter.js';
 import type { Plan } from '../core/plan.js';
 import { drop, type DropResult } from '../migrate/drop.js';
 import { fill, type FillResult } from '../migrate/fill.js';
@@ -23,8 +25,6 @@ import { prep, type PrepResult } from '../migrate/prep.js';
 import { migrateStatus as readMigrateStatus, type MigrateStatus } from '../migrate/status.js';
 import { swap, SWAP_LOCK_TIMEOUT, unswap, type SwapResult } from '../migrate/swap.js';
 import { configOf, withSession, type CommonOptions } from './session.js';
-import { describeConfig, type ResolvedConfig } from '../commands/config.js';
-import { ormFilterOf, type OrmFilter } from '../core/orm-filter.js';
 
 type Options<Own> = CommonOptions & Own;
 

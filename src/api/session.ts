@@ -4,7 +4,7 @@
  * runs the command, and closes the session, whatever happens. Nothing here writes to stdout,
  * stderr or a file: reports go to the caller's `logger` or `onEvent`, or nowhere.
  */
-import type { Client, ClientBase, Pool } from 'pg';
+import type { Client, Pool, PoolClient } from 'pg';
 import { loadConfig, resolveConfig, type Config, type ConfigFile, type ConfigOrigin } from '../core/config.js';
 import { resolveConnection, targetOfClient, type ConnectionTarget } from '../core/connection.js';
 import { Database, DEFAULT_EXECUTOR_OPTIONS, type ExecutorOptions } from '../core/db.js';
@@ -103,7 +103,7 @@ export async function openSession(options: CommonOptions, defaults: { lockTimeou
 async function connectDatabase(options: CommonOptions, executor: ExecutorOptions): Promise<Database> {
   if (options.client !== undefined) return Database.borrow(options.client, targetOfClient(options.client), executor, () => undefined);
   if (options.pool !== undefined) {
-    let lent: ClientBase & { release(error?: Error | boolean): void };
+    let lent: PoolClient;
     try {
       lent = await options.pool.connect();
     } catch (error) {
