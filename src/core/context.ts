@@ -2,7 +2,7 @@
  * What every command gets: validated options, the config, a logger, and a database connection
  * made on demand. Also the one place that turns results and errors into output and exit codes.
  */
-import { loadConfig, type Config } from './config.js';
+import { loadConfig, type Config, type ConfigOrigin } from './config.js';
 import { redact, resolveConnection, type ConnectionTarget } from './connection.js';
 import { Database, DEFAULT_EXECUTOR_OPTIONS } from './db.js';
 import { ExitCode, isPartkitError, REPORT_BUG_HINT, typedError, UsageError } from './errors.js';
@@ -43,20 +43,26 @@ export interface CommandResult {
 /** A lock_timeout partkit accepts: 500ms, 5s, 1min (or a bare number of milliseconds). */
 export const LOCK_TIMEOUT = /^\d+(ms|s|min)?$/;
 
-export async function createContext(options: GlobalOptions, env: NodeJS.ProcessEnv = process.env): Promise<CommandContext & { close(): Promise<void> }> {
+export async function createContext(options: GlobalOptions, env: NodeJS.ProcessEnv = process.env): Promise<CommandContext & { usedConfig(): ConfigOrigin | undefined; close(): Promise<void> }> {
   const lockTimeout = options.lockTimeout ?? DEFAULT_EXECUTOR_OPTIONS.lockTimeout;
   if (!LOCK_TIMEOUT.test(lockTimeout)) {
     throw new UsageError(`--lock-timeout "${lockTimeout}" is not a duration.`, 'Use e.g. 5s, 500ms or 1min.');
   }
   const config = await loadConfig(options.config, env);
   const log = createLogger({ verbose: options.verbose ?? false, write: (line) => process.stderr.write(`${line}\n`) });
-  // Every command says which config it used (with --json, in the document's "config" instead).
-  if (!options.json) log.info(`partkit: config ${config.origin.description}`);
   const target = resolveConnection(options.databaseUrl, env);
   let db: Database | undefined;
+  let configUsed = false;
   return {
     options,
-    config,
+    // Every command that reads the config says which one it used, once (with --json, in the document's
+    // "config" instead); demo and bench, which bring their own, say nothing.
+    get config() {
+      if (!configUsed && !options.json) log.info(`partkit: config ${config.origin.description}`);
+      configUsed = true;
+      return config;
+    },
+    usedConfig: () => (configUsed ? config.origin : undefined),
     log,
     target,
     lockTimeout,
@@ -84,7 +90,8 @@ export async function runCommand<R extends object>(
   try {
     context = await createContext(options, options.session?.env);
     const result = await body(context);
-    const text = options.json ? `${JSON.stringify({ ...result, config: context.config.origin }, null, 2)}\n` : render(result);
+    const config = context.usedConfig();
+    const text = options.json ? `${JSON.stringify(config ? { ...result, config } : result, null, 2)}\n` : render(result);
     if (text) process.stdout.write(text.endsWith('\n') ? text : `${text}\n`);
     exitCode = (result as CommandResult).exitCode ?? ExitCode.ok;
   } catch (error) {
