@@ -26,7 +26,7 @@ export {
   status,
   verify,
 } from './api/commands.js';
-export { asPartkitError, openSession, type CommonOptions, type ConfigEvent, type ConnectionOptions, type PartkitEvent, type Session } from './api/session.js';
+export { asPartkitError, openSession, type CommonOptions, type ConfigEvent, type ConnectionOptions, type PartkitEvent, type Session, type SessionKind } from './api/session.js';
 
 // Results and the commands' own options.
 export type { ArchiveExportOptions, ArchiveExportResult, MonthExport } from './archive/export.js';
@@ -60,6 +60,7 @@ export {
   ExitCode,
   IdentifierTooLongError,
   InternalError,
+  InterruptedError,
   LockError,
   MissingCapabilityError,
   PartkitError,

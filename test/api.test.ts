@@ -3,12 +3,12 @@
  * options object per call; the app's own pg.Client and pg.Pool borrowed and given back as they
  * were (still connected, the pool's client released, the session's settings unchanged); config as
  * an object; dryRun changing nothing; errors typed with exitCode and hint; an aborted signal
- * stopping the call; onEvent hearing the config and the steps; a plan rendered and run by a tool;
+ * stopping the call (before it connects, and a statement in progress cancelled on the server); onEvent hearing the config and the steps; a plan rendered and run by a tool;
  * and nothing written to stdout or stderr by the library itself.
  */
 import pg from 'pg';
 import { afterAll, beforeAll, expect, it, vi } from 'vitest';
-import { ConfigError, ConnectionError, doctor, maintain, MissingCapabilityError, openSession, PartkitError, planProvision, provision, renderPlan, run, status, verify, type PartkitEvent } from '../src/index.js';
+import { ConfigError, ConnectionError, doctor, InterruptedError, maintain, MissingCapabilityError, openSession, PartkitError, planProvision, provision, renderPlan, run, status, verify, type PartkitEvent } from '../src/index.js';
 import { createTestDatabase, describeTarget, type TestDatabase } from './helpers/targets.js';
 
 const CONFIG = { tables: [{ name: 'public.messages' }], defaults: { timeZone: 'Asia/Tokyo' } };
@@ -98,11 +98,51 @@ describeTarget('pg17-partman5', 'the API, in process (pg17-partman5)', () => {
     expect((both as PartkitError).exitCode).toBe(2);
   });
 
-  it('an aborted signal stops the call before it connects, with the signal\'s reason', async () => {
+  it('an aborted signal stops the call before it connects: InterruptedError, exit code 130', async () => {
     const controller = new AbortController();
     controller.abort(new Error('deploy cancelled'));
-    await expect(provision({ pool, config: CONFIG, signal: controller.signal })).rejects.toThrow('deploy cancelled');
+    const stopped = await provision({ pool, config: CONFIG, signal: controller.signal }).catch((error: unknown) => error);
+    expect(stopped).toBeInstanceOf(InterruptedError);
+    expect((stopped as InterruptedError).exitCode).toBe(130);
     expect(pool.totalCount - pool.idleCount).toBe(0);
+  });
+
+  it('a signal aborted while a statement waits on the app\'s client cancels it on the server; the client comes back as it was', async () => {
+    const holder = new pg.Client({ connectionString: db.url });
+    await holder.connect();
+    try {
+      await holder.query('BEGIN');
+      // The table and its partitions (LOCK TABLE takes the descendants too).
+      await holder.query('LOCK TABLE public.messages IN ACCESS EXCLUSIVE MODE');
+      const waiting = async () => (await holder.query<{ n: number }>(`SELECT count(*)::int AS n FROM pg_locks WHERE NOT granted AND database = (SELECT oid FROM pg_database WHERE datname = current_database())`)).rows[0]!.n;
+      const controller = new AbortController();
+      const started = Date.now();
+      const running = maintain({ client, config: CONFIG, lockTimeout: '60s', signal: controller.signal }).catch((error: unknown) => error);
+      // Wait until partkit's statement is queued behind the lock, then stop it.
+      await expect.poll(async () => await waiting(), { timeout: 20_000 }).toBe(1);
+      controller.abort('deploy cancelled');
+      const stopped = await running;
+      expect(stopped).toBeInstanceOf(InterruptedError);
+      expect((stopped as InterruptedError).exitCode).toBe(130);
+      // Cancelled on the server, not waited out: far sooner than the 60 s lock_timeout (bounded generously: the machine is shared).
+      expect(Date.now() - started).toBeLessThan(30_000);
+      expect(await waiting()).toBe(0);
+      const { rows } = await client.query<{ s: string }>(`SELECT current_setting('lock_timeout') || '|' || current_setting('TimeZone') || '|' || current_setting('default_transaction_read_only') AS s`);
+      expect(rows[0]!.s).toBe('9s|America/Chicago|off');
+    } finally {
+      await holder.end();
+    }
+  });
+
+  it('a preview runs read-only on the app\'s pool and gives its client back writable', async () => {
+    await verify({ pool, config: CONFIG, scheduler: 'external' });
+    // Both of the pool's clients (max 2), whichever verify borrowed.
+    const lent = [await pool.connect(), await pool.connect()];
+    try {
+      for (const one of lent) expect((await one.query(`SELECT current_setting('default_transaction_read_only') AS ro`)).rows[0].ro).toBe('off');
+    } finally {
+      for (const one of lent) one.release();
+    }
   });
 
   it('wrote nothing to stdout or stderr', () => {

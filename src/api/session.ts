@@ -8,7 +8,7 @@ import type { Client, Pool, PoolClient } from 'pg';
 import { loadConfig, resolveConfig, type Config, type ConfigFile, type ConfigOrigin } from '../core/config.js';
 import { resolveConnection, targetOfClient, type ConnectionTarget } from '../core/connection.js';
 import { Database, DEFAULT_EXECUTOR_OPTIONS, type ExecutorOptions } from '../core/db.js';
-import { ConnectionError, typedError, UsageError } from '../core/errors.js';
+import { ConnectionError, InterruptedError, typedError, UsageError, type PartkitError } from '../core/errors.js';
 import { eventLogger, silentLogger, type LogEvent, type Logger } from '../core/log.js';
 import { LOCK_TIMEOUT } from '../core/context.js';
 import type { FillBatchEvent } from '../migrate/fill.js';
@@ -30,7 +30,9 @@ export interface ConnectionOptions {
   readonly pool?: Pool | undefined;
   /**
    * The application's own connected client, outside any transaction: partkit runs its own
-   * transactions on it and puts back the settings it changes (lock_timeout, TimeZone). It is not ended.
+   * transactions on it and puts back the session settings it changes (lock_timeout, TimeZone,
+   * default_transaction_read_only, client_connection_check_interval). It is not ended, unless
+   * `signal` aborts a statement that cannot be cancelled on the server.
    */
   readonly client?: Client | undefined;
 }
@@ -44,14 +46,20 @@ export interface CommonOptions extends ConnectionOptions {
   readonly config?: string | ConfigFile | undefined;
   /** Plan and return the SQL (`result.sql`) without changing anything. */
   readonly dryRun?: boolean | undefined;
-  /** Cancels the call: it stops before its next statement and throws the signal's reason. */
+  /**
+   * Stops the call: the statement in progress is cancelled on the server and rolled back, nothing
+   * more is sent, and the call throws InterruptedError (exit code 130). Steps that had committed are
+   * kept; calling again continues from there.
+   */
   readonly signal?: AbortSignal | undefined;
   /** Receives what the command logs (each step as it runs, waits, warnings). */
   readonly logger?: Logger | undefined;
   /** Receives every event (log lines, the config used, fill progress) as a value. */
   readonly onEvent?: ((event: PartkitEvent) => void) | undefined;
-  /** lock_timeout of each step, e.g. "5s" (default; migrate swap and unswap: "2s"). Lock errors are retried. */
+  /** The longest one statement waits for a lock, e.g. "500ms" (the default); then it is rolled back and retried. */
   readonly lockTimeout?: string | undefined;
+  /** Attempts per step when a lock is busy (default 6); then LockError (exit code 5) names the session that holds it. */
+  readonly lockRetries?: number | undefined;
   /** Environment to read DATABASE_URL, PG* and PARTKIT_CONFIG from (default: process.env). */
   readonly env?: NodeJS.ProcessEnv | undefined;
   /** Where to look for partkit.json (default: process.cwd()). */
@@ -86,22 +94,45 @@ function checkConnectionOptions(options: ConnectionOptions): void {
   if (given.length > 1) throw new UsageError(`Give one of databaseUrl, pool and client, not ${given.join(' and ')}.`);
 }
 
+/** How a command's session is opened: its name (application_name `partkit <command>`) and whether it only reads. */
+export interface SessionKind {
+  /** The command as the CLI spells it: `maintain`, `migrate fill`. */
+  readonly command: string;
+  /** The command only reads (status, verify, a preview): its session is read-only. dryRun implies it. */
+  readonly readOnly?: boolean | undefined;
+}
+
 /** Opens the session the options describe; the caller closes it. */
-export async function openSession(options: CommonOptions, defaults: { lockTimeout?: string } = {}): Promise<Session> {
-  options.signal?.throwIfAborted();
+export async function openSession(options: CommonOptions, kind: SessionKind = { command: 'api' }): Promise<Session> {
+  if (options.signal?.aborted) throw new InterruptedError(options.signal.reason);
   checkConnectionOptions(options);
-  const lockTimeout = options.lockTimeout ?? defaults.lockTimeout ?? DEFAULT_EXECUTOR_OPTIONS.lockTimeout;
-  if (!LOCK_TIMEOUT.test(lockTimeout)) throw new UsageError(`lockTimeout "${lockTimeout}" is not a duration.`, 'Use e.g. 5s, 500ms or 1min.');
+  const lockTimeout = options.lockTimeout ?? DEFAULT_EXECUTOR_OPTIONS.lockTimeout;
+  if (!LOCK_TIMEOUT.test(lockTimeout)) throw new UsageError(`lockTimeout "${lockTimeout}" is not a duration.`, 'Use e.g. 500ms, 1s or 1min.');
+  const retries = options.lockRetries ?? DEFAULT_EXECUTOR_OPTIONS.retries;
+  if (!Number.isInteger(retries) || retries < 1 || retries > 100) {
+    throw new UsageError(`lockRetries ${retries} must be a whole number from 1 to 100.`, `Use e.g. lockRetries: ${DEFAULT_EXECUTOR_OPTIONS.retries}.`);
+  }
   const logger = loggerOf(options);
   const config = await configOf(options);
   options.onEvent?.({ type: 'config', origin: config.origin });
-  const executor: ExecutorOptions = { ...DEFAULT_EXECUTOR_OPTIONS, lockTimeout, log: logger, signal: options.signal };
-  const database = await connectDatabase(options, executor);
+  const executor: ExecutorOptions = {
+    ...DEFAULT_EXECUTOR_OPTIONS,
+    lockTimeout,
+    retries,
+    log: logger,
+    signal: options.signal,
+    readOnly: (kind.readOnly ?? false) || (options.dryRun ?? false),
+  };
+  const database = await connectDatabase(options, executor, `partkit ${kind.command}`);
   return { database, config, logger, close: () => database.close() };
 }
 
-async function connectDatabase(options: CommonOptions, executor: ExecutorOptions): Promise<Database> {
-  if (options.client !== undefined) return Database.borrow(options.client, targetOfClient(options.client), executor, () => undefined);
+async function connectDatabase(options: CommonOptions, executor: ExecutorOptions, applicationName: string): Promise<Database> {
+  const { client } = options;
+  if (client !== undefined) {
+    // A statement that could not be cancelled on abort leaves no other way to stop it than to end the connection.
+    return Database.borrow(client, targetOfClient(client, applicationName), executor, (broken) => (broken ? client.end() : undefined));
+  }
   if (options.pool !== undefined) {
     let lent: PoolClient;
     try {
@@ -109,26 +140,28 @@ async function connectDatabase(options: CommonOptions, executor: ExecutorOptions
     } catch (error) {
       throw new ConnectionError(`Cannot get a connection from the application's pool: ${(error as Error).message}.`, 'Check the pool\'s settings and that the server is running.', { cause: error });
     }
-    return Database.borrow(lent, targetOfClient(lent), executor, () => lent.release());
+    // A broken connection is released with its error, so that the pool drops it instead of lending it again.
+    return Database.borrow(lent, targetOfClient(lent, applicationName), executor, (broken) => lent.release(broken));
   }
-  const target: ConnectionTarget = resolveConnection(options.databaseUrl, options.env ?? process.env);
+  const target: ConnectionTarget = resolveConnection(options.databaseUrl, options.env ?? process.env, applicationName);
   return Database.connect(target, executor);
 }
 
 /**
  * Every error the API throws is a PartkitError with its exitCode and hint (typedError: a server
- * error typed by its SQLSTATE, as the CLI's exit code is); an abort is passed on as the signal's reason.
+ * error typed by its SQLSTATE, as the CLI's exit code is); once `signal` aborted, whatever failed
+ * failed because of it: InterruptedError.
  */
-export function asPartkitError(error: unknown, signal?: AbortSignal): unknown {
-  if (signal?.aborted && error === signal.reason) return error;
+export function asPartkitError(error: unknown, signal?: AbortSignal): PartkitError {
+  if (signal?.aborted && !(error instanceof InterruptedError)) return new InterruptedError(signal.reason, { cause: error });
   return typedError(error);
 }
 
 /** Opens a session, runs `body`, closes the session; errors come out typed (asPartkitError). */
-export async function withSession<T>(options: CommonOptions, body: (session: Session) => Promise<T>, defaults: { lockTimeout?: string } = {}): Promise<T> {
+export async function withSession<T>(options: CommonOptions, kind: SessionKind, body: (session: Session) => Promise<T>): Promise<T> {
   let session: Session | undefined;
   try {
-    session = await openSession(options, defaults);
+    session = await openSession(options, kind);
     return await body(session);
   } catch (error) {
     throw asPartkitError(error, options.signal);

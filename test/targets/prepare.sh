@@ -216,7 +216,8 @@ build_citus_inside() { # $1 = root, $2 = tarball, $3 = stamp name
           chroot "$root" apt-get clean; }; } &&
       rm -rf "$root/tmp/citus-build" && mkdir -p "$root/tmp/citus-build" &&
       tar -xzf "$tarball" -C "$root/tmp/citus-build" --strip-components=1 &&
-      chroot "$root" sh -c 'cd /tmp/citus-build && ./configure --without-libcurl && make -j2 && make install' &&
+      # with_llvm=no: no LLVM bitcode for JIT inlining (clang would compile every file twice).
+      chroot "$root" sh -c 'cd /tmp/citus-build && ./configure --without-libcurl && make -j2 with_llvm=no && make install with_llvm=no' &&
       printf '%s' "$(basename "$tarball")" >"$root$stamp"
   } || rc=$?
   rm -rf "$root/tmp/citus-build"

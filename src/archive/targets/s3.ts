@@ -82,6 +82,13 @@ export function s3Failure(error: unknown, bucket: string, endpoint: string): unk
   return error;
 }
 
+function credentialsOf(env: NodeJS.ProcessEnv) {
+  if (env === process.env) return {};
+  const { AWS_ACCESS_KEY_ID: accessKeyId, AWS_SECRET_ACCESS_KEY: secretAccessKey, AWS_SESSION_TOKEN: sessionToken, AWS_PROFILE: profile } = env;
+  if (accessKeyId && secretAccessKey) return { credentials: { accessKeyId, secretAccessKey, ...(sessionToken ? { sessionToken } : {}) } };
+  return profile ? { profile } : {};
+}
+
 export class S3Target implements ArchiveTarget {
   readonly root: string;
   private readonly bucket: string;
@@ -92,7 +99,7 @@ export class S3Target implements ArchiveTarget {
   constructor(
     spec: string,
     private readonly options: S3Options,
-    env: NodeJS.ProcessEnv = process.env,
+    env: NodeJS.ProcessEnv = options.env ?? process.env,
   ) {
     const { bucket, prefix } = parseS3Url(spec);
     this.bucket = bucket;
@@ -108,6 +115,9 @@ export class S3Target implements ArchiveTarget {
       region: env.AWS_REGION || env.AWS_DEFAULT_REGION || 'us-east-1',
       ...(endpoint ? { endpoint } : {}),
       forcePathStyle: options.pathStyle ?? false,
+      // The SDK's own chain reads process.env; an environment given to partkit (runCli's env, the
+      // API's) names the keys or the profile itself.
+      ...credentialsOf(env),
       maxAttempts: 3,
       // A store that accepts connections but never answers fails the run instead of hanging it.
       requestHandler: { connectionTimeout: 10_000, requestTimeout: requestTimeoutMs(env), throwOnRequestTimeout: true },

@@ -41,4 +41,6 @@ export interface S3Options {
   readonly sse?: string | undefined;
   /** Storage class of the data files: STANDARD_IA, GLACIER_IR, ... (manifests stay STANDARD). */
   readonly storageClass?: string | undefined;
+  /** Where the endpoint, region and credentials (AWS_*) are read; default process.env. */
+  readonly env?: NodeJS.ProcessEnv | undefined;
 }
