@@ -9,6 +9,7 @@ export {
   archiveExport,
   archiveList,
   archiveRestore,
+  configSchema,
   configShow,
   doctor,
   FILL_DEFAULTS,

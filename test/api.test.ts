@@ -7,9 +7,34 @@
  * and nothing written to stdout or stderr by the library itself.
  */
 import pg from 'pg';
-import { afterAll, beforeAll, expect, it, vi } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import * as api from '../src/index.js';
 import { ConfigError, ConnectionError, doctor, InterruptedError, maintain, MissingCapabilityError, openSession, PartkitError, planProvision, provision, renderPlan, run, status, verify, type PartkitEvent } from '../src/index.js';
-import { createTestDatabase, describeTarget, type TestDatabase } from './helpers/targets.js';
+import { createTestDatabase, describeTarget, runPartkit, type TestDatabase } from './helpers/targets.js';
+
+/** Commands only for a person at a terminal: each brings its own throwaway server and prints for the reader. */
+const CLI_ONLY = new Set(['demo', 'bench']);
+
+/** The commands a help text lists ("  partkit migrate prep <table>   Phase 1: ..." gives "migrate prep"). */
+function listedCommands(help: string): string[] {
+  const section = help.split('\nCommands:\n')[1]?.split('\n\n')[0] ?? '';
+  return [...section.matchAll(/^ {2}partkit ([a-z][a-z ]*?)(?: <[^>]+>)*(?: {2,}|$)/gm)].map((match) => match[1]!);
+}
+
+describe('the API has a function for every command of the CLI', () => {
+  it('named as the command in camelCase (migrate prep: migratePrep), demo and bench excepted', async () => {
+    const top = listedCommands((await runPartkit(['--help'])).stdout);
+    expect(top).toContain('migrate');
+    const commands: string[] = [];
+    for (const command of top.filter((name) => !CLI_ONLY.has(name))) {
+      const sub = listedCommands((await runPartkit([command, '--help'])).stdout);
+      commands.push(...(sub.length > 0 ? sub : [command]));
+    }
+    expect(commands).toEqual(expect.arrayContaining(['doctor', 'migrate prep', 'migrate status', 'archive restore', 'config show']));
+    const missing = commands.map((command) => command.replace(/ ([a-z])/g, (_, letter: string) => letter.toUpperCase())).filter((name) => typeof (api as Record<string, unknown>)[name] !== 'function');
+    expect(missing).toEqual([]);
+  });
+});
 
 const CONFIG = { tables: [{ name: 'public.messages' }], defaults: { timeZone: 'Asia/Tokyo' } };
 

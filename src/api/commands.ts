@@ -16,7 +16,7 @@ import { status as runStatus, type StatusResult } from '../commands/status.js';
 import { verify as runVerify, type VerifyOptions, type VerifyResult } from '../commands/verify.js';
 import type { S3Options } from '../archive/targets/types.js';
 import type { Scheduler } from '../core/capabilities.js';
-import type { Strategy } from '../core/config.js';
+import { configJsonSchema, type Strategy } from '../core/config.js';
 import { parseQualifiedName } from '../core/identifiers.js';
 import { ormFilterOf, type OrmFilter } from '../core/orm-filter.js';
 import type { Plan } from '../core/plan.js';
@@ -153,6 +153,11 @@ type ConfigOptions = Pick<CommonOptions, 'config' | 'env' | 'cwd'>;
 /** The config as partkit resolves it (defaults applied) and where it came from. Does not connect. */
 export async function configShow(options: ConfigOptions = {}): Promise<ResolvedConfig> {
   return describeConfig(await configOf(options));
+}
+
+/** The JSON Schema of the config file (what `partkit config schema` prints). */
+export function configSchema(): Record<string, unknown> {
+  return configJsonSchema();
 }
 
 /** What an ORM's schema tool must leave alone under this config (docs/orm.md). Does not connect. */
