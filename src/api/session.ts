@@ -10,7 +10,7 @@ import { resolveConnection, targetOfClient, type ConnectionTarget } from '../cor
 import { Database, DEFAULT_EXECUTOR_OPTIONS, type ExecutorOptions } from '../core/db.js';
 import { ConnectionError, InterruptedError, typedError, UsageError, type PartkitError } from '../core/errors.js';
 import { eventLogger, silentLogger, type LogEvent, type Logger } from '../core/log.js';
-import { LOCK_TIMEOUT } from '../core/context.js';
+import { lockSettings } from '../core/context.js';
 import type { FillBatchEvent } from '../migrate/fill.js';
 
 /** Where the config came from, reported once per call before anything else. */
@@ -106,12 +106,7 @@ export interface SessionKind {
 export async function openSession(options: CommonOptions, kind: SessionKind = { command: 'api' }): Promise<Session> {
   if (options.signal?.aborted) throw new InterruptedError(options.signal.reason);
   checkConnectionOptions(options);
-  const lockTimeout = options.lockTimeout ?? DEFAULT_EXECUTOR_OPTIONS.lockTimeout;
-  if (!LOCK_TIMEOUT.test(lockTimeout)) throw new UsageError(`lockTimeout "${lockTimeout}" is not a duration.`, 'Use e.g. 500ms, 1s or 1min.');
-  const retries = options.lockRetries ?? DEFAULT_EXECUTOR_OPTIONS.retries;
-  if (!Number.isInteger(retries) || retries < 1 || retries > 100) {
-    throw new UsageError(`lockRetries ${retries} must be a whole number from 1 to 100.`, `Use e.g. lockRetries: ${DEFAULT_EXECUTOR_OPTIONS.retries}.`);
-  }
+  const { lockTimeout, retries } = lockSettings(options, { timeout: 'lockTimeout', retries: 'lockRetries' });
   const logger = loggerOf(options);
   const config = await configOf(options);
   options.onEvent?.({ type: 'config', origin: config.origin });

@@ -49,17 +49,27 @@ export interface CommandResult {
 }
 
 /** A lock_timeout partkit accepts: 500ms, 5s, 1min (or a bare number of milliseconds). */
-export const LOCK_TIMEOUT = /^\d+(ms|s|min)?$/;
+const LOCK_TIMEOUT = /^\d+(ms|s|min)?$/;
+
+/**
+ * The lock wait and the attempts per step a run asked for (else the defaults), checked; `names`
+ * spells the two options as the caller wrote them (--lock-timeout on the command line, lockTimeout in code).
+ */
+export function lockSettings(
+  given: { readonly lockTimeout?: string | undefined; readonly lockRetries?: number | undefined },
+  names: { readonly timeout: string; readonly retries: string },
+): { lockTimeout: string; retries: number } {
+  const lockTimeout = given.lockTimeout ?? DEFAULT_EXECUTOR_OPTIONS.lockTimeout;
+  if (!LOCK_TIMEOUT.test(lockTimeout)) throw new UsageError(`${names.timeout} "${lockTimeout}" is not a duration.`, 'Use e.g. 500ms, 1s or 1min.');
+  const retries = given.lockRetries ?? DEFAULT_EXECUTOR_OPTIONS.retries;
+  if (!Number.isInteger(retries) || retries < 1 || retries > 100) {
+    throw new UsageError(`${names.retries} ${retries} must be a whole number from 1 to 100.`, `Use e.g. ${names.retries} ${DEFAULT_EXECUTOR_OPTIONS.retries}.`);
+  }
+  return { lockTimeout, retries };
+}
 
 export async function createContext(options: GlobalOptions, env: NodeJS.ProcessEnv = process.env): Promise<CommandContext & { usedConfig(): ConfigOrigin | undefined; close(): Promise<void> }> {
-  const lockTimeout = options.lockTimeout ?? DEFAULT_EXECUTOR_OPTIONS.lockTimeout;
-  if (!LOCK_TIMEOUT.test(lockTimeout)) {
-    throw new UsageError(`--lock-timeout "${lockTimeout}" is not a duration.`, 'Use e.g. 500ms, 1s or 1min.');
-  }
-  const retries = options.lockRetries ?? DEFAULT_EXECUTOR_OPTIONS.retries;
-  if (!Number.isInteger(retries) || retries < 1 || retries > 100) {
-    throw new UsageError(`--lock-retries ${retries} must be a whole number from 1 to 100.`, `Use e.g. --lock-retries ${DEFAULT_EXECUTOR_OPTIONS.retries}.`);
-  }
+  const { lockTimeout, retries } = lockSettings(options, { timeout: '--lock-timeout', retries: '--lock-retries' });
   const config = await loadConfig(options.config, env);
   const log = createLogger({ verbose: options.verbose ?? false, write: (line) => process.stderr.write(`${line}\n`) });
   const target = resolveConnection(options.databaseUrl, env, options.command ? `partkit ${options.command}` : 'partkit');
