@@ -59,11 +59,12 @@ export async function maintain(db: Database, config: Config, options: { dryRun?:
       },
       {
         what: () => `Maintenance of ${table} could not take its locks`,
-        undone: 'No partition of it was created, attached or detached (a drain of its default partition resumes where it stopped); the other tables were maintained.',
+        undone: 'The step that waited was rolled back; its steps before it stay committed (a drain of its default partition resumes where it stopped), and the other tables were maintained.',
         attemptsMade: 1,
       },
     );
-    events = [...events.filter((event) => event.table !== table), ...retried];
+    // What the first run committed for the table stays in the result, beside what the runs again did.
+    events = [...events.filter((event) => event.table !== table || !lockFailed(event)), ...retried];
   }
   const count = (action: string) => events.filter((event) => event.action === action).length;
   const failed = count('failed');
