@@ -10,6 +10,9 @@ export { provision, planProvision, type ProvisionOptions, type ProvisionResult }
 export { maintain, type MaintainResult, type MaintenanceEvent } from './commands/maintain.js';
 export { verify, verifyJunit, type VerifyOptions, type VerifyResult } from './commands/verify.js';
 export { status, type StatusResult, type TableStatus, type MaintenanceStatus } from './commands/status.js';
+export { statusMetrics, renderPrometheus, type StatusMetrics } from './commands/status.js';
+export { METRIC_COLUMNS, type TableMetrics } from './core/checks/metrics.js';
+export { maintenanceLog, renderLog, type LogOptions, type LogResult, type LoggedRun } from './commands/log.js';
 export { partitionCreate, planPartitionCreate } from './commands/partition-create.js';
 export { archiveExport, type ArchiveExportOptions, type ArchiveExportResult } from './archive/export.js';
 export type { CheckResult } from './core/checks/types.js';

@@ -177,7 +177,9 @@ for (const variant of variants) {
       const report = await verifyJson(db);
       expectFailures(report, ['public.api_key_logs/registration']);
       const where = strategy === 'partman' ? 'partman.part_config' : 'partkit.managed_table';
-      expect(find(report, 'public.api_key_logs', 'registration').detail).toMatch(new RegExp(`^${where.replace('.', '\\.')} has retention 6 mon(th)?s, the config 12 months: run \`partkit provision\` to apply the config$`));
+      expect(find(report, 'public.api_key_logs', 'registration').detail).toMatch(
+        new RegExp(`^retention: the config says 12 months, ${where.replace('.', '\\.')} records 6 mon(th)?s: run \`partkit provision --config ${configFile.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}.*\` to apply the config, or change the config to match the database$`),
+      );
       await partkit(db, ['provision', ...variant.provisionArgs], { config: configFile });
       expectFailures(await verifyJson(db), []);
     });
