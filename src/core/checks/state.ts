@@ -39,7 +39,7 @@ interface ManagedTableRow {
   readonly purge_after: string | null;
 }
 
-// purge_after came with a later kit version: read through to_jsonb so a kit not yet upgraded reads as NULL.
+// purge_after is read through to_jsonb, so a kit without the column reads as NULL.
 const MANAGED_TABLE_COLUMNS = `parent_schema, parent_table, control_column, control_type, premake, retention::text AS retention, archive_schema, time_zone, strategy, partman_schema, registered_at,
             to_jsonb(m) ->> 'purge_after' AS purge_after`;
 
