@@ -41,8 +41,11 @@ BEGIN
     -- An hourly job would grow the log without end: keep 90 days (events go with their run).
     DELETE FROM maintenance_run WHERE started_at < now() - interval '90 days';
 
-    INSERT INTO maintenance_run (source)
-    VALUES (nullif(current_setting('application_name', true), ''))
+    -- A run of one table records which (NULL for a run of all of them).
+    INSERT INTO maintenance_run (source, parent_schema, parent_table)
+    VALUES (nullif(current_setting('application_name', true), ''),
+            (SELECT n.nspname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.oid = v_only),
+            (SELECT c.relname FROM pg_class c WHERE c.oid = v_only))
     RETURNING id INTO v_run_id;
 
     FOR v_config IN
