@@ -37,4 +37,4 @@ SELECT r.id::text AS run_id, r.started_at, r.finished_at, r.ok, r.source, r.deta
   FROM chosen r
   LEFT JOIN covered c
          ON c.run_id = r.id AND ($2::text IS NULL OR (c.parent_schema = $2 AND c.parent_table = $3))
- ORDER BY r.started_at DESC, r.id DESC, c.parent_schema, c.parent_table
+ ORDER BY r.started_at DESC, r.id DESC, c.parent_schema COLLATE "C", c.parent_table COLLATE "C"
