@@ -73,8 +73,9 @@ case "$ARCHIVE_DIR" in
 esac
 
 # Runs partkit with the given arguments; PARTKIT_BIN may be a command with arguments
-# ("node /app/dist/cli.js"), so it is split on spaces.
-partkit() {
+# ("node /app/dist/cli.js"), so it is split on spaces. Not named `partkit`: with PARTKIT_BIN=partkit
+# (the image) the function would call itself instead of the program.
+run_partkit() {
     # shellcheck disable=SC2086
     set -- ${PARTKIT_BIN:-npx --no-install partkit} "$@"
     if [ "${PARTKIT_VERBOSE:-}" = 1 ]; then
@@ -84,7 +85,7 @@ partkit() {
 }
 
 maintained=0
-partkit maintain || maintained=$?
+run_partkit maintain || maintained=$?
 if [ "$maintained" -ne 0 ] && [ "$maintained" -ne 1 ]; then
     exit "$maintained"
 fi
@@ -94,7 +95,7 @@ set -- --to "$ARCHIVE_DIR"
 if [ -n "${ARCHIVE_S3_STORAGE_CLASS:-}" ]; then set -- "$@" --storage-class "$ARCHIVE_S3_STORAGE_CLASS"; fi
 if [ -n "${ARCHIVE_S3_SSE:-}" ]; then set -- "$@" --sse "$ARCHIVE_S3_SSE"; fi
 # shellcheck disable=SC2086
-partkit archive export "$@" $drop $s3 || exported=$?
+run_partkit archive export "$@" $drop $s3 || exported=$?
 if [ "$exported" -ne 0 ]; then
     exit "$exported"
 fi

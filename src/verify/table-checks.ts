@@ -4,7 +4,7 @@
  */
 import type { Capabilities, TableState } from '../core/capabilities.js';
 import { settingField, type Config, type Strategy, type TableConfig } from '../core/config.js';
-import { configArgs } from '../core/settings.js';
+import { applyCommand, configArgs } from '../core/settings.js';
 import type { Database } from '../core/db.js';
 import { displayName, quoteIdent, quoteLiteral, quoteQualified } from '../core/identifiers.js';
 import { sameInterval } from '../core/intervals.js';
@@ -143,7 +143,8 @@ async function checkDefault(db: Database, facts: TableFacts, kitSchema: string, 
 function checkRegistration(facts: TableFacts, caps: Capabilities, config: Config): CheckResult {
   const { label, table, managed, partConfig } = facts;
   const kit = config.kitSchema;
-  const provision = `\`${partkitCommand(['provision', ...configArgs(config), ...(config.strategy === 'auto' ? [] : ['--strategy', config.strategy])])}\``;
+  // The config file, which holds the strategy too (a built-in config's strategy is auto).
+  const provision = `\`${applyCommand(config)}\``;
   if (!caps.kit.installed) return fail(label, 'registration', `${kitNotInstalled(kit)}: run ${provision}`);
   if (!managed) return fail(label, 'registration', `${label} is not registered in ${kit}.managed_table: run ${provision}`);
   const problems: string[] = [];
