@@ -106,7 +106,7 @@ export function renderDoctor(report: DoctorReport): string {
     `extension  ${extensionLine('pg_cron', cron)}; ${cron.preloaded ? `preloaded, cron.database_name = ${cron.databaseName}` : 'not in shared_preload_libraries'}`,
     ...renderCitusDoctor(report.citus),
     `kit schema ${report.kit.schema}: ${report.kit.installed ? 'installed' : 'not installed'}`,
-    `settings   ${report.settings.from === 'file' ? `the config ${report.settings.config}` : report.settings.from === 'database' ? `recorded in the database (no config file): ${report.settings.config}` : 'the built-in default (no config file, nothing recorded yet)'}`,
+    `settings   ${report.settings.from === 'file' ? `the config ${report.settings.config}` : report.settings.from === 'database' ? `no config file: the tables and settings recorded in schema ${report.kit.schema}` : 'the built-in default (no config file, nothing recorded yet)'}`,
     ...(report.settings.recorded
       ? [`recorded   scheduler ${report.settings.recorded.scheduler}, schedule "${report.settings.recorded.schedule}"${report.settings.recorded.jobName ? `, pg_cron job ${report.settings.recorded.jobName}` : ''} (provision, ${report.settings.recorded.recordedAt})`]
       : []),

@@ -229,7 +229,7 @@ export const statusCommand: CommandModule<GlobalOptions, StatusArgs> = {
     yargs
       .option('scheduler', { choices: ['auto', 'pg_cron', 'external'] as const, default: 'auto' as const, describe: 'Scheduler to report; auto: the one provision recorded in the database, else pg_cron when it is preloaded, else external' })
       .option('format', { choices: ['text', 'prometheus'] as const, default: 'text' as const, describe: "prometheus: OpenMetrics text of the kit's metrics view, for node_exporter's textfile collector (see docs/monitoring.md)" })
-      .example('$0 status --format prometheus > /var/lib/node_exporter/textfile/partkit.prom.tmp && mv /var/lib/node_exporter/textfile/partkit.prom.tmp /var/lib/node_exporter/textfile/partkit.prom', ''),
+      .example('$0 status --format prometheus > /var/lib/prometheus/node-exporter/partkit.prom.$$ && mv /var/lib/prometheus/node-exporter/partkit.prom.$$ /var/lib/prometheus/node-exporter/partkit.prom', 'for node_exporter\'s textfile collector (Debian\'s folder), from cron'),
   handler: async (args) => {
     if (args.format === 'prometheus') {
       process.exitCode = await runCommand(

@@ -67,22 +67,28 @@ host_mirror() { # the first URIs: of the host's own apt sources, so debootstrap 
 
 deb_version() { dpkg-query -W -f='${Version}' "$1" 2>/dev/null | sed 's/-.*//'; }
 
+# Installs the host's Debian packages "$@" that are missing. $1: the target's name, $2: what is
+# skipped without them; the rest: the packages. Returns 1 (after a loud line) when they are not there.
+install_host_debs() {
+  local name="$1" skipped="$2" missing
+  shift 2
+  missing="$(missing_debs "$@")"
+  [ -z "$missing" ] && return 0
+  if [ "$is_root" = 0 ]; then
+    loud "$name: missing Debian packages ($missing) and not root to install them: $skipped"
+    return 1
+  fi
+  # shellcheck disable=SC2086 # word splitting of the package list is intended
+  if ! apt_install $missing; then
+    show_log
+    loud "$name: apt-get install $missing failed"
+    return 1
+  fi
+}
+
 # --- pg15-partman4 / pg15-nocron -------------------------------------------------------------
 prepare_pg15() {
-  local missing
-  missing="$(missing_debs "${PG15_PACKAGES[@]}")"
-  if [ -n "$missing" ]; then
-    if [ "$is_root" = 0 ]; then
-      loud "pg15-partman4/pg15-nocron: missing Debian packages ($missing) and not root to install them: those targets will be skipped"
-      return 0
-    fi
-    # shellcheck disable=SC2086 # word splitting of the package list is intended
-    if ! apt_install $missing; then
-      show_log
-      loud "pg15-partman4/pg15-nocron: apt-get install $missing failed"
-      return 0
-    fi
-  fi
+  install_host_debs pg15-partman4/pg15-nocron 'those targets will be skipped' "${PG15_PACKAGES[@]}" || return 0
   say "pg15-partman4, pg15-nocron: PostgreSQL $(deb_version postgresql-15), pg_partman $(deb_version postgresql-15-partman), pg_cron $(deb_version postgresql-15-cron)"
 }
 
@@ -278,20 +284,7 @@ prepare_bare() {
 
 # --- monitoring (promtool, postgres_exporter) ---------------------------------------------------
 prepare_monitoring() {
-  local missing
-  missing="$(missing_debs "${MONITORING_PACKAGES[@]}")"
-  if [ -n "$missing" ]; then
-    if [ "$is_root" = 0 ]; then
-      loud "monitoring: missing Debian packages ($missing) and not root to install them: the promtool and postgres_exporter tests will be skipped"
-      return 0
-    fi
-    # shellcheck disable=SC2086 # word splitting of the package list is intended
-    if ! apt_install $missing; then
-      show_log
-      loud "monitoring: apt-get install $missing failed"
-      return 0
-    fi
-  fi
+  install_host_debs monitoring 'the promtool and postgres_exporter tests will be skipped' "${MONITORING_PACKAGES[@]}" || return 0
   if ! command -v promtool >/dev/null || ! command -v prometheus-postgres-exporter >/dev/null; then
     loud "monitoring: promtool or prometheus-postgres-exporter is not on PATH after installing ${MONITORING_PACKAGES[*]}"
     return 0
