@@ -9,7 +9,7 @@ import { Database, DEFAULT_EXECUTOR_OPTIONS, StepFailedError } from '../src/core
 import { CheckFailedError, ExitCode } from '../src/core/errors.js';
 import { createLogger, silentLogger } from '../src/core/log.js';
 import { renderPlan, sqlStep, type Plan } from '../src/core/plan.js';
-import { createTestDatabase, describeTarget, psql, runPartkit, type TestDatabase } from './helpers/targets.js';
+import { createTestDatabase, describeTarget, psql, runPartkit, spawnPartkit, type TestDatabase } from './helpers/targets.js';
 
 describeTarget('bare18', 'the executor: locks, retries, application_name', () => {
   let db: TestDatabase;
@@ -72,13 +72,13 @@ describeTarget('bare18', 'the executor: locks, retries, application_name', () =>
     expect(result.stderr).toMatch(/--lock-timeout "5 parsecs" is not a duration/);
   });
 
-  it('takes turns with another run through the advisory lock, and identifies itself as application_name = partkit', async () => {
+  it('takes turns with another run through the advisory lock, and identifies itself as application_name partkit <command>', async () => {
     // Hold partkit's run lock ('part', 'kit') as another run would: provision must wait for it, visibly.
     const other = new pg.Client({ connectionString: db.url });
     await other.connect();
     try {
       await other.query('SELECT pg_advisory_lock($1, $2)', [0x70617274, 0x6b6974]);
-      const waiting = runPartkit(['provision', '--json', '--database-url', db.url]);
+      const waiting = spawnPartkit(['provision', '--json', '--database-url', db.url]);
       // Release the lock only once partkit says it waits for it; meanwhile it shows in pg_stat_activity.
       let said = '';
       await new Promise<void>((resolve, reject) => {
@@ -88,7 +88,7 @@ describeTarget('bare18', 'the executor: locks, retries, application_name', () =>
         });
         waiting.once('exit', () => reject(new Error(`provision exited without waiting for the lock: ${said}`)));
       });
-      const { rows } = await db.query<{ n: number }>(`SELECT count(*)::int AS n FROM pg_stat_activity WHERE application_name = 'partkit' AND datname = current_database()`);
+      const { rows } = await db.query<{ n: number }>(`SELECT count(*)::int AS n FROM pg_stat_activity WHERE application_name = 'partkit provision' AND datname = current_database()`);
       expect(rows[0]!.n).toBeGreaterThan(0);
       await other.query('SELECT pg_advisory_unlock($1, $2)', [0x70617274, 0x6b6974]);
       const result = await waiting;
@@ -170,9 +170,9 @@ describeTarget('bare18', 'exit codes: one SQLSTATE table for steps, reads and th
   });
   afterAll(() => db?.drop());
 
-  /** partkit's own session in this database (application_name = partkit). */
+  /** partkit's own session in this database (application_name partkit <command>). */
   async function partkitPids(): Promise<number[]> {
-    const { rows } = await db.query<{ pid: number }>(`SELECT pid FROM pg_stat_activity WHERE application_name = 'partkit' AND datname = current_database()`);
+    const { rows } = await db.query<{ pid: number }>(`SELECT pid FROM pg_stat_activity WHERE application_name LIKE 'partkit%' AND datname = current_database()`);
     return rows.map((row) => row.pid);
   }
 
@@ -181,7 +181,7 @@ describeTarget('bare18', 'exit codes: one SQLSTATE table for steps, reads and th
     await other.connect();
     try {
       await other.query('SELECT pg_advisory_lock($1, $2)', [0x70617274, 0x6b6974]);
-      const waiting = runPartkit(['maintain', '--database-url', db.url]);
+      const waiting = spawnPartkit(['maintain', '--database-url', db.url]);
       let said = '';
       await new Promise<void>((resolve, reject) => {
         waiting.stderr!.on('data', (chunk: Buffer) => {
@@ -214,11 +214,11 @@ describeTarget('bare18', 'exit codes: one SQLSTATE table for steps, reads and th
     try {
       await holder.query('BEGIN');
       await holder.query('LOCK TABLE public.messages IN SHARE MODE');
-      const running = runPartkit(['provision', '--scheduler', 'external', '--lock-timeout', '60s', '--database-url', db.url]);
+      const running = spawnPartkit(['provision', '--scheduler', 'external', '--lock-timeout', '60s', '--database-url', db.url]);
       let pid: number | undefined;
       for (let i = 0; i < 200 && pid === undefined; i += 1) {
         const { rows } = await db.query<{ pid: number }>(
-          `SELECT pid FROM pg_stat_activity WHERE application_name = 'partkit' AND datname = current_database() AND wait_event_type = 'Lock'`,
+          `SELECT pid FROM pg_stat_activity WHERE application_name LIKE 'partkit%' AND datname = current_database() AND wait_event_type = 'Lock'`,
         );
         pid = rows[0]?.pid;
         if (pid === undefined) await new Promise((resolve) => setTimeout(resolve, 100));

@@ -146,8 +146,8 @@ export const doctorCommand: CommandModule<GlobalOptions, DoctorArgs> = {
   builder: (yargs) =>
     yargs.option('strategy', { choices: ['auto', 'partman', 'plpgsql'] as const, describe: 'Strategy to evaluate (default: from config, auto)' }),
   handler: async (args) => {
-    process.exitCode = await runCommand(
-      args,
+    await runCommand(
+      { ...args, readOnly: true },
       async (ctx: CommandContext) => doctor(await ctx.database(), ctx.config, args.strategy),
       renderDoctor,
     );

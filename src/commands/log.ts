@@ -147,6 +147,6 @@ export const logCommand: CommandModule<GlobalOptions, LogArgs> = {
       .option('limit', { type: 'number', default: DEFAULT_LIMIT, describe: 'How many runs to show, newest first' })
       .example('$0 log --table public.messages --limit 24', 'the last day of an hourly schedule, for one table'),
   handler: async (args) => {
-    process.exitCode = await runCommand(args, async (ctx) => maintenanceLog(await ctx.database(), ctx.config, { table: args.table, limit: args.limit }), renderLog);
+    await runCommand({ ...args, readOnly: true }, async (ctx) => maintenanceLog(await ctx.database(), ctx.config, { table: args.table, limit: args.limit }), renderLog);
   },
 };

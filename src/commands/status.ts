@@ -232,8 +232,8 @@ export const statusCommand: CommandModule<GlobalOptions, StatusArgs> = {
       .example('$0 status --format prometheus > /var/lib/prometheus/node-exporter/partkit.prom.$$ && mv /var/lib/prometheus/node-exporter/partkit.prom.$$ /var/lib/prometheus/node-exporter/partkit.prom', 'for node_exporter\'s textfile collector (Debian\'s folder), from cron'),
   handler: async (args) => {
     if (args.format === 'prometheus') {
-      process.exitCode = await runCommand(
-        args,
+      await runCommand(
+        { ...args, readOnly: true },
         async (ctx) => {
           if (args.json) throw new UsageError('--format prometheus and --json exclude each other.', 'Use one of them: partkit status --format prometheus');
           return statusMetrics(await ctx.database(), ctx.config);
@@ -242,6 +242,6 @@ export const statusCommand: CommandModule<GlobalOptions, StatusArgs> = {
       );
       return;
     }
-    process.exitCode = await runCommand(args, async (ctx) => status(await ctx.database(), ctx.config, { scheduler: args.scheduler }), renderStatus);
+    await runCommand({ ...args, readOnly: true }, async (ctx) => status(await ctx.database(), ctx.config, { scheduler: args.scheduler }), renderStatus);
   },
 };

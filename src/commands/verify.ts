@@ -146,8 +146,8 @@ export const verifyCommand: CommandModule<GlobalOptions, VerifyArgs> = {
       .option('scheduler', { choices: ['auto', 'pg_cron', 'external'] as const, default: 'auto' as const, describe: 'Scheduler to expect; auto: the one provision recorded in the database, else pg_cron when it is preloaded, else external' })
       .option('junit', { type: 'string', describe: 'Also write a JUnit XML report to this file (one test case per check)' }),
   handler: async (args) => {
-    process.exitCode = await runCommand(
-      args,
+    await runCommand(
+      { ...args, readOnly: true },
       async (ctx) => {
         const result = await verify(await ctx.database(), ctx.config, { maxDefaultRows: args.maxDefaultRows, maxMaintenanceAge: args.maxMaintenanceAge, scheduler: args.scheduler });
         if (args.junit !== undefined) await writeJunit(args.junit, result);
