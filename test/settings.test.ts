@@ -80,7 +80,7 @@ describeTarget('pg15-partman4', 'settings recorded by provision, read back witho
     expect(checks.get('(database)/maintenance-age')!.detail).toMatch(/schedule "\*\/30 \* \* \* \*"/);
     // The registered tables with their recorded settings, not the built-in default's four.
     expect([...new Set([...checks.values()].map((check) => check.table).filter((table) => table !== null))]).toEqual([ODD_SQL, MESSAGES]);
-    expect(checks.get(`${MESSAGES}/registration`)!.detail).toMatch(/premake 6, retention 1 year into partkit_archive, Asia\/Shanghai/);
+    expect(checks.get(`${MESSAGES}/registration`)!.detail).toMatch(/premake 6, retention 12 months into partkit_archive, Asia\/Shanghai/);
     expect(checks.get(`${MESSAGES}/coverage`)!.detail).toMatch(/current \+ premake 6/);
   });
 
@@ -150,6 +150,75 @@ describeTarget('pg15-partman4', 'settings recorded by provision, read back witho
     expect((status.json as unknown as { maintenance: { scheduler: string; job: unknown } }).maintenance).toMatchObject({ scheduler: 'external', job: null });
     const back = await verify();
     expect(back.has('(database)/maintenance-job')).toBe(false);
+    expect(((await partkit(db, ['provision', '--json'])).json as unknown as ProvisionJson).changes).toBe(0);
+  });
+});
+
+/**
+ * The same on pg_partman (pg17-partman5, pg_partman 5, pg_cron preloaded): provision with
+ * `--scheduler external` on one machine; on another, without the config file or the flag, verify
+ * passes against part_config and the recorded schedule, and provision plans nothing. A config that
+ * differs is a planned change for provision (managed_table and part_config together) and a verify
+ * failure, until provision applies it.
+ */
+describeTarget('pg17-partman5', 'settings recorded by provision on pg_partman, read back without the config', () => {
+  let db: TestDatabase;
+  const files = configFiles('settings-partman');
+  const tables = [{ name: MESSAGES }, { name: ODD_SQL }];
+  const provisioned = files.write('provisioned', { strategy: 'partman', defaults: { premake: 4, retention: '12 months' }, tables });
+  const otherPremake = files.write('other-premake', { strategy: 'partman', defaults: { premake: 3, retention: '12 months' }, tables });
+  const otherRetention = files.write('other-retention', { strategy: 'partman', defaults: { premake: 4, retention: '18 months' }, tables });
+
+  async function verify(args: readonly string[] = [], expectedExit = 0): Promise<Map<string, CheckJson>> {
+    const result = await partkit(db, ['verify', '--json', ...args], { expectedExit });
+    const checks = (result.json as unknown as { checks: CheckJson[] }).checks;
+    return new Map(checks.map((check) => [`${check.table ?? '(database)'}/${check.check}`, check]));
+  }
+  async function partConfig(): Promise<unknown[]> {
+    const { rows } = await db.query(`SELECT parent_table, premake, retention FROM partman.part_config ORDER BY parent_table COLLATE "C"`);
+    return rows;
+  }
+
+  beforeAll(async () => {
+    db = await createTestDatabase('pg17-partman5', { kit: true });
+    await db.query(`CREATE TABLE ${ODD_SQL} (id bigint, created_at timestamptz NOT NULL, PRIMARY KEY (id, created_at)) PARTITION BY RANGE (created_at)`);
+    const first = (await partkit(db, ['provision', '--json', '--scheduler', 'external'], { config: provisioned })).json as unknown as ProvisionJson;
+    expect(first).toMatchObject({ strategy: 'partman', scheduler: 'external' });
+  });
+  afterAll(() => db?.drop());
+
+  it('verify passes with neither the config nor --scheduler, and provision plans nothing', async () => {
+    const checks = await verify();
+    const failed = [...checks.values()].filter((check) => !check.ok);
+    expect(failed).toEqual([]);
+    expect(checks.get('(database)/settings')!.detail).toMatch(/^scheduler external, .*; read from the database \(no config file\)$/);
+    expect(checks.has('(database)/maintenance-job')).toBe(false);
+    expect([...new Set([...checks.values()].map((check) => check.table).filter((table) => table !== null))]).toEqual([ODD_SQL, MESSAGES]);
+    expect(checks.get(`${MESSAGES}/registration`)!.detail).toMatch(/^partman: .*premake 4, retention 12 months into partkit_archive, UTC\)$/);
+    const again = (await partkit(db, ['provision', '--json'])).json as unknown as ProvisionJson;
+    expect(again).toMatchObject({ strategy: 'partman', scheduler: 'external', changes: 0 });
+  });
+
+  it('a config that differs fails verify and is planned by provision; applied, everything agrees again', async () => {
+    const before = await partConfig();
+    const premake = await verify(['--config', otherPremake], 1);
+    for (const table of [ODD_SQL, MESSAGES]) {
+      expect(premake.get(`${table}/registration`)).toMatchObject({ ok: false });
+      expect(premake.get(`${table}/registration`)!.detail).toMatch(/defaults\.premake: the config says 3, .* records 4/);
+    }
+    const retention = await verify(['--config', otherRetention], 1);
+    expect(retention.get(`${MESSAGES}/registration`)!.detail).toMatch(/defaults\.retention: the config says 18 months, partkit\.managed_table records 1 year/);
+    // The preview changes nothing.
+    const planned = (await partkit(db, ['provision', '--json', '--dry-run'], { config: otherPremake })).json as unknown as ProvisionJson;
+    expect(planned.changes).toBeGreaterThan(0);
+    expect(planned.steps).toEqual(expect.arrayContaining([`update ${MESSAGES} in partkit.managed_table: premake 4 -> 3`]));
+    expect(await partConfig()).toEqual(before);
+    await partkit(db, ['provision'], { config: otherPremake });
+    expect((await partConfig()).map((row) => (row as { premake: number }).premake)).toEqual([3, 3]);
+    const fromDatabase = await verify();
+    expect(fromDatabase.get(`${MESSAGES}/registration`)!.detail).toMatch(/premake 3,/);
+    // maintain needs no config either: the kit's run_maintenance() reads the recorded settings.
+    expect(((await partkit(db, ['maintain', '--json'])).json as unknown as { ok: boolean }).ok).toBe(true);
     expect(((await partkit(db, ['provision', '--json'])).json as unknown as ProvisionJson).changes).toBe(0);
   });
 });

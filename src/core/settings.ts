@@ -15,6 +15,7 @@ import type { Scheduler } from './capabilities.js';
 import { type Config, type Strategy, type TableConfig } from './config.js';
 import type { Database } from './db.js';
 import { readManagedTables, type RegisteredTable } from './checks/state.js';
+import { configIntervalText } from './intervals.js';
 export type { RecordedSchedule };
 import { partkitCommand } from './shell.js';
 import { jobName, readRecordedSchedule, type RecordedSchedule } from './schedule.js';
@@ -45,9 +46,10 @@ function registeredTableConfig(row: RegisteredTable): TableConfig {
     controlColumn: row.controlColumn,
     interval: '1 month',
     premake: row.premake,
-    retention: row.retention,
+    // The database prints '12 months' as '1 year': spelled as a config would, for pg_partman's part_config too.
+    retention: row.retention === null ? null : configIntervalText(row.retention),
     archiveSchema: row.archiveSchema,
-    purgeAfter: row.purgeAfter,
+    purgeAfter: row.purgeAfter === null ? null : configIntervalText(row.purgeAfter),
     timeZone: row.timeZone,
     distribution: null,
   };
