@@ -61,7 +61,8 @@ for (const { target, strategy } of VARIANTS) {
       expect(runs).toHaveLength(2);
       const [failed, first] = runs;
       expect(failed!.id).toBeGreaterThan(first!.id);
-      expect(first).toMatchObject({ ok: true, source: 'partkit', only: null });
+      // The run's source is the session's application_name: `partkit <command>`.
+      expect(first).toMatchObject({ ok: true, source: 'partkit maintain', only: null });
       expect(first!.tables.map((t) => [t.table, t.ok])).toEqual([[ODD_SQL, true], [MESSAGES, true]]);
       expect(failed).toMatchObject({ ok: false, only: null });
       const messages = failed!.tables.find((t) => t.table === MESSAGES)!;
@@ -71,7 +72,7 @@ for (const { target, strategy } of VARIANTS) {
       expect(failed!.tables.find((t) => t.table === ODD_SQL)).toMatchObject({ ok: true, errors: [] });
 
       const text = (await partkit(db, ['log'], { config })).stdout.split('\n');
-      expect(text[0]).toMatch(new RegExp(`^run ${failed!.id}  \\d{4}-\\d{2}-\\d{2}T[0-9:.]+Z  \\d+\\.\\ds  FAILED  by partkit  \\(2 table\\(s\\), 1 failure\\(s\\)\\)$`));
+      expect(text[0]).toMatch(new RegExp(`^run ${failed!.id}  \\d{4}-\\d{2}-\\d{2}T[0-9:.]+Z  \\d+\\.\\ds  FAILED  by partkit maintain  \\(2 table\\(s\\), 1 failure\\(s\\)\\)$`));
       const messagesLine = text.findIndex((line) => line.startsWith(`  ${MESSAGES} `));
       expect(text[messagesLine]).toMatch(/^ {2}public\.messages +FAILED/);
       expect(text[messagesLine + 1]).toMatch(/^ {4}error: .*overlap/);
@@ -92,7 +93,7 @@ for (const { target, strategy } of VARIANTS) {
 
       const odd = await log(['--table', ODD_SQL]);
       expect(odd.runs.map((run) => run.id)).toEqual(all.runs.map((run) => run.id));
-      expect((await partkit(db, ['log', '--table', ODD_SQL], { config })).stdout).toMatch(new RegExp(`^run \\d+ .* ok  by partkit  only ${ODD_SQL.replace(/[.*+?^${}()|[\]\\"]/g, '\\$&')}  \\(1 table\\(s\\), 0 failure\\(s\\)\\)$`, 'm'));
+      expect((await partkit(db, ['log', '--table', ODD_SQL], { config })).stdout).toMatch(new RegExp(`^run \\d+ .* ok  by partkit maintain  only ${ODD_SQL.replace(/[.*+?^${}()|[\]\\"]/g, '\\$&')}  \\(1 table\\(s\\), 0 failure\\(s\\)\\)$`, 'm'));
     });
 
     it('--limit keeps the newest runs', async () => {

@@ -207,7 +207,7 @@ describeTarget('pg17-partman5', 'settings recorded by provision on pg_partman, r
       expect(premake.get(`${table}/registration`)!.detail).toMatch(/defaults\.premake: the config says 3, .* records 4/);
     }
     const retention = await verify(['--config', otherRetention], 1);
-    expect(retention.get(`${MESSAGES}/registration`)!.detail).toMatch(/defaults\.retention: the config says 18 months, partkit\.managed_table records 1 year/);
+    expect(retention.get(`${MESSAGES}/registration`)!.detail).toMatch(/defaults\.retention: the config says 18 months, partkit\.managed_table records 12 months/);
     // The preview changes nothing.
     const planned = (await partkit(db, ['provision', '--json', '--dry-run'], { config: otherPremake })).json as unknown as ProvisionJson;
     expect(planned.changes).toBeGreaterThan(0);

@@ -7,7 +7,7 @@ import { settingField, type Config, type Strategy, type TableConfig } from '../c
 import { applyCommand, configArgs } from '../core/settings.js';
 import type { Database } from '../core/db.js';
 import { displayName, quoteIdent, quoteLiteral, quoteQualified } from '../core/identifiers.js';
-import { sameInterval } from '../core/intervals.js';
+import { configIntervalText, sameInterval } from '../core/intervals.js';
 import { controlTypeOf, coveredMonth, currentMonth, listPartitions, monthKey, type Month, type Partition } from '../core/partitions.js';
 import { readSql } from '../core/sql-files.js';
 import { countRows, readArchivedMonths, readManagedTable, readPartmanConfig, type ManagedTable, type PartmanConfig } from '../core/checks/state.js';
@@ -154,7 +154,7 @@ function checkRegistration(facts: TableFacts, caps: Capabilities, config: Config
   if (config.strategy !== 'auto' && managed.strategy !== config.strategy) differs('strategy', managed.strategy, config.strategy);
   if (managed.controlColumn !== table.controlColumn) differs(settingField(table, 'controlColumn'), managed.controlColumn, table.controlColumn);
   if (managed.premake !== table.premake) differs(settingField(table, 'premake'), managed.premake, table.premake);
-  if (!sameInterval(managed.retention, table.retention)) differs(settingField(table, 'retention'), managed.retention, table.retention);
+  if (!sameInterval(managed.retention, table.retention)) differs(settingField(table, 'retention'), managed.retention === null ? null : configIntervalText(managed.retention), table.retention);
   if (managed.archiveSchema !== table.archiveSchema) differs('archiveSchema', managed.archiveSchema, table.archiveSchema);
   if (managed.timeZone !== table.timeZone) differs(settingField(table, 'timeZone'), managed.timeZone, table.timeZone);
   const strategy = strategyOf(managed.strategy);
