@@ -49,6 +49,8 @@ export interface LiveWriter {
   /** Holds the writer after the operation in flight (resolves then), for an oracle check mid-run. */
   pause(): Promise<void>;
   resume(): void;
+  /** Resolves once `count` more operations have ended (committed or failed): the writer's progress, not time. */
+  advance(count: number): Promise<void>;
 }
 
 export const TRUTH_TABLE = 'oracle_truth';
@@ -147,6 +149,15 @@ export async function startLiveWriter(options: LiveWriterOptions): Promise<LiveW
       await held;
     },
     resume,
+    async advance(count) {
+      const done = () => stats.inserts + stats.updates + stats.deletes + stats.errors;
+      const target = done() + count;
+      const deadline = Date.now() + 60_000;
+      while (done() < target) {
+        if (stopping || Date.now() > deadline) throw new Error(`the live writer did not make ${count} more operations (${JSON.stringify(stats)})`);
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      }
+    },
     async stop() {
       stopping = true;
       resume();
