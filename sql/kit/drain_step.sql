@@ -25,6 +25,10 @@ DECLARE
 BEGIN
     PERFORM set_config('lock_timeout', p_lock_timeout, true);
     next := 'continue';
+    IF v_parent IS NOT NULL AND is_distributed(v_parent) THEN
+        next := 'done';
+        RETURN;
+    END IF;
     SELECT nullif(pt.partdefid, 0) INTO v_default FROM pg_partitioned_table pt WHERE pt.partrelid = v_parent;
     SELECT d.* INTO v_drain FROM default_drain d
      WHERE d.parent_schema = p_config.parent_schema AND d.parent_table = p_config.parent_table;

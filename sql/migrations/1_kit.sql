@@ -1388,6 +1388,25 @@ BEGIN
 END;
 $$;
 
+-- ---------------------------------------------------------------- sql/kit/is_distributed.sql
+-- Whether a table is distributed by Citus (false where Citus is not installed). Its default
+-- partition is not drained in steps: the drain's copies would be local tables attached to a
+-- distributed parent, and Citus refuses DDL after a parallel operation in one transaction. Default
+-- rows of a distributed table move in one transaction, as before (docs/scale-out.md).
+CREATE FUNCTION is_distributed(p_table regclass) RETURNS boolean
+LANGUAGE plpgsql STABLE
+SET search_path FROM CURRENT
+AS $$
+DECLARE
+    v_distributed boolean := false;
+BEGIN
+    IF to_regclass('pg_catalog.pg_dist_partition') IS NOT NULL THEN
+        EXECUTE 'SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_dist_partition WHERE logicalrelid = $1)' INTO v_distributed USING p_table;
+    END IF;
+    RETURN v_distributed;
+END;
+$$;
+
 -- ---------------------------------------------------------------- sql/kit/lock_holder.sql
 -- Who holds a lock on one of p_relations (the oldest transaction first), for a message that names
 -- the session a DDL waited for in vain: pid, application_name, how long its transaction has run,
@@ -2020,6 +2039,10 @@ DECLARE
 BEGIN
     PERFORM set_config('lock_timeout', p_lock_timeout, true);
     next := 'continue';
+    IF v_parent IS NOT NULL AND is_distributed(v_parent) THEN
+        next := 'done';
+        RETURN;
+    END IF;
     SELECT nullif(pt.partdefid, 0) INTO v_default FROM pg_partitioned_table pt WHERE pt.partrelid = v_parent;
     SELECT d.* INTO v_drain FROM default_drain d
      WHERE d.parent_schema = p_config.parent_schema AND d.parent_table = p_config.parent_table;
@@ -2164,7 +2187,8 @@ DECLARE
 BEGIN
     PERFORM set_config('lock_timeout', p_lock_timeout, true);
     BEGIN
-        PERFORM maintain_table(p_run_id, p_config, 0, true);
+        -- The drain moved the default's rows, except on a distributed table (see is_distributed).
+        PERFORM maintain_table(p_run_id, p_config, CASE WHEN is_distributed(v_parent) THEN 9223372036854775806 ELSE 0 END, true);
         next := 'done';
     EXCEPTION WHEN lock_not_available OR deadlock_detected THEN
         next := 'retry';

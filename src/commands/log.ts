@@ -138,6 +138,7 @@ interface LogArgs extends GlobalOptions {
   readonly limit?: number;
 }
 
+/** @internal the command line (src/cli.ts); not part of the API, its types are left out of the published declarations */
 export const logCommand: CommandModule<GlobalOptions, LogArgs> = {
   command: 'log',
   describe: "Show the kit's maintenance log: the last runs, per table, with their errors",

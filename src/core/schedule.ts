@@ -57,9 +57,12 @@ export function planScheduleRecord(config: Config, caps: Capabilities, decision:
   return [
     sqlStep(
       `record ${changes.join(', ')} in ${config.kitSchema}.maintenance_schedule`,
-      `INSERT INTO ${quoteIdent(config.kitSchema)}.maintenance_schedule (id, scheduler, schedule, job_name) VALUES (true, $1, $2, $3)
+      // The default job name is the database's own, taken where the row is written: a migration
+      // file planned on one database and applied to another records the other's.
+      `INSERT INTO ${quoteIdent(config.kitSchema)}.maintenance_schedule (id, scheduler, schedule, job_name)
+VALUES (true, $1, $2, CASE WHEN $1 = 'pg_cron' THEN coalesce($3::text, 'partkit_maintenance_' || current_database()) END)
 ON CONFLICT (id) DO UPDATE SET scheduler = EXCLUDED.scheduler, schedule = EXCLUDED.schedule, job_name = EXCLUDED.job_name, recorded_at = now()`,
-      { params: [scheduler, schedule, name] },
+      { params: [scheduler, schedule, config.maintenance.jobName ?? null] },
     ),
   ];
 }
@@ -88,7 +91,7 @@ export async function findJob(db: Database, caps: Capabilities, name: string): P
  * partkit the application installed (`npx --no-install`): a schedule never downloads a package.
  */
 export function crontabLine(config: Config): string {
-  return `${crontabSchedule(config.maintenance.schedule)}  DATABASE_URL=postgres://USER@HOST/DB npx --no-install ${partkitCommand(['maintain', ...(config.source.startsWith('(') ? [] : ['--config', config.source])])}`;
+  return `${crontabSchedule(config.maintenance.schedule)}  DATABASE_URL=postgres://USER@HOST/DB npx --no-install ${partkitCommand(['maintain', ...(config.origin.path === null ? [] : ['--config', config.origin.path])])}`;
 }
 
 /** The setting a cron file reads the application database from (else it schedules for the database it runs in). */
