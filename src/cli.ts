@@ -10,6 +10,18 @@ import { UsageError } from './core/errors.js';
 
 const json = process.argv.includes('--json');
 
+/**
+ * yargs turns `--junit` without a file into '' and `--rows abc` into NaN, and the command would
+ * go on with them: both are refused here, naming the option, before anything connects.
+ */
+function refuseEmptyValues(argv: Record<string, unknown>): void {
+  for (const [key, value] of Object.entries(argv)) {
+    if (key === '_' || key === '$0' || /[A-Z]/.test(key)) continue;
+    if (typeof value === 'number' && Number.isNaN(value)) throw new UsageError(`--${key} needs a number.`, `For example: --${key} 10`);
+    if (value === '') throw new UsageError(`--${key} needs a value.`, `See partkit ${[...(argv._ as unknown[]), '--help'].join(' ')}`);
+  }
+}
+
 let cli = yargs(hideBin(process.argv))
   .scriptName('partkit')
   .usage('$0 <command> [options]\n\nMonthly time partitions for PostgreSQL: pg_partman + pg_cron where the server has them, a plpgsql fallback where not.')
@@ -26,6 +38,7 @@ let cli = yargs(hideBin(process.argv))
   .alias('help', 'h')
   .version()
   .wrap(Math.min(110, process.stdout.columns ?? 100))
+  .middleware(refuseEmptyValues, true)
   .fail((message, error) => {
     // Throwing stops yargs before any command runs; the catch below reports it once.
     throw error ?? new UsageError(message, 'See partkit --help.');

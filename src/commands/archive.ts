@@ -86,8 +86,8 @@ const restoreCommand: CommandModule<GlobalOptions, ArchiveRestoreArgs> = {
         .option('attach', { type: 'boolean', default: false, describe: "Attach it to the table again as the month's partition (refused when the month is past retention or the default partition holds rows of it)" })
         .option('into', { type: 'string', describe: 'Load it into this new table, schema.table, instead' })
         .option('keep', { type: 'boolean', default: false, describe: 'With --attach: hold a month past retention attached (maintenance skips held months; plpgsql strategy)' })
-        .example('$0 archive restore public.messages --month 2025-11 --from s3://semibot-cold/partkit', 'back into the archive schema, as retention left it')
-        .example('$0 archive restore public.messages --month 2025-11 --from /mnt/cold/semibot --into restore_drill.messages_2025_11', ''),
+        .example('$0 archive restore public.messages --month 2025-11 --from /mnt/cold/semibot --into restore_drill.messages_2025_11', 'a drill: load the month into a table of its own')
+        .example('$0 archive restore public.messages --month 2025-11 --from s3://semibot-cold/partkit --attach --keep', 'back into the table, held attached past retention (partkit archive release lets it go)'),
       false,
     ) as unknown as Argv<ArchiveRestoreArgs>,
   handler: async (args) => {

@@ -7,7 +7,10 @@ import type { Config } from '../core/config.js';
 import { runCommand, type GlobalOptions } from '../core/context.js';
 import type { Database } from '../core/db.js';
 import { ExitCode } from '../core/errors.js';
-import { quoteIdent } from '../core/identifiers.js';
+import { displayName, parseQualifiedName, quoteIdent, type QualifiedName } from '../core/identifiers.js';
+import { tableNotFound } from '../core/table-lookup.js';
+import { MissingCapabilityError } from '../core/errors.js';
+import { shellQuote } from '../core/shell.js';
 import { maintenanceCall, requireKit } from '../core/kit.js';
 import { sqlStep, type Plan } from '../core/plan.js';
 import { run } from '../core/runner.js';
@@ -31,7 +34,9 @@ export interface MaintainResult {
 }
 
 export async function maintain(db: Database, config: Config, options: { dryRun?: boolean | undefined; table?: string | undefined } = {}): Promise<MaintainResult> {
+  const only = options.table === undefined ? undefined : parseQualifiedName(options.table);
   await requireKit(db, config.kitSchema, ['run_maintenance(text)']);
+  if (only) await requireManaged(db, config, only);
   const call = options.table === undefined ? maintenanceCall(config.kitSchema) : `SELECT * FROM ${quoteIdent(config.kitSchema)}.run_maintenance($1)`;
   const plan: Plan = { steps: [sqlStep(`run maintenance${options.table ? ` of ${options.table}` : ''}`, call, options.table ? { params: [options.table] } : {})] };
   const outcome = await run(db, plan, { dryRun: options.dryRun ?? false });
@@ -47,6 +52,19 @@ export async function maintain(db: Database, config: Config, options: { dryRun?:
   const count = (action: string) => events.filter((event) => event.action === action).length;
   const failed = count('failed');
   return { ok: failed === 0, events, created: count('created'), detached: count('detached'), failed, exitCode: failed === 0 ? ExitCode.ok : ExitCode.checkFailed };
+}
+
+/** `--table` names a table the kit manages: a typo or an unprovisioned table is refused with what to run. */
+async function requireManaged(db: Database, config: Config, table: QualifiedName): Promise<void> {
+  const [row] = await db.query<{ exists: boolean; managed: boolean }>(
+    `SELECT EXISTS (SELECT 1 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = $1 AND c.relname = $2) AS exists,
+            EXISTS (SELECT 1 FROM ${quoteIdent(config.kitSchema)}.managed_table m WHERE m.parent_schema = $1 AND m.parent_table = $2) AS managed`,
+    [table.schema, table.name],
+  );
+  if (!row?.exists) throw await tableNotFound(db, table, (found) => `partkit maintain --table ${found}`);
+  if (!row.managed) {
+    throw new MissingCapabilityError(`${displayName(table)} is not managed by partkit in database ${db.name} (nothing was changed).`, `Add it to the config's "tables" and run partkit provision; or maintain them all: partkit maintain${config.tables.length > 0 ? ` --table ${shellQuote(displayName(config.tables[0]!.name))}` : ''}`);
+  }
 }
 
 export function renderMaintain(result: MaintainResult): string {

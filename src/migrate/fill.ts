@@ -83,7 +83,7 @@ export async function fill(db: Database, config: Config, input: string, options:
 }
 
 async function fillLocked(db: Database, config: Config, input: string, options: FillOptions): Promise<FillResult> {
-  const inspection = await inspectMigration(db, config, input);
+  const inspection = await inspectMigration(db, config, input, 'fill');
   const { names, settings } = inspection;
   const base = {
     table: displayName(names.table),

@@ -11,6 +11,7 @@ import { MissingCapabilityError } from '../core/errors.js';
 import { checkIdentifierLength, displayName, parseQualifiedName, quoteIdent, type QualifiedName } from '../core/identifiers.js';
 import { controlTypeOf, type ControlType } from '../core/partitions.js';
 import { readSql } from '../core/sql-files.js';
+import { tableNotFound } from '../core/table-lookup.js';
 
 /** `<table>_partitioned` and `<table>_retired`: the names pgslice users know, in partkit's layout. */
 export interface MigrationNames {
@@ -257,13 +258,19 @@ export interface MigrationInspection {
   readonly state: MigrationState;
 }
 
-export async function inspectMigration(db: Database, config: Config, input: string): Promise<MigrationInspection> {
+/**
+ * The three names and what they are now. `phase` is the migrate command asking (prep, fill, ...):
+ * when none of the three exists, the name is a typo, and the error names the closest table with
+ * that command for it.
+ */
+export async function inspectMigration(db: Database, config: Config, input: string, phase: string): Promise<MigrationInspection> {
   const names = migrationNames(input);
   const { settings, configured } = tableSettings(config, names.table);
   const column = settings.controlColumn;
   const table = await readRelation(db, names.table, column);
   const partitioned = await readRelation(db, names.partitioned, column);
   const retired = await readRelation(db, names.retired, column);
+  if (!table && !partitioned && !retired) throw await tableNotFound(db, names.table, (found) => `partkit migrate ${phase} ${found}`);
   let state: MigrationState = 'other';
   if (table?.relkind === 'r' && retired === undefined) state = 'unswapped';
   else if (table?.relkind === 'p' && retired?.relkind === 'r' && partitioned === undefined) state = 'swapped';

@@ -99,7 +99,7 @@ function checkSource(inspection: MigrationInspection): void {
 }
 
 export async function planPrep(db: Database, config: Config, input: string, options: PrepOptions = {}): Promise<PrepPlan> {
-  const inspection = await inspectMigration(db, config, input);
+  const inspection = await inspectMigration(db, config, input, 'prep');
   checkSource(inspection);
   const table = inspection.table!;
   const { settings, names } = inspection;

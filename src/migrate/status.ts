@@ -25,7 +25,7 @@ export interface MigrateStatus {
 }
 
 export async function migrateStatus(db: Database, config: Config, input: string): Promise<MigrateStatus> {
-  const inspection = await inspectMigration(db, config, input);
+  const inspection = await inspectMigration(db, config, input, 'status');
   const { names, settings } = inspection;
   const label = displayName(names.table);
   // The table as a shell argument, so that the next command runs as printed.

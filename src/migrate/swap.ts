@@ -306,7 +306,7 @@ export async function swap(db: Database, config: Config, input: string, options:
 }
 
 async function swapLocked(db: Database, config: Config, input: string, options: { dryRun?: boolean | undefined; foreignKeys?: 'refuse' | 'drop' | undefined }): Promise<SwapResult> {
-  const inspection = await inspectMigration(db, config, input);
+  const inspection = await inspectMigration(db, config, input, 'swap');
   const { names } = inspection;
   const label = displayName(names.table);
   if (inspection.state === 'swapped') {
@@ -325,7 +325,7 @@ export async function unswap(db: Database, config: Config, input: string, option
 }
 
 async function unswapLocked(db: Database, config: Config, input: string, options: { dryRun?: boolean | undefined }): Promise<SwapResult> {
-  const inspection = await inspectMigration(db, config, input);
+  const inspection = await inspectMigration(db, config, input, 'unswap');
   const { names } = inspection;
   const label = displayName(names.table);
   if (inspection.state === 'unswapped') {

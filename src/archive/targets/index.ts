@@ -3,6 +3,7 @@
  * the AWS SDK it loads, about a quarter of a second of start-up) is imported only when an s3:// URL
  * is given, so that every other partkit command starts without it.
  */
+import { UsageError } from '../../core/errors.js';
 import { FolderTarget, type FileModes } from './folder.js';
 import type { S3Options } from './s3.js';
 import type { ArchiveTarget } from './types.js';
@@ -15,8 +16,20 @@ export function isS3Url(spec: string): boolean {
   return /^s3:\/\//i.test(spec);
 }
 
+/** `s3:/bucket`, `S3:bucket`, `gs://bucket`: an address mistyped or of a kind partkit does not write, never a folder named `s3:`. */
+const LOOKS_LIKE_AN_ADDRESS = /^[a-z][a-z0-9+.-]*:/i;
+
 export async function openTarget(spec: string, options: { modes: FileModes; s3?: S3Options | undefined }): Promise<ArchiveTarget> {
-  if (!isS3Url(spec)) return new FolderTarget(spec, options.modes);
+  if (!isS3Url(spec)) {
+    if (LOOKS_LIKE_AN_ADDRESS.test(spec)) {
+      const scheme = spec.slice(0, spec.indexOf(':'));
+      throw new UsageError(
+        `"${spec}" is neither a folder nor an s3:// address${scheme.toLowerCase() === 's3' ? ' (an S3 address has two slashes: s3://bucket/prefix)' : ` (partkit writes to folders and to S3-compatible stores, not to ${scheme}:)`}.`,
+        `Write s3://bucket/prefix, or a folder path such as ./${spec.replace(LOOKS_LIKE_AN_ADDRESS, '').replace(/^\/+/, '') || 'cold'}.`,
+      );
+    }
+    return new FolderTarget(spec, options.modes);
+  }
   const { S3Target } = await import('./s3.js');
   return new S3Target(spec, options.s3 ?? {});
 }
