@@ -15,3 +15,4 @@ export { archiveExport, type ArchiveExportOptions, type ArchiveExportResult } fr
 export type { CheckResult } from './core/checks/types.js';
 export { archiveRestore, type ArchiveRestoreOptions, type ArchiveRestoreResult } from './archive/restore.js';
 export { archiveList, type ArchiveListOptions, type ArchiveListResult } from './archive/list.js';
+export { abort as migrateAbort, type AbortResult as MigrateAbortResult } from './migrate/abort.js';

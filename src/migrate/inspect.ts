@@ -213,6 +213,44 @@ export async function readDependents(db: Database, oid: number): Promise<Depende
   return db.query<Dependent>(readSql('queries/migrate-dependents.sql'), [oid]);
 }
 
+export interface View {
+  readonly name: string;
+  readonly relkind: string;
+  readonly definition: string;
+  readonly options: string[] | null;
+}
+
+/** Views (and materialized views) that read the table directly. */
+export async function readViews(db: Database, oid: number): Promise<View[]> {
+  return db.query<View>(
+    `SELECT DISTINCT quote_ident(vn.nspname) || '.' || quote_ident(v.relname) AS name, v.relkind::text AS relkind,
+            pg_get_viewdef(v.oid) AS definition, v.reloptions AS options
+       FROM pg_depend d
+       JOIN pg_rewrite r ON r.oid = d.objid
+       JOIN pg_class v ON v.oid = r.ev_class
+       JOIN pg_namespace vn ON vn.oid = v.relnamespace
+      WHERE d.classid = 'pg_rewrite'::regclass AND d.refclassid = 'pg_class'::regclass
+        AND d.refobjid = $1::oid AND v.oid <> $1::oid
+      ORDER BY 1`,
+    [oid],
+  );
+}
+
+/**
+ * What happens to foreign keys of other tables that point at the migrated table, said by prep and
+ * swap before anything is dropped: the two documented choices (docs/migration.md) and what each costs.
+ */
+export function foreignKeyConsequences(label: string, keyAfter: readonly string[], control: string, retention: string | null): string {
+  return [
+    `A foreign key to the partitioned ${label} must name its whole primary key (${keyAfter.join(', ')}), so each referencing table needs its own copy of ${control}.`,
+    `Choices: keep --foreign-keys refuse (the default: nothing happens until you drop them yourself), or --foreign-keys drop: the swap drops them and prints (and saves in the _foreign_keys table) the DDL that recreates each one with MATCH FULL.`,
+    `MATCH FULL, because with the default MATCH SIMPLE a row whose ${control} copy is NULL is not checked at all, and a dangling reference goes unnoticed.`,
+    retention === null
+      ? `Retention is off for ${label}, so no month is archived under a recreated key.`
+      : `Once recreated, a month still referenced cannot be archived (PostgreSQL refuses to detach it): maintenance reports that table as failed until the referencing rows are gone; leave the keys dropped, or set "retention": null for ${label}, if old rows must stay referenced.`,
+  ].join(' ');
+}
+
 /** Foreign keys the table itself declares (LIKE does not copy them). */
 export async function readOutgoingForeignKeys(db: Database, oid: number): Promise<{ name: string; definition: string }[]> {
   return db.query<{ name: string; definition: string }>(
