@@ -16,3 +16,4 @@ export type { CheckResult } from './core/checks/types.js';
 export { archiveRestore, type ArchiveRestoreOptions, type ArchiveRestoreResult } from './archive/restore.js';
 export { archiveList, type ArchiveListOptions, type ArchiveListResult } from './archive/list.js';
 export { abort as migrateAbort, type AbortResult as MigrateAbortResult } from './migrate/abort.js';
+export { archiveRelease, type ArchiveReleaseOptions, type ArchiveReleaseResult } from './archive/release.js';
