@@ -17,3 +17,4 @@ export { archiveRestore, type ArchiveRestoreOptions, type ArchiveRestoreResult }
 export { archiveList, type ArchiveListOptions, type ArchiveListResult } from './archive/list.js';
 export { abort as migrateAbort, type AbortResult as MigrateAbortResult } from './migrate/abort.js';
 export { archiveRelease, type ArchiveReleaseOptions, type ArchiveReleaseResult } from './archive/release.js';
+export { deprovision, type DeprovisionOptions, type DeprovisionResult } from './commands/deprovision.js';
