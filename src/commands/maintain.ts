@@ -9,6 +9,7 @@ import type { Database } from '../core/db.js';
 import { ExitCode } from '../core/errors.js';
 import { displayName, parseQualifiedName, quoteIdent, type QualifiedName } from '../core/identifiers.js';
 import { tableNotFound } from '../core/table-lookup.js';
+import { refuseMissingKitRights } from '../core/grants.js';
 import { MissingCapabilityError } from '../core/errors.js';
 import { shellQuote } from '../core/shell.js';
 import { maintenanceCall, requireKit } from '../core/kit.js';
@@ -35,6 +36,7 @@ export interface MaintainResult {
 
 export async function maintain(db: Database, config: Config, options: { dryRun?: boolean | undefined; table?: string | undefined } = {}): Promise<MaintainResult> {
   const only = options.table === undefined ? undefined : parseQualifiedName(options.table);
+  await refuseMissingKitRights(db, config, 'maintain', 'maintain');
   await requireKit(db, config.kitSchema, ['run_maintenance(text)']);
   if (only) await requireManaged(db, config, only);
   const call = options.table === undefined ? maintenanceCall(config.kitSchema) : `SELECT * FROM ${quoteIdent(config.kitSchema)}.run_maintenance($1)`;

@@ -9,6 +9,7 @@ import { formatDuration } from '../core/checks/maintenance.js';
 import { countRows, readArchivedMonths, readLastCronRun, readLastMaintenanceRun, readManagedTable, readPartmanConfig, type ArchivedMonth, type CronRun, type MaintenanceRun } from '../core/checks/state.js';
 import type { Config, Strategy, TableConfig } from '../core/config.js';
 import { runCommand, type GlobalOptions } from '../core/context.js';
+import { withOnlyTable } from '../core/table-option.js';
 import type { Database } from '../core/db.js';
 import { controlTypeOf, coveredMonth, listPartitions } from '../core/partitions.js';
 import { crontabLine, findJob, jobName, type CronJob } from '../core/schedule.js';
@@ -188,13 +189,17 @@ export function renderStatus(result: StatusResult): string {
 
 interface StatusArgs extends GlobalOptions {
   readonly scheduler?: 'auto' | Scheduler;
+  readonly table?: string;
 }
 
 export const statusCommand: CommandModule<GlobalOptions, StatusArgs> = {
   command: 'status',
   describe: 'Show each table: strategy, settings, months with ranges, rows and sizes, the default, the archive, and the maintenance job',
-  builder: (yargs) => yargs.option('scheduler', { choices: ['auto', 'pg_cron', 'external'] as const, default: 'auto' as const, describe: 'Scheduler to report; auto: pg_cron when it is preloaded, else external' }),
+  builder: (yargs) =>
+    yargs
+      .option('scheduler', { choices: ['auto', 'pg_cron', 'external'] as const, default: 'auto' as const, describe: 'Scheduler to report; auto: pg_cron when it is preloaded, else external' })
+      .option('table', { type: 'string', describe: 'Only this table of the config' }),
   handler: async (args) => {
-    await runCommand(args, async (ctx) => status(await ctx.database(), ctx.config, { scheduler: args.scheduler }), renderStatus);
+    await runCommand(args, async (ctx) => status(await ctx.database(), withOnlyTable(ctx.config, args.table, 'status'), { scheduler: args.scheduler }), renderStatus);
   },
 };

@@ -43,7 +43,11 @@ export function crontabLine(config: Config): string {
 
 export function planSchedule(config: Config, caps: Capabilities, decision: Decision, existing: CronJob | undefined): SqlStep[] {
   const cron = caps.extensions.pg_cron;
-  if (decision.scheduler !== 'pg_cron') return [];
+  if (decision.scheduler !== 'pg_cron') {
+    // Moving to an external scheduler: the job goes in the same plan, or both would run maintenance.
+    if (!existing) return [];
+    return [sqlStep(`unschedule pg_cron job ${jobName(config, caps.database)}: maintenance is run by an external scheduler now`, 'SELECT cron.unschedule($1::bigint)', { params: [existing.jobid], database: 'cron' })];
+  }
   if (!cron.preloaded || !cron.databaseName) {
     throw new MissingCapabilityError('Scheduler pg_cron was requested, but pg_cron is not preloaded on this server.', `${enableAdvice(caps.host, 'pg_cron', caps.database)} Or use --scheduler external.`);
   }
