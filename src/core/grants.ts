@@ -179,12 +179,13 @@ export async function missingKitRights(db: Database, config: Config, purpose: 'r
       WHERE n.nspname = $1 GROUP BY n.oid`,
     [kit],
   );
-  const user = row?.user ?? '';
-  const role = quoteIdent(user);
-  const schema = quoteIdent(kit);
   const lacks: string[] = [];
   const statements: string[] = [];
-  if (!row) return { user, statements, lacks };
+  // No kit schema: nothing to grant on it (requireKit says what to run).
+  if (!row) return { user: '', statements, lacks };
+  const user = row.user;
+  const role = quoteIdent(user);
+  const schema = quoteIdent(kit);
   if (!row.usage) {
     lacks.push(`USAGE on schema ${kit}`);
     statements.push(`GRANT USAGE ON SCHEMA ${schema} TO ${role};`);
