@@ -13,7 +13,7 @@
 import { randomUUID } from 'node:crypto';
 import pg from 'pg';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { createRole, createTestDatabase, describeTarget, runPartkit, type TargetName, type TestDatabase } from './helpers/targets.js';
+import { createRole, createTestDatabase, describeTarget, runPartkit, startLiveWorkload, type TargetName, type TestDatabase } from './helpers/targets.js';
 import { count, killFillAfter, partkit } from './helpers/cli.js';
 
 const TABLE = 'public."Chat Messages"';
@@ -41,6 +41,7 @@ async function startWriter(db: TestDatabase, table: string, rate: number): Promi
   const client = new pg.Client({ connectionString: db.url });
   client.on('error', () => undefined);
   await client.connect();
+  const endWorkload = startLiveWorkload();
   const { rows: live } = await client.query<{ id: string; old: boolean }>(
     `SELECT id::text, created_at < (SELECT min(created_at) FROM truth) + interval '3 months' AS old FROM truth WHERE NOT deleted`,
   );
@@ -134,6 +135,7 @@ async function startWriter(db: TestDatabase, table: string, rate: number): Promi
       stopped = true;
       resume();
       await loop;
+      endWorkload();
       await client.end();
     },
   };
@@ -257,7 +259,7 @@ describeTarget('bare18', 'the race a copy-on-write trigger loses: a fill batch h
       await blocker.query(`INSERT INTO race_partitioned SELECT * FROM race WHERE id = 1`);
       const fill = runPartkit(['migrate', 'fill', 'race', '--batch-size', '100', '--json', '--database-url', db.url]);
       await until(
-        async () => (await count(db, `SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND application_name = 'partkit' AND wait_event_type = 'Lock' AND query LIKE '%INSERT INTO%race_partitioned%'`)) === 1,
+        async () => (await count(db, `SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND application_name LIKE 'partkit%' AND wait_event_type = 'Lock' AND query LIKE '%INSERT INTO%race_partitioned%'`)) === 1,
         30_000,
         'the fill batch to wait on the blocker',
       );
@@ -312,9 +314,9 @@ describeTarget('bare18', 'swap under a bounded lock', () => {
     try {
       await reader.query('BEGIN');
       await reader.query('SELECT count(*) FROM "Held Table"');
-      const refused = await runPartkit(['migrate', 'swap', 'public."Held Table"', '--lock-timeout', '300ms', '--json', '--database-url', db.url]);
+      const refused = await runPartkit(['migrate', 'swap', 'public."Held Table"', '--lock-timeout', '300ms', '--lock-retries', '5', '--json', '--database-url', db.url]);
       expect(refused.exitCode, refused.stderr).toBe(5);
-      expect(refused.stderr).toMatch(/Could not take the locks[\s\S]*after 5 attempts/);
+      expect(refused.stderr).toMatch(/Could not take the locks[\s\S]*\(5 attempt\(s\), each waiting at most 300ms\)/);
       await reader.query('COMMIT');
     } finally {
       writing = false;

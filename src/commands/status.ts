@@ -200,6 +200,6 @@ export const statusCommand: CommandModule<GlobalOptions, StatusArgs> = {
       .option('scheduler', { choices: ['auto', 'pg_cron', 'external'] as const, default: 'auto' as const, describe: 'Scheduler to report; auto: pg_cron when it is preloaded, else external' })
       .option('table', { type: 'string', describe: 'Only this table of the config' }),
   handler: async (args) => {
-    await runCommand(args, async (ctx) => status(await ctx.database(), withOnlyTable(ctx.config, args.table, 'status'), { scheduler: args.scheduler }), renderStatus);
+    await runCommand({ ...args, readOnly: true }, async (ctx) => status(await ctx.database(), withOnlyTable(ctx.config, args.table, 'status'), { scheduler: args.scheduler }), renderStatus);
   },
 };

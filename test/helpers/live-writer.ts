@@ -5,6 +5,7 @@
  * duplicated, looking in the table and in any other tables given (an archive schema, say).
  */
 import pg from 'pg';
+import { startLiveWorkload } from './targets.js';
 
 export interface LiveWriterOptions {
   /** Connection URL of the database. */
@@ -68,6 +69,7 @@ export async function startLiveWriter(options: LiveWriterOptions): Promise<LiveW
   client.on('error', () => undefined);
   await client.connect();
   await client.query(`SET lock_timeout = '30s'`);
+  const endWorkload = startLiveWorkload();
   const stats: WriterStats = { inserts: 0, updates: 0, deletes: 0, errors: 0, longestMs: 0 };
   const live: string[] = [];
   let stopping = false;
@@ -149,6 +151,7 @@ export async function startLiveWriter(options: LiveWriterOptions): Promise<LiveW
       stopping = true;
       resume();
       await loop;
+      endWorkload();
       await client.end().catch(() => undefined);
       return stats;
     },
@@ -195,8 +198,8 @@ export interface LockWatch {
 
 /**
  * Watches pg_locks every 10 ms for an ACCESS EXCLUSIVE lock on any of `tables` held by a session
- * with the given application_name, and keeps the longest time one backend held it (as seen at
- * that sampling rate: a lower bound, good to about 10 ms).
+ * whose application_name starts with the given one (partkit's are `partkit <command>`), and keeps
+ * the longest time one backend held it (as seen at that sampling rate: a lower bound, good to about 10 ms).
  */
 export async function watchExclusiveLocks(url: string, tables: readonly string[], applicationName = 'partkit'): Promise<LockWatch> {
   const client = new pg.Client({ connectionString: url, application_name: 'oracle-lock-watch' });
@@ -210,7 +213,7 @@ export async function watchExclusiveLocks(url: string, tables: readonly string[]
       const { rows } = await client.query<{ pid: number }>(
         `SELECT DISTINCT l.pid FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
           WHERE l.granted AND l.mode = 'AccessExclusiveLock' AND l.locktype = 'relation'
-            AND l.relation = ANY (SELECT to_regclass(t)::oid FROM unnest($1::text[]) t) AND a.application_name = $2`,
+            AND l.relation = ANY (SELECT to_regclass(t)::oid FROM unnest($1::text[]) t) AND starts_with(a.application_name, $2)`,
         [tables, applicationName],
       );
       const now = Date.now();

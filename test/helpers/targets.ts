@@ -346,19 +346,39 @@ export interface PartkitRun {
   readonly stderr: string;
 }
 
+/**
+ * Live workloads (a writer and its oracle) running in this test's process. While one runs, partkit
+ * runs as a process of its own, as it does next to a real application: in process, its CPU would
+ * stall the workload's event loop and the workload would measure the test, not partkit.
+ */
+let liveWorkloads = 0;
+
+/** Called by a live writer when it starts; the returned function when it stops. */
+export function startLiveWorkload(): () => void {
+  liveWorkloads += 1;
+  let ended = false;
+  return () => {
+    if (!ended) liveWorkloads -= 1;
+    ended = true;
+  };
+}
+
 /** Commands that install process-wide signal and exit hooks (a throwaway server): always a process. */
 const PROCESS_COMMANDS = new Set(['demo', 'bench']);
 
 /**
  * Runs the CLI with `args` on the run's clock and returns its exit code and output; never throws on
  * a non-zero exit. In process (src/run-cli.ts from dist/, as the binary runs it) unless the run needs
- * a process of its own: a shifted clock (libfaketime), stdin, another working folder, a command with
- * process-wide hooks, or `process: true`. The CLI is then `node dist/cli.js`, as spawnPartkit runs it.
+ * a process of its own: a live workload in this process (startLiveWorkload), a clock other than the
+ * run's (libfaketime), stdin, another working folder, a command with process-wide hooks, or
+ * `process: true`. The CLI is then `node dist/cli.js`, as spawnPartkit runs it.
  */
 export async function runPartkit(args: readonly string[], options: RunPartkitOptions = {}): Promise<PartkitRun> {
-  const offset = options.clockOffsetSeconds ?? testClock().offsetSeconds;
+  // partkit reads "now" from the server (serverNow) for everything that depends on the date, so a run
+  // on the run's clock needs no libfaketime of its own even when the servers' clocks are shifted.
+  const ownClock = options.clockOffsetSeconds !== undefined && options.clockOffsetSeconds !== testClock().offsetSeconds;
   const needsProcess =
-    options.process === true || offset !== 0 || options.input !== undefined || (options.cwd !== undefined && path.resolve(options.cwd) !== path.resolve(REPO_DIR)) || PROCESS_COMMANDS.has(args[0] ?? '');
+    options.process === true || liveWorkloads > 0 || ownClock || options.input !== undefined || (options.cwd !== undefined && path.resolve(options.cwd) !== path.resolve(REPO_DIR)) || PROCESS_COMMANDS.has(args[0] ?? '');
   if (needsProcess) return spawnPartkit(args, options);
   return runInProcess(args, cleanEnv(options.env));
 }
