@@ -5,15 +5,20 @@
  * its archived copy is still in the archive schema (deleting the hold row by hand broke pg_partman
  * with 42P07 there). A restore whose attach fails leaves nothing and can be run again; a table an
  * older partkit loaded but did not attach is loaded again. Months of an adopted table (children
- * with names of their own) appear in archive list, export and purge.
+ * with names of their own) appear in archive list, export and purge. A restore SIGKILLed while it
+ * waits to attach leaves the catalog as it was; run again under a live writer it attaches every
+ * exported row once, and the writer's changes are all there (the oracle). A release whose archived
+ * copy holds rows the attached month does not is refused, nothing changed, with the way round.
  */
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
+import pg from 'pg';
 import { catalogSnapshot } from './helpers/catalog.js';
 import { configFiles, count, partkit } from './helpers/cli.js';
-import { createTestDatabase, describeTarget, type TargetName, type TestDatabase } from './helpers/targets.js';
+import { compareWithTruth, createTruthTable, startLiveWriter, TRUTH_TABLE } from './helpers/live-writer.js';
+import { createTestDatabase, describeTarget, spawnPartkit, type TargetName, type TestDatabase } from './helpers/targets.js';
 
 interface ListJson {
   tables: { table: string; months: { month: string; state: string; relation: string | null }[] }[];
@@ -30,6 +35,28 @@ async function whereIs(db: TestDatabase, month: string): Promise<{ attached: num
   const list = (await partkit(db, ['archive', 'list', '--table', 'public.messages', '--json'], { config: config.file })).json as unknown as ListJson;
   const entry = list.tables[0]!.months.find((m) => m.month === month);
   return { attached: entry?.state === 'hot' ? 1 : 0, archived: entry?.state === 'archived' || entry?.state === 'exported' ? 1 : 0 };
+}
+
+/** md5 of the rows (id, content, created_at) of a relation, in id order: the same rows give the same digest. */
+async function digest(db: TestDatabase, relation: string): Promise<string> {
+  const { rows } = await db.query<{ d: string }>(`SELECT md5(coalesce(string_agg(id::text || '|' || content || '|' || created_at::text, ',' ORDER BY id), '')) AS d FROM ${relation}`);
+  return rows[0]!.d;
+}
+
+/** The sessions of a spawned partkit restore, as the server sees them. */
+async function restoreSessions(db: TestDatabase): Promise<{ pid: number; wait_event_type: string | null; query: string }[]> {
+  const { rows } = await db.query<{ pid: number; wait_event_type: string | null; query: string }>(
+    `SELECT pid, wait_event_type, query FROM pg_stat_activity WHERE datname = current_database() AND starts_with(application_name, 'partkit archive restore')`,
+  );
+  return rows;
+}
+
+async function until(what: string | (() => string), ready: () => Promise<boolean>, ms = 60_000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!(await ready())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${typeof what === 'string' ? what : what()}`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
 }
 
 const files = configFiles('archive-hold');
@@ -119,6 +146,110 @@ function suite(name: TargetName): void {
       expect(restored.stderr).toMatch(/drop public\.messages_\S+, loaded by a restore that stopped before its attach/);
       expect(await count(db, `SELECT count(*) FROM public."${child}"`)).toBe(rows);
       expect(await count(db, `SELECT count(*) FROM pg_inherits WHERE inhrelid = 'public."${child}"'::regclass AND inhparent = 'public.messages'::regclass`)).toBe(1);
+    });
+  });
+
+  describeTarget(name, `a restore SIGKILLed, then run again, under a live writer, on ${name}`, () => {
+    let db: TestDatabase;
+    let cold: string;
+    beforeAll(async () => {
+      db = await createTestDatabase(name, { kit: true });
+      await partkit(db, ['provision', '--scheduler', 'external'], { config: config.file });
+      await db.query(`INSERT INTO public.messages (session_id, role, content, created_at)
+                      SELECT gen_random_uuid(), 'user', 'row ' || g, now() - g * interval '1 day' FROM generate_series(1, 300) g`);
+      await partkit(db, ['maintain'], { config: config.file });
+      cold = mkdtempSync(path.join(tmpdir(), 'partkit-restore-live-'));
+      await partkit(db, ['archive', 'export', '--to', cold], { config: config.file });
+      await createTruthTable(db.url);
+    });
+    afterAll(() => db?.drop());
+
+    it('killed while it waits to attach: the catalog is as before; run again while the writer writes: every exported row once, every write kept', async () => {
+      const month = await monthAgo(db, 6);
+      const list = (await partkit(db, ['archive', 'list', '--table', 'public.messages', '--json'], { config: config.file })).json as unknown as ListJson;
+      const copy = list.tables[0]!.months.find((m) => m.month === month)!.relation!;
+      const exported = await digest(db, copy);
+      const exportedRows = await count(db, `SELECT count(*) FROM ${copy}`);
+      expect(exportedRows).toBeGreaterThan(20);
+      const before = await catalogSnapshot(db);
+
+      const writer = await startLiveWriter({
+        url: db.url,
+        table: 'public.messages',
+        extraColumns: 'session_id, role',
+        extraValues: `gen_random_uuid(), 'user'`,
+        createdAt: ['now()', "now() - interval '40 days'"],
+        opsPerSecond: 80,
+        updateShare: 0.3,
+        deleteShare: 0.1,
+      });
+      try {
+        // The load is done and ATTACH PARTITION waits for this lock (writers' ROW EXCLUSIVE does not): SIGKILL there.
+        const holder = new pg.Client({ connectionString: db.url, application_name: 'lock-holder' });
+        await holder.connect();
+        await holder.query('BEGIN');
+        await holder.query('LOCK TABLE public.messages IN SHARE UPDATE EXCLUSIVE MODE');
+        try {
+          const running = spawnPartkit(['archive', 'restore', 'public.messages', '--month', month, '--from', cold, '--attach', '--keep', '--lock-timeout', '60s', '--config', config.file, '--database-url', db.url]);
+          let output = '';
+          running.stderr!.on('data', (chunk: Buffer) => (output += chunk.toString()));
+          running.stdout!.on('data', (chunk: Buffer) => (output += chunk.toString()));
+          let seen: unknown[] = [];
+          await until(
+            () => `the restore to wait for its ATTACH (its sessions: ${JSON.stringify(seen)}; its output: ${output})`,
+            async () => (seen = await restoreSessions(db)).some((session) => (session as { wait_event_type: string | null }).wait_event_type === 'Lock' && (session as { query: string }).query.includes('ATTACH PARTITION')),
+          );
+          running.kill('SIGKILL');
+          expect((await running).signal).toBe('SIGKILL');
+          // A killed client cannot roll back: the server notices the closed socket (client_connection_check_interval) and does.
+          await until('the killed restore\'s session to end', async () => (await restoreSessions(db)).length === 0, 10_000);
+        } finally {
+          await holder.query('ROLLBACK');
+          await holder.end();
+        }
+        expect(await catalogSnapshot(db)).toEqual(before);
+
+        const restored = await partkit(db, ['archive', 'restore', 'public.messages', '--month', month, '--from', cold, '--attach', '--keep', '--json'], { config: config.file });
+        expect(restored.json).toMatchObject({ action: 'restored', attached: true, rows: exportedRows });
+        await new Promise((resolve) => setTimeout(resolve, 500));
+      } finally {
+        await writer.stop();
+      }
+      expect(writer.stats.inserts + writer.stats.updates + writer.stats.deletes).toBeGreaterThan(20);
+      expect(writer.stats.errors).toBe(0);
+      // The month is attached with exactly the exported rows; the writer's rows are all as it left them.
+      const attached = (await partkit(db, ['archive', 'list', '--table', 'public.messages', '--json'], { config: config.file })).json as unknown as ListJson;
+      const child = attached.tables[0]!.months.find((m) => m.month === month && m.state === 'hot')!.relation!;
+      expect(await digest(db, child)).toBe(exported);
+      const oracle = await compareWithTruth(db.url, ['public.messages']);
+      expect(oracle.truthRows).toBe(writer.stats.inserts);
+      expect(oracle).toMatchObject({ missing: [], resurrected: [], stale: [], duplicated: [] });
+      expect(await count(db, `SELECT count(*) FROM ${TRUTH_TABLE} t WHERE NOT t.deleted AND NOT EXISTS (SELECT 1 FROM public.messages m WHERE m.id = t.id)`)).toBe(0);
+    });
+
+    it('release refuses, nothing changed, when the archived copy holds a row the attached month does not; with the copy set aside it releases', async () => {
+      const month = await monthAgo(db, 5);
+      const list = (await partkit(db, ['archive', 'list', '--table', 'public.messages', '--json'], { config: config.file })).json as unknown as ListJson;
+      const copy = list.tables[0]!.months.find((m) => m.month === month)!.relation!;
+      await partkit(db, ['archive', 'restore', 'public.messages', '--month', month, '--from', cold, '--attach', '--keep'], { config: config.file });
+      // A row that reached the archived copy after its export (by hand, say): the restored month lacks it.
+      await db.query(`INSERT INTO ${copy} (id, session_id, role, content, created_at) SELECT gen_random_uuid(), gen_random_uuid(), 'user', 'late', min(created_at) FROM ${copy}`);
+      const before = await catalogSnapshot(db);
+      const holds = `SELECT count(*) FROM partkit.archive_hold WHERE parent_table = 'messages' AND month = $1`;
+      const refused = await partkit(db, ['archive', 'release', 'public.messages', '--month', month], { config: config.file, expectedExit: 5 });
+      expect(refused.stderr).toMatch(/holds 1 row\(s\) that the attached .* does not: .*\(nothing was changed\)/);
+      expect(refused.stderr).toMatch(/^hint: Keep the copy aside in a schema of its own .*: psql -c 'CREATE SCHEMA IF NOT EXISTS "partkit_archive_kept"; ALTER TABLE .* SET SCHEMA "partkit_archive_kept"' and partkit archive release public\.messages --month \d{4}-\d{2}$/m);
+      expect(await catalogSnapshot(db)).toEqual(before);
+      expect(await count(db, holds, [month])).toBe(1);
+      // The way round, as the hint says.
+      const setAside = /psql -c '([^']+)'/.exec(refused.stderr)![1]!;
+      await db.query(setAside);
+      const released = await partkit(db, ['archive', 'release', 'public.messages', '--month', month, '--json'], { config: config.file });
+      expect(released.json).toMatchObject({ state: 'released', droppedCopy: null });
+      expect(await count(db, holds, [month])).toBe(0);
+      await partkit(db, ['maintain'], { config: config.file });
+      expect(await whereIs(db, month)).toEqual({ attached: 0, archived: 1 });
+      expect(await count(db, `SELECT count(*) FROM partkit_archive_kept.${copy.split('.')[1]!} WHERE content = 'late'`)).toBe(1);
     });
   });
 }

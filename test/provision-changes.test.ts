@@ -38,12 +38,18 @@ function suite(name: TargetName): void {
       expect(await managed()).toEqual(registered);
     });
 
-    it('new retention and premake are applied as a whole: verify passes, a second run changes nothing', async () => {
-      const changed = files.write(`changed-${name}`, { tables: [{ name: 'public.messages', retention: '6 months', premake: 6 }] });
+    it('new retention and premake, and a table added, are applied as a whole: verify passes, a second run changes nothing', async () => {
+      const changed = files.write(`changed-${name}`, { tables: [{ name: 'public.messages', retention: '6 months', premake: 6 }, { name: 'public.api_key_logs', retention: '3 months' }] });
       await partkit(db, ['provision', '--scheduler', 'external'], { config: changed });
-      expect(await managed()).toEqual([{ premake: 6, retention: '6 mons', time_zone: 'UTC' }]);
+      expect(await managed()).toEqual([
+        { premake: 4, retention: '3 mons', time_zone: 'UTC' },
+        { premake: 6, retention: '6 mons', time_zone: 'UTC' },
+      ]);
       if (name === 'pg17-partman5') {
-        expect((await db.query(`SELECT premake, retention::interval::text AS retention FROM partman.part_config`)).rows).toEqual([{ premake: 6, retention: '6 mons' }]);
+        expect((await db.query(`SELECT parent_table, premake, retention::interval::text AS retention FROM partman.part_config ORDER BY 1`)).rows).toEqual([
+          { parent_table: 'public.api_key_logs', premake: 4, retention: '3 mons' },
+          { parent_table: 'public.messages', premake: 6, retention: '6 mons' },
+        ]);
       }
       await partkit(db, ['verify', '--scheduler', 'external'], { config: changed });
       const again = await partkit(db, ['provision', '--scheduler', 'external', '--json'], { config: changed });
@@ -63,7 +69,7 @@ function suite(name: TargetName): void {
     it('a registered table the config no longer lists is refused with deprovision; --table provisions, verifies and shows one table', async () => {
       await db.query(`CREATE TABLE public.legacy (id bigint PRIMARY KEY, created_at timestamptz NOT NULL)`);
       const withLegacy = files.write(`legacy-${name}`, { tables: [{ name: 'public.usage_records' }, { name: 'public.legacy' }] });
-      // public.messages is registered but not listed; public.legacy is still a plain table.
+      // public.messages and public.api_key_logs are registered but not listed; public.legacy is still a plain table.
       const before = await catalogSnapshot(db);
       const removed = await partkit(db, ['provision', '--scheduler', 'external'], { config: withLegacy, expectedExit: 4 });
       expect(removed.stderr).toMatch(/public\.legacy is a plain table, not partitioned/);
@@ -72,8 +78,8 @@ function suite(name: TargetName): void {
       expect(await catalogSnapshot(db)).toEqual(before);
       const usage = files.write(`usage-${name}`, { tables: [{ name: 'public.usage_records' }] });
       const conflict = await partkit(db, ['provision', '--scheduler', 'external'], { config: usage, expectedExit: 5 });
-      expect(conflict.stderr).toMatch(/has public\.messages, which the config .* no longer lists/);
-      expect(conflict.stderr).toMatch(/^hint: partkit deprovision --table public\.messages/m);
+      expect(conflict.stderr).toMatch(/has public\.api_key_logs, public\.messages, which the config .* no longer lists/);
+      expect(conflict.stderr).toMatch(/^hint: partkit deprovision --table public\.api_key_logs; partkit deprovision --table public\.messages /m);
       expect(await catalogSnapshot(db)).toEqual(before);
       // --table: the one table, while the other stays plain.
       await partkit(db, ['provision', '--scheduler', 'external', '--table', 'public.usage_records'], { config: withLegacy });
@@ -154,5 +160,54 @@ describeTarget('bare18', 'preflight on the fallback: a user who did not provisio
     await db.query(hint);
     await partkit(other.url, ['maintain'], { config });
     await partkit(other.url, ['verify', '--scheduler', 'external'], { config });
+  });
+});
+
+describeTarget('bare18', 'preflight of provision on the fallback, as a non-superuser: every right named before the first change', () => {
+  let db: TestDatabase;
+  beforeAll(async () => {
+    db = await createTestDatabase('bare18');
+  });
+  afterAll(() => db?.drop());
+
+  it('a user without CREATE on the database and schema public: exit 4 naming both GRANTs, nothing changed; after them, provision, maintain and verify work', async () => {
+    const user = await createRole('app_user', db);
+    const before = await catalogSnapshot(db);
+    const refused = await partkit(user.url, ['provision', '--scheduler', 'external'], { config, expectedExit: 4 });
+    expect(refused.stderr).toMatch(/lacks rights that provision needs \(nothing was changed\)/);
+    expect(refused.stderr).toContain(`GRANT CREATE ON DATABASE "${db.name}" TO "${user.name}"; GRANT CREATE ON SCHEMA "public" TO "${user.name}";`);
+    expect(refused.stderr).not.toMatch(/permission denied/);
+    expect(await catalogSnapshot(db)).toEqual(before);
+    const hint = /^hint: An administrator must run, in database \S+: (.*) Then run partkit provision again/m.exec(refused.stderr)![1]!;
+    await db.query(hint);
+    await partkit(user.url, ['provision', '--scheduler', 'external'], { config });
+    await partkit(user.url, ['maintain'], { config });
+    await partkit(user.url, ['verify', '--scheduler', 'external'], { config });
+  });
+});
+
+describeTarget('bare18', 'preflight of provision on the fallback: a table another role owns', () => {
+  let db: TestDatabase;
+  beforeAll(async () => {
+    db = await createTestDatabase('bare18');
+  });
+  afterAll(() => db?.drop());
+
+  it('a table another role owns: exit 4 naming the membership and CREATE on its schema (its months and index go there), nothing changed; after them, provision works', async () => {
+    const user = await createRole('ops_user', db);
+    await db.query(`GRANT CREATE ON DATABASE "${db.name}" TO "${user.name}"`);
+    await db.query(`CREATE TABLE public.usage_records (id uuid NOT NULL DEFAULT gen_random_uuid(), created_at timestamptz NOT NULL DEFAULT now(), PRIMARY KEY (id, created_at)) PARTITION BY RANGE (created_at)`);
+    const owned = files.write('owned', { tables: [{ name: 'public.usage_records', retention: '3 months' }] });
+    const admin = (await db.query<{ name: string }>('SELECT current_user AS name')).rows[0]!.name;
+    const before = await catalogSnapshot(db);
+    const refused = await partkit(user.url, ['provision', '--scheduler', 'external'], { config: owned, expectedExit: 4 });
+    expect(refused.stderr).toContain(`membership in role ${admin}, which owns public.usage_records`);
+    expect(refused.stderr).toContain(`GRANT CREATE ON SCHEMA "public" TO "${user.name}"; GRANT "${admin}" TO "${user.name}";`);
+    expect(refused.stderr).not.toMatch(/permission denied|must be owner/);
+    expect(await catalogSnapshot(db)).toEqual(before);
+    // The other way the message gives: make the user its owner.
+    await db.query(`ALTER TABLE public.usage_records OWNER TO "${user.name}"; GRANT CREATE ON SCHEMA public TO "${user.name}"`);
+    await partkit(user.url, ['provision', '--scheduler', 'external'], { config: owned });
+    expect(await count(db, `SELECT count(*) FROM pg_inherits WHERE inhparent = 'public.usage_records'::regclass`)).toBeGreaterThan(1);
   });
 });

@@ -6,7 +6,8 @@
  * back under a name that is taken, and pg_partman's maintenance fails (42P07) on every run. So the
  * release, in one transaction, deletes the hold and drops that archived copy, but only when every
  * row of it is in the attached month (the restore loaded them from its export); a copy holding
- * rows the month does not is refused, nothing changed, with the statement that keeps it aside.
+ * rows the month does not is refused, nothing changed, with the statements that set it aside
+ * (into a schema of its own: a renamed copy keeps its indexes' names, which the month needs).
  */
 import { readManagedTable, readPartmanConfig } from '../core/checks/state.js';
 import { inspect } from '../core/capabilities.js';
@@ -94,7 +95,7 @@ async function releaseLocked(db: Database, config: Config, table: QualifiedName,
       if (missing > 0) {
         throw new ConflictError(
           `${displayName(copy)}, the archived copy of ${options.month}, holds ${missing} row(s) that the attached ${displayName(partition)} does not: maintenance would archive the month into that taken name, and dropping the copy would lose them (nothing was changed).`,
-          `Keep the copy aside under another name, then release: psql -c 'ALTER TABLE ${quoteQualified(copy)} RENAME TO ${quoteIdent(`${copy.name}_before_restore`)}' and partkit archive release ${label} --month ${options.month}`,
+          `Keep the copy aside in a schema of its own (its indexes go with it, so their names are free for the month), then release: psql -c 'CREATE SCHEMA IF NOT EXISTS ${quoteIdent(keptSchema(archiveSchema))}; ALTER TABLE ${quoteQualified(copy)} SET SCHEMA ${quoteIdent(keptSchema(archiveSchema))}' and partkit archive release ${label} --month ${options.month}`,
         );
       }
       steps.push(
@@ -106,6 +107,11 @@ async function releaseLocked(db: Database, config: Config, table: QualifiedName,
   const outcome = await run(db, { steps }, { dryRun });
   const result: ArchiveReleaseResult = { ...base, state: 'released', partition: partition ? displayName(partition) : null, droppedCopy, steps: steps.map((step) => step.description), changes: steps.length };
   return outcome.dryRun ? { ...result, sql: outcome.sql } : result;
+}
+
+/** Where a copy the month does not hold is set aside: out of the archive schema, so that its name and its indexes' names are free. */
+function keptSchema(archiveSchema: string): string {
+  return `${archiveSchema}_kept`.slice(0, 63);
 }
 
 /** Rows of `copy` that are not in `month` (whole rows, by the parent's columns; duplicates counted). */

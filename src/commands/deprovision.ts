@@ -15,6 +15,7 @@ import { displayName, dottedName, parseQualifiedName, quoteIdent, type Qualified
 import { sqlStep, type SqlStep } from '../core/plan.js';
 import { run, underRunLock } from '../core/runner.js';
 import { jobCommand, jobName } from '../core/schedule.js';
+import { tableNotFound } from '../core/table-lookup.js';
 
 export interface DeprovisionOptions {
   /** Only this table (schema.table); default every table the kit or pg_partman has registered for partkit. */
@@ -52,6 +53,8 @@ async function deprovisionLocked(db: Database, config: Config, only: QualifiedNa
   const kit = quoteIdent(config.kitSchema);
   const registered = await readRegistered(db, caps, config);
   const targets = only ? registered.filter((table) => table.name.schema === only.schema && table.name.name === only.name) : registered;
+  // A typo in --table is not "nothing to do": say so, with the closest name.
+  if (only && targets.length === 0 && !(await tableExists(db, only))) throw await tableNotFound(db, only, (found) => `partkit deprovision --table ${found}`);
   const left = registered.length - targets.length;
   const steps: SqlStep[] = [];
   const partman = caps.extensions.pg_partman.schema;
@@ -133,6 +136,11 @@ async function readRegistered(db: Database, caps: Capabilities, config: Config):
 function quoteTemplate(dotted: string): string {
   const dot = dotted.indexOf('.');
   return dot < 0 ? quoteIdent(dotted) : `${quoteIdent(dotted.slice(0, dot))}.${quoteIdent(dotted.slice(dot + 1))}`;
+}
+
+async function tableExists(db: Database, table: QualifiedName): Promise<boolean> {
+  const [row] = await db.query<{ ok: boolean }>('SELECT EXISTS (SELECT 1 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = $1 AND c.relname = $2) AS ok', [table.schema, table.name]);
+  return row?.ok ?? false;
 }
 
 async function schemaExists(db: Database, schema: string): Promise<boolean> {

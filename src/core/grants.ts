@@ -58,8 +58,9 @@ export async function requiredGrants(db: Database, caps: Capabilities, decision:
     forScheduler: false,
   });
 
-  // Tables provision creates (the Semibot tables) need CREATE on their schema.
-  const tableSchemas = [...new Set(caps.tables.filter((table) => !table.exists).map((table) => table.qualified.schema))];
+  // Tables provision creates (the Semibot tables), and the months and time indexes it makes for
+  // every table, go in the table's schema: CREATE there.
+  const tableSchemas = [...new Set(caps.tables.map((table) => table.qualified.schema))];
   if (tableSchemas.length > 0) {
     const rows = await db.query<{ name: string; can_create: boolean }>(
       `SELECT nspname AS name, has_schema_privilege(oid, 'CREATE') AS can_create FROM pg_namespace WHERE nspname = ANY($1::text[])`,
@@ -68,10 +69,33 @@ export async function requiredGrants(db: Database, caps: Capabilities, decision:
     for (const row of rows) {
       grants.push({
         privilege: `CREATE on schema ${quoteIdent(row.name)}`,
-        purpose: `create the missing tables in schema ${row.name}`,
+        purpose: `create the missing tables, the months and the time indexes in schema ${row.name}`,
         database: caps.database,
         statement: `GRANT CREATE ON SCHEMA ${quoteIdent(row.name)} TO ${role};`,
         has: row.can_create,
+        neededNow: true,
+        forScheduler: false,
+      });
+    }
+  }
+
+  // Tables that exist: only their owner (or a member of its role) may make, attach and detach their months.
+  const existing = caps.tables.filter((table) => table.exists);
+  if (existing.length > 0) {
+    const owners = await db.query<{ owner: string; tables: string[]; member: boolean }>(
+      `SELECT pg_get_userbyid(c.relowner) AS owner, array_agg(format('%s.%s', n.nspname, c.relname) ORDER BY 1) AS tables, bool_and(pg_has_role(c.relowner, 'USAGE')) AS member
+         FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+         JOIN unnest($1::text[], $2::text[]) AS t(schema, name) ON t.schema = n.nspname AND t.name = c.relname
+        GROUP BY c.relowner ORDER BY 1`,
+      [existing.map((table) => table.qualified.schema), existing.map((table) => table.qualified.name)],
+    );
+    for (const owner of owners.filter((row) => !row.member)) {
+      grants.push({
+        privilege: `membership in role ${owner.owner}, which owns ${owner.tables.join(', ')}`,
+        purpose: 'make, attach and detach their months (PostgreSQL allows it only to the owner of a table; or make this user their owner with ALTER TABLE ... OWNER TO)',
+        database: caps.database,
+        statement: `GRANT ${quoteIdent(owner.owner)} TO ${role};`,
+        has: false,
         neededNow: true,
         forScheduler: false,
       });
