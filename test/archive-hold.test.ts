@@ -62,18 +62,24 @@ async function until(what: string | (() => string), ready: () => Promise<boolean
 const files = configFiles('archive-hold');
 const config = { file: files.write('messages', { tables: [{ name: 'public.messages', retention: '3 months' }] }) };
 
+/** A provisioned database with 300 rows over the last 300 days, maintained (months past 3 archived) and exported to a fresh folder. */
+async function archivedMonths(name: TargetName): Promise<{ db: TestDatabase; cold: string }> {
+  const db = await createTestDatabase(name, { kit: true });
+  await partkit(db, ['provision', '--scheduler', 'external'], { config: config.file });
+  await db.query(`INSERT INTO public.messages (session_id, role, content, created_at)
+                  SELECT gen_random_uuid(), 'user', 'row ' || g, now() - g * interval '1 day' FROM generate_series(1, 300) g`);
+  await partkit(db, ['maintain'], { config: config.file });
+  const cold = mkdtempSync(path.join(tmpdir(), 'partkit-hold-'));
+  await partkit(db, ['archive', 'export', '--to', cold], { config: config.file });
+  return { db, cold };
+}
+
 function suite(name: TargetName): void {
   describeTarget(name, `archive hold and release on ${name}`, () => {
     let db: TestDatabase;
     let cold: string;
     beforeAll(async () => {
-      db = await createTestDatabase(name, { kit: true });
-      await partkit(db, ['provision', '--scheduler', 'external'], { config: config.file });
-      await db.query(`INSERT INTO public.messages (session_id, role, content, created_at)
-                      SELECT gen_random_uuid(), 'user', 'row ' || g, now() - g * interval '1 day' FROM generate_series(1, 300) g`);
-      await partkit(db, ['maintain'], { config: config.file });
-      cold = mkdtempSync(path.join(tmpdir(), 'partkit-hold-'));
-      await partkit(db, ['archive', 'export', '--to', cold], { config: config.file });
+      ({ db, cold } = await archivedMonths(name));
     });
     afterAll(() => db?.drop());
 
@@ -153,13 +159,7 @@ function suite(name: TargetName): void {
     let db: TestDatabase;
     let cold: string;
     beforeAll(async () => {
-      db = await createTestDatabase(name, { kit: true });
-      await partkit(db, ['provision', '--scheduler', 'external'], { config: config.file });
-      await db.query(`INSERT INTO public.messages (session_id, role, content, created_at)
-                      SELECT gen_random_uuid(), 'user', 'row ' || g, now() - g * interval '1 day' FROM generate_series(1, 300) g`);
-      await partkit(db, ['maintain'], { config: config.file });
-      cold = mkdtempSync(path.join(tmpdir(), 'partkit-restore-live-'));
-      await partkit(db, ['archive', 'export', '--to', cold], { config: config.file });
+      ({ db, cold } = await archivedMonths(name));
       await createTruthTable(db.url);
     });
     afterAll(() => db?.drop());
