@@ -7,7 +7,7 @@ import type { Capabilities, Decision } from './capabilities.js';
 import type { Config } from './config.js';
 import type { Database } from './db.js';
 import { MissingCapabilityError } from './errors.js';
-import { quoteIdent } from './identifiers.js';
+import { quoteIdent, type QualifiedName } from './identifiers.js';
 import { pendingMigrations } from './kit.js';
 
 export interface RequiredGrant {
@@ -82,14 +82,7 @@ export async function requiredGrants(db: Database, caps: Capabilities, decision:
   // Tables that exist: only their owner (or a member of its role) may make, attach and detach their months.
   const existing = caps.tables.filter((table) => table.exists);
   if (existing.length > 0) {
-    const owners = await db.query<{ owner: string; tables: string[]; member: boolean }>(
-      `SELECT pg_get_userbyid(c.relowner) AS owner, array_agg(format('%s.%s', n.nspname, c.relname) ORDER BY 1) AS tables, bool_and(pg_has_role(c.relowner, 'USAGE')) AS member
-         FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-         JOIN unnest($1::text[], $2::text[]) AS t(schema, name) ON t.schema = n.nspname AND t.name = c.relname
-        GROUP BY c.relowner ORDER BY 1`,
-      [existing.map((table) => table.qualified.schema), existing.map((table) => table.qualified.name)],
-    );
-    for (const owner of owners.filter((row) => !row.member)) {
+    for (const owner of await ownersNotMemberOf(db, existing.map((table) => table.qualified))) {
       grants.push({
         privilege: `membership in role ${owner.owner}, which owns ${owner.tables.join(', ')}`,
         purpose: 'make, attach and detach their months (PostgreSQL allows it only to the owner of a table; or make this user their owner with ALTER TABLE ... OWNER TO)',
@@ -223,15 +216,7 @@ export async function missingKitRights(db: Database, config: Config, purpose: 'r
       lacks.push(`SELECT, INSERT, UPDATE, DELETE on the tables of schema ${kit} (the maintenance log)`);
       statements.push(`GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA ${schema} TO ${role};`);
     }
-    const owners = await db.query<{ owner: string; tables: string[] }>(
-      `SELECT pg_get_userbyid(c.relowner) AS owner, array_agg(format('%s.%s', n.nspname, c.relname) ORDER BY 1) AS tables
-         FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-         JOIN unnest($1::text[], $2::text[]) AS t(schema, name) ON t.schema = n.nspname AND t.name = c.relname
-        WHERE NOT pg_has_role(current_user, c.relowner, 'USAGE')
-        GROUP BY c.relowner ORDER BY 1`,
-      [config.tables.map((table) => table.name.schema), config.tables.map((table) => table.name.name)],
-    );
-    for (const owner of owners) {
+    for (const owner of await ownersNotMemberOf(db, config.tables.map((table) => table.name))) {
       lacks.push(`membership in role ${owner.owner}, which owns ${owner.tables.join(', ')} (only a table's owner may make and detach its months)`);
       statements.push(`GRANT ${quoteIdent(owner.owner)} TO ${role};`);
     }
@@ -243,6 +228,21 @@ export async function missingKitRights(db: Database, config: Config, purpose: 'r
     }
   }
   return { user, statements, lacks };
+}
+
+/**
+ * The roles that own some of `tables` and of which the current user is not a member, each with its
+ * tables: PostgreSQL lets only a table's owner (or a member of its role) make and detach its months.
+ */
+async function ownersNotMemberOf(db: Database, tables: readonly QualifiedName[]): Promise<{ owner: string; tables: string[] }[]> {
+  return db.query<{ owner: string; tables: string[] }>(
+    `SELECT pg_get_userbyid(c.relowner) AS owner, array_agg(format('%s.%s', n.nspname, c.relname) ORDER BY 1) AS tables
+       FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+       JOIN unnest($1::text[], $2::text[]) AS t(schema, name) ON t.schema = n.nspname AND t.name = c.relname
+      WHERE NOT pg_has_role(current_user, c.relowner, 'USAGE')
+      GROUP BY c.relowner ORDER BY 1`,
+    [tables.map((table) => table.schema), tables.map((table) => table.name)],
+  );
 }
 
 /** Throws (exit 4, nothing done) when `missingKitRights` found a right missing, naming each GRANT. */
