@@ -5,6 +5,8 @@
 import { writeFile } from 'node:fs/promises';
 import type { Argv, CommandModule } from 'yargs';
 import { renderCitusBench, runCitusBench, type CitusBenchReport } from '../bench/citus.js';
+import { renderMaintenanceBench, runMaintenanceBench, type MaintenanceBenchReport } from '../bench/maintenance.js';
+import { renderMaintenanceSvg } from '../bench/maintenance-svg.js';
 import { renderMigrateBench, runMigrateBench, type MigrateBenchReport } from '../bench/migrate.js';
 import { renderBench } from '../bench/render.js';
 import { runBench, type BenchReport } from '../bench/run.js';
@@ -12,6 +14,7 @@ import { renderSvg } from '../bench/svg.js';
 import { runCommand, type GlobalOptions } from '../core/context.js';
 import { run } from '../core/runner.js';
 import { quoteQualified } from '../core/identifiers.js';
+import { maintain } from './maintain.js';
 import { planPartitionCreate } from './partition-create.js';
 import { provision } from './provision.js';
 import { UsageError } from '../core/errors.js';
@@ -26,20 +29,26 @@ interface BenchArgs extends GlobalOptions {
   readonly section: readonly Section[];
   readonly fillReps: number;
   readonly writerOps: number;
+  readonly readerOps: number;
+  readonly drainRows: readonly number[];
 }
 
-const SECTIONS = ['queries', 'migrate', 'citus'] as const;
+const SECTIONS = ['queries', 'migrate', 'maintenance', 'citus'] as const;
 type Section = (typeof SECTIONS)[number];
-/** citus needs a Citus coordinator (--database-url), so a run without --section leaves it out. */
+/**
+ * citus needs a Citus coordinator (--database-url), and maintenance loads millions of rows several
+ * times over (tens of minutes), so a run without --section leaves them out.
+ */
 const DEFAULT_SECTIONS: readonly Section[] = ['queries', 'migrate'];
 
 /** The queries section's report at the top level (as before sections existed), the others under their names. */
-type BenchRun = Partial<BenchReport> & { readonly sections: readonly Section[]; readonly migrate?: MigrateBenchReport; readonly citus?: CitusBenchReport };
+type BenchRun = Partial<BenchReport> & { readonly sections: readonly Section[]; readonly migrate?: MigrateBenchReport; readonly maintenance?: MaintenanceBenchReport; readonly citus?: CitusBenchReport };
 
 function renderRun(run: BenchRun): string {
   const parts: string[] = [];
   if (run.sections.includes('queries')) parts.push(renderBench(run as BenchReport));
   if (run.migrate) parts.push(renderMigrateBench(run.migrate));
+  if (run.maintenance) parts.push(renderMaintenanceBench(run.maintenance));
   if (run.citus) parts.push(renderCitusBench(run.citus));
   return parts.join('\n\n');
 }
@@ -68,6 +77,7 @@ function progressBar(): (label: string, done: number, total: number) => void {
   };
 }
 
+/** @internal the command line (src/cli.ts); not part of the API, its types are left out of the published declarations */
 export const benchCommand: CommandModule<GlobalOptions, BenchArgs> = {
   command: 'bench',
   describe: 'Measure plain, plain + time index and partitioned messages side by side, and the online migration (fill vs one INSERT … SELECT, swap under a writer), and with --section citus a local against a distributed table on a Citus coordinator; on a throwaway embedded server unless --database-url',
@@ -78,10 +88,12 @@ export const benchCommand: CommandModule<GlobalOptions, BenchArgs> = {
       .option('reps', { type: 'number', default: 9, describe: 'Measured runs per query and layout (the median is reported; cold: at most 3)' })
       .option('cold', { type: 'boolean', default: false, describe: 'Also measure cold: restart the server and drop the OS page cache before each sample (embedded server, as root)' })
       .option('insert-rows', { type: 'number', default: 10_000, describe: 'Rows per INSERT in the insert test' })
-      .option('svg', { type: 'string', describe: 'Write a chart of the ratios (log scale) to this SVG file' })
-      .option('section', { type: 'string', array: true, choices: SECTIONS, default: [...DEFAULT_SECTIONS], describe: 'Which sections to run (default: queries and migrate): queries (the three layouts), migrate (fill vs one INSERT … SELECT, and the swap under a writer), citus (a local vs a distributed table on a Citus coordinator given with --database-url: times and plans)' })
+      .option('svg', { type: 'string', describe: 'Write a chart to this SVG file: the queries section\'s ratios (log scale); with --section maintenance alone, the stall curve (with queries too, it goes to FILE-maintenance.svg)' })
+      .option('section', { type: 'string', array: true, choices: SECTIONS, default: [...DEFAULT_SECTIONS], describe: 'Which sections to run (default: queries and migrate): queries (the three layouts), migrate (fill vs one INSERT … SELECT, and the swap under a writer), maintenance (draining a default partition of --drain-rows rows under a writer and a reader: their longest wait per size, per strategy, with pg_partman\'s partition_data_proc as the anchor), citus (a local vs a distributed table on a Citus coordinator given with --database-url: times and plans)' })
       .option('fill-reps', { type: 'number', default: 2, describe: 'migrate section: repetitions of fill and of the single statement (the order alternates)' })
-      .option('writer-ops', { type: 'number', default: 200, describe: 'migrate section: writer statements per second during the swap' }) as unknown as Argv<BenchArgs>,
+      .option('writer-ops', { type: 'number', default: 200, describe: 'migrate and maintenance sections: writer statements per second during the swap, or the drain' })
+      .option('reader-ops', { type: 'number', default: 20, describe: 'maintenance section: reader statements (recent rows) per second during the drain' })
+      .option('drain-rows', { type: 'number', array: true, default: [500_000, 1_500_000, 3_000_000], describe: 'maintenance section: rows waiting in the default partition, one drain per size (per strategy)' }) as unknown as Argv<BenchArgs>,
   handler: async (args) => {
     // Exiting runs the embedded server's exit hook, which stops it and removes its folder.
     for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => process.exit(128 + (signal === 'SIGINT' ? 2 : 15)));
@@ -93,14 +105,39 @@ export const benchCommand: CommandModule<GlobalOptions, BenchArgs> = {
         const rows = whole('rows', args.rows, 10_000, 1_000_000_000);
         const fillReps = whole('fill-reps', args.fillReps, 1, 100);
         const writerOps = whole('writer-ops', args.writerOps, 1, 10_000);
-        if (args.svg !== undefined && !sections.includes('queries')) throw new UsageError('--svg charts the queries section, which this run leaves out.', 'Add --section queries, or leave out --svg.');
+        if (args.svg !== undefined && !sections.includes('queries') && !sections.includes('maintenance')) {
+          throw new UsageError('--svg charts the queries section or the maintenance section, and this run has neither.', 'Add --section queries or --section maintenance, or leave out --svg.');
+        }
+        const drainRows = args.drainRows.map((size) => whole('drain-rows', size, 1_000, 1_000_000_000));
+        const readerOps = whole('reader-ops', args.readerOps, 1, 10_000);
         const reps = whole('reps', args.reps, 1, 1000);
         const progress = (line: string): void => void process.stderr.write(`${line}\n`);
         // First, so that a server that is no Citus coordinator is refused before the other sections spend their time.
         const citus = sections.includes('citus') ? await runCitusBench({ rows, reps, databaseUrl: args.databaseUrl, progress }) : undefined;
         const migrate = async (): Promise<MigrateBenchReport | undefined> =>
           sections.includes('migrate') ? runMigrateBench({ rows, reps: fillReps, writerOpsPerS: writerOps, writerLeadSeconds: 5, databaseUrl: args.databaseUrl, progress }) : undefined;
-        if (!sections.includes('queries')) return { sections, migrate: await migrate(), citus };
+        const maintenance = async (svgFile: string | undefined): Promise<MaintenanceBenchReport | undefined> => {
+          if (!sections.includes('maintenance')) return undefined;
+          const report = await runMaintenanceBench({
+            sizes: drainRows,
+            writerOpsPerS: writerOps,
+            readerOpsPerS: readerOps,
+            databaseUrl: args.databaseUrl,
+            progress,
+            provisionTable: async (db, config) => void (await provision(db, config, { scheduler: 'external' })),
+            maintain: async (db, config, table) => {
+              const result = await maintain(db, config, { table });
+              const drained = result.events.find((event) => event.action === 'drained');
+              return { failed: result.failed, drainedRows: drained?.rows ?? null, lockedMs: drained?.lockedMs ?? null };
+            },
+          });
+          if (svgFile !== undefined) {
+            await writeFile(svgFile, renderMaintenanceSvg(report));
+            process.stderr.write(`chart written to ${svgFile}\n`);
+          }
+          return report;
+        };
+        if (!sections.includes('queries')) return { sections, migrate: await migrate(), maintenance: await maintenance(args.svg), citus };
         const report = await runBench({
           rows,
           months: whole('months', args.months, 4, 120),
@@ -121,7 +158,7 @@ export const benchCommand: CommandModule<GlobalOptions, BenchArgs> = {
           await writeFile(args.svg, renderSvg(report));
           process.stderr.write(`chart written to ${args.svg}\n`);
         }
-        return { ...report, sections, migrate: await migrate(), citus };
+        return { ...report, sections, migrate: await migrate(), maintenance: await maintenance(args.svg?.replace(/(\.svg)?$/, '-maintenance.svg')), citus };
       },
       renderRun,
     );

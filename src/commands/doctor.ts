@@ -128,6 +128,7 @@ interface DoctorArgs extends GlobalOptions {
   readonly strategy?: Config['strategy'];
 }
 
+/** @internal the command line (src/cli.ts); not part of the API, its types are left out of the published declarations */
 export const doctorCommand: CommandModule<GlobalOptions, DoctorArgs> = {
   command: 'doctor',
   describe: 'Inspect the server and tables; report the strategy and scheduler partkit would use',

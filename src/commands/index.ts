@@ -15,4 +15,5 @@ import { configCommand } from './config.js';
 import { benchCommand } from './bench.js';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
+/** @internal the command line (src/cli.ts); not part of the API, its types are left out of the published declarations */
 export const commands: readonly CommandModule<GlobalOptions, any>[] = [doctorCommand, provisionCommand, deprovisionCommand, maintainCommand, verifyCommand, statusCommand, partitionCommand, migrateCommand, archiveCommand, configCommand, demoCommand, benchCommand];

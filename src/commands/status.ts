@@ -192,6 +192,7 @@ interface StatusArgs extends GlobalOptions {
   readonly table?: string;
 }
 
+/** @internal the command line (src/cli.ts); not part of the API, its types are left out of the published declarations */
 export const statusCommand: CommandModule<GlobalOptions, StatusArgs> = {
   command: 'status',
   describe: 'Show each table: strategy, settings, months with ranges, rows and sizes, the default, the archive, and the maintenance job',

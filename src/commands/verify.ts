@@ -134,6 +134,7 @@ async function writeJunit(file: string, result: VerifyResult): Promise<void> {
   }
 }
 
+/** @internal the command line (src/cli.ts); not part of the API, its types are left out of the published declarations */
 export const verifyCommand: CommandModule<GlobalOptions, VerifyArgs> = {
   command: 'verify',
   describe: 'Check the partition sets, registration, retention, indexes and maintenance schedule (exit 1 if a check fails; for CI)',

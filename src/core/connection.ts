@@ -6,7 +6,7 @@
  * server's message that happens to contain the password's text (a database named like it) is
  * printed as the server wrote it.
  */
-import type { ClientConfig } from 'pg';
+import type { ClientBase, ClientConfig } from 'pg';
 import { ConnectionError, sqlState } from './errors.js';
 
 export interface ConnectionTarget {
@@ -193,4 +193,27 @@ export function connectionError(target: ConnectionTarget, error: unknown): Conne
     defaults ? `Say where the database is: --database-url postgres://user:password@host:5432/database, or DATABASE_URL, or PGHOST/PGPORT/PGUSER/PGDATABASE.${hint ? ` ${hint}` : ''}` : hint,
     { cause: error },
   );
+}
+
+/**
+ * The target of an application's own connection (a pg.Client, or a client of its pg.Pool): its
+ * user, host, port, database and credentials, so that partkit can reach pg_cron's database as
+ * the same user, and print where it is connected without the password.
+ */
+export function targetOfClient(client: ClientBase, applicationName = 'partkit'): ConnectionTarget {
+  // node-postgres keeps the resolved settings (ssl, password) on connectionParameters; the typed fields are a subset.
+  const given = (client as ClientBase & { connectionParameters?: ClientConfig }).connectionParameters ?? {};
+  const own = client as ClientBase & Partial<Pick<ClientConfig, 'user' | 'host' | 'port' | 'database' | 'password'>>;
+  const config: ClientConfig = {
+    ...given,
+    application_name: applicationName,
+    connectionTimeoutMillis: given.connectionTimeoutMillis ?? DEFAULT_CONNECT_TIMEOUT_MS,
+    user: given.user ?? own.user,
+    host: given.host ?? own.host,
+    port: given.port ?? own.port,
+    database: given.database ?? own.database,
+    // node-postgres keeps the password out of enumeration: the spread above does not copy it.
+    password: given.password ?? own.password,
+  };
+  return { config, display: `${config.user}@${config.host}:${config.port}/${config.database}` };
 }

@@ -7,9 +7,10 @@ import type { Config } from './config.js';
 import { crontabSchedule } from './cron.js';
 import type { Database } from './db.js';
 import { MissingCapabilityError } from './errors.js';
-import { quoteIdent } from './identifiers.js';
+import { quoteIdent, quoteLiteral } from './identifiers.js';
+import { maintenanceCall } from './kit.js';
 import { partkitCommand } from './shell.js';
-import { sqlStep, type SqlStep } from './plan.js';
+import { sqlComment, sqlStep, type SqlStep } from './plan.js';
 
 export interface CronJob {
   readonly jobid: number;
@@ -24,9 +25,12 @@ export function jobName(config: Config, database: string): string {
   return config.maintenance.jobName ?? `partkit_maintenance_${database}`;
 }
 
-/** The job's command: the count keeps pg_cron's return message short. */
+/**
+ * The job's command: the maintenance procedure alone (pg_cron runs a command string as one
+ * transaction when it holds several statements, and the procedure commits between its steps).
+ */
 export function jobCommand(config: Config): string {
-  return `SELECT count(*) FROM ${quoteIdent(config.kitSchema)}.run_maintenance()`;
+  return maintenanceCall(config.kitSchema);
 }
 
 export async function findJob(db: Database, caps: Capabilities, name: string): Promise<CronJob | undefined> {
@@ -36,9 +40,62 @@ export async function findJob(db: Database, caps: Capabilities, name: string): P
   return job;
 }
 
-/** Command line for an external scheduler (crontab), shown when there is no pg_cron. */
+/**
+ * Command line for an external scheduler (crontab), shown when there is no pg_cron. It runs the
+ * partkit the application installed (`npx --no-install`): a schedule never downloads a package.
+ */
 export function crontabLine(config: Config): string {
-  return `${crontabSchedule(config.maintenance.schedule)}  DATABASE_URL=postgres://USER@HOST/DB npx ${partkitCommand(['maintain', ...(config.source.startsWith('(') ? [] : ['--config', config.source])])}`;
+  return `${crontabSchedule(config.maintenance.schedule)}  DATABASE_URL=postgres://USER@HOST/DB npx --no-install ${partkitCommand(['maintain', ...(config.source.startsWith('(') ? [] : ['--config', config.source])])}`;
+}
+
+/** The setting a cron file reads the application database from (else it schedules for the database it runs in). */
+export const CRON_FILE_DATABASE_SETTING = 'partkit.app_database';
+
+/**
+ * `provision --format sql --cron-file`: the maintenance job as a file that is right in every
+ * environment it is applied to, whatever the database it was planned on was called. It runs in
+ * pg_cron's database and schedules the job for the application database named by the setting
+ * partkit.app_database (PGOPTIONS='-c partkit.app_database=app' psql ...), else for the database
+ * it runs in (pg_cron living in the application's own database). It refuses when that database has
+ * no kit schema (the setting was forgotten). Creating, updating or re-enabling the job by name, it
+ * can run any number of times; schedule_in_database alone would keep a job's old database.
+ */
+export function cronFileSql(config: Config): string {
+  const kit = quoteLiteral(config.kitSchema);
+  const jobName = config.maintenance.jobName === undefined ? `'partkit_maintenance_' || v_database` : quoteLiteral(config.maintenance.jobName);
+  const header = [
+    `partkit: the pg_cron job that runs maintenance in the application database ("${config.maintenance.schedule}").`,
+    "Run it in pg_cron's database (cron.database_name, usually postgres), once per environment, naming the",
+    'application database there:',
+    `  PGOPTIONS='-c ${CRON_FILE_DATABASE_SETTING}=<application database>' psql "<URL of pg_cron's database>" -1 -f <this file>`,
+    `Without ${CRON_FILE_DATABASE_SETTING} the job is for the database this file runs in (where pg_cron lives in the`,
+    "application's database). Running it again updates the job; see docs/scheduling.md.",
+  ];
+  return `${header.map((line) => sqlComment(line)).join('\n')}
+SELECT pg_advisory_xact_lock(hashtext('partkit create extension pg_cron')) IS NULL AS locked;
+CREATE EXTENSION IF NOT EXISTS pg_cron;
+DO $partkit$
+DECLARE
+    v_database text := coalesce(nullif(current_setting(${quoteLiteral(CRON_FILE_DATABASE_SETTING)}, true), ''), current_database());
+    v_job text := ${jobName};
+    v_schedule text := ${quoteLiteral(config.maintenance.schedule)};
+    v_command text := ${quoteLiteral(jobCommand(config))};
+    v_jobid bigint;
+BEGIN
+    IF v_database = current_database() AND to_regnamespace(${kit}) IS NULL THEN
+        RAISE EXCEPTION 'partkit: database % has no schema %, so this is not the application database', v_database, ${kit}
+            USING HINT = 'Run this file in pg_cron''s database with PGOPTIONS=''-c ${CRON_FILE_DATABASE_SETTING}=<application database>''.';
+    END IF;
+    SELECT jobid INTO v_jobid FROM cron.job WHERE jobname = v_job AND username = current_user ORDER BY jobid LIMIT 1;
+    IF v_jobid IS NULL THEN
+        PERFORM cron.schedule_in_database(v_job, v_schedule, v_command, v_database);
+    ELSE
+        PERFORM cron.alter_job(job_id := v_jobid, schedule := v_schedule, command := v_command, database := v_database, active := true);
+    END IF;
+    RAISE NOTICE 'partkit: pg_cron job % runs maintenance in database % (%)', v_job, v_database, v_schedule;
+END
+$partkit$;
+`;
 }
 
 export function planSchedule(config: Config, caps: Capabilities, decision: Decision, existing: CronJob | undefined): SqlStep[] {
