@@ -275,6 +275,14 @@ async function restoreLocked(db: Database, config: Config, options: ArchiveResto
           { cause: error },
         );
       }
+      // The month, as the table's zone bounds it, overlaps a month attached under other bounds (a zone changed by hand, say).
+      if (error instanceof StepFailedError && sqlState(error.cause) === '42P17' && bounds) {
+        throw new ConflictError(
+          `${options.month} of ${displayName(parent)} as its zone ${managed?.time_zone ?? ''} bounds it ([${bounds.lower}, ${bounds.upper})) overlaps a partition already attached (${(error.cause as Error).message}), so it cannot be attached as that month.`,
+          `Nothing was restored. Load it beside the table instead: partkit archive restore ${shellQuote(options.table)} --month ${options.month} --from ${shellQuote(options.from)} --into SCHEMA.TABLE`,
+          { cause: error },
+        );
+      }
       throw error;
     });
   return result;
