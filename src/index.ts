@@ -27,7 +27,9 @@ export {
   partitionCreate,
   planProvision,
   provision,
+  log,
   status,
+  statusMetrics,
   verify,
 } from './api/commands.js';
 export { asPartkitError, openSession, type CommonOptions, type ConfigEvent, type ConnectionOptions, type PartkitEvent, type Session, type SessionKind } from './api/session.js';
@@ -42,7 +44,9 @@ export type { DoctorReport } from './commands/doctor.js';
 export type { MaintainResult, MaintenanceEvent } from './commands/maintain.js';
 export type { PartitionCreateResult } from './commands/partition-create.js';
 export type { ProvisionOptions, ProvisionResult } from './commands/provision.js';
-export type { MaintenanceStatus, StatusResult, TableStatus } from './commands/status.js';
+export type { MaintenanceStatus, StatusMetrics, StatusResult, TableStatus } from './commands/status.js';
+export type { LogOptions, LogResult, LoggedRun } from './commands/log.js';
+export { METRIC_COLUMNS, type TableMetrics } from './core/checks/metrics.js';
 export type { VerifyOptions, VerifyResult } from './commands/verify.js';
 export type { CheckResult } from './core/checks/types.js';
 export type { ArchiveReleaseOptions, ArchiveReleaseResult } from './archive/release.js';

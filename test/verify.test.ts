@@ -116,7 +116,7 @@ for (const variant of variants) {
       expectFailures(report, []);
       expect(report.exitCode).toBe(0);
       const database = report.checks.filter((c) => c.table === null).map((c) => c.check);
-      expect(database).toEqual(['kit-installed', 'extension-versions', ...(cron ? ['maintenance-job', 'maintenance-cron-run'] : ['maintenance-age']), 'maintenance-result']);
+      expect(database).toEqual(['kit-installed', 'extension-versions', 'settings', ...(cron ? ['maintenance-job', 'maintenance-cron-run'] : ['maintenance-age']), 'maintenance-result']);
       for (const table of TABLES) expect(report.checks.filter((c) => c.table === table).map((c) => c.check)).toEqual(TABLE_CHECKS);
       expect(find(report, 'public.messages', 'registration').detail).toMatch(new RegExp(`^${strategy}:`));
       expect(find(report, 'public.messages', 'coverage').detail).toMatch(new RegExp(`^${monthOf(0).key} through ${monthOf(4).key} covered without gaps`));
@@ -178,7 +178,9 @@ for (const variant of variants) {
       const report = await verifyJson(db);
       expectFailures(report, ['public.api_key_logs/registration']);
       const where = strategy === 'partman' ? 'partman.part_config' : 'partkit.managed_table';
-      expect(find(report, 'public.api_key_logs', 'registration').detail).toMatch(new RegExp(`^${where.replace('.', '\\.')} has retention 6 mon(th)?s, the config 12 months: run \`partkit provision\` to apply the config$`));
+      expect(find(report, 'public.api_key_logs', 'registration').detail).toMatch(
+        new RegExp(`^(tables\\[2\\]\\.)?retention: the config says 12 months, ${where.replace('.', '\\.')} records 6 mon(th)?s: run \`partkit provision --config ${configFile.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}.*\` to apply the config, or change the config to match the database$`),
+      );
       await partkit(db, ['provision', ...variant.provisionArgs], { config: configFile });
       expectFailures(await verifyJson(db), []);
     });

@@ -14,7 +14,8 @@ import { doctor as runDoctor, type DoctorReport } from '../commands/doctor.js';
 import { maintain as runMaintain, type MaintainResult } from '../commands/maintain.js';
 import { parseMonth, partitionCreate as createPartitions, requestedMonths, type PartitionCreateResult } from '../commands/partition-create.js';
 import { planProvision as planProvisionOn, provision as runProvision, type ProvisionOptions, type ProvisionResult } from '../commands/provision.js';
-import { status as runStatus, type StatusResult } from '../commands/status.js';
+import { maintenanceLog, type LogOptions, type LogResult } from '../commands/log.js';
+import { status as runStatus, statusMetrics as readStatusMetrics, type StatusMetrics, type StatusResult } from '../commands/status.js';
 import { verify as runVerify, type VerifyOptions, type VerifyResult } from '../commands/verify.js';
 import type { S3Options } from '../archive/targets/types.js';
 import type { Scheduler } from '../core/capabilities.js';
@@ -68,6 +69,16 @@ export async function verify(options: Options<VerifyOptions> = {}): Promise<Veri
 /** Per table: months, rows, the default partition, archive; and the maintenance schedule and its last run. */
 export async function status(options: Options<{ readonly scheduler?: 'auto' | Scheduler | undefined }> = {}): Promise<StatusResult> {
   return withSession(options, { command: 'status', readOnly: true }, ({ database, config }) => runStatus(database, config, { scheduler: options.scheduler }));
+}
+
+/** The figures `status --format prometheus` prints, per managed table (the kit's metrics view). */
+export async function statusMetrics(options: Options<object> = {}): Promise<StatusMetrics> {
+  return withSession(options, { command: 'status', readOnly: true }, ({ database, config }) => readStatusMetrics(database, config));
+}
+
+/** The kit's maintenance log: the last runs, per table, with their errors. */
+export async function log(options: Options<LogOptions> = {}): Promise<LogResult> {
+  return withSession(options, { command: 'log', readOnly: true }, ({ database, config }) => maintenanceLog(database, config, options));
 }
 
 /** Creates months of one table: `month` (YYYY-MM, "current" or "next"), or `from` and `to` (inclusive). */

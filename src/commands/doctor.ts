@@ -10,6 +10,7 @@ import type { Database } from '../core/db.js';
 import { requiredGrants, type RequiredGrant } from '../core/grants.js';
 import { tableShapeProblems } from '../core/table-shape.js';
 import { readTimeIndex, timeIndexAdvice } from '../core/time-index.js';
+import { decisionRequest, settingsInForce, type RecordedSchedule, type SettingsInForce } from '../core/settings.js';
 import { citusDoctor, renderCitusDoctor, type CitusDoctorReport } from '../citus/report.js';
 
 export interface DoctorReport {
@@ -19,6 +20,8 @@ export interface DoctorReport {
   readonly host: Capabilities['host'];
   readonly extensions: Capabilities['extensions'];
   readonly kit: Capabilities['kit'];
+  /** Where the tables and settings come from: the config file, or (without one) what provision recorded in the database. */
+  readonly settings: { readonly from: SettingsInForce['from']; readonly config: string; readonly recorded: RecordedSchedule | null };
   readonly strategy: Decision['strategy'];
   readonly scheduler: Decision['scheduler'];
   readonly reasons: readonly string[];
@@ -50,9 +53,13 @@ async function tableWarnings(db: Database, config: Config, index: number, table:
   return advice ? [advice] : [];
 }
 
-export async function doctor(db: Database, config: Config, strategy?: Config['strategy']): Promise<DoctorReport> {
+export async function doctor(db: Database, fileConfig: Config, strategy?: Config['strategy']): Promise<DoctorReport> {
+  // The config file's settings, or (without one) those provision recorded in the database.
+  const settings = await settingsInForce(db, fileConfig);
+  const config = settings.config;
   const caps = await inspect(db, config);
-  const decision = decide(caps, config, strategy);
+  const request = decisionRequest(settings, { strategy });
+  const decision = decide(caps, config, request.strategy, request.scheduler, request.kept);
   const warnings: string[][] = [];
   for (const [index, table] of caps.tables.entries()) warnings.push(await tableWarnings(db, config, index, table));
   return {
@@ -62,6 +69,7 @@ export async function doctor(db: Database, config: Config, strategy?: Config['st
     host: caps.host,
     extensions: caps.extensions,
     kit: caps.kit,
+    settings: { from: settings.from, config: config.source, recorded: settings.recorded },
     strategy: decision.strategy,
     scheduler: decision.scheduler,
     reasons: decision.reasons,
@@ -98,6 +106,10 @@ export function renderDoctor(report: DoctorReport): string {
     `extension  ${extensionLine('pg_cron', cron)}; ${cron.preloaded ? `preloaded, cron.database_name = ${cron.databaseName}` : 'not in shared_preload_libraries'}`,
     ...renderCitusDoctor(report.citus),
     `kit schema ${report.kit.schema}: ${report.kit.installed ? 'installed' : 'not installed'}`,
+    `settings   ${report.settings.from === 'file' ? `the config ${report.settings.config}` : report.settings.from === 'database' ? `no config file: the tables and settings recorded in schema ${report.kit.schema}` : 'the built-in default (no config file, nothing recorded yet)'}`,
+    ...(report.settings.recorded
+      ? [`recorded   scheduler ${report.settings.recorded.scheduler}, schedule "${report.settings.recorded.schedule}"${report.settings.recorded.jobName ? `, pg_cron job ${report.settings.recorded.jobName}` : ''} (provision, ${report.settings.recorded.recordedAt})`]
+      : []),
     '',
     `strategy   ${report.strategy}`,
     `scheduler  ${report.scheduler}`,

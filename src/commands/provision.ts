@@ -17,7 +17,8 @@ import { sqlStep, type Plan, type SqlFiles, type Step } from '../core/plan.js';
 import { renderSql, run, underRunLock } from '../core/runner.js';
 import { writeFile } from 'node:fs/promises';
 import { UsageError } from '../core/errors.js';
-import { cronFileSql, crontabLine, findJob, jobName, planSchedule } from '../core/schedule.js';
+import { cronFileSql, crontabLine, findJob, jobName, planSchedule, planScheduleRecord } from '../core/schedule.js';
+import { decisionRequest, settingsInForce } from '../core/settings.js';
 import { PARTKIT_VERSION } from '../core/version.js';
 import { refuseMissingGrants, requiredGrants } from '../core/grants.js';
 import { readSql } from '../core/sql-files.js';
@@ -151,9 +152,16 @@ function majorOf(version: string | null): number | null {
   return Number.isFinite(major) ? major : null;
 }
 
-export async function planProvision(db: Database, config: Config, options: ProvisionOptions = {}): Promise<{ plan: Plan; caps: Capabilities; decision: Decision }> {
+/**
+ * `config` is the settings in force (src/core/settings.ts): the file's, or, without a file, those
+ * recorded in the database, so that a provision on another machine changes nothing by itself.
+ */
+export async function planProvision(db: Database, fileConfig: Config, options: ProvisionOptions = {}): Promise<{ plan: Plan; caps: Capabilities; decision: Decision; config: Config }> {
+  const settings = await settingsInForce(db, fileConfig);
+  const config = settings.config;
   const caps = await inspect(db, config);
-  const decision = decide(caps, config, options.strategy ?? config.strategy, options.scheduler ?? 'auto');
+  const request = decisionRequest(settings, options);
+  const decision = decide(caps, config, request.strategy, request.scheduler, request.kept);
   checkTables(caps, config);
   await checkDistribution(db, caps, config);
   // A missing right would stop the run halfway (or, for cron.job, the planning itself): name every GRANT now, before anything changes.
@@ -186,10 +194,13 @@ export async function planProvision(db: Database, config: Config, options: Provi
     steps.push(...planDistribute(caps, table, index));
     steps.push(...strategy.planTable(ctx, inputs[index]!));
   }
-  // The job is looked up for either scheduler: moving to an external one unschedules it in the same plan.
-  const job = caps.extensions.pg_cron.installed ? await findJob(db, caps, jobName(config, caps.database)).catch(() => undefined) : undefined;
+  // The job is looked for also when moving from pg_cron to an external scheduler: it is then unscheduled.
+  const recordedJob = settings.recorded?.scheduler === 'pg_cron' ? (settings.recorded.jobName ?? jobName(config, caps.database)) : undefined;
+  const name = decision.scheduler === 'pg_cron' ? jobName(config, caps.database) : recordedJob;
+  const job = name === undefined ? undefined : await findJob(db, caps, name);
   steps.push(...planSchedule(config, caps, decision, job));
-  return { plan: { steps }, caps, decision };
+  steps.push(...planScheduleRecord(config, caps, decision, settings.recorded));
+  return { plan: { steps }, caps, decision, config };
 }
 
 /** What the first maintenance will archive, table by table, before provision changes anything. */
@@ -211,8 +222,8 @@ export async function provision(db: Database, config: Config, options: Provision
   return underRunLock(db, options, () => provisionLocked(db, config, options));
 }
 
-async function provisionLocked(db: Database, config: Config, options: ProvisionOptions): Promise<ProvisionResult> {
-  const { plan, caps, decision } = await planProvision(db, config, options);
+async function provisionLocked(db: Database, fileConfig: Config, options: ProvisionOptions): Promise<ProvisionResult> {
+  const { plan, caps, decision, config } = await planProvision(db, fileConfig, options);
   const archivePreview = await previewArchive(db, caps, config);
   const cronDatabase = caps.extensions.pg_cron.databaseName ?? undefined;
   let sql: string | undefined;

@@ -2,7 +2,7 @@
  * The maintenance schedule: one named pg_cron job per application database, created in
  * pg_cron's database and pointed at ours with cron.schedule_in_database.
  */
-import { canCreateExtension, enableAdvice, type Capabilities, type Decision } from './capabilities.js';
+import { canCreateExtension, enableAdvice, type Capabilities, type Decision, type Scheduler } from './capabilities.js';
 import type { Config } from './config.js';
 import { crontabSchedule } from './cron.js';
 import type { Database } from './db.js';
@@ -14,11 +14,54 @@ import { sqlComment, sqlStep, type SqlStep } from './plan.js';
 
 export interface CronJob {
   readonly jobid: number;
+  readonly name: string;
   readonly schedule: string;
   readonly command: string;
   readonly database: string;
   readonly username: string;
   readonly active: boolean;
+}
+
+/** The row of `<kit>.maintenance_schedule`: how provision last scheduled maintenance (see settings.ts). */
+export interface RecordedSchedule {
+  readonly scheduler: Scheduler;
+  /** The cron schedule the pg_cron job runs on, or an external scheduler should. */
+  readonly schedule: string;
+  /** The pg_cron job's name; null with an external scheduler. */
+  readonly jobName: string | null;
+  readonly recordedAt: string;
+}
+
+/** The record, or null when the kit (or this table of it) is not installed or nothing was recorded yet. */
+export async function readRecordedSchedule(db: Database, kitSchema: string): Promise<RecordedSchedule | null> {
+  const table = `${quoteIdent(kitSchema)}.maintenance_schedule`;
+  const [exists] = await db.query<{ ok: boolean }>('SELECT to_regclass($1) IS NOT NULL AS ok', [table]);
+  if (!exists?.ok) return null;
+  const [row] = await db.query<{ scheduler: Scheduler; schedule: string; job_name: string | null; recorded_at: Date }>(`SELECT scheduler, schedule, job_name, recorded_at FROM ${table}`);
+  return row ? { scheduler: row.scheduler, schedule: row.schedule, jobName: row.job_name, recordedAt: row.recorded_at.toISOString() } : null;
+}
+
+/** Records what this provision schedules, when the record says otherwise (or nothing yet). */
+export function planScheduleRecord(config: Config, caps: Capabilities, decision: Decision, recorded: RecordedSchedule | null): SqlStep[] {
+  const scheduler = decision.scheduler;
+  const schedule = config.maintenance.schedule;
+  const name = scheduler === 'pg_cron' ? jobName(config, caps.database) : null;
+  if (recorded && recorded.scheduler === scheduler && recorded.schedule === schedule && recorded.jobName === name) return [];
+  const changes = recorded
+    ? [
+        recorded.scheduler !== scheduler ? `scheduler ${recorded.scheduler} -> ${scheduler}` : '',
+        recorded.schedule !== schedule ? `schedule "${recorded.schedule}" -> "${schedule}"` : '',
+        recorded.jobName !== name ? `job name ${recorded.jobName ?? 'none'} -> ${name ?? 'none'}` : '',
+      ].filter(Boolean)
+    : [`scheduler ${scheduler}, schedule "${schedule}"${name ? `, job ${name}` : ''}`];
+  return [
+    sqlStep(
+      `record ${changes.join(', ')} in ${config.kitSchema}.maintenance_schedule`,
+      `INSERT INTO ${quoteIdent(config.kitSchema)}.maintenance_schedule (id, scheduler, schedule, job_name) VALUES (true, $1, $2, $3)
+ON CONFLICT (id) DO UPDATE SET scheduler = EXCLUDED.scheduler, schedule = EXCLUDED.schedule, job_name = EXCLUDED.job_name, recorded_at = now()`,
+      { params: [scheduler, schedule, name] },
+    ),
+  ];
 }
 
 export function jobName(config: Config, database: string): string {
@@ -36,7 +79,7 @@ export function jobCommand(config: Config): string {
 export async function findJob(db: Database, caps: Capabilities, name: string): Promise<CronJob | undefined> {
   const cron = caps.extensions.pg_cron;
   if (!cron.installed || !cron.databaseName) return undefined;
-  const [job] = await db.queryCron<CronJob>(cron.databaseName, 'SELECT jobid::int AS jobid, schedule, command, database, username, active FROM cron.job WHERE jobname = $1 ORDER BY jobid LIMIT 1', [name]);
+  const [job] = await db.queryCron<CronJob>(cron.databaseName, 'SELECT jobid::int AS jobid, jobname AS name, schedule, command, database, username, active FROM cron.job WHERE jobname = $1 ORDER BY jobid LIMIT 1', [name]);
   return job;
 }
 
@@ -101,9 +144,8 @@ $partkit$;
 export function planSchedule(config: Config, caps: Capabilities, decision: Decision, existing: CronJob | undefined): SqlStep[] {
   const cron = caps.extensions.pg_cron;
   if (decision.scheduler !== 'pg_cron') {
-    // Moving to an external scheduler: the job goes in the same plan, or both would run maintenance.
-    if (!existing) return [];
-    return [sqlStep(`unschedule pg_cron job ${jobName(config, caps.database)}: maintenance is run by an external scheduler now`, 'SELECT cron.unschedule($1::bigint)', { params: [existing.jobid], database: 'cron' })];
+    // Moving to an external scheduler: the job would otherwise keep running beside it.
+    return existing ? [sqlStep(`unschedule pg_cron job ${existing.name} (maintenance moves to an external scheduler)`, 'SELECT cron.unschedule($1::bigint)', { params: [existing.jobid], database: 'cron' })] : [];
   }
   if (!cron.preloaded || !cron.databaseName) {
     throw new MissingCapabilityError('Scheduler pg_cron was requested, but pg_cron is not preloaded on this server.', `${enableAdvice(caps.host, 'pg_cron', caps.database)} Or use --scheduler external.`);
