@@ -76,11 +76,12 @@ function withExitCode(result: VerifyResult): VerifyResult {
 
 export async function verify(db: Database, fileConfig: Config, options: VerifyOptions = {}): Promise<VerifyResult> {
   checkOptions(options, fileConfig); // bad options are refused before anything is read
+  // A user who may not read the kit is told the GRANTs before the settings are read from it.
+  await refuseMissingKitRights(db, fileConfig, 'read', 'verify');
   // The config file's settings, or (without one) those provision recorded in the database.
   const settings = await settingsInForce(db, fileConfig);
   const config = settings.config;
   const { maxDefaultRows, maxAge } = checkOptions(options, config);
-  await refuseMissingKitRights(db, config, 'read', 'verify');
   const caps = await inspect(db, config);
   const scheduler = schedulerInForce(settings, options.scheduler)?.scheduler ?? decide(caps, config).scheduler;
   const checks: CheckResult[] = [await checkKit(db, caps, config), checkExtensions(caps)];
