@@ -8,12 +8,15 @@
 export {
   archiveExport,
   archiveList,
+  archiveRelease,
   archiveRestore,
   configSchema,
   configShow,
+  deprovision,
   doctor,
   FILL_DEFAULTS,
   maintain,
+  migrateAbort,
   migrateDrop,
   migrateFill,
   migratePrep,
@@ -46,6 +49,9 @@ export type { LogOptions, LogResult, LoggedRun } from './commands/log.js';
 export { METRIC_COLUMNS, type TableMetrics } from './core/checks/metrics.js';
 export type { VerifyOptions, VerifyResult } from './commands/verify.js';
 export type { CheckResult } from './core/checks/types.js';
+export type { ArchiveReleaseOptions, ArchiveReleaseResult } from './archive/release.js';
+export type { AbortResult as MigrateAbortResult } from './migrate/abort.js';
+export type { DeprovisionOptions, DeprovisionResult } from './commands/deprovision.js';
 export type { OrmFilter } from './core/orm-filter.js';
 export type { DropResult } from './migrate/drop.js';
 export type { FillBatchEvent, FillResult } from './migrate/fill.js';

@@ -20,6 +20,18 @@ export interface RunCliOptions {
   readonly signal?: AbortSignal;
 }
 
+/**
+ * yargs turns `--junit` without a file into '' and `--rows abc` into NaN, and the command would
+ * go on with them: both are refused here, naming the option, before anything connects.
+ */
+function refuseEmptyValues(argv: Record<string, unknown>): void {
+  for (const [key, value] of Object.entries(argv)) {
+    if (key === '_' || key === '$0' || /[A-Z]/.test(key)) continue;
+    if (typeof value === 'number' && Number.isNaN(value)) throw new UsageError(`--${key} needs a number.`, `For example: --${key} 10`);
+    if (value === '') throw new UsageError(`--${key} needs a value.`, `See partkit ${[...(argv._ as unknown[]), '--help'].join(' ')}`);
+  }
+}
+
 export async function runCli(argv: readonly string[], options: RunCliOptions = {}): Promise<number> {
   const json = argv.includes('--json');
   const session: CliSession = { env: options.env ?? process.env, exitCode: ExitCode.ok };
@@ -51,6 +63,7 @@ export async function runCli(argv: readonly string[], options: RunCliOptions = {
     .epilogue('SIGINT or SIGTERM stops a run: the statement in progress is cancelled on the server and rolled back (exit 130, or 143 for SIGTERM); run the command again to continue.')
     .exitProcess(false)
     .wrap(Math.min(110, options.columns ?? process.stdout.columns ?? 100))
+    .middleware(refuseEmptyValues, true)
     .fail((message, error) => {
       // Throwing stops yargs before any command runs; the catch below reports it once.
       throw error ?? new UsageError(message, 'See partkit --help.');

@@ -118,6 +118,18 @@ describeTarget('bare18', 'every mutating command runs exactly the statements its
       await sameStatements(['migrate', 'drop', EVENTS, '--yes'], eventsConfig);
       expect((await db.query(`SELECT to_regclass('public."Old Events_retired"') IS NULL AS gone`)).rows[0]!.gone).toBe(true);
     });
+
+    it('abort after prep (triggers, copy and capture dropped in one transaction)', async () => {
+      await db.query(`CREATE TABLE public."Abort Me" (id bigint PRIMARY KEY, created_at timestamptz NOT NULL)`);
+      const prepped = await runPartkit(['migrate', 'prep', 'public."Abort Me"', '--config', eventsConfig, '--database-url', db.url]);
+      expect(prepped.exitCode, prepped.stderr).toBe(0);
+      await sameStatements(['migrate', 'abort', 'public."Abort Me"'], eventsConfig);
+    });
+
+    it('deprovision (the registration, then the kit\'s schema)', async () => {
+      const { ran } = await sameStatements(['deprovision'], chatConfig);
+      expect(ran.join('\n')).toContain('DROP SCHEMA "partkit" CASCADE');
+    });
   });
 });
 

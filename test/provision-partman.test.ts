@@ -260,6 +260,9 @@ for (const name of ['pg15-partman4', 'pg17-partman5'] as TargetName[]) {
       expect(state).toEqual({
         [`GRANT CREATE ON DATABASE "${db.name}" TO ${q};`]: false,
         [`GRANT CREATE ON SCHEMA "public" TO ${q};`]: false,
+        // pg_partman's own rights, granted above: listed as there.
+        [`GRANT USAGE, CREATE ON SCHEMA "partman" TO ${q};`]: true,
+        [`GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA "partman" TO ${q};`]: true,
         [`GRANT USAGE ON SCHEMA cron TO ${q};`]: false,
         [`GRANT EXECUTE ON FUNCTION cron.schedule_in_database(text,text,text,text,text,boolean) TO ${q};`]: false,
         [`GRANT EXECUTE ON FUNCTION cron.alter_job(bigint,text,text,text,text,boolean) TO ${q};`]: false,

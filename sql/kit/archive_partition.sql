@@ -1,5 +1,6 @@
 -- Retention: a month past the retention is detached and moved into the archive schema. The kit
 -- never drops data; dropping archived months is left to a human. Returns the new qualified name.
+-- The archived table's comment records its month and parent (mark_archived_month).
 CREATE OR REPLACE FUNCTION archive_partition(p_parent regclass, p_partition regclass, p_archive_schema text)
 RETURNS text
 LANGUAGE plpgsql
@@ -8,6 +9,7 @@ AS $$
 DECLARE
     v_schema name;
     v_table  name;
+    v_month  text := partition_month(p_partition);
 BEGIN
     SELECT n.nspname, c.relname INTO v_schema, v_table
       FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
@@ -26,6 +28,7 @@ BEGIN
         END IF;
         EXECUTE format('ALTER TABLE %I.%I SET SCHEMA %I', v_schema, v_table, p_archive_schema);
     END IF;
+    PERFORM mark_archived_month(format('%I.%I', p_archive_schema, v_table)::regclass, p_parent, v_month);
     RETURN format('%I.%I', p_archive_schema, v_table);
 END;
 $$;

@@ -28,6 +28,7 @@ DECLARE
     v_key          record;
     v_default      regclass;
     v_before       jsonb;     -- oid -> qualified name of each attached partition
+    v_before_month jsonb;     -- oid -> its month, written on it if retention archives it
     v_months       bigint;
     v_moved        bigint := 0;
     v_batch_moved  bigint;
@@ -80,8 +81,9 @@ BEGIN
     -- (for instance its own pg_cron job); waiting for it here makes that skip impossible.
     PERFORM pg_advisory_xact_lock(hashtext('pg_partman run_maintenance'));
 
-    SELECT coalesce(jsonb_object_agg(i.inhrelid::text, qualified_name(i.inhrelid)), '{}')
-      INTO v_before
+    SELECT coalesce(jsonb_object_agg(i.inhrelid::text, qualified_name(i.inhrelid)), '{}'),
+           coalesce(jsonb_object_agg(i.inhrelid::text, partition_month(i.inhrelid)), '{}')
+      INTO v_before, v_before_month
       FROM pg_inherits i WHERE i.inhparent = v_parent;
 
     SELECT nullif(pt.partdefid, 0)::regclass INTO v_default
@@ -260,6 +262,9 @@ BEGIN
                      THEN 'detached and dropped by pg_partman retention'
                      ELSE format('detached by pg_partman retention, now %s', qualified_name(v_gone.relid))
                 END);
+        IF EXISTS (SELECT 1 FROM pg_class c WHERE c.oid = v_gone.relid) THEN
+            PERFORM mark_archived_month(v_gone.relid::regclass, v_parent, v_before_month ->> v_gone.relid::text);
+        END IF;
     END LOOP;
 END;
 $$;

@@ -2,7 +2,8 @@
 -- archive schema whose month ended more than purge_after ago are dropped, each through
 -- drop_exported_archive, so only months exported to cold storage go. A month that is not
 -- exported (or changed since) is a 'purge-skipped' event and stays. The month is read from the
--- table's name as retention left it: pg_partman 4 _pYYYY_MM, 5 _pYYYYMMDD, the kit _yYYYYmMM.
+-- table's comment (mark_archived_month), else from its name as retention left it: pg_partman 4
+-- _pYYYY_MM, 5 _pYYYYMMDD, the kit _yYYYYmMM.
 -- Attached partitions are never considered. Called by run_maintenance in the table's time zone.
 CREATE OR REPLACE FUNCTION purge_archived_months(p_run_id bigint, p_config managed_table) RETURNS void
 LANGUAGE plpgsql
@@ -25,10 +26,17 @@ BEGIN
                m.month_start
           FROM pg_class c
           JOIN pg_namespace n ON n.oid = c.relnamespace
-         CROSS JOIN LATERAL (SELECT substr(c.relname, length(p_config.parent_table) + 2) AS suffix) s
-         -- Guarded by the pattern: other names in the schema must not reach the integer casts.
+         CROSS JOIN LATERAL (SELECT substr(c.relname, length(p_config.parent_table) + 2) AS suffix,
+                                    obj_description(c.oid, 'pg_class') AS note) s
+         -- Guarded by the patterns: other names in the schema must not reach the integer casts. A
+         -- month archived under another name (an adopted table's) is known by its comment
+         -- (mark_archived_month).
          CROSS JOIN LATERAL (
-                SELECT CASE WHEN s.suffix ~ '^(p[0-9]{4}_(0[1-9]|1[0-2])|p[0-9]{4}(0[1-9]|1[0-2])01|y[0-9]{4}m(0[1-9]|1[0-2]))$'
+                SELECT CASE WHEN s.note = format('partkit: month %s of %I.%I', substr(s.note, 16, 7), p_config.parent_schema, p_config.parent_table)
+                                 AND substr(s.note, 16, 7) ~ '^[0-9]{4}-(0[1-9]|1[0-2])$'
+                            THEN make_timestamp(substr(s.note, 16, 4)::integer, substr(s.note, 21, 2)::integer, 1, 0, 0, 0)
+                            WHEN left(c.relname, length(p_config.parent_table) + 1) = p_config.parent_table || '_'
+                                 AND s.suffix ~ '^(p[0-9]{4}_(0[1-9]|1[0-2])|p[0-9]{4}(0[1-9]|1[0-2])01|y[0-9]{4}m(0[1-9]|1[0-2]))$'
                             THEN make_timestamp(substr(s.suffix, 2, 4)::integer,
                                                 substr(s.suffix, CASE WHEN s.suffix ~ '^p[0-9]{8}$' THEN 6 ELSE 7 END, 2)::integer,
                                                 1, 0, 0, 0)
@@ -37,7 +45,6 @@ BEGIN
          WHERE n.nspname = p_config.archive_schema
            AND c.relkind IN ('r', 'p')
            AND NOT c.relispartition
-           AND left(c.relname, length(p_config.parent_table) + 1) = p_config.parent_table || '_'
            AND m.month_start + interval '1 month' <= v_cutoff
          ORDER BY m.month_start, c.relname
     LOOP

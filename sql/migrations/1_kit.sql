@@ -335,6 +335,49 @@ BEGIN
 END;
 $$;
 
+-- ---------------------------------------------------------------- sql/kit/partition_month.sql
+-- The month (YYYY-MM) an attached partition holds, as the session's TimeZone names it (maintenance
+-- runs each table in its own zone): NULL for the default partition and for a range that does not
+-- start on a month start. Read before retention detaches the partition, when the bounds still exist.
+CREATE OR REPLACE FUNCTION partition_month(p_partition regclass) RETURNS text
+LANGUAGE plpgsql STABLE
+SET search_path FROM CURRENT
+AS $$
+DECLARE
+    v_bounds record;
+    v_start  timestamp;  -- the lower bound as wall time in the session's zone
+BEGIN
+    v_bounds := partition_bounds(p_partition);
+    IF v_bounds.is_default OR NOT isfinite(v_bounds.lower_bound) THEN
+        RETURN NULL;
+    END IF;
+    v_start := CASE WHEN (partition_key((SELECT i.inhparent FROM pg_inherits i WHERE i.inhrelid = p_partition))).control_type = 'timestamptz'
+                    THEN (v_bounds.lower_bound AT TIME ZONE 'UTC')::timestamp
+                    ELSE v_bounds.lower_bound END;
+    IF v_start <> date_trunc('month', v_start) THEN
+        RETURN NULL;
+    END IF;
+    RETURN to_char(v_start, 'YYYY-MM');
+END;
+$$;
+
+-- ---------------------------------------------------------------- sql/kit/mark_archived_month.sql
+-- Retention moved a month into the archive schema: its month and parent are written on it as its
+-- comment ('partkit: month YYYY-MM of <parent>'). The name of an adopted month (any name) does not
+-- say them, and archive list, archive export and the purge find archived months by this comment
+-- as well as by the strategies' names.
+CREATE OR REPLACE FUNCTION mark_archived_month(p_archived regclass, p_parent regclass, p_month text) RETURNS void
+LANGUAGE plpgsql
+SET search_path FROM CURRENT
+AS $$
+BEGIN
+    IF p_month IS NULL THEN
+        RETURN;
+    END IF;
+    EXECUTE format('COMMENT ON TABLE %s IS %L', qualified_name(p_archived), format('partkit: month %s of %s', p_month, qualified_name(p_parent)));
+END;
+$$;
+
 -- ---------------------------------------------------------------- sql/kit/month_bounds.sql
 -- One month of a table as partition bounds: the literals that go into FOR VALUES (timestamptz with
 -- an explicit UTC offset, so neither TimeZone nor DateStyle changes their meaning) and the same
@@ -597,6 +640,7 @@ $$;
 -- ---------------------------------------------------------------- sql/kit/archive_partition.sql
 -- Retention: a month past the retention is detached and moved into the archive schema. The kit
 -- never drops data; dropping archived months is left to a human. Returns the new qualified name.
+-- The archived table's comment records its month and parent (mark_archived_month).
 CREATE OR REPLACE FUNCTION archive_partition(p_parent regclass, p_partition regclass, p_archive_schema text)
 RETURNS text
 LANGUAGE plpgsql
@@ -605,6 +649,7 @@ AS $$
 DECLARE
     v_schema name;
     v_table  name;
+    v_month  text := partition_month(p_partition);
 BEGIN
     SELECT n.nspname, c.relname INTO v_schema, v_table
       FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
@@ -623,6 +668,7 @@ BEGIN
         END IF;
         EXECUTE format('ALTER TABLE %I.%I SET SCHEMA %I', v_schema, v_table, p_archive_schema);
     END IF;
+    PERFORM mark_archived_month(format('%I.%I', p_archive_schema, v_table)::regclass, p_parent, v_month);
     RETURN format('%I.%I', p_archive_schema, v_table);
 END;
 $$;
@@ -799,7 +845,8 @@ $$;
 -- archive schema whose month ended more than purge_after ago are dropped, each through
 -- drop_exported_archive, so only months exported to cold storage go. A month that is not
 -- exported (or changed since) is a 'purge-skipped' event and stays. The month is read from the
--- table's name as retention left it: pg_partman 4 _pYYYY_MM, 5 _pYYYYMMDD, the kit _yYYYYmMM.
+-- table's comment (mark_archived_month), else from its name as retention left it: pg_partman 4
+-- _pYYYY_MM, 5 _pYYYYMMDD, the kit _yYYYYmMM.
 -- Attached partitions are never considered. Called by run_maintenance in the table's time zone.
 CREATE OR REPLACE FUNCTION purge_archived_months(p_run_id bigint, p_config managed_table) RETURNS void
 LANGUAGE plpgsql
@@ -822,10 +869,17 @@ BEGIN
                m.month_start
           FROM pg_class c
           JOIN pg_namespace n ON n.oid = c.relnamespace
-         CROSS JOIN LATERAL (SELECT substr(c.relname, length(p_config.parent_table) + 2) AS suffix) s
-         -- Guarded by the pattern: other names in the schema must not reach the integer casts.
+         CROSS JOIN LATERAL (SELECT substr(c.relname, length(p_config.parent_table) + 2) AS suffix,
+                                    obj_description(c.oid, 'pg_class') AS note) s
+         -- Guarded by the patterns: other names in the schema must not reach the integer casts. A
+         -- month archived under another name (an adopted table's) is known by its comment
+         -- (mark_archived_month).
          CROSS JOIN LATERAL (
-                SELECT CASE WHEN s.suffix ~ '^(p[0-9]{4}_(0[1-9]|1[0-2])|p[0-9]{4}(0[1-9]|1[0-2])01|y[0-9]{4}m(0[1-9]|1[0-2]))$'
+                SELECT CASE WHEN s.note = format('partkit: month %s of %I.%I', substr(s.note, 16, 7), p_config.parent_schema, p_config.parent_table)
+                                 AND substr(s.note, 16, 7) ~ '^[0-9]{4}-(0[1-9]|1[0-2])$'
+                            THEN make_timestamp(substr(s.note, 16, 4)::integer, substr(s.note, 21, 2)::integer, 1, 0, 0, 0)
+                            WHEN left(c.relname, length(p_config.parent_table) + 1) = p_config.parent_table || '_'
+                                 AND s.suffix ~ '^(p[0-9]{4}_(0[1-9]|1[0-2])|p[0-9]{4}(0[1-9]|1[0-2])01|y[0-9]{4}m(0[1-9]|1[0-2]))$'
                             THEN make_timestamp(substr(s.suffix, 2, 4)::integer,
                                                 substr(s.suffix, CASE WHEN s.suffix ~ '^p[0-9]{8}$' THEN 6 ELSE 7 END, 2)::integer,
                                                 1, 0, 0, 0)
@@ -834,7 +888,6 @@ BEGIN
          WHERE n.nspname = p_config.archive_schema
            AND c.relkind IN ('r', 'p')
            AND NOT c.relispartition
-           AND left(c.relname, length(p_config.parent_table) + 1) = p_config.parent_table || '_'
            AND m.month_start + interval '1 month' <= v_cutoff
          ORDER BY m.month_start, c.relname
     LOOP
@@ -1083,6 +1136,7 @@ DECLARE
     v_key          record;
     v_default      regclass;
     v_before       jsonb;     -- oid -> qualified name of each attached partition
+    v_before_month jsonb;     -- oid -> its month, written on it if retention archives it
     v_months       bigint;
     v_moved        bigint := 0;
     v_batch_moved  bigint;
@@ -1135,8 +1189,9 @@ BEGIN
     -- (for instance its own pg_cron job); waiting for it here makes that skip impossible.
     PERFORM pg_advisory_xact_lock(hashtext('pg_partman run_maintenance'));
 
-    SELECT coalesce(jsonb_object_agg(i.inhrelid::text, qualified_name(i.inhrelid)), '{}')
-      INTO v_before
+    SELECT coalesce(jsonb_object_agg(i.inhrelid::text, qualified_name(i.inhrelid)), '{}'),
+           coalesce(jsonb_object_agg(i.inhrelid::text, partition_month(i.inhrelid)), '{}')
+      INTO v_before, v_before_month
       FROM pg_inherits i WHERE i.inhparent = v_parent;
 
     SELECT nullif(pt.partdefid, 0)::regclass INTO v_default
@@ -1315,6 +1370,9 @@ BEGIN
                      THEN 'detached and dropped by pg_partman retention'
                      ELSE format('detached by pg_partman retention, now %s', qualified_name(v_gone.relid))
                 END);
+        IF EXISTS (SELECT 1 FROM pg_class c WHERE c.oid = v_gone.relid) THEN
+            PERFORM mark_archived_month(v_gone.relid::regclass, v_parent, v_before_month ->> v_gone.relid::text);
+        END IF;
     END LOOP;
 END;
 $$;

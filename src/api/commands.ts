@@ -6,7 +6,9 @@
  */
 import { archiveExport as exportArchive, type ArchiveExportOptions, type ArchiveExportResult } from '../archive/export.js';
 import { archiveList as listArchive, type ArchiveListOptions, type ArchiveListResult } from '../archive/list.js';
+import { archiveRelease as releaseArchive, type ArchiveReleaseOptions, type ArchiveReleaseResult } from '../archive/release.js';
 import { archiveRestore as restoreArchive, type ArchiveRestoreOptions, type ArchiveRestoreResult } from '../archive/restore.js';
+import { deprovision as runDeprovision, type DeprovisionOptions, type DeprovisionResult } from '../commands/deprovision.js';
 import { describeConfig, type ResolvedConfig } from '../commands/config.js';
 import { doctor as runDoctor, type DoctorReport } from '../commands/doctor.js';
 import { maintain as runMaintain, type MaintainResult } from '../commands/maintain.js';
@@ -21,6 +23,7 @@ import { configJsonSchema, type Strategy } from '../core/config.js';
 import { parseQualifiedName } from '../core/identifiers.js';
 import { ormFilterOf, type OrmFilter } from '../core/orm-filter.js';
 import type { Plan } from '../core/plan.js';
+import { abort, type AbortResult } from '../migrate/abort.js';
 import { drop, type DropResult } from '../migrate/drop.js';
 import { fill, type FillResult } from '../migrate/fill.js';
 import { prep, type PrepResult } from '../migrate/prep.js';
@@ -46,6 +49,11 @@ export async function planProvision(options: Options<Pick<ProvisionOptions, 'str
     const { plan } = await planProvisionOn(database, config, options);
     return { plan, database: database.name, lockTimeout: database.lockTimeout };
   });
+}
+
+/** Undoes provision: each table's registration and, once none is left, the schedule and the kit's schema; tables and rows stay. */
+export async function deprovision(options: Options<Omit<DeprovisionOptions, 'dryRun'>> = {}): Promise<DeprovisionResult> {
+  return withSession(options, { command: 'deprovision' }, ({ database, config }) => runDeprovision(database, config, { table: options.table, dryRun: options.dryRun }));
 }
 
 /** One maintenance run now (what the pg_cron job or your scheduler runs). */
@@ -133,6 +141,12 @@ export async function migrateDrop(options: Options<TableOption & { readonly yes?
   return withSession(options, { command: 'migrate drop', readOnly: options.yes !== true }, ({ database, config }) => drop(database, config, options.table, { yes: options.yes, dryRun: options.dryRun }));
 }
 
+/** Undoes prep and fill (pgslice's unprep): the capture triggers, the capture and the copy go; after swap it refuses and names unswap. */
+export async function migrateAbort(options: Options<TableOption>): Promise<AbortResult> {
+  parseQualifiedName(options.table);
+  return withSession(options, { command: 'migrate abort' }, ({ database, config }) => abort(database, config, options.table, { dryRun: options.dryRun }));
+}
+
 /** Where a migration stands: phase, capture backlog, rows copied and ETA (read-only). */
 export async function migrateStatus(options: Options<TableOption>): Promise<MigrateStatus> {
   parseQualifiedName(options.table);
@@ -152,6 +166,11 @@ export async function archiveExport(options: Options<Omit<ArchiveExportOptions, 
 /** Loads one exported month back, checked against its manifest. */
 export async function archiveRestore(options: Options<Omit<ArchiveRestoreOptions, 'dryRun'>>): Promise<ArchiveRestoreResult> {
   return withSession(options, { command: 'archive restore' }, ({ database, config }) => restoreArchive(database, config, withS3Env(options)));
+}
+
+/** Lets go of a month `archiveRestore` holds attached (`keep`): the next maintenance archives it again. */
+export async function archiveRelease(options: Options<Omit<ArchiveReleaseOptions, 'dryRun'>>): Promise<ArchiveReleaseResult> {
+  return withSession(options, { command: 'archive release' }, ({ database, config }) => releaseArchive(database, config, { table: options.table, month: options.month, dryRun: options.dryRun }));
 }
 
 /** Where each month is: hot, archived, exported, dropped or purged. */

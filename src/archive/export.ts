@@ -165,7 +165,10 @@ async function writeExport(db: Database, target: ArchiveTarget, table: ArchivedT
     try {
       await Promise.all([produced, target.write(table.fileKey, tap.stream)]);
     } catch (error) {
-      tap.stream.destroy();
+      // The COPY must reach its end before the snapshot can roll back: destroying the stream
+      // would leave the connection paused mid-COPY, and the process would stop with nothing
+      // said (exit 13). Its rest is read and thrown away.
+      tap.stream.resume();
       await produced.catch(() => undefined);
       throw error;
     }

@@ -5,15 +5,16 @@
  * sha256 of the bytes read equal the manifest's, so a tampered or truncated file leaves nothing.
  * With --into it is loaded into a new table to query on its own (never back into the archive
  * schema by default: the next export would record it and purge drop it again). With --attach it
- * is loaded as the month's child (the name
- * and bounds the table's strategy and time zone give it) and attached after a CHECK constraint
- * on the bounds, so that ATTACH does not scan it.
+ * is loaded as the month's child (the name and bounds the table's strategy and time zone give it)
+ * and attached after a CHECK constraint on the bounds, so that ATTACH does not scan it, in the same
+ * transaction as the load: a failed or killed restore leaves nothing, and a re-run starts afresh
+ * (a table an older partkit loaded but did not attach is loaded again).
  */
 import { pipeline } from 'node:stream/promises';
 import { createGunzip } from 'node:zlib';
 import type { Config } from '../core/config.js';
-import type { Database } from '../core/db.js';
-import { CheckFailedError, ExitCode, ConflictError, UsageError } from '../core/errors.js';
+import { CheckFailedError, ExitCode, ConflictError, sqlState, UsageError } from '../core/errors.js';
+import { StepFailedError, type Database } from '../core/db.js';
 import { requireKit } from '../core/kit.js';
 import { strategyOf } from '../strategies/index.js';
 import { displayName, parseQualifiedName, quoteIdent, quoteLiteral, quoteQualified, type QualifiedName } from '../core/identifiers.js';
@@ -58,6 +59,8 @@ export interface ArchiveRestoreResult {
 
 const MONTH = /^(\d{4})-(0[1-9]|1[0-2])$/;
 const BOUNDS_CHECK = 'partkit_restore_bounds';
+/** The comment a restored table gets: how a re-run knows a table it loaded. */
+const RESTORED_MARK = 'partkit archive restore:';
 
 interface ManagedRow {
   readonly strategy: 'plpgsql' | 'partman';
@@ -126,28 +129,30 @@ async function restoreLocked(db: Database, config: Config, options: ArchiveResto
     destination = { schema: parent.schema, name: monthChildName(parent.name, options.month, managed) };
   }
 
-  const [existing] = await db.query<{ parent: string | null }>(
-    `SELECT (SELECT i.inhparent::regclass::text FROM pg_inherits i WHERE i.inhrelid = c.oid) AS parent
+  const [existing] = await db.query<{ parent: string | null; comment: string | null }>(
+    `SELECT (SELECT i.inhparent::regclass::text FROM pg_inherits i WHERE i.inhrelid = c.oid) AS parent, obj_description(c.oid, 'pg_class') AS comment
        FROM pg_class c WHERE c.oid = to_regclass($1)`,
     [quoteQualified(destination)],
   );
-  let loaded = false;
+  // A table under the month's name, loaded by a restore that stopped before its attach (an older
+  // partkit loaded and attached in two transactions): it is made again in this run's one transaction.
+  let leftover = false;
   if (existing) {
     const [count] = await db.query<{ n: string }>(`SELECT count(*) AS n FROM ${quoteQualified(destination)}`);
+    const rows = Number(count!.n);
     const attachedHere = existing.parent !== null && (await sameRelation(db, existing.parent, parent));
     if (options.attach && attachedHere) {
       if (options.keep && !dryRun) await run(db, { steps: [holdStep(config.kitSchema, parent, options.month)] }, { dryRun: false });
-      return skipped(options, manifest, file, destination, true, Number(count!.n));
+      return skipped(options, manifest, file, destination, true, rows);
     }
-    if (Number(count!.n) !== manifest.rows || existing.parent !== null) {
+    if (!options.attach && existing.parent === null && rows === manifest.rows) return skipped(options, manifest, file, destination, false, rows);
+    leftover = Boolean(options.attach) && existing.parent === null && (existing.comment?.startsWith(RESTORED_MARK) === true || rows === manifest.rows);
+    if (!leftover) {
       throw new ConflictError(
-        `${displayName(destination)} already exists${existing.parent ? `, attached to ${existing.parent},` : ''} with ${count!.n} rows; the export has ${manifest.rows}.`,
+        `${displayName(destination)} already exists${existing.parent ? `, attached to ${existing.parent},` : ''} with ${rows} rows; the export has ${manifest.rows}.`,
         options.attach ? `Nothing was changed. Move it out of the way, or restore elsewhere: partkit archive restore ${shellQuote(options.table)} --month ${options.month} --from ${shellQuote(options.from)} --into SCHEMA.TABLE` : 'Nothing was changed. Restore it under another name: add --into schema.table',
       );
     }
-    if (!options.attach) return skipped(options, manifest, file, destination, false, Number(count!.n));
-    // Loaded by an earlier run that stopped before the attach: only the attach is left.
-    loaded = true;
   }
 
   let bounds: MonthBounds | null = null;
@@ -193,59 +198,55 @@ async function restoreLocked(db: Database, config: Config, options: ArchiveResto
     }
   }
 
-  // Plan
+  // Plan: one transaction loads, checks and attaches (Database.copyIn): a bad file, rows outside the
+  // month, a lock not taken or a killed run leave nothing behind, and a re-run starts afresh.
   const columns = manifest.columns.map((column) => quoteIdent(column.name)).join(', ');
   const [version] = await db.query<{ n: number }>(`SELECT current_setting('server_version_num')::int AS n`);
   // PostgreSQL 15+ checks that the header names the columns in order; older servers skip it.
   const header = (version?.n ?? 0) >= 150000 ? 'HEADER MATCH' : 'HEADER';
-  // The table and its rows in one transaction (Database.copyIn): nothing is left behind by a bad file.
-  const load = `load ${displayName(destination)}`;
-  const create = options.attach
-    ? sqlStep(
-        `create ${displayName(destination)} like ${displayName(parent)}`,
-        `CREATE TABLE ${quoteQualified(destination)} (LIKE ${quoteQualified(parent)} INCLUDING DEFAULTS INCLUDING CONSTRAINTS)`,
-        { group: load },
-      )
-    : sqlStep(
-        `create ${displayName(destination)} with the ${manifest.columns.length} columns of the export`,
-        `CREATE TABLE ${quoteQualified(destination)} (${manifest.columns.map((column) => `${quoteIdent(column.name)} ${column.type}`).join(', ')})`,
-        { group: load },
-      );
-  const copy = sqlStep(`load ${manifest.rows} rows from ${file} (sha256 ${manifest.sha256})`, `COPY ${quoteQualified(destination)} (${columns}) FROM STDIN WITH (FORMAT csv, ${header})`, { group: load });
-  const attachSteps: SqlStep[] = [];
+  const group = `restore ${displayName(destination)}`;
+  const step = (description: string, sql: string, extra: Partial<SqlStep> = {}) => sqlStep(description, sql, { group, table: displayName(parent), ...extra });
+  const before: SqlStep[] = leftover
+    ? [step(`drop ${displayName(destination)}, loaded by a restore that stopped before its attach (it is loaded again here)`, `DROP TABLE ${quoteQualified(destination)}`)]
+    : [];
+  before.push(
+    options.attach
+      ? step(`create ${displayName(destination)} like ${displayName(parent)}`, `CREATE TABLE ${quoteQualified(destination)} (LIKE ${quoteQualified(parent)} INCLUDING DEFAULTS INCLUDING CONSTRAINTS)`)
+      : step(`create ${displayName(destination)} with the ${manifest.columns.length} columns of the export`, `CREATE TABLE ${quoteQualified(destination)} (${manifest.columns.map((column) => `${quoteIdent(column.name)} ${column.type}`).join(', ')})`),
+  );
+  const copy = step(`load ${manifest.rows} rows from ${file} (sha256 ${manifest.sha256})`, `COPY ${quoteQualified(destination)} (${columns}) FROM STDIN WITH (FORMAT csv, ${header})`);
+  const after: SqlStep[] = [step(`note on ${displayName(destination)} where its rows came from`, `COMMENT ON TABLE ${quoteQualified(destination)} IS ${quoteLiteral(`${RESTORED_MARK} ${options.month} of ${displayName(parent)} from ${file} (sha256 ${manifest.sha256})`)}`)];
   if (options.attach && bounds) {
     const key = quoteIdent(bounds.control_column);
-    const group = `attach ${displayName(destination)}`;
-    if (options.keep) attachSteps.push(holdStep(config.kitSchema, parent, options.month, group));
-    attachSteps.push(
-      sqlStep(
+    if (options.keep) after.push(holdStep(config.kitSchema, parent, options.month, group));
+    after.push(
+      step(
         `check ${displayName(destination)} holds only ${options.month} (so that ATTACH need not scan it)`,
         `ALTER TABLE ${quoteQualified(destination)} ADD CONSTRAINT ${BOUNDS_CHECK} CHECK (${key} IS NOT NULL AND ${key} >= ${quoteLiteral(bounds.lower)}::${bounds.control_type} AND ${key} < ${quoteLiteral(bounds.upper)}::${bounds.control_type})`,
-        { group, table: displayName(parent) },
+        { id: BOUNDS_CHECK },
       ),
-      sqlStep(
+      step(
         `attach ${displayName(destination)} to ${displayName(parent)} for [${bounds.lower}, ${bounds.upper})`,
         `ALTER TABLE ${quoteQualified(parent)} ATTACH PARTITION ${quoteQualified(destination)} FOR VALUES FROM (${quoteLiteral(bounds.lower)}) TO (${quoteLiteral(bounds.upper)})`,
-        { group, table: displayName(parent) },
       ),
-      sqlStep(`drop the bounds check of ${displayName(destination)}, now the partition bound`, `ALTER TABLE ${quoteQualified(destination)} DROP CONSTRAINT ${BOUNDS_CHECK}`, { group, table: displayName(parent) }),
+      step(`drop the bounds check of ${displayName(destination)}, now the partition bound`, `ALTER TABLE ${quoteQualified(destination)} DROP CONSTRAINT ${BOUNDS_CHECK}`),
     );
   }
-  const planText = renderPlan({ steps: [...(loaded ? [] : [create, copy]), ...attachSteps] }, { appDatabase: db.name, lockTimeout: db.lockTimeout });
+  const planText = renderPlan({ steps: [...before, copy, ...after] }, { appDatabase: db.name, lockTimeout: db.lockTimeout });
   const result = { table: displayName(parent), month: options.month, file, into: displayName(destination), action: 'restored' as const, attached: options.attach ?? false, rows: manifest.rows, sha256: manifest.sha256, dryRun, plan: planText, exitCode: ExitCode.ok };
   if (dryRun) return result;
 
   // Apply (under the run lock, taken before the inspection above)
-  if (!loaded) {
-    const raw = await target.read(keys.file);
-    if (raw === null) throw new CheckFailedError(`${file} is missing, though its manifest is there.`, 'Nothing was restored. Check the storage under --from.');
-    const tap = hashTap();
-    const gunzip = createGunzip();
-    const feeding = pipeline(raw, tap.stream, gunzip).catch((error: unknown) => error);
-    await db
-      .copyIn({
-      before: [create],
+  const raw = await target.read(keys.file);
+  if (raw === null) throw new CheckFailedError(`${file} is missing, though its manifest is there.`, 'Nothing was restored. Check the storage under --from.');
+  const tap = hashTap();
+  const gunzip = createGunzip();
+  const feeding = pipeline(raw, tap.stream, gunzip).catch((error: unknown) => error);
+  await db
+    .copyIn({
+      before,
       copy,
+      after,
       source: gunzip,
       verify: async (rows) => {
         // COPY read gunzip to its end, so the feeding pipeline has settled.
@@ -260,16 +261,30 @@ async function restoreLocked(db: Database, config: Config, options: ArchiveResto
           throw new CheckFailedError(`${file} does not match its manifest: ${problems.join('; ')}.`, 'Nothing was restored. The file was changed or damaged after the export; restore from another copy.');
         }
       },
-      })
-      .catch((error: unknown) => {
-        // A file that no longer inflates was changed or damaged: the same refusal as a wrong checksum.
-        if (typeof (error as NodeJS.ErrnoException).code === 'string' && (error as NodeJS.ErrnoException).code!.startsWith('Z_')) {
-          throw new CheckFailedError(`${file} does not match its manifest: it is not the gzip stream that was exported (${(error as Error).message}).`, 'Nothing was restored. The file was changed or damaged after the export; restore from another copy.');
-        }
-        throw error;
-      });
-  }
-  await run(db, { steps: attachSteps }, { dryRun: false });
+    })
+    .catch((error: unknown) => {
+      // A file that no longer inflates was changed or damaged: the same refusal as a wrong checksum.
+      if (typeof (error as NodeJS.ErrnoException).code === 'string' && (error as NodeJS.ErrnoException).code!.startsWith('Z_')) {
+        throw new CheckFailedError(`${file} does not match its manifest: it is not the gzip stream that was exported (${(error as Error).message}).`, 'Nothing was restored. The file was changed or damaged after the export; restore from another copy.');
+      }
+      // Rows of the file outside the month's bounds in the table's zone (exported under another zone, say).
+      if (error instanceof StepFailedError && sqlState(error.cause) === '23514' && bounds) {
+        throw new ConflictError(
+          `Some rows of ${file} lie outside ${options.month} of ${displayName(parent)} as its zone ${managed?.time_zone ?? ''} bounds it ([${bounds.lower}, ${bounds.upper})), so it cannot be attached as that month.`,
+          `Nothing was restored. Load it beside the table instead: partkit archive restore ${shellQuote(options.table)} --month ${options.month} --from ${shellQuote(options.from)} --into SCHEMA.TABLE`,
+          { cause: error },
+        );
+      }
+      // The month, as the table's zone bounds it, overlaps a month attached under other bounds (a zone changed by hand, say).
+      if (error instanceof StepFailedError && sqlState(error.cause) === '42P17' && bounds) {
+        throw new ConflictError(
+          `${options.month} of ${displayName(parent)} as its zone ${managed?.time_zone ?? ''} bounds it ([${bounds.lower}, ${bounds.upper})) overlaps a partition already attached (${(error.cause as Error).message}), so it cannot be attached as that month.`,
+          `Nothing was restored. Load it beside the table instead: partkit archive restore ${shellQuote(options.table)} --month ${options.month} --from ${shellQuote(options.from)} --into SCHEMA.TABLE`,
+          { cause: error },
+        );
+      }
+      throw error;
+    });
   return result;
 }
 

@@ -5,6 +5,7 @@
 import type { Argv, CommandModule } from 'yargs';
 import { archiveExport, renderArchiveExport } from '../archive/export.js';
 import { archiveList, renderArchiveList } from '../archive/list.js';
+import { archiveRelease, renderArchiveRelease } from '../archive/release.js';
 import { archiveRestore, renderArchiveRestore } from '../archive/restore.js';
 import { runCommand, type GlobalOptions } from '../core/context.js';
 import { UsageError } from '../core/errors.js';
@@ -85,9 +86,9 @@ const restoreCommand: CommandModule<GlobalOptions, ArchiveRestoreArgs> = {
         .option('from', { type: 'string', demandOption: true, describe: 'Where it was exported: a folder or s3://bucket/prefix' })
         .option('attach', { type: 'boolean', default: false, describe: "Attach it to the table again as the month's partition (refused when the month is past retention or the default partition holds rows of it)" })
         .option('into', { type: 'string', describe: 'Load it into this new table, schema.table, instead' })
-        .option('keep', { type: 'boolean', default: false, describe: 'With --attach: hold a month past retention attached (maintenance skips held months; plpgsql strategy)' })
-        .example('$0 archive restore public.messages --month 2025-11 --from s3://semibot-cold/partkit', 'back into the archive schema, as retention left it')
-        .example('$0 archive restore public.messages --month 2025-11 --from /mnt/cold/semibot --into restore_drill.messages_2025_11', ''),
+        .option('keep', { type: 'boolean', default: false, describe: 'With --attach: hold a month past retention attached (maintenance skips held months, either strategy; partkit archive release lets it go)' })
+        .example('$0 archive restore public.messages --month 2025-11 --from /mnt/cold/semibot --into restore_drill.messages_2025_11', 'a drill: load the month into a table of its own')
+        .example('$0 archive restore public.messages --month 2025-11 --from s3://semibot-cold/partkit --attach --keep', 'back into the table, held attached past retention (partkit archive release lets it go)'),
       false,
     ) as unknown as Argv<ArchiveRestoreArgs>,
   handler: async (args) => {
@@ -97,6 +98,24 @@ const restoreCommand: CommandModule<GlobalOptions, ArchiveRestoreArgs> = {
         archiveRestore(await ctx.database(), ctx.config, { table: args.table, month: args.month, from: args.from, attach: args.attach, into: args.into, keep: args.keep, dryRun: args.dryRun, s3: s3Options(args) }),
       renderArchiveRestore,
     );
+  },
+};
+
+interface ArchiveReleaseArgs extends GlobalOptions {
+  readonly table: string;
+  readonly month: string;
+}
+
+const releaseCommand: CommandModule<GlobalOptions, ArchiveReleaseArgs> = {
+  command: 'release <table>',
+  describe: 'Let go of a month held attached by archive restore --keep: the next maintenance archives it again (its archived copy, when the month holds all its rows, is dropped)',
+  builder: (yargs) =>
+    yargs
+      .positional('table', { type: 'string', demandOption: true, describe: 'The managed table, schema.table' })
+      .option('month', { type: 'string', demandOption: true, describe: 'The held month, YYYY-MM' })
+      .example('$0 archive release public.messages --month 2025-11', '') as unknown as Argv<ArchiveReleaseArgs>,
+  handler: async (args) => {
+    await runCommand(args, async (ctx) => archiveRelease(await ctx.database(), ctx.config, { table: args.table, month: args.month, dryRun: args.dryRun }), renderArchiveRelease);
   },
 };
 
@@ -126,7 +145,7 @@ const listCommand: CommandModule<GlobalOptions, ArchiveListArgs> = {
 /** @internal the command line (src/cli.ts); not part of the API, its types are left out of the published declarations */
 export const archiveCommand: CommandModule<GlobalOptions, GlobalOptions> = {
   command: 'archive',
-  describe: 'Work on the archived months: export to cold storage (a folder or S3), restore, list',
-  builder: (yargs) => yargs.command(exportCommand).command(restoreCommand).command(listCommand).demandCommand(1, 'Name an action: archive export, archive restore or archive list.'),
+  describe: 'Work on the archived months: export to cold storage (a folder or S3), restore, release a held month, list',
+  builder: (yargs) => yargs.command(exportCommand).command(restoreCommand).command(releaseCommand).command(listCommand).demandCommand(1, 'Name an action: archive export, archive restore, archive release or archive list.'),
   handler: () => undefined,
 };

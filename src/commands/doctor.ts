@@ -3,7 +3,7 @@
  * table, and the strategy and scheduler partkit would use, with reasons and advice.
  */
 import type { CommandModule } from 'yargs';
-import { decide, inspect, type Capabilities, type Decision } from '../core/capabilities.js';
+import { decide, inspect, type Capabilities, type Decision, type ExtensionState } from '../core/capabilities.js';
 import type { Config } from '../core/config.js';
 import { runCommand, type CommandContext, type GlobalOptions } from '../core/context.js';
 import type { Database } from '../core/db.js';
@@ -90,7 +90,7 @@ export async function doctor(db: Database, fileConfig: Config, strategy?: Config
   };
 }
 
-function extensionLine(name: string, ext: Capabilities['extensions']['pg_partman']): string {
+function extensionLine(name: string, ext: ExtensionState): string {
   if (ext.installed) return `${name}: installed ${ext.version} in schema ${ext.schema}`;
   if (ext.available) return `${name}: available (${ext.defaultVersion}), not installed`;
   return `${name}: not available`;

@@ -1,6 +1,7 @@
 /** Every command, in the order `partkit --help` lists them. */
 import type { CommandModule } from 'yargs';
 import type { GlobalOptions } from '../core/context.js';
+import { deprovisionCommand } from './deprovision.js';
 import { doctorCommand } from './doctor.js';
 import { maintainCommand } from './maintain.js';
 import { provisionCommand } from './provision.js';
@@ -16,4 +17,4 @@ import { benchCommand } from './bench.js';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 /** @internal the command line (src/cli.ts); not part of the API, its types are left out of the published declarations */
-export const commands: readonly CommandModule<GlobalOptions, any>[] = [doctorCommand, provisionCommand, maintainCommand, verifyCommand, statusCommand, logCommand, partitionCommand, migrateCommand, archiveCommand, configCommand, demoCommand, benchCommand];
+export const commands: readonly CommandModule<GlobalOptions, any>[] = [doctorCommand, provisionCommand, deprovisionCommand, maintainCommand, verifyCommand, statusCommand, logCommand, partitionCommand, migrateCommand, archiveCommand, configCommand, demoCommand, benchCommand];

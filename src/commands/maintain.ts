@@ -8,8 +8,11 @@ import type { CommandModule } from 'yargs';
 import type { Config } from '../core/config.js';
 import { runCommand, type GlobalOptions } from '../core/context.js';
 import type { Database } from '../core/db.js';
-import { ExitCode, isLockFailure } from '../core/errors.js';
-import { quoteIdent } from '../core/identifiers.js';
+import { ExitCode, isLockFailure, MissingCapabilityError } from '../core/errors.js';
+import { displayName, parseQualifiedName, quoteIdent, type QualifiedName } from '../core/identifiers.js';
+import { tableNotFound } from '../core/table-lookup.js';
+import { refuseMissingKitRights } from '../core/grants.js';
+import { shellQuote } from '../core/shell.js';
 import { maintenanceCall, requireKit } from '../core/kit.js';
 import { sqlStep, type Plan } from '../core/plan.js';
 import { run } from '../core/runner.js';
@@ -38,7 +41,10 @@ export interface MaintainResult {
 const MAINTAIN_STEP = 'run-maintenance';
 
 export async function maintain(db: Database, config: Config, options: { dryRun?: boolean | undefined; table?: string | undefined } = {}): Promise<MaintainResult> {
+  const only = options.table === undefined ? undefined : parseQualifiedName(options.table);
+  await refuseMissingKitRights(db, config, 'maintain', 'maintain');
   await requireKit(db, config.kitSchema, ['run_maintenance_proc(text,text,integer,bigint)', 'default_drain']);
+  if (only) await requireManaged(db, config, only);
   const first = await runProcedure(db, config, options.table ?? null, options.dryRun ?? false);
   if (first.dryRun) return { ok: true, runId: null, events: [], created: 0, detached: 0, failed: 0, exitCode: ExitCode.ok, sql: first.sql };
   let events = first.events;
@@ -105,6 +111,19 @@ async function runProcedure(db: Database, config: Config, table: string | null, 
 function lockFailed(event: MaintenanceEvent): boolean {
   const failure = /^([0-9A-Z]{5}): (.*)$/s.exec(event.detail ?? '');
   return event.action === 'failed' && failure !== null && isLockFailure(failure[1], failure[2]!);
+}
+
+/** `--table` names a table the kit manages: a typo or an unprovisioned table is refused with what to run. */
+async function requireManaged(db: Database, config: Config, table: QualifiedName): Promise<void> {
+  const [row] = await db.query<{ exists: boolean; managed: boolean }>(
+    `SELECT EXISTS (SELECT 1 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = $1 AND c.relname = $2) AS exists,
+            EXISTS (SELECT 1 FROM ${quoteIdent(config.kitSchema)}.managed_table m WHERE m.parent_schema = $1 AND m.parent_table = $2) AS managed`,
+    [table.schema, table.name],
+  );
+  if (!row?.exists) throw await tableNotFound(db, table, (found) => `partkit maintain --table ${found}`);
+  if (!row.managed) {
+    throw new MissingCapabilityError(`${displayName(table)} is not managed by partkit in database ${db.name} (nothing was changed).`, `Add it to the config's "tables" and run partkit provision; or maintain them all: partkit maintain${config.tables.length > 0 ? ` --table ${shellQuote(displayName(config.tables[0]!.name))}` : ''}`);
+  }
 }
 
 export function renderMaintain(result: MaintainResult): string {

@@ -7,6 +7,7 @@
  *   fill   copy the rows in batches (resumable; each batch its own transaction)
  *   swap   replay captured changes, then rename in one short transaction (unswap reverses it)
  *   drop   drain the capture, compare a sample, drop <table>_retired (--yes)
+ *   abort  after prep or fill: remove the capture, the copy and its bookkeeping (after swap: unswap first)
  *
  * After the swap, `partkit provision` registers the table like any partitioned one.
  */
@@ -14,6 +15,7 @@ import type { Argv, CommandModule } from 'yargs';
 import type { Strategy } from '../core/config.js';
 import { runCommand, type CommandContext, type GlobalOptions } from '../core/context.js';
 import { parseQualifiedName } from '../core/identifiers.js';
+import { abort, renderAbort } from '../migrate/abort.js';
 import { drop, renderDrop } from '../migrate/drop.js';
 import { fill, renderFill, type FillBatchEvent } from '../migrate/fill.js';
 import { prep, renderPrep } from '../migrate/prep.js';
@@ -130,6 +132,13 @@ const dropCommand: CommandModule<GlobalOptions, TableArgs & { yes: boolean }> = 
   handler: runPhase(async (ctx, args) => drop(await ctx.database(), ctx.config, args.table, { yes: args.yes, dryRun: args.dryRun }), renderDrop, { readOnly: (args) => !args.yes }),
 };
 
+const abortCommand: CommandModule<GlobalOptions, TableArgs> = {
+  command: 'abort <table>',
+  describe: 'Undo prep and fill: drop the capture triggers, the capture and <table>_partitioned; the table is left as it was before prep (after swap: unswap first)',
+  builder: (yargs) => tablePositional(yargs).example('$0 migrate abort public.messages --dry-run', '') as unknown as Argv<TableArgs>,
+  handler: runPhase(async (ctx, args) => abort(await ctx.database(), ctx.config, args.table, { dryRun: args.dryRun }), renderAbort),
+};
+
 const statusCommand: CommandModule<GlobalOptions, TableArgs> = {
   command: 'status <table>',
   describe: 'Where the migration stands: phase, capture backlog, rows copied and ETA, months the first maintenance will archive (read-only)',
@@ -140,7 +149,7 @@ const statusCommand: CommandModule<GlobalOptions, TableArgs> = {
 /** @internal the command line (src/cli.ts); not part of the API, its types are left out of the published declarations */
 export const migrateCommand: CommandModule<GlobalOptions, GlobalOptions> = {
   command: 'migrate',
-  describe: 'Move an existing unpartitioned table to monthly partitions: prep, fill, swap (unswap), drop',
+  describe: 'Move an existing unpartitioned table to monthly partitions: prep, fill, swap (unswap), drop; abort undoes prep and fill',
   builder: (yargs) =>
     yargs
       .command(prepCommand)
@@ -148,7 +157,8 @@ export const migrateCommand: CommandModule<GlobalOptions, GlobalOptions> = {
       .command(swapCommand)
       .command(unswapCommand)
       .command(dropCommand)
+      .command(abortCommand)
       .command(statusCommand)
-      .demandCommand(1, 'Name a phase: migrate prep | fill | swap | unswap | drop, or migrate status.'),
+      .demandCommand(1, 'Name a phase: migrate prep | fill | swap | unswap | drop | abort, or migrate status.'),
   handler: () => undefined,
 };

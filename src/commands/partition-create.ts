@@ -15,6 +15,7 @@ import { kitHas, requireKit } from '../core/kit.js';
 import { strategyOf } from '../strategies/index.js';
 import type { Plan, Step } from '../core/plan.js';
 import { run, underRunLock } from '../core/runner.js';
+import { tableNotFound } from '../core/table-lookup.js';
 
 /** More than ten years at once is almost certainly a typo (2205 for 2025). */
 export const MAX_MONTHS = 120;
@@ -70,7 +71,7 @@ interface TableFacts {
   readonly partitions: readonly Partition[];
 }
 
-async function inspectMonthsTarget(db: Database, config: Config, name: QualifiedName): Promise<TableFacts> {
+async function inspectMonthsTarget(db: Database, config: Config, name: QualifiedName, monthArgs: string): Promise<TableFacts> {
   const label = displayName(name);
   const [row] = await db.query<{ relkind: string; partstrat: string | null; keys: number | null; control_type: string | null }>(
     `SELECT c.relkind, pt.partstrat::text AS partstrat, pt.partnatts::int AS keys,
@@ -83,7 +84,7 @@ async function inspectMonthsTarget(db: Database, config: Config, name: Qualified
     [name.schema, name.name],
   );
   if (!row) {
-    throw new MissingCapabilityError(`Table ${label} does not exist in database ${db.name}.`, 'Check the name (schema.table, with double quotes around mixed-case parts), or run `partkit provision` to create it.');
+    throw await tableNotFound(db, name, (found) => `partkit partition create ${found} ${monthArgs}`);
   }
   if (row.relkind !== 'p') {
     throw new MissingCapabilityError(`${label} is not a partitioned table.`, 'Move it to a table PARTITION BY RANGE first (see `partkit provision`).');
@@ -149,7 +150,13 @@ function monthRange(month: Month): { lower: string; upper: string } {
 /** Inspect and plan; nothing changes. Refuses months that another partition already overlaps. */
 export async function planPartitionCreate(db: Database, config: Config, tableName: string, requested: readonly Month[] | RelativeMonth): Promise<PartitionCreatePlan> {
   const name = parseQualifiedName(tableName);
-  const facts = await inspectMonthsTarget(db, config, name);
+  const monthArgs =
+    'offset' in requested
+      ? `--month ${requested.offset === 0 ? 'current' : 'next'}`
+      : requested.length === 1
+        ? `--month ${monthKey(requested[0]!)}`
+        : `--from ${monthKey(requested[0]!)} --to ${monthKey(requested.at(-1)!)}`;
+  const facts = await inspectMonthsTarget(db, config, name, monthArgs);
   const months = 'offset' in requested ? [addMonths(currentMonth(facts.timeZone, await serverNow(db)), requested.offset)] : requested;
   const label = displayName(name);
   const covered = new Set(facts.partitions.map(coveredMonth).filter((key): key is string => key !== undefined));

@@ -6,11 +6,13 @@ import type { CommandModule } from 'yargs';
 import { decide, inspect, type Capabilities, type Decision, type Scheduler, type TableState } from '../core/capabilities.js';
 import { settingField, type Config, type Strategy, type TableConfig } from '../core/config.js';
 import { runCommand, type GlobalOptions } from '../core/context.js';
+import { withOnlyTable } from '../core/table-option.js';
 import type { Database } from '../core/db.js';
-import { ConfigError, MissingCapabilityError } from '../core/errors.js';
+import { ConfigError, ConflictError, MissingCapabilityError } from '../core/errors.js';
+import { shellQuote } from '../core/shell.js';
 import { displayName, quoteIdent, quoteQualified } from '../core/identifiers.js';
 import { planKitInstall } from '../core/kit.js';
-import { controlTypeOf, listPartitions, type ControlType } from '../core/partitions.js';
+import { controlTypeOf, coveredMonth, listPartitions, type ControlType } from '../core/partitions.js';
 import { sqlStep, type Plan, type SqlFiles, type Step } from '../core/plan.js';
 import { renderSql, run, underRunLock } from '../core/runner.js';
 import { writeFile } from 'node:fs/promises';
@@ -30,6 +32,8 @@ import { readManagedTable, readPartmanConfig } from '../core/checks/state.js';
 import { checkDistribution, distributedCreateStep, distributionNotes, planDistribute, type DistributionNote } from '../citus/provision.js';
 
 export interface ProvisionOptions {
+  /** The config was narrowed to some of its tables (--table): tables it does not list are left alone. */
+  readonly only?: boolean | undefined;
   readonly strategy?: Config['strategy'] | undefined;
   /** auto: pg_cron when it is preloaded, else external. */
   readonly scheduler?: 'auto' | Scheduler | undefined;
@@ -77,10 +81,50 @@ function checkTables(caps: Capabilities, config: Config): void {
   for (const [index, state] of caps.tables.entries()) {
     const table = config.tables[index]!;
     if (!state.exists && !tableTemplate(table)) problems.push(missingTableProblem(state, table));
-    problems.push(...tableShapeProblems(state, table));
+    // The design's key: rows are told apart by a primary key that includes the control column (verify insists on it too).
+    problems.push(...tableShapeProblems(state, table, { requirePrimaryKey: true }));
   }
   if (problems.length > 0) {
     throw new MissingCapabilityError(problems.join('\n'), 'Nothing was changed. Fix the tables above, or remove them from the config.');
+  }
+}
+
+/** Tables the kit's registry has that the config does not list (a table removed from the config). */
+async function registeredElsewhere(db: Database, caps: Capabilities, config: Config): Promise<string[]> {
+  if (!caps.kit.installed) return [];
+  const rows = await db.query<{ schema: string; name: string }>(`SELECT parent_schema AS schema, parent_table AS name FROM ${quoteIdent(config.kitSchema)}.managed_table ORDER BY 1, 2`);
+  return rows.filter((row) => !config.tables.some((table) => table.name.schema === row.schema && table.name.name === row.name)).map((row) => displayName(row));
+}
+
+/**
+ * Changes to a provisioned setup that one plan cannot apply as a whole are refused here, before
+ * any step, with what to run: a new time zone for a table whose months were bounded in the old one
+ * (their bounds are fixed when made; registering the new zone alone left months verify fails
+ * forever), and a registered table the config no longer lists (provision would leave it
+ * maintained; deprovision removes it).
+ */
+function refuseUnplannableChanges(config: Config, inputs: readonly TableInput[], removed: readonly string[]): void {
+  const problems: string[] = [];
+  const hints: string[] = [];
+  for (const input of inputs) {
+    const registeredZone = input.managed?.timeZone;
+    if (registeredZone === undefined || registeredZone === input.table.timeZone) continue;
+    const bounded = input.partitions.filter((partition) => !partition.isDefault && coveredMonth(partition) === undefined);
+    if (bounded.length === 0) continue;
+    const label = displayName(input.table.name);
+    problems.push(
+      `field "${settingField(input.table, 'timeZone')}": ${label} was provisioned in ${registeredZone}, and its ${bounded.length} month(s) (${bounded.slice(0, 3).map((partition) => partition.name).join(', ')}${bounded.length > 3 ? ', ...' : ''}) have midnights in ${registeredZone} as bounds, which cannot change; the config says ${input.table.timeZone}.`,
+    );
+    hints.push(`Set "timeZone": "${registeredZone}" for ${label} in the config again (partkit status --table ${shellQuote(label)} shows the zone it has)`);
+  }
+  if (problems.length > 0) {
+    throw new ConfigError(`Invalid config ${config.source}: ${problems.join('\n')}`, `Nothing was changed. ${hints.join('; ')}.`);
+  }
+  if (removed.length > 0) {
+    throw new ConflictError(
+      `The kit's registry has ${removed.join(', ')}, which the config ${config.source} no longer lists: provision would leave ${removed.length === 1 ? 'it' : 'them'} maintained as before (nothing was changed).`,
+      `${removed.map((label) => `partkit deprovision --table ${shellQuote(label)}`).join('; ')} (its rows stay), or add ${removed.length === 1 ? 'it' : 'them'} to the config again; or provision only the listed tables: partkit provision --table TABLE`,
+    );
   }
 }
 
@@ -137,6 +181,10 @@ export async function planProvision(db: Database, fileConfig: Config, options: P
     const [row] = await db.query<{ ok: boolean }>('SELECT EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = $1) AS ok', [schema]);
     if (!row?.ok) steps.push(sqlStep(`create archive schema ${schema} (months past retention are moved here)`, `CREATE SCHEMA IF NOT EXISTS ${quoteIdent(schema)}`));
   }
+  // Read every table first: a change the plan cannot carry out as a whole is refused before any step.
+  const inputs: TableInput[] = [];
+  for (const [index, table] of config.tables.entries()) inputs.push(await tableInput(db, caps, table, caps.tables[index]!));
+  refuseUnplannableChanges(config, inputs, options.only ? [] : await registeredElsewhere(db, caps, config));
   for (const [index, table] of config.tables.entries()) {
     const state = caps.tables[index]!;
     if (!state.exists) steps.push(distributedCreateStep(table, createTableStep(table)));
@@ -144,7 +192,7 @@ export async function planProvision(db: Database, fileConfig: Config, options: P
     else steps.push(...planTimeIndex(table, await readTimeIndex(db, table.name, table.controlColumn), displayName(table.name)));
     // Citus: distributed before the strategy registers it, so every month it makes is distributed too.
     steps.push(...planDistribute(caps, table, index));
-    steps.push(...strategy.planTable(ctx, await tableInput(db, caps, table, state)));
+    steps.push(...strategy.planTable(ctx, inputs[index]!));
   }
   // The job is looked for also when moving from pg_cron to an external scheduler: it is then unscheduled.
   const recordedJob = settings.recorded?.scheduler === 'pg_cron' ? (settings.recorded.jobName ?? jobName(config, caps.database)) : undefined;
@@ -264,6 +312,7 @@ async function writeCronFile(result: ProvisionResult, cronFile: string | undefin
 }
 
 interface ProvisionArgs extends GlobalOptions {
+  readonly table?: string;
   readonly strategy?: Config['strategy'];
   readonly scheduler?: 'auto' | Scheduler;
   readonly format?: 'psql' | 'sql';
@@ -276,6 +325,7 @@ export const provisionCommand: CommandModule<GlobalOptions, ProvisionArgs> = {
   describe: 'Install the extensions or fallback, create/register the tables, schedule maintenance (idempotent)',
   builder: (yargs) =>
     yargs
+      .option('table', { type: 'string', describe: 'Only this table of the config (the others may still be plain tables waiting for partkit migrate)' })
       .option('strategy', { choices: ['auto', 'partman', 'plpgsql'] as const, describe: 'auto: pg_partman when available, else the plpgsql fallback' })
       .option('scheduler', { choices: ['auto', 'pg_cron', 'external'] as const, describe: 'auto: a pg_cron job when pg_cron is preloaded, else your own scheduler runs `partkit maintain`' })
       .option('format', { choices: ['psql', 'sql'] as const, describe: 'With --dry-run: psql (a psql script, default) or sql (a plain migration file for your migration runner, no psql meta-commands)' })
@@ -286,7 +336,7 @@ export const provisionCommand: CommandModule<GlobalOptions, ProvisionArgs> = {
       args,
       async (ctx) => {
         if (args.cronFile !== undefined && args.format !== 'sql') throw new UsageError('--cron-file goes with --dry-run --format sql.');
-        const result = await provision(await ctx.database(), ctx.config, { strategy: args.strategy, scheduler: args.scheduler, dryRun: args.dryRun, format: args.format });
+        const result = await provision(await ctx.database(), withOnlyTable(ctx.config, args.table, 'provision'), { only: args.table !== undefined, strategy: args.strategy, scheduler: args.scheduler, dryRun: args.dryRun, format: args.format });
         if (args.format === 'sql') await writeCronFile(result, args.cronFile);
         return result;
       },

@@ -10,6 +10,7 @@ import { formatDuration } from '../core/checks/maintenance.js';
 import { countRows, readArchivedMonths, readLastCronRun, readLastMaintenanceRun, readManagedTable, readPartmanConfig, type ArchivedMonth, type CronRun, type MaintenanceRun } from '../core/checks/state.js';
 import type { Config, Strategy, TableConfig } from '../core/config.js';
 import { runCommand, type GlobalOptions } from '../core/context.js';
+import { withOnlyTable } from '../core/table-option.js';
 import type { Database } from '../core/db.js';
 import { UsageError } from '../core/errors.js';
 import { renderOpenMetrics } from '../core/openmetrics.js';
@@ -219,6 +220,7 @@ export function renderStatus(result: StatusResult): string {
 
 interface StatusArgs extends GlobalOptions {
   readonly scheduler?: 'auto' | Scheduler;
+  readonly table?: string;
   readonly format?: 'text' | 'prometheus';
 }
 
@@ -229,6 +231,7 @@ export const statusCommand: CommandModule<GlobalOptions, StatusArgs> = {
   builder: (yargs) =>
     yargs
       .option('scheduler', { choices: ['auto', 'pg_cron', 'external'] as const, default: 'auto' as const, describe: 'Scheduler to report; auto: the one provision recorded in the database, else pg_cron when it is preloaded, else external' })
+      .option('table', { type: 'string', describe: 'Only this table of the config' })
       .option('format', { choices: ['text', 'prometheus'] as const, default: 'text' as const, describe: "prometheus: OpenMetrics text of the kit's metrics view, for node_exporter's textfile collector (see docs/monitoring.md)" })
       .example('$0 status --format prometheus > /var/lib/prometheus/node-exporter/partkit.prom.$$ && mv /var/lib/prometheus/node-exporter/partkit.prom.$$ /var/lib/prometheus/node-exporter/partkit.prom', 'for node_exporter\'s textfile collector (Debian\'s folder), from cron'),
   handler: async (args) => {
@@ -237,12 +240,12 @@ export const statusCommand: CommandModule<GlobalOptions, StatusArgs> = {
         { ...args, readOnly: true },
         async (ctx) => {
           if (args.json) throw new UsageError('--format prometheus and --json exclude each other.', 'Use one of them: partkit status --format prometheus');
-          return statusMetrics(await ctx.database(), ctx.config);
+          return statusMetrics(await ctx.database(), withOnlyTable(ctx.config, args.table, 'status'));
         },
         renderPrometheus,
       );
       return;
     }
-    await runCommand({ ...args, readOnly: true }, async (ctx) => status(await ctx.database(), ctx.config, { scheduler: args.scheduler }), renderStatus);
+    await runCommand({ ...args, readOnly: true }, async (ctx) => status(await ctx.database(), withOnlyTable(ctx.config, args.table, 'status'), { scheduler: args.scheduler }), renderStatus);
   },
 };

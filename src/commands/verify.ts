@@ -12,9 +12,11 @@ import { checkTable } from '../verify/table-checks.js';
 import type { CheckResult } from '../core/checks/types.js';
 import type { Config } from '../core/config.js';
 import { runCommand, type GlobalOptions } from '../core/context.js';
+import { withOnlyTable } from '../core/table-option.js';
 import type { Database } from '../core/db.js';
 import { ExitCode, UsageError } from '../core/errors.js';
 import { renderJunit } from '../core/junit.js';
+import { refuseMissingKitRights } from '../core/grants.js';
 import { schedulerInForce, settingsInForce } from '../core/settings.js';
 import { checkCitusTable } from '../citus/report.js';
 
@@ -74,6 +76,8 @@ function withExitCode(result: VerifyResult): VerifyResult {
 
 export async function verify(db: Database, fileConfig: Config, options: VerifyOptions = {}): Promise<VerifyResult> {
   checkOptions(options, fileConfig); // bad options are refused before anything is read
+  // A user who may not read the kit is told the GRANTs before the settings are read from it.
+  await refuseMissingKitRights(db, fileConfig, 'read', 'verify');
   // The config file's settings, or (without one) those provision recorded in the database.
   const settings = await settingsInForce(db, fileConfig);
   const config = settings.config;
@@ -122,6 +126,7 @@ export function renderVerify(result: VerifyResult, colour = useColour()): string
 }
 
 interface VerifyArgs extends GlobalOptions {
+  readonly table?: string;
   readonly maxDefaultRows?: number;
   readonly maxMaintenanceAge?: string;
   readonly junit?: string;
@@ -145,12 +150,13 @@ export const verifyCommand: CommandModule<GlobalOptions, VerifyArgs> = {
       .option('max-default-rows', { type: 'number', default: 0, describe: 'Rows tolerated in each default partition' })
       .option('max-maintenance-age', { type: 'string', describe: 'Without pg_cron: the last maintenance must have finished within this time (e.g. 90m, 2h, 1d); default: twice the longest gap of maintenance.schedule, plus 15m (2h15m for hourly)' })
       .option('scheduler', { choices: ['auto', 'pg_cron', 'external'] as const, default: 'auto' as const, describe: 'Scheduler to expect; auto: the one provision recorded in the database, else pg_cron when it is preloaded, else external' })
+      .option('table', { type: 'string', describe: 'Only this table of the config (and the database-wide checks)' })
       .option('junit', { type: 'string', describe: 'Also write a JUnit XML report to this file (one test case per check)' }),
   handler: async (args) => {
     await runCommand(
       { ...args, readOnly: true },
       async (ctx) => {
-        const result = await verify(await ctx.database(), ctx.config, { maxDefaultRows: args.maxDefaultRows, maxMaintenanceAge: args.maxMaintenanceAge, scheduler: args.scheduler });
+        const result = await verify(await ctx.database(), withOnlyTable(ctx.config, args.table, 'verify'), { maxDefaultRows: args.maxDefaultRows, maxMaintenanceAge: args.maxMaintenanceAge, scheduler: args.scheduler });
         if (args.junit !== undefined) await writeJunit(args.junit, result);
         return result;
       },

@@ -71,13 +71,24 @@ export interface TableState {
   readonly registeredWith: { readonly partman: boolean; readonly plpgsql: boolean };
 }
 
+/** This user's rights on pg_partman's schema and its part_config (null where pg_partman is not installed). */
+export interface PartmanRights {
+  readonly usage: boolean;
+  readonly create: boolean;
+  /**
+   * SELECT, INSERT, UPDATE and DELETE on pg_partman's tables (part_config, part_config_sub, 4.x's
+   * custom_time_partitions): create_parent reads them all and inserts, maintenance updates, deprovision deletes.
+   */
+  readonly partConfig: boolean;
+}
+
 export interface Capabilities {
   /** `now` is the server's clock at inspection: the one clock partkit counts months from (pg_cron and maintenance use it too). */
   readonly server: { readonly version: string; readonly versionNum: number; readonly timezone: string; readonly now: Date };
   readonly database: string;
   readonly user: { readonly name: string; readonly superuser: boolean; readonly adminRoles: readonly string[]; readonly canCreateInDatabase: boolean };
   readonly host: Host;
-  readonly extensions: { readonly pg_partman: ExtensionState; readonly pg_cron: CronState };
+  readonly extensions: { readonly pg_partman: ExtensionState & { readonly rights: PartmanRights | null }; readonly pg_cron: CronState };
   readonly kit: { readonly schema: string; readonly installed: boolean };
   readonly tables: readonly TableState[];
   /** Citus (src/citus/): installed? coordinator? active workers? and each table's distribution. */
@@ -212,6 +223,18 @@ async function inspectCronDatabase(
   }
 }
 
+async function inspectPartmanRights(db: Database, schema: string | null): Promise<PartmanRights | null> {
+  if (schema === null) return null;
+  const [row] = await db.query<PartmanRights>(
+    `SELECT has_schema_privilege(n.oid, 'USAGE') AS usage, has_schema_privilege(n.oid, 'CREATE') AS create,
+            coalesce((SELECT bool_and(has_table_privilege(c.oid, p)) FROM pg_class c, unnest(ARRAY['SELECT', 'INSERT', 'UPDATE', 'DELETE']) AS p
+                       WHERE c.relnamespace = n.oid AND c.relname IN ('part_config', 'part_config_sub', 'custom_time_partitions')), false) AS "partConfig"
+       FROM pg_namespace n WHERE n.nspname = $1`,
+    [schema],
+  );
+  return row ?? null;
+}
+
 async function inspectTableState(db: Database, table: TableConfig, partmanSchema: string | null, kitInstalled: boolean, kitSchema: string): Promise<TableState> {
   const [row] = await db.query<{
     oid: number;
@@ -303,9 +326,13 @@ export async function inspect(db: Database, config: Config): Promise<Capabilitie
   }
   const [kitRow] = await db.query<{ installed: boolean }>('SELECT to_regclass($1) IS NOT NULL AS installed', [`${quoteIdent(config.kitSchema)}.managed_table`]);
   const kitInstalled = kitRow?.installed ?? false;
+  const partmanRights = ext.partman.installed ? await inspectPartmanRights(db, ext.partman.schema) : null;
+  // Without USAGE on pg_partman's schema or SELECT on part_config the registration cannot be read:
+  // the preflight (src/core/grants.ts) names the GRANT instead of a read failing here.
+  const readablePartman = ext.partman.installed && partmanRights?.usage === true && partmanRights.partConfig ? ext.partman.schema : null;
   const tables: TableState[] = [];
   for (const table of config.tables) {
-    tables.push(await inspectTableState(db, table, ext.partman.installed ? ext.partman.schema : null, kitInstalled, config.kitSchema));
+    tables.push(await inspectTableState(db, table, readablePartman, kitInstalled, config.kitSchema));
   }
   const adminRoles = server.admin_roles ?? [];
   return {
@@ -313,7 +340,7 @@ export async function inspect(db: Database, config: Config): Promise<Capabilitie
     database: server.database,
     user: { name: server.user, superuser: server.superuser, adminRoles, canCreateInDatabase: server.can_create },
     host: fingerprint(server.settings ?? [], server.aurora, adminRoles),
-    extensions: { pg_partman: ext.partman, pg_cron: cron },
+    extensions: { pg_partman: { ...ext.partman, rights: partmanRights }, pg_cron: cron },
     kit: { schema: config.kitSchema, installed: kitInstalled },
     tables,
     citus: await inspectCitus(db, config),

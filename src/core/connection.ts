@@ -1,7 +1,10 @@
 /**
  * Where to connect: --database-url, else DATABASE_URL, else the libpq variables
  * (PGHOST PGPORT PGUSER PGPASSWORD PGDATABASE PGSSLMODE). Passwords never leave this module
- * except inside the pg client configuration.
+ * except inside the pg client configuration: what is printed (`display`, a URL in a message) is
+ * built from the parts without the password, so nothing printed needs masking afterwards, and a
+ * server's message that happens to contain the password's text (a database named like it) is
+ * printed as the server wrote it.
  */
 import type { ClientBase, ClientConfig } from 'pg';
 import { ConnectionError, sqlState } from './errors.js';
@@ -10,13 +13,43 @@ export interface ConnectionTarget {
   readonly config: ClientConfig;
   /** host:port/database as user, safe to print. */
   readonly display: string;
+  /**
+   * Where the settings came from: a URL (--database-url or DATABASE_URL), the PG* variables, or
+   * nothing at all (libpq's defaults, localhost:5432), which a failed connect says.
+   */
+  readonly source?: 'url' | 'environment' | 'defaults';
 }
 
 export const DEFAULT_CONNECT_TIMEOUT_MS = 5000;
 
-/** Replaces the password part of anything that looks like a connection URL. */
+/**
+ * Replaces the password part of anything that looks like a connection URL (by its place in the
+ * URL, never by its text): the last guard before a message is printed. The placeholder
+ * `password` of the examples in hints stays.
+ */
 export function redact(text: string): string {
-  return text.replace(/(postgres(?:ql)?:\/\/[^:/@\s]*:)[^@\s]*@/gi, '$1***@');
+  return text.replace(/(postgres(?:ql)?:\/\/[^:/@\s]*:)(?!password@)[^@\s]*@/gi, '$1***@');
+}
+
+/**
+ * A connection URL with its password taken out of the user-info part, for messages: parsed when it
+ * parses; otherwise everything between the user name and the last `@` goes (libpq reads the
+ * user-info up to the last `@`, so a password may hold `/` or `@`).
+ */
+export function withoutPassword(url: string): string {
+  try {
+    const parsed = new URL(url);
+    if (parsed.password === '') return url;
+    parsed.password = '';
+    return parsed.toString();
+  } catch {
+    const start = url.indexOf('://');
+    const at = url.lastIndexOf('@');
+    if (start < 0 || at < start) return url;
+    const userInfo = url.slice(start + 3, at);
+    const colon = userInfo.indexOf(':');
+    return colon < 0 ? url : `${url.slice(0, start + 3)}${userInfo.slice(0, colon)}:***${url.slice(at)}`;
+  }
 }
 
 function sslFromMode(mode: string | undefined): ClientConfig['ssl'] {
@@ -45,6 +78,7 @@ function sslFromMode(mode: string | undefined): ClientConfig['ssl'] {
 export function resolveConnection(databaseUrl: string | undefined, env: NodeJS.ProcessEnv = process.env, applicationName = 'partkit'): ConnectionTarget {
   const url = databaseUrl ?? (env.DATABASE_URL || undefined);
   const parts = url === undefined ? fromEnvironment(env) : fromUrl(url, env);
+  const source = url !== undefined ? 'url' : LIBPQ_VARIABLES.some((name) => env[name]) ? 'environment' : 'defaults';
   const config: ClientConfig = {
     application_name: parts.applicationName || applicationName,
     connectionTimeoutMillis: Number(env.PARTKIT_CONNECT_TIMEOUT_MS ?? DEFAULT_CONNECT_TIMEOUT_MS),
@@ -55,7 +89,21 @@ export function resolveConnection(databaseUrl: string | undefined, env: NodeJS.P
     ...(parts.password !== undefined ? { password: parts.password } : {}),
     ssl: sslFromMode(parts.sslmode),
   };
-  return { config, display: `${parts.user}@${parts.host}:${parts.port}/${parts.database}` };
+  return { config, display: `${parts.user}@${parts.host}:${parts.port}/${parts.database}`, source };
+}
+
+const LIBPQ_VARIABLES = ['PGHOST', 'PGPORT', 'PGUSER', 'PGPASSWORD', 'PGDATABASE', 'PGSSLMODE'] as const;
+
+/** A %-decoded part of the URL; a bad %-sequence names the part, never its text (it may be the password). */
+function decodePart(text: string, part: string, url: string): string {
+  try {
+    return decodeURIComponent(text);
+  } catch {
+    throw new ConnectionError(
+      `The database URL ${withoutPassword(url)} has a bad %-sequence in its ${part}: a % must be followed by two hex digits.`,
+      'Write a literal % as %25 (and @ : / ? # as %40 %3A %2F %3F %23), e.g. postgres://app:p%25ss@host:5432/semibot.',
+    );
+  }
 }
 
 interface ConnectionParts {
@@ -74,17 +122,18 @@ function fromUrl(url: string, env: NodeJS.ProcessEnv): ConnectionParts {
   try {
     parsed = new URL(url);
   } catch {
-    throw new ConnectionError(`The database URL is not a valid URL (${redact(url)}).`, 'Expected postgres://user:password@host:5432/database.');
+    throw new ConnectionError(`The database URL is not a valid URL (${withoutPassword(url)}).`, 'Expected postgres://user:password@host:5432/database.');
   }
   if (parsed.protocol !== 'postgres:' && parsed.protocol !== 'postgresql:') {
     throw new ConnectionError(`The database URL must start with postgres:// or postgresql:// (got "${parsed.protocol}").`, 'Expected postgres://user:password@host:5432/database.');
   }
+  const username = decodePart(parsed.username, 'user name', url);
   return {
-    host: parsed.searchParams.get('host') ?? (decodeURIComponent(parsed.hostname) || env.PGHOST || 'localhost'),
+    host: parsed.searchParams.get('host') ?? (decodePart(parsed.hostname, 'host', url) || env.PGHOST || 'localhost'),
     port: Number(parsed.port || env.PGPORT || 5432),
-    user: decodeURIComponent(parsed.username) || env.PGUSER || env.USER || 'postgres',
-    database: decodeURIComponent(parsed.pathname.replace(/^\//, '')) || decodeURIComponent(parsed.username) || 'postgres',
-    password: parsed.password ? decodeURIComponent(parsed.password) : env.PGPASSWORD,
+    user: username || env.PGUSER || env.USER || 'postgres',
+    database: decodePart(parsed.pathname.replace(/^\//, ''), 'database name', url) || username || 'postgres',
+    password: parsed.password ? decodePart(parsed.password, 'password', url) : env.PGPASSWORD,
     sslmode: parsed.searchParams.get('sslmode') ?? env.PGSSLMODE,
     applicationName: parsed.searchParams.get('application_name') ?? env.PGAPPNAME,
   };
@@ -107,15 +156,27 @@ function fromEnvironment(env: NodeJS.ProcessEnv): ConnectionParts {
 /** The same credentials, another database (pg_cron's `cron.database_name`). */
 export function withDatabase(target: ConnectionTarget, database: string): ConnectionTarget {
   const { user, host, port } = target.config;
-  return { config: { ...target.config, database }, display: `${user}@${host}:${port}/${database}` };
+  return { ...target, config: { ...target.config, database }, display: `${user}@${host}:${port}/${database}` };
 }
 
-/** Turns a failed connect into a short message that names no password. */
+/** node-postgres' words for a server that asks for a password when none was given (SCRAM). */
+const NO_PASSWORD = /client password must be a string/;
+
+/**
+ * Turns a failed connect into a short message. It never holds the password: `display` is built
+ * without it and the server's (or driver's) message is printed as it is, whatever words the
+ * password shares with it.
+ */
 export function connectionError(target: ConnectionTarget, error: unknown): ConnectionError {
   const code = sqlState(error) ?? (error as NodeJS.ErrnoException | undefined)?.code;
   const raw = error instanceof Error ? error.message : String(error);
-  const password = target.config.password;
-  const message = redact(typeof password === 'string' && password.length > 0 ? raw.split(password).join('***') : raw);
+  if (NO_PASSWORD.test(raw) && !target.config.password) {
+    return new ConnectionError(
+      `Cannot connect to ${target.display}: the server asks for a password, and none was given.`,
+      'Put it in the URL (postgres://user:PASSWORD@host:5432/database) or set PGPASSWORD.',
+      { cause: error },
+    );
+  }
   const hints: Record<string, string> = {
     '28P01': 'Check the user name and password (DATABASE_URL or PGPASSWORD).',
     '28000': 'The server refused this user: check pg_hba.conf or the host\'s access rules.',
@@ -123,10 +184,13 @@ export function connectionError(target: ConnectionTarget, error: unknown): Conne
     ECONNREFUSED: 'Is the server running and listening on that host and port?',
     ENOTFOUND: 'Check the host name.',
   };
-  const timedOut = /timeout/i.test(message);
+  const timedOut = /timeout/i.test(raw);
+  // Nothing said where to connect: say which defaults were tried, so that the failure is not a riddle.
+  const defaults = target.source === 'defaults' ? ' (no --database-url, DATABASE_URL or PG* variable is set, so partkit tried libpq\'s defaults)' : '';
+  const hint = hints[code ?? ''] ?? (timedOut ? 'The host did not answer in time; check host, port and firewall.' : undefined);
   return new ConnectionError(
-    `Cannot connect to ${target.display}: ${timedOut ? 'timed out' : message}.`,
-    hints[code ?? ''] ?? (timedOut ? 'The host did not answer in time; check host, port and firewall.' : undefined),
+    `Cannot connect to ${target.display}${defaults}: ${timedOut ? 'timed out' : raw}.`,
+    defaults ? `Say where the database is: --database-url postgres://user:password@host:5432/database, or DATABASE_URL, or PGHOST/PGPORT/PGUSER/PGDATABASE.${hint ? ` ${hint}` : ''}` : hint,
     { cause: error },
   );
 }

@@ -504,16 +504,17 @@ export class Database {
 
   /**
    * Loads rows with `COPY ... FROM STDIN` in one transaction: the `before` steps (say CREATE TABLE),
-   * the COPY fed by `source`, then `verify` with the rows COPY took; the transaction commits only
-   * when verify returns, so a file that does not check out leaves nothing behind.
+   * the COPY fed by `source`, the `after` steps (say ATTACH PARTITION), then `verify` with the rows
+   * COPY took; the transaction commits only when verify returns, so a file that does not check out
+   * (or a step that fails) leaves nothing behind.
    */
-  async copyIn(load: { readonly before: readonly SqlStep[]; readonly copy: SqlStep; readonly source: Readable; readonly verify: (rows: number) => Promise<void> | void }): Promise<number> {
+  async copyIn(load: { readonly before: readonly SqlStep[]; readonly copy: SqlStep; readonly after?: readonly SqlStep[]; readonly source: Readable; readonly verify: (rows: number) => Promise<void> | void }): Promise<number> {
     if (this.readOnlySession) throw new InternalError(`A preview tried to load rows (step "${load.copy.description}"); nothing was sent.`, REPORT_BUG_HINT);
     // The same walk as every plan: the steps must share a group, so they make one transaction.
-    const units = walkPlan({ steps: [...load.before, load.copy] }, this.options.lockTimeout);
+    const units = walkPlan({ steps: [...load.before, load.copy, ...(load.after ?? [])] }, this.options.lockTimeout);
     if (units.length !== 1 || !units[0]!.transactional) throw new Error('internal: the steps of a load must share one group (one transaction)');
     const running: { step: Step } = { step: load.before[0] ?? load.copy };
-    for (const step of [...load.before, load.copy]) this.options.log.info(`• ${step.description}`);
+    for (const step of [...load.before, load.copy, ...(load.after ?? [])]) this.options.log.info(`• ${step.description}`);
     let rows = 0;
     this.inTransaction = true;
     try {

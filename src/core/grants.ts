@@ -7,7 +7,7 @@ import type { Capabilities, Decision } from './capabilities.js';
 import type { Config } from './config.js';
 import type { Database } from './db.js';
 import { MissingCapabilityError } from './errors.js';
-import { quoteIdent } from './identifiers.js';
+import { quoteIdent, type QualifiedName } from './identifiers.js';
 import { pendingMigrations } from './kit.js';
 
 export interface RequiredGrant {
@@ -58,8 +58,9 @@ export async function requiredGrants(db: Database, caps: Capabilities, decision:
     forScheduler: false,
   });
 
-  // Tables provision creates (the Semibot tables) need CREATE on their schema.
-  const tableSchemas = [...new Set(caps.tables.filter((table) => !table.exists).map((table) => table.qualified.schema))];
+  // Tables provision creates (the Semibot tables), and the months and time indexes it makes for
+  // every table, go in the table's schema: CREATE there.
+  const tableSchemas = [...new Set(caps.tables.map((table) => table.qualified.schema))];
   if (tableSchemas.length > 0) {
     const rows = await db.query<{ name: string; can_create: boolean }>(
       `SELECT nspname AS name, has_schema_privilege(oid, 'CREATE') AS can_create FROM pg_namespace WHERE nspname = ANY($1::text[])`,
@@ -68,7 +69,7 @@ export async function requiredGrants(db: Database, caps: Capabilities, decision:
     for (const row of rows) {
       grants.push({
         privilege: `CREATE on schema ${quoteIdent(row.name)}`,
-        purpose: `create the missing tables in schema ${row.name}`,
+        purpose: `create the missing tables, the months and the time indexes in schema ${row.name}`,
         database: caps.database,
         statement: `GRANT CREATE ON SCHEMA ${quoteIdent(row.name)} TO ${role};`,
         has: row.can_create,
@@ -76,6 +77,49 @@ export async function requiredGrants(db: Database, caps: Capabilities, decision:
         forScheduler: false,
       });
     }
+  }
+
+  // Tables that exist: only their owner (or a member of its role) may make, attach and detach their months.
+  const existing = caps.tables.filter((table) => table.exists);
+  if (existing.length > 0) {
+    for (const owner of await ownersNotMemberOf(db, existing.map((table) => table.qualified))) {
+      grants.push({
+        privilege: `membership in role ${owner.owner}, which owns ${owner.tables.join(', ')}`,
+        purpose: 'make, attach and detach their months (PostgreSQL allows it only to the owner of a table; or make this user their owner with ALTER TABLE ... OWNER TO)',
+        database: caps.database,
+        statement: `GRANT ${quoteIdent(owner.owner)} TO ${role};`,
+        has: false,
+        neededNow: true,
+        forScheduler: false,
+      });
+    }
+  }
+
+  // pg_partman installed by an administrator: create_parent writes part_config and makes the set's
+  // template table in pg_partman's schema, maintenance updates part_config (verified on 4.7 and 5.2).
+  const partmanRights = partman.rights;
+  if (decision.strategy === 'partman' && partman.installed && partman.schema && partmanRights) {
+    const schema = quoteIdent(partman.schema);
+    grants.push(
+      {
+        privilege: `USAGE and CREATE on schema ${schema}`,
+        purpose: `call pg_partman and let it make each table's template table in schema ${partman.schema}`,
+        database: caps.database,
+        statement: `GRANT USAGE, CREATE ON SCHEMA ${schema} TO ${role};`,
+        has: partmanRights.usage && partmanRights.create,
+        neededNow: true,
+        forScheduler: false,
+      },
+      {
+        privilege: `SELECT, INSERT, UPDATE, DELETE on the tables of schema ${schema} (part_config, part_config_sub)`,
+        purpose: 'register the tables with pg_partman and keep their settings (retention, premake) as the config says',
+        database: caps.database,
+        statement: `GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA ${schema} TO ${role};`,
+        has: partmanRights.partConfig,
+        neededNow: true,
+        forScheduler: false,
+      },
+    );
   }
 
   // pg_cron: the job is made in pg_cron's database and aimed at ours.
@@ -133,5 +177,80 @@ export function refuseMissingGrants(caps: Capabilities, grants: readonly Require
   throw new MissingCapabilityError(
     `The user ${caps.user.name} lacks rights that provision needs (nothing was changed):\n${lines.join('\n')}`,
     `An administrator must run, ${grantStatements(missing)}${external} Then run partkit provision again.`,
+  );
+}
+
+/**
+ * The rights a user needs on the kit's schema to read it (verify, status) or to run maintenance,
+ * for a user other than the one who provisioned: maintenance also makes and moves months, which
+ * PostgreSQL allows only to the owner of each table (or a member of its role), and moves them into
+ * the archive schema (CREATE there). Each missing one comes with its GRANT; empty when all are there.
+ */
+export async function missingKitRights(db: Database, config: Config, purpose: 'read' | 'maintain'): Promise<{ user: string; statements: string[]; lacks: string[] }> {
+  const kit = config.kitSchema;
+  const [row] = await db.query<{ user: string; usage: boolean | null; read: boolean | null; write: boolean | null }>(
+    `SELECT current_user AS user, has_schema_privilege(n.oid, 'USAGE') AS usage,
+            bool_and(has_table_privilege(c.oid, 'SELECT')) AS read,
+            bool_and(has_table_privilege(c.oid, 'INSERT') AND has_table_privilege(c.oid, 'UPDATE') AND has_table_privilege(c.oid, 'DELETE')) AS write
+       FROM pg_namespace n LEFT JOIN pg_class c ON c.relnamespace = n.oid AND c.relkind = 'r'
+      WHERE n.nspname = $1 GROUP BY n.oid`,
+    [kit],
+  );
+  const lacks: string[] = [];
+  const statements: string[] = [];
+  // No kit schema: nothing to grant on it (requireKit says what to run).
+  if (!row) return { user: '', statements, lacks };
+  const user = row.user;
+  const role = quoteIdent(user);
+  const schema = quoteIdent(kit);
+  if (!row.usage) {
+    lacks.push(`USAGE on schema ${kit}`);
+    statements.push(`GRANT USAGE ON SCHEMA ${schema} TO ${role};`);
+  }
+  if (purpose === 'read' && row.read === false) {
+    lacks.push(`SELECT on the tables of schema ${kit}`);
+    statements.push(`GRANT SELECT ON ALL TABLES IN SCHEMA ${schema} TO ${role};`);
+  }
+  if (purpose === 'maintain') {
+    if (row.read === false || row.write === false) {
+      lacks.push(`SELECT, INSERT, UPDATE, DELETE on the tables of schema ${kit} (the maintenance log)`);
+      statements.push(`GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA ${schema} TO ${role};`);
+    }
+    for (const owner of await ownersNotMemberOf(db, config.tables.map((table) => table.name))) {
+      lacks.push(`membership in role ${owner.owner}, which owns ${owner.tables.join(', ')} (only a table's owner may make and detach its months)`);
+      statements.push(`GRANT ${quoteIdent(owner.owner)} TO ${role};`);
+    }
+    const archiveSchemas = [...new Set(config.tables.map((table) => table.archiveSchema).filter((name): name is string => name !== null))];
+    const archives = await db.query<{ name: string }>(`SELECT nspname AS name FROM pg_namespace WHERE nspname = ANY ($1::text[]) AND NOT has_schema_privilege(oid, 'CREATE') ORDER BY 1`, [archiveSchemas]);
+    for (const archive of archives) {
+      lacks.push(`CREATE on schema ${archive.name} (months past retention are moved there)`);
+      statements.push(`GRANT CREATE ON SCHEMA ${quoteIdent(archive.name)} TO ${role};`);
+    }
+  }
+  return { user, statements, lacks };
+}
+
+/**
+ * The roles that own some of `tables` and of which the current user is not a member, each with its
+ * tables: PostgreSQL lets only a table's owner (or a member of its role) make and detach its months.
+ */
+async function ownersNotMemberOf(db: Database, tables: readonly QualifiedName[]): Promise<{ owner: string; tables: string[] }[]> {
+  return db.query<{ owner: string; tables: string[] }>(
+    `SELECT pg_get_userbyid(c.relowner) AS owner, array_agg(format('%s.%s', n.nspname, c.relname) ORDER BY 1) AS tables
+       FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+       JOIN unnest($1::text[], $2::text[]) AS t(schema, name) ON t.schema = n.nspname AND t.name = c.relname
+      WHERE NOT pg_has_role(current_user, c.relowner, 'USAGE')
+      GROUP BY c.relowner ORDER BY 1`,
+    [tables.map((table) => table.schema), tables.map((table) => table.name)],
+  );
+}
+
+/** Throws (exit 4, nothing done) when `missingKitRights` found a right missing, naming each GRANT. */
+export async function refuseMissingKitRights(db: Database, config: Config, purpose: 'read' | 'maintain', command: string): Promise<void> {
+  const missing = await missingKitRights(db, config, purpose);
+  if (missing.lacks.length === 0) return;
+  throw new MissingCapabilityError(
+    `The user ${missing.user} lacks rights that ${command} needs in database ${db.name} (nothing was done):\n${missing.lacks.map((lack) => `  - ${lack}`).join('\n')}`,
+    `An administrator must run, in database ${db.name}: ${missing.statements.join(' ')} Then run partkit ${command} again (or run it as the user who provisioned).`,
   );
 }

@@ -17,8 +17,8 @@ export function missingTableProblem(state: TableState, table: TableConfig): stri
 
 export interface ShapeOptions {
   /**
-   * verify fails a table without a primary key (rows cannot be told apart when months move);
-   * provision and doctor accept one and leave the key to the application.
+   * provision refuses and verify fails a table without a primary key (rows cannot be told apart
+   * when months move); doctor lists the tables as they are.
    */
   readonly requirePrimaryKey?: boolean;
 }

@@ -227,6 +227,12 @@ export function dropCaptureSteps(capture: QualifiedName, group: string, table: s
   ];
 }
 
+/** The capture triggers (CAPTURE_TRIGGERS) that are on the table `oid` now. */
+export async function readCaptureTriggers(db: Database, oid: number): Promise<string[]> {
+  const rows = await db.query<{ name: string }>('SELECT tgname::text AS name FROM pg_trigger WHERE tgrelid = $1::oid AND tgname = ANY ($2::text[]) ORDER BY 1', [oid, Object.values(CAPTURE_TRIGGERS)]);
+  return rows.map((row) => row.name);
+}
+
 /** Whether the capture table exists, and its fill state. */
 export async function readCapture(db: Database, capture: QualifiedName): Promise<{ exists: boolean; state: FillState }> {
   const [row] = await db.query<{ exists: boolean; comment: string | null }>(

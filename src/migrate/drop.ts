@@ -47,7 +47,7 @@ export async function drop(db: Database, config: Config, input: string, options:
 }
 
 async function dropLocked(db: Database, config: Config, input: string, options: { yes?: boolean | undefined; dryRun?: boolean | undefined }): Promise<DropResult> {
-  const inspection = await inspectMigration(db, config, input);
+  const inspection = await inspectMigration(db, config, input, 'drop');
   const { names, settings } = inspection;
   const label = displayName(names.table);
   const retiredLabel = displayName(names.retired);

@@ -19,7 +19,7 @@ import { renderPlan, sqlStep, type Plan, type SqlStep } from '../core/plan.js';
 import { run, underRunLock } from '../core/runner.js';
 import { captureKey, captureName, drain, replaySteps, requireCapture, stateStep, type FillState } from './capture.js';
 import { batchStatement, blockBatchStatement, boundaryStatement } from './copy.js';
-import { inspectMigration, primaryKey, readColumns, readIndexes, type Column } from './inspect.js';
+import { inspectMigration, primaryKey, readColumns, readIndexes, type Column, type Relation } from './inspect.js';
 
 export interface FillOptions {
   readonly batchSize: number;
@@ -104,7 +104,7 @@ export async function fill(db: Database, config: Config, input: string, options:
 }
 
 async function fillLocked(db: Database, config: Config, input: string, options: FillOptions): Promise<FillResult> {
-  const inspection = await inspectMigration(db, config, input);
+  const inspection = await inspectMigration(db, config, input, 'fill');
   const { names, settings } = inspection;
   const base = {
     table: displayName(names.table),
@@ -179,6 +179,7 @@ async function fillLocked(db: Database, config: Config, input: string, options: 
         return sqlStep(`copy batch ${number}: heap blocks ${from} to ${to - 1} of ${end} of ${names.table.name} into ${names.partitioned.name}`, sql, { params, table: base.table, group });
       },
       boundary: (position) => boundaryStatement({ source, key, control, after: position, range, limit: options.batchSize }),
+      analyze: analyzeStep(target, group, base.table),
     });
     const script = renderPlan(plan, { appDatabase: db.name, lockTimeout: db.lockTimeout });
     const sql = `${script}\n-- After each batch fill replays the keys captured since (the replay steps above), and at the end until the capture is empty.\n-- ${FILL_GUARANTEE}\n`;
@@ -266,8 +267,16 @@ async function fillLocked(db: Database, config: Config, input: string, options: 
     if (options.sleepMs > 0 && upTo !== null) await db.pause(options.sleepMs);
   }
   replayed += await drain(db, { ...replay, batch: Math.max(options.batchSize, 1000), maxRounds: 20 });
+  // The copy's statistics are empty until autovacuum gets to its months (and never for the
+  // partitioned parent): plans right after the swap would be guesses. Once per completed fill.
+  if (whole && state.done && batches > 0) await run(db, { steps: [analyzeStep(target, group, base.table)] }, { dryRun: false });
   db.log.info(`fill done: ${rowsCopied} row(s) copied in ${batches} batch(es), ${replayed} captured key(s) replayed.`);
   return { ...base, state: 'filled', batches, rowsRead, rowsCopied, resumedAfter: after, resumedAtBlock, lastKey: position, replayed, longestBatchMs, complete: whole ? state.done : saved.done, changes: rowsCopied + replayed, dryRun: false };
+}
+
+/** ANALYZE of the partitioned copy (its parent and every month), after the fill copied the whole table. */
+function analyzeStep(target: Relation, group: string, table: string): SqlStep {
+  return sqlStep(`analyze ${target.label} and its months, so that the first plans after the swap have statistics`, `ANALYZE ${target.quoted}`, { group: `${group} (analyze)`, table });
 }
 
 /** The steps of a whole fill, batch by batch, for --dry-run (reads only). */
@@ -287,6 +296,7 @@ async function dryRunFill(
     readonly batchStep: (position: readonly string[] | null, upTo: readonly string[] | null, number: number) => SqlStep;
     readonly blockStep: (from: number, to: number, end: number, number: number) => SqlStep;
     readonly boundary: (position: readonly string[] | null) => { sql: string; params: readonly unknown[] };
+    readonly analyze: SqlStep;
   },
 ): Promise<Plan> {
   const { options, whole, capture, group, base } = input;
@@ -319,6 +329,7 @@ async function dryRunFill(
     if (!whole && upTo === null) break;
   }
   steps.push(...replay(Math.max(options.batchSize, 1000)));
+  if (whole && number > 0) steps.push(input.analyze);
   return { steps };
 }
 

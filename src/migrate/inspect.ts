@@ -11,6 +11,7 @@ import { MissingCapabilityError } from '../core/errors.js';
 import { checkIdentifierLength, displayName, parseQualifiedName, quoteIdent, type QualifiedName } from '../core/identifiers.js';
 import { controlTypeOf, type ControlType } from '../core/partitions.js';
 import { readSql } from '../core/sql-files.js';
+import { tableNotFound } from '../core/table-lookup.js';
 
 /** `<table>_partitioned` and `<table>_retired`: the names pgslice users know, in partkit's layout. */
 export interface MigrationNames {
@@ -212,6 +213,44 @@ export async function readDependents(db: Database, oid: number): Promise<Depende
   return db.query<Dependent>(readSql('queries/migrate-dependents.sql'), [oid]);
 }
 
+export interface View {
+  readonly name: string;
+  readonly relkind: string;
+  readonly definition: string;
+  readonly options: string[] | null;
+}
+
+/** Views (and materialized views) that read the table directly. */
+export async function readViews(db: Database, oid: number): Promise<View[]> {
+  return db.query<View>(
+    `SELECT DISTINCT quote_ident(vn.nspname) || '.' || quote_ident(v.relname) AS name, v.relkind::text AS relkind,
+            pg_get_viewdef(v.oid) AS definition, v.reloptions AS options
+       FROM pg_depend d
+       JOIN pg_rewrite r ON r.oid = d.objid
+       JOIN pg_class v ON v.oid = r.ev_class
+       JOIN pg_namespace vn ON vn.oid = v.relnamespace
+      WHERE d.classid = 'pg_rewrite'::regclass AND d.refclassid = 'pg_class'::regclass
+        AND d.refobjid = $1::oid AND v.oid <> $1::oid
+      ORDER BY 1`,
+    [oid],
+  );
+}
+
+/**
+ * What happens to foreign keys of other tables that point at the migrated table, said by prep and
+ * swap before anything is dropped: the two documented choices (docs/migration.md) and what each costs.
+ */
+export function foreignKeyConsequences(label: string, keyAfter: readonly string[], control: string, retention: string | null): string {
+  return [
+    `A foreign key to the partitioned ${label} must name its whole primary key (${keyAfter.join(', ')}), so each referencing table needs its own copy of ${control}.`,
+    `Choices: keep --foreign-keys refuse (the default: nothing happens until you drop them yourself), or --foreign-keys drop: the swap drops them and prints (and saves in the _foreign_keys table) the DDL that recreates each one with MATCH FULL.`,
+    `MATCH FULL, because with the default MATCH SIMPLE a row whose ${control} copy is NULL is not checked at all, and a dangling reference goes unnoticed.`,
+    retention === null
+      ? `Retention is off for ${label}, so no month is archived under a recreated key.`
+      : `Once recreated, a month still referenced cannot be archived (PostgreSQL refuses to detach it): maintenance reports that table as failed until the referencing rows are gone; leave the keys dropped, or set "retention": null for ${label}, if old rows must stay referenced.`,
+  ].join(' ');
+}
+
 /** Foreign keys the table itself declares (LIKE does not copy them). */
 export async function readOutgoingForeignKeys(db: Database, oid: number): Promise<{ name: string; definition: string }[]> {
   return db.query<{ name: string; definition: string }>(
@@ -257,13 +296,19 @@ export interface MigrationInspection {
   readonly state: MigrationState;
 }
 
-export async function inspectMigration(db: Database, config: Config, input: string): Promise<MigrationInspection> {
+/**
+ * The three names and what they are now. `phase` is the migrate command asking (prep, fill, ...):
+ * when none of the three exists, the name is a typo, and the error names the closest table with
+ * that command for it.
+ */
+export async function inspectMigration(db: Database, config: Config, input: string, phase: string): Promise<MigrationInspection> {
   const names = migrationNames(input);
   const { settings, configured } = tableSettings(config, names.table);
   const column = settings.controlColumn;
   const table = await readRelation(db, names.table, column);
   const partitioned = await readRelation(db, names.partitioned, column);
   const retired = await readRelation(db, names.retired, column);
+  if (!table && !partitioned && !retired) throw await tableNotFound(db, names.table, (found) => `partkit migrate ${phase} ${found}`);
   let state: MigrationState = 'other';
   if (table?.relkind === 'r' && retired === undefined) state = 'unswapped';
   else if (table?.relkind === 'p' && retired?.relkind === 'r' && partitioned === undefined) state = 'swapped';

@@ -21,7 +21,7 @@ import { captureName, CAPTURE_TRIGGERS, citusSequentialStep, createCaptureSteps,
 import { fromClause } from './copy.js';
 import { describeArchive, monthsToArchive, type ArchivedMonth } from './retention.js';
 import { citusMigrationNote, colocateArgument, migrationDistributionColumn } from '../citus/provision.js';
-import { checkControlColumn, checkDerivedName, inspectMigration, primaryKey, readColumns, readDependents, readGrants, readIndexes, readOutgoingForeignKeys, type MigrationInspection } from './inspect.js';
+import { checkControlColumn, checkDerivedName, inspectMigration, primaryKey, readColumns, readDependents, readGrants, readIndexes, readOutgoingForeignKeys, readViews, foreignKeyConsequences, type MigrationInspection } from './inspect.js';
 
 /** More months than this from one table's data is almost certainly a bogus timestamp (year 1970 or 2999). */
 export const MAX_PREP_MONTHS = 600;
@@ -99,7 +99,7 @@ function checkSource(inspection: MigrationInspection): void {
 }
 
 export async function planPrep(db: Database, config: Config, input: string, options: PrepOptions = {}): Promise<PrepPlan> {
-  const inspection = await inspectMigration(db, config, input);
+  const inspection = await inspectMigration(db, config, input, 'prep');
   checkSource(inspection);
   const table = inspection.table!;
   const { settings, names } = inspection;
@@ -115,10 +115,11 @@ export async function planPrep(db: Database, config: Config, input: string, opti
   }
   const dependents = await readDependents(db, table.oid);
   const incoming = dependents.filter((d) => d.kind === 'foreign key');
+  const keyWithControl = [...pk.keyNames, ...(pk.keyNames.includes(column) ? [] : [column])];
   if (incoming.length > 0 && options.foreignKeys !== 'drop') {
     throw new MissingCapabilityError(
-      `Foreign keys point at ${label}, and they would keep pointing at the original after the swap (nothing was changed):\n${incoming.map((fk) => `  ${fk.name}: ${fk.definition}`).join('\n')}`,
-      `Drop them first (ALTER TABLE <referencing table> DROP CONSTRAINT <name>), or pass --foreign-keys drop (prep and swap) to have the swap drop them and save the DDL to recreate them; a foreign key to a partitioned table must name all of its primary key (${[...pk.keyNames, ...(pk.keyNames.includes(column) ? [] : [column])].join(', ')}).`,
+      `Foreign keys point at ${label}, and they would keep pointing at the original after the swap (nothing was changed):\n${incoming.map((fk) => `  ${fk.name}: ${fk.definition}`).join('\n')}\n${foreignKeyConsequences(label, keyWithControl, column, settings.retention)}`,
+      `${partkitCommand(['migrate', 'prep', label, '--foreign-keys', 'drop'])} (and the same option for swap), or drop them first: ALTER TABLE <referencing table> DROP CONSTRAINT <name>`,
     );
   }
 
@@ -322,8 +323,9 @@ export async function planPrep(db: Database, config: Config, input: string, opti
   }
 
   for (const fk of incoming) {
-    notes.push(`foreign key ${fk.name} (${fk.definition}) will be dropped by \`partkit migrate swap ${label} --foreign-keys drop\`, which prints and saves the DDL to recreate it against (${pkAfter.join(', ')}).`);
+    warnings.push(`foreign key ${fk.name} (${fk.definition}) will be dropped by \`${partkitCommand(['migrate', 'swap', label, '--foreign-keys', 'drop'])}\`, which prints and saves the DDL to recreate it against (${pkAfter.join(', ')}) with MATCH FULL.`);
   }
+  if (incoming.length > 0) warnings.push(foreignKeyConsequences(label, pkAfter, column, settings.retention));
   const [identity] = await db.query<{ replident: string }>('SELECT relreplident::text AS replident FROM pg_class WHERE oid = $1::oid', [table.oid]);
   if (identity && identity.replident !== 'd') {
     throw new MissingCapabilityError(
@@ -356,8 +358,10 @@ export async function planPrep(db: Database, config: Config, input: string, opti
     `registration is left to \`partkit provision\` after \`${partkitCommand(['migrate', 'swap', label])}\`: pg_partman and partkit record tables by name, and the swap renames ${names.partitioned.name} to ${names.table.name}. Children are named for strategy ${strategy} so that provision adopts them.`,
   );
   if (!inspection.configured) warnings.push(`${label} is not in the config (${config.source}); built-in defaults were used (control column ${column}, premake ${settings.premake}, ${settings.timeZone}). Add it to the config before \`partkit provision\`.`);
-  for (const dependent of (await readDependents(db, table.oid)).filter((d) => d.kind === 'view')) {
-    warnings.push(`view ${dependent.name} reads ${label}; after the swap it still reads the original (${names.retired.name}): recreate it then.`);
+  // The swap recreates plain views on the new table (CREATE OR REPLACE keeps owner and grants); a materialized view it cannot.
+  for (const view of await readViews(db, table.oid)) {
+    if (view.relkind === 'v') notes.push(`view ${view.name} reads ${label}; the swap recreates it to read the new ${label} (owner, grants and options kept).`);
+    else warnings.push(`materialized view ${view.name} reads ${label}; after the swap it still reads the original (${names.retired.name}): recreate it on the new ${label} then.`);
   }
   if (table.publications.length > 0) warnings.push(`${label} is in publication(s) ${table.publications.join(', ')}; add ${names.partitioned.name} to them after the swap.`);
   if (!table.control.indexed) warnings.push(`no index on ${label} starts with ${column}: the swap's catch-up (rows newer than the fill) will scan the whole table while holding its lock. Consider CREATE INDEX CONCURRENTLY ON ${table.quoted} (${control}); before the swap.`);

@@ -20,12 +20,14 @@ export interface MigrateStatus {
   readonly capture: { readonly active: boolean; readonly backlog: number };
   readonly fill: { readonly rowsCopied: number; readonly estimatedRows: number; readonly complete: boolean; readonly rowsPerSecond: number | null; readonly etaSeconds: number | null };
   readonly archive: readonly ArchivedMonth[];
+  /** The retention the archive preview counts with (the table's in the config, or the built-in default). */
+  readonly retention: string | null;
   readonly next: string | null;
   readonly changes: 0;
 }
 
 export async function migrateStatus(db: Database, config: Config, input: string): Promise<MigrateStatus> {
-  const inspection = await inspectMigration(db, config, input);
+  const inspection = await inspectMigration(db, config, input, 'status');
   const { names, settings } = inspection;
   const label = displayName(names.table);
   // The table as a shell argument, so that the next command runs as printed.
@@ -49,6 +51,9 @@ export async function migrateStatus(db: Database, config: Config, input: string)
   } else if (inspection.table?.relkind === 'p' && !inspection.retired && !found.exists) {
     phase = 'done';
   }
+  if (found.exists && (phase === 'prepped' || phase === 'filling' || phase === 'filled')) {
+    next = `${next} (or undo prep and fill: partkit migrate abort ${arg})`;
+  }
   const source = inspection.state === 'swapped' ? inspection.retired : inspection.table?.relkind === 'r' ? inspection.table : undefined;
   const estimatedRows = source?.estimatedRows ?? 0;
   const rate = state.rowsPerSecond ?? null;
@@ -60,18 +65,24 @@ export async function migrateStatus(db: Database, config: Config, input: string)
     capture: { active: found.exists, backlog: waiting },
     fill: { rowsCopied: state.rowsCopied, estimatedRows, complete: state.done, rowsPerSecond: rate, etaSeconds },
     archive,
+    retention: settings.retention,
     next,
     changes: 0,
   };
 }
 
-export function renderMigrateStatus(status: MigrateStatus, retention: string | null = null): string {
-  const lines = [
-    `${status.table}: ${status.phase}`,
-    `  capture: ${status.capture.active ? `on, ${status.capture.backlog} key(s) waiting to be replayed` : 'off'}`,
-    `  fill: ${status.fill.rowsCopied} of ~${status.fill.estimatedRows} row(s) copied${status.fill.complete ? ' (whole table)' : ''}${status.fill.rowsPerSecond ? `, ${status.fill.rowsPerSecond} rows/s` : ''}${status.fill.etaSeconds !== null ? `, ETA ${status.fill.etaSeconds} s` : ''}`,
-  ];
-  if (status.archive.length > 0 || retention !== null) lines.push(`  ${describeArchive(status.archive, retention ?? 'the configured retention', status.table)}`);
+/** The phases in which a fill is under way or kept: the others have no copy to count rows in. */
+const FILLING_PHASES: readonly MigrationPhase[] = ['prepped', 'filling', 'filled', 'swapped'];
+
+export function renderMigrateStatus(status: MigrateStatus): string {
+  if (status.phase === 'done') return `${status.table}: done: it is partitioned and the original was dropped; nothing is captured.`;
+  const lines = [`${status.table}: ${status.phase}`, `  capture: ${status.capture.active ? `on, ${status.capture.backlog} key(s) waiting to be replayed` : 'off'}`];
+  if (FILLING_PHASES.includes(status.phase)) {
+    lines.push(
+      `  fill: ${status.fill.rowsCopied}${status.fill.estimatedRows > 0 ? ` of ~${status.fill.estimatedRows}` : ''} row(s) copied${status.fill.complete ? ' (whole table)' : ''}${status.fill.rowsPerSecond ? `, ${status.fill.rowsPerSecond} rows/s` : ''}${status.fill.etaSeconds !== null ? `, ETA ${status.fill.etaSeconds} s` : ''}`,
+    );
+  }
+  if (status.phase !== 'unknown') lines.push(`  ${describeArchive(status.archive, status.retention, status.table)}`);
   if (status.next) lines.push(`next: ${status.next}`);
   return lines.join('\n');
 }

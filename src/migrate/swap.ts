@@ -19,7 +19,7 @@ import { partkitCommand } from '../core/shell.js';
 import { sqlStep, type SqlStep } from '../core/plan.js';
 import { run, underRunLock } from '../core/runner.js';
 import { backlog, captureKey, captureName, captureTriggerSteps, citusTriggerSettingSteps, createCaptureSteps, drain, drainSteps, dropCaptureSteps, dropCaptureTriggerSteps, REPLAYED_STEP, replaySteps, requireCapture } from './capture.js';
-import { checkDerivedName, inspectMigration, primaryKey, readColumns, readIndexes, type Column, type MigrationInspection, type Relation } from './inspect.js';
+import { checkDerivedName, foreignKeyConsequences, inspectMigration, primaryKey, readColumns, readIndexes, readViews, type Column, type MigrationInspection, type Relation } from './inspect.js';
 import { readUserTriggers } from './prep.js';
 
 export interface SwapResult {
@@ -107,29 +107,6 @@ function sequenceSteps(options: {
   return { steps, notes };
 }
 
-interface View {
-  readonly name: string;
-  readonly relkind: string;
-  readonly definition: string;
-  readonly options: string[] | null;
-}
-
-/** Views (and materialized views) that read the table directly. */
-async function readViews(db: Database, oid: number): Promise<View[]> {
-  return db.query<View>(
-    `SELECT DISTINCT quote_ident(vn.nspname) || '.' || quote_ident(v.relname) AS name, v.relkind::text AS relkind,
-            pg_get_viewdef(v.oid) AS definition, v.reloptions AS options
-       FROM pg_depend d
-       JOIN pg_rewrite r ON r.oid = d.objid
-       JOIN pg_class v ON v.oid = r.ev_class
-       JOIN pg_namespace vn ON vn.oid = v.relnamespace
-      WHERE d.classid = 'pg_rewrite'::regclass AND d.refclassid = 'pg_class'::regclass
-        AND d.refobjid = $1::oid AND v.oid <> $1::oid
-      ORDER BY 1`,
-    [oid],
-  );
-}
-
 interface Exchange {
   readonly direction: 'swap' | 'unswap';
   readonly inspection: MigrationInspection;
@@ -167,7 +144,8 @@ async function readIncomingForeignKeys(db: Database, oid: number): Promise<Incom
  */
 function recreateForeignKey(fk: IncomingForeignKey, parent: string, key: readonly string[], control: string, controlType: string): string {
   const column = `${fk.columns.join('_')}_${control}`;
-  const tail = /REFERENCES\s.*?\)(.*)$/s.exec(fk.definition)?.[1]?.trim() ?? '';
+  // MATCH FULL: under the default MATCH SIMPLE a row whose new column is NULL would not be checked at all.
+  const tail = ['MATCH FULL', (/REFERENCES\s.*?\)(.*)$/s.exec(fk.definition)?.[1] ?? '').replace(/\bMATCH (SIMPLE|FULL|PARTIAL)\b/i, '').trim()].filter(Boolean).join(' ');
   const join = fk.columns.map((c, i) => `p.${quoteIdent(key[i] ?? c)} = r.${quoteIdent(c)}`).join(' AND ');
   return [
     `ALTER TABLE ${fk.referencing} ADD COLUMN IF NOT EXISTS ${quoteIdent(column)} ${controlType};`,
@@ -234,6 +212,7 @@ async function exchange(db: Database, config: Config, plan: Exchange, dryRun: bo
       : captureTriggerSteps(capture, newLive, group, label, copy.distributedBy !== null)),
   ];
   const foreignKeys: { name: string; definition: string; recreate: string }[] = [];
+  const warnings: string[] = [];
   if (incoming.length > 0) {
     checkDerivedName(`${names.table.name}_foreign_keys`, 'The saved foreign keys table\'s name');
     const saved = quoteQualified({ schema: names.table.schema, name: `${names.table.name}_foreign_keys` });
@@ -257,11 +236,11 @@ async function exchange(db: Database, config: Config, plan: Exchange, dryRun: bo
       );
       foreignKeys.push({ name: `${fk.referencing}.${fk.name}`, definition: fk.definition, recreate });
     }
+    warnings.push(foreignKeyConsequences(label, [...pk.keyNames, control], control, inspection.settings.retention));
   }
   const triggers: string[] = [];
   const liveTriggers = await readUserTriggers(db, live.oid);
   const copyTriggers = new Set((await readUserTriggers(db, copy.oid)).map((t) => t.name));
-  const warnings: string[] = [];
   for (const trigger of liveTriggers) {
     if (!copyTriggers.has(trigger.name)) {
       warnings.push(`trigger ${trigger.name} of ${live.label} has no twin on ${copy.label}; create it there.`);
@@ -306,7 +285,7 @@ export async function swap(db: Database, config: Config, input: string, options:
 }
 
 async function swapLocked(db: Database, config: Config, input: string, options: { dryRun?: boolean | undefined; foreignKeys?: 'refuse' | 'drop' | undefined }): Promise<SwapResult> {
-  const inspection = await inspectMigration(db, config, input);
+  const inspection = await inspectMigration(db, config, input, 'swap');
   const { names } = inspection;
   const label = displayName(names.table);
   if (inspection.state === 'swapped') {
@@ -325,7 +304,7 @@ export async function unswap(db: Database, config: Config, input: string, option
 }
 
 async function unswapLocked(db: Database, config: Config, input: string, options: { dryRun?: boolean | undefined }): Promise<SwapResult> {
-  const inspection = await inspectMigration(db, config, input);
+  const inspection = await inspectMigration(db, config, input, 'unswap');
   const { names } = inspection;
   const label = displayName(names.table);
   if (inspection.state === 'unswapped') {

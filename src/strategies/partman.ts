@@ -12,7 +12,7 @@ import { checkIdentifierLength, displayName, dottedName, quoteIdent, quoteQualif
 import { sameInterval } from '../core/intervals.js';
 import { coveredMonth, currentMonth, monthKey, monthStartLiteral, type Month, type Partition } from '../core/partitions.js';
 import { sqlStep, type SqlStep, type Step } from '../core/plan.js';
-import { managedRowSteps, managedSettings } from './registration.js';
+import { initialMonths, managedRowSteps, managedSettings, missingMonths } from './registration.js';
 import type { MonthsTarget, PartConfigRow, PartitionStrategy, ProvisionContext, RegisteredSettings, RegistrationFacts, TableInput } from './types.js';
 
 /** pg_partman's own child name for a month: 4.x `t_p2026_01`, 5.x `t_p20260101`. */
@@ -131,9 +131,22 @@ export const partmanStrategy: PartitionStrategy = {
       throw new MissingCapabilityError(`pg_partman cannot manage ${label}: it reads "schema.table" by splitting on the dot.`, 'Rename the table, or use --strategy plpgsql for it.');
     }
     if (input.partConfig) {
+      // A changed setting (premake, retention) goes to pg_partman and the kit's registry in one transaction.
+      const group = `settings of ${label}`;
       const steps: Step[] = [];
-      if (!samePartConfig(input.partConfig, desiredPartConfig(input))) steps.push(partConfigStep(ctx, input, undefined));
-      steps.push(...managedRowSteps(ctx, input, 'partman'));
+      if (!samePartConfig(input.partConfig, desiredPartConfig(input))) steps.push(partConfigStep(ctx, input, group));
+      steps.push(...managedRowSteps(ctx, input, 'partman', group));
+      // A larger premake: its months now, in the same transaction (pg_partman makes them only at its next maintenance).
+      const months = missingMonths(input, initialMonths(input.table, ctx.caps.server.now));
+      if (months.length > 0) {
+        steps.push(
+          sqlStep(
+            `create ${months.length} month(s) of ${label} with pg_partman (${months.map(monthKey).join(', ')}; ${input.table.timeZone})`,
+            `SELECT ${quoteIdent(ctx.partmanSchema)}.create_partition_time(p_parent_table := $1, p_partition_times := $2::timestamptz[])`,
+            { params: [dottedName(input.table.name), months.map(monthStartLiteral)], timeZone: input.table.timeZone, table: label, group },
+          ),
+        );
+      }
       return steps;
     }
     // Not registered yet: one transaction renames month children to pg_partman's names (so it

@@ -20,15 +20,19 @@ export const plpgsqlStrategy: PartitionStrategy = {
     const kit = quoteIdent(ctx.config.kitSchema);
     const label = displayName(input.table.name);
     const regclassText = quoteQualified(input.table.name);
-    const steps: Step[] = [...managedRowSteps(ctx, input, 'plpgsql')];
+    // The registry row, the default and the months in one transaction: a setting is never recorded
+    // without the months it implies.
+    const group = `settings and months of ${label}`;
+    const steps: Step[] = [...managedRowSteps(ctx, input, 'plpgsql', group)];
     if (input.creating || !input.state.defaultPartition) {
-      steps.push(sqlStep(`create the default partition of ${label}`, `SELECT ${kit}.ensure_default_partition($1)`, { params: [regclassText], table: label }));
+      steps.push(sqlStep(`create the default partition of ${label}`, `SELECT ${kit}.ensure_default_partition($1)`, { params: [regclassText], table: label, group }));
     }
     for (const month of missingMonths(input, initialMonths(input.table, ctx.caps.server.now))) {
       steps.push(
         sqlStep(`create partition ${label} ${month.year}-${String(month.month).padStart(2, '0')}`, `SELECT ${kit}.create_monthly_partition($1, $2, $3)`, {
           params: [regclassText, month.year, month.month],
           table: label,
+          group,
         }),
       );
     }

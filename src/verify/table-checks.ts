@@ -31,6 +31,24 @@ interface TableFacts {
   readonly partConfig: PartmanConfig | null;
   /** The strategy that manages the table now (or would, from the config). */
   readonly strategy: Strategy;
+  /** Months held attached past retention (the kit's archive_hold, `archive restore --keep`), YYYY-MM. */
+  readonly held: readonly string[];
+  /** The oldest month retention keeps (YYYY-MM, the month holding now − retention); null without retention. */
+  readonly firstKept: string | null;
+}
+
+/** The months of `table` in the kit's archive_hold (none when the kit has no such table). */
+async function readHeldMonths(db: Database, kitSchema: string, table: TableConfig): Promise<string[]> {
+  const [installed] = await db.query<{ ok: boolean }>('SELECT to_regclass($1) IS NOT NULL AS ok', [`${quoteIdent(kitSchema)}.archive_hold`]);
+  if (!installed?.ok) return [];
+  const rows = await db.query<{ month: string }>(`SELECT month FROM ${quoteIdent(kitSchema)}.archive_hold WHERE parent_schema = $1 AND parent_table = $2 ORDER BY month`, [table.name.schema, table.name.name]);
+  return rows.map((row) => row.month);
+}
+
+/** How a held month is let go, for the notes that list held months. */
+function releaseNote(facts: TableFacts, config: Config): string {
+  const held = facts.held;
+  return `${held.length === 1 ? 'month' : 'months'} ${list([...held])} held attached past the retention (archive restore --keep); to let maintenance archive ${held.length === 1 ? 'it' : 'them'} again: ${partkitCommand(['archive', 'release', displayName(facts.table.name), '--month', held[0]!, ...configArgs(config)])}`;
 }
 
 /** At most `limit` items, then "and N more". */
@@ -89,6 +107,9 @@ function checkCoverage(facts: TableFacts, config: Config, now: Date, detached: r
   for (const partition of facts.partitions) {
     if (partition.isDefault) continue;
     const month = coveredMonth(partition);
+    // A held month older than retention keeps is no start of the set: the months between it and
+    // the kept ones are archived, not a gap (creating them would only have maintenance archive them).
+    if (month && facts.firstKept !== null && month < facts.firstKept && facts.held.includes(month)) continue;
     if (month) covered.add(month);
     else {
       problems.push(
@@ -165,16 +186,17 @@ function checkRegistration(facts: TableFacts, caps: Capabilities, config: Config
   return pass(label, 'registration', `${managed.strategy}: ${extra ? `${extra} and ` : ''}${kit}.managed_table match the config (monthly, premake ${table.premake}, ${retention}, ${table.timeZone})`);
 }
 
-/** No attached month lies wholly before now − retention. */
-async function checkRetention(db: Database, facts: TableFacts, kitSchema: string): Promise<CheckResult> {
+/** No attached month lies wholly before now − retention, but those held attached (listed as information). */
+async function checkRetention(db: Database, facts: TableFacts, config: Config): Promise<CheckResult> {
   const { label, table } = facts;
   if (!table.retention) return pass(label, 'retention', 'no retention configured: every month stays attached');
-  const late = await lateRowsNote(db, table, kitSchema);
+  const late = await lateRowsNote(db, table, config.kitSchema);
   const [row] = await db.query<{ cutoff: string }>(`SELECT to_char((now() AT TIME ZONE $1) - $2::interval, 'YYYY-MM-DD HH24:MI:SS') AS cutoff`, [table.timeZone, table.retention]);
   const cutoff = row!.cutoff;
   // Both are wall-clock 'YYYY-MM-DD HH24:MI:SS' in the table's zone, so text order is time order.
-  const old = facts.partitions.filter((p) => !p.isDefault && p.upper !== null && p.upper <= cutoff);
-  if (old.length === 0) return pass(label, 'retention', `no attached month ends before ${cutoff} ${table.timeZone} (now − ${table.retention})${late}`);
+  const old = facts.partitions.filter((p) => !p.isDefault && p.upper !== null && p.upper <= cutoff && !facts.held.includes(coveredMonth(p) ?? ''));
+  const held = facts.held.length > 0 ? `; ${releaseNote(facts, config)}` : '';
+  if (old.length === 0) return pass(label, 'retention', `no attached month ends before ${cutoff} ${table.timeZone} (now − ${table.retention})${facts.held.length > 0 ? ' but the held ones' : ''}${held}${late}`);
   const names = old.map((p) => `${coveredMonth(p) ?? `${p.lower} to ${p.upper}`} (${displayName(p)})`);
   return fail(
     label,
@@ -243,6 +265,9 @@ export async function checkTable(db: Database, caps: Capabilities, config: Confi
   if (!rangeOnControl || !controlType) return [shape];
   const managed = await readManagedTable(db, caps, table.name);
   const partConfig = await readPartmanConfig(db, caps, table.name);
+  const [kept] = table.retention
+    ? await db.query<{ month: string }>(`SELECT to_char((now() AT TIME ZONE $1) - $2::interval, 'YYYY-MM') AS month`, [table.timeZone, table.retention])
+    : [];
   const facts: TableFacts = {
     label,
     table,
@@ -250,13 +275,15 @@ export async function checkTable(db: Database, caps: Capabilities, config: Confi
     managed,
     partConfig,
     strategy: managed?.strategy ?? (partConfig ? 'partman' : 'plpgsql'),
+    held: await readHeldMonths(db, config.kitSchema, table),
+    firstKept: kept?.month ?? null,
   };
   return [
     shape,
     checkCoverage(facts, config, now, await readDetachedMonths(db, table)),
     await checkDefault(db, facts, config.kitSchema, options),
     checkRegistration(facts, caps, config),
-    await checkRetention(db, facts, config.kitSchema),
+    await checkRetention(db, facts, config),
     await checkIndexes(db, facts),
     await checkTimeIndex(db, facts),
   ];

@@ -3,11 +3,11 @@
  * written as `<file>.<pid>.partial`, fsynced, renamed into place and the folder fsynced.
  */
 import { createReadStream, createWriteStream } from 'node:fs';
-import { chmod, mkdir, open, readdir, readFile, rename, rm, stat } from 'node:fs/promises';
+import { access, chmod, constants, mkdir, open, readdir, readFile, rename, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { UsageError } from '../../core/errors.js';
+import { MissingCapabilityError, UsageError } from '../../core/errors.js';
 import type { Logger } from '../../core/log.js';
 import { isAlive } from '../../core/processes.js';
 import type { ArchiveTarget } from './types.js';
@@ -36,7 +36,9 @@ function partialName(file: string, pid: number): string {
 
 /**
  * Creates `directory` and any missing parents with exactly `mode` (mkdir's mode passes through the
- * umask). Folders that already exist keep theirs: partkit changes only what it creates.
+ * umask). Folders that already exist keep theirs: partkit changes only what it creates. One
+ * mkdir per missing folder, parents first: Node's recursive mkdir never returns under /proc,
+ * where mkdir fails with ENOENT below a folder that exists.
  */
 async function makeDirectory(directory: string, mode: number): Promise<void> {
   const missing: string[] = [];
@@ -49,9 +51,21 @@ async function makeDirectory(directory: string, mode: number): Promise<void> {
     missing.unshift(each);
     if (path.dirname(each) === each) break;
   }
-  if (missing.length === 0) return;
-  await mkdir(directory, { recursive: true, mode });
-  for (const each of missing) await chmod(each, mode);
+  for (const each of missing) {
+    await mkdir(each, { mode }).catch((error: NodeJS.ErrnoException) => (error.code === 'EEXIST' ? undefined : Promise.reject(error)));
+    await chmod(each, mode);
+  }
+}
+
+/** A folder this user may not write to: exit 4, with who the user is. */
+function cannotWrite(folder: string, error: NodeJS.ErrnoException): Error {
+  if (error.code !== 'EACCES' && error.code !== 'EPERM' && error.code !== 'EROFS') return error;
+  const user = typeof process.getuid === 'function' ? ` (uid ${process.getuid()})` : '';
+  return new MissingCapabilityError(
+    `Cannot write to ${folder}: ${error.code === 'EROFS' ? 'the file system is read-only' : 'permission denied'}${user}.`,
+    'Give --to a folder this user can write to, or let an administrator change its owner or mode.',
+    { cause: error },
+  );
 }
 
 function orNullWhenMissing<T>(error: unknown): T | null {
@@ -79,6 +93,11 @@ export class FolderTarget implements ArchiveTarget {
     } catch (error) {
       throw new UsageError(`Cannot create --to folder ${this.root}: ${(error as NodeJS.ErrnoException).code ?? String(error)}.`, 'Give a folder partkit can write to.');
     }
+    // Before the first month is read from the database: a folder this user may not write to is
+    // refused at once, not after a month's COPY has started.
+    await access(this.root, constants.W_OK | constants.X_OK).catch((error: NodeJS.ErrnoException) => {
+      throw cannotWrite(this.root, error);
+    });
   }
 
   readText(key: string): Promise<string | null> {
@@ -91,11 +110,15 @@ export class FolderTarget implements ArchiveTarget {
 
   async write(key: string, source: Readable): Promise<void> {
     const file = this.location(key);
-    await makeDirectory(path.dirname(file), this.modes.dirMode);
+    await makeDirectory(path.dirname(file), this.modes.dirMode).catch((error: NodeJS.ErrnoException) => {
+      throw cannotWrite(path.dirname(file), error);
+    });
     const temp = partialName(file, process.pid);
     try {
       // Exactly the configured mode, whatever the umask, before a byte of user data is written.
-      const created = await open(temp, 'w', this.modes.fileMode);
+      const created = await open(temp, 'w', this.modes.fileMode).catch((error: NodeJS.ErrnoException) => {
+        throw cannotWrite(path.dirname(file), error);
+      });
       try {
         await created.chmod(this.modes.fileMode);
       } finally {

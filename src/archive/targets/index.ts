@@ -4,8 +4,8 @@
  * is given, so that every other partkit command starts without it, and so that an application
  * that never exports to S3 need not install it: the SDK is an optional peer dependency of partkit.
  */
+import { MissingCapabilityError, UsageError } from '../../core/errors.js';
 import { FolderTarget, type FileModes } from './folder.js';
-import { MissingCapabilityError } from '../../core/errors.js';
 import type { ArchiveTarget, S3Options } from './types.js';
 
 export type { ArchiveTarget } from './types.js';
@@ -16,8 +16,20 @@ export function isS3Url(spec: string): boolean {
   return /^s3:\/\//i.test(spec);
 }
 
+/** `s3:/bucket`, `S3:bucket`, `gs://bucket`: an address mistyped or of a kind partkit does not write, never a folder named `s3:`. */
+const LOOKS_LIKE_AN_ADDRESS = /^[a-z][a-z0-9+.-]*:/i;
+
 export async function openTarget(spec: string, options: { modes: FileModes; s3?: S3Options | undefined }): Promise<ArchiveTarget> {
-  if (!isS3Url(spec)) return new FolderTarget(spec, options.modes);
+  if (!isS3Url(spec)) {
+    if (LOOKS_LIKE_AN_ADDRESS.test(spec)) {
+      const scheme = spec.slice(0, spec.indexOf(':'));
+      throw new UsageError(
+        `"${spec}" is neither a folder nor an s3:// address${scheme.toLowerCase() === 's3' ? ' (an S3 address has two slashes: s3://bucket/prefix)' : ` (partkit writes to folders and to S3-compatible stores, not to ${scheme}:)`}.`,
+        `Write s3://bucket/prefix, or a folder path such as ./${spec.replace(LOOKS_LIKE_AN_ADDRESS, '').replace(/^\/+/, '') || 'cold'}.`,
+      );
+    }
+    return new FolderTarget(spec, options.modes);
+  }
   const { S3Target } = await loadS3();
   return new S3Target(spec, options.s3 ?? {});
 }

@@ -125,7 +125,7 @@ export interface ArchivedMonth {
 }
 
 export async function readArchivedMonths(db: Database, archiveSchema: string, parent: QualifiedName): Promise<ArchivedMonth[]> {
-  const rows = await db.query<{ schema: string; name: string; month: string | null; estimated_rows: string; bytes: string }>(readSql('queries/status-archive.sql'), [archiveSchema, parent.name]);
+  const rows = await db.query<{ schema: string; name: string; month: string | null; estimated_rows: string; bytes: string }>(readSql('queries/status-archive.sql'), [archiveSchema, parent.name, parent.schema]);
   return rows.map((row) => ({ schema: row.schema, name: row.name, month: row.month, estimatedRows: Number(row.estimated_rows), bytes: Number(row.bytes) }));
 }
 
