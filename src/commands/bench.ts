@@ -7,13 +7,14 @@ import type { Argv, CommandModule } from 'yargs';
 import { renderCitusBench, runCitusBench, type CitusBenchReport } from '../bench/citus.js';
 import { renderMigrateBench, runMigrateBench, type MigrateBenchReport } from '../bench/migrate.js';
 import { renderBench } from '../bench/render.js';
-import { runBench, type BenchReport } from '../bench/run.js';
+import { runBench, type BenchReport, type PartitionSetup } from '../bench/run.js';
 import { renderSvg } from '../bench/svg.js';
 import { runCommand, type GlobalOptions } from '../core/context.js';
 import { run } from '../core/runner.js';
 import { quoteQualified } from '../core/identifiers.js';
 import { planPartitionCreate } from './partition-create.js';
 import { provision } from './provision.js';
+import { maintain } from './maintain.js';
 import { UsageError } from '../core/errors.js';
 
 interface BenchArgs extends GlobalOptions {
@@ -48,6 +49,21 @@ function whole(name: string, value: number, min: number, max: number): number {
   if (!Number.isInteger(value) || value < min || value > max) throw new UsageError(`--${name} ${value} is not a whole number from ${min} to ${max}.`);
   return value;
 }
+
+/** partkit's own provision, partition create and maintain, handed to the sections (bench/ never imports a command). */
+const partitionSetup: PartitionSetup = {
+  partitionTable: async (db, config, months) => {
+    const provisioned = await provision(db, config, { scheduler: 'external' });
+    await run(db, (await planPartitionCreate(db, config, quoteQualified(config.tables[0]!.name), months)).plan, { dryRun: false });
+    return { strategy: provisioned.strategy };
+  },
+  applyRetention: async (db, config) => {
+    await provision(db, config, { scheduler: 'external' });
+    const result = await maintain(db, config);
+    if (!result.ok) throw new Error(`partkit maintain failed while applying retention: ${result.events.filter((event) => event.action === 'failed').map((event) => event.detail).join('; ')}`);
+    return { archived: result.detached };
+  },
+};
 
 /** A bar on a terminal (redrawn in place), else a line per tenth. */
 function progressBar(): (label: string, done: number, total: number) => void {
@@ -110,11 +126,7 @@ export const benchCommand: CommandModule<GlobalOptions, BenchArgs> = {
           databaseUrl: args.databaseUrl,
           progress,
           bar: progressBar(),
-          partitionTable: async (db, config, months) => {
-            const provisioned = await provision(db, config, { scheduler: 'external' });
-            await run(db, (await planPartitionCreate(db, config, quoteQualified(config.tables[0]!.name), months)).plan, { dryRun: false });
-            return { strategy: provisioned.strategy };
-          },
+          ...partitionSetup,
         });
         if (report.coldNote) process.stderr.write(`bench: ${report.coldNote}.\n`);
         if (args.svg !== undefined) {
