@@ -1,9 +1,7 @@
-import { createHash } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import pg from 'pg';
 import { loadMigrationFiles } from 'postgres-migrations';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, expect, it } from 'vitest';
 import { createTestDatabase, describeTarget, psql, REPO_DIR, runPartkit, type TargetName, type TestDatabase } from './helpers/targets.js';
 import { count } from './helpers/cli.js';
 
@@ -65,23 +63,6 @@ async function kitCatalog(db: TestDatabase) {
   );
   return { functions: functions.rows, columns: columns.rows, others: others.rows, constraints: constraints.rows, triggers: triggers.rows };
 }
-
-describe('install.psql', () => {
-  it('records the same migration names and hashes as postgres-migrations computes from sql/migrations', async () => {
-    const files = await loadMigrationFiles(MIGRATIONS_DIR);
-    const script = readFileSync(INSTALL_SCRIPT, 'utf8');
-    const recorded = [...script.matchAll(/^\s*\((\d+), '([^']+)', '([0-9a-f]{40})'\)[,;]$/gm)].map((m) => ({ id: Number(m[1]), name: m[2], hash: m[3] }));
-    const expected = files.map((file) => ({ id: file.id, name: file.name, hash: file.hash }));
-    expect(recorded).toEqual(expected);
-    // One \ir block per file, in order, each recording its own id.
-    const included = [...script.matchAll(/^\\ir migrations\/(\S+)$/gm)].map((m) => m[1]);
-    expect(included).toEqual(files.filter((file) => file.id > 0).map((file) => file.fileName));
-    // And the hash rule itself, for one file, as sql/README.md states it.
-    const eight = files.find((file) => file.id === 8)!;
-    const content = readFileSync(path.join(MIGRATIONS_DIR, eight.fileName), 'utf8');
-    expect(createHash('sha1').update(eight.fileName + content, 'utf8').digest('hex')).toBe(eight.hash);
-  });
-});
 
 for (const name of ['bare18', 'bare14'] as TargetName[]) {
   describeTarget(name, `create_monthly_partition on ${name}`, () => {

@@ -5,6 +5,9 @@
  */
 import { UsageError } from './errors.js';
 import { quoteIdent, quoteLiteral } from './identifiers.js';
+import { kitInstallStatements, type KitMigration } from './kit-install.js';
+
+export type { KitMigration };
 
 export interface SqlStep {
   readonly kind: 'sql';
@@ -25,16 +28,6 @@ export interface SqlStep {
   readonly table?: string;
   /** Consecutive steps with the same group run in one transaction: all or nothing. */
   readonly group?: string;
-}
-
-/** One file of the kit's migrations, as postgres-migrations names and hashes it. */
-export interface KitMigration {
-  readonly id: number;
-  readonly name: string;
-  readonly fileName: string;
-  /** sha1(file name + content): the hash postgres-migrations records. */
-  readonly hash: string;
-  readonly sql: string;
 }
 
 /**
@@ -154,7 +147,7 @@ export function walkPlan(plan: Plan, lockTimeout: string): Unit[] {
   return planUnits(plan.steps).map((unit): Unit => {
     const first = unit[0]!;
     if (first.kind === 'migrations') {
-      return { database: 'app', transactional: true, steps: unit, statements: [begin, timeout, ...kitInstallStatements(first, label(first)), commit] };
+      return { database: 'app', transactional: true, steps: unit, statements: [begin, timeout, ...installStatements(first, label(first)), commit] };
     }
     const steps = unit as SqlStep[];
     const database = first.database ?? 'app';
@@ -177,53 +170,15 @@ export function walkPlan(plan: Plan, lockTimeout: string): Unit[] {
   });
 }
 
-/** postgres-migrations' own advisory lock key: the kit is never installed twice at once, by it or by this. */
-const MIGRATIONS_LOCK_KEY = '-8525285245963000605';
-
 /**
- * The kit's migration files inlined, with the bookkeeping postgres-migrations keeps: its
- * `migrations` table in the kit schema, a check that no recorded file changed, and one row per
- * file. Runs inside the unit's transaction; the caller's search_path is put back at the end (an
- * app's migration runner records its own file next, through its own search_path).
+ * The kit install (src/core/kit-install.ts) as the unit's statements: the first carries the step
+ * (its rows are the step's result) and the step's label.
  */
-function kitInstallStatements(step: MigrationsStep, label: string): Statement[] {
-  const schema = quoteIdent(step.schema);
-  const [table, ...files] = step.known;
-  const pending = new Set(step.pending);
-  const record = (file: KitMigration, upsert: boolean): Statement => ({
-    sql: `INSERT INTO migrations (id, name, hash) VALUES (${file.id}, ${quoteLiteral(file.name)}, ${quoteLiteral(file.hash)})${upsert ? ' ON CONFLICT (id) DO NOTHING' : ''}`,
-  });
-  const hashes = step.known.map((file) => `(${file.id}, ${quoteLiteral(file.hash)})`).join(', ');
-  return [
-    { sql: `SELECT pg_advisory_xact_lock(${MIGRATIONS_LOCK_KEY}) IS NULL AS locked`, step, comments: [label, "-- postgres-migrations' own lock key: no other install of the kit runs at the same time"] },
-    { sql: `CREATE SCHEMA IF NOT EXISTS ${schema}` },
-    {
-      sql: `SELECT set_config('partkit.search_path', current_setting('search_path'), true) IS NULL AS saved`,
-      comments: ['-- The kit objects are made with search_path = the kit schema alone (functions pin it with SET search_path FROM CURRENT).'],
-    },
-    { sql: `SET LOCAL search_path TO ${schema}` },
-    { sql: table!.sql.trim().replace(/;$/, ''), comments: [`-- postgres-migrations' bookkeeping table (its ${table!.fileName})`] },
-    {
-      sql: `DO $partkit$
-DECLARE
-    v_changed text;
-BEGIN
-    SELECT string_agg(m.id || '_' || m.name, ', ' ORDER BY m.id) INTO v_changed
-      FROM migrations m JOIN (VALUES ${hashes}) AS k (id, hash) ON k.id = m.id
-     WHERE m.hash <> k.hash;
-    IF v_changed IS NOT NULL THEN
-        RAISE EXCEPTION 'partkit migrations % were applied from different file contents', v_changed;
-    END IF;
-END
-$partkit$`,
-      comments: ['-- A recorded file whose hash differs was changed after it was applied: stop, as postgres-migrations would.'],
-    },
-    record(table!, true),
-    ...files
-      .filter((file) => pending.has(file.fileName))
-      .flatMap((file) => [{ sql: file.sql, comments: [sqlComment(`kit migration ${file.fileName}`)] }, record(file, false)]),
-    { sql: `SELECT set_config('search_path', current_setting('partkit.search_path'), true) IS NULL AS restored`, comments: ['-- Back to the search_path the script started with.'] },
-  ];
+function installStatements(step: MigrationsStep, label: string): Statement[] {
+  return kitInstallStatements(step.schema, step.known, step.pending).map((statement, index) => ({
+    sql: statement.sql,
+    ...(index === 0 ? { step, comments: [label, ...(statement.comments ?? [])] } : statement.comments ? { comments: statement.comments } : {}),
+  }));
 }
 
 /** A statement as a script holds it: parameters inlined as literals, ended by a semicolon. */

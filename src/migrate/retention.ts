@@ -1,6 +1,6 @@
 /**
  * What the first maintenance after the migration will archive: the months of the table's rows
- * whose whole range is older than the retention (the rule of maintenance, sql/migrations/18:
+ * whose whole range is older than the retention (the rule of maintenance, sql/kit/maintain_plpgsql_table.sql:
  * a month goes once its upper bound is at or before now() - retention, in the table's zone),
  * with their row counts. Said by `migrate prep`, `migrate status` and `provision` before anything is moved.
  */

@@ -27,7 +27,7 @@ export interface ManagedTable {
 export async function readManagedTable(db: Database, caps: Capabilities, table: QualifiedName): Promise<ManagedTable | null> {
   if (!caps.kit.installed) return null;
   const [row] = await db.query<{ control_column: string; control_type: string; premake: number; retention: string | null; archive_schema: string | null; time_zone: string; strategy: 'plpgsql' | 'partman'; partman_schema: string | null; registered_at: Date; purge_after: string | null }>(
-    // purge_after came with migration 15: read through to_jsonb so a kit not yet upgraded reads as NULL.
+    // purge_after is read through to_jsonb, so a kit without the column reads as NULL.
     `SELECT control_column, control_type, premake, retention::text AS retention, archive_schema, time_zone, strategy, partman_schema, registered_at,
             to_jsonb(m) ->> 'purge_after' AS purge_after
        FROM ${quoteIdent(caps.kit.schema)}.managed_table m WHERE parent_schema = $1 AND parent_table = $2`,

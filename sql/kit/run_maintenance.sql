@@ -8,7 +8,7 @@
 --
 -- SET TimeZone: each table switches to its own zone with set_config(..., true); because the
 -- function has its own TimeZone setting, PostgreSQL restores the caller's zone when it returns.
-CREATE FUNCTION run_maintenance(p_table_name text DEFAULT NULL)
+CREATE OR REPLACE FUNCTION run_maintenance(p_table_name text DEFAULT NULL)
 RETURNS TABLE (parent text, action text, partition_name text, detail text, rows bigint)
 LANGUAGE plpgsql
 SET search_path FROM CURRENT

@@ -1,6 +1,6 @@
 -- Retention: a month past the retention is detached and moved into the archive schema. The kit
 -- never drops data; dropping archived months is left to a human. Returns the new qualified name.
-CREATE FUNCTION archive_partition(p_parent regclass, p_partition regclass, p_archive_schema text)
+CREATE OR REPLACE FUNCTION archive_partition(p_parent regclass, p_partition regclass, p_archive_schema text)
 RETURNS text
 LANGUAGE plpgsql
 SET search_path FROM CURRENT

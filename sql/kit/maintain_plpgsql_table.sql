@@ -1,8 +1,10 @@
 -- One managed table's maintenance with the kit's own functions: empty the default partition into
--- its months, premake the coming months, archive the months past retention. Every change is
--- written to maintenance_event under p_run_id. Errors propagate to run_maintenance, which records
--- them and goes on with the next table.
-CREATE FUNCTION maintain_plpgsql_table(p_run_id bigint, p_config managed_table) RETURNS void
+-- its months (late rows of archived months into the archive), make every month from the oldest
+-- kept one through the coming `premake` (so that a long downtime leaves no gap), archive the
+-- months past retention. Every change is written to
+-- maintenance_event under p_run_id. Errors propagate to run_maintenance, which records them and
+-- goes on with the next table. A month held in archive_hold is not archived.
+CREATE OR REPLACE FUNCTION maintain_plpgsql_table(p_run_id bigint, p_config managed_table) RETURNS void
 LANGUAGE plpgsql
 SET search_path FROM CURRENT
 AS $$
@@ -14,6 +16,8 @@ DECLARE
     v_month       record;
     v_result      record;
     v_this_month  timestamp;
+    v_first_month timestamp;  -- the oldest month to keep present, wall time in the table's zone
+    v_oldest      timestamp;
     v_cutoff      timestamp;  -- comparable form, see partition_bounds
     v_old         record;
     v_archived    text;
@@ -47,6 +51,15 @@ BEGIN
                 'FROM %2$s WHERE isfinite(%3$I) ORDER BY 1, 2',
                 v_local, qualified_name(v_default), v_key.control_column)
         LOOP
+            -- A month wholly past the retention: its rows join the archived month.
+            IF p_config.retention IS NOT NULL
+               AND make_timestamp(v_month.y, v_month.m, 1, 0, 0, 0) + interval '1 month'
+                   <= (now() AT TIME ZONE p_config.time_zone) - p_config.retention THEN
+                EXECUTE format('LOCK TABLE %s IN ACCESS EXCLUSIVE MODE', qualified_name(v_parent));
+                PERFORM archive_late_rows(p_run_id, p_config, v_default, make_timestamp(v_month.y, v_month.m, 1, 0, 0, 0),
+                                          format('%s_y%sm%s', p_config.parent_table, lpad(v_month.y::text, 4, '0'), lpad(v_month.m::text, 2, '0')));
+                CONTINUE;
+            END IF;
             -- A month that cannot be made (say it overlaps a hand-made partition) is reported and
             -- its rows stay in the default; it must not stop premake and retention below.
             BEGIN
@@ -70,16 +83,50 @@ BEGIN
         END LOOP;
     END IF;
 
-    -- The current month and the next `premake` months, counted in the table's zone.
+    -- Every month from the oldest attached one that retention keeps through the current month and
+    -- the next `premake`, counted in the table's zone: after downtime (a scheduler that was down for
+    -- a year) the months between the newest child and now are made too, so coverage has no gap.
     v_this_month := date_trunc('month', now() AT TIME ZONE p_config.time_zone);
-    FOR i IN 0..p_config.premake LOOP
+    SELECT min(CASE WHEN v_key.control_type = 'timestamptz'
+                    THEN (b.lower_bound AT TIME ZONE 'UTC') AT TIME ZONE p_config.time_zone
+                    ELSE b.lower_bound END)
+      INTO v_oldest
+      FROM pg_inherits i
+     CROSS JOIN LATERAL partition_bounds(i.inhrelid) b
+     WHERE i.inhparent = v_parent AND NOT b.is_default AND isfinite(b.lower_bound);
+    v_first_month := least(date_trunc('month', coalesce(v_oldest, v_this_month)), v_this_month);
+    IF p_config.retention IS NOT NULL THEN
+        v_first_month := greatest(v_first_month,
+                                  date_trunc('month', (now() AT TIME ZONE p_config.time_zone) - p_config.retention));
+    END IF;
+    FOR v_month IN
+        SELECT m.month_start
+          FROM generate_series(v_first_month, v_this_month + make_interval(months => p_config.premake),
+                               interval '1 month') AS m(month_start)
+         -- a month already inside some partition (say an adopted wider one) is covered
+         WHERE NOT EXISTS (
+                SELECT 1
+                  FROM pg_inherits i
+                 CROSS JOIN LATERAL partition_bounds(i.inhrelid) b
+                 WHERE i.inhparent = v_parent
+                   AND NOT b.is_default
+                   AND b.lower_bound <= CASE WHEN v_key.control_type = 'timestamptz'
+                                             THEN ((m.month_start + interval '14 days') AT TIME ZONE p_config.time_zone) AT TIME ZONE 'UTC'
+                                             ELSE m.month_start + interval '14 days' END
+                   AND b.upper_bound > CASE WHEN v_key.control_type = 'timestamptz'
+                                            THEN ((m.month_start + interval '14 days') AT TIME ZONE p_config.time_zone) AT TIME ZONE 'UTC'
+                                            ELSE m.month_start + interval '14 days' END)
+         ORDER BY 1
+    LOOP
         v_result := add_month_partition(v_parent,
-                                        extract(year FROM v_this_month + make_interval(months => i))::integer,
-                                        extract(month FROM v_this_month + make_interval(months => i))::integer);
+                                        extract(year FROM v_month.month_start)::integer,
+                                        extract(month FROM v_month.month_start)::integer);
         IF v_result.created THEN
             INSERT INTO maintenance_event (run_id, parent_schema, parent_table, action, partition_name, detail, rows)
             VALUES (p_run_id, p_config.parent_schema, p_config.parent_table, 'created', v_result.partition_name,
-                    'premade', nullif(v_result.rows_moved, 0));
+                    CASE WHEN v_month.month_start < v_this_month THEN 'missing month between the oldest kept and now'
+                         ELSE 'premade' END,
+                    nullif(v_result.rows_moved, 0));
         END IF;
     END LOOP;
 
@@ -99,6 +146,13 @@ BEGIN
          WHERE i.inhparent = v_parent
            AND NOT b.is_default
            AND b.upper_bound <= v_cutoff
+           -- A held month stays (bounds are UTC wall time for timestamptz, see partition_bounds).
+           AND NOT EXISTS (
+                SELECT 1 FROM archive_hold h
+                 WHERE h.parent_schema = p_config.parent_schema AND h.parent_table = p_config.parent_table
+                   AND h.month = to_char(CASE WHEN v_key.control_type = 'timestamptz'
+                                              THEN (b.lower_bound AT TIME ZONE 'UTC') AT TIME ZONE p_config.time_zone
+                                              ELSE b.lower_bound END, 'YYYY-MM'))
          ORDER BY b.upper_bound
     LOOP
         v_archived := archive_partition(v_parent, v_old.partition, p_config.archive_schema);

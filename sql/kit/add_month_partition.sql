@@ -1,6 +1,6 @@
 -- The work behind create_monthly_partition. It also tells run_maintenance whether the child was
 -- created now and how many rows it took out of the default partition.
-CREATE FUNCTION add_month_partition(
+CREATE OR REPLACE FUNCTION add_month_partition(
     p_parent regclass,
     p_year integer,
     p_month integer,

@@ -4,7 +4,7 @@
 -- exported (or changed since) is a 'purge-skipped' event and stays. The month is read from the
 -- table's name as retention left it: pg_partman 4 _pYYYY_MM, 5 _pYYYYMMDD, the kit _yYYYYmMM.
 -- Attached partitions are never considered. Called by run_maintenance in the table's time zone.
-CREATE FUNCTION purge_archived_months(p_run_id bigint, p_config managed_table) RETURNS void
+CREATE OR REPLACE FUNCTION purge_archived_months(p_run_id bigint, p_config managed_table) RETURNS void
 LANGUAGE plpgsql
 SET search_path FROM CURRENT
 AS $$

@@ -1,21 +1,10 @@
--- What each run_maintenance call did, so a scheduler's silent runs can be audited afterwards.
-CREATE TABLE maintenance_run (
-    id          bigserial   PRIMARY KEY,
-    started_at  timestamptz NOT NULL DEFAULT clock_timestamp(),
-    finished_at timestamptz,
-    -- NULL while running (or if the run's transaction rolled back, the row is gone with it).
-    ok          boolean,
-    -- Who ran it, usually application_name (partkit, pg_cron, ...).
-    source      text,
-    detail      text
-);
-
+-- One row per change a maintenance run made (or a table's failure), under its run.
 CREATE TABLE maintenance_event (
     id             bigserial   PRIMARY KEY,
     run_id         bigint      NOT NULL REFERENCES maintenance_run (id) ON DELETE CASCADE,
     parent_schema  text        NOT NULL,
     parent_table   text        NOT NULL,
-    action         text        NOT NULL CHECK (action IN ('created', 'moved', 'detached', 'failed')),
+    action         text        NOT NULL CHECK (action IN ('created', 'moved', 'detached', 'failed', 'purged', 'purge-skipped', 'late')),
     -- Schema-qualified and quoted as SQL needs it.
     partition_name text,
     detail         text,

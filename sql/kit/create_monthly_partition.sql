@@ -2,7 +2,7 @@
 -- bounds are month starts in the table's time zone, repeated calls are harmless, overlaps are
 -- refused, and rows already waiting in the default partition are moved into the new month.
 -- Returns the child's schema-qualified name, quoted as SQL needs it.
-CREATE FUNCTION create_monthly_partition(p_table_name text, p_year integer, p_month integer)
+CREATE OR REPLACE FUNCTION create_monthly_partition(p_table_name text, p_year integer, p_month integer)
 RETURNS text
 LANGUAGE plpgsql
 SET search_path FROM CURRENT

@@ -1,6 +1,6 @@
 -- The control column and its type come from the catalog's partition key, never from the caller:
 -- the key is what the partition bounds are compared against.
-CREATE FUNCTION partition_key(p_parent regclass, OUT control_column text, OUT control_type text)
+CREATE OR REPLACE FUNCTION partition_key(p_parent regclass, OUT control_column text, OUT control_type text)
 LANGUAGE plpgsql STABLE
 SET search_path FROM CURRENT
 AS $$

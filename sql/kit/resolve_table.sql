@@ -2,7 +2,7 @@
 -- The kit's functions run with their own pinned search_path, so an unqualified name cannot follow
 -- the caller's search_path: it must match exactly one managed table, or else exactly one table in
 -- the database. Anything ambiguous is an error that lists the candidates.
-CREATE FUNCTION resolve_table(p_table_name text) RETURNS regclass
+CREATE OR REPLACE FUNCTION resolve_table(p_table_name text) RETURNS regclass
 LANGUAGE plpgsql STABLE
 SET search_path FROM CURRENT
 AS $$

@@ -1,6 +1,6 @@
 -- regclass::text leaves out schemas on the search_path, and the kit's functions pin their own
 -- search_path; names that go into messages, events and return values are always qualified.
-CREATE FUNCTION qualified_name(p_relation regclass) RETURNS text
+CREATE OR REPLACE FUNCTION qualified_name(p_relation regclass) RETURNS text
 LANGUAGE sql STABLE
 SET search_path FROM CURRENT
 AS $$

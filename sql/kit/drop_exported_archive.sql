@@ -3,7 +3,7 @@
 -- p_sha256 is given, whose checksum is that one. Used by `partkit archive export
 -- --drop-after-export` and by purge. Refusals are object_not_in_prerequisite_state (55000), so
 -- callers can tell "not yet" from a failure. Returns the rows dropped.
-CREATE FUNCTION drop_exported_archive(p_table regclass, p_sha256 text DEFAULT NULL)
+CREATE OR REPLACE FUNCTION drop_exported_archive(p_table regclass, p_sha256 text DEFAULT NULL)
 RETURNS bigint
 LANGUAGE plpgsql
 SET search_path FROM CURRENT

@@ -1,7 +1,7 @@
 -- Rows outside every month land in <parent>_default instead of failing the application's insert;
 -- run_maintenance later moves them into their months. Returns the default partition's
 -- schema-qualified name (an existing default keeps whatever name it has).
-CREATE FUNCTION ensure_default_partition(p_table_name text) RETURNS text
+CREATE OR REPLACE FUNCTION ensure_default_partition(p_table_name text) RETURNS text
 LANGUAGE plpgsql
 SET search_path FROM CURRENT
 AS $$

@@ -2,7 +2,7 @@
 -- all three control types compare the same way; MINVALUE/MAXVALUE become -infinity/infinity.
 -- The catalog only offers the bounds as text (pg_get_expr), printed in the session's DateStyle;
 -- ISO is pinned so the text always parses back to the exact value.
-CREATE FUNCTION partition_bounds(
+CREATE OR REPLACE FUNCTION partition_bounds(
     p_partition regclass,
     OUT is_default boolean,
     OUT lower_bound timestamp,

@@ -20,6 +20,9 @@ CREATE TABLE managed_table (
     partman_schema text,
     registered_at  timestamptz NOT NULL DEFAULT now(),
     updated_at     timestamptz,
+    -- Purge (opt-in): archived months whose month ended more than purge_after ago are dropped by
+    -- run_maintenance, but only once they were exported (archive_export). NULL keeps them.
+    purge_after    interval    CHECK (purge_after > interval '0'),
     PRIMARY KEY (parent_schema, parent_table),
     CONSTRAINT managed_table_retention_needs_archive
         CHECK (retention IS NULL OR archive_schema IS NOT NULL),
@@ -29,7 +32,7 @@ CREATE TABLE managed_table (
 
 -- A CHECK constraint cannot consult pg_timezone_names, so the zone is validated here: a bad zone
 -- would otherwise only surface when run_maintenance switches to it.
-CREATE FUNCTION check_managed_table() RETURNS trigger
+CREATE OR REPLACE FUNCTION check_managed_table() RETURNS trigger
 LANGUAGE plpgsql
 SET search_path FROM CURRENT
 AS $$
