@@ -28,6 +28,9 @@ CREATE TABLE managed_table (
     -- Purge (opt-in): archived months whose month ended more than purge_after ago are dropped by
     -- run_maintenance, but only once they were exported (archive_export). NULL keeps them.
     purge_after    interval    CHECK (purge_after > interval '0'),
+    -- Time-ordered ids (config "ids": "uuidv7", set when partkit created the table): every month gets
+    -- an id range (add_id_range), so that a lookup by id alone opens its month and the default only.
+    id_ranges      boolean     NOT NULL DEFAULT false,
     PRIMARY KEY (parent_schema, parent_table),
     CONSTRAINT managed_table_retention_needs_archive
         CHECK (retention IS NULL OR archive_schema IS NOT NULL),
@@ -275,6 +278,178 @@ BEGIN
 END;
 $$;
 
+-- ---------------------------------------------------------------- sql/kit/uuid_v7_at.sql
+-- A UUIDv7 (RFC 9562) whose 48-bit time is p_at in Unix milliseconds, the rest random (from
+-- gen_random_uuid, with the version set to 7; its variant bits are already RFC 9562's). The ids of
+-- a table with time-ordered ids are made by this from the row's created_at, so an id tells its
+-- month. PostgreSQL 18's uuidv7() takes the clock instead; this is the same on 14 to 18.
+-- No SET search_path: it calls only pg_catalog functions, and a plain SQL function can be inlined.
+CREATE FUNCTION uuid_v7_at(p_at timestamptz) RETURNS uuid
+LANGUAGE sql
+VOLATILE PARALLEL SAFE
+AS $$
+    SELECT encode(set_bit(set_bit(overlay(uuid_send(gen_random_uuid())
+                                          PLACING substring(int8send(floor(extract(epoch FROM p_at) * 1000)::bigint) FROM 3)
+                                          FROM 1 FOR 6),
+                                  52, 1), 53, 1),
+                  'hex')::uuid
+$$;
+
+-- ---------------------------------------------------------------- sql/kit/uuid_v7_floor.sql
+-- The smallest uuid whose 48-bit time is p_at in Unix milliseconds: uuids compare byte by byte, so
+-- every UUIDv7 made from a moment in [a, b) lies in [uuid_v7_floor(a), uuid_v7_floor(b)).
+CREATE FUNCTION uuid_v7_floor(p_at timestamptz) RETURNS uuid
+LANGUAGE sql
+IMMUTABLE STRICT PARALLEL SAFE
+AS $$
+    SELECT encode(substring(int8send(floor(extract(epoch FROM p_at) * 1000)::bigint) FROM 3)
+                  || '\x00000000000000000000'::bytea, 'hex')::uuid
+$$;
+
+-- ---------------------------------------------------------------- sql/kit/derive_id.sql
+-- The trigger of tables with time-ordered ids (managed_table.id_ranges): the row's id becomes a
+-- UUIDv7 made from its own created_at. The triggers' WHEN clauses decide when: on the parent (and so
+-- on every partition) for a row whose id is NULL (the application left it to the database); on a
+-- month with an id range (add_id_range) also for an id outside that range, which the month's CHECK
+-- would otherwise reject. Routing happened before BEFORE triggers run, so created_at lies in the
+-- month's bounds and the new id in its range.
+CREATE FUNCTION derive_id() RETURNS trigger
+LANGUAGE plpgsql
+SET search_path FROM CURRENT
+AS $$
+BEGIN
+    NEW.id := uuid_v7_at(NEW.created_at);
+    RETURN NEW;
+END;
+$$;
+
+-- ---------------------------------------------------------------- sql/kit/use_time_ordered_ids.sql
+-- Gives a table partkit creates time-ordered ids: its id column loses its default and a BEFORE
+-- INSERT trigger on the parent (cloned onto every partition, the default and months made later by
+-- either strategy) fills a NULL id from the row's created_at (derive_id). The table must have the
+-- columns of sql/tables/: id uuid and created_at timestamptz. A second call changes nothing.
+-- Returns true when it changed the table.
+CREATE FUNCTION use_time_ordered_ids(p_table regclass) RETURNS boolean
+LANGUAGE plpgsql
+SET search_path FROM CURRENT
+AS $$
+DECLARE
+    v_changed boolean := false;
+BEGIN
+    IF (SELECT format_type(a.atttypid, a.atttypmod) FROM pg_attribute a
+         WHERE a.attrelid = p_table AND a.attname = 'id' AND NOT a.attisdropped) IS DISTINCT FROM 'uuid'
+       OR (SELECT format_type(a.atttypid, a.atttypmod) FROM pg_attribute a
+            WHERE a.attrelid = p_table AND a.attname = 'created_at' AND NOT a.attisdropped) IS DISTINCT FROM 'timestamp with time zone' THEN
+        RAISE EXCEPTION '% needs the columns id uuid and created_at timestamptz for time-ordered ids', qualified_name(p_table)
+            USING ERRCODE = 'invalid_object_definition';
+    END IF;
+    IF EXISTS (SELECT 1 FROM pg_attrdef d JOIN pg_attribute a ON a.attrelid = d.adrelid AND a.attnum = d.adnum
+                WHERE d.adrelid = p_table AND a.attname = 'id') THEN
+        EXECUTE format('ALTER TABLE %s ALTER COLUMN id DROP DEFAULT', qualified_name(p_table));
+        v_changed := true;
+    END IF;
+    IF NOT EXISTS (SELECT 1 FROM pg_trigger t WHERE t.tgrelid = p_table AND t.tgname = 'partkit_id' AND NOT t.tgisinternal) THEN
+        EXECUTE format('CREATE TRIGGER partkit_id BEFORE INSERT ON %s FOR EACH ROW WHEN (NEW.id IS NULL) '
+                       'EXECUTE FUNCTION %I.derive_id()', qualified_name(p_table), current_schema());
+        v_changed := true;
+    END IF;
+    RETURN v_changed;
+END;
+$$;
+
+-- ---------------------------------------------------------------- sql/kit/add_id_range.sql
+-- The id range of one month of a table with time-ordered ids (managed_table.id_ranges): a CHECK
+-- that id lies in [uuid_v7_floor(lower bound), uuid_v7_floor(upper bound)), from which the planner
+-- (constraint_exclusion = partition, the default) skips the month for `WHERE id = <an id of another
+-- month>`, given as a literal or a bound parameter; and a BEFORE trigger that gives a row whose id
+-- lies outside the range (an id the application supplied: a v4, a UUIDv7 of another month, one made
+-- a moment before midnight by a client whose clock runs ahead) an id derived from its created_at, so
+-- that the CHECK never rejects an insert or an update. A month that already holds a row outside its
+-- range gets neither: its rows keep their ids, and the month is just not skipped.
+-- Month creation calls this for the month it made (add_month_partition, add_id_ranges after pg_partman).
+-- Returns true when the range was added now.
+CREATE FUNCTION add_id_range(p_partition regclass) RETURNS boolean
+LANGUAGE plpgsql
+SET search_path FROM CURRENT
+AS $$
+DECLARE
+    v_parent  regclass;
+    v_on      boolean;
+    v_bounds  record;
+    v_low     uuid;
+    v_high    uuid;
+    v_outside boolean;
+BEGIN
+    SELECT i.inhparent, m.id_ranges INTO v_parent, v_on
+      FROM pg_inherits i
+      JOIN pg_class c ON c.oid = i.inhparent
+      JOIN pg_namespace n ON n.oid = c.relnamespace
+      JOIN managed_table m ON m.parent_schema = n.nspname AND m.parent_table = c.relname
+     WHERE i.inhrelid = p_partition;
+    IF NOT coalesce(v_on, false)
+       OR EXISTS (SELECT 1 FROM pg_constraint k WHERE k.conrelid = p_partition AND k.conname = 'partkit_id_range') THEN
+        RETURN false;
+    END IF;
+    v_bounds := partition_bounds(p_partition);
+    IF v_bounds.is_default OR NOT isfinite(v_bounds.lower_bound) OR NOT isfinite(v_bounds.upper_bound)
+       OR (partition_key(v_parent)).control_type <> 'timestamptz' THEN
+        RETURN false;
+    END IF;
+    -- partition_bounds gives a timestamptz bound as its UTC wall time.
+    v_low := uuid_v7_floor(v_bounds.lower_bound AT TIME ZONE 'UTC');
+    v_high := uuid_v7_floor(v_bounds.upper_bound AT TIME ZONE 'UTC');
+    EXECUTE format('SELECT EXISTS (SELECT 1 FROM %s WHERE id < %L::uuid OR id >= %L::uuid)', qualified_name(p_partition), v_low, v_high)
+       INTO v_outside;
+    IF v_outside THEN
+        RETURN false;
+    END IF;
+    EXECUTE format('CREATE TRIGGER partkit_id_range BEFORE INSERT OR UPDATE OF id, created_at ON %s FOR EACH ROW '
+                   'WHEN (NEW.id IS NULL OR NEW.id < %L::uuid OR NEW.id >= %L::uuid) EXECUTE FUNCTION %I.derive_id()',
+                   qualified_name(p_partition), v_low, v_high, current_schema());
+    EXECUTE format('ALTER TABLE %s ADD CONSTRAINT partkit_id_range CHECK (id >= %L::uuid AND id < %L::uuid)',
+                   qualified_name(p_partition), v_low, v_high);
+    RETURN true;
+END;
+$$;
+
+-- ---------------------------------------------------------------- sql/kit/add_id_ranges.sql
+-- Every empty month of a table with time-ordered ids that has no id range yet gets one
+-- (add_id_range): the months pg_partman made, and months made before the table was registered.
+-- Months with rows are left alone (validating their CHECK would hold the month's lock for a scan of
+-- it). A month whose lock is not granted within a second is left for the next run rather than
+-- queueing ahead of the application's queries. Returns how many months got their range.
+CREATE FUNCTION add_id_ranges(p_parent regclass) RETURNS integer
+LANGUAGE plpgsql
+SET search_path FROM CURRENT
+AS $$
+DECLARE
+    v_child       record;
+    v_empty       boolean;
+    v_added       integer := 0;
+    v_lock_wait   text := current_setting('lock_timeout');
+BEGIN
+    FOR v_child IN
+        SELECT i.inhrelid::regclass AS partition
+          FROM pg_inherits i
+         WHERE i.inhparent = p_parent
+           AND NOT EXISTS (SELECT 1 FROM pg_constraint k WHERE k.conrelid = i.inhrelid AND k.conname = 'partkit_id_range')
+         ORDER BY 1
+    LOOP
+        BEGIN
+            PERFORM set_config('lock_timeout', '1s', true);
+            EXECUTE format('SELECT NOT EXISTS (SELECT 1 FROM %s)', qualified_name(v_child.partition)) INTO v_empty;
+            IF v_empty AND add_id_range(v_child.partition) THEN
+                v_added := v_added + 1;
+            END IF;
+            PERFORM set_config('lock_timeout', v_lock_wait, true);
+        EXCEPTION WHEN lock_not_available THEN
+            PERFORM set_config('lock_timeout', v_lock_wait, true);
+        END;
+    END LOOP;
+    RETURN v_added;
+END;
+$$;
+
 -- ---------------------------------------------------------------- sql/kit/add_month_partition.sql
 -- The work behind create_monthly_partition. It also tells run_maintenance whether the child was
 -- created now and how many rows it took out of the default partition.
@@ -419,6 +594,8 @@ BEGIN
         EXECUTE format('CREATE TABLE %I.%I PARTITION OF %I.%I FOR VALUES FROM (%L) TO (%L)',
                        v_schema, v_child, v_schema, v_table, v_lower_literal, v_upper_literal);
         created := true;
+        -- A table with time-ordered ids: the new month's id range (add_id_range).
+        PERFORM add_id_range(partition_name::regclass);
         RETURN;
     END IF;
 
@@ -441,6 +618,8 @@ BEGIN
     GET DIAGNOSTICS rows_moved = ROW_COUNT;
     EXECUTE format('ALTER TABLE %I.%I ATTACH PARTITION %s DEFAULT', v_schema, v_table, qualified_name(v_default));
     created := true;
+    -- After the move, so that the rows keep their ids: the range is added only if they all lie in it.
+    PERFORM add_id_range(partition_name::regclass);
 END;
 $$;
 
@@ -1187,6 +1366,8 @@ BEGIN
         EXECUTE format('SELECT %I.create_partition_time(p_parent_table := $1, p_partition_times := $2)', v_partman)
           USING v_config_name, v_missing;
     END IF;
+    -- A table with time-ordered ids: the id ranges of the months pg_partman made (add_id_ranges).
+    PERFORM add_id_ranges(v_parent);
 
     INSERT INTO maintenance_event (run_id, parent_schema, parent_table, action, partition_name, detail)
     SELECT p_run_id, p_config.parent_schema, p_config.parent_table, 'created', qualified_name(i.inhrelid),

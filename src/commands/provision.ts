@@ -87,6 +87,14 @@ function createTableStep(table: TableConfig): Step {
   return sqlStep(`create table ${displayName(table.name)} partitioned by range (${table.controlColumn}) with its indexes`, ddl, { table: displayName(table.name) });
 }
 
+/** A table partkit creates with ids "uuidv7": a NULL id is made from the row's created_at (sql/kit/use_time_ordered_ids.sql). */
+function timeOrderedIdsStep(kitSchema: string, table: TableConfig): Step {
+  return sqlStep(`give ${displayName(table.name)} time-ordered ids: UUIDv7 from created_at when the application leaves id out`, `SELECT ${quoteIdent(kitSchema)}.use_time_ordered_ids($1::regclass)`, {
+    params: [quoteQualified(table.name)],
+    table: displayName(table.name),
+  });
+}
+
 async function tableInput(db: Database, caps: Capabilities, table: TableConfig, state: TableState): Promise<TableInput> {
   const creating = !state.exists;
   const controlType: ControlType = creating ? 'timestamptz' : controlTypeOf(state.controlColumn.type)!;
@@ -130,7 +138,10 @@ export async function planProvision(db: Database, config: Config, options: Provi
   }
   for (const [index, table] of config.tables.entries()) {
     const state = caps.tables[index]!;
-    if (!state.exists) steps.push(distributedCreateStep(table, createTableStep(table)));
+    if (!state.exists) {
+      steps.push(distributedCreateStep(table, createTableStep(table)));
+      if (table.ids === 'uuidv7') steps.push(timeOrderedIdsStep(config.kitSchema, table));
+    }
     // Before the strategy's new months, so that they get the index from the parent as they are made.
     else steps.push(...planTimeIndex(table, await readTimeIndex(db, table.name, table.controlColumn), displayName(table.name)));
     // Citus: distributed before the strategy registers it, so every month it makes is distributed too.

@@ -21,15 +21,17 @@ export interface ManagedTable {
   readonly timeZone: string;
   readonly strategy: 'plpgsql' | 'partman';
   readonly partmanSchema: string | null;
+  /** Time-ordered ids with a range per month (see sql/kit/add_id_range.sql): set when partkit created the table with ids "uuidv7". */
+  readonly idRanges: boolean;
   readonly registeredAt: string;
 }
 
 export async function readManagedTable(db: Database, caps: Capabilities, table: QualifiedName): Promise<ManagedTable | null> {
   if (!caps.kit.installed) return null;
-  const [row] = await db.query<{ control_column: string; control_type: string; premake: number; retention: string | null; archive_schema: string | null; time_zone: string; strategy: 'plpgsql' | 'partman'; partman_schema: string | null; registered_at: Date; purge_after: string | null }>(
+  const [row] = await db.query<{ control_column: string; control_type: string; premake: number; retention: string | null; archive_schema: string | null; time_zone: string; strategy: 'plpgsql' | 'partman'; partman_schema: string | null; registered_at: Date; purge_after: string | null; id_ranges: boolean | null }>(
     // purge_after is read through to_jsonb, so a kit without the column reads as NULL.
     `SELECT control_column, control_type, premake, retention::text AS retention, archive_schema, time_zone, strategy, partman_schema, registered_at,
-            to_jsonb(m) ->> 'purge_after' AS purge_after
+            to_jsonb(m) ->> 'purge_after' AS purge_after, (to_jsonb(m) ->> 'id_ranges')::boolean AS id_ranges
        FROM ${quoteIdent(caps.kit.schema)}.managed_table m WHERE parent_schema = $1 AND parent_table = $2`,
     [table.schema, table.name],
   );
@@ -44,6 +46,7 @@ export async function readManagedTable(db: Database, caps: Capabilities, table: 
     timeZone: row.time_zone,
     strategy: row.strategy,
     partmanSchema: row.partman_schema,
+    idRanges: row.id_ranges ?? false,
     registeredAt: row.registered_at.toISOString(),
   };
 }

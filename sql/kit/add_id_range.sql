@@ -1,0 +1,53 @@
+-- The id range of one month of a table with time-ordered ids (managed_table.id_ranges): a CHECK
+-- that id lies in [uuid_v7_floor(lower bound), uuid_v7_floor(upper bound)), from which the planner
+-- (constraint_exclusion = partition, the default) skips the month for `WHERE id = <an id of another
+-- month>`, given as a literal or a bound parameter; and a BEFORE trigger that gives a row whose id
+-- lies outside the range (an id the application supplied: a v4, a UUIDv7 of another month, one made
+-- a moment before midnight by a client whose clock runs ahead) an id derived from its created_at, so
+-- that the CHECK never rejects an insert or an update. A month that already holds a row outside its
+-- range gets neither: its rows keep their ids, and the month is just not skipped.
+-- Month creation calls this for the month it made (add_month_partition, add_id_ranges after pg_partman).
+-- Returns true when the range was added now.
+CREATE FUNCTION add_id_range(p_partition regclass) RETURNS boolean
+LANGUAGE plpgsql
+SET search_path FROM CURRENT
+AS $$
+DECLARE
+    v_parent  regclass;
+    v_on      boolean;
+    v_bounds  record;
+    v_low     uuid;
+    v_high    uuid;
+    v_outside boolean;
+BEGIN
+    SELECT i.inhparent, m.id_ranges INTO v_parent, v_on
+      FROM pg_inherits i
+      JOIN pg_class c ON c.oid = i.inhparent
+      JOIN pg_namespace n ON n.oid = c.relnamespace
+      JOIN managed_table m ON m.parent_schema = n.nspname AND m.parent_table = c.relname
+     WHERE i.inhrelid = p_partition;
+    IF NOT coalesce(v_on, false)
+       OR EXISTS (SELECT 1 FROM pg_constraint k WHERE k.conrelid = p_partition AND k.conname = 'partkit_id_range') THEN
+        RETURN false;
+    END IF;
+    v_bounds := partition_bounds(p_partition);
+    IF v_bounds.is_default OR NOT isfinite(v_bounds.lower_bound) OR NOT isfinite(v_bounds.upper_bound)
+       OR (partition_key(v_parent)).control_type <> 'timestamptz' THEN
+        RETURN false;
+    END IF;
+    -- partition_bounds gives a timestamptz bound as its UTC wall time.
+    v_low := uuid_v7_floor(v_bounds.lower_bound AT TIME ZONE 'UTC');
+    v_high := uuid_v7_floor(v_bounds.upper_bound AT TIME ZONE 'UTC');
+    EXECUTE format('SELECT EXISTS (SELECT 1 FROM %s WHERE id < %L::uuid OR id >= %L::uuid)', qualified_name(p_partition), v_low, v_high)
+       INTO v_outside;
+    IF v_outside THEN
+        RETURN false;
+    END IF;
+    EXECUTE format('CREATE TRIGGER partkit_id_range BEFORE INSERT OR UPDATE OF id, created_at ON %s FOR EACH ROW '
+                   'WHEN (NEW.id IS NULL OR NEW.id < %L::uuid OR NEW.id >= %L::uuid) EXECUTE FUNCTION %I.derive_id()',
+                   qualified_name(p_partition), v_low, v_high, current_schema());
+    EXECUTE format('ALTER TABLE %s ADD CONSTRAINT partkit_id_range CHECK (id >= %L::uuid AND id < %L::uuid)',
+                   qualified_name(p_partition), v_low, v_high);
+    RETURN true;
+END;
+$$;
