@@ -1,29 +1,29 @@
--- Every empty month of a table with time-ordered ids that has no id range yet gets one
--- (add_id_range): the months pg_partman made, and months made before the table was registered.
--- Months with rows are left alone (validating their CHECK would hold the month's lock for a scan of
--- it). A month whose lock is not granted within a second is left for the next run rather than
--- queueing ahead of the application's queries. Returns how many months got their range.
+-- Every partition of a table with time-ordered ids that has no id range yet gets one (add_id_range):
+-- the default, the months pg_partman made, months made before the table was registered. A month
+-- holding more than 10,000 rows is left alone (validating its CHECK would hold the month's lock for
+-- a scan of it). A partition whose lock is not granted within a second is left for the next run
+-- rather than queueing ahead of the application's queries. Returns how many got their range.
 CREATE FUNCTION add_id_ranges(p_parent regclass) RETURNS integer
 LANGUAGE plpgsql
 SET search_path FROM CURRENT
 AS $$
 DECLARE
-    v_child       record;
-    v_empty       boolean;
-    v_added       integer := 0;
-    v_lock_wait   text := current_setting('lock_timeout');
+    v_child     record;
+    v_rows      bigint;
+    v_added     integer := 0;
+    v_lock_wait text := current_setting('lock_timeout');
 BEGIN
     FOR v_child IN
         SELECT i.inhrelid::regclass AS partition
           FROM pg_inherits i
          WHERE i.inhparent = p_parent
-           AND NOT EXISTS (SELECT 1 FROM pg_constraint k WHERE k.conrelid = i.inhrelid AND k.conname = 'partkit_id_range')
+           AND NOT EXISTS (SELECT 1 FROM pg_trigger t WHERE t.tgrelid = i.inhrelid AND t.tgname = 'partkit_id_range')
          ORDER BY 1
     LOOP
         BEGIN
             PERFORM set_config('lock_timeout', '1s', true);
-            EXECUTE format('SELECT NOT EXISTS (SELECT 1 FROM %s)', qualified_name(v_child.partition)) INTO v_empty;
-            IF v_empty AND add_id_range(v_child.partition) THEN
+            EXECUTE format('SELECT count(*) FROM (SELECT 1 FROM %s LIMIT 10001) r', qualified_name(v_child.partition)) INTO v_rows;
+            IF (v_rows <= 10000 OR (partition_bounds(v_child.partition)).is_default) AND add_id_range(v_child.partition) THEN
                 v_added := v_added + 1;
             END IF;
             PERFORM set_config('lock_timeout', v_lock_wait, true);

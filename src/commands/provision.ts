@@ -25,6 +25,7 @@ import { describeArchive, monthsToArchive, type ArchivedMonth } from '../migrate
 import { strategyOf } from '../strategies/index.js';
 import type { ProvisionContext, TableInput } from '../strategies/types.js';
 import { readManagedTable, readPartmanConfig } from '../core/checks/state.js';
+import { idRangesStep } from '../strategies/registration.js';
 import { checkDistribution, distributedCreateStep, distributionNotes, planDistribute, type DistributionNote } from '../citus/provision.js';
 
 export interface ProvisionOptions {
@@ -147,6 +148,8 @@ export async function planProvision(db: Database, config: Config, options: Provi
     // Citus: distributed before the strategy registers it, so every month it makes is distributed too.
     steps.push(...planDistribute(caps, table, index));
     steps.push(...strategy.planTable(ctx, await tableInput(db, caps, table, state)));
+    // The default and the months the strategy made (pg_partman's, without partkit) get their id ranges.
+    if (!state.exists && table.ids === 'uuidv7') steps.push(idRangesStep(config.kitSchema, table.name, `id ranges ${displayName(table.name)}`));
   }
   const job = decision.scheduler === 'pg_cron' ? await findJob(db, caps, jobName(config, caps.database)) : undefined;
   steps.push(...planSchedule(config, caps, decision, job));

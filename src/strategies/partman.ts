@@ -12,7 +12,7 @@ import { checkIdentifierLength, displayName, dottedName, quoteIdent, quoteQualif
 import { sameInterval } from '../core/intervals.js';
 import { coveredMonth, currentMonth, monthKey, monthStartLiteral, type Month, type Partition } from '../core/partitions.js';
 import { sqlStep, type SqlStep, type Step } from '../core/plan.js';
-import { desiredManagedRow, idRangesStep, managedRowSteps, managedSettings } from './registration.js';
+import { idRangesStep, managedRowSteps, managedSettings } from './registration.js';
 import type { MonthsTarget, PartConfigRow, PartitionStrategy, ProvisionContext, RegisteredSettings, RegistrationFacts, TableInput } from './types.js';
 
 /** pg_partman's own child name for a month: 4.x `t_p2026_01`, 5.x `t_p20260101`. */
@@ -191,8 +191,6 @@ export const partmanStrategy: PartitionStrategy = {
       );
     }
     steps.push(partConfigStep(ctx, input, group), ...managedRowSteps(ctx, input, 'partman', group));
-    // pg_partman made the months without partkit: a table with time-ordered ids gets their id ranges now.
-    if (desiredManagedRow(ctx, input, 'partman').idRanges) steps.push(idRangesStep(ctx.config.kitSchema, input.table.name, group));
     return steps;
   },
 

@@ -67,9 +67,9 @@ ON CONFLICT (parent_schema, parent_table) DO UPDATE
   ];
 }
 
-/** The id ranges of months pg_partman made (sql/kit/add_id_ranges.sql): for a table with time-ordered ids. */
+/** The id ranges of a table with time-ordered ids, for its partitions that have none (sql/kit/add_id_ranges.sql). */
 export function idRangesStep(kitSchema: string, table: QualifiedName, group: string): SqlStep {
-  return sqlStep(`give the empty months of ${displayName(table)} their id ranges (time-ordered ids)`, `SELECT ${quoteIdent(kitSchema)}.add_id_ranges($1::regclass)`, {
+  return sqlStep(`give the partitions of ${displayName(table)} their id ranges (time-ordered ids)`, `SELECT ${quoteIdent(kitSchema)}.add_id_ranges($1::regclass)`, {
     params: [quoteQualified(table)],
     table: displayName(table),
     group,
