@@ -1,6 +1,8 @@
 /**
- * `partkit bench` smoke test on its own throwaway embedded server: the --json shape of issue 11
- * with every figure a positive number, and --svg a well-formed chart. No speed is asserted.
+ * `partkit bench` smoke test on its own throwaway embedded server: the --json shape (every query in
+ * its three forms, the production shape, the growth steps) with every figure a positive number,
+ * --svg well-formed charts, and "by id alone opens at most 2 partitions" from EXPLAIN. No speed is
+ * asserted.
  */
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -34,9 +36,11 @@ function positive(value: unknown): boolean {
   return typeof value === 'number' && Number.isFinite(value) && value > 0;
 }
 
-it('partkit bench --section queries --rows 200000 --json --svg: every query in both bound forms with positive figures, and a valid SVG', { timeout: 240_000 }, async () => {
+const FORMS = ['literal', 'now', 'param'];
+
+it('partkit bench --section queries --rows 200000 --json --svg: every query in its three forms with positive figures, the production shape, by id alone in at most 2 partitions, and a valid SVG', { timeout: 300_000 }, async () => {
   const svgFile = path.join(mkdtempSync(path.join(tmpdir(), 'partkit-bench-')), 'bench.svg');
-  const result = await runPartkit(['bench', '--section', 'queries', '--rows', '200000', '--reps', '3', '--json', '--svg', svgFile]);
+  const result = await runPartkit(['bench', '--section', 'queries', '--rows', '200000', '--reps', '3', '--json', '--svg', svgFile], { timeoutMs: 290_000 });
   expect(result.exitCode, result.stderr).toBe(0);
   expect(result.stderr).toMatch(/loading: 100%|\] 100%/);
   const report = JSON.parse(result.stdout) as Record<string, unknown>;
@@ -44,14 +48,21 @@ it('partkit bench --section queries --rows 200000 --json --svg: every query in b
   expect(report.migrate).toBeUndefined();
 
   const queries = report.queries as Record<string, unknown>[];
-  expect(queries.map((q) => `${String(q.name)}|${String(q.bounds)}`).sort()).toEqual(NAMES.flatMap((name) => [`${name}|literal`, `${name}|now`]).sort());
-  for (const q of queries) {
+  const production = report.production as { hotMonths: number; archivedMonths: number; partitions: number; partitionedRows: number; plainIndexedRows: number; queries: Record<string, unknown>[] };
+  expect(queries.map((q) => `${String(q.name)}|${String(q.bounds)}`).sort()).toEqual(NAMES.flatMap((name) => FORMS.map((form) => `${name}|${form}`)).sort());
+  // At the production shape the tables hold different rows, so the whole-table count is left out.
+  expect(production.queries.map((q) => `${String(q.name)}|${String(q.bounds)}`).sort()).toEqual(NAMES.filter((name) => name !== 'whole-table count').flatMap((name) => FORMS.map((form) => `${name}|${form}`)).sort());
+  for (const q of [...queries, ...production.queries]) {
     expect(['time-range', 'point', 'whole']).toContain(q.kind);
-    for (const key of ['plainMs', 'plainIndexedMs', 'partitionedMs', 'partitionsScanned']) expect(positive(q[key]), `${String(q.name)} ${String(q.bounds)} ${key} = ${String(q[key])}`).toBe(true);
+    for (const key of ['plainMs', 'plainIndexedMs', 'partitionedMs', 'partitionsScanned', 'partitionedPlanningMs']) expect(positive(q[key]), `${String(q.name)} ${String(q.bounds)} ${key} = ${String(q[key])}`).toBe(true);
   }
-  // A literal one-week bound prunes to one month at plan time; by id alone opens every partition.
-  expect(queries.find((q) => q.name === 'one-week count' && q.bounds === 'literal')!.partitionsScanned).toBe(1);
-  expect(queries.find((q) => q.name === 'by id alone' && q.bounds === 'literal')!.partitionsScanned).toBeGreaterThan(24);
+  // A one-week bound prunes to one month at plan time, as a literal and as a bound parameter.
+  for (const form of ['literal', 'param']) expect(queries.find((q) => q.name === 'one-week count' && q.bounds === form)!.partitionsScanned).toBe(1);
+  // By id alone: the id's month and the default (EXPLAIN ANALYZE), as a literal and as a bound parameter, at both shapes.
+  for (const q of [...queries, ...production.queries].filter((q) => q.name === 'by id alone' && q.bounds !== 'now')) expect(q.partitionsScanned, `by id alone, ${String(q.bounds)}`).toBeLessThanOrEqual(2);
+  // Retention 12 months on 24 months of history: 12 months archived, 12 + the current + 4 premade + the default attached.
+  expect(production).toMatchObject({ hotMonths: 12, archivedMonths: 11, partitions: 18 });
+  expect(production.partitionedRows).toBeLessThan(production.plainIndexedRows);
 
   const retention = report.retention as Record<string, unknown>;
   for (const key of ['deleteMs', 'dropMs', 'deleteWalBytes', 'dropWalBytes', 'vacuumMs']) expect(positive(retention[key]), `retention.${key} = ${String(retention[key])}`).toBe(true);
@@ -62,14 +73,46 @@ it('partkit bench --section queries --rows 200000 --json --svg: every query in b
   expect(xmlProblem(svg)).toBeNull();
   expect(svg).toMatch(/^<\?xml[^>]*\?>\s*<svg xmlns="http:\/\/www\.w3\.org\/2000\/svg"/);
   // One bar per query per non-baseline layout (the plain table is the 1x line).
-  expect(svg.match(/<rect [^>]*fill="#(4477aa|cc6677)"><title>/g)).toHaveLength(queries.length * 2);
-  expect(svg).toContain('a session&apos;s last 30 days (literal)');
+  expect(svg.match(/<rect [^>]*fill="#(4477aa|cc6677)"><title>/g)).toHaveLength((queries.length + production.queries.length) * 2);
+  for (const form of ['literal', 'now()', 'param']) expect(svg).toContain(`a session&apos;s last 30 days (${form})`);
+});
+
+it('partkit bench --growth: every step measures inserts, the application\'s queries (median and p95) and index sizes; a line chart; by id alone in at most 2 partitions', { timeout: 300_000 }, async () => {
+  const svgFile = path.join(mkdtempSync(path.join(tmpdir(), 'partkit-bench-')), 'growth.svg');
+  const result = await runPartkit(['bench', '--growth', '--growth-steps', '20000,50000', '--growth-month-rows', '10000', '--reps', '20', '--insert-rows', '2000', '--json', '--svg', svgFile], { timeoutMs: 290_000 });
+  expect(result.exitCode, result.stderr).toBe(0);
+  const report = JSON.parse(result.stdout) as { sections: string[]; growth: Record<string, any> };
+  expect(report.sections).toEqual(['growth']);
+  const growth = report.growth;
+  expect(growth).toMatchObject({ monthRows: 10000, reps: 20, shares: { messages: 1, execution_logs: 0.5, api_key_logs: 0.25, usage_records: 0.1 } });
+  expect(positive(growth.sharedBuffersBytes)).toBe(true);
+  expect(growth.steps.map((step: { rows: number; months: number }) => [step.rows, step.months])).toEqual([[20000, 2], [50000, 5]]);
+  for (const step of growth.steps) {
+    expect(step.totalRows).toBe(Math.round(step.rows * 1.85));
+    for (const layout of ['plainIndexed', 'partitioned']) expect(positive(step.inserts[layout]) && positive(step.indexBytes[layout])).toBe(true);
+    expect(positive(step.indexBytes.partitionedCurrentMonth)).toBe(true);
+    expect(step.queries.map((q: { name: string }) => q.name)).toEqual(["a session's newest 50 messages", 'a message by id', 'messages of the last 7 days, counted', "an execution's log lines", "an API key's requests last month", "an organization's usage last month"]);
+    for (const q of step.queries) {
+      for (const layout of ['plainIndexed', 'partitioned']) {
+        expect(positive(q[layout].medianMs) && positive(q[layout].p95Ms), `${q.name} ${layout}`).toBe(true);
+        expect(q[layout].p95Ms).toBeGreaterThanOrEqual(q[layout].medianMs);
+      }
+      expect(q.sql).toMatch(/\$1/);
+    }
+    expect(step.queries.find((q: { name: string }) => q.name === 'a message by id').partitionsScanned).toBeLessThanOrEqual(2);
+    expect(step.queries.find((q: { name: string }) => q.name === 'messages of the last 7 days, counted').partitionsScanned).toBe(1);
+  }
+  const svg = readFileSync(svgFile, 'utf8');
+  expect(xmlProblem(svg)).toBeNull();
+  // A line per layout (median and p95) in each of the six query panels, and in the inserts and index panels.
+  expect(svg.match(/<polyline /g)).toHaveLength(6 * 4 + 2 + 3);
+  expect(svg).toContain('shared_buffers');
 });
 
 it('--svg without the queries section is refused before anything starts', async () => {
   const result = await runPartkit(['bench', '--section', 'migrate', '--svg', path.join(tmpdir(), 'never.svg')]);
   expect(result.exitCode).toBe(2);
-  expect(result.stderr).toMatch(/--svg charts the queries section/);
+  expect(result.stderr).toMatch(/--svg charts the queries and growth sections/);
 });
 
 describeTarget('bare18', 'partkit bench against a given database', () => {
@@ -81,7 +124,7 @@ describeTarget('bare18', 'partkit bench against a given database', () => {
       expect(result.stderr).toMatch(/cannot measure cold: the server was given with --database-url/);
       const report = JSON.parse(result.stdout) as { cold: boolean; coldQueries: unknown; coldNote: string; queries: unknown[]; sections: string[]; migrate: Record<string, any> };
       expect(report).toMatchObject({ cold: false, coldQueries: null, coldNote: expect.stringMatching(/cannot measure cold/), sections: ['queries', 'migrate'] });
-      expect(report.queries).toHaveLength(16);
+      expect(report.queries).toHaveLength(24);
 
       // The migrate section: fill and the single statement on the same 10,000 rows with the capture
       // triggers on, then a swap that really swapped under a writer that got its writes through.
@@ -104,7 +147,7 @@ describeTarget('bare18', 'partkit bench against a given database', () => {
       // The tables stay for inspection, so a second run refuses rather than measuring over them.
       const again = await runPartkit(['bench', '--rows', '10000', '--database-url', db.url]);
       expect(again.exitCode).toBe(2);
-      expect(again.stderr).toMatch(/DROP SCHEMA bench_plain, bench_plain_indexed, bench_partitioned CASCADE/);
+      expect(again.stderr).toMatch(/DROP SCHEMA bench_plain, bench_plain_indexed, bench_partitioned, bench_archive CASCADE/);
     } finally {
       await db.drop();
     }

@@ -64,3 +64,12 @@ SELECT g, encode(set_byte(set_byte(overlay(r.h PLACING substring(int8send(floor(
   FROM unnest($1::bigint[]) AS g
  CROSS JOIN LATERAL (SELECT $2::timestamptz + make_interval(secs => (g - 0.5) * $3::float8) AS ts, decode(md5('bench-id-' || g), 'hex') AS h) r
  ORDER BY g;
+
+-- name: messages-without-id
+-- The messages statement's rows with id left to the table (its default or its trigger), as an application inserts.
+INSERT INTO {{table}} (session_id, role, content, created_at)
+SELECT md5('bench-session-' || (g % 5000))::uuid,
+       (ARRAY['user', 'assistant', 'system'])[1 + g % 3],
+       left(repeat(md5(g::text), 6), (20 + (g * 7919) % 160)::int),
+       $3::timestamptz + make_interval(secs => (g - 0.5) * $4::float8)
+  FROM generate_series($1::bigint, $2::bigint) AS g;

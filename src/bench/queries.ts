@@ -42,7 +42,7 @@ export type RowTable = (typeof ROW_TABLES)[number];
  * The INSERT of rows $1..$2 of a Semibot table into `table` (quoted): row g made at $3 + (g - 0.5) * $4
  * seconds, its id the UUIDv7 of that moment (sql/queries/bench-rows.sql).
  */
-export function insertRowsSql(kind: RowTable, table: string): string {
+export function insertRowsSql(kind: RowTable | 'messages-without-id', table: string): string {
   return readNamedStatements('queries/bench-rows.sql', [kind], table)[kind];
 }
 

@@ -9,6 +9,9 @@ import { renderMigrateBench, runMigrateBench, type MigrateBenchReport } from '..
 import { renderBench } from '../bench/render.js';
 import { runBench, type BenchReport, type PartitionSetup } from '../bench/run.js';
 import { renderSvg } from '../bench/svg.js';
+import { runGrowthBench, type GrowthReport } from '../bench/growth.js';
+import { renderIds, runIdsBench, type IdsReport } from '../bench/ids.js';
+import { renderGrowth, renderGrowthSvg } from '../bench/growth-render.js';
 import { runCommand, type GlobalOptions } from '../core/context.js';
 import { run } from '../core/runner.js';
 import { quoteQualified } from '../core/identifiers.js';
@@ -27,22 +30,38 @@ interface BenchArgs extends GlobalOptions {
   readonly section: readonly Section[];
   readonly fillReps: number;
   readonly writerOps: number;
+  readonly growth: boolean;
+  readonly growthSteps: string;
+  readonly growthMonthRows: number;
 }
 
-const SECTIONS = ['queries', 'migrate', 'citus'] as const;
+const SECTIONS = ['queries', 'migrate', 'citus', 'growth', 'ids'] as const;
 type Section = (typeof SECTIONS)[number];
-/** citus needs a Citus coordinator (--database-url), so a run without --section leaves it out. */
+/** citus needs a Citus coordinator (--database-url), growth takes long and ids chose a default once, so a run without --section leaves them out. */
 const DEFAULT_SECTIONS: readonly Section[] = ['queries', 'migrate'];
 
 /** The queries section's report at the top level (as before sections existed), the others under their names. */
-type BenchRun = Partial<BenchReport> & { readonly sections: readonly Section[]; readonly migrate?: MigrateBenchReport; readonly citus?: CitusBenchReport };
+type BenchRun = Partial<BenchReport> & { readonly sections: readonly Section[]; readonly migrate?: MigrateBenchReport; readonly citus?: CitusBenchReport; readonly growth?: GrowthReport; readonly ids?: IdsReport };
 
 function renderRun(run: BenchRun): string {
   const parts: string[] = [];
   if (run.sections.includes('queries')) parts.push(renderBench(run as BenchReport));
   if (run.migrate) parts.push(renderMigrateBench(run.migrate));
   if (run.citus) parts.push(renderCitusBench(run.citus));
+  if (run.growth) parts.push(renderGrowth(run.growth));
+  if (run.ids) parts.push(renderIds(run.ids));
   return parts.join('\n\n');
+}
+
+/** --growth-steps "1000000,3000000,10000000": ascending whole numbers of messages. */
+function growthSteps(text: string): number[] {
+  const steps = text.split(',').map((part) => Number(part.trim().replace(/_/g, '')));
+  for (const [i, step] of steps.entries()) {
+    if (!Number.isInteger(step) || step < 1000 || step > 1_000_000_000 || (i > 0 && step <= steps[i - 1]!)) {
+      throw new UsageError(`--growth-steps ${text} is not a list of ascending whole numbers of rows from 1000 to 1000000000.`, 'For example: --growth-steps 1000000,3000000,10000000');
+    }
+  }
+  return steps;
 }
 
 function whole(name: string, value: number, min: number, max: number): number {
@@ -54,7 +73,7 @@ function whole(name: string, value: number, min: number, max: number): number {
 const partitionSetup: PartitionSetup = {
   partitionTable: async (db, config, months) => {
     const provisioned = await provision(db, config, { scheduler: 'external' });
-    await run(db, (await planPartitionCreate(db, config, quoteQualified(config.tables[0]!.name), months)).plan, { dryRun: false });
+    for (const table of config.tables) await run(db, (await planPartitionCreate(db, config, quoteQualified(table.name), months)).plan, { dryRun: false });
     return { strategy: provisioned.strategy };
   },
   applyRetention: async (db, config) => {
@@ -95,9 +114,12 @@ export const benchCommand: CommandModule<GlobalOptions, BenchArgs> = {
       .option('cold', { type: 'boolean', default: false, describe: 'Also measure cold: restart the server and drop the OS page cache before each sample (embedded server, as root)' })
       .option('insert-rows', { type: 'number', default: 10_000, describe: 'Rows per INSERT in the insert test' })
       .option('svg', { type: 'string', describe: 'Write a chart of the ratios (log scale) to this SVG file' })
-      .option('section', { type: 'string', array: true, choices: SECTIONS, default: [...DEFAULT_SECTIONS], describe: 'Which sections to run (default: queries and migrate): queries (the three layouts), migrate (fill vs one INSERT … SELECT, and the swap under a writer), citus (a local vs a distributed table on a Citus coordinator given with --database-url: times and plans)' })
+      .option('section', { type: 'string', array: true, choices: SECTIONS, default: [...DEFAULT_SECTIONS], describe: 'Which sections to run (default: queries and migrate): queries (the three layouts), migrate (fill vs one INSERT … SELECT, and the swap under a writer), citus (a local vs a distributed table on a Citus coordinator given with --database-url: times and plans), growth (as --growth), ids ("ids": "uuidv7" against "random": load and insert rates, index sizes)' })
       .option('fill-reps', { type: 'number', default: 2, describe: 'migrate section: repetitions of fill and of the single statement (the order alternates)' })
-      .option('writer-ops', { type: 'number', default: 200, describe: 'migrate section: writer statements per second during the swap' }) as unknown as Argv<BenchArgs>,
+      .option('writer-ops', { type: 'number', default: 200, describe: 'migrate section: writer statements per second during the swap' })
+      .option('growth', { type: 'boolean', default: false, describe: 'Run the growth section alone (as --section growth): the four tables grow in steps, plain + index against partitioned, measured after each step' })
+      .option('growth-steps', { type: 'string', default: '1000000,3000000,10000000', describe: 'growth section: rows of messages after each step, comma-separated (the other tables in proportion)' })
+      .option('growth-month-rows', { type: 'number', default: 400_000, describe: 'growth section: rows of messages per month (a bigger table holds more months)' }) as unknown as Argv<BenchArgs>,
   handler: async (args) => {
     // Exiting runs the embedded server's exit hook, which stops it and removes its folder.
     for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => process.exit(128 + (signal === 'SIGINT' ? 2 : 15)));
@@ -105,18 +127,35 @@ export const benchCommand: CommandModule<GlobalOptions, BenchArgs> = {
       args,
       async (): Promise<BenchRun> => {
         if (args.dryRun) throw new UsageError('partkit bench has no --dry-run: it only changes a throwaway server (or the scratch database given).');
-        const sections = SECTIONS.filter((section) => args.section.includes(section));
+        const sections: readonly Section[] = args.growth ? ['growth'] : SECTIONS.filter((section) => args.section.includes(section));
         const rows = whole('rows', args.rows, 10_000, 1_000_000_000);
         const fillReps = whole('fill-reps', args.fillReps, 1, 100);
         const writerOps = whole('writer-ops', args.writerOps, 1, 10_000);
-        if (args.svg !== undefined && !sections.includes('queries')) throw new UsageError('--svg charts the queries section, which this run leaves out.', 'Add --section queries, or leave out --svg.');
+        if (args.svg !== undefined && !sections.includes('queries') && !sections.includes('growth')) throw new UsageError('--svg charts the queries and growth sections, which this run leaves out.', 'Add --section queries (or --growth), or leave out --svg.');
+        const steps = growthSteps(args.growthSteps);
+        const monthRows = whole('growth-month-rows', args.growthMonthRows, 1000, 100_000_000);
         const reps = whole('reps', args.reps, 1, 1000);
         const progress = (line: string): void => void process.stderr.write(`${line}\n`);
         // First, so that a server that is no Citus coordinator is refused before the other sections spend their time.
         const citus = sections.includes('citus') ? await runCitusBench({ rows, reps, databaseUrl: args.databaseUrl, progress }) : undefined;
         const migrate = async (): Promise<MigrateBenchReport | undefined> =>
           sections.includes('migrate') ? runMigrateBench({ rows, reps: fillReps, writerOpsPerS: writerOps, writerLeadSeconds: 5, databaseUrl: args.databaseUrl, progress }) : undefined;
-        if (!sections.includes('queries')) return { sections, migrate: await migrate(), citus };
+        const growth = async (): Promise<GrowthReport | undefined> => {
+          if (!sections.includes('growth')) return undefined;
+          const report = await runGrowthBench({ steps, monthRows, reps: Math.max(20, reps), insertRows: whole('insert-rows', args.insertRows, 1, 10_000_000), databaseUrl: args.databaseUrl, progress, bar: progressBar(), ...partitionSetup });
+          if (args.svg !== undefined) {
+            // Next to the queries section's chart when both run.
+            const file = sections.includes('queries') ? args.svg.replace(/(\.svg)?$/i, '-growth.svg') : args.svg;
+            await writeFile(file, renderGrowthSvg(report));
+            process.stderr.write(`growth chart written to ${file}\n`);
+          }
+          return report;
+        };
+        const ids = async (): Promise<IdsReport | undefined> =>
+          sections.includes('ids')
+            ? runIdsBench({ rows, months: whole('months', args.months, 4, 120), reps, insertRows: whole('insert-rows', args.insertRows, 1, 10_000_000), databaseUrl: args.databaseUrl, progress, bar: progressBar(), ...partitionSetup })
+            : undefined;
+        if (!sections.includes('queries')) return { sections, migrate: await migrate(), citus, growth: await growth(), ids: await ids() };
         const report = await runBench({
           rows,
           months: whole('months', args.months, 4, 120),
@@ -133,7 +172,7 @@ export const benchCommand: CommandModule<GlobalOptions, BenchArgs> = {
           await writeFile(args.svg, renderSvg(report));
           process.stderr.write(`chart written to ${args.svg}\n`);
         }
-        return { ...report, sections, migrate: await migrate(), citus };
+        return { ...report, sections, migrate: await migrate(), citus, growth: await growth(), ids: await ids() };
       },
       renderRun,
     );
