@@ -63,10 +63,11 @@ for (const [name, strategy] of [
     }, 120_000);
     afterAll(async () => db?.drop());
 
-    it('a second provision plans nothing, and the table has no id default, the parent trigger and an id range in every month', async () => {
+    it('a second provision plans nothing, and the table has the UUIDv7 id default, the parent trigger and an id range in every partition', async () => {
       const again = await partkit(db, ['provision', '--json'], { config });
       expect(again.json.changes).toBe(0);
-      expect(await count(db, `SELECT count(*) FROM pg_attrdef d JOIN pg_attribute a ON a.attrelid = d.adrelid AND a.attnum = d.adnum WHERE d.adrelid = $1::regclass AND a.attname = 'id'`, [TABLE])).toBe(0);
+      const { rows: defaults } = await db.query<{ expr: string }>(`SELECT pg_get_expr(d.adbin, d.adrelid) AS expr FROM pg_attrdef d JOIN pg_attribute a ON a.attrelid = d.adrelid AND a.attnum = d.adnum WHERE d.adrelid = $1::regclass AND a.attname = 'id'`, [TABLE]);
+      expect(defaults).toEqual([{ expr: `${KIT}.uuid_v7_at(now())` }]);
       const partitions = await db.query<{ name: string; is_default: boolean; has_check: boolean; has_trigger: boolean }>(
         `SELECT c.relname AS name, c.oid = pt.partdefid AS is_default,
                 EXISTS (SELECT 1 FROM pg_constraint k WHERE k.conrelid = c.oid AND k.conname = 'partkit_id_range') AS has_check,
@@ -164,6 +165,13 @@ for (const [name, strategy] of [
       };
       const v7 = (at: string) => db.query<{ id: string }>(`SELECT "${KIT}".uuid_v7_at($1)::text AS id`, [at]).then((r) => r.rows[0]!.id);
 
+      // Left to the database: the id is made from the same instant as created_at's default...
+      const { rows: fresh } = await db.query<{ id: string; ms: string }>(`INSERT INTO ${TABLE} (session_id, role, content) VALUES (gen_random_uuid(), 'user', 'x') RETURNING id::text, floor(extract(epoch FROM created_at) * 1000)::text AS ms`);
+      expect(timeOf(fresh[0]!.id)).toBe(Number(fresh[0]!.ms));
+      // ...and for a late row (created_at set by the application) from its created_at, through the month's range.
+      const { rows: late } = await db.query<{ id: string; created_at: Date }>(`INSERT INTO ${TABLE} (session_id, role, content, created_at) VALUES (gen_random_uuid(), 'user', 'x', $1) RETURNING id::text, created_at`, [monthOf(-5).mid]);
+      expect(timeOf(late[0]!.id)).toBe(late[0]!.created_at.getTime());
+      // An explicit NULL: made from created_at by the parent's trigger.
       const omitted = await insert(null, month.mid);
       expect(timeOf(omitted.id)).toBe(omitted.created_at.getTime());
       const own = await v7(month.mid);
