@@ -16,8 +16,8 @@ import { silentLogger } from '../core/log.js';
 import { addMonths, coveredMonth, currentMonth, listPartitions, monthKey, type Month } from '../core/partitions.js';
 import { explain, summarise, timeQuery } from './measure.js';
 import { insertRowsSql, md5Uuid, messageIdsSql, monthStart, ROW_TABLES, SESSIONS, type RowTable } from './queries.js';
-import type { PartitionSetup } from './run.js';
-import { connectClient, refuseExistingSchemas, startBenchServer } from './server.js';
+import type { SectionOptions } from './run.js';
+import { connectClient, endSection, refuseExistingSchemas, startBenchServer } from './server.js';
 import { dropIndexes, plainDdl, readSettings, rebuildIndexes, sizeOf } from './tables.js';
 
 export const GROWTH_LAYOUTS = ['plainIndexed', 'partitioned'] as const;
@@ -30,17 +30,12 @@ const AVERAGE_MONTH_S = 30.436875 * 86_400;
 const BATCH_ROWS = 100_000;
 const DAY_MS = 86_400_000;
 
-export interface GrowthOptions extends PartitionSetup {
+/** `reps`: measured runs per query and layout (at least 20, for a 95th percentile). */
+export interface GrowthOptions extends SectionOptions {
   /** Rows of messages after each step, ascending. */
   readonly steps: readonly number[];
   /** Rows of messages per month: the rate the history grows at. */
   readonly monthRows: number;
-  /** Measured runs per query and layout (at least 20, for a 95th percentile). */
-  readonly reps: number;
-  readonly insertRows: number;
-  readonly databaseUrl: string | undefined;
-  readonly progress: (line: string) => void;
-  readonly bar: (label: string, done: number, total: number) => void;
 }
 
 export interface Latency {
@@ -292,9 +287,6 @@ export async function runGrowthBench(options: GrowthOptions): Promise<GrowthRepo
       totalSeconds: Math.round((performance.now() - started) / 100) / 10,
     };
   } finally {
-    await client?.end().catch(() => undefined);
-    await db?.close();
-    await server.stop();
-    if (server.kind === 'external') options.progress(`The tables stay in the given database: DROP SCHEMA ${[...Object.values(SCHEMAS), ARCHIVE_SCHEMA].join(', ')} CASCADE; removes them.`);
+    await endSection(server, client, db, [...Object.values(SCHEMAS), ARCHIVE_SCHEMA], options.progress);
   }
 }

@@ -16,24 +16,20 @@ import { silentLogger } from '../core/log.js';
 import { addMonths, currentMonth, type Month } from '../core/partitions.js';
 import { explain, summarise, timeQuery } from './measure.js';
 import { insertRowsSql, monthStart } from './queries.js';
-import type { PartitionSetup } from './run.js';
-import { connectClient, refuseExistingSchemas, startBenchServer } from './server.js';
+import type { SectionOptions } from './run.js';
+import { connectClient, endSection, refuseExistingSchemas, startBenchServer } from './server.js';
 import { plainDdl, sizeOf } from './tables.js';
 
 export const ID_TABLES = ['partitionedV7', 'partitionedRandom', 'plainV7', 'plainRandom'] as const;
 export type IdTable = (typeof ID_TABLES)[number];
 const SCHEMAS: Record<IdTable, string> = { partitionedV7: 'bench_ids_partitioned_v7', partitionedRandom: 'bench_ids_partitioned_random', plainV7: 'bench_ids_plain_v7', plainRandom: 'bench_ids_plain_random' };
 const KIT_SCHEMA = 'partkit';
+const ARCHIVE_SCHEMA = 'bench_ids_archive';
 const BATCH_ROWS = 50_000;
 
-export interface IdsOptions extends PartitionSetup {
+export interface IdsOptions extends SectionOptions {
   readonly rows: number;
   readonly months: number;
-  readonly reps: number;
-  readonly insertRows: number;
-  readonly databaseUrl: string | undefined;
-  readonly progress: (line: string) => void;
-  readonly bar: (label: string, done: number, total: number) => void;
 }
 
 export interface IdFigures {
@@ -67,7 +63,7 @@ export async function runIdsBench(options: IdsOptions): Promise<IdsReport> {
   let db: Database | undefined;
   try {
     client = await connectClient(server.target());
-    if (server.kind === 'external') await refuseExistingSchemas(client, Object.values(SCHEMAS));
+    if (server.kind === 'external') await refuseExistingSchemas(client, [...Object.values(SCHEMAS), ARCHIVE_SCHEMA]);
     const { rows: info } = await client.query<{ version: string; now: Date }>(`SELECT current_setting('server_version') AS version, now() AS now`);
     const hot = currentMonth('UTC', info[0]!.now);
     const start = monthStart(addMonths(hot, -options.months));
@@ -78,7 +74,7 @@ export async function runIdsBench(options: IdsOptions): Promise<IdsReport> {
     options.progress('creating the partitioned tables with partkit provision ("ids": "uuidv7" and "random"), and the plain ones...');
     let strategy = '';
     for (const [kind, ids] of [['partitionedV7', 'uuidv7'], ['partitionedRandom', 'random']] as const) {
-      const config = resolveConfig({ kitSchema: KIT_SCHEMA, archiveSchema: 'bench_ids_archive', tables: [{ name: `${SCHEMAS[kind]}.messages`, retention: null, timeZone: 'UTC', ids }] }, '(benchmark)');
+      const config = resolveConfig({ kitSchema: KIT_SCHEMA, archiveSchema: ARCHIVE_SCHEMA, tables: [{ name: `${SCHEMAS[kind]}.messages`, retention: null, timeZone: 'UTC', ids }] }, '(benchmark)');
       strategy = (await options.partitionTable(db, config, history)).strategy;
     }
     await client.query(plainDdl('messages', name('plainV7'), { timeIndex: true }));
@@ -134,10 +130,7 @@ export async function runIdsBench(options: IdsOptions): Promise<IdsReport> {
       totalSeconds: Math.round((performance.now() - started) / 100) / 10,
     };
   } finally {
-    await client?.end().catch(() => undefined);
-    await db?.close();
-    await server.stop();
-    if (server.kind === 'external') options.progress(`The tables stay in the given database: DROP SCHEMA ${Object.values(SCHEMAS).join(', ')}, bench_ids_archive CASCADE; removes them.`);
+    await endSection(server, client, db, [...Object.values(SCHEMAS), ARCHIVE_SCHEMA], options.progress);
   }
 }
 

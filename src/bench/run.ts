@@ -15,7 +15,7 @@ import { silentLogger } from '../core/log.js';
 import { addMonths, currentMonth, listPartitions, monthKey, monthStartLiteral, type Month } from '../core/partitions.js';
 import { explain, round3, summarise, timeQuery } from './measure.js';
 import { insertRowsSql, lookupRowNumbers, messageIdsSql, monthStart, querySpecs, rowSpacing, type Bounds, type DataSet, type LookupRow, type QueryKind, type QuerySpec } from './queries.js';
-import { connectClient, refuseExistingSchemas, startBenchServer, type BenchServer } from './server.js';
+import { connectClient, endSection, refuseExistingSchemas, startBenchServer, type BenchServer } from './server.js';
 import { dropIndexes, plainDdl, readSettings, rebuildIndexes, sizeOf, type TableSize } from './tables.js';
 
 export const LAYOUTS = ['plain', 'plainIndexed', 'partitioned'] as const;
@@ -41,16 +41,21 @@ export interface PartitionSetup {
   readonly applyRetention: (db: Database, config: Config) => Promise<{ readonly archived: number }>;
 }
 
-export interface BenchOptions extends PartitionSetup {
-  readonly rows: number;
-  readonly months: number;
+/** What every section that loads tables of its own takes: the setup, where to run, how many runs, and where progress goes. */
+export interface SectionOptions extends PartitionSetup {
   readonly reps: number;
-  readonly cold: boolean;
   readonly insertRows: number;
+  /** A scratch database, or undefined for a throwaway embedded server. */
   readonly databaseUrl: string | undefined;
   /** Progress lines and the loading bar (stderr). */
   readonly progress: (line: string) => void;
   readonly bar: (label: string, done: number, total: number) => void;
+}
+
+export interface BenchOptions extends SectionOptions {
+  readonly rows: number;
+  readonly months: number;
+  readonly cold: boolean;
 }
 
 export interface QueryFigures {
@@ -391,9 +396,6 @@ export async function runBench(options: BenchOptions): Promise<BenchReport> {
       totalSeconds: Math.round((performance.now() - started) / 100) / 10,
     };
   } finally {
-    await client?.end().catch(() => undefined);
-    await db?.close();
-    await server.stop();
-    if (server.kind === 'external') options.progress(`The tables stay in the given database: DROP SCHEMA ${[...LAYOUTS.map((l) => TABLES[l].schema), ARCHIVE_SCHEMA].join(', ')} CASCADE; removes them.`);
+    await endSection(server, client, db, [...LAYOUTS.map((l) => TABLES[l].schema), ARCHIVE_SCHEMA], options.progress);
   }
 }
