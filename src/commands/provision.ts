@@ -90,7 +90,7 @@ function createTableStep(table: TableConfig): Step {
 
 /** A table partkit creates with ids "uuidv7": a NULL id is made from the row's created_at (sql/kit/use_time_ordered_ids.sql). */
 function timeOrderedIdsStep(kitSchema: string, table: TableConfig): Step {
-  return sqlStep(`give ${displayName(table.name)} time-ordered ids: UUIDv7 from created_at when the application leaves id out`, `SELECT ${quoteIdent(kitSchema)}.use_time_ordered_ids($1::regclass)`, {
+  return sqlStep(`give ${displayName(table.name)} time-ordered ids (a UUIDv7 default; an explicit NULL id made from created_at)`, `SELECT ${quoteIdent(kitSchema)}.use_time_ordered_ids($1::regclass)`, {
     params: [quoteQualified(table.name)],
     table: displayName(table.name),
   });
