@@ -396,7 +396,10 @@ BEGIN
       JOIN pg_namespace n ON n.oid = c.relnamespace
       JOIN managed_table m ON m.parent_schema = n.nspname AND m.parent_table = c.relname
      WHERE c.oid = v_parent;
-    IF NOT coalesce(v_config.id_ranges, false) OR (partition_key(v_parent)).control_type <> 'timestamptz'
+    IF NOT coalesce(v_config.id_ranges, false) THEN
+        RETURN false;
+    END IF;
+    IF (partition_key(v_parent)).control_type <> 'timestamptz'
        OR EXISTS (SELECT 1 FROM pg_trigger t WHERE t.tgrelid = p_partition AND t.tgname = 'partkit_id_range') THEN
         RETURN false;
     END IF;
