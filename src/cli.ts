@@ -1,40 +1,9 @@
 #!/usr/bin/env node
 /**
- * The partkit command line. Each command lives in its own module under src/commands/.
+ * The partkit command line: src/run-cli.ts with this process's arguments and environment. Each
+ * command lives in its own module under src/commands/.
  */
-import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
-import { commands } from './commands/index.js';
-import { reportError } from './core/context.js';
-import { UsageError } from './core/errors.js';
+import { runCli } from './run-cli.js';
 
-const json = process.argv.includes('--json');
-
-let cli = yargs(hideBin(process.argv))
-  .scriptName('partkit')
-  .usage('$0 <command> [options]\n\nMonthly time partitions for PostgreSQL: pg_partman + pg_cron where the server has them, a plpgsql fallback where not.')
-  .option('database-url', { type: 'string', describe: 'postgres:// URL (else DATABASE_URL, else PGHOST/PGPORT/PGUSER/PGPASSWORD/PGDATABASE)' })
-  .option('config', { type: 'string', describe: 'JSON config file (else PARTKIT_CONFIG, else the four Semibot tables)' })
-  .option('json', { type: 'boolean', default: false, describe: 'Machine-readable output on stdout' })
-  .option('dry-run', { type: 'boolean', default: false, describe: 'Print the SQL that would run (a psql script) and change nothing' })
-  .option('lock-timeout', { type: 'string', describe: 'lock_timeout for each step, default 5s (2s for migrate swap and unswap); lock errors are retried' })
-  .option('verbose', { type: 'boolean', default: false, describe: 'Log every statement to stderr' })
-  .strict()
-  .demandCommand(1, 'Name a command; see partkit --help.')
-  .recommendCommands()
-  .help()
-  .alias('help', 'h')
-  .version()
-  .wrap(Math.min(110, process.stdout.columns ?? 100))
-  .fail((message, error) => {
-    // Throwing stops yargs before any command runs; the catch below reports it once.
-    throw error ?? new UsageError(message, 'See partkit --help.');
-  });
-
-for (const command of commands) cli = cli.command(command);
-
-try {
-  await cli.parseAsync();
-} catch (error) {
-  process.exitCode = reportError(error, json);
-}
+process.exitCode = await runCli(hideBin(process.argv));

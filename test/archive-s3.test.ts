@@ -12,7 +12,7 @@ import { gunzipSync } from 'node:zlib';
 import { GetObjectCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { execa } from 'execa';
-import { cleanEnv, createTestDatabase, describeTarget, REPO_DIR, runPartkit, type TargetName, type TestDatabase } from './helpers/targets.js';
+import { cleanEnv, createTestDatabase, describeTarget, REPO_DIR, runPartkit, spawnPartkit, type TargetName, type TestDatabase } from './helpers/targets.js';
 import { monthOf } from './helpers/clock.js';
 import { startTestS3, S3_ACCESS_KEY, S3_SECRET_KEY, type TestS3 } from './helpers/s3.js';
 
@@ -92,6 +92,10 @@ for (const [target, strategy] of [
 
     function partkit(args: string[], env: Record<string, string> = s3.env(), timeoutMs?: number) {
       return runPartkit([...args, '--config', config, '--database-url', db.url], { env, ...(timeoutMs ? { timeoutMs } : {}) });
+    }
+    /** The same as a process of its own, for a run that is killed or whose memory is watched. */
+    function partkitProcess(args: string[], env: Record<string, string>, timeoutMs: number) {
+      return spawnPartkit([...args, '--config', config, '--database-url', db.url], { env, timeoutMs });
     }
     async function count(sql: string): Promise<number> {
       return Number((await db.query<{ n: string }>(sql)).rows[0]!.n);
@@ -374,7 +378,7 @@ for (const [target, strategy] of [
         await db.query(`INSERT INTO ${big} SELECT i, md5(i::text) || ' some text, "quoted"', $1::timestamptz + make_interval(secs => i % 86400) FROM generate_series(1, 1000000) i`, [`${monthOf(-back).key}-02 00:00:00+00`]);
         const bigKey = `semibot/${TABLE_KEY}/${monthOf(-back).key}.csv.gz`;
 
-        const killed = partkit(['archive', 'export', '--to', to, '--path-style', '--drop-after-export'], s3.env(), 300_000);
+        const killed = partkitProcess(['archive', 'export', '--to', to, '--path-style', '--drop-after-export'], s3.env(), 300_000);
         // Killed once the first 5 MiB part reached the store: the multipart upload is under way.
         const deadline = Date.now() + 120_000;
         while (Date.now() < deadline && !partUploaded(path.join(s3.directory, bucket))) await new Promise((resolve) => setTimeout(resolve, 50));
@@ -386,7 +390,7 @@ for (const [target, strategy] of [
         expect((await objectKeys(bucket)).filter((key) => key.endsWith('.csv.gz') && !key.includes('.partial'))).not.toContain(bigKey);
         expect(await archivedTables()).toContain(name);
 
-        const run = partkit(['archive', 'export', '--to', to, '--path-style', '--drop-after-export', '--json'], s3.env(), 300_000);
+        const run = partkitProcess(['archive', 'export', '--to', to, '--path-style', '--drop-after-export', '--json'], s3.env(), 300_000);
         const rss = watchPeakRss(run.pid!);
         const result = await run;
         const peakMb = rss.stop();

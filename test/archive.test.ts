@@ -287,7 +287,7 @@ for (const [target, strategy] of [
       const gone = 99_999_999; // above any pid_max: no such process
       const leftovers = [`${month}.csv.gz.${gone}.partial`, `${month}.json.${gone}.partial`];
       const kept = [
-        `${month}.csv.gz.${process.pid}.partial`, // a process that still runs (this test) may still be writing it
+        `${month}.csv.gz.${process.ppid}.partial`, // a process that still runs (the one that started this test) may still be writing it
         `1999-01.csv.gz.${gone}.partial`, // not a month of this table
         'notes.partial', // not partkit's
         `${month}.csv.gz.partial.bak`,

@@ -9,7 +9,7 @@ import { Database, DEFAULT_EXECUTOR_OPTIONS, StepFailedError } from '../src/core
 import { CheckFailedError, ExitCode } from '../src/core/errors.js';
 import { createLogger, silentLogger } from '../src/core/log.js';
 import { renderPlan, sqlStep, type Plan } from '../src/core/plan.js';
-import { createTestDatabase, describeTarget, psql, runPartkit, type TestDatabase } from './helpers/targets.js';
+import { createTestDatabase, describeTarget, psql, runPartkit, spawnPartkit, type TestDatabase } from './helpers/targets.js';
 
 describeTarget('bare18', 'the executor: locks, retries, application_name', () => {
   let db: TestDatabase;
@@ -78,7 +78,7 @@ describeTarget('bare18', 'the executor: locks, retries, application_name', () =>
     await other.connect();
     try {
       await other.query('SELECT pg_advisory_lock($1, $2)', [0x70617274, 0x6b6974]);
-      const waiting = runPartkit(['provision', '--json', '--database-url', db.url]);
+      const waiting = spawnPartkit(['provision', '--json', '--database-url', db.url]);
       // Release the lock only once partkit says it waits for it; meanwhile it shows in pg_stat_activity.
       let said = '';
       await new Promise<void>((resolve, reject) => {
@@ -181,7 +181,7 @@ describeTarget('bare18', 'exit codes: one SQLSTATE table for steps, reads and th
     await other.connect();
     try {
       await other.query('SELECT pg_advisory_lock($1, $2)', [0x70617274, 0x6b6974]);
-      const waiting = runPartkit(['maintain', '--database-url', db.url]);
+      const waiting = spawnPartkit(['maintain', '--database-url', db.url]);
       let said = '';
       await new Promise<void>((resolve, reject) => {
         waiting.stderr!.on('data', (chunk: Buffer) => {
@@ -214,7 +214,7 @@ describeTarget('bare18', 'exit codes: one SQLSTATE table for steps, reads and th
     try {
       await holder.query('BEGIN');
       await holder.query('LOCK TABLE public.messages IN SHARE MODE');
-      const running = runPartkit(['provision', '--scheduler', 'external', '--lock-timeout', '60s', '--database-url', db.url]);
+      const running = spawnPartkit(['provision', '--scheduler', 'external', '--lock-timeout', '60s', '--database-url', db.url]);
       let pid: number | undefined;
       for (let i = 0; i < 200 && pid === undefined; i += 1) {
         const { rows } = await db.query<{ pid: number }>(

@@ -13,7 +13,7 @@
 import { randomUUID } from 'node:crypto';
 import pg from 'pg';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { createRole, createTestDatabase, describeTarget, runPartkit, type TargetName, type TestDatabase } from './helpers/targets.js';
+import { createRole, createTestDatabase, describeTarget, runPartkit, startLiveWorkload, type TargetName, type TestDatabase } from './helpers/targets.js';
 import { count, killFillAfter, partkit } from './helpers/cli.js';
 
 const TABLE = 'public."Chat Messages"';
@@ -41,6 +41,7 @@ async function startWriter(db: TestDatabase, table: string, rate: number): Promi
   const client = new pg.Client({ connectionString: db.url });
   client.on('error', () => undefined);
   await client.connect();
+  const endWorkload = startLiveWorkload();
   const { rows: live } = await client.query<{ id: string; old: boolean }>(
     `SELECT id::text, created_at < (SELECT min(created_at) FROM truth) + interval '3 months' AS old FROM truth WHERE NOT deleted`,
   );
@@ -134,6 +135,7 @@ async function startWriter(db: TestDatabase, table: string, rate: number): Promi
       stopped = true;
       resume();
       await loop;
+      endWorkload();
       await client.end();
     },
   };

@@ -53,7 +53,7 @@ const exportCommand: CommandModule<GlobalOptions, ArchiveExportArgs> = {
       true,
     ) as unknown as Argv<ArchiveExportArgs>,
   handler: async (args) => {
-    process.exitCode = await runCommand(
+    await runCommand(
       args,
       async (ctx) => {
         // Validate before connecting: bad input never needs a server.
@@ -91,7 +91,7 @@ const restoreCommand: CommandModule<GlobalOptions, ArchiveRestoreArgs> = {
       false,
     ) as unknown as Argv<ArchiveRestoreArgs>,
   handler: async (args) => {
-    process.exitCode = await runCommand(
+    await runCommand(
       args,
       async (ctx) =>
         archiveRestore(await ctx.database(), ctx.config, { table: args.table, month: args.month, from: args.from, attach: args.attach, into: args.into, keep: args.keep, dryRun: args.dryRun, s3: s3Options(args) }),
@@ -119,7 +119,7 @@ const listCommand: CommandModule<GlobalOptions, ArchiveListArgs> = {
       false,
     ) as unknown as Argv<ArchiveListArgs>,
   handler: async (args) => {
-    process.exitCode = await runCommand(args, async (ctx) => archiveList(await ctx.database(), ctx.config, { table: args.table, from: args.from, check: args.check, s3: s3Options(args) }), renderArchiveList);
+    await runCommand(args, async (ctx) => archiveList(await ctx.database(), ctx.config, { table: args.table, from: args.from, check: args.check, s3: s3Options(args) }), renderArchiveList);
   },
 };
 

@@ -123,7 +123,7 @@ export const benchCommand: CommandModule<GlobalOptions, BenchArgs> = {
   handler: async (args) => {
     // Exiting runs the embedded server's exit hook, which stops it and removes its folder.
     for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => process.exit(128 + (signal === 'SIGINT' ? 2 : 15)));
-    process.exitCode = await runCommand(
+    await runCommand(
       args,
       async (): Promise<BenchRun> => {
         if (args.dryRun) throw new UsageError('partkit bench has no --dry-run: it only changes a throwaway server (or the scratch database given).');

@@ -51,10 +51,11 @@ const showCommand: CommandModule<GlobalOptions, GlobalOptions> = {
   describe: 'Print the configuration as partkit resolves it (defaults applied); exit 2 if it is invalid',
   handler: async (args) => {
     try {
-      const resolved = describeConfig(await loadConfig(args.config));
+      const resolved = describeConfig(await loadConfig(args.config, args.session?.env));
       process.stdout.write(`${args.json ? JSON.stringify(resolved, null, 2) : renderConfig(resolved)}\n`);
     } catch (error) {
-      process.exitCode = reportError(error, args.json ?? false);
+      const exitCode = reportError(error, args.json ?? false);
+      if (args.session) args.session.exitCode = exitCode;
     }
   },
 };

@@ -202,7 +202,7 @@ export const demoCommand: CommandModule<GlobalOptions, DemoArgs> = {
       .option('pg-bin', { type: 'string', describe: 'Use local PostgreSQL binaries (e.g. /usr/lib/postgresql/15/bin); pg_partman and pg_cron when installed there' })
       .option('keep', { type: 'boolean', default: false, describe: 'Leave the server running and print how to reach and stop it' }) as unknown as Argv<DemoArgs>,
   handler: async (args) => {
-    process.exitCode = await runCommand(
+    await runCommand(
       args,
       async (ctx) => {
         if (args.dryRun) throw new UsageError('partkit demo has no --dry-run: it only changes a throwaway server (or an empty database).');
@@ -210,6 +210,6 @@ export const demoCommand: CommandModule<GlobalOptions, DemoArgs> = {
       },
       renderDemo,
     );
-    if (interruptedBy !== undefined) process.exitCode = signalExitCode(interruptedBy);
+    if (interruptedBy !== undefined && args.session) args.session.exitCode = signalExitCode(interruptedBy);
   },
 };

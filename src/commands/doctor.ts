@@ -146,7 +146,7 @@ export const doctorCommand: CommandModule<GlobalOptions, DoctorArgs> = {
   builder: (yargs) =>
     yargs.option('strategy', { choices: ['auto', 'partman', 'plpgsql'] as const, describe: 'Strategy to evaluate (default: from config, auto)' }),
   handler: async (args) => {
-    process.exitCode = await runCommand(
+    await runCommand(
       args,
       async (ctx: CommandContext) => doctor(await ctx.database(), ctx.config, args.strategy),
       renderDoctor,

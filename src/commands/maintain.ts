@@ -65,6 +65,6 @@ export const maintainCommand: CommandModule<GlobalOptions, MaintainArgs> = {
   describe: 'Run maintenance once now: premake months, move default rows, archive old months (for external schedulers)',
   builder: (yargs) => yargs.option('table', { type: 'string', describe: 'Only this table (schema.table)' }),
   handler: async (args) => {
-    process.exitCode = await runCommand(args, async (ctx) => maintain(await ctx.database(), ctx.config, { dryRun: args.dryRun, table: args.table }), renderMaintain);
+    await runCommand(args, async (ctx) => maintain(await ctx.database(), ctx.config, { dryRun: args.dryRun, table: args.table }), renderMaintain);
   },
 };

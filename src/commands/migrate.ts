@@ -29,7 +29,7 @@ interface TableArgs extends GlobalOptions {
 /** Every phase checks the table name before connecting, then runs on the database. */
 function runPhase<A extends TableArgs, R extends object>(phase: (ctx: CommandContext, args: A) => Promise<R>, render: (result: R) => string, defaults: { lockTimeout?: string } = {}) {
   return async (args: A): Promise<void> => {
-    process.exitCode = await runCommand(
+    await runCommand(
       { ...args, lockTimeout: args.lockTimeout ?? defaults.lockTimeout },
       async (ctx) => {
         parseQualifiedName(args.table);

@@ -243,7 +243,7 @@ const createCommand: CommandModule<GlobalOptions, PartitionCreateArgs> = {
       .example('$0 partition create public.messages --month 2026-03', '')
       .example('$0 partition create messages --from 2025-01 --to 2025-12 --dry-run', '') as unknown as Argv<PartitionCreateArgs>,
   handler: async (args) => {
-    process.exitCode = await runCommand(
+    await runCommand(
       args,
       async (ctx) => {
         // Validate before connecting: bad input never needs a server.

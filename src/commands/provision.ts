@@ -266,6 +266,6 @@ export const provisionCommand: CommandModule<GlobalOptions, ProvisionArgs> = {
       .option('cron-file', { type: 'string', describe: 'With --format sql: write the pg_cron job (it runs in pg_cron\'s database) to this file' })
       .example('$0 provision --dry-run --format sql --scheduler external > database/migrations/010_table_partitioning.sql', ''),
   handler: async (args) => {
-    process.exitCode = await runCommand(args, async (ctx) => provision(await ctx.database(), ctx.config, { strategy: args.strategy, scheduler: args.scheduler, dryRun: args.dryRun, format: args.format, cronFile: args.cronFile }), renderProvision);
+    await runCommand(args, async (ctx) => provision(await ctx.database(), ctx.config, { strategy: args.strategy, scheduler: args.scheduler, dryRun: args.dryRun, format: args.format, cronFile: args.cronFile }), renderProvision);
   },
 };

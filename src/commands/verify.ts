@@ -140,7 +140,7 @@ export const verifyCommand: CommandModule<GlobalOptions, VerifyArgs> = {
       .option('scheduler', { choices: ['auto', 'pg_cron', 'external'] as const, default: 'auto' as const, describe: 'Scheduler to expect; auto: pg_cron when it is preloaded, else external' })
       .option('junit', { type: 'string', describe: 'Also write a JUnit XML report to this file (one test case per check)' }),
   handler: async (args) => {
-    process.exitCode = await runCommand(
+    await runCommand(
       args,
       async (ctx) => {
         const result = await verify(await ctx.database(), ctx.config, { maxDefaultRows: args.maxDefaultRows, maxMaintenanceAge: args.maxMaintenanceAge, scheduler: args.scheduler });

@@ -15,6 +15,14 @@ export interface GlobalOptions {
   readonly dryRun?: boolean | undefined;
   readonly lockTimeout?: string | undefined;
   readonly verbose?: boolean | undefined;
+  /** Set by the command line (src/run-cli.ts): its environment, and where the exit code goes. */
+  readonly session?: CliSession | undefined;
+}
+
+/** One run of the command line: the environment it reads and the exit code it ends with. */
+export interface CliSession {
+  readonly env: NodeJS.ProcessEnv;
+  exitCode: number;
 }
 
 export interface CommandContext {
@@ -59,24 +67,30 @@ export async function createContext(options: GlobalOptions, env: NodeJS.ProcessE
   };
 }
 
-/** Runs a command body, prints its result (text or --json) and returns the exit code. */
+/**
+ * Runs a command body, prints its result (text or --json) and returns the exit code, which it also
+ * records in the command line's session.
+ */
 export async function runCommand<R extends object>(
   options: GlobalOptions,
   body: (ctx: CommandContext) => Promise<R>,
   render: (result: R) => string,
 ): Promise<number> {
   let context: Awaited<ReturnType<typeof createContext>> | undefined;
+  let exitCode: number;
   try {
-    context = await createContext(options);
+    context = await createContext(options, options.session?.env);
     const result = await body(context);
     const text = options.json ? `${JSON.stringify(result, null, 2)}\n` : render(result);
     if (text) process.stdout.write(text.endsWith('\n') ? text : `${text}\n`);
-    return (result as CommandResult).exitCode ?? ExitCode.ok;
+    exitCode = (result as CommandResult).exitCode ?? ExitCode.ok;
   } catch (error) {
-    return reportError(error, options.json ?? false);
+    exitCode = reportError(error, options.json ?? false);
   } finally {
     await context?.close();
   }
+  if (options.session) options.session.exitCode = exitCode;
+  return exitCode;
 }
 
 /**

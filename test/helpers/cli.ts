@@ -7,7 +7,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { expect } from 'vitest';
-import { runPartkit, type RunPartkitOptions, type TestDatabase } from './targets.js';
+import { runPartkit, spawnPartkit, type RunPartkitOptions, type TestDatabase } from './targets.js';
 
 /**
  * The one number a query returns (its first column of its first row), e.g.
@@ -63,7 +63,7 @@ export async function provisionJson(url: string, args: readonly string[] = []): 
  * and SIGKILLs it. Fails if the fill ends before that.
  */
 export async function killFillAfter(args: readonly string[], batches: number): Promise<void> {
-  const child = runPartkit(['migrate', 'fill', ...args]);
+  const child = spawnPartkit(['migrate', 'fill', ...args]);
   let seen = 0;
   await new Promise<void>((resolve, reject) => {
     child.stderr!.on('data', (chunk: Buffer) => {

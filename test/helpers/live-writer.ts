@@ -5,6 +5,7 @@
  * duplicated, looking in the table and in any other tables given (an archive schema, say).
  */
 import pg from 'pg';
+import { startLiveWorkload } from './targets.js';
 
 export interface LiveWriterOptions {
   /** Connection URL of the database. */
@@ -73,6 +74,7 @@ export async function startLiveWriter(options: LiveWriterOptions): Promise<LiveW
   client.on('error', () => undefined);
   await client.connect();
   await client.query(`SET lock_timeout = '30s'`);
+  const endWorkload = startLiveWorkload();
   const stats: WriterStats = { inserts: 0, updates: 0, deletes: 0, errors: 0, longestMs: 0 };
   const live: string[] = [];
   let stopping = false;
@@ -156,6 +158,7 @@ export async function startLiveWriter(options: LiveWriterOptions): Promise<LiveW
       stopping = true;
       resume();
       await loop;
+      endWorkload();
       await client.end().catch(() => undefined);
       return stats;
     },

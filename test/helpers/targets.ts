@@ -12,6 +12,7 @@
  *     });
  *   });
  */
+import { AsyncLocalStorage } from 'node:async_hooks';
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
@@ -326,20 +327,107 @@ export function cleanEnv(extra: Record<string, string> = {}): Record<string, str
 export interface RunPartkitOptions {
   /** Added to the cleaned environment (DATABASE_URL, PG* only if given here). */
   readonly env?: Record<string, string>;
-  /** Written to the CLI's stdin. */
+  /** Written to the CLI's stdin (runs it as a process). */
   readonly input?: string;
+  /** Working folder (runs it as a process unless it is the repository). */
   readonly cwd?: string;
-  /** Seconds to shift partkit's clock by (libfaketime); default: the run's clock (test/helpers/clock.ts). */
-  /** Killed after this long; default 110 s (under vitest's 120 s test timeout). */
+  /** Killed after this long; default 110 s (under vitest's 120 s test timeout). Only for a process. */
   readonly timeoutMs?: number;
+  /** Seconds to shift partkit's clock by (libfaketime, so a process); default: the run's clock (test/helpers/clock.ts). */
   readonly clockOffsetSeconds?: number;
+  /** Run `node dist/cli.js` as a process even when an in-process run would prove the same. */
+  readonly process?: boolean;
+}
+
+/** What a run of the CLI printed and how it ended (execa's fields, in process or not). */
+export interface PartkitRun {
+  readonly exitCode?: number | undefined;
+  readonly stdout: string;
+  readonly stderr: string;
 }
 
 /**
- * Runs `node dist/cli.js ...args` (built by `npm test`'s pretest) on the run's clock, or on the
- * clock of `clockOffsetSeconds`. Never throws on a non-zero exit.
+ * Live workloads (a writer and its oracle) running in this test's process. While one runs, partkit
+ * runs as a process of its own, as it does next to a real application: in process, its CPU would
+ * stall the workload's event loop and the workload would measure the test, not partkit.
  */
-export function runPartkit(args: readonly string[], options: RunPartkitOptions = {}) {
+let liveWorkloads = 0;
+
+/** Called by a live writer when it starts; the returned function when it stops. */
+export function startLiveWorkload(): () => void {
+  liveWorkloads += 1;
+  let ended = false;
+  return () => {
+    if (!ended) liveWorkloads -= 1;
+    ended = true;
+  };
+}
+
+/** Commands that install process-wide signal and exit hooks (a throwaway server): always a process. */
+const PROCESS_COMMANDS = new Set(['demo', 'bench']);
+
+/**
+ * Runs the CLI with `args` on the run's clock and returns its exit code and output; never throws on
+ * a non-zero exit. In process (src/run-cli.ts from dist/, as the binary runs it) unless the run needs
+ * a process of its own: a live workload in this process (startLiveWorkload), a clock other than the
+ * run's (libfaketime), stdin, another working folder, a command with process-wide hooks, or
+ * `process: true`. The CLI is then `node dist/cli.js`, as spawnPartkit runs it.
+ */
+export async function runPartkit(args: readonly string[], options: RunPartkitOptions = {}): Promise<PartkitRun> {
+  // partkit reads "now" from the server (serverNow) for everything that depends on the date, so a run
+  // on the run's clock needs no libfaketime of its own even when the servers' clocks are shifted.
+  const ownClock = options.clockOffsetSeconds !== undefined && options.clockOffsetSeconds !== testClock().offsetSeconds;
+  const needsProcess =
+    options.process === true || liveWorkloads > 0 || ownClock || options.input !== undefined || (options.cwd !== undefined && path.resolve(options.cwd) !== path.resolve(REPO_DIR)) || PROCESS_COMMANDS.has(args[0] ?? '');
+  if (needsProcess) return spawnPartkit(args, options);
+  return runInProcess(args, cleanEnv(options.env));
+}
+
+interface Captured {
+  stdout: string;
+  stderr: string;
+}
+const capturing = new AsyncLocalStorage<Captured>();
+let runCliOfDist: ((argv: readonly string[], options: { env: NodeJS.ProcessEnv; columns: number }) => Promise<number>) | undefined;
+
+/**
+ * Everything an in-process run writes to process.stdout/stderr (its logger, its result, yargs' help)
+ * goes into that run's buffers: the writes are routed by the async context of the run, so runs that
+ * overlap (Promise.all) keep their output apart, and the test's own output is untouched.
+ */
+function captureProcessOutput(): void {
+  for (const name of ['stdout', 'stderr'] as const) {
+    const stream = process[name];
+    const write = stream.write.bind(stream) as (...args: unknown[]) => boolean;
+    stream.write = ((chunk: unknown, ...rest: unknown[]) => {
+      const captured = capturing.getStore();
+      if (captured === undefined) return write(chunk, ...rest);
+      captured[name] += typeof chunk === 'string' ? chunk : Buffer.from(chunk as Uint8Array).toString();
+      const done = rest.find((arg) => typeof arg === 'function') as (() => void) | undefined;
+      done?.();
+      return true;
+    }) as typeof stream.write;
+  }
+}
+
+async function runInProcess(args: readonly string[], env: Record<string, string>): Promise<PartkitRun> {
+  if (runCliOfDist === undefined) {
+    captureProcessOutput();
+    // Built by `npm test`'s pretest, like the dist/cli.js a process runs.
+    ({ runCli: runCliOfDist } = (await import(path.join(REPO_DIR, 'dist', 'run-cli.js'))) as { runCli: typeof runCliOfDist & object });
+  }
+  const captured: Captured = { stdout: '', stderr: '' };
+  const exitCode = await capturing.run(captured, () => runCliOfDist!(args, { env, columns: 100 }));
+  // As execa returns them: without the final newline.
+  return { exitCode, stdout: captured.stdout.replace(/\r?\n$/, ''), stderr: captured.stderr.replace(/\r?\n$/, '') };
+}
+
+/**
+ * Runs `node dist/cli.js ...args` (built by `npm test`'s pretest) as a process on the run's clock, or
+ * on the clock of `clockOffsetSeconds`: for tests that signal, kill or watch it while it runs. Never
+ * throws on a non-zero exit.
+ */
+export function spawnPartkit(args: readonly string[], options: RunPartkitOptions = {}) {
   const clockEnv = fakeClockEnv(options.clockOffsetSeconds ?? testClock().offsetSeconds);
   return execa(process.execPath, [path.join(REPO_DIR, 'dist', 'cli.js'), ...args], {
     cwd: options.cwd ?? REPO_DIR,

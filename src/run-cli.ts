@@ -1,0 +1,54 @@
+/**
+ * The command line as a function: `runCli(argv, { env })` parses the arguments, runs the command and
+ * returns its exit code, without touching process.exitCode and without exiting. `src/cli.ts` (the
+ * `partkit` binary) is this with the process's own arguments and environment; tests call it in
+ * process instead of spawning node for every run.
+ */
+import yargs from 'yargs';
+import { commands } from './commands/index.js';
+import { reportError, type CliSession } from './core/context.js';
+import { ExitCode, UsageError } from './core/errors.js';
+
+export interface RunCliOptions {
+  /** The environment the command reads (DATABASE_URL, PG*, PARTKIT_CONFIG, ...); default process.env. */
+  readonly env?: NodeJS.ProcessEnv;
+  /** Terminal width for --help; default the width of stdout. */
+  readonly columns?: number;
+}
+
+export async function runCli(argv: readonly string[], options: RunCliOptions = {}): Promise<number> {
+  const json = argv.includes('--json');
+  const session: CliSession = { env: options.env ?? process.env, exitCode: ExitCode.ok };
+  let cli = yargs([...argv])
+    .scriptName('partkit')
+    .usage('$0 <command> [options]\n\nMonthly time partitions for PostgreSQL: pg_partman + pg_cron where the server has them, a plpgsql fallback where not.')
+    .option('database-url', { type: 'string', describe: 'postgres:// URL (else DATABASE_URL, else PGHOST/PGPORT/PGUSER/PGPASSWORD/PGDATABASE)' })
+    .option('config', { type: 'string', describe: 'JSON config file (else PARTKIT_CONFIG, else the four Semibot tables)' })
+    .option('json', { type: 'boolean', default: false, describe: 'Machine-readable output on stdout' })
+    .option('dry-run', { type: 'boolean', default: false, describe: 'Print the SQL that would run (a psql script) and change nothing' })
+    .option('lock-timeout', { type: 'string', describe: 'lock_timeout for each step, default 5s (2s for migrate swap and unswap); lock errors are retried' })
+    .option('verbose', { type: 'boolean', default: false, describe: 'Log every statement to stderr' })
+    .strict()
+    .demandCommand(1, 'Name a command; see partkit --help.')
+    .recommendCommands()
+    .help()
+    .alias('help', 'h')
+    .version()
+    .exitProcess(false)
+    .wrap(Math.min(110, options.columns ?? process.stdout.columns ?? 100))
+    .fail((message, error) => {
+      // Throwing stops yargs before any command runs; the catch below reports it once.
+      throw error ?? new UsageError(message, 'See partkit --help.');
+    });
+  for (const command of commands) cli = cli.command(command);
+  try {
+    // The session reaches every handler as args.session (yargs merges this context into argv).
+    // With a callback, yargs hands over what --help and --version print instead of printing it.
+    await cli.parseAsync([...argv], { session }, (_error, _args, output) => {
+      if (output) process.stdout.write(output.endsWith('\n') ? output : `${output}\n`);
+    });
+    return session.exitCode;
+  } catch (error) {
+    return reportError(error, json);
+  }
+}
