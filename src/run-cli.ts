@@ -7,6 +7,7 @@
 import yargs from 'yargs';
 import { commands } from './commands/index.js';
 import { reportError, type CliSession } from './core/context.js';
+import { DEFAULT_EXECUTOR_OPTIONS } from './core/db.js';
 import { ExitCode, UsageError } from './core/errors.js';
 
 export interface RunCliOptions {
@@ -14,6 +15,8 @@ export interface RunCliOptions {
   readonly env?: NodeJS.ProcessEnv;
   /** Terminal width for --help; default the width of stdout. */
   readonly columns?: number;
+  /** Stops the run (src/cli.ts aborts it on SIGINT/SIGTERM): the statement in progress is cancelled and rolled back. */
+  readonly signal?: AbortSignal;
 }
 
 export async function runCli(argv: readonly string[], options: RunCliOptions = {}): Promise<number> {
@@ -25,15 +28,25 @@ export async function runCli(argv: readonly string[], options: RunCliOptions = {
     .option('database-url', { type: 'string', describe: 'postgres:// URL (else DATABASE_URL, else PGHOST/PGPORT/PGUSER/PGPASSWORD/PGDATABASE)' })
     .option('config', { type: 'string', describe: 'JSON config file (else PARTKIT_CONFIG, else the four Semibot tables)' })
     .option('json', { type: 'boolean', default: false, describe: 'Machine-readable output on stdout' })
-    .option('dry-run', { type: 'boolean', default: false, describe: 'Print the SQL that would run (a psql script) and change nothing' })
-    .option('lock-timeout', { type: 'string', describe: 'lock_timeout for each step, default 5s (2s for migrate swap and unswap); lock errors are retried' })
+    .option('dry-run', { type: 'boolean', default: false, describe: 'Print the SQL that would run (a psql script) and change nothing (the session is read-only)' })
+    .option('lock-timeout', {
+      type: 'string',
+      describe: `The longest one statement waits for a lock, default ${DEFAULT_EXECUTOR_OPTIONS.lockTimeout} (writers queued behind it wait no longer); then it is rolled back and retried after a jittered back-off`,
+    })
+    .option('lock-retries', { type: 'number', describe: `Attempts per step when a lock is busy, default ${DEFAULT_EXECUTOR_OPTIONS.retries}; then exit 5, naming the session that holds the lock` })
     .option('verbose', { type: 'boolean', default: false, describe: 'Log every statement to stderr' })
+    // What a command needs from this layer: its name (application_name `partkit <command>`) and the stop signal.
+    .middleware((args) => {
+      args.command = args._.map(String).join(' ');
+      if (options.signal) args.signal = options.signal;
+    })
     .strict()
     .demandCommand(1, 'Name a command; see partkit --help.')
     .recommendCommands()
     .help()
     .alias('help', 'h')
     .version()
+    .epilogue('SIGINT or SIGTERM stops a run: the statement in progress is cancelled on the server and rolled back (exit 130, or 143 for SIGTERM); run the command again to continue.')
     .exitProcess(false)
     .wrap(Math.min(110, options.columns ?? process.stdout.columns ?? 100))
     .fail((message, error) => {

@@ -138,7 +138,7 @@ describeTarget('bare18', 'partkit bench against a given database', () => {
       expect(m.fill.samplesMs).toHaveLength(2);
       expect(positive(m.fill.batches) && positive(m.fill.longestBatchMs)).toBe(true);
       expect(m.ratio).toBeCloseTo(m.single.medianMs / m.fill.medianMs, 2);
-      expect(m.swap).toMatchObject({ lockTimeout: '2s', writerOpsPerS: 100, writerErrors: 0 });
+      expect(m.swap).toMatchObject({ lockTimeout: '500ms', writerOpsPerS: 100, writerErrors: 0 });
       expect(m.swap.writerOps).toBeGreaterThan(100);
       expect(positive(m.swap.lockHeldMs) && positive(m.swap.swapMs) && positive(m.swap.longestWriterWaitMs)).toBe(true);
       expect(m.swap.lockHeldMs).toBeLessThanOrEqual(m.swap.swapMs);

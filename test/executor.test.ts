@@ -72,7 +72,7 @@ describeTarget('bare18', 'the executor: locks, retries, application_name', () =>
     expect(result.stderr).toMatch(/--lock-timeout "5 parsecs" is not a duration/);
   });
 
-  it('takes turns with another run through the advisory lock, and identifies itself as application_name = partkit', async () => {
+  it('takes turns with another run through the advisory lock, and identifies itself as application_name partkit <command>', async () => {
     // Hold partkit's run lock ('part', 'kit') as another run would: provision must wait for it, visibly.
     const other = new pg.Client({ connectionString: db.url });
     await other.connect();
@@ -88,7 +88,7 @@ describeTarget('bare18', 'the executor: locks, retries, application_name', () =>
         });
         waiting.once('exit', () => reject(new Error(`provision exited without waiting for the lock: ${said}`)));
       });
-      const { rows } = await db.query<{ n: number }>(`SELECT count(*)::int AS n FROM pg_stat_activity WHERE application_name = 'partkit' AND datname = current_database()`);
+      const { rows } = await db.query<{ n: number }>(`SELECT count(*)::int AS n FROM pg_stat_activity WHERE application_name = 'partkit provision' AND datname = current_database()`);
       expect(rows[0]!.n).toBeGreaterThan(0);
       await other.query('SELECT pg_advisory_unlock($1, $2)', [0x70617274, 0x6b6974]);
       const result = await waiting;
@@ -170,9 +170,9 @@ describeTarget('bare18', 'exit codes: one SQLSTATE table for steps, reads and th
   });
   afterAll(() => db?.drop());
 
-  /** partkit's own session in this database (application_name = partkit). */
+  /** partkit's own session in this database (application_name partkit <command>). */
   async function partkitPids(): Promise<number[]> {
-    const { rows } = await db.query<{ pid: number }>(`SELECT pid FROM pg_stat_activity WHERE application_name = 'partkit' AND datname = current_database()`);
+    const { rows } = await db.query<{ pid: number }>(`SELECT pid FROM pg_stat_activity WHERE application_name LIKE 'partkit%' AND datname = current_database()`);
     return rows.map((row) => row.pid);
   }
 
@@ -218,7 +218,7 @@ describeTarget('bare18', 'exit codes: one SQLSTATE table for steps, reads and th
       let pid: number | undefined;
       for (let i = 0; i < 200 && pid === undefined; i += 1) {
         const { rows } = await db.query<{ pid: number }>(
-          `SELECT pid FROM pg_stat_activity WHERE application_name = 'partkit' AND datname = current_database() AND wait_event_type = 'Lock'`,
+          `SELECT pid FROM pg_stat_activity WHERE application_name LIKE 'partkit%' AND datname = current_database() AND wait_event_type = 'Lock'`,
         );
         pid = rows[0]?.pid;
         if (pid === undefined) await new Promise((resolve) => setTimeout(resolve, 100));

@@ -26,7 +26,7 @@ describeTarget('bare18', 'the maintenance log', () => {
     const ids = rows.map((row) => row.id);
     expect(ids).not.toContain(old[0]!.id);
     expect(ids).toContain(recent[0]!.id);
-    expect(rows.at(-1)).toMatchObject({ ok: true, source: 'partkit' });
+    expect(rows.at(-1)).toMatchObject({ ok: true, source: 'partkit maintain' });
     const { rows: orphans } = await db.query(`SELECT 1 FROM partkit.maintenance_event WHERE run_id = $1`, [old[0]!.id]);
     expect(orphans).toHaveLength(0);
   });

@@ -259,7 +259,7 @@ describeTarget('bare18', 'the race a copy-on-write trigger loses: a fill batch h
       await blocker.query(`INSERT INTO race_partitioned SELECT * FROM race WHERE id = 1`);
       const fill = runPartkit(['migrate', 'fill', 'race', '--batch-size', '100', '--json', '--database-url', db.url]);
       await until(
-        async () => (await count(db, `SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND application_name = 'partkit' AND wait_event_type = 'Lock' AND query LIKE '%INSERT INTO%race_partitioned%'`)) === 1,
+        async () => (await count(db, `SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND application_name LIKE 'partkit%' AND wait_event_type = 'Lock' AND query LIKE '%INSERT INTO%race_partitioned%'`)) === 1,
         30_000,
         'the fill batch to wait on the blocker',
       );
@@ -314,9 +314,9 @@ describeTarget('bare18', 'swap under a bounded lock', () => {
     try {
       await reader.query('BEGIN');
       await reader.query('SELECT count(*) FROM "Held Table"');
-      const refused = await runPartkit(['migrate', 'swap', 'public."Held Table"', '--lock-timeout', '300ms', '--json', '--database-url', db.url]);
+      const refused = await runPartkit(['migrate', 'swap', 'public."Held Table"', '--lock-timeout', '300ms', '--lock-retries', '5', '--json', '--database-url', db.url]);
       expect(refused.exitCode, refused.stderr).toBe(5);
-      expect(refused.stderr).toMatch(/Could not take the locks[\s\S]*after 5 attempts/);
+      expect(refused.stderr).toMatch(/Could not take the locks[\s\S]*\(5 attempt\(s\), each waiting at most 300ms\)/);
       await reader.query('COMMIT');
     } finally {
       writing = false;

@@ -30,8 +30,8 @@ function withS3Options<T>(yargs: Argv<T>, writes: boolean): Argv<T & S3Args> {
   return built as unknown as Argv<T & S3Args>;
 }
 
-function s3Options(args: S3Args) {
-  return { endpoint: args.endpoint, pathStyle: args.pathStyle, sse: args.sse, storageClass: args.storageClass };
+function s3Options(args: S3Args & GlobalOptions) {
+  return { endpoint: args.endpoint, pathStyle: args.pathStyle, sse: args.sse, storageClass: args.storageClass, env: args.session?.env };
 }
 
 interface ArchiveExportArgs extends GlobalOptions, S3Args {
@@ -119,7 +119,7 @@ const listCommand: CommandModule<GlobalOptions, ArchiveListArgs> = {
       false,
     ) as unknown as Argv<ArchiveListArgs>,
   handler: async (args) => {
-    await runCommand(args, async (ctx) => archiveList(await ctx.database(), ctx.config, { table: args.table, from: args.from, check: args.check, s3: s3Options(args) }), renderArchiveList);
+    await runCommand({ ...args, readOnly: true }, async (ctx) => archiveList(await ctx.database(), ctx.config, { table: args.table, from: args.from, check: args.check, s3: s3Options(args) }), renderArchiveList);
   },
 };
 

@@ -147,7 +147,7 @@ export const doctorCommand: CommandModule<GlobalOptions, DoctorArgs> = {
     yargs.option('strategy', { choices: ['auto', 'partman', 'plpgsql'] as const, describe: 'Strategy to evaluate (default: from config, auto)' }),
   handler: async (args) => {
     await runCommand(
-      args,
+      { ...args, readOnly: true },
       async (ctx: CommandContext) => doctor(await ctx.database(), ctx.config, args.strategy),
       renderDoctor,
     );

@@ -18,7 +18,7 @@ import { drop, renderDrop } from '../migrate/drop.js';
 import { fill, renderFill } from '../migrate/fill.js';
 import { prep, renderPrep } from '../migrate/prep.js';
 import { migrateStatus, renderMigrateStatus } from '../migrate/status.js';
-import { renderSwap, swap, SWAP_LOCK_TIMEOUT, unswap } from '../migrate/swap.js';
+import { renderSwap, swap, unswap } from '../migrate/swap.js';
 import { parseMonth } from './partition-create.js';
 
 interface TableArgs extends GlobalOptions {
@@ -26,11 +26,11 @@ interface TableArgs extends GlobalOptions {
 }
 
 
-/** Every phase checks the table name before connecting, then runs on the database. */
-function runPhase<A extends TableArgs, R extends object>(phase: (ctx: CommandContext, args: A) => Promise<R>, render: (result: R) => string, defaults: { lockTimeout?: string } = {}) {
+/** Every phase checks the table name before connecting, then runs on the database (read-only for a phase that only reports). */
+function runPhase<A extends TableArgs, R extends object>(phase: (ctx: CommandContext, args: A) => Promise<R>, render: (result: R) => string, options: { readOnly?: (args: A) => boolean } = {}) {
   return async (args: A): Promise<void> => {
     await runCommand(
-      { ...args, lockTimeout: args.lockTimeout ?? defaults.lockTimeout },
+      { ...args, readOnly: options.readOnly?.(args) ?? false },
       async (ctx) => {
         parseQualifiedName(args.table);
         return phase(ctx, args);
@@ -84,30 +84,30 @@ const fillCommand: CommandModule<GlobalOptions, FillArgs> = {
 
 const swapCommand: CommandModule<GlobalOptions, TableArgs & { foreignKeys: ForeignKeys }> = {
   command: 'swap <table>',
-  describe: 'Phase 3: replay captured changes, then under one short lock: <table> -> <table>_retired, <table>_partitioned -> <table> (use --lock-timeout 2s)',
+  describe: 'Phase 3: replay captured changes, then under one short lock: <table> -> <table>_retired, <table>_partitioned -> <table>',
   builder: (yargs) => tablePositional(yargs).option('foreign-keys', foreignKeysOption) as unknown as Argv<TableArgs & { foreignKeys: ForeignKeys }>,
-  handler: runPhase(async (ctx, args) => swap(await ctx.database(), ctx.config, args.table, { dryRun: args.dryRun, foreignKeys: args.foreignKeys }), renderSwap, { lockTimeout: SWAP_LOCK_TIMEOUT }),
+  handler: runPhase(async (ctx, args) => swap(await ctx.database(), ctx.config, args.table, { dryRun: args.dryRun, foreignKeys: args.foreignKeys }), renderSwap),
 };
 
 const unswapCommand: CommandModule<GlobalOptions, TableArgs> = {
   command: 'unswap <table>',
   describe: 'Undo swap: the original becomes <table> again, with every change made since the swap replayed into it',
   builder: (yargs) => tablePositional(yargs) as unknown as Argv<TableArgs>,
-  handler: runPhase(async (ctx, args) => unswap(await ctx.database(), ctx.config, args.table, { dryRun: args.dryRun }), renderSwap, { lockTimeout: SWAP_LOCK_TIMEOUT }),
+  handler: runPhase(async (ctx, args) => unswap(await ctx.database(), ctx.config, args.table, { dryRun: args.dryRun }), renderSwap),
 };
 
 const dropCommand: CommandModule<GlobalOptions, TableArgs & { yes: boolean }> = {
   command: 'drop <table>',
-  describe: 'Phase 4: drain the capture, compare a sample of both sides, drop <table>_retired (without --yes: say what would be dropped, exit 2)',
+  describe: 'Phase 4: drain the capture, compare a sample of both sides, drop <table>_retired (without --yes: say what it would do, read-only, exit 2)',
   builder: (yargs) => tablePositional(yargs).option('yes', { type: 'boolean', default: false, describe: 'Really drop it' }) as unknown as Argv<TableArgs & { yes: boolean }>,
-  handler: runPhase(async (ctx, args) => drop(await ctx.database(), ctx.config, args.table, { yes: args.yes, dryRun: args.dryRun }), renderDrop),
+  handler: runPhase(async (ctx, args) => drop(await ctx.database(), ctx.config, args.table, { yes: args.yes, dryRun: args.dryRun }), renderDrop, { readOnly: (args) => !args.yes }),
 };
 
 const statusCommand: CommandModule<GlobalOptions, TableArgs> = {
   command: 'status <table>',
   describe: 'Where the migration stands: phase, capture backlog, rows copied and ETA, months the first maintenance will archive (read-only)',
   builder: (yargs) => tablePositional(yargs) as unknown as Argv<TableArgs>,
-  handler: runPhase(async (ctx, args) => migrateStatus(await ctx.database(), ctx.config, args.table), (status) => renderMigrateStatus(status)),
+  handler: runPhase(async (ctx, args) => migrateStatus(await ctx.database(), ctx.config, args.table), (status) => renderMigrateStatus(status), { readOnly: () => true }),
 };
 
 export const migrateCommand: CommandModule<GlobalOptions, GlobalOptions> = {

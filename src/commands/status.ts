@@ -195,6 +195,6 @@ export const statusCommand: CommandModule<GlobalOptions, StatusArgs> = {
   describe: 'Show each table: strategy, settings, months with ranges, rows and sizes, the default, the archive, and the maintenance job',
   builder: (yargs) => yargs.option('scheduler', { choices: ['auto', 'pg_cron', 'external'] as const, default: 'auto' as const, describe: 'Scheduler to report; auto: pg_cron when it is preloaded, else external' }),
   handler: async (args) => {
-    await runCommand(args, async (ctx) => status(await ctx.database(), ctx.config, { scheduler: args.scheduler }), renderStatus);
+    await runCommand({ ...args, readOnly: true }, async (ctx) => status(await ctx.database(), ctx.config, { scheduler: args.scheduler }), renderStatus);
   },
 };

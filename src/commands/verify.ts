@@ -141,7 +141,7 @@ export const verifyCommand: CommandModule<GlobalOptions, VerifyArgs> = {
       .option('junit', { type: 'string', describe: 'Also write a JUnit XML report to this file (one test case per check)' }),
   handler: async (args) => {
     await runCommand(
-      args,
+      { ...args, readOnly: true },
       async (ctx) => {
         const result = await verify(await ctx.database(), ctx.config, { maxDefaultRows: args.maxDefaultRows, maxMaintenanceAge: args.maxMaintenanceAge, scheduler: args.scheduler });
         if (args.junit !== undefined) await writeJunit(args.junit, result);

@@ -38,11 +38,15 @@ function sslFromMode(mode: string | undefined): ClientConfig['ssl'] {
   }
 }
 
-export function resolveConnection(databaseUrl: string | undefined, env: NodeJS.ProcessEnv = process.env): ConnectionTarget {
+/**
+ * `applicationName` names partkit's sessions in pg_stat_activity (the CLI passes `partkit <command>`)
+ * unless the URL (`?application_name=`) or PGAPPNAME gives one.
+ */
+export function resolveConnection(databaseUrl: string | undefined, env: NodeJS.ProcessEnv = process.env, applicationName = 'partkit'): ConnectionTarget {
   const url = databaseUrl ?? (env.DATABASE_URL || undefined);
   const parts = url === undefined ? fromEnvironment(env) : fromUrl(url, env);
   const config: ClientConfig = {
-    application_name: 'partkit',
+    application_name: parts.applicationName || applicationName,
     connectionTimeoutMillis: Number(env.PARTKIT_CONNECT_TIMEOUT_MS ?? DEFAULT_CONNECT_TIMEOUT_MS),
     host: parts.host,
     port: parts.port,
@@ -61,6 +65,7 @@ interface ConnectionParts {
   readonly database: string;
   readonly password: string | undefined;
   readonly sslmode: string | undefined;
+  readonly applicationName: string | undefined;
 }
 
 /** postgres://user:password@host:port/database?sslmode=...; libpq variables fill what it leaves out. */
@@ -81,6 +86,7 @@ function fromUrl(url: string, env: NodeJS.ProcessEnv): ConnectionParts {
     database: decodeURIComponent(parsed.pathname.replace(/^\//, '')) || decodeURIComponent(parsed.username) || 'postgres',
     password: parsed.password ? decodeURIComponent(parsed.password) : env.PGPASSWORD,
     sslmode: parsed.searchParams.get('sslmode') ?? env.PGSSLMODE,
+    applicationName: parsed.searchParams.get('application_name') ?? env.PGAPPNAME,
   };
 }
 
@@ -94,6 +100,7 @@ function fromEnvironment(env: NodeJS.ProcessEnv): ConnectionParts {
     database: env.PGDATABASE || user,
     password: env.PGPASSWORD,
     sslmode: env.PGSSLMODE,
+    applicationName: env.PGAPPNAME,
   };
 }
 

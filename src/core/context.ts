@@ -5,7 +5,7 @@
 import { loadConfig, type Config } from './config.js';
 import { redact, resolveConnection, type ConnectionTarget } from './connection.js';
 import { Database, DEFAULT_EXECUTOR_OPTIONS } from './db.js';
-import { EXIT_CODE_OF_KIND, ExitCode, failureKind, isPartkitError, REPORT_BUG_HINT, UsageError } from './errors.js';
+import { EXIT_CODE_OF_KIND, ExitCode, failureKind, InterruptedError, isPartkitError, REPORT_BUG_HINT, UsageError } from './errors.js';
 import { createLogger, type Logger } from './log.js';
 
 export interface GlobalOptions {
@@ -14,7 +14,15 @@ export interface GlobalOptions {
   readonly json?: boolean | undefined;
   readonly dryRun?: boolean | undefined;
   readonly lockTimeout?: string | undefined;
+  /** Attempts per step when a lock is busy. */
+  readonly lockRetries?: number | undefined;
   readonly verbose?: boolean | undefined;
+  /** The command as typed (`maintain`, `migrate fill`): its sessions show as application_name `partkit <command>`. */
+  readonly command?: string | undefined;
+  /** Stops the run (the CLI aborts it on SIGINT and SIGTERM): see ExecutorOptions.signal. */
+  readonly signal?: AbortSignal | undefined;
+  /** The command only reads (status, verify, doctor, a preview): its session is read-only. --dry-run implies it. */
+  readonly readOnly?: boolean | undefined;
   /** Set by the command line (src/run-cli.ts): its environment, and where the exit code goes. */
   readonly session?: CliSession | undefined;
 }
@@ -45,11 +53,15 @@ const LOCK_TIMEOUT = /^\d+(ms|s|min)?$/;
 export async function createContext(options: GlobalOptions, env: NodeJS.ProcessEnv = process.env): Promise<CommandContext & { close(): Promise<void> }> {
   const lockTimeout = options.lockTimeout ?? DEFAULT_EXECUTOR_OPTIONS.lockTimeout;
   if (!LOCK_TIMEOUT.test(lockTimeout)) {
-    throw new UsageError(`--lock-timeout "${lockTimeout}" is not a duration.`, 'Use e.g. 5s, 500ms or 1min.');
+    throw new UsageError(`--lock-timeout "${lockTimeout}" is not a duration.`, 'Use e.g. 500ms, 1s or 1min.');
+  }
+  const retries = options.lockRetries ?? DEFAULT_EXECUTOR_OPTIONS.retries;
+  if (!Number.isInteger(retries) || retries < 1 || retries > 100) {
+    throw new UsageError(`--lock-retries ${retries} must be a whole number from 1 to 100.`, `Use e.g. --lock-retries ${DEFAULT_EXECUTOR_OPTIONS.retries}.`);
   }
   const config = await loadConfig(options.config, env);
   const log = createLogger({ verbose: options.verbose ?? false });
-  const target = resolveConnection(options.databaseUrl, env);
+  const target = resolveConnection(options.databaseUrl, env, options.command ? `partkit ${options.command}` : 'partkit');
   let db: Database | undefined;
   return {
     options,
@@ -58,7 +70,15 @@ export async function createContext(options: GlobalOptions, env: NodeJS.ProcessE
     target,
     lockTimeout,
     async database() {
-      db ??= await Database.connect(target, { ...DEFAULT_EXECUTOR_OPTIONS, lockTimeout, log, sqlLog: env.PARTKIT_LOG_SQL || undefined });
+      db ??= await Database.connect(target, {
+        ...DEFAULT_EXECUTOR_OPTIONS,
+        lockTimeout,
+        retries,
+        log,
+        sqlLog: env.PARTKIT_LOG_SQL || undefined,
+        signal: options.signal,
+        readOnly: (options.readOnly ?? false) || (options.dryRun ?? false),
+      });
       return db;
     },
     async close() {
@@ -85,7 +105,9 @@ export async function runCommand<R extends object>(
     if (text) process.stdout.write(text.endsWith('\n') ? text : `${text}\n`);
     exitCode = (result as CommandResult).exitCode ?? ExitCode.ok;
   } catch (error) {
-    exitCode = reportError(error, options.json ?? false);
+    // Once the run is stopped, whatever failed failed because of it (a cancelled COPY, a closed stream).
+    const stopped = options.signal?.aborted && !(error instanceof InterruptedError) ? new InterruptedError(options.signal.reason, { cause: error }) : error;
+    exitCode = reportError(stopped, options.json ?? false);
   } finally {
     await context?.close();
   }

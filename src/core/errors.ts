@@ -12,6 +12,10 @@ export const ExitCode = {
   lockOrConflict: 5,
   /** A defect: a JavaScript error partkit did not expect, or a server error that points at a bug. */
   internal: 6,
+  /** Stopped by SIGINT (or an AbortSignal): 128 + 2, as a shell reports a command Ctrl-C ended. */
+  interrupted: 130,
+  /** Stopped by SIGTERM: 128 + 15. */
+  terminated: 143,
 } as const;
 export type ExitCode = (typeof ExitCode)[keyof typeof ExitCode];
 
@@ -68,6 +72,25 @@ export class LockError extends PartkitError {
  */
 export class ConflictError extends PartkitError {
   readonly exitCode = ExitCode.lockOrConflict;
+}
+
+/**
+ * The run was stopped (SIGINT or SIGTERM to the CLI, or the AbortSignal given to the library):
+ * the statement in progress was cancelled on the server and rolled back; steps that had
+ * committed are kept, and a second run continues from there (every step is idempotent).
+ */
+export class InterruptedError extends PartkitError {
+  readonly exitCode: ExitCode;
+  /** `reason` is the AbortSignal's reason: 'SIGINT' or 'SIGTERM' from the CLI, anything else from a library caller. */
+  constructor(reason: unknown, options?: { cause?: unknown }) {
+    const by = reason === 'SIGINT' || reason === 'SIGTERM' ? reason : 'the caller (AbortSignal)';
+    super(
+      `Interrupted by ${by}: the statement in progress was cancelled on the server and rolled back; steps that had completed are kept.`,
+      'Run the same command again: it continues where this run stopped.',
+      options,
+    );
+    this.exitCode = reason === 'SIGTERM' ? ExitCode.terminated : ExitCode.interrupted;
+  }
 }
 
 /** A bug in partkit (or the server): nothing the user typed or the database's state explains it. */
@@ -127,9 +150,18 @@ const SQLSTATE_CLASS_KINDS: Readonly<Record<string, FailureKind>> = {
 /** node-postgres and the socket report a lost connection without a SQLSTATE. */
 const CONNECTION_LOST = /Connection terminated|connection error and is not queryable|Client was closed and is not queryable|ECONNRESET|EPIPE|socket hang up/i;
 
+/** pg_partman re-raises the errors of its own statements as P0001 (raise_exception), keeping their message. */
+const RERAISED_LOCK = /^(canceling statement due to lock timeout|deadlock detected|could not serialize access)/;
+
+/** Whether a server error (its SQLSTATE and message) is a lock that was busy: retried, then exit 5. */
+export function isLockFailure(code: string | undefined, message: string): boolean {
+  return (code !== undefined && SQLSTATE_KINDS[code] === 'lock') || (code === 'P0001' && RERAISED_LOCK.test(message));
+}
+
 /** Classifies any thrown value; undefined when it is neither a server error nor a lost connection. */
 export function failureKind(error: unknown): FailureKind | undefined {
   const code = sqlState(error);
+  if (code !== undefined && isLockFailure(code, error instanceof Error ? error.message : '')) return 'lock';
   if (code !== undefined) return SQLSTATE_KINDS[code] ?? SQLSTATE_CLASS_KINDS[code.slice(0, 2)] ?? 'conflict';
   const errno = (error as NodeJS.ErrnoException | undefined)?.code;
   if (errno === 'ECONNRESET' || errno === 'EPIPE' || errno === 'ECONNREFUSED') return 'connection';

@@ -29,10 +29,12 @@ export function renderSql(db: Database, plan: Plan, options: { cronDatabase?: st
 }
 
 /**
- * Runs `body` (inspect → plan → run) holding the run lock unless this is a dry run, so that what
- * was inspected is still true when the plan runs: two partkit runs on one database take turns.
+ * Runs `body` (inspect → plan → run) holding the run lock, so that what was inspected is still
+ * true when the plan runs: two partkit runs on one database take turns. A dry run takes no lock
+ * and runs read-only instead (Database.readOnly): a preview writes nothing, whatever it calls.
  */
 export async function underRunLock<T>(db: Database, options: { readonly dryRun?: boolean | undefined }, body: () => Promise<T>): Promise<T> {
-  if (!options.dryRun) await db.acquireRunLock();
+  if (options.dryRun) return db.readOnly(body);
+  await db.acquireRunLock();
   return body();
 }

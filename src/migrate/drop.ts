@@ -4,8 +4,11 @@
  * until none are left, then compares a random sample of keys from both sides (rows whose key is
  * captured meanwhile are skipped): every sampled row must be identical on both sides. It does not
  * ask that every retired row be in the new table: a row deleted after the swap is, correctly,
- * deleted from both. Without --yes it only says what it would drop (exit 2). Never CASCADE: views
- * or foreign keys still on the original stop it.
+ * deleted from both. Never CASCADE: views or foreign keys still on the original stop it.
+ *
+ * Without --yes (exit 2) and with --dry-run it is a preview: it reads the catalog and the size of
+ * the capture, in a read-only session, and says what it would replay, compare and drop. It
+ * neither drains the capture (replaying writes) nor compares the sample (which needs temp tables).
  */
 import type { Config } from '../core/config.js';
 import type { Database } from '../core/db.js';
@@ -28,6 +31,9 @@ export interface DropResult {
   readonly sqlName: string;
   readonly retired: string;
   readonly state: 'dropped' | 'would drop' | 'nothing to drop';
+  /** Keys waiting in the capture when drop started: it replays them into the original first. */
+  readonly captured: number;
+  /** What the drop found (null for a preview, which neither replays nor compares). */
   readonly rows: { readonly sampled: number; readonly differing: number; readonly replayed: number; readonly backlog: number; readonly olderThanLive: number } | null;
   readonly changes: number;
   readonly dryRun: boolean;
@@ -36,7 +42,7 @@ export interface DropResult {
 }
 
 export async function drop(db: Database, config: Config, input: string, options: { yes?: boolean | undefined; dryRun?: boolean | undefined }): Promise<DropResult> {
-  // Without --yes it only reports: no lock, as for a dry run.
+  // Without --yes it only reports: read-only and no lock, as a dry run.
   return underRunLock(db, { dryRun: options.dryRun || !options.yes }, () => dropLocked(db, config, input, options));
 }
 
@@ -50,7 +56,7 @@ async function dropLocked(db: Database, config: Config, input: string, options: 
     if (inspection.state === 'unswapped') {
       throw new MissingCapabilityError(`${label} is not swapped yet; there is no ${names.retired.name} to drop (nothing was changed).`, `Run \`${partkitCommand(['migrate', 'swap', displayName(names.table)])}\` first.`);
     }
-    return { ...base, state: 'nothing to drop', rows: null, changes: 0 };
+    return { ...base, state: 'nothing to drop', captured: 0, rows: null, changes: 0 };
   }
   const live = inspection.table;
   const retired = inspection.retired;
@@ -73,10 +79,25 @@ async function dropLocked(db: Database, config: Config, input: string, options: 
   const liveColumns = await readColumns(db, live.oid);
   const retiredColumns = await readColumns(db, retired.oid);
   const key = await captureKey(db, capture, liveColumns);
-  // A dry run changes nothing: it prints the replay rounds instead of running them.
   const drainOptions = { capture, key, columns: retiredColumns, live, copy: retired, group: `migrate replay ${label}`, table: label, batch: 5000, maxRounds: 100 };
-  const drainPlan = options.dryRun ? await drainSteps(db, drainOptions) : [];
-  const replayed = options.dryRun ? 0 : await drain(db, drainOptions);
+  const captured = await backlog(db, capture);
+  const group = `migrate drop ${label}`;
+  const dropSteps = (compared: string): SqlStep[] => [
+    ...(live.distributedBy !== null ? citusTriggerSettingSteps(group, label) : []),
+    ...dropCaptureTriggerSteps(live.quoted, group, label),
+    sqlStep(`drop ${retiredLabel}, the original table (${compared})`, `DROP TABLE ${retired.quoted}`, { table: label, group }),
+    ...dropCaptureSteps(capture, group, label),
+  ];
+
+  if (options.dryRun || !options.yes) {
+    // A preview: a dry run prints the replay rounds as the capture stands now, and the drop.
+    const steps = dropSteps(`once a sample of up to ${DROP_SAMPLE} keys compares identical in ${label}`);
+    if (!options.dryRun) return { ...base, state: 'would drop', captured, rows: null, changes: 0, exitCode: ExitCode.usage };
+    const { sql } = (await run(db, { steps: [...(await drainSteps(db, drainOptions)), ...steps] }, { dryRun: true })) as { sql: string };
+    return { ...base, state: 'would drop', captured, rows: null, changes: steps.length, sql };
+  }
+
+  const replayed = await drain(db, drainOptions);
 
   // A sample of keys from each side; rows older than the new table's oldest month (archived by
   // retention since the swap) are not compared, nor keys captured again since the drain.
@@ -100,19 +121,9 @@ async function dropLocked(db: Database, config: Config, input: string, options: 
       `The capture should have kept them equal: compare them (SELECT ... FROM ${live.quoted} EXCEPT SELECT ... FROM ${retired.quoted}) before dropping anything.`,
     );
   }
-  const group = `migrate drop ${label}`;
-  const steps: SqlStep[] = [
-    ...(live.distributedBy !== null ? citusTriggerSettingSteps(group, label) : []),
-    ...dropCaptureTriggerSteps(live.quoted, group, label),
-    sqlStep(`drop ${retiredLabel}, the original table (${rows.sampled} sampled key(s) identical in ${label})`, `DROP TABLE ${retired.quoted}`, { table: label, group }),
-    ...dropCaptureSteps(capture, group, label),
-  ];
-  if (!options.dryRun && !options.yes) {
-    return { ...base, state: 'would drop', rows, changes: 0, exitCode: ExitCode.usage };
-  }
-  const outcome = await run(db, { steps: [...drainPlan, ...steps] }, { dryRun: options.dryRun ?? false });
-  if (outcome.dryRun) return { ...base, state: 'would drop', rows, changes: steps.length, sql: outcome.sql };
-  return { ...base, state: 'dropped', rows, changes: steps.length };
+  const steps = dropSteps(`${rows.sampled} sampled key(s) identical in ${label}`);
+  await run(db, { steps }, { dryRun: false });
+  return { ...base, state: 'dropped', captured, rows, changes: steps.length };
 }
 
 const SAMPLE = 'pg_temp.partkit_drop_sample';
@@ -170,11 +181,13 @@ async function compareSample(
 export function renderDrop(result: DropResult): string {
   if (result.sql !== undefined) return result.sql;
   if (result.state === 'nothing to drop') return `${result.retired} does not exist: nothing to drop.`;
-  const counts = result.rows
-    ? `capture drained (${result.rows.replayed} key(s) replayed), ${result.rows.sampled} sampled key(s) identical on both sides${result.rows.olderThanLive > 0 ? `; ${result.rows.olderThanLive} row(s) older than ${result.table}'s oldest month (archived by retention) not compared` : ''}`
-    : '';
-  if (result.state === 'would drop') {
-    return [`would drop ${result.retired} (${counts}).`, `Run again with --yes to drop it: ${partkitCommand(['migrate', 'drop', result.sqlName, '--yes'])}`].join('\n');
+  if (result.state === 'would drop' || result.rows === null) {
+    return [
+      `would drop ${result.retired} and the capture: first replay the ${result.captured} captured key(s) waiting into ${result.retired}, then compare a sample of up to ${DROP_SAMPLE} keys of both sides (nothing was changed).`,
+      `Run again with --yes to drop it: ${partkitCommand(['migrate', 'drop', result.sqlName, '--yes'])}`,
+    ].join('\n');
   }
-  return `dropped ${result.retired} (${counts}).`;
+  const rows = result.rows;
+  const older = rows.olderThanLive > 0 ? `; ${rows.olderThanLive} row(s) older than ${result.table}'s oldest month (archived by retention) not compared` : '';
+  return `dropped ${result.retired} (capture drained (${rows.replayed} key(s) replayed), ${rows.sampled} sampled key(s) identical on both sides${older}).`;
 }

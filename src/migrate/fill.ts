@@ -216,7 +216,7 @@ async function fillLocked(db: Database, config: Config, input: string, options: 
       // Keep each batch transaction well under a second, whatever the row width.
       if (elapsed > BATCH_TARGET_MS * 1.5) blocks = Math.max(1, Math.floor((blocks * BATCH_TARGET_MS) / elapsed));
       else if (elapsed < BATCH_TARGET_MS / 2) blocks = Math.min(blocks * 2, initial * 16);
-      if (options.sleepMs > 0 && block < end) await new Promise((resolve) => setTimeout(resolve, options.sleepMs));
+      if (options.sleepMs > 0 && block < end) await db.pause(options.sleepMs);
     }
     // The state written with each batch counts the rows before it: write the final count.
     state = { ...state, done: true };
@@ -242,7 +242,7 @@ async function fillLocked(db: Database, config: Config, input: string, options: 
     replayed += await drain(db, { ...replay, batch: options.batchSize, maxRounds: 1 });
     progress.batch(batches, copied, rowsCopied, replayed, elapsed, null);
     if (!whole && upTo === null) break;
-    if (options.sleepMs > 0 && upTo !== null) await new Promise((resolve) => setTimeout(resolve, options.sleepMs));
+    if (options.sleepMs > 0 && upTo !== null) await db.pause(options.sleepMs);
   }
   progress.end();
   replayed += await drain(db, { ...replay, batch: Math.max(options.batchSize, 1000), maxRounds: 20 });

@@ -12,7 +12,7 @@
  * long it held the lock.
  */
 import type { Config } from '../core/config.js';
-import type { Database } from '../core/db.js';
+import { DEFAULT_EXECUTOR_OPTIONS, type Database } from '../core/db.js';
 import { ConflictError, MissingCapabilityError } from '../core/errors.js';
 import { displayName, quoteIdent, quoteLiteral, quoteQualified, type QualifiedName } from '../core/identifiers.js';
 import { partkitCommand } from '../core/shell.js';
@@ -48,10 +48,10 @@ export interface SwapResult {
 
 /**
  * How long writers may wait behind the swap's ACCESS EXCLUSIVE lock request in one attempt (the
- * executor retries, then gives up with the transaction rolled back): the default of --lock-timeout
- * for swap and unswap.
+ * executor retries, then gives up with the transaction rolled back): the same short wait as every
+ * other step's (it was 2 s of its own while the general default was 5 s).
  */
-export const SWAP_LOCK_TIMEOUT = '2s';
+export const SWAP_LOCK_TIMEOUT = DEFAULT_EXECUTOR_OPTIONS.lockTimeout;
 
 /** Keys left for the locked replay: the drain before the lock stops at this backlog. */
 export const LOCKED_REPLAY_TARGET = 200;

@@ -205,8 +205,8 @@ export interface LockWatch {
 
 /**
  * Watches pg_locks every 10 ms for an ACCESS EXCLUSIVE lock on any of `tables` held by a session
- * with the given application_name, and keeps the longest time one backend held it (as seen at
- * that sampling rate: a lower bound, good to about 10 ms).
+ * whose application_name starts with the given one (partkit's are `partkit <command>`), and keeps
+ * the longest time one backend held it (as seen at that sampling rate: a lower bound, good to about 10 ms).
  */
 export async function watchExclusiveLocks(url: string, tables: readonly string[], applicationName = 'partkit'): Promise<LockWatch> {
   const client = new pg.Client({ connectionString: url, application_name: 'oracle-lock-watch' });
@@ -220,7 +220,7 @@ export async function watchExclusiveLocks(url: string, tables: readonly string[]
       const { rows } = await client.query<{ pid: number }>(
         `SELECT DISTINCT l.pid FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
           WHERE l.granted AND l.mode = 'AccessExclusiveLock' AND l.locktype = 'relation'
-            AND l.relation = ANY (SELECT to_regclass(t)::oid FROM unnest($1::text[]) t) AND a.application_name = $2`,
+            AND l.relation = ANY (SELECT to_regclass(t)::oid FROM unnest($1::text[]) t) AND starts_with(a.application_name, $2)`,
         [tables, applicationName],
       );
       const now = Date.now();

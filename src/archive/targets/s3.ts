@@ -37,6 +37,8 @@ export interface S3Options {
   readonly sse?: string | undefined;
   /** Storage class of the data files: STANDARD_IA, GLACIER_IR, ... (manifests stay STANDARD). */
   readonly storageClass?: string | undefined;
+  /** Where the endpoint, region and credentials (AWS_*) are read; default process.env. */
+  readonly env?: NodeJS.ProcessEnv | undefined;
 }
 
 /** Parts of 5 MiB (S3's minimum), one in flight: memory stays flat whatever the size of a month. */
@@ -93,6 +95,13 @@ export function s3Failure(error: unknown, bucket: string, endpoint: string): unk
   return error;
 }
 
+function credentialsOf(env: NodeJS.ProcessEnv) {
+  if (env === process.env) return {};
+  const { AWS_ACCESS_KEY_ID: accessKeyId, AWS_SECRET_ACCESS_KEY: secretAccessKey, AWS_SESSION_TOKEN: sessionToken, AWS_PROFILE: profile } = env;
+  if (accessKeyId && secretAccessKey) return { credentials: { accessKeyId, secretAccessKey, ...(sessionToken ? { sessionToken } : {}) } };
+  return profile ? { profile } : {};
+}
+
 export class S3Target implements ArchiveTarget {
   readonly root: string;
   private readonly bucket: string;
@@ -103,7 +112,7 @@ export class S3Target implements ArchiveTarget {
   constructor(
     spec: string,
     private readonly options: S3Options,
-    env: NodeJS.ProcessEnv = process.env,
+    env: NodeJS.ProcessEnv = options.env ?? process.env,
   ) {
     const { bucket, prefix } = parseS3Url(spec);
     this.bucket = bucket;
@@ -119,6 +128,9 @@ export class S3Target implements ArchiveTarget {
       region: env.AWS_REGION || env.AWS_DEFAULT_REGION || 'us-east-1',
       ...(endpoint ? { endpoint } : {}),
       forcePathStyle: options.pathStyle ?? false,
+      // The SDK's own chain reads process.env; an environment given to partkit (runCli's env, the
+      // API's) names the keys or the profile itself.
+      ...credentialsOf(env),
       maxAttempts: 3,
       // A store that accepts connections but never answers fails the run instead of hanging it.
       requestHandler: { connectionTimeout: 10_000, requestTimeout: requestTimeoutMs(env), throwOnRequestTimeout: true },
