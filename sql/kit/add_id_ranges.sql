@@ -2,7 +2,9 @@
 -- the default, the months pg_partman made, months made before the table was registered. A month
 -- holding more than 10,000 rows is left alone (validating its CHECK would hold the month's lock for
 -- a scan of it). A partition whose lock is not granted within a second is left for the next run
--- rather than queueing ahead of the application's queries. Returns how many got their range.
+-- rather than queueing ahead of the application's queries. A table without time-ordered ids
+-- (managed_table.id_ranges false: adopted, or "ids": "random") returns at once, without counting
+-- the rows of its months. Returns how many got their range.
 CREATE FUNCTION add_id_ranges(p_parent regclass) RETURNS integer
 LANGUAGE plpgsql
 SET search_path FROM CURRENT
@@ -13,6 +15,13 @@ DECLARE
     v_added     integer := 0;
     v_lock_wait text := current_setting('lock_timeout');
 BEGIN
+    IF NOT EXISTS (SELECT 1
+                     FROM pg_class c
+                     JOIN pg_namespace n ON n.oid = c.relnamespace
+                     JOIN managed_table m ON m.parent_schema = n.nspname AND m.parent_table = c.relname
+                    WHERE c.oid = p_parent AND m.id_ranges) THEN
+        RETURN 0;
+    END IF;
     FOR v_child IN
         SELECT i.inhrelid::regclass AS partition
           FROM pg_inherits i

@@ -439,7 +439,9 @@ $$;
 -- the default, the months pg_partman made, months made before the table was registered. A month
 -- holding more than 10,000 rows is left alone (validating its CHECK would hold the month's lock for
 -- a scan of it). A partition whose lock is not granted within a second is left for the next run
--- rather than queueing ahead of the application's queries. Returns how many got their range.
+-- rather than queueing ahead of the application's queries. A table without time-ordered ids
+-- (managed_table.id_ranges false: adopted, or "ids": "random") returns at once, without counting
+-- the rows of its months. Returns how many got their range.
 CREATE FUNCTION add_id_ranges(p_parent regclass) RETURNS integer
 LANGUAGE plpgsql
 SET search_path FROM CURRENT
@@ -450,6 +452,13 @@ DECLARE
     v_added     integer := 0;
     v_lock_wait text := current_setting('lock_timeout');
 BEGIN
+    IF NOT EXISTS (SELECT 1
+                     FROM pg_class c
+                     JOIN pg_namespace n ON n.oid = c.relnamespace
+                     JOIN managed_table m ON m.parent_schema = n.nspname AND m.parent_table = c.relname
+                    WHERE c.oid = p_parent AND m.id_ranges) THEN
+        RETURN 0;
+    END IF;
     FOR v_child IN
         SELECT i.inhrelid::regclass AS partition
           FROM pg_inherits i
@@ -988,10 +997,11 @@ $$;
 -- ---------------------------------------------------------------- sql/kit/maintain_plpgsql_table.sql
 -- One managed table's maintenance with the kit's own functions: empty the default partition into
 -- its months (late rows of archived months into the archive), make every month from the oldest
--- kept one through the coming `premake` (so that a long downtime leaves no gap), archive the
--- months past retention. Every change is written to
--- maintenance_event under p_run_id. Errors propagate to run_maintenance, which records them and
--- goes on with the next table. A month held in archive_hold is not archived.
+-- kept one through the coming `premake` (so that a long downtime leaves no gap), give months
+-- without their id range one (a table with time-ordered ids), archive the months past retention.
+-- Every change is written to maintenance_event under p_run_id. Errors propagate to
+-- run_maintenance, which records them and goes on with the next table. A month held in
+-- archive_hold is not archived.
 CREATE OR REPLACE FUNCTION maintain_plpgsql_table(p_run_id bigint, p_config managed_table) RETURNS void
 LANGUAGE plpgsql
 SET search_path FROM CURRENT
@@ -1117,6 +1127,11 @@ BEGIN
                     nullif(v_result.rows_moved, 0));
         END IF;
     END LOOP;
+    -- A table with time-ordered ids: months that have no id range yet (made by hand, or before the
+    -- table was registered) get one when they are empty or hold few rows (add_id_ranges).
+    IF p_config.id_ranges THEN
+        PERFORM add_id_ranges(v_parent);
+    END IF;
 
     IF p_config.retention IS NULL THEN
         RETURN;
