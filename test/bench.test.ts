@@ -10,28 +10,9 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { expect, it } from 'vitest';
 import { createTestDatabase, describeTarget, runPartkit } from './helpers/targets.js';
+import { xmlProblem } from './helpers/xml.js';
 
 const NAMES = ['one-week count', 'one-week newest 50', 'one-month aggregate by role', 'three-month count', "a session's last 30 days", 'by id + time window (±1 h)', 'by id alone', 'whole-table count'];
-
-/** Well-formed XML: every tag closed in order, attributes quoted, no bare & or < in text. Returns the problem, or null. */
-function xmlProblem(text: string): string | null {
-  const body = text.replace(/^<\?xml[^>]*\?>\s*/, '');
-  const stack: string[] = [];
-  const token = /<(\/?)([A-Za-z][\w:-]*)((?:\s+[\w:-]+="[^"<]*")*)\s*(\/?)>|([^<]+)/gy;
-  let match: RegExpExecArray | null;
-  let at = 0;
-  while ((match = token.exec(body)) !== null) {
-    at = token.lastIndex;
-    const [, closing, name, , selfClosing, textPart] = match;
-    if (textPart !== undefined) {
-      if (/&(?!(amp|lt|gt|quot|apos|#\d+);)/.test(textPart)) return `bare & in ${textPart.slice(0, 40)}`;
-    } else if (closing) {
-      if (stack.pop() !== name) return `</${name}> closes nothing open`;
-    } else if (!selfClosing) stack.push(name!);
-  }
-  if (at !== body.length) return `cannot read from ${body.slice(at, at + 40)}`;
-  return stack.length === 0 ? null : `<${stack.join('>, <')}> never closed`;
-}
 
 function positive(value: unknown): boolean {
   return typeof value === 'number' && Number.isFinite(value) && value > 0;
@@ -78,10 +59,10 @@ it('partkit bench --section queries --rows 24000 --json --svg: every query in it
   for (const form of ['literal', 'now()', 'param']) expect(svg).toContain(`a session&apos;s last 30 days (${form})`);
 });
 
-it('--svg without the queries section is refused before anything starts', async () => {
+it('--svg without a charted section (queries, maintenance, growth) is refused before anything starts', async () => {
   const result = await runPartkit(['bench', '--section', 'migrate', '--svg', path.join(tmpdir(), 'never.svg')]);
   expect(result.exitCode).toBe(2);
-  expect(result.stderr).toMatch(/--svg charts the queries and growth sections/);
+  expect(result.stderr).toMatch(/--svg charts the queries, maintenance and growth sections, and this run has none of them/);
 });
 
 describeTarget('bare18', 'partkit bench against a given database', () => {

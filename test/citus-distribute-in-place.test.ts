@@ -54,9 +54,9 @@ describeCitus('distributing an existing partitioned table while writers keep wri
     });
     let provisioned;
     try {
-      await new Promise((resolve) => setTimeout(resolve, 1000));
+      await writer.advance(100);
       provisioned = await partkit(db.url, ['provision', '--json'], { config: distributed, timeoutMs: 300_000 });
-      await new Promise((resolve) => setTimeout(resolve, 1500));
+      await writer.advance(150);
     } finally {
       const stats = await writer.stop();
       console.log(`[citus] provision distributed ${ROWS} rows in place under a live writer: ${JSON.stringify(stats)} (longestMs: the longest a write waited)`);

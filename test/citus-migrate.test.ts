@@ -106,30 +106,30 @@ describeCitus('migrate a plain table into a distributed partitioned table on Cit
       // After the swap the capture follows the distributed table: co-located with it, on the workers.
       expect(await citusKind('public."Chat Messages_capture"')).toBe('Session Id');
       expect(await colocated('public."Chat Messages_capture"', TABLE)).toBe(true);
-      await new Promise((resolve) => setTimeout(resolve, 1500));
+      await writer.advance(150);
       await oracle(writer, 'after the swap');
-      await new Promise((resolve) => setTimeout(resolve, 1500));
+      await writer.advance(150);
 
       const undone = await partkitJson(['migrate', 'unswap', TABLE]);
       expect(undone).toMatchObject({ state: 'unswapped' });
       lockHeld.push(Number(undone.lockHeldMs));
       expect(await citusKind(TABLE)).toBeNull();
       expect(await citusKind('public."Chat Messages_capture"')).toBeNull();
-      await new Promise((resolve) => setTimeout(resolve, 1500));
+      await writer.advance(150);
       await oracle(writer, 'after the unswap');
-      await new Promise((resolve) => setTimeout(resolve, 1000));
+      await writer.advance(100);
 
       const again = await partkitJson(['migrate', 'swap', TABLE]);
       expect(again).toMatchObject({ state: 'swapped' });
       lockHeld.push(Number(again.lockHeldMs));
-      await new Promise((resolve) => setTimeout(resolve, 1500));
+      await writer.advance(150);
       const dropped = await partkitJson(['migrate', 'drop', TABLE, '--yes']);
       expect(dropped).toMatchObject({ state: 'dropped', rows: { differing: 0 } });
       expect((dropped.rows as { sampled: number }).sampled).toBeGreaterThan(1000);
       // Registration and maintenance of the distributed table, as for any other table.
       const provisioned = await partkitJson(['provision']);
       expect(provisioned.changes).toBeGreaterThan(0);
-      await new Promise((resolve) => setTimeout(resolve, 1500));
+      await writer.advance(150);
     } finally {
       const stats = await writer.stop();
       console.log(`[citus] migrate with a live writer: ${JSON.stringify(stats)}; swap/unswap/swap held their lock ${lockHeld.join(', ')} ms`);

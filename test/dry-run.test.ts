@@ -43,7 +43,7 @@ for (const name of ['bare18', 'pg15-partman4'] as TargetName[]) {
       const { rows: before } = await db.query(`SELECT count(*)::int AS n FROM partkit.maintenance_run`);
       const dry = await runPartkit(['maintain', '--dry-run', '--database-url', db.url]);
       expect(dry.exitCode, dry.stderr).toBe(0);
-      expect(dry.stdout).toMatch(/SELECT \* FROM "partkit"\.run_maintenance\(\);/);
+      expect(dry.stdout).toMatch(/CALL "partkit"\.run_maintenance_proc\(p_table_name => NULL, p_lock_timeout => '[^']+', p_attempts => 1\);/);
       const { rows: after } = await db.query(`SELECT count(*)::int AS n FROM partkit.maintenance_run`);
       expect(after[0]!.n).toBe(before[0]!.n);
     });

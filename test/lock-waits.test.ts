@@ -5,7 +5,9 @@
  * of current rows stalls for as long as partkit waits: partkit must wait at most lock_timeout
  * (default 500ms) per attempt, back off, retry a bounded number of times, then give up with exit 5,
  * naming the reader (pid, application_name), with nothing half-done. Once the reader is gone the
- * same command succeeds. On pg_partman 4.7, 5.2 and the fallback.
+ * same command succeeds. The pg_cron job runs the kit's procedure without partkit around it: the
+ * procedure keeps the same bound itself (its lock_timeout defaults to 500ms, 8 attempts). On
+ * pg_partman 4.7, 5.2 and the fallback.
  */
 import pg from 'pg';
 import { afterAll, beforeAll, expect, it } from 'vitest';
@@ -123,6 +125,42 @@ for (const { name, strategy } of TARGETS) {
       expect(again.json).toMatchObject({ ok: true, failed: 0 });
       expect((await attachedPartitions(db, 'public.messages')).map((partition) => partition.name)).toContain(missing);
     });
+
+    it("the pg_cron job's command (the procedure with its defaults) waits at most 500ms per lock too: writers stall about one lock_timeout, the run records the reader as the blocker, nothing half-done", async () => {
+      const missing = await dropNewestMonth();
+      const before = await attachedPartitions(db, 'public.messages');
+      const reader = await startLongReader(db.url);
+      const writer = await startWriter(db.url);
+      // What pg_cron runs (test/provision-*.test.ts assert that the job's command is exactly this),
+      // on a session of its own whose lock_timeout is the server's default (none).
+      const job = new pg.Client({ connectionString: db.url, application_name: 'pg_cron' });
+      await job.connect();
+      let durations: number[];
+      let runId: number;
+      try {
+        expect((await job.query<{ lock_timeout: string }>('SHOW lock_timeout')).rows[0]!.lock_timeout).toBe('0');
+        await new Promise((resolve) => setTimeout(resolve, 300));
+        runId = Number((await job.query<{ p_run_id: string }>('CALL "partkit".run_maintenance_proc()')).rows[0]!.p_run_id);
+        await new Promise((resolve) => setTimeout(resolve, 300));
+      } finally {
+        durations = await writer.stop();
+        await reader.end();
+        await job.end();
+      }
+      const longest = Math.max(...durations);
+      console.log(`[${name}] the pg_cron job's call behind a long reader: ${durations.length} writer statements, longest ${longest} ms`);
+      const { rows: events } = await db.query<{ action: string; detail: string | null }>(`SELECT action, detail FROM partkit.maintenance_event WHERE run_id = $1 ORDER BY id`, [runId]);
+      expect(events).toEqual([
+        { action: 'failed', detail: expect.stringMatching(new RegExp(`^55P03: premake and retention: a lock on public\\.messages was not taken in 8 attempts of 500ms; held by pid ${reader.pid} \\(long-reader\\)`)) },
+      ]);
+      expect(await attachedPartitions(db, 'public.messages')).toEqual(before);
+      if (strategy === 'plpgsql') expect(longest).toBeGreaterThanOrEqual(300);
+      expect(longest).toBeLessThan(WRITER_STALL_BOUND_MS);
+
+      const again = await partkit(db, ['maintain', '--json'], { config });
+      expect(again.json).toMatchObject({ ok: true, failed: 0 });
+      expect((await attachedPartitions(db, 'public.messages')).map((partition) => partition.name)).toContain(missing);
+    }, 90_000);
 
     it('partition create behind the reader gives up the same way (exit 5, the reader named, nothing created), then succeeds', async () => {
       const missing = await dropNewestMonth();

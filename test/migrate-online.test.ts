@@ -33,6 +33,8 @@ interface Writer {
   readonly longestWaitMs: () => number;
   pause(): Promise<void>;
   resume(): void;
+  /** Resolves once the writer has committed (or failed) `count` more operations: progress, not time. */
+  advance(count: number): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -131,6 +133,11 @@ async function startWriter(db: TestDatabase, table: string, rate: number): Promi
       });
     },
     resume,
+    async advance(count) {
+      const total = () => ops.insert + ops.update + ops.move + ops.delete + ops.deleteOld + ops.errors;
+      const target = total() + count;
+      await until(async () => total() >= target, 60_000, `the writer's next ${count} operations`);
+    },
     async stop() {
       stopped = true;
       resume();
@@ -183,9 +190,9 @@ for (const name of ['bare18', 'pg17-partman5'] as TargetName[]) {
       const writer = await startWriter(db, TABLE, 200);
       const lockHeld: number[] = [];
       try {
-        await new Promise((resolve) => setTimeout(resolve, 500));
+        await writer.advance(50);
         await partkit(db, ['migrate', 'prep', TABLE, '--json']);
-        await new Promise((resolve) => setTimeout(resolve, 500));
+        await writer.advance(50);
         await killFillAfter([TABLE, '--batch-size', '300', '--sleep', '50', '--database-url', db.url], 3);
         await killFillAfter([TABLE, '--batch-size', '300', '--sleep', '50', '--database-url', db.url], 3);
         const filled = await partkit(db, ['migrate', 'fill', TABLE, '--batch-size', '1500', '--json']);
@@ -195,29 +202,29 @@ for (const name of ['bare18', 'pg17-partman5'] as TargetName[]) {
         const swapped = await partkit(db, ['migrate', 'swap', TABLE, '--lock-timeout', '2s', '--json']);
         expect(swapped.json).toMatchObject({ state: 'swapped' });
         lockHeld.push(Number(swapped.json.lockHeldMs));
-        await new Promise((resolve) => setTimeout(resolve, 1500));
+        await writer.advance(150);
         await writer.pause();
         expect(await oracle(db, TABLE), 'after the swap').toEqual(CLEAN);
         writer.resume();
-        await new Promise((resolve) => setTimeout(resolve, 1500));
+        await writer.advance(150);
 
         const undone = await partkit(db, ['migrate', 'unswap', TABLE, '--lock-timeout', '2s', '--json']);
         expect(undone.json).toMatchObject({ state: 'unswapped' });
         lockHeld.push(Number(undone.json.lockHeldMs));
-        await new Promise((resolve) => setTimeout(resolve, 1500));
+        await writer.advance(150);
         await writer.pause();
         expect(await oracle(db, TABLE), 'after the unswap').toEqual(CLEAN);
         expect(await count(db, `SELECT count(*)::int AS n FROM pg_class WHERE oid = to_regclass($1) AND relkind = 'r'`, [TABLE])).toBe(1);
         writer.resume();
-        await new Promise((resolve) => setTimeout(resolve, 1000));
+        await writer.advance(100);
 
         const again = await partkit(db, ['migrate', 'swap', TABLE, '--lock-timeout', '2s', '--json']);
         expect(again.json).toMatchObject({ state: 'swapped' });
         lockHeld.push(Number(again.json.lockHeldMs));
-        await new Promise((resolve) => setTimeout(resolve, 1500));
+        await writer.advance(150);
         const dropped = await partkit(db, ['migrate', 'drop', TABLE, '--yes', '--json']);
         expect(dropped.json).toMatchObject({ state: 'dropped', rows: { differing: 0 } });
-        await new Promise((resolve) => setTimeout(resolve, 500));
+        await writer.advance(50);
       } finally {
         await writer.stop();
       }

@@ -49,7 +49,7 @@ for (const name of ['pg15-partman4', 'pg17-partman5'] as TargetName[]) {
       const { rows: jobs } = await db.query(`SELECT 1`);
       expect(jobs).toHaveLength(1);
       const cron = await createTestDatabaseJobs(db);
-      expect(cron).toEqual([{ jobname: `partkit_maintenance_${db.name}`, database: db.name, active: true, schedule: '0 * * * *', command: 'SELECT count(*) FROM "partkit".run_maintenance()' }]);
+      expect(cron).toEqual([{ jobname: `partkit_maintenance_${db.name}`, database: db.name, active: true, schedule: '0 * * * *', command: 'CALL "partkit".run_maintenance_proc()' }]);
     });
 
     it('a second run changes nothing', async () => {

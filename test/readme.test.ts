@@ -119,8 +119,12 @@ describe('README.md commands', () => {
     expect(pkg.bin.partkit).toBe('dist/cli.js');
     expect(version.stdout.trim()).toBe(pkg.version);
     const help = await runAsWritten('npx partkit demo --help', { cwd: REPO_DIR });
+    const defaultRows = defaultRowsFromHelp(help.stdout);
+    expect(defaultRows).toBeGreaterThan(20_505); // past where g * 104729 overflowed int4
     const result = await runAsWritten(command, { cwd: REPO_DIR, timeoutMs: 280_000 });
-    expectDefaultDemoReport(result, defaultRowsFromHelp(help.stdout));
+    expectDefaultDemoReport(result, defaultRows);
+    expect(result.stdout).toMatch(/Seq Scan on messages_y\d{4}m\d{2}|Index.* Scan .*on messages_y\d{4}m\d{2}/);
+    expect(result.stdout).toMatch(/partkit_archive\.messages_y\d{4}m\d{2}/);
   });
 });
 

@@ -103,7 +103,7 @@ for (const { target, strategy, cron } of variants) {
       if (cron) {
         expect(m).toMatchObject({
           scheduler: 'pg_cron',
-          job: { name: `partkit_maintenance_${db.name}`, schedule: '0 3 1 1 *', database: db.name, active: true, cronDatabase: 'postgres', command: 'SELECT count(*) FROM "partkit".run_maintenance()' },
+          job: { name: `partkit_maintenance_${db.name}`, schedule: '0 3 1 1 *', database: db.name, active: true, cronDatabase: 'postgres', command: 'CALL "partkit".run_maintenance_proc()' },
           lastCronRun: null,
           externalCommand: null,
         });

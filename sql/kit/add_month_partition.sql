@@ -65,18 +65,9 @@ BEGIN
      WHERE m.parent_schema = v_schema AND m.parent_table = v_table;
     v_zone := coalesce(v_zone, 'UTC');
     v_month_start := make_timestamp(p_year, p_month, 1, 0, 0, 0);
-    IF v_key.control_type = 'timestamptz' THEN
-        v_lower := (v_month_start AT TIME ZONE v_zone) AT TIME ZONE 'UTC';
-        v_upper := ((v_month_start + interval '1 month') AT TIME ZONE v_zone) AT TIME ZONE 'UTC';
-        -- Written with an explicit UTC offset so neither TimeZone nor DateStyle changes its meaning.
-        v_lower_literal := to_char(v_lower, 'YYYY-MM-DD HH24:MI:SS') || '+00';
-        v_upper_literal := to_char(v_upper, 'YYYY-MM-DD HH24:MI:SS') || '+00';
-    ELSE
-        v_lower := v_month_start;
-        v_upper := v_month_start + interval '1 month';
-        v_lower_literal := to_char(v_lower, 'YYYY-MM-DD');
-        v_upper_literal := to_char(v_upper, 'YYYY-MM-DD');
-    END IF;
+    SELECT b.lower_bound, b.upper_bound, b.lower_literal, b.upper_literal
+      INTO v_lower, v_upper, v_lower_literal, v_upper_literal
+      FROM month_bounds(v_key.control_type, v_zone, v_month_start) b;
 
     -- Fast path without a lock: premake asks for existing months on every run, and an ACCESS
     -- EXCLUSIVE request would queue behind (and block) every reader of a busy table.

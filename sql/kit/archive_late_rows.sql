@@ -5,8 +5,9 @@
 -- its row count changed and writes the month again), or, when there is none, a new archived table
 -- under the month's usual name. When that month's archived table was already exported and
 -- dropped, the file must not be overwritten by the late rows alone: they go into
--- `<month name>_late`, kept in the archive schema and reported by verify. The rows move under
--- the caller's lock on the parent; each move is recorded as a 'late' event.
+-- `<month name>_late`, kept in the archive schema and reported by verify. The rows move out of
+-- p_default: the default partition (under the caller's lock on the parent), or a table a drain
+-- copied them into; each move is recorded as a 'late' event.
 CREATE OR REPLACE FUNCTION archive_late_rows(
     p_run_id bigint,
     p_config managed_table,
@@ -28,13 +29,8 @@ DECLARE
     v_dropped  boolean;
 BEGIN
     v_key := partition_key(v_parent);
-    IF v_key.control_type = 'timestamptz' THEN
-        v_lower := to_char((p_month_start AT TIME ZONE p_config.time_zone) AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS') || '+00';
-        v_upper := to_char(((p_month_start + interval '1 month') AT TIME ZONE p_config.time_zone) AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS') || '+00';
-    ELSE
-        v_lower := to_char(p_month_start, 'YYYY-MM-DD HH24:MI:SS');
-        v_upper := to_char(p_month_start + interval '1 month', 'YYYY-MM-DD HH24:MI:SS');
-    END IF;
+    SELECT b.lower_literal, b.upper_literal INTO v_lower, v_upper
+      FROM month_bounds(v_key.control_type, p_config.time_zone, p_month_start) b;
     IF NOT EXISTS (SELECT 1 FROM pg_namespace n WHERE n.nspname = p_config.archive_schema) THEN
         EXECUTE format('CREATE SCHEMA IF NOT EXISTS %I', p_config.archive_schema);
     END IF;

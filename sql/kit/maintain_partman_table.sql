@@ -1,18 +1,23 @@
 -- One managed table's maintenance delegated to pg_partman (4.7 or 5.x in p_config.partman_schema).
 -- Both versions accept the same argument names for these calls but not the same positions, so
 -- every call is by name. pg_partman does premake and retention (part_config.retention /
--- retention_schema); this function empties the default partition first, because a default holding
--- rows of a month stops pg_partman from creating that month, makes the months pg_partman leaves
--- out, then reports what changed by comparing the attached partitions before and after.
+-- retention_schema); this function moves the rows waiting in the default partition first, because
+-- a default holding rows of a month stops pg_partman from creating that month, makes the months
+-- pg_partman leaves out, then reports what changed by comparing the attached partitions before and
+-- after.
 --
--- pg_partman's partition_data_time is not used to move the rows: it fails on 5.x for a GENERATED ALWAYS identity column ("cannot insert a non-DEFAULT value"),
--- and on 4.7 for the second table of one maintenance run (its session temp table keeps the first
--- table's columns). Here the rows of each month are taken out of the default under its lock, the
--- month is made by pg_partman (create_partition_time), and the rows go back through the parent.
+-- Default rows are moved without partition_data_time, which fails on 5.x for a GENERATED ALWAYS
+-- identity column ("cannot insert a non-DEFAULT value") and on 4.7 for the second table of one
+-- maintenance run (its session temp table keeps the first table's columns): the rows of each month
+-- are taken out of the default under the parent's lock, the month is made by pg_partman
+-- (create_partition_time), and the rows go back through the parent. That lock is held for a time
+-- that grows with the rows, so this happens only when at most p_move_limit wait (and no drain of
+-- the table is under way); more are left, with the months they need, for a drain in bounded steps
+-- (drain_step, run by run_maintenance_proc).
 --
 -- Months held in archive_hold stay attached: pg_partman's retention is stretched for the run and the
 -- months it then keeps that are not held are archived by the kit.
-CREATE OR REPLACE FUNCTION maintain_partman_table(p_run_id bigint, p_config managed_table) RETURNS void
+CREATE FUNCTION maintain_partman_table(p_run_id bigint, p_config managed_table, p_move_limit bigint) RETURNS void
 LANGUAGE plpgsql
 SET search_path FROM CURRENT
 AS $$
@@ -42,6 +47,7 @@ DECLARE
     v_retention_schema text;
     v_premake      integer;
     v_missing      timestamptz[];
+    v_leave        boolean := false;  -- rows in the default stay there, and so do their months
 BEGIN
     IF v_parent IS NULL THEN
         RAISE EXCEPTION 'table %.% does not exist', quote_ident(p_config.parent_schema),
@@ -85,8 +91,9 @@ BEGIN
         -- new month is attached would look for its row in the default, find it gone and change
         -- nothing. Locked out until commit, it is planned again and finds the row in its month.
         -- The lock is taken only when the default holds rows with a month.
-        EXECUTE format('SELECT EXISTS (SELECT 1 FROM %1$s WHERE isfinite(%2$I))', qualified_name(v_default), v_key.control_column)
-           INTO v_has_rows;
+        v_leave := default_rows_waiting(v_default, p_move_limit + 1) > p_move_limit
+                   OR EXISTS (SELECT 1 FROM default_drain d WHERE d.parent_schema = p_config.parent_schema AND d.parent_table = p_config.parent_table);
+        v_has_rows := NOT v_leave AND default_rows_waiting(v_default, 1) > 0;
         IF v_has_rows THEN
             EXECUTE format('LOCK TABLE %s IN ACCESS EXCLUSIVE MODE', qualified_name(v_parent));
         END IF;
@@ -103,8 +110,8 @@ BEGIN
         -- The session runs in the table's zone (run_maintenance set it), so date_trunc gives the
         -- zone's month starts, as pg_partman computes them. NULL and infinite values have no month.
         FOR v_month IN EXECUTE format(
-                'SELECT DISTINCT date_trunc(''month'', %1$I::timestamptz) AS month_start FROM %2$s WHERE isfinite(%1$I) ORDER BY 1',
-                v_key.control_column, qualified_name(v_default))
+                'SELECT DISTINCT date_trunc(''month'', %1$I::timestamptz) AS month_start FROM %2$s WHERE isfinite(%1$I) AND $1 ORDER BY 1',
+                v_key.control_column, qualified_name(v_default)) USING v_has_rows
         LOOP
             -- A month wholly past the retention: its rows join the archived month (pg_partman would
             -- make the month, then fail to archive it into a name that is taken).
@@ -223,7 +230,9 @@ BEGIN
              WHERE i.inhparent = v_parent
                AND NOT b.is_default
                AND b.lower_bound <= p.middle
-               AND b.upper_bound > p.middle);
+               AND b.upper_bound > p.middle)
+       -- Left for the drain: pg_partman cannot make a month whose rows wait in the default.
+       AND NOT (v_leave AND default_has_month(v_default, format('%I::timestamptz::timestamp', v_key.control_column), m.month_start::timestamp));
     IF v_missing IS NOT NULL THEN
         -- p_analyze exists in 4.7 only; the two arguments below are spelled the same in 4.7 and 5.x.
         EXECUTE format('SELECT %I.create_partition_time(p_parent_table := $1, p_partition_times := $2)', v_partman)

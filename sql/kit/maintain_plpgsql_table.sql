@@ -1,11 +1,16 @@
--- One managed table's maintenance with the kit's own functions: empty the default partition into
--- its months (late rows of archived months into the archive), make every month from the oldest
--- kept one through the coming `premake` (so that a long downtime leaves no gap), give months
--- without their id range one (a table with time-ordered ids), archive the months past retention.
--- Every change is written to maintenance_event under p_run_id. Errors propagate to
--- run_maintenance, which records them and goes on with the next table. A month held in
--- archive_hold is not archived.
-CREATE OR REPLACE FUNCTION maintain_plpgsql_table(p_run_id bigint, p_config managed_table) RETURNS void
+-- One managed table's maintenance with the kit's own functions: move the rows waiting in the
+-- default partition into their months (late rows of archived months into the archive), make every
+-- month from the oldest kept one through the coming `premake` (so that a long downtime leaves no
+-- gap), give months without their id range one (a table with time-ordered ids), archive the
+-- months past retention. Every change is written to maintenance_event under p_run_id. Errors
+-- propagate to the caller (maintain_table), which records them and goes on with the next table. A
+-- month held in archive_hold is not archived.
+--
+-- Default rows are moved here under an ACCESS EXCLUSIVE lock on the parent, which is held for a
+-- time that grows with them; so only when at most p_move_limit wait (and no drain of the table is
+-- under way). More are left where they are, with the months they need, for a drain in bounded
+-- steps (drain_step, run by run_maintenance_proc).
+CREATE FUNCTION maintain_plpgsql_table(p_run_id bigint, p_config managed_table, p_move_limit bigint) RETURNS void
 LANGUAGE plpgsql
 SET search_path FROM CURRENT
 AS $$
@@ -24,6 +29,7 @@ DECLARE
     v_archived    text;
     v_state       text;
     v_message     text;
+    v_leave       boolean := false;  -- rows in the default stay there, and so do their months
 BEGIN
     IF v_parent IS NULL THEN
         RAISE EXCEPTION 'table %.% does not exist', quote_ident(p_config.parent_schema),
@@ -41,11 +47,15 @@ BEGIN
     -- Rows that arrived before their month existed.
     SELECT nullif(pt.partdefid, 0)::regclass INTO v_default
       FROM pg_partitioned_table pt WHERE pt.partrelid = v_parent;
+    v_local := CASE v_key.control_type
+        WHEN 'timestamptz' THEN format('(%I AT TIME ZONE %L)', v_key.control_column, p_config.time_zone)
+        ELSE format('%I::timestamp', v_key.control_column)
+    END;
     IF v_default IS NOT NULL THEN
-        v_local := CASE v_key.control_type
-            WHEN 'timestamptz' THEN format('(%I AT TIME ZONE %L)', v_key.control_column, p_config.time_zone)
-            ELSE format('%I::timestamp', v_key.control_column)
-        END;
+        v_leave := default_rows_waiting(v_default, p_move_limit + 1) > p_move_limit
+                   OR EXISTS (SELECT 1 FROM default_drain d WHERE d.parent_schema = p_config.parent_schema AND d.parent_table = p_config.parent_table);
+    END IF;
+    IF v_default IS NOT NULL AND NOT v_leave THEN
         -- NULL and infinite values have no month; they stay in the default partition.
         FOR v_month IN EXECUTE format(
                 'SELECT DISTINCT extract(year FROM %1$s)::integer AS y, extract(month FROM %1$s)::integer AS m '
@@ -67,6 +77,10 @@ BEGIN
                 v_result := add_month_partition(v_parent, v_month.y, v_month.m);
             EXCEPTION WHEN OTHERS THEN
                 GET STACKED DIAGNOSTICS v_state = RETURNED_SQLSTATE, v_message = MESSAGE_TEXT;
+                -- A lock not taken in time is the whole table's to retry (maintain_table_step).
+                IF lock_failure(v_state, v_message) THEN
+                    RAISE;
+                END IF;
                 INSERT INTO maintenance_event (run_id, parent_schema, parent_table, action, detail)
                 VALUES (p_run_id, p_config.parent_schema, p_config.parent_table, 'failed',
                         format('%s: rows of %s-%s stay in %s: %s', v_state, v_month.y, lpad(v_month.m::text, 2, '0'),
@@ -119,6 +133,10 @@ BEGIN
                                             ELSE m.month_start + interval '14 days' END)
          ORDER BY 1
     LOOP
+        -- Left for the drain: making this month would move its rows under the lock.
+        IF v_leave AND default_has_month(v_default, v_local, v_month.month_start) THEN
+            CONTINUE;
+        END IF;
         v_result := add_month_partition(v_parent,
                                         extract(year FROM v_month.month_start)::integer,
                                         extract(month FROM v_month.month_start)::integer);

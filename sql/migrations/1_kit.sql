@@ -83,16 +83,56 @@ CREATE TABLE maintenance_event (
     run_id         bigint      NOT NULL REFERENCES maintenance_run (id) ON DELETE CASCADE,
     parent_schema  text        NOT NULL,
     parent_table   text        NOT NULL,
-    action         text        NOT NULL CHECK (action IN ('created', 'moved', 'detached', 'failed', 'purged', 'purge-skipped', 'late')),
+    action         text        NOT NULL CHECK (action IN ('created', 'moved', 'detached', 'failed', 'purged', 'purge-skipped', 'late', 'drained')),
     -- Schema-qualified and quoted as SQL needs it.
     partition_name text,
     detail         text,
     rows           bigint,
+    -- A drain of the default partition ('drained'): how long its swap held the parent's ACCESS
+    -- EXCLUSIVE lock, measured inside the swap.
+    locked_ms      numeric,
     at             timestamptz NOT NULL DEFAULT clock_timestamp()
 );
 
 -- Deleting old runs cascades here; without the index that would scan every event.
 CREATE INDEX maintenance_event_run_id_idx ON maintenance_event (run_id);
+
+-- ---------------------------------------------------------------- sql/kit/default_drain.sql
+-- A default partition being drained (drain_step): one row per table from the first step of its
+-- drain until the last. The rows of each month are copied out of the default into a table that
+-- becomes the month; a kill at any point leaves this row, and the next maintenance run goes on
+-- from it (or, when the table changed meanwhile, drops the copies and starts again).
+CREATE TABLE default_drain (
+    parent_schema text        NOT NULL,
+    parent_table  text        NOT NULL,
+    -- The default partition being drained, by oid: it is renamed at the swap.
+    old_default   oid         NOT NULL,
+    -- Its name in the parent's schema, which the new default takes.
+    default_name  text        NOT NULL,
+    -- drain_<parent oid> in the kit's schema: a partitioned copy of the parent whose partitions
+    -- are the months being made, months past the retention and the new default (drain_<oid>_rest).
+    staging       text        NOT NULL,
+    -- One object per month: start (wall time in the table's zone), child (the final name), staged
+    -- (where it waits as a partition of staging, quoted: the final name in the parent's schema, or
+    -- drain_<oid>_lateYYYYMM in the kit's schema), lower / upper (the bounds as written in FOR
+    -- VALUES), late (past the retention: its rows join the archive instead).
+    months        jsonb       NOT NULL,
+    -- The copy reads the default by heap block, up to the size it had when the capture began;
+    -- every change since is captured (drain_<oid>_capture) and replayed.
+    next_block    bigint      NOT NULL DEFAULT 0,
+    end_block     bigint      NOT NULL,
+    batch_blocks  bigint      NOT NULL,
+    batches       integer     NOT NULL DEFAULT 0,
+    rows_copied   bigint      NOT NULL DEFAULT 0,
+    keys_replayed bigint      NOT NULL DEFAULT 0,
+    -- Replay rounds after the copy, before the swap is tried.
+    rounds        integer     NOT NULL DEFAULT 0,
+    phase         text        NOT NULL DEFAULT 'copying' CHECK (phase IN ('copying', 'swapped')),
+    -- How long the swap held the parent's ACCESS EXCLUSIVE lock, measured inside it.
+    locked_ms     numeric,
+    started_at    timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (parent_schema, parent_table)
+);
 
 -- ---------------------------------------------------------------- sql/kit/qualified_name.sql
 -- regclass::text leaves out schemas on the search_path, and the kit's functions pin their own
@@ -481,6 +521,38 @@ BEGIN
 END;
 $$;
 
+-- ---------------------------------------------------------------- sql/kit/month_bounds.sql
+-- One month of a table as partition bounds: the literals that go into FOR VALUES (timestamptz with
+-- an explicit UTC offset, so neither TimeZone nor DateStyle changes their meaning) and the same
+-- bounds in partition_bounds' comparable form. p_month_start is the month's first midnight as wall
+-- time in p_zone; timestamp and date keys use plain month starts.
+CREATE FUNCTION month_bounds(
+    p_control_type text,
+    p_zone text,
+    p_month_start timestamp,
+    OUT lower_literal text,
+    OUT upper_literal text,
+    OUT lower_bound timestamp,
+    OUT upper_bound timestamp
+)
+LANGUAGE plpgsql STABLE
+SET search_path FROM CURRENT
+AS $$
+BEGIN
+    IF p_control_type = 'timestamptz' THEN
+        lower_bound := (p_month_start AT TIME ZONE p_zone) AT TIME ZONE 'UTC';
+        upper_bound := ((p_month_start + interval '1 month') AT TIME ZONE p_zone) AT TIME ZONE 'UTC';
+        lower_literal := to_char(lower_bound, 'YYYY-MM-DD HH24:MI:SS') || '+00';
+        upper_literal := to_char(upper_bound, 'YYYY-MM-DD HH24:MI:SS') || '+00';
+    ELSE
+        lower_bound := p_month_start;
+        upper_bound := p_month_start + interval '1 month';
+        lower_literal := to_char(lower_bound, 'YYYY-MM-DD');
+        upper_literal := to_char(upper_bound, 'YYYY-MM-DD');
+    END IF;
+END;
+$$;
+
 -- ---------------------------------------------------------------- sql/kit/add_month_partition.sql
 -- The work behind create_monthly_partition. It also tells run_maintenance whether the child was
 -- created now and how many rows it took out of the default partition.
@@ -549,18 +621,9 @@ BEGIN
      WHERE m.parent_schema = v_schema AND m.parent_table = v_table;
     v_zone := coalesce(v_zone, 'UTC');
     v_month_start := make_timestamp(p_year, p_month, 1, 0, 0, 0);
-    IF v_key.control_type = 'timestamptz' THEN
-        v_lower := (v_month_start AT TIME ZONE v_zone) AT TIME ZONE 'UTC';
-        v_upper := ((v_month_start + interval '1 month') AT TIME ZONE v_zone) AT TIME ZONE 'UTC';
-        -- Written with an explicit UTC offset so neither TimeZone nor DateStyle changes its meaning.
-        v_lower_literal := to_char(v_lower, 'YYYY-MM-DD HH24:MI:SS') || '+00';
-        v_upper_literal := to_char(v_upper, 'YYYY-MM-DD HH24:MI:SS') || '+00';
-    ELSE
-        v_lower := v_month_start;
-        v_upper := v_month_start + interval '1 month';
-        v_lower_literal := to_char(v_lower, 'YYYY-MM-DD');
-        v_upper_literal := to_char(v_upper, 'YYYY-MM-DD');
-    END IF;
+    SELECT b.lower_bound, b.upper_bound, b.lower_literal, b.upper_literal
+      INTO v_lower, v_upper, v_lower_literal, v_upper_literal
+      FROM month_bounds(v_key.control_type, v_zone, v_month_start) b;
 
     -- Fast path without a lock: premake asks for existing months on every run, and an ACCESS
     -- EXCLUSIVE request would queue behind (and block) every reader of a busy table.
@@ -800,8 +863,9 @@ CREATE TABLE archive_hold (
 -- its row count changed and writes the month again), or, when there is none, a new archived table
 -- under the month's usual name. When that month's archived table was already exported and
 -- dropped, the file must not be overwritten by the late rows alone: they go into
--- `<month name>_late`, kept in the archive schema and reported by verify. The rows move under
--- the caller's lock on the parent; each move is recorded as a 'late' event.
+-- `<month name>_late`, kept in the archive schema and reported by verify. The rows move out of
+-- p_default: the default partition (under the caller's lock on the parent), or a table a drain
+-- copied them into; each move is recorded as a 'late' event.
 CREATE OR REPLACE FUNCTION archive_late_rows(
     p_run_id bigint,
     p_config managed_table,
@@ -823,13 +887,8 @@ DECLARE
     v_dropped  boolean;
 BEGIN
     v_key := partition_key(v_parent);
-    IF v_key.control_type = 'timestamptz' THEN
-        v_lower := to_char((p_month_start AT TIME ZONE p_config.time_zone) AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS') || '+00';
-        v_upper := to_char(((p_month_start + interval '1 month') AT TIME ZONE p_config.time_zone) AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS') || '+00';
-    ELSE
-        v_lower := to_char(p_month_start, 'YYYY-MM-DD HH24:MI:SS');
-        v_upper := to_char(p_month_start + interval '1 month', 'YYYY-MM-DD HH24:MI:SS');
-    END IF;
+    SELECT b.lower_literal, b.upper_literal INTO v_lower, v_upper
+      FROM month_bounds(v_key.control_type, p_config.time_zone, p_month_start) b;
     IF NOT EXISTS (SELECT 1 FROM pg_namespace n WHERE n.nspname = p_config.archive_schema) THEN
         EXECUTE format('CREATE SCHEMA IF NOT EXISTS %I', p_config.archive_schema);
     END IF;
@@ -995,14 +1054,19 @@ END;
 $$;
 
 -- ---------------------------------------------------------------- sql/kit/maintain_plpgsql_table.sql
--- One managed table's maintenance with the kit's own functions: empty the default partition into
--- its months (late rows of archived months into the archive), make every month from the oldest
--- kept one through the coming `premake` (so that a long downtime leaves no gap), give months
--- without their id range one (a table with time-ordered ids), archive the months past retention.
--- Every change is written to maintenance_event under p_run_id. Errors propagate to
--- run_maintenance, which records them and goes on with the next table. A month held in
--- archive_hold is not archived.
-CREATE OR REPLACE FUNCTION maintain_plpgsql_table(p_run_id bigint, p_config managed_table) RETURNS void
+-- One managed table's maintenance with the kit's own functions: move the rows waiting in the
+-- default partition into their months (late rows of archived months into the archive), make every
+-- month from the oldest kept one through the coming `premake` (so that a long downtime leaves no
+-- gap), give months without their id range one (a table with time-ordered ids), archive the
+-- months past retention. Every change is written to maintenance_event under p_run_id. Errors
+-- propagate to the caller (maintain_table), which records them and goes on with the next table. A
+-- month held in archive_hold is not archived.
+--
+-- Default rows are moved here under an ACCESS EXCLUSIVE lock on the parent, which is held for a
+-- time that grows with them; so only when at most p_move_limit wait (and no drain of the table is
+-- under way). More are left where they are, with the months they need, for a drain in bounded
+-- steps (drain_step, run by run_maintenance_proc).
+CREATE FUNCTION maintain_plpgsql_table(p_run_id bigint, p_config managed_table, p_move_limit bigint) RETURNS void
 LANGUAGE plpgsql
 SET search_path FROM CURRENT
 AS $$
@@ -1021,6 +1085,7 @@ DECLARE
     v_archived    text;
     v_state       text;
     v_message     text;
+    v_leave       boolean := false;  -- rows in the default stay there, and so do their months
 BEGIN
     IF v_parent IS NULL THEN
         RAISE EXCEPTION 'table %.% does not exist', quote_ident(p_config.parent_schema),
@@ -1038,11 +1103,15 @@ BEGIN
     -- Rows that arrived before their month existed.
     SELECT nullif(pt.partdefid, 0)::regclass INTO v_default
       FROM pg_partitioned_table pt WHERE pt.partrelid = v_parent;
+    v_local := CASE v_key.control_type
+        WHEN 'timestamptz' THEN format('(%I AT TIME ZONE %L)', v_key.control_column, p_config.time_zone)
+        ELSE format('%I::timestamp', v_key.control_column)
+    END;
     IF v_default IS NOT NULL THEN
-        v_local := CASE v_key.control_type
-            WHEN 'timestamptz' THEN format('(%I AT TIME ZONE %L)', v_key.control_column, p_config.time_zone)
-            ELSE format('%I::timestamp', v_key.control_column)
-        END;
+        v_leave := default_rows_waiting(v_default, p_move_limit + 1) > p_move_limit
+                   OR EXISTS (SELECT 1 FROM default_drain d WHERE d.parent_schema = p_config.parent_schema AND d.parent_table = p_config.parent_table);
+    END IF;
+    IF v_default IS NOT NULL AND NOT v_leave THEN
         -- NULL and infinite values have no month; they stay in the default partition.
         FOR v_month IN EXECUTE format(
                 'SELECT DISTINCT extract(year FROM %1$s)::integer AS y, extract(month FROM %1$s)::integer AS m '
@@ -1064,6 +1133,10 @@ BEGIN
                 v_result := add_month_partition(v_parent, v_month.y, v_month.m);
             EXCEPTION WHEN OTHERS THEN
                 GET STACKED DIAGNOSTICS v_state = RETURNED_SQLSTATE, v_message = MESSAGE_TEXT;
+                -- A lock not taken in time is the whole table's to retry (maintain_table_step).
+                IF lock_failure(v_state, v_message) THEN
+                    RAISE;
+                END IF;
                 INSERT INTO maintenance_event (run_id, parent_schema, parent_table, action, detail)
                 VALUES (p_run_id, p_config.parent_schema, p_config.parent_table, 'failed',
                         format('%s: rows of %s-%s stay in %s: %s', v_state, v_month.y, lpad(v_month.m::text, 2, '0'),
@@ -1116,6 +1189,10 @@ BEGIN
                                             ELSE m.month_start + interval '14 days' END)
          ORDER BY 1
     LOOP
+        -- Left for the drain: making this month would move its rows under the lock.
+        IF v_leave AND default_has_month(v_default, v_local, v_month.month_start) THEN
+            CONTINUE;
+        END IF;
         v_result := add_month_partition(v_parent,
                                         extract(year FROM v_month.month_start)::integer,
                                         extract(month FROM v_month.month_start)::integer);
@@ -1175,18 +1252,23 @@ $$;
 -- One managed table's maintenance delegated to pg_partman (4.7 or 5.x in p_config.partman_schema).
 -- Both versions accept the same argument names for these calls but not the same positions, so
 -- every call is by name. pg_partman does premake and retention (part_config.retention /
--- retention_schema); this function empties the default partition first, because a default holding
--- rows of a month stops pg_partman from creating that month, makes the months pg_partman leaves
--- out, then reports what changed by comparing the attached partitions before and after.
+-- retention_schema); this function moves the rows waiting in the default partition first, because
+-- a default holding rows of a month stops pg_partman from creating that month, makes the months
+-- pg_partman leaves out, then reports what changed by comparing the attached partitions before and
+-- after.
 --
--- pg_partman's partition_data_time is not used to move the rows: it fails on 5.x for a GENERATED ALWAYS identity column ("cannot insert a non-DEFAULT value"),
--- and on 4.7 for the second table of one maintenance run (its session temp table keeps the first
--- table's columns). Here the rows of each month are taken out of the default under its lock, the
--- month is made by pg_partman (create_partition_time), and the rows go back through the parent.
+-- Default rows are moved without partition_data_time, which fails on 5.x for a GENERATED ALWAYS
+-- identity column ("cannot insert a non-DEFAULT value") and on 4.7 for the second table of one
+-- maintenance run (its session temp table keeps the first table's columns): the rows of each month
+-- are taken out of the default under the parent's lock, the month is made by pg_partman
+-- (create_partition_time), and the rows go back through the parent. That lock is held for a time
+-- that grows with the rows, so this happens only when at most p_move_limit wait (and no drain of
+-- the table is under way); more are left, with the months they need, for a drain in bounded steps
+-- (drain_step, run by run_maintenance_proc).
 --
 -- Months held in archive_hold stay attached: pg_partman's retention is stretched for the run and the
 -- months it then keeps that are not held are archived by the kit.
-CREATE OR REPLACE FUNCTION maintain_partman_table(p_run_id bigint, p_config managed_table) RETURNS void
+CREATE FUNCTION maintain_partman_table(p_run_id bigint, p_config managed_table, p_move_limit bigint) RETURNS void
 LANGUAGE plpgsql
 SET search_path FROM CURRENT
 AS $$
@@ -1216,6 +1298,7 @@ DECLARE
     v_retention_schema text;
     v_premake      integer;
     v_missing      timestamptz[];
+    v_leave        boolean := false;  -- rows in the default stay there, and so do their months
 BEGIN
     IF v_parent IS NULL THEN
         RAISE EXCEPTION 'table %.% does not exist', quote_ident(p_config.parent_schema),
@@ -1259,8 +1342,9 @@ BEGIN
         -- new month is attached would look for its row in the default, find it gone and change
         -- nothing. Locked out until commit, it is planned again and finds the row in its month.
         -- The lock is taken only when the default holds rows with a month.
-        EXECUTE format('SELECT EXISTS (SELECT 1 FROM %1$s WHERE isfinite(%2$I))', qualified_name(v_default), v_key.control_column)
-           INTO v_has_rows;
+        v_leave := default_rows_waiting(v_default, p_move_limit + 1) > p_move_limit
+                   OR EXISTS (SELECT 1 FROM default_drain d WHERE d.parent_schema = p_config.parent_schema AND d.parent_table = p_config.parent_table);
+        v_has_rows := NOT v_leave AND default_rows_waiting(v_default, 1) > 0;
         IF v_has_rows THEN
             EXECUTE format('LOCK TABLE %s IN ACCESS EXCLUSIVE MODE', qualified_name(v_parent));
         END IF;
@@ -1277,8 +1361,8 @@ BEGIN
         -- The session runs in the table's zone (run_maintenance set it), so date_trunc gives the
         -- zone's month starts, as pg_partman computes them. NULL and infinite values have no month.
         FOR v_month IN EXECUTE format(
-                'SELECT DISTINCT date_trunc(''month'', %1$I::timestamptz) AS month_start FROM %2$s WHERE isfinite(%1$I) ORDER BY 1',
-                v_key.control_column, qualified_name(v_default))
+                'SELECT DISTINCT date_trunc(''month'', %1$I::timestamptz) AS month_start FROM %2$s WHERE isfinite(%1$I) AND $1 ORDER BY 1',
+                v_key.control_column, qualified_name(v_default)) USING v_has_rows
         LOOP
             -- A month wholly past the retention: its rows join the archived month (pg_partman would
             -- make the month, then fail to archive it into a name that is taken).
@@ -1397,7 +1481,9 @@ BEGIN
              WHERE i.inhparent = v_parent
                AND NOT b.is_default
                AND b.lower_bound <= p.middle
-               AND b.upper_bound > p.middle);
+               AND b.upper_bound > p.middle)
+       -- Left for the drain: pg_partman cannot make a month whose rows wait in the default.
+       AND NOT (v_leave AND default_has_month(v_default, format('%I::timestamptz::timestamp', v_key.control_column), m.month_start::timestamp));
     IF v_missing IS NOT NULL THEN
         -- p_analyze exists in 4.7 only; the two arguments below are spelled the same in 4.7 and 5.x.
         EXECUTE format('SELECT %I.create_partition_time(p_parent_table := $1, p_partition_times := $2)', v_partman)
@@ -1431,38 +1517,870 @@ BEGIN
 END;
 $$;
 
--- ---------------------------------------------------------------- sql/kit/run_maintenance.sql
--- The scheduled entry point (pg_cron, an external scheduler or `partkit maintain`): maintains every
--- managed table, or only p_table_name, in one transaction, and returns what it did. One failing
--- table never stops the others: each runs in its own subtransaction and a failure becomes a
--- 'failed' event. The whole run is recorded in maintenance_run / maintenance_event.
--- With managed_table.purge_after set, archived months past it are then dropped when they were
--- exported (purge_archived_months), in a subtransaction of their own: a failed purge never undoes
--- the table's maintenance, and the other way round.
+-- ---------------------------------------------------------------- sql/kit/month_child_name.sql
+-- The name a month's partition has under the table's strategy: <parent>_yYYYYmMM for the kit's own
+-- functions, pg_partman's own name otherwise (its datetime_string after _p, the parent's name cut
+-- by pg_partman's check_name_length so that the suffix fits). Month and year as the table's zone
+-- counts them. A kit name over the identifier limit is an error (PostgreSQL would cut it and two
+-- months would collide).
+CREATE FUNCTION month_child_name(p_config managed_table, p_month_start timestamp) RETURNS text
+LANGUAGE plpgsql STABLE
+SET search_path FROM CURRENT
+AS $$
+DECLARE
+    v_name     text;
+    v_datetime text;
+BEGIN
+    IF p_config.strategy = 'partman' THEN
+        EXECUTE format('SELECT c.datetime_string FROM %I.part_config c WHERE c.parent_table = $1', p_config.partman_schema)
+           INTO v_datetime
+          USING p_config.parent_schema || '.' || p_config.parent_table;
+        EXECUTE format('SELECT %I.check_name_length($1, $2, true)', p_config.partman_schema)
+           INTO v_name
+          USING p_config.parent_table, to_char(p_month_start, coalesce(v_datetime, 'YYYYMMDD'));
+        RETURN v_name;
+    END IF;
+    v_name := format('%s_y%sm%s', p_config.parent_table, to_char(p_month_start, 'YYYY'), to_char(p_month_start, 'MM'));
+    IF octet_length(v_name) > current_setting('max_identifier_length')::integer THEN
+        RAISE EXCEPTION 'partition name % of %.% would be % bytes, over the limit of %',
+                quote_ident(v_name), quote_ident(p_config.parent_schema), quote_ident(p_config.parent_table),
+                octet_length(v_name), current_setting('max_identifier_length')
+            USING ERRCODE = 'name_too_long', HINT = 'Give the parent table a shorter name.';
+    END IF;
+    RETURN v_name;
+END;
+$$;
+
+-- ---------------------------------------------------------------- sql/kit/default_rows_waiting.sql
+-- How many rows with a month wait in a default partition, counted up to p_up_to (enough to tell
+-- whether there are more than some limit without reading all of them).
+CREATE FUNCTION default_rows_waiting(p_default regclass, p_up_to bigint) RETURNS bigint
+LANGUAGE plpgsql STABLE
+SET search_path FROM CURRENT
+AS $$
+DECLARE
+    v_rows bigint;
+BEGIN
+    EXECUTE format('SELECT count(*) FROM (SELECT 1 FROM ONLY %s WHERE isfinite(%I) LIMIT $1) r',
+                   qualified_name(p_default), (partition_key((SELECT i.inhparent FROM pg_inherits i WHERE i.inhrelid = p_default))).control_column)
+       INTO v_rows
+      USING p_up_to;
+    RETURN v_rows;
+END;
+$$;
+
+-- ---------------------------------------------------------------- sql/kit/default_has_month.sql
+-- Whether a default partition holds rows of the month starting at p_month_start (wall time, as
+-- p_local, the control column as wall time in the table's zone, computes it).
+CREATE FUNCTION default_has_month(p_default regclass, p_local text, p_month_start timestamp) RETURNS boolean
+LANGUAGE plpgsql STABLE
+SET search_path FROM CURRENT
+AS $$
+DECLARE
+    v_found boolean;
+BEGIN
+    EXECUTE format('SELECT EXISTS (SELECT 1 FROM ONLY %s WHERE %s >= $1 AND %2$s < $1 + interval ''1 month'')', qualified_name(p_default), p_local)
+       INTO v_found
+      USING p_month_start;
+    RETURN v_found;
+END;
+$$;
+
+-- ---------------------------------------------------------------- sql/kit/lock_holder.sql
+-- Who holds a lock on one of p_relations (the oldest transaction first), for a message that names
+-- the session a DDL waited for in vain: pid, application_name, how long its transaction has run,
+-- and the start of its query. NULL when no other session holds one.
+CREATE FUNCTION lock_holder(p_relations regclass[]) RETURNS text
+LANGUAGE sql STABLE
+SET search_path FROM CURRENT
+AS $$
+    SELECT format('pid %s (%s), in a transaction for %s: %s', a.pid,
+                  coalesce(nullif(a.application_name, ''), 'no application_name'),
+                  date_trunc('second', clock_timestamp() - a.xact_start)::text,
+                  left(regexp_replace(a.query, '\s+', ' ', 'g'), 80))
+      FROM pg_locks l
+      JOIN pg_stat_activity a ON a.pid = l.pid
+     WHERE l.locktype = 'relation' AND l.granted AND l.relation = ANY (p_relations::oid[]) AND l.pid <> pg_backend_pid()
+     ORDER BY a.xact_start NULLS LAST
+     LIMIT 1
+$$;
+
+-- ---------------------------------------------------------------- sql/kit/lock_failure.sql
+-- Whether an error is a lock not taken in time (55P03) or a deadlock (40P01), the errors worth
+-- trying again. pg_partman catches the errors of what it runs and raises them again as P0001 with
+-- the same message, so inside pg_partman a lock timeout is known only by its message.
+CREATE FUNCTION lock_failure(p_state text, p_message text) RETURNS boolean
+LANGUAGE sql IMMUTABLE
+SET search_path FROM CURRENT
+AS $$
+    SELECT p_state IN ('55P03', '40P01')
+        OR (p_state = 'P0001' AND (p_message LIKE '%canceling statement due to lock timeout%' OR p_message LIKE '%deadlock detected%'))
+$$;
+
+-- ---------------------------------------------------------------- sql/kit/drain_refuse_truncate.sql
+-- Refuses TRUNCATE of a default partition while it is drained: a truncate removes rows without a
+-- trace in the capture, and the copies would bring them back at the swap.
+CREATE FUNCTION drain_refuse_truncate() RETURNS trigger
+LANGUAGE plpgsql
+SET search_path FROM CURRENT
+AS $$
+BEGIN
+    RAISE EXCEPTION 'cannot truncate %.% while partkit drains it', quote_ident(TG_TABLE_SCHEMA), quote_ident(TG_TABLE_NAME)
+        USING ERRCODE = 'object_in_use', HINT = 'Wait for the running maintenance to finish the drain.';
+END;
+$$;
+
+-- ---------------------------------------------------------------- sql/kit/drain_drop_copies.sql
+-- Drops what a drain made in the kit's schema, if it is there: the partitioned copy (with the
+-- partitions still in it), the capture table and the capture's trigger function.
+CREATE FUNCTION drain_drop_copies(p_staging text) RETURNS void
+LANGUAGE plpgsql
+SET search_path FROM CURRENT
+AS $$
+BEGIN
+    IF to_regclass(format('%I.%I', current_schema(), p_staging)) IS NOT NULL THEN
+        EXECUTE format('DROP TABLE %I.%I', current_schema(), p_staging);
+    END IF;
+    IF to_regclass(format('%I.%I', current_schema(), p_staging || '_capture')) IS NOT NULL THEN
+        EXECUTE format('DROP TABLE %I.%I', current_schema(), p_staging || '_capture');
+    END IF;
+    IF to_regprocedure(format('%I.%I()', current_schema(), p_staging || '_capture')) IS NOT NULL THEN
+        EXECUTE format('DROP FUNCTION %I.%I()', current_schema(), p_staging || '_capture');
+    END IF;
+END;
+$$;
+
+-- ---------------------------------------------------------------- sql/kit/drain_drop_triggers.sql
+-- Drops a drain's triggers from a default partition (DROP TRIGGER takes ACCESS EXCLUSIVE on it:
+-- only when there is one to drop).
+CREATE FUNCTION drain_drop_triggers(p_default regclass) RETURNS void
+LANGUAGE plpgsql
+SET search_path FROM CURRENT
+AS $$
+DECLARE
+    v_trigger name;
+BEGIN
+    FOR v_trigger IN SELECT t.tgname FROM pg_trigger t
+                      WHERE t.tgrelid = p_default AND t.tgname IN ('partkit_drain_capture', 'partkit_drain_truncate') LOOP
+        EXECUTE format('DROP TRIGGER %I ON %s', v_trigger, qualified_name(p_default));
+    END LOOP;
+END;
+$$;
+
+-- ---------------------------------------------------------------- sql/kit/drain_begin.sql
+-- The first step of a drain (see drain_step): decide which months the default partition's rows
+-- go to, make a partitioned copy of the parent in the kit's schema with one partition per month
+-- (under the month's final name in the parent's schema, each carrying the month's CHECK, the
+-- parent's indexes and foreign keys, and pg_partman's template properties) and one for the rest
+-- (the new default), and start capturing every change made to the default. A month waiting there
+-- is a partition (of the copy), so verify does not take it for a month detached by hand, and
+-- pg_partman, finding its name taken, does not make it. Returns false, having changed nothing, when no month can be made.
 --
--- SET TimeZone: each table switches to its own zone with set_config(..., true); because the
--- function has its own TimeZone setting, PostgreSQL restores the caller's zone when it returns.
-CREATE OR REPLACE FUNCTION run_maintenance(p_table_name text DEFAULT NULL)
-RETURNS TABLE (parent text, action text, partition_name text, detail text, rows bigint)
+-- A month cannot be made when another partition overlaps it, when a table already has its name
+-- (a month detached by hand), or when its name is too long: a 'failed' event says so, and its
+-- rows stay in the default (the copy puts them in the new default). Rows without a month (NULL,
+-- infinite) stay there too. Months past the retention are copied like the others and join the
+-- archive after the swap (archive_late_rows).
+--
+-- The capture is a row trigger on the default (statement triggers of a partition do not fire for
+-- rows routed through the parent): it records the primary key of each row inserted, updated or
+-- deleted, old and new key of an update, in drain_<oid>_capture, in the writer's transaction.
+-- CREATE TRIGGER takes SHARE ROW EXCLUSIVE on the default, so the rows of every transaction that
+-- wrote to the default before are committed when the copy starts; the block count is read after it.
+CREATE FUNCTION drain_begin(p_run_id bigint, p_config managed_table) RETURNS boolean
+LANGUAGE plpgsql
+SET search_path FROM CURRENT
+AS $$
+DECLARE
+    v_kit          name := current_schema();
+    v_parent       regclass := to_regclass(format('%I.%I', p_config.parent_schema, p_config.parent_table));
+    v_prefix       text;
+    v_key          record;
+    v_default      regclass;
+    v_default_name name;
+    v_local        text;       -- SQL expression: the control column as wall time in the table's zone
+    v_month        record;
+    v_bounds       record;
+    v_child        text;
+    v_problem      text;
+    v_other        record;
+    v_late         boolean;
+    v_cutoff       timestamp;  -- wall time in the table's zone; months ending at or before it are past the retention
+    v_retention    interval := p_config.retention;
+    v_template     text;
+    v_config_name  text := p_config.parent_schema || '.' || p_config.parent_table;
+    v_months       jsonb := '[]';
+    v_entry        jsonb;
+    v_fk           record;
+    v_key_columns  text[];
+    v_capture      text;
+    v_body         text;
+    v_per_block    double precision;
+BEGIN
+    SELECT nullif(pt.partdefid, 0)::regclass INTO v_default FROM pg_partitioned_table pt WHERE pt.partrelid = v_parent;
+    IF v_default IS NULL THEN
+        RETURN false;
+    END IF;
+    SELECT c.relname INTO v_default_name FROM pg_class c WHERE c.oid = v_default;
+    v_key := partition_key(v_parent);
+    v_prefix := format('drain_%s', v_parent::oid);
+
+    IF p_config.strategy = 'partman' THEN
+        EXECUTE format('SELECT c.retention::interval, c.template_table FROM %I.part_config c WHERE c.parent_table = $1', p_config.partman_schema)
+           INTO v_retention, v_template
+          USING v_config_name;
+    END IF;
+    IF v_retention IS NOT NULL THEN
+        v_cutoff := (now() AT TIME ZONE p_config.time_zone) - v_retention;
+    END IF;
+
+    v_local := CASE v_key.control_type
+        WHEN 'timestamptz' THEN format('(%I AT TIME ZONE %L)', v_key.control_column, p_config.time_zone)
+        ELSE format('%I::timestamp', v_key.control_column)
+    END;
+    FOR v_month IN EXECUTE format(
+            'SELECT DISTINCT date_trunc(''month'', %1$s) AS month_start FROM ONLY %2$s WHERE isfinite(%3$I) ORDER BY 1',
+            v_local, qualified_name(v_default), v_key.control_column)
+    LOOP
+        v_problem := NULL;
+        v_child := NULL;
+        v_late := v_cutoff IS NOT NULL AND v_month.month_start + interval '1 month' <= v_cutoff;
+        IF extract(year FROM v_month.month_start) NOT BETWEEN 1 AND 9999 THEN
+            v_problem := format('year must be between 1 and 9999, got %s', extract(year FROM v_month.month_start));
+        ELSE
+            BEGIN
+                v_child := month_child_name(p_config, v_month.month_start);
+            EXCEPTION WHEN name_too_long THEN
+                v_problem := SQLERRM;
+            END;
+        END IF;
+        v_bounds := month_bounds(v_key.control_type, p_config.time_zone, v_month.month_start);
+        IF v_problem IS NULL AND NOT v_late THEN
+            SELECT qualified_name(i.inhrelid) AS name, b.lower_bound, b.upper_bound INTO v_other
+              FROM pg_inherits i
+             CROSS JOIN LATERAL partition_bounds(i.inhrelid) b
+             WHERE i.inhparent = v_parent AND NOT b.is_default
+               AND b.lower_bound < v_bounds.upper_bound AND b.upper_bound > v_bounds.lower_bound
+             LIMIT 1;
+            IF FOUND THEN
+                v_problem := format('new partition %I.%I [%s, %s) would overlap partition %s [%s, %s)', p_config.parent_schema, v_child,
+                                    v_bounds.lower_bound, v_bounds.upper_bound, v_other.name, v_other.lower_bound, v_other.upper_bound);
+            ELSIF to_regclass(format('%I.%I', p_config.parent_schema, v_child)) IS NOT NULL THEN
+                v_problem := format('%I.%I already exists and is not a partition of %s', p_config.parent_schema, v_child, qualified_name(v_parent));
+            END IF;
+        END IF;
+        IF v_problem IS NOT NULL THEN
+            INSERT INTO maintenance_event (run_id, parent_schema, parent_table, action, detail)
+            VALUES (p_run_id, p_config.parent_schema, p_config.parent_table, 'failed',
+                    format('rows of %s stay in %s: %s', to_char(v_month.month_start, 'YYYY-MM'), qualified_name(v_default), v_problem));
+            CONTINUE;
+        END IF;
+        v_months := v_months || jsonb_build_object(
+            'start', to_char(v_month.month_start, 'YYYY-MM-DD HH24:MI:SS'),
+            'child', v_child,
+            -- Where the month waits, as a partition of the copy: a month under its final name in the
+            -- parent's schema (its indexes get their final names now, and nothing is renamed under the
+            -- swap's lock); rows past the retention in the kit's schema.
+            'staged', CASE WHEN v_late THEN format('%I.%I', v_kit, format('%s_late%s', v_prefix, to_char(v_month.month_start, 'YYYYMM')))
+                           ELSE format('%I.%I', p_config.parent_schema, v_child) END,
+            'lower', v_bounds.lower_literal,
+            'upper', v_bounds.upper_literal,
+            'late', v_late);
+    END LOOP;
+    IF jsonb_array_length(v_months) = 0 THEN
+        RETURN false;
+    END IF;
+
+    -- Detaching the old default checks that no row of another table points at its rows, and they
+    -- all still do: such a table cannot be drained online.
+    SELECT string_agg(format('%s (%I)', qualified_name(c.conrelid), c.conname), ', ') INTO v_problem
+      FROM pg_constraint c WHERE c.contype = 'f' AND c.confrelid = v_parent AND c.conparentid = 0;
+    IF v_problem IS NOT NULL THEN
+        INSERT INTO maintenance_event (run_id, parent_schema, parent_table, action, detail)
+        VALUES (p_run_id, p_config.parent_schema, p_config.parent_table, 'failed',
+                format('rows stay in %s: foreign keys point at %s (%s), so its default partition cannot be swapped',
+                       qualified_name(v_default), qualified_name(v_parent), v_problem));
+        RETURN false;
+    END IF;
+
+    -- Leftovers of an earlier drain of this table that was abandoned halfway.
+    PERFORM drain_drop_copies(v_prefix);
+
+    -- The partitioned copy: the parent's columns, defaults, checks, generated columns and indexes
+    -- (its partitions get every index the parent has, so ATTACH finds them and builds none). No
+    -- identity: the rows keep their values.
+    EXECUTE format('CREATE TABLE %I.%I (LIKE %s INCLUDING DEFAULTS INCLUDING CONSTRAINTS INCLUDING GENERATED '
+                   'INCLUDING INDEXES INCLUDING STORAGE INCLUDING COMMENTS) PARTITION BY RANGE (%I)',
+                   v_kit, v_prefix, qualified_name(v_parent), v_key.control_column);
+    FOR v_entry IN SELECT value FROM jsonb_array_elements(v_months) LOOP
+        EXECUTE format('CREATE TABLE %s PARTITION OF %I.%I FOR VALUES FROM (%L) TO (%L)',
+                       v_entry->>'staged', v_kit, v_prefix, v_entry->>'lower', v_entry->>'upper');
+        IF NOT (v_entry->>'late')::boolean THEN
+            -- Proves the partition constraint when the month is attached: no scan under the lock.
+            EXECUTE format('ALTER TABLE %s ADD CONSTRAINT partkit_drain_bounds CHECK (%I >= %L AND %I < %L)',
+                           v_entry->>'staged', v_key.control_column, v_entry->>'lower', v_key.control_column, v_entry->>'upper');
+        END IF;
+    END LOOP;
+    EXECUTE format('CREATE TABLE %I.%I PARTITION OF %I.%I DEFAULT', v_kit, v_prefix || '_rest', v_kit, v_prefix);
+    FOR v_entry IN SELECT value FROM jsonb_array_elements(v_months) WHERE NOT (value->>'late')::boolean
+                   UNION ALL SELECT jsonb_build_object('staged', format('%I.%I', v_kit, v_prefix || '_rest'))
+    LOOP
+        -- The parent's foreign keys, made on the empty table: ATTACH takes them over without
+        -- validating the month's rows again.
+        FOR v_fk IN SELECT c.conname, pg_get_constraintdef(c.oid) AS definition
+                      FROM pg_constraint c WHERE c.conrelid = v_parent AND c.contype = 'f' ORDER BY c.conname
+        LOOP
+            EXECUTE format('ALTER TABLE %s ADD CONSTRAINT %I %s', v_entry->>'staged', v_fk.conname, v_fk.definition);
+        END LOOP;
+        IF v_template IS NOT NULL THEN
+            EXECUTE format('SELECT %I.inherit_template_properties($1, n.nspname, c.relname) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.oid = $2::regclass',
+                           p_config.partman_schema)
+              USING v_config_name, v_entry->>'staged';
+        END IF;
+    END LOOP;
+
+    SELECT array_agg(a.attname::text ORDER BY k.ord) INTO v_key_columns
+      FROM pg_index i
+     CROSS JOIN LATERAL unnest(i.indkey) WITH ORDINALITY AS k(attnum, ord)
+      JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum
+     WHERE i.indrelid = v_parent AND i.indisprimary;
+    IF v_key_columns IS NULL THEN
+        RAISE EXCEPTION '% has no primary key; a drain needs one to replay the changes made while it copies', qualified_name(v_parent)
+            USING ERRCODE = 'object_not_in_prerequisite_state';
+    END IF;
+    v_capture := format('%I.%I', v_kit, v_prefix || '_capture');
+    EXECUTE format('CREATE TABLE %s (seq bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, %s)', v_capture,
+                   (SELECT string_agg(format('%I %s NOT NULL', a.attname, format_type(a.atttypid, a.atttypmod)), ', ' ORDER BY k.ord)
+                      FROM unnest(v_key_columns) WITH ORDINALITY AS k(name, ord)
+                      JOIN pg_attribute a ON a.attrelid = v_parent AND a.attname = k.name));
+    v_body := format($body$BEGIN
+    IF TG_OP <> 'INSERT' THEN
+        INSERT INTO %1$s (%2$s) VALUES (%3$s);
+    END IF;
+    IF TG_OP <> 'DELETE' THEN
+        INSERT INTO %1$s (%2$s) VALUES (%4$s);
+    END IF;
+    RETURN NULL;
+END$body$,
+        v_capture,
+        (SELECT string_agg(quote_ident(k), ', ') FROM unnest(v_key_columns) k),
+        (SELECT string_agg('OLD.' || quote_ident(k), ', ') FROM unnest(v_key_columns) k),
+        (SELECT string_agg('NEW.' || quote_ident(k), ', ') FROM unnest(v_key_columns) k));
+    -- SECURITY DEFINER: the application's role needs no grant on the capture table.
+    EXECUTE format('CREATE FUNCTION %s() RETURNS trigger LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS %L',
+                   v_capture, v_body);
+    EXECUTE format('REVOKE ALL ON FUNCTION %s() FROM PUBLIC', v_capture);
+    PERFORM drain_drop_triggers(v_default);
+    EXECUTE format('CREATE TRIGGER partkit_drain_capture AFTER INSERT OR UPDATE OR DELETE ON %s FOR EACH ROW EXECUTE FUNCTION %s()',
+                   qualified_name(v_default), v_capture);
+    -- A TRUNCATE removes rows without a trace in the capture: the copies would bring them back.
+    EXECUTE format('CREATE TRIGGER partkit_drain_truncate BEFORE TRUNCATE ON %s FOR EACH STATEMENT EXECUTE FUNCTION drain_refuse_truncate()',
+                   qualified_name(v_default));
+
+    -- About 20,000 rows in the first batch; drain_copy then sizes batches by how long they take.
+    SELECT CASE WHEN c.relpages > 0 AND c.reltuples > 0 THEN c.reltuples / c.relpages END INTO v_per_block
+      FROM pg_class c WHERE c.oid = v_default;
+    INSERT INTO default_drain (parent_schema, parent_table, old_default, default_name, staging, months, end_block, batch_blocks)
+    VALUES (p_config.parent_schema, p_config.parent_table, v_default, v_default_name, v_prefix, v_months,
+            pg_relation_size(v_default) / current_setting('block_size')::bigint,
+            greatest(1, ceil(20000 / coalesce(v_per_block, 60)))::bigint);
+    RETURN true;
+END;
+$$;
+
+-- ---------------------------------------------------------------- sql/kit/drain_copy.sql
+-- One batch of a drain's copy: the rows of the next range of heap blocks of the default partition
+-- into the partitioned copy, which routes each row to its month (or the new default). A row the
+-- replay put there already is left as it is (the replay read it later). Batches are sized so that
+-- one takes about 400 ms. Returns the rows copied.
+CREATE FUNCTION drain_copy(p_drain default_drain) RETURNS bigint
+LANGUAGE plpgsql
+SET search_path FROM CURRENT
+AS $$
+DECLARE
+    v_kit      name := current_schema();
+    v_parent   regclass := to_regclass(format('%I.%I', p_drain.parent_schema, p_drain.parent_table));
+    v_columns  text;
+    v_to       bigint := least(p_drain.next_block + p_drain.batch_blocks, p_drain.end_block);
+    v_started  timestamptz := clock_timestamp();
+    v_rows     bigint;
+    v_ms       double precision;
+BEGIN
+    -- Columns by name; generated columns are computed again.
+    SELECT string_agg(quote_ident(a.attname), ', ' ORDER BY a.attnum) INTO v_columns
+      FROM pg_attribute a
+     WHERE a.attrelid = v_parent AND a.attnum > 0 AND NOT a.attisdropped AND a.attgenerated = '';
+    -- A TID range scan (PostgreSQL 14+): sequential reads of exactly these blocks.
+    EXECUTE format('INSERT INTO %I.%I (%s) SELECT %3$s FROM ONLY %4$s WHERE ctid >= %5$L::tid AND ctid < %6$L::tid ON CONFLICT DO NOTHING',
+                   v_kit, p_drain.staging, v_columns, qualified_name(p_drain.old_default::regclass),
+                   format('(%s,0)', p_drain.next_block), format('(%s,0)', v_to));
+    GET DIAGNOSTICS v_rows = ROW_COUNT;
+    v_ms := extract(epoch FROM clock_timestamp() - v_started) * 1000;
+    UPDATE default_drain d
+       SET next_block = v_to,
+           batches = d.batches + 1,
+           rows_copied = d.rows_copied + v_rows,
+           batch_blocks = greatest(1, least(d.batch_blocks * 4, round(d.batch_blocks * 400 / greatest(v_ms, 1))))::bigint
+     WHERE d.parent_schema = p_drain.parent_schema AND d.parent_table = p_drain.parent_table;
+    RETURN v_rows;
+END;
+$$;
+
+-- ---------------------------------------------------------------- sql/kit/drain_replay.sql
+-- Replays up to p_limit captured changes of a drain into its partitioned copy: for each captured
+-- key, the copy's row is deleted and the default's current row, if there is one, inserted. It reads
+-- the default's state, never the change itself, so the order of copy batches, writers and replays
+-- does not matter: after the last replay of a key, the copy holds what the default holds. The
+-- capture rows taken are the ones the first statement sees, and only those are deleted: a change
+-- committed later stays for the next replay. Returns how many capture rows it took.
+CREATE FUNCTION drain_replay(p_drain default_drain, p_limit integer) RETURNS bigint
+LANGUAGE plpgsql
+SET search_path FROM CURRENT
+AS $$
+DECLARE
+    v_kit      name := current_schema();
+    v_parent   regclass := to_regclass(format('%I.%I', p_drain.parent_schema, p_drain.parent_table));
+    v_capture  text := format('%I.%I', current_schema(), p_drain.staging || '_capture');
+    v_seqs     bigint[];
+    v_keys     text;
+    v_match    text;
+    v_columns  text;
+BEGIN
+    EXECUTE format('SELECT array_agg(seq) FROM (SELECT seq FROM %s ORDER BY seq LIMIT $1) s', v_capture)
+       INTO v_seqs
+      USING p_limit;
+    IF v_seqs IS NULL THEN
+        RETURN 0;
+    END IF;
+    SELECT string_agg(quote_ident(a.attname), ', ' ORDER BY a.attnum),
+           string_agg(format('t.%1$I = k.%1$I', a.attname), ' AND ' ORDER BY a.attnum)
+      INTO v_keys, v_match
+      FROM pg_attribute a
+     WHERE a.attrelid = format('%s', v_capture)::regclass AND a.attnum > 0 AND NOT a.attisdropped AND a.attname <> 'seq';
+    SELECT string_agg(quote_ident(a.attname), ', ' ORDER BY a.attnum) INTO v_columns
+      FROM pg_attribute a
+     WHERE a.attrelid = v_parent AND a.attnum > 0 AND NOT a.attisdropped AND a.attgenerated = '';
+    EXECUTE format('DELETE FROM %I.%I t USING (SELECT DISTINCT %s FROM %s WHERE seq = ANY ($1)) k WHERE %s',
+                   v_kit, p_drain.staging, v_keys, v_capture, v_match)
+      USING v_seqs;
+    EXECUTE format('INSERT INTO %I.%I (%s) SELECT %s FROM (SELECT DISTINCT %s FROM %s WHERE seq = ANY ($1)) k JOIN ONLY %s t ON %s',
+                   v_kit, p_drain.staging, v_columns,
+                   (SELECT string_agg('t.' || quote_ident(a.attname), ', ' ORDER BY a.attnum)
+                      FROM pg_attribute a
+                     WHERE a.attrelid = v_parent AND a.attnum > 0 AND NOT a.attisdropped AND a.attgenerated = ''),
+                   v_keys, v_capture, qualified_name(p_drain.old_default::regclass), v_match)
+      USING v_seqs;
+    EXECUTE format('DELETE FROM %s WHERE seq = ANY ($1)', v_capture) USING v_seqs;
+    UPDATE default_drain d SET keys_replayed = d.keys_replayed + cardinality(v_seqs)
+     WHERE d.parent_schema = p_drain.parent_schema AND d.parent_table = p_drain.parent_table;
+    RETURN cardinality(v_seqs);
+END;
+$$;
+
+-- ---------------------------------------------------------------- sql/kit/drain_move_in.sql
+-- Part of a drain's swap: moves the new default, made in the kit's schema, into the parent's
+-- schema under the old default's name, and gives its indexes the names PostgreSQL would have given
+-- them there (<final name>_pkey, ...) when those are free. An index whose name is taken in the target
+-- schema is first renamed to one that cannot be (<drain>_i<oid>), so the move never fails on a name.
+CREATE FUNCTION drain_move_in(p_table regclass, p_schema name, p_name name, p_prefix text) RETURNS void
+LANGUAGE plpgsql
+SET search_path FROM CURRENT
+AS $$
+DECLARE
+    v_staged name;
+    v_index  record;
+    v_name   text;
+BEGIN
+    SELECT c.relname INTO v_staged FROM pg_class c WHERE c.oid = p_table;
+    FOR v_index IN SELECT c.oid, c.relname FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid WHERE i.indrelid = p_table ORDER BY c.oid LOOP
+        IF to_regclass(format('%I.%I', p_schema, v_index.relname)) IS NOT NULL THEN
+            EXECUTE format('ALTER INDEX %s RENAME TO %I', qualified_name(v_index.oid), format('%s_i%s', p_prefix, v_index.oid));
+        END IF;
+    END LOOP;
+    IF (SELECT n.nspname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.oid = p_table) <> p_schema THEN
+        EXECUTE format('ALTER TABLE %s SET SCHEMA %I', qualified_name(p_table), p_schema);
+    END IF;
+    EXECUTE format('ALTER TABLE %s RENAME TO %I', qualified_name(p_table), p_name);
+    FOR v_index IN SELECT c.oid, c.relname FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid WHERE i.indrelid = p_table ORDER BY c.oid LOOP
+        CONTINUE WHEN left(v_index.relname, length(v_staged)) <> v_staged;
+        v_name := p_name || substr(v_index.relname, length(v_staged) + 1);
+        IF octet_length(v_name) <= current_setting('max_identifier_length')::integer
+           AND to_regclass(format('%I.%I', p_schema, v_name)) IS NULL THEN
+            EXECUTE format('ALTER INDEX %s RENAME TO %I', qualified_name(v_index.oid), v_name);
+        END IF;
+    END LOOP;
+END;
+$$;
+
+-- ---------------------------------------------------------------- sql/kit/drain_swap.sql
+-- The swap of a drain, in one short transaction under an ACCESS EXCLUSIVE lock on the parent
+-- (DETACH of the default needs it; the caller's lock_timeout bounds the wait for it, and a lock
+-- error leaves everything as it was): replay the last captured changes, detach the old default,
+-- attach each month (already under its final name) and the new default. No ATTACH scans a month: each carries a validated CHECK
+-- of its bounds, and the months are attached while the parent has no default. The new default is
+-- scanned, but holds only rows no month takes. Readers and writers see every row in exactly one
+-- attached partition before and after. Returns how long the lock was held, in ms.
+--
+-- Raises object_not_in_prerequisite_state, having changed nothing, when the table changed since
+-- the drain began (another default, a month made meanwhile): the caller abandons the drain.
+CREATE FUNCTION drain_swap(p_run_id bigint, p_config managed_table, p_drain default_drain) RETURNS numeric
+LANGUAGE plpgsql
+SET search_path FROM CURRENT
+AS $$
+DECLARE
+    v_kit        name := current_schema();
+    v_parent     regclass := to_regclass(format('%I.%I', p_config.parent_schema, p_config.parent_table));
+    v_old        regclass := p_drain.old_default::regclass;
+    v_locked_at  timestamptz;
+    v_month      jsonb;
+    v_index      record;
+    v_problem    text;
+    v_key        record;
+    v_privileges boolean := false;
+    v_ms         numeric;
+BEGIN
+    -- The default too: a writer that names it directly takes no lock on the parent. ONLY: the
+    -- other partitions are not touched, and a session reading one of them by name does not block.
+    EXECUTE format('LOCK TABLE ONLY %s, ONLY %s IN ACCESS EXCLUSIVE MODE', qualified_name(v_parent), qualified_name(v_old));
+    v_locked_at := clock_timestamp();
+    v_key := partition_key(v_parent);
+
+    IF (SELECT pt.partdefid FROM pg_partitioned_table pt WHERE pt.partrelid = v_parent) IS DISTINCT FROM p_drain.old_default THEN
+        v_problem := 'its default partition is not the one being drained';
+    ELSIF to_regclass(format('%I.%I', v_kit, p_drain.staging)) IS NULL THEN
+        v_problem := format('the copy %I.%I is gone', v_kit, p_drain.staging);
+    END IF;
+    FOR v_month IN SELECT value FROM jsonb_array_elements(p_drain.months) WHERE NOT (value->>'late')::boolean LOOP
+        EXIT WHEN v_problem IS NOT NULL;
+        IF NOT EXISTS (SELECT 1 FROM pg_inherits i
+                        WHERE i.inhrelid = to_regclass(v_month->>'staged') AND i.inhparent = to_regclass(format('%I.%I', v_kit, p_drain.staging))) THEN
+            v_problem := format('%s is no longer a partition of the copy', v_month->>'staged');
+        ELSIF EXISTS (SELECT 1 FROM pg_inherits i CROSS JOIN LATERAL partition_bounds(i.inhrelid) b
+                       WHERE i.inhparent = v_parent AND NOT b.is_default
+                         AND b.lower_bound < (month_bounds(v_key.control_type, p_config.time_zone, (v_month->>'start')::timestamp)).upper_bound
+                         AND b.upper_bound > (month_bounds(v_key.control_type, p_config.time_zone, (v_month->>'start')::timestamp)).lower_bound) THEN
+            v_problem := format('a partition overlapping %s was made meanwhile', to_char((v_month->>'start')::timestamp, 'YYYY-MM'));
+        END IF;
+    END LOOP;
+    IF v_problem IS NOT NULL THEN
+        RAISE EXCEPTION 'the drain of % cannot be finished: %', qualified_name(v_parent), v_problem
+            USING ERRCODE = 'object_not_in_prerequisite_state';
+    END IF;
+
+    WHILE drain_replay(p_drain, 10000) > 0 LOOP
+    END LOOP;
+
+    -- The old default leaves, renamed (with its indexes) out of the way of the names the new
+    -- tables take; it is dropped after the commit.
+    EXECUTE format('ALTER TABLE %s DETACH PARTITION %s', qualified_name(v_parent), qualified_name(v_old));
+    FOR v_index IN SELECT i.indexrelid FROM pg_index i WHERE i.indrelid = v_old ORDER BY 1 LOOP
+        EXECUTE format('ALTER INDEX %s RENAME TO %I', qualified_name(v_index.indexrelid), format('%s_old_i%s', p_drain.staging, v_index.indexrelid));
+    END LOOP;
+    EXECUTE format('ALTER TABLE %s RENAME TO %I', qualified_name(v_old), p_drain.staging || '_old');
+
+    FOR v_month IN SELECT value FROM jsonb_array_elements(p_drain.months) LOOP
+        EXECUTE format('ALTER TABLE %I.%I DETACH PARTITION %s', v_kit, p_drain.staging, v_month->>'staged');
+        CONTINUE WHEN (v_month->>'late')::boolean;
+        EXECUTE format('ALTER TABLE %s ATTACH PARTITION %s FOR VALUES FROM (%L) TO (%L)', qualified_name(v_parent),
+                       v_month->>'staged', v_month->>'lower', v_month->>'upper');
+        EXECUTE format('ALTER TABLE %s DROP CONSTRAINT partkit_drain_bounds', v_month->>'staged');
+    END LOOP;
+    EXECUTE format('ALTER TABLE %I.%I DETACH PARTITION %I.%I', v_kit, p_drain.staging, v_kit, p_drain.staging || '_rest');
+    PERFORM drain_move_in(format('%I.%I', v_kit, p_drain.staging || '_rest')::regclass, p_config.parent_schema, p_drain.default_name, p_drain.staging);
+    EXECUTE format('ALTER TABLE %s ATTACH PARTITION %I.%I DEFAULT', qualified_name(v_parent), p_config.parent_schema, p_drain.default_name);
+
+    -- pg_partman copies the parent's grants to the children it makes when told to.
+    IF p_config.strategy = 'partman' THEN
+        EXECUTE format('SELECT c.inherit_privileges FROM %I.part_config c WHERE c.parent_table = $1', p_config.partman_schema)
+           INTO v_privileges
+          USING p_config.parent_schema || '.' || p_config.parent_table;
+        IF v_privileges THEN
+            FOR v_month IN SELECT value FROM jsonb_array_elements(p_drain.months) WHERE NOT (value->>'late')::boolean
+                           UNION ALL SELECT jsonb_build_object('child', p_drain.default_name)
+            LOOP
+                EXECUTE format('SELECT %I.apply_privileges($1, $2, $1, $3)', p_config.partman_schema)
+                  USING p_config.parent_schema, p_config.parent_table, v_month->>'child';
+            END LOOP;
+        END IF;
+    END IF;
+
+    v_ms := round((extract(epoch FROM clock_timestamp() - v_locked_at) * 1000)::numeric, 1);
+    UPDATE default_drain d SET phase = 'swapped', locked_ms = v_ms
+     WHERE d.parent_schema = p_drain.parent_schema AND d.parent_table = p_drain.parent_table;
+    INSERT INTO maintenance_event (run_id, parent_schema, parent_table, action, partition_name, detail)
+    SELECT p_run_id, p_config.parent_schema, p_config.parent_table, 'created', format('%I.%I', p_config.parent_schema, m.value->>'child'),
+           format('with its rows, drained out of %I.%I and attached without a scan', p_config.parent_schema, p_drain.default_name)
+      FROM jsonb_array_elements(p_drain.months) m
+     WHERE NOT (m.value->>'late')::boolean
+     ORDER BY m.value->>'start';
+    RETURN v_ms;
+END;
+$$;
+
+-- ---------------------------------------------------------------- sql/kit/drain_finish.sql
+-- After a drain's swap, one piece per call (each in its own transaction, so a kill anywhere leaves
+-- the rest to the next run): the rows of months past the retention join the archive; the old
+-- default is dropped; the copy's empty parent and the capture go; the months are counted into the
+-- log. Nothing here locks the parent. Returns true when the drain is done.
+CREATE FUNCTION drain_finish(p_run_id bigint, p_config managed_table, p_drain default_drain) RETURNS boolean
+LANGUAGE plpgsql
+SET search_path FROM CURRENT
+AS $$
+DECLARE
+    v_month   jsonb;
+    v_late    regclass;
+    v_rows    bigint;
+    v_total   bigint := 0;
+    v_months  integer := 0;
+BEGIN
+    FOR v_month IN SELECT value FROM jsonb_array_elements(p_drain.months) WHERE (value->>'late')::boolean LOOP
+        v_late := to_regclass(v_month->>'staged');
+        CONTINUE WHEN v_late IS NULL;
+        PERFORM archive_late_rows(p_run_id, p_config, v_late, (v_month->>'start')::timestamp, v_month->>'child');
+        EXECUTE format('DROP TABLE %s', qualified_name(v_late));
+        RETURN false;
+    END LOOP;
+    IF EXISTS (SELECT 1 FROM pg_class c WHERE c.oid = p_drain.old_default) THEN
+        EXECUTE format('DROP TABLE %s', qualified_name(p_drain.old_default::regclass));
+        RETURN false;
+    END IF;
+    PERFORM drain_drop_copies(p_drain.staging);
+    FOR v_month IN SELECT value FROM jsonb_array_elements(p_drain.months) WHERE NOT (value->>'late')::boolean ORDER BY value->>'start' LOOP
+        CONTINUE WHEN to_regclass(format('%I.%I', p_config.parent_schema, v_month->>'child')) IS NULL;
+        EXECUTE format('SELECT count(*) FROM %I.%I', p_config.parent_schema, v_month->>'child') INTO v_rows;
+        v_total := v_total + v_rows;
+        v_months := v_months + 1;
+        INSERT INTO maintenance_event (run_id, parent_schema, parent_table, action, partition_name, detail, rows)
+        VALUES (p_run_id, p_config.parent_schema, p_config.parent_table, 'moved', format('%I.%I', p_config.parent_schema, v_month->>'child'),
+                format('rows drained out of %I.%I', p_config.parent_schema, p_drain.default_name), v_rows);
+    END LOOP;
+    INSERT INTO maintenance_event (run_id, parent_schema, parent_table, action, partition_name, detail, rows, locked_ms)
+    VALUES (p_run_id, p_config.parent_schema, p_config.parent_table, 'drained', format('%I.%I', p_config.parent_schema, p_drain.default_name),
+            format('%s rows copied out of the default partition in %s batches, %s captured changes replayed; the swap held %s for %s ms',
+                   p_drain.rows_copied, p_drain.batches, p_drain.keys_replayed, format('%I.%I', p_config.parent_schema, p_config.parent_table),
+                   p_drain.locked_ms),
+            p_drain.rows_copied, p_drain.locked_ms);
+    DELETE FROM default_drain d WHERE d.parent_schema = p_drain.parent_schema AND d.parent_table = p_drain.parent_table;
+    RETURN true;
+END;
+$$;
+
+-- ---------------------------------------------------------------- sql/kit/drain_abandon.sql
+-- Gives up a drain that cannot go on (the table changed since it began: another default, a month
+-- made meanwhile): the capture trigger leaves the default, the copies and the capture are dropped,
+-- and the drain's row goes. The rows never left the default, so nothing is lost; the next step
+-- begins a new drain from the table as it is now.
+CREATE FUNCTION drain_abandon(p_run_id bigint, p_config managed_table, p_drain default_drain, p_reason text) RETURNS void
+LANGUAGE plpgsql
+SET search_path FROM CURRENT
+AS $$
+DECLARE
+    v_kit  name := current_schema();
+    v_old  regclass;
+BEGIN
+    SELECT c.oid::regclass INTO v_old FROM pg_class c WHERE c.oid = p_drain.old_default;
+    IF v_old IS NOT NULL THEN
+        PERFORM drain_drop_triggers(v_old);
+    END IF;
+    PERFORM drain_drop_copies(p_drain.staging);
+    DELETE FROM default_drain d WHERE d.parent_schema = p_drain.parent_schema AND d.parent_table = p_drain.parent_table;
+    INSERT INTO maintenance_event (run_id, parent_schema, parent_table, action, partition_name, detail)
+    VALUES (p_run_id, p_config.parent_schema, p_config.parent_table, 'drained', format('%I.%I', p_config.parent_schema, p_drain.default_name),
+            format('an earlier drain was given up (%s): its copies were dropped, nothing had left the default', p_reason));
+END;
+$$;
+
+-- ---------------------------------------------------------------- sql/kit/drain_step.sql
+-- One step of draining a table's default partition, small enough for one short transaction; the
+-- caller (run_maintenance_proc) commits after each and calls again until `next` is 'done'.
+--   no drain yet:   drain_begin (or 'done' when no month can be made)
+--   copying:        one batch of the copy, then a replay of the changes captured meanwhile; once
+--                   copied, replay rounds until few changes wait; then the swap (drain_swap)
+--   swapped:        drain_finish, one piece at a time
+-- Every lock is waited for at most p_lock_timeout. A lock not taken in time rolls the step back
+-- and returns 'retry' with the session holding a lock on the table in `detail`; the caller backs
+-- off and calls again. Any other error is a 'failed' event and returns 'failed': the drain stays as
+-- it is for the next run. A drain whose table changed since it began is given up and begun again.
+CREATE FUNCTION drain_step(p_run_id bigint, p_config managed_table, p_lock_timeout text, OUT next text, OUT detail text)
 LANGUAGE plpgsql
 SET search_path FROM CURRENT
 SET TimeZone TO 'UTC'
 AS $$
-#variable_conflict use_column
 DECLARE
-    v_only     regclass;
-    v_run_id   bigint;
-    v_config   managed_table;
-    v_tables   integer := 0;
-    v_failed   integer := 0;
+    v_kit      name := current_schema();
+    v_parent   regclass := to_regclass(format('%I.%I', p_config.parent_schema, p_config.parent_table));
+    v_drain    default_drain;
+    v_default  oid;
+    v_backlog  bigint;
+    v_reason   text;
     v_state    text;
     v_message  text;
-    v_detail   text;
 BEGIN
-    -- Concurrent runs would race for the same months; they queue instead. The key is 'partkit' in
-    -- ASCII, distinct from postgres-migrations' key.
-    PERFORM pg_advisory_xact_lock(31632341598955892);
+    PERFORM set_config('lock_timeout', p_lock_timeout, true);
+    next := 'continue';
+    SELECT nullif(pt.partdefid, 0) INTO v_default FROM pg_partitioned_table pt WHERE pt.partrelid = v_parent;
+    SELECT d.* INTO v_drain FROM default_drain d
+     WHERE d.parent_schema = p_config.parent_schema AND d.parent_table = p_config.parent_table;
+    BEGIN
+        IF v_drain.parent_table IS NULL THEN
+            IF v_parent IS NULL OR NOT drain_begin(p_run_id, p_config) THEN
+                next := 'done';
+            END IF;
+            RETURN;
+        END IF;
+        IF v_drain.phase = 'swapped' THEN
+            IF drain_finish(p_run_id, p_config, v_drain) THEN
+                next := 'done';
+            END IF;
+            RETURN;
+        END IF;
+        IF v_parent IS NULL OR v_default IS DISTINCT FROM v_drain.old_default
+           OR to_regclass(format('%I.%I', v_kit, v_drain.staging)) IS NULL
+           OR to_regclass(format('%I.%I', v_kit, v_drain.staging || '_capture')) IS NULL
+           OR NOT EXISTS (SELECT 1 FROM pg_trigger t WHERE t.tgrelid = v_drain.old_default AND t.tgname = 'partkit_drain_capture') THEN
+            v_reason := 'the table, its default partition or the copies changed since it began';
+        ELSIF v_drain.next_block < v_drain.end_block THEN
+            PERFORM drain_copy(v_drain);
+            PERFORM drain_replay(v_drain, 10000);
+            RETURN;
+        ELSE
+            EXECUTE format('SELECT count(*) FROM %I.%I', v_kit, v_drain.staging || '_capture') INTO v_backlog;
+            -- The swap replays what is left under its lock: make that little first.
+            IF v_backlog > 1000 AND v_drain.rounds < 20 THEN
+                PERFORM drain_replay(v_drain, 50000);
+                UPDATE default_drain d SET rounds = d.rounds + 1
+                 WHERE d.parent_schema = v_drain.parent_schema AND d.parent_table = v_drain.parent_table;
+                RETURN;
+            END IF;
+            PERFORM drain_swap(p_run_id, p_config, v_drain);
+            RETURN;
+        END IF;
+    EXCEPTION
+        WHEN lock_not_available OR deadlock_detected THEN
+            next := 'retry';
+            detail := lock_holder(ARRAY[v_parent, v_default::regclass]);
+            RETURN;
+        WHEN object_not_in_prerequisite_state THEN
+            -- drain_swap's: the table changed since the drain began
+            v_reason := SQLERRM;
+        WHEN OTHERS THEN
+            GET STACKED DIAGNOSTICS v_state = RETURNED_SQLSTATE, v_message = MESSAGE_TEXT;
+            IF lock_failure(v_state, v_message) THEN
+                next := 'retry';
+                detail := lock_holder(ARRAY[v_parent, v_default::regclass]);
+                RETURN;
+            END IF;
+            INSERT INTO maintenance_event (run_id, parent_schema, parent_table, action, detail)
+            VALUES (p_run_id, p_config.parent_schema, p_config.parent_table, 'failed',
+                    format('%s: draining the default partition: %s', v_state, v_message));
+            next := 'failed';
+            detail := v_message;
+            RETURN;
+    END;
+    IF v_drain.parent_table IS NULL THEN
+        INSERT INTO maintenance_event (run_id, parent_schema, parent_table, action, detail)
+        VALUES (p_run_id, p_config.parent_schema, p_config.parent_table, 'failed', 'draining the default partition: ' || v_reason);
+        next := 'failed';
+        detail := v_reason;
+        RETURN;
+    END IF;
+    BEGIN
+        PERFORM drain_abandon(p_run_id, p_config, v_drain, v_reason);
+    EXCEPTION WHEN lock_not_available OR deadlock_detected THEN
+        next := 'retry';
+        detail := lock_holder(ARRAY[v_parent, v_drain.old_default::regclass]);
+    END;
+END;
+$$;
 
+-- ---------------------------------------------------------------- sql/kit/maintain_table.sql
+-- One managed table's maintenance in the caller's transaction, in the table's time zone: the
+-- strategy's work (maintain_plpgsql_table or maintain_partman_table, moving at most p_move_limit
+-- default rows), then, with purge_after set, the purge of archived months that were exported
+-- (purge_archived_months). Each runs in a subtransaction of its own: a failure is a 'failed' event
+-- and never undoes the other. With p_raise_lock_errors, a lock not taken in time (or a deadlock,
+-- also inside pg_partman: lock_failure) is raised as lock_not_available instead, for the caller to
+-- retry the whole table.
+CREATE FUNCTION maintain_table(p_run_id bigint, p_config managed_table, p_move_limit bigint, p_raise_lock_errors boolean) RETURNS void
+LANGUAGE plpgsql
+SET search_path FROM CURRENT
+SET TimeZone TO 'UTC'
+AS $$
+DECLARE
+    v_state   text;
+    v_message text;
+    v_detail  text;
+BEGIN
+    BEGIN
+        PERFORM set_config('TimeZone', p_config.time_zone, true);
+        IF p_config.strategy = 'partman' THEN
+            PERFORM maintain_partman_table(p_run_id, p_config, p_move_limit);
+        ELSE
+            PERFORM maintain_plpgsql_table(p_run_id, p_config, p_move_limit);
+        END IF;
+    EXCEPTION WHEN OTHERS THEN
+        GET STACKED DIAGNOSTICS v_state = RETURNED_SQLSTATE, v_message = MESSAGE_TEXT, v_detail = PG_EXCEPTION_DETAIL;
+        IF p_raise_lock_errors AND lock_failure(v_state, v_message) THEN
+            RAISE EXCEPTION '%', v_message USING ERRCODE = 'lock_not_available';
+        END IF;
+        INSERT INTO maintenance_event (run_id, parent_schema, parent_table, action, detail)
+        VALUES (p_run_id, p_config.parent_schema, p_config.parent_table, 'failed',
+                concat_ws(' ', v_state || ':', v_message, nullif(v_detail, '')));
+        RAISE WARNING 'partkit maintenance of %.% failed: % %', quote_ident(p_config.parent_schema),
+            quote_ident(p_config.parent_table), v_state, v_message;
+    END;
+    IF p_config.purge_after IS NOT NULL THEN
+        BEGIN
+            PERFORM set_config('TimeZone', p_config.time_zone, true);
+            PERFORM purge_archived_months(p_run_id, p_config);
+        EXCEPTION WHEN OTHERS THEN
+            GET STACKED DIAGNOSTICS v_state = RETURNED_SQLSTATE, v_message = MESSAGE_TEXT, v_detail = PG_EXCEPTION_DETAIL;
+            IF p_raise_lock_errors AND lock_failure(v_state, v_message) THEN
+                RAISE EXCEPTION '%', v_message USING ERRCODE = 'lock_not_available';
+            END IF;
+            INSERT INTO maintenance_event (run_id, parent_schema, parent_table, action, detail)
+            VALUES (p_run_id, p_config.parent_schema, p_config.parent_table, 'failed',
+                    concat_ws(' ', v_state || ':', 'purge:', v_message, nullif(v_detail, '')));
+            RAISE WARNING 'partkit purge of %.% failed: % %', quote_ident(p_config.parent_schema),
+                quote_ident(p_config.parent_table), v_state, v_message;
+        END;
+    END IF;
+END;
+$$;
+
+-- ---------------------------------------------------------------- sql/kit/maintain_table_step.sql
+-- run_maintenance_proc's call of maintain_table, in a transaction of its own: every lock is waited
+-- for at most p_lock_timeout, and a lock not taken in time undoes the table's maintenance and
+-- returns 'retry' with the session holding a lock on the table in `detail` (the caller backs off
+-- and calls again). Default rows are never moved here: the drain before it did that.
+CREATE FUNCTION maintain_table_step(p_run_id bigint, p_config managed_table, p_lock_timeout text, OUT next text, OUT detail text)
+LANGUAGE plpgsql
+SET search_path FROM CURRENT
+AS $$
+DECLARE
+    v_parent regclass := to_regclass(format('%I.%I', p_config.parent_schema, p_config.parent_table));
+BEGIN
+    PERFORM set_config('lock_timeout', p_lock_timeout, true);
+    BEGIN
+        PERFORM maintain_table(p_run_id, p_config, 0, true);
+        next := 'done';
+    EXCEPTION WHEN lock_not_available OR deadlock_detected THEN
+        next := 'retry';
+        detail := lock_holder(ARRAY[v_parent, (SELECT nullif(pt.partdefid, 0)::regclass FROM pg_partitioned_table pt WHERE pt.partrelid = v_parent)]);
+    END;
+END;
+$$;
+
+-- ---------------------------------------------------------------- sql/kit/maintenance_tables.sql
+-- The tables one maintenance run covers: every managed table, or only p_table_name (SQL syntax,
+-- see resolve_table), which must be managed.
+CREATE FUNCTION maintenance_tables(p_table_name text) RETURNS SETOF managed_table
+LANGUAGE plpgsql STABLE
+SET search_path FROM CURRENT
+AS $$
+DECLARE
+    v_only regclass;
+BEGIN
     IF p_table_name IS NOT NULL THEN
         v_only := resolve_table(p_table_name);
         IF NOT EXISTS (SELECT 1 FROM managed_table m
@@ -1471,65 +2389,187 @@ BEGIN
                 USING ERRCODE = 'undefined_object', HINT = 'Run partkit provision for it first.';
         END IF;
     END IF;
+    RETURN QUERY
+        SELECT m.* FROM managed_table m
+         WHERE v_only IS NULL OR to_regclass(format('%I.%I', m.parent_schema, m.parent_table)) = v_only
+         ORDER BY m.parent_schema, m.parent_table;
+END;
+$$;
 
-    -- An hourly job would grow the log without end: keep 90 days (events go with their run).
+-- ---------------------------------------------------------------- sql/kit/maintenance_run_begin.sql
+-- The start of a maintenance run: its row in maintenance_run (who ran it: application_name), after
+-- dropping runs older than 90 days (an hourly job would grow the log without end; events go with
+-- their run). Returns the run's id.
+CREATE FUNCTION maintenance_run_begin() RETURNS bigint
+LANGUAGE plpgsql
+SET search_path FROM CURRENT
+AS $$
+DECLARE
+    v_run_id bigint;
+BEGIN
     DELETE FROM maintenance_run WHERE started_at < now() - interval '90 days';
-
     INSERT INTO maintenance_run (source)
     VALUES (nullif(current_setting('application_name', true), ''))
     RETURNING id INTO v_run_id;
+    RETURN v_run_id;
+END;
+$$;
 
-    FOR v_config IN
-        SELECT m.* FROM managed_table m
-         WHERE v_only IS NULL OR to_regclass(format('%I.%I', m.parent_schema, m.parent_table)) = v_only
-         ORDER BY m.parent_schema, m.parent_table
-    LOOP
-        v_tables := v_tables + 1;
-        BEGIN
-            PERFORM set_config('TimeZone', v_config.time_zone, true);
-            IF v_config.strategy = 'partman' THEN
-                PERFORM maintain_partman_table(v_run_id, v_config);
-            ELSE
-                PERFORM maintain_plpgsql_table(v_run_id, v_config);
-            END IF;
-        EXCEPTION WHEN OTHERS THEN
-            GET STACKED DIAGNOSTICS v_state = RETURNED_SQLSTATE, v_message = MESSAGE_TEXT,
-                                    v_detail = PG_EXCEPTION_DETAIL;
-            INSERT INTO maintenance_event (run_id, parent_schema, parent_table, action, detail)
-            VALUES (v_run_id, v_config.parent_schema, v_config.parent_table, 'failed',
-                    concat_ws(' ', v_state || ':', v_message, nullif(v_detail, '')));
-            RAISE WARNING 'partkit maintenance of %.% failed: % %', quote_ident(v_config.parent_schema),
-                quote_ident(v_config.parent_table), v_state, v_message;
-        END;
-        IF v_config.purge_after IS NOT NULL THEN
-            BEGIN
-                PERFORM set_config('TimeZone', v_config.time_zone, true);
-                PERFORM purge_archived_months(v_run_id, v_config);
-            EXCEPTION WHEN OTHERS THEN
-                GET STACKED DIAGNOSTICS v_state = RETURNED_SQLSTATE, v_message = MESSAGE_TEXT,
-                                        v_detail = PG_EXCEPTION_DETAIL;
-                INSERT INTO maintenance_event (run_id, parent_schema, parent_table, action, detail)
-                VALUES (v_run_id, v_config.parent_schema, v_config.parent_table, 'failed',
-                        concat_ws(' ', v_state || ':', 'purge:', v_message, nullif(v_detail, '')));
-                RAISE WARNING 'partkit purge of %.% failed: % %', quote_ident(v_config.parent_schema),
-                    quote_ident(v_config.parent_table), v_state, v_message;
-            END;
-        END IF;
-    END LOOP;
-    PERFORM set_config('TimeZone', 'UTC', true);
-
-    -- Failures inside a table's maintenance (a month that could not be made) count too.
-    SELECT count(*) INTO v_failed FROM maintenance_event e WHERE e.run_id = v_run_id AND e.action = 'failed';
+-- ---------------------------------------------------------------- sql/kit/maintenance_run_end.sql
+-- The end of a maintenance run: finished, ok when no event of the run failed.
+CREATE FUNCTION maintenance_run_end(p_run_id bigint, p_tables integer) RETURNS void
+LANGUAGE plpgsql
+SET search_path FROM CURRENT
+AS $$
+DECLARE
+    v_failed integer;
+BEGIN
+    SELECT count(*) INTO v_failed FROM maintenance_event e WHERE e.run_id = p_run_id AND e.action = 'failed';
     UPDATE maintenance_run
        SET finished_at = clock_timestamp(),
            ok = v_failed = 0,
-           detail = format('%s table(s), %s failure(s)', v_tables, v_failed)
-     WHERE id = v_run_id;
+           detail = format('%s table(s), %s failure(s)', p_tables, v_failed)
+     WHERE id = p_run_id;
+END;
+$$;
 
+-- ---------------------------------------------------------------- sql/kit/run_maintenance.sql
+-- Maintenance in one transaction, for a caller that cannot run a procedure: every managed table,
+-- or only p_table_name, and returns what it did. One failing table never stops the others (see
+-- maintain_table). The run is recorded in maintenance_run / maintenance_event.
+--
+-- What it cannot do is drain a large default partition: moving rows in one transaction holds the
+-- parent's ACCESS EXCLUSIVE lock for a time that grows with them. So it moves them only when at
+-- most 10,000 wait (well under a second); with more, a 'failed' event says so and they wait for
+-- run_maintenance_proc, which the kit's pg_cron job and `partkit maintain` run, and which drains
+-- any number of rows in bounded steps.
+--
+-- SET TimeZone: each table switches to its own zone with set_config(..., true); because the
+-- function has its own TimeZone setting, PostgreSQL restores the caller's zone when it returns.
+CREATE FUNCTION run_maintenance(p_table_name text DEFAULT NULL)
+RETURNS TABLE (parent text, action text, partition_name text, detail text, rows bigint)
+LANGUAGE plpgsql
+SET search_path FROM CURRENT
+SET TimeZone TO 'UTC'
+AS $$
+#variable_conflict use_column
+DECLARE
+    c_move_limit constant bigint := 10000;
+    v_run_id   bigint;
+    v_config   managed_table;
+    v_tables   integer := 0;
+    v_default  regclass;
+BEGIN
+    -- Concurrent runs would race for the same months; they queue instead. The key is 'partkit' in
+    -- ASCII, distinct from postgres-migrations' key.
+    PERFORM pg_advisory_xact_lock(31632341598955892);
+    v_run_id := maintenance_run_begin();
+    FOR v_config IN SELECT * FROM maintenance_tables(p_table_name) LOOP
+        v_tables := v_tables + 1;
+        SELECT nullif(pt.partdefid, 0)::regclass INTO v_default
+          FROM pg_partitioned_table pt
+         WHERE pt.partrelid = to_regclass(format('%I.%I', v_config.parent_schema, v_config.parent_table));
+        IF v_default IS NOT NULL AND default_rows_waiting(v_default, c_move_limit + 1) > c_move_limit THEN
+            INSERT INTO maintenance_event (run_id, parent_schema, parent_table, action, partition_name, detail)
+            VALUES (v_run_id, v_config.parent_schema, v_config.parent_table, 'failed', qualified_name(v_default),
+                    format('more than %s rows wait in %s: one transaction would lock %I.%I for a time that grows with them; '
+                           'CALL %I.run_maintenance_proc() drains them in bounded steps',
+                           c_move_limit, qualified_name(v_default), v_config.parent_schema, v_config.parent_table, current_schema()));
+        END IF;
+        PERFORM maintain_table(v_run_id, v_config, c_move_limit, false);
+    END LOOP;
+    PERFORM maintenance_run_end(v_run_id, v_tables);
     RETURN QUERY
         SELECT format('%I.%I', e.parent_schema, e.parent_table), e.action, e.partition_name, e.detail, e.rows
           FROM maintenance_event e
          WHERE e.run_id = v_run_id
          ORDER BY e.id;
+END;
+$$;
+
+-- ---------------------------------------------------------------- sql/kit/run_maintenance_proc.sql
+-- The scheduled entry point (the kit's pg_cron job, `partkit maintain`, an external scheduler):
+--   CALL <kit>.run_maintenance_proc();
+-- maintains every managed table, or only p_table_name, in many short transactions, and returns
+-- the run's id (maintenance_run / maintenance_event say what it did). For each table, in turn:
+--   1. drain the default partition in bounded steps (drain_step): its rows are copied into the
+--      months they belong to while the default stays attached, then one short transaction swaps
+--      them in; however many rows wait, no writer or reader waits longer than one lock wait and
+--      that swap;
+--   2. the rest of the table's maintenance in one transaction (maintain_table_step): premake,
+--      retention, purge.
+-- Every lock is waited for at most p_lock_timeout (the pg_cron job's call too: 500ms by default); a
+-- lock not taken in time is tried again after a growing pause with jitter, p_attempts times in all
+-- (8 by default: about 20 s of trying), then the table's step is a 'failed' event naming the session
+-- that held the lock (a drain then resumes in the next run). One failing table never stops the
+-- others. `partkit maintain` passes p_attempts => 1 and retries a failed table itself.
+--
+-- A procedure, because it commits between steps; so it must be CALLed outside a transaction block
+-- and, from pg_cron, as the job's only statement (a SET before it would open one). A procedure
+-- that commits cannot pin its search_path the way the kit's functions do (a SET clause forbids
+-- COMMIT), so its body names the kit's schema: written "@kit@" below, and put in right after.
+-- Concurrent runs queue on the kit's key ('partkit' in ASCII) as a session lock, held across the
+-- commits; a hold left by a run of this session that failed midway is released first.
+CREATE PROCEDURE run_maintenance_proc(p_table_name text DEFAULT NULL, p_lock_timeout text DEFAULT '500ms', p_attempts integer DEFAULT 8, INOUT p_run_id bigint DEFAULT NULL)
+LANGUAGE plpgsql
+AS $$
+DECLARE
+    c_key       constant bigint := 31632341598955892;
+    v_config    record;
+    v_step      record;
+    v_attempt   integer;
+    v_tables    integer := 0;
+    v_phase     text;
+BEGIN
+    FOR v_attempt IN 1..(SELECT count(*) FROM pg_locks l
+                          WHERE l.locktype = 'advisory' AND l.pid = pg_backend_pid() AND l.granted
+                            AND l.classid = (c_key >> 32)::oid AND l.objid = (c_key & 4294967295)::oid AND l.objsubid = 1) LOOP
+        PERFORM pg_advisory_unlock(c_key);
+    END LOOP;
+    -- Queue behind another run for as long as it takes (an advisory lock blocks no table).
+    PERFORM set_config('lock_timeout', '0', true);
+    PERFORM pg_advisory_lock(c_key);
+    p_run_id := "@kit@".maintenance_run_begin();
+    COMMIT;
+    -- One column holding the row: its type stays managed_table, which the steps take.
+    FOR v_config IN SELECT m AS row FROM "@kit@".maintenance_tables(p_table_name) m LOOP
+        v_tables := v_tables + 1;
+        FOREACH v_phase IN ARRAY ARRAY['draining the default partition', 'premake and retention'] LOOP
+            v_attempt := 0;
+            LOOP
+                IF v_phase = 'draining the default partition' THEN
+                    v_step := "@kit@".drain_step(p_run_id, v_config.row, p_lock_timeout);
+                ELSE
+                    v_step := "@kit@".maintain_table_step(p_run_id, v_config.row, p_lock_timeout);
+                END IF;
+                COMMIT;
+                EXIT WHEN v_step.next IN ('done', 'failed');
+                IF v_step.next = 'retry' THEN
+                    v_attempt := v_attempt + 1;
+                    IF v_attempt >= greatest(p_attempts, 1) THEN
+                        INSERT INTO "@kit@".maintenance_event (run_id, parent_schema, parent_table, action, detail)
+                        VALUES (p_run_id, (v_config.row).parent_schema, (v_config.row).parent_table, 'failed',
+                                format('55P03: %s: a lock on %I.%I was not taken in %s attempts of %s; %s', v_phase,
+                                       (v_config.row).parent_schema, (v_config.row).parent_table, greatest(p_attempts, 1), p_lock_timeout,
+                                       coalesce('held by ' || v_step.detail, 'its holder is gone')));
+                        COMMIT;
+                        EXIT;
+                    END IF;
+                    PERFORM pg_sleep(least(5, 0.1 * power(2, v_attempt)) * (0.5 + random()));
+                ELSE
+                    v_attempt := 0;
+                END IF;
+            END LOOP;
+        END LOOP;
+    END LOOP;
+    PERFORM "@kit@".maintenance_run_end(p_run_id, v_tables);
+    COMMIT;
+    PERFORM pg_advisory_unlock(c_key);
+END;
+$$;
+
+DO $$
+BEGIN
+    EXECUTE replace(pg_get_functiondef('run_maintenance_proc(text, text, integer, bigint)'::regprocedure), '"@kit@"', quote_ident(current_schema()));
 END;
 $$;

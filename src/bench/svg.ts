@@ -13,7 +13,7 @@ const BAR_H = 9;
 const ROW_H = 2 * BAR_H + 10;
 const COLOURS = { plainIndexed: '#4477aa', partitioned: '#cc6677' } as const;
 
-function escapeXml(text: string): string {
+export function escapeXml(text: string): string {
   return text.replaceAll('&', '&amp;').replaceAll('<', '&lt;').replaceAll('>', '&gt;').replaceAll('"', '&quot;').replaceAll("'", '&apos;');
 }
 

@@ -5,6 +5,8 @@
 import { writeFile } from 'node:fs/promises';
 import type { Argv, CommandModule } from 'yargs';
 import { renderCitusBench, runCitusBench, type CitusBenchReport } from '../bench/citus.js';
+import { renderMaintenanceBench, runMaintenanceBench, type MaintenanceBenchReport } from '../bench/maintenance.js';
+import { renderMaintenanceSvg } from '../bench/maintenance-svg.js';
 import { renderMigrateBench, runMigrateBench, type MigrateBenchReport } from '../bench/migrate.js';
 import { renderBench } from '../bench/render.js';
 import { runBench, type BenchReport, type PartitionSetup } from '../bench/run.js';
@@ -15,9 +17,9 @@ import { renderGrowth, renderGrowthSvg } from '../bench/growth-render.js';
 import { runCommand, type GlobalOptions } from '../core/context.js';
 import { run } from '../core/runner.js';
 import { quoteQualified } from '../core/identifiers.js';
+import { maintain } from './maintain.js';
 import { planPartitionCreate } from './partition-create.js';
 import { provision } from './provision.js';
-import { maintain } from './maintain.js';
 import { UsageError } from '../core/errors.js';
 
 interface BenchArgs extends GlobalOptions {
@@ -33,20 +35,36 @@ interface BenchArgs extends GlobalOptions {
   readonly growth: boolean;
   readonly growthSteps: string;
   readonly growthMonthRows: number;
+  readonly readerOps: number;
+  readonly drainRows: readonly number[];
 }
 
-const SECTIONS = ['queries', 'migrate', 'citus', 'growth', 'ids'] as const;
+const SECTIONS = ['queries', 'migrate', 'maintenance', 'citus', 'growth', 'ids'] as const;
 type Section = (typeof SECTIONS)[number];
-/** citus needs a Citus coordinator (--database-url), growth takes long and ids chose a default once, so a run without --section leaves them out. */
+/**
+ * citus needs a Citus coordinator (--database-url), maintenance and growth load millions of rows
+ * several times over (tens of minutes), and ids chose a default once, so a run without --section
+ * leaves them out.
+ */
 const DEFAULT_SECTIONS: readonly Section[] = ['queries', 'migrate'];
+/** Sections that draw a chart with --svg: the first one that runs writes FILE, the others FILE-<section>.svg. */
+const CHARTED: readonly Section[] = ['queries', 'maintenance', 'growth'];
 
 /** The queries section's report at the top level (as before sections existed), the others under their names. */
-type BenchRun = Partial<BenchReport> & { readonly sections: readonly Section[]; readonly migrate?: MigrateBenchReport; readonly citus?: CitusBenchReport; readonly growth?: GrowthReport; readonly ids?: IdsReport };
+type BenchRun = Partial<BenchReport> & {
+  readonly sections: readonly Section[];
+  readonly migrate?: MigrateBenchReport;
+  readonly maintenance?: MaintenanceBenchReport;
+  readonly citus?: CitusBenchReport;
+  readonly growth?: GrowthReport;
+  readonly ids?: IdsReport;
+};
 
 function renderRun(run: BenchRun): string {
   const parts: string[] = [];
   if (run.sections.includes('queries')) parts.push(renderBench(run as BenchReport));
   if (run.migrate) parts.push(renderMigrateBench(run.migrate));
+  if (run.maintenance) parts.push(renderMaintenanceBench(run.maintenance));
   if (run.citus) parts.push(renderCitusBench(run.citus));
   if (run.growth) parts.push(renderGrowth(run.growth));
   if (run.ids) parts.push(renderIds(run.ids));
@@ -113,10 +131,12 @@ export const benchCommand: CommandModule<GlobalOptions, BenchArgs> = {
       .option('reps', { type: 'number', default: 9, describe: 'Measured runs per query and layout (the median is reported; cold: at most 3)' })
       .option('cold', { type: 'boolean', default: false, describe: 'Also measure cold: restart the server and drop the OS page cache before each sample (embedded server, as root)' })
       .option('insert-rows', { type: 'number', default: 10_000, describe: 'Rows per INSERT in the insert test' })
-      .option('svg', { type: 'string', describe: 'Write a chart of the ratios (log scale) to this SVG file' })
-      .option('section', { type: 'string', array: true, choices: SECTIONS, default: [...DEFAULT_SECTIONS], describe: 'Which sections to run (default: queries and migrate): queries (the three layouts), migrate (fill vs one INSERT … SELECT, and the swap under a writer), citus (a local vs a distributed table on a Citus coordinator given with --database-url: times and plans), growth (as --growth), ids ("ids": "uuidv7" against "random": load and insert rates, index sizes)' })
+      .option('svg', { type: 'string', describe: 'Write a chart to this SVG file: the queries section\'s ratios (log scale); with --growth the line chart, with --section maintenance the stall curve (beside the queries chart, as FILE-growth.svg and FILE-maintenance.svg, when that runs too)' })
+      .option('section', { type: 'string', array: true, choices: SECTIONS, default: [...DEFAULT_SECTIONS], describe: 'Which sections to run (default: queries and migrate): queries (the three layouts), migrate (fill vs one INSERT … SELECT, and the swap under a writer), maintenance (draining a default partition of --drain-rows rows under a writer and a reader: their longest wait per size, per strategy, with pg_partman\'s partition_data_proc as the anchor), citus (a local vs a distributed table on a Citus coordinator given with --database-url: times and plans), growth (as --growth), ids ("ids": "uuidv7" against "random": load and insert rates, index sizes)' })
       .option('fill-reps', { type: 'number', default: 2, describe: 'migrate section: repetitions of fill and of the single statement (the order alternates)' })
-      .option('writer-ops', { type: 'number', default: 200, describe: 'migrate section: writer statements per second during the swap' })
+      .option('writer-ops', { type: 'number', default: 200, describe: 'migrate and maintenance sections: writer statements per second during the swap, or the drain' })
+      .option('reader-ops', { type: 'number', default: 20, describe: 'maintenance section: reader statements (recent rows) per second during the drain' })
+      .option('drain-rows', { type: 'number', array: true, default: [500_000, 1_500_000, 3_000_000], describe: 'maintenance section: rows waiting in the default partition, one drain per size (per strategy)' })
       .option('growth', { type: 'boolean', default: false, describe: 'Run the growth section alone (as --section growth): the four tables grow in steps, plain + index against partitioned, measured after each step' })
       .option('growth-steps', { type: 'string', default: '1000000,3000000,10000000', describe: 'growth section: rows of messages after each step, comma-separated (the other tables in proportion)' })
       .option('growth-month-rows', { type: 'number', default: 400_000, describe: 'growth section: rows of messages per month (a bigger table holds more months)' }) as unknown as Argv<BenchArgs>,
@@ -131,7 +151,14 @@ export const benchCommand: CommandModule<GlobalOptions, BenchArgs> = {
         const rows = whole('rows', args.rows, 10_000, 1_000_000_000);
         const fillReps = whole('fill-reps', args.fillReps, 1, 100);
         const writerOps = whole('writer-ops', args.writerOps, 1, 10_000);
-        if (args.svg !== undefined && !sections.includes('queries') && !sections.includes('growth')) throw new UsageError('--svg charts the queries and growth sections, which this run leaves out.', 'Add --section queries (or --growth), or leave out --svg.');
+        const charted = sections.filter((section) => CHARTED.includes(section));
+        if (args.svg !== undefined && charted.length === 0) {
+          throw new UsageError('--svg charts the queries, maintenance and growth sections, and this run has none of them.', 'Add --section queries, --section maintenance or --growth, or leave out --svg.');
+        }
+        const svgFile = (section: Section): string | undefined =>
+          args.svg === undefined ? undefined : charted[0] === section ? args.svg : args.svg.replace(/(\.svg)?$/i, `-${section}.svg`);
+        const drainRows = args.drainRows.map((size) => whole('drain-rows', size, 1_000, 1_000_000_000));
+        const readerOps = whole('reader-ops', args.readerOps, 1, 10_000);
         const steps = growthSteps(args.growthSteps);
         const monthRows = whole('growth-month-rows', args.growthMonthRows, 1000, 100_000_000);
         const reps = whole('reps', args.reps, 1, 1000);
@@ -140,12 +167,33 @@ export const benchCommand: CommandModule<GlobalOptions, BenchArgs> = {
         const citus = sections.includes('citus') ? await runCitusBench({ rows, reps, databaseUrl: args.databaseUrl, progress }) : undefined;
         const migrate = async (): Promise<MigrateBenchReport | undefined> =>
           sections.includes('migrate') ? runMigrateBench({ rows, reps: fillReps, writerOpsPerS: writerOps, writerLeadSeconds: 5, databaseUrl: args.databaseUrl, progress }) : undefined;
+        const maintenance = async (): Promise<MaintenanceBenchReport | undefined> => {
+          if (!sections.includes('maintenance')) return undefined;
+          const report = await runMaintenanceBench({
+            sizes: drainRows,
+            writerOpsPerS: writerOps,
+            readerOpsPerS: readerOps,
+            databaseUrl: args.databaseUrl,
+            progress,
+            provisionTable: async (db, config) => void (await provision(db, config, { scheduler: 'external' })),
+            maintain: async (db, config, table) => {
+              const result = await maintain(db, config, { table });
+              const drained = result.events.find((event) => event.action === 'drained');
+              return { failed: result.failed, drainedRows: drained?.rows ?? null, lockedMs: drained?.lockedMs ?? null };
+            },
+          });
+          const file = svgFile('maintenance');
+          if (file !== undefined) {
+            await writeFile(file, renderMaintenanceSvg(report));
+            process.stderr.write(`maintenance chart written to ${file}\n`);
+          }
+          return report;
+        };
         const growth = async (): Promise<GrowthReport | undefined> => {
           if (!sections.includes('growth')) return undefined;
           const report = await runGrowthBench({ steps, monthRows, reps: Math.max(20, reps), insertRows: whole('insert-rows', args.insertRows, 1, 10_000_000), databaseUrl: args.databaseUrl, progress, bar: progressBar(), ...partitionSetup });
-          if (args.svg !== undefined) {
-            // Next to the queries section's chart when both run.
-            const file = sections.includes('queries') ? args.svg.replace(/(\.svg)?$/i, '-growth.svg') : args.svg;
+          const file = svgFile('growth');
+          if (file !== undefined) {
             await writeFile(file, renderGrowthSvg(report));
             process.stderr.write(`growth chart written to ${file}\n`);
           }
@@ -155,7 +203,8 @@ export const benchCommand: CommandModule<GlobalOptions, BenchArgs> = {
           sections.includes('ids')
             ? runIdsBench({ rows, months: whole('months', args.months, 4, 120), reps, insertRows: whole('insert-rows', args.insertRows, 1, 10_000_000), databaseUrl: args.databaseUrl, progress, bar: progressBar(), ...partitionSetup })
             : undefined;
-        if (!sections.includes('queries')) return { sections, migrate: await migrate(), citus, growth: await growth(), ids: await ids() };
+        const others = async () => ({ migrate: await migrate(), maintenance: await maintenance(), citus, growth: await growth(), ids: await ids() });
+        if (!sections.includes('queries')) return { sections, ...(await others()) };
         const report = await runBench({
           rows,
           months: whole('months', args.months, 4, 120),
@@ -172,7 +221,7 @@ export const benchCommand: CommandModule<GlobalOptions, BenchArgs> = {
           await writeFile(args.svg, renderSvg(report));
           process.stderr.write(`chart written to ${args.svg}\n`);
         }
-        return { ...report, sections, migrate: await migrate(), citus, growth: await growth(), ids: await ids() };
+        return { ...report, sections, ...(await others()) };
       },
       renderRun,
     );

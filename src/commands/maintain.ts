@@ -1,6 +1,8 @@
 /**
- * `partkit maintain`: one maintenance run now, the same function the pg_cron job calls.
- * This is what an external scheduler (crontab, Kubernetes CronJob, CI) runs.
+ * `partkit maintain`: one maintenance run now, the procedure the pg_cron job calls
+ * (`run_maintenance_proc`). This is what an external scheduler (crontab, Kubernetes CronJob, CI)
+ * runs. The procedure commits between its steps (a drain of a large default partition takes
+ * many), so it runs outside a transaction; what it did is read back from the maintenance log.
  */
 import type { CommandModule } from 'yargs';
 import type { Config } from '../core/config.js';
@@ -18,10 +20,13 @@ export interface MaintenanceEvent {
   readonly partition: string | null;
   readonly detail: string | null;
   readonly rows: number | null;
+  /** For a drain of the default partition: how long its swap held the parent's ACCESS EXCLUSIVE lock, in ms (measured inside it). */
+  readonly lockedMs: number | null;
 }
 
 export interface MaintainResult {
   readonly ok: boolean;
+  readonly runId: number | null;
   readonly events: readonly MaintenanceEvent[];
   readonly created: number;
   readonly detached: number;
@@ -30,47 +35,69 @@ export interface MaintainResult {
   readonly sql?: string;
 }
 
+const MAINTAIN_STEP = 'run-maintenance';
+
 export async function maintain(db: Database, config: Config, options: { dryRun?: boolean | undefined; table?: string | undefined } = {}): Promise<MaintainResult> {
-  await requireKit(db, config.kitSchema, ['run_maintenance(text)']);
-  const call = options.table === undefined ? maintenanceCall(config.kitSchema) : tableCall(config.kitSchema);
-  const plan: Plan = { steps: [sqlStep(`run maintenance${options.table ? ` of ${options.table}` : ''}`, call, options.table ? { params: [options.table] } : {})] };
-  const outcome = await run(db, plan, { dryRun: options.dryRun ?? false });
-  if (outcome.dryRun) return { ok: true, events: [], created: 0, detached: 0, failed: 0, exitCode: ExitCode.ok, sql: outcome.sql };
-  let events = eventsOf(outcome.results[0]?.rows ?? []);
-  // A table whose maintenance waited longer than lock_timeout for a lock was rolled back (its own
-  // subtransaction) and reported 'failed': it runs again alone, with the executor's back-off, and
-  // giving up names the session that held the lock (LockError, exit 5).
+  await requireKit(db, config.kitSchema, ['run_maintenance_proc(text,text,integer,bigint)', 'default_drain']);
+  const first = await runProcedure(db, config, options.table ?? null, options.dryRun ?? false);
+  if (first.dryRun) return { ok: true, runId: null, events: [], created: 0, detached: 0, failed: 0, exitCode: ExitCode.ok, sql: first.sql };
+  let events = first.events;
+  // The procedure waits for each lock at most the executor's lock_timeout and tries once here
+  // (p_attempts => 1): a table whose maintenance failed on a busy lock was rolled back to its last
+  // commit and reported 'failed'. It runs again alone, with the executor's back-off (--lock-retries),
+  // and giving up names the session that held the lock (LockError, exit 5). A drain resumes where
+  // it stopped: the months it copied wait outside the table until its swap.
   for (const table of new Set(events.filter(lockFailed).map((event) => event.table))) {
     const retried = await db.retryingLocks(
       async () => {
-        const again = await run(db, { steps: [sqlStep(`run maintenance of ${table} again (a lock was busy)`, tableCall(config.kitSchema), { params: [table] })] }, { dryRun: false });
-        const tableEvents = eventsOf(again.dryRun ? [] : (again.results[0]?.rows ?? []));
+        const again = await runProcedure(db, config, table, false);
+        const tableEvents = again.dryRun ? [] : again.events;
         const locked = tableEvents.find(lockFailed);
         // The server reported the lock error as a row; thrown with its SQLSTATE, the executor retries it.
         if (locked) throw Object.assign(new Error(locked.detail ?? 'lock busy'), { code: '55P03' });
         return tableEvents;
       },
-      { what: () => `Maintenance of ${table} could not take its locks`, undone: 'Nothing of its maintenance was applied; the other tables were maintained.', attemptsMade: 1 },
+      {
+        what: () => `Maintenance of ${table} could not take its locks`,
+        undone: 'No partition of it was created, attached or detached (a drain of its default partition resumes where it stopped); the other tables were maintained.',
+        attemptsMade: 1,
+      },
     );
     events = [...events.filter((event) => event.table !== table), ...retried];
   }
   const count = (action: string) => events.filter((event) => event.action === action).length;
   const failed = count('failed');
-  return { ok: failed === 0, events, created: count('created'), detached: count('detached'), failed, exitCode: failed === 0 ? ExitCode.ok : ExitCode.checkFailed };
+  return { ok: failed === 0, runId: first.runId, events, created: count('created'), detached: count('detached'), failed, exitCode: failed === 0 ? ExitCode.ok : ExitCode.checkFailed };
 }
 
-function tableCall(kitSchema: string): string {
-  return `SELECT * FROM ${quoteIdent(kitSchema)}.run_maintenance($1)`;
-}
-
-function eventsOf(rows: readonly Record<string, unknown>[]): MaintenanceEvent[] {
-  return rows.map((row) => ({
-    table: String(row.parent),
-    action: String(row.action),
-    partition: (row.partition_name as string | null) ?? null,
-    detail: (row.detail as string | null) ?? null,
-    rows: row.rows === null || row.rows === undefined ? null : Number(row.rows),
+/** One CALL of the procedure (for every table, or one), and the events of its run, read back from the maintenance log. */
+async function runProcedure(db: Database, config: Config, table: string | null, dryRun: boolean): Promise<{ dryRun: true; sql: string } | { dryRun: false; runId: number; events: MaintenanceEvent[] }> {
+  const plan: Plan = {
+    steps: [
+      sqlStep(`run maintenance${table ? ` of ${table}` : ''} (drains default partitions in bounded steps)`, maintenanceCall(config.kitSchema, ['p_table_name', 'p_lock_timeout', 'p_attempts']), {
+        id: MAINTAIN_STEP,
+        params: [table, db.lockTimeout, 1],
+        transaction: false,
+      }),
+    ],
+  };
+  const outcome = await run(db, plan, { dryRun });
+  if (outcome.dryRun) return { dryRun: true, sql: outcome.sql };
+  const runId = Number(outcome.results.find((result) => result.step.id === MAINTAIN_STEP)?.rows[0]?.p_run_id);
+  const rows = await db.query<{ parent: string; action: string; partition_name: string | null; detail: string | null; rows: string | null; locked_ms: string | null }>(
+    `SELECT format('%I.%I', e.parent_schema, e.parent_table) AS parent, e.action, e.partition_name, e.detail, e.rows, e.locked_ms
+       FROM ${quoteIdent(config.kitSchema)}.maintenance_event e WHERE e.run_id = $1 ORDER BY e.id`,
+    [runId],
+  );
+  const events = rows.map((row) => ({
+    table: row.parent,
+    action: row.action,
+    partition: row.partition_name,
+    detail: row.detail,
+    rows: row.rows === null ? null : Number(row.rows),
+    lockedMs: row.locked_ms === null ? null : Number(row.locked_ms),
   }));
+  return { dryRun: false, runId, events };
 }
 
 /** A table that failed on a busy lock: the kit records the failure as `SQLSTATE: message ...`. */

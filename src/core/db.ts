@@ -139,6 +139,8 @@ export class Database {
   private readonly running = new Set<Session>();
   /** Who blocked the statements of the current attempt, as the monitor last saw them. */
   private blockers: Blocker[] = [];
+  /** retryingLocks calls in progress: only the outermost forgets the blockers an attempt saw (a nested read must not). */
+  private retryDepth = 0;
   /** Inside readSnapshot or copyIn: a read that fails cannot be retried in the aborted transaction. */
   private inTransaction = false;
   private readOnlySession: boolean;
@@ -285,11 +287,12 @@ export class Database {
     const backoff = (made: number) => Math.round(Math.min(LOCK_BACKOFF_MS * 2 ** (made - 1), 5000) * (0.5 + Math.random()));
     let made = options.attemptsMade ?? 0;
     if (made > 0) await this.pause(backoff(made));
+    const outermost = this.retryDepth === 0;
     for (;;) {
-      this.blockers = [];
+      if (outermost) this.blockers = [];
       made += 1;
       try {
-        return await attempt();
+        return await this.nested(attempt);
       } catch (error) {
         if (this.options.signal?.aborted) throw this.interrupted(error);
         if (failureKind(error) !== 'lock') throw error;
@@ -299,6 +302,15 @@ export class Database {
         this.options.log.info(`  lock busy (${sqlState(error)}), retrying in ${delay} ms${who}`);
         await this.pause(delay);
       }
+    }
+  }
+
+  private async nested<T>(attempt: () => Promise<T>): Promise<T> {
+    this.retryDepth += 1;
+    try {
+      return await attempt();
+    } finally {
+      this.retryDepth -= 1;
     }
   }
 

@@ -36,9 +36,13 @@ export async function planKitInstall(db: Database, kitSchema: string): Promise<M
   ];
 }
 
-/** The statement the maintenance job runs; also what `partkit maintain` calls. */
-export function maintenanceCall(kitSchema: string): string {
-  return `SELECT * FROM ${quoteIdent(kitSchema)}.run_maintenance()`;
+/**
+ * The maintenance procedure, as the kit's pg_cron job and `partkit maintain` call it: it commits
+ * between its steps (a drain of the default partition takes many), so it runs outside a
+ * transaction block. Named arguments; the others keep their defaults.
+ */
+export function maintenanceCall(kitSchema: string, args: readonly string[] = []): string {
+  return `CALL ${quoteIdent(kitSchema)}.run_maintenance_proc(${args.map((name, index) => `${name} => $${index + 1}`).join(', ')})`;
 }
 
 /** The one wording of "the kit is not here"; verify's checks and requireKit both use it. */

@@ -8,6 +8,7 @@ import { crontabSchedule } from './cron.js';
 import type { Database } from './db.js';
 import { MissingCapabilityError } from './errors.js';
 import { quoteIdent } from './identifiers.js';
+import { maintenanceCall } from './kit.js';
 import { partkitCommand } from './shell.js';
 import { sqlStep, type SqlStep } from './plan.js';
 
@@ -24,9 +25,12 @@ export function jobName(config: Config, database: string): string {
   return config.maintenance.jobName ?? `partkit_maintenance_${database}`;
 }
 
-/** The job's command: the count keeps pg_cron's return message short. */
+/**
+ * The job's command: the maintenance procedure alone (pg_cron runs a command string as one
+ * transaction when it holds several statements, and the procedure commits between its steps).
+ */
 export function jobCommand(config: Config): string {
-  return `SELECT count(*) FROM ${quoteIdent(config.kitSchema)}.run_maintenance()`;
+  return maintenanceCall(config.kitSchema);
 }
 
 export async function findJob(db: Database, caps: Capabilities, name: string): Promise<CronJob | undefined> {

@@ -54,6 +54,8 @@ export interface LiveWriter {
   /** Holds the writer after the operation in flight (resolves then), for an oracle check mid-run. */
   pause(): Promise<void>;
   resume(): void;
+  /** Resolves once `count` more operations have ended (committed or failed): the writer's progress, not time. */
+  advance(count: number): Promise<void>;
 }
 
 export const TRUTH_TABLE = 'oracle_truth';
@@ -154,6 +156,15 @@ export async function startLiveWriter(options: LiveWriterOptions): Promise<LiveW
       await held;
     },
     resume,
+    async advance(count) {
+      const done = () => stats.inserts + stats.updates + stats.deletes + stats.errors;
+      const target = done() + count;
+      const deadline = Date.now() + 60_000;
+      while (done() < target) {
+        if (stopping || Date.now() > deadline) throw new Error(`the live writer did not make ${count} more operations (${JSON.stringify(stats)})`);
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      }
+    },
     async stop() {
       stopping = true;
       resume();
@@ -239,6 +250,64 @@ export async function watchExclusiveLocks(url: string, tables: readonly string[]
       await loop;
       await client.end().catch(() => undefined);
       return longest;
+    },
+  };
+}
+
+export interface LiveReader {
+  /** Stops after the query in flight; resolves to what it saw. */
+  stop(): Promise<ReaderStats>;
+}
+
+export interface ReaderStats {
+  queries: number;
+  errors: number;
+  /** The longest time one query took, in ms (waiting for locks included). */
+  longestMs: number;
+  /** Every query's time, in ms, in order. */
+  samplesMs: number[];
+  /** What `check` said about the rows it saw, at most the first 10 (empty: every answer was right). */
+  wrong: string[];
+  lastError?: string;
+}
+
+/**
+ * A reader on its own connection: runs `sql` in a loop (each statement its own snapshot) while an
+ * operation runs, and keeps the longest time one query took. `check` looks at each answer and
+ * returns what is wrong with it, or null: e.g. a month's row count that must not change, or the
+ * table's count against the truth table's in the same snapshot (a row missing or twice at that instant).
+ */
+export async function startLiveReader(url: string, sql: string, options: { check?: (row: Record<string, unknown>) => string | null; pauseMs?: number } = {}): Promise<LiveReader> {
+  const check = options.check ?? (() => null);
+  const client = new pg.Client({ connectionString: url, application_name: 'oracle-reader' });
+  client.on('error', () => undefined);
+  await client.connect();
+  const stats: ReaderStats = { queries: 0, errors: 0, longestMs: 0, samplesMs: [], wrong: [] };
+  let stopping = false;
+  const loop = (async () => {
+    while (!stopping) {
+      const started = performance.now();
+      try {
+        const { rows } = await client.query(sql);
+        const wrong = check(rows[0] ?? {});
+        if (wrong !== null && stats.wrong.length < 10) stats.wrong.push(wrong);
+        stats.queries += 1;
+      } catch (error) {
+        stats.errors += 1;
+        stats.lastError = (error as Error).message;
+      }
+      const took = performance.now() - started;
+      stats.samplesMs.push(took);
+      stats.longestMs = Math.max(stats.longestMs, took);
+      await new Promise((resolve) => setTimeout(resolve, options.pauseMs ?? 5));
+    }
+  })();
+  return {
+    async stop() {
+      stopping = true;
+      await loop;
+      await client.end().catch(() => undefined);
+      return stats;
     },
   };
 }
