@@ -416,8 +416,11 @@ $$;
 -- still get their range. A month that already holds a row outside its range gets neither: its rows
 -- keep their ids, and the month is just not skipped.
 -- Month creation calls this for the month it made (add_month_partition; add_id_ranges after
--- pg_partman). Returns true when something was added now.
-CREATE FUNCTION add_id_range(p_partition regclass) RETURNS boolean
+-- pg_partman). A drain's swap calls it with p_check false for the months and the default it
+-- attaches: the trigger only, at once under the swap's lock (no scan), so that every row the months
+-- get from then on lies in their range; add_id_ranges adds the CHECK later. Returns true when
+-- something was added now.
+CREATE FUNCTION add_id_range(p_partition regclass, p_check boolean DEFAULT true) RETURNS boolean
 LANGUAGE plpgsql
 SET search_path FROM CURRENT
 AS $$
@@ -429,6 +432,7 @@ DECLARE
     v_high    uuid;
     v_outside boolean;
     v_month   text;
+    v_trigger boolean;
 BEGIN
     SELECT i.inhparent INTO v_parent FROM pg_inherits i WHERE i.inhrelid = p_partition;
     SELECT m.* INTO v_config
@@ -439,11 +443,15 @@ BEGIN
     IF NOT coalesce(v_config.id_ranges, false) THEN
         RETURN false;
     END IF;
-    IF (partition_key(v_parent)).control_type <> 'timestamptz'
-       OR EXISTS (SELECT 1 FROM pg_trigger t WHERE t.tgrelid = p_partition AND t.tgname = 'partkit_id_range') THEN
+    IF (partition_key(v_parent)).control_type <> 'timestamptz' THEN
         RETURN false;
     END IF;
+    v_trigger := EXISTS (SELECT 1 FROM pg_trigger t WHERE t.tgrelid = p_partition AND t.tgname = 'partkit_id_range');
     v_bounds := partition_bounds(p_partition);
+    IF v_trigger AND (v_bounds.is_default OR NOT p_check
+                      OR EXISTS (SELECT 1 FROM pg_constraint k WHERE k.conrelid = p_partition AND k.conname = 'partkit_id_range')) THEN
+        RETURN false;
+    END IF;
     IF v_bounds.is_default THEN
         -- Infinite and NULL created_at have no month: such rows keep their ids.
         v_month := format('date_trunc(''month'', NEW.created_at AT TIME ZONE %L)', v_config.time_zone);
@@ -460,14 +468,21 @@ BEGIN
     -- partition_bounds gives a timestamptz bound as its UTC wall time.
     v_low := uuid_v7_floor(v_bounds.lower_bound AT TIME ZONE 'UTC');
     v_high := uuid_v7_floor(v_bounds.upper_bound AT TIME ZONE 'UTC');
-    EXECUTE format('SELECT EXISTS (SELECT 1 FROM %s WHERE id < %L::uuid OR id >= %L::uuid)', qualified_name(p_partition), v_low, v_high)
-       INTO v_outside;
-    IF v_outside THEN
-        RETURN false;
+    IF p_check THEN
+        EXECUTE format('SELECT EXISTS (SELECT 1 FROM %s WHERE id < %L::uuid OR id >= %L::uuid)', qualified_name(p_partition), v_low, v_high)
+           INTO v_outside;
+        IF v_outside THEN
+            RETURN false;
+        END IF;
     END IF;
-    EXECUTE format('CREATE TRIGGER partkit_id_range BEFORE INSERT OR UPDATE OF id, created_at ON %s FOR EACH ROW '
-                   'WHEN (NEW.id IS NULL OR NEW.id < %L::uuid OR NEW.id >= %L::uuid) EXECUTE FUNCTION %I.derive_id()',
-                   qualified_name(p_partition), v_low, v_high, current_schema());
+    IF NOT v_trigger THEN
+        EXECUTE format('CREATE TRIGGER partkit_id_range BEFORE INSERT OR UPDATE OF id, created_at ON %s FOR EACH ROW '
+                       'WHEN (NEW.id IS NULL OR NEW.id < %L::uuid OR NEW.id >= %L::uuid) EXECUTE FUNCTION %I.derive_id()',
+                       qualified_name(p_partition), v_low, v_high, current_schema());
+    END IF;
+    IF NOT p_check THEN
+        RETURN NOT v_trigger;
+    END IF;
     EXECUTE format('ALTER TABLE %s ADD CONSTRAINT partkit_id_range CHECK (id >= %L::uuid AND id < %L::uuid)',
                    qualified_name(p_partition), v_low, v_high);
     RETURN true;
@@ -478,8 +493,8 @@ $$;
 -- Every partition of a table with time-ordered ids that has no id range yet gets one (add_id_range):
 -- the default, the months pg_partman made, months made before the table was registered. A month
 -- holding more than 10,000 rows is left alone (validating its CHECK would hold the month's lock for
--- a scan of it). A partition whose lock is not granted within a second is left for the next run
--- rather than queueing ahead of the application's queries. A table without time-ordered ids
+-- a scan of it). A partition whose lock is not granted at once (NOWAIT) is left for the next run
+-- rather than queueing ahead of the application's queries or deadlocking with a writer. A table without time-ordered ids
 -- (managed_table.id_ranges false: adopted, or "ids": "random") returns at once, without counting
 -- the rows of its months. Returns how many got their range.
 CREATE FUNCTION add_id_ranges(p_parent regclass) RETURNS integer
@@ -503,11 +518,17 @@ BEGIN
         SELECT i.inhrelid::regclass AS partition
           FROM pg_inherits i
          WHERE i.inhparent = p_parent
-           AND NOT EXISTS (SELECT 1 FROM pg_trigger t WHERE t.tgrelid = i.inhrelid AND t.tgname = 'partkit_id_range')
+           AND (NOT EXISTS (SELECT 1 FROM pg_trigger t WHERE t.tgrelid = i.inhrelid AND t.tgname = 'partkit_id_range')
+                -- a month a drain attached has the trigger, and gets its CHECK here
+                OR (NOT (partition_bounds(i.inhrelid)).is_default
+                    AND NOT EXISTS (SELECT 1 FROM pg_constraint k WHERE k.conrelid = i.inhrelid AND k.conname = 'partkit_id_range')))
          ORDER BY 1
     LOOP
         BEGIN
             PERFORM set_config('lock_timeout', '1s', true);
+            -- NOWAIT: maintenance may already hold a month it made, which a writer moving a row can be
+            -- waiting for; waiting here for that writer's month would be a deadlock (and the writer its victim).
+            EXECUTE format('LOCK TABLE %s IN ACCESS EXCLUSIVE MODE NOWAIT', qualified_name(v_child.partition));
             EXECUTE format('SELECT count(*) FROM (SELECT 1 FROM %s LIMIT 10001) r', qualified_name(v_child.partition)) INTO v_rows;
             IF (v_rows <= 10000 OR (partition_bounds(v_child.partition)).is_default) AND add_id_range(v_child.partition) THEN
                 v_added := v_added + 1;
@@ -2084,10 +2105,13 @@ BEGIN
         EXECUTE format('ALTER TABLE %s ATTACH PARTITION %s FOR VALUES FROM (%L) TO (%L)', qualified_name(v_parent),
                        v_month->>'staged', v_month->>'lower', v_month->>'upper');
         EXECUTE format('ALTER TABLE %s DROP CONSTRAINT partkit_drain_bounds', v_month->>'staged');
+        -- A table with time-ordered ids: the month's id trigger now (no scan); its CHECK comes with add_id_ranges.
+        PERFORM add_id_range((v_month->>'staged')::regclass, false);
     END LOOP;
     EXECUTE format('ALTER TABLE %I.%I DETACH PARTITION %I.%I', v_kit, p_drain.staging, v_kit, p_drain.staging || '_rest');
     PERFORM drain_move_in(format('%I.%I', v_kit, p_drain.staging || '_rest')::regclass, p_config.parent_schema, p_drain.default_name, p_drain.staging);
     EXECUTE format('ALTER TABLE %s ATTACH PARTITION %I.%I DEFAULT', qualified_name(v_parent), p_config.parent_schema, p_drain.default_name);
+    PERFORM add_id_range(format('%I.%I', p_config.parent_schema, p_drain.default_name)::regclass, false);
 
     -- pg_partman copies the parent's grants to the children it makes when told to.
     IF p_config.strategy = 'partman' THEN
