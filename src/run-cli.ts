@@ -9,6 +9,7 @@ import { commands } from './commands/index.js';
 import { reportError, type CliSession } from './core/context.js';
 import { DEFAULT_EXECUTOR_OPTIONS } from './core/db.js';
 import { ExitCode, UsageError } from './core/errors.js';
+import { PARTKIT_VERSION } from './core/version.js';
 
 export interface RunCliOptions {
   /** The environment the command reads (DATABASE_URL, PG*, PARTKIT_CONFIG, ...); default process.env. */
@@ -26,7 +27,7 @@ export async function runCli(argv: readonly string[], options: RunCliOptions = {
     .scriptName('partkit')
     .usage('$0 <command> [options]\n\nMonthly time partitions for PostgreSQL: pg_partman + pg_cron where the server has them, a plpgsql fallback where not.')
     .option('database-url', { type: 'string', describe: 'postgres:// URL (else DATABASE_URL, else PGHOST/PGPORT/PGUSER/PGPASSWORD/PGDATABASE)' })
-    .option('config', { type: 'string', describe: 'JSON config file (else PARTKIT_CONFIG, else the four Semibot tables)' })
+    .option('config', { type: 'string', describe: 'JSON config file (else PARTKIT_CONFIG, else partkit.json in the working directory, else the four Semibot tables)' })
     .option('json', { type: 'boolean', default: false, describe: 'Machine-readable output on stdout' })
     .option('dry-run', { type: 'boolean', default: false, describe: 'Print the SQL that would run (a psql script) and change nothing (the session is read-only)' })
     .option('lock-timeout', {
@@ -45,7 +46,8 @@ export async function runCli(argv: readonly string[], options: RunCliOptions = {
     .recommendCommands()
     .help()
     .alias('help', 'h')
-    .version()
+    // partkit's own version: yargs would otherwise read the package.json nearest the working directory (the app's).
+    .version(PARTKIT_VERSION)
     .epilogue('SIGINT or SIGTERM stops a run: the statement in progress is cancelled on the server and rolled back (exit 130, or 143 for SIGTERM); run the command again to continue.')
     .exitProcess(false)
     .wrap(Math.min(110, options.columns ?? process.stdout.columns ?? 100))

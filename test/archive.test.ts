@@ -440,6 +440,11 @@ for (const [target, strategy] of [
         expect(ok.stdout).toMatch(/^maintenance done/m);
         expect(ok.stdout).toMatch(/^archive export to .*: no archived months/m);
 
+        // --help: the usage on stdout, exit 0, nothing run (not even without ARCHIVE_DIR).
+        const help = await run(['--help'], { DATABASE_URL: 'postgres://nobody:secret@127.0.0.1:1/none' });
+        expect(help.exitCode, help.stderr).toBe(0);
+        expect(help.stdout).toMatch(/^usage: archive_old_data\.sh\n {2}Runs partkit maintain, then partkit archive export/);
+        expect(help.stderr).toBe('');
         const badArgument = await run(['--now'], { DATABASE_URL: db.url, ARCHIVE_DIR: dir });
         expect(badArgument.exitCode).toBe(2);
         expect(badArgument.stderr).toMatch(/usage: archive_old_data\.sh/);

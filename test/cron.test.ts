@@ -61,7 +61,7 @@ describe('cron schedules', () => {
 
   it('prints the configured schedule in the crontab line (crontab has no seconds: every minute)', () => {
     expect(crontabLine(resolveConfig({ maintenance: { schedule: '15 3 * * *' } }, '/etc/partkit.json'))).toBe(
-      '15 3 * * *  DATABASE_URL=postgres://USER@HOST/DB npx partkit maintain --config /etc/partkit.json',
+      '15 3 * * *  DATABASE_URL=postgres://USER@HOST/DB npx --no-install partkit maintain --config /etc/partkit.json',
     );
     expect(crontabLine(resolveConfig({}, '(built-in default)'))).toMatch(/^0 \* \* \* \*  DATABASE_URL=/);
     expect(crontabSchedule('  @daily ')).toBe('@daily');

@@ -16,6 +16,7 @@ import { execa } from 'execa';
 import pg from 'pg';
 import type { StartedTestContainer } from 'testcontainers';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { monthOf } from './helpers/clock.js';
 import { REPO_DIR, runPartkit } from './helpers/targets.js';
 
 const IMAGE = 'partkit-postgres:test';
@@ -153,6 +154,34 @@ describeDocker('the docker image (on a stand-in postgres:17)', () => {
 
     const verify = await container!.exec(['partkit', 'verify']);
     expect(verify.exitCode, verify.output).toBe(0);
+  });
+
+  it("holds the design's scripts, each answering --help, and archive_old_data.sh archives and exports for real", async () => {
+    for (const script of ['create_partition.sh', 'archive_old_data.sh']) {
+      const help = await container!.exec([script, '--help']);
+      expect(help.exitCode, help.output).toBe(0);
+      expect(help.output).toMatch(new RegExp(`^usage: ${script.replace('.', '\\.')}`, 'm'));
+    }
+    const unset = await container!.exec(['archive_old_data.sh']);
+    expect(unset.exitCode, unset.output).toBe(2);
+    expect(unset.output).toMatch(/ARCHIVE_DIR is not set/);
+
+    // A month past the 12 months' retention, with a row in it: the script's maintenance moves it
+    // into the archive schema, then its export writes it to ARCHIVE_DIR.
+    const old = monthOf(-14);
+    await query(APP_DB, `SELECT partman.create_partition_time(p_parent_table := 'public.messages', p_partition_times := ARRAY[$1::timestamptz])`, [old.start]);
+    await query(APP_DB, `INSERT INTO public.messages (session_id, role, content, created_at) VALUES (gen_random_uuid(), 'user', 'old', $1)`, [old.mid]);
+    const archived = await container!.exec(['archive_old_data.sh'], { env: { ARCHIVE_DIR: '/tmp/partkit-cold' } });
+    expect(archived.exitCode, archived.output).toBe(0);
+    const exports = await query<{ month: string; rows: string }>(APP_DB, `SELECT month, rows::text AS rows FROM partkit.archive_export WHERE parent_table = 'messages'`);
+    expect(exports).toEqual([{ month: old.key, rows: '1' }]);
+    const files = await container!.exec(['ls', '/tmp/partkit-cold/public.messages']);
+    expect(files.exitCode, files.output).toBe(0);
+    expect(files.output.split(/\s+/).filter(Boolean).sort()).toEqual([`${old.key}.csv.gz`, `${old.key}.json`]);
+
+    const again = await container!.exec(['archive_old_data.sh'], { env: { ARCHIVE_DIR: '/tmp/partkit-cold' } });
+    expect(again.exitCode, again.output).toBe(0);
+    expect(await query(APP_DB, `SELECT 1 FROM partkit.archive_export`)).toHaveLength(1);
   });
 
   it('provisions the tables of PARTKIT_CONFIG instead, when it is given', async () => {

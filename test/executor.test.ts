@@ -244,7 +244,7 @@ describeTarget('bare18', 'exit codes: one SQLSTATE table for steps, reads and th
       ['23505', 5, /fix the cause and run again/],
       ['57P01', 3, /session was terminated or the server went away/],
     ];
-    const database = await Database.connect(resolveConnection(db.url), { ...DEFAULT_EXECUTOR_OPTIONS, retries: 1, log: createLogger({ verbose: false }) });
+    const database = await Database.connect(resolveConnection(db.url), { ...DEFAULT_EXECUTOR_OPTIONS, retries: 1, log: createLogger({ verbose: false, write: (line) => process.stderr.write(`${line}\n`) }) });
     try {
       for (const [state, exitCode, hint] of cases) {
         const step = sqlStep(`raise ${state}`, `DO $$ BEGIN RAISE EXCEPTION 'raised %', '${state}' USING ERRCODE = '${state}'; END $$`);

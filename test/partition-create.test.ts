@@ -165,6 +165,11 @@ describeTarget('bare18', 'partition create with the plpgsql strategy (bare18)', 
     expect(next.exitCode, next.stderr).toBe(0);
     expect(next.stdout).toContain(`already there: ${monthOf(1).key}`);
     expect((await script([], env)).exitCode).toBe(2);
+    // --help: the usage on stdout, exit 0, nothing run.
+    const help = await script(['--help'], env);
+    expect(help.exitCode, help.stderr).toBe(0);
+    expect(help.stdout).toMatch(/^usage: create_partition\.sh <table> \[YYYY-MM\]\n/);
+    expect(help.stderr).toBe('');
     const badMonth = await script(['public.api_key_logs', '2026-13'], env);
     expect(badMonth.exitCode).toBe(2);
     expect(badMonth.stderr).toMatch(/usage: create_partition\.sh <table> \[YYYY-MM\]/);

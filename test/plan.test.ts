@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { planUnits, renderPlan, renderSqlFiles, sqlComment, sqlStep, type MigrationsStep, type Plan } from '../src/core/plan.js';
+import { planUnits, renderMigrationFile, renderPlan, sqlComment, sqlStep, type MigrationsStep, type Plan } from '../src/core/plan.js';
 
 const context = { appDatabase: 'app', cronDatabase: 'postgres', lockTimeout: '5s' };
 
@@ -104,19 +104,38 @@ describe('renderPlan', () => {
     const script = renderPlan({ steps: [migrations] }, context);
     expect(script).not.toMatch(/^\\i/m);
     expect(script).not.toContain('install.psql');
-    expect(script).toContain(`SET LOCAL search_path TO "my kit's";`);
+    expect(script).toContain(`SET search_path TO "my kit's";`);
     expect(script).toContain('CREATE TABLE pending_one (x int);');
     expect(script).not.toContain('applied_before');
     expect(script).toContain("INSERT INTO migrations (id, name, hash) VALUES (2, 'second', 'h2');");
     expect(script).toContain("INSERT INTO migrations (id, name, hash) VALUES (0, 'create-migrations-table', 'h0') ON CONFLICT (id) DO NOTHING;");
-    const sql = renderSqlFiles({ steps: [migrations, sqlStep('job', 'SELECT 1', { database: 'cron' })] }, { ...context, cronNote: 'the job is in the cron file' });
-    expect(sql.app).not.toMatch(/^\\/m);
-    expect(sql.app).not.toMatch(/^(BEGIN|COMMIT);/m);
-    expect(sql.app).not.toContain('SELECT 1;');
-    expect(sql.cron).toContain('SELECT 1;');
+    const file = renderMigrationFile({ steps: [migrations, sqlStep('job', 'SELECT 1', { database: 'cron' })] }, { ...context, header: ['the job is in the cron file'] });
+    expect(file).not.toMatch(/^\\/m);
+    expect(file).not.toMatch(/^(BEGIN|COMMIT);/m);
+    expect(file).not.toContain('SELECT 1;');
+  });
+
+  it('--format sql sets nothing LOCAL: the zone, lock_timeout and search_path are set for the session and put back, also at the end of each unit that set a zone', () => {
+    const steps = [sqlStep('in Shanghai', 'SELECT 2', { timeZone: 'Asia/Shanghai', group: 'g' }), sqlStep('same transaction', 'SELECT 3', { group: 'g' }), sqlStep('next unit', 'SELECT 4')];
+    const file = renderMigrationFile({ steps }, { ...context, header: ['planned'] });
+    expect(file).not.toMatch(/^SET LOCAL /m);
+    expect(file).not.toMatch(/, true\)/);
+    const lines = statements(file);
+    expect(lines).toEqual([
+      "SELECT set_config('partkit.saved_lock_timeout', current_setting('lock_timeout'), false) IS NULL AS saved;",
+      "SELECT set_config('partkit.saved_timezone', current_setting('TimeZone'), false) IS NULL AS saved;",
+      "SET lock_timeout = '5s';",
+      "SET TimeZone = 'Asia/Shanghai';",
+      'SELECT 2;',
+      'SELECT 3;',
+      "SELECT set_config('TimeZone', current_setting('partkit.saved_timezone'), false) IS NULL AS restored;",
+      'SELECT 4;',
+      "SELECT set_config('lock_timeout', current_setting('partkit.saved_lock_timeout'), false) IS NULL AS restored;",
+      "SELECT set_config('TimeZone', current_setting('partkit.saved_timezone'), false) IS NULL AS restored;",
+    ]);
   });
 
   it('--format sql refuses a step that cannot run in a transaction', () => {
-    expect(() => renderSqlFiles({ steps: [sqlStep('index', 'CREATE INDEX CONCURRENTLY i ON t (x)', { transaction: false })] }, { ...context, cronNote: '' })).toThrow(/cannot run inside a transaction/);
+    expect(() => renderMigrationFile({ steps: [sqlStep('index', 'CREATE INDEX CONCURRENTLY i ON t (x)', { transaction: false })] }, { ...context, header: [] })).toThrow(/cannot run inside a transaction/);
   });
 });

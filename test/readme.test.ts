@@ -68,6 +68,14 @@ const NOT_RUNNABLE: Readonly<Record<string, string>> = {
   'docker run -d -p 127.0.0.1:5432:5432 -e POSTGRES_PASSWORD=secret -e POSTGRES_DB=semibot partkit-postgres:17':
     '-p needs a bridge network (the test dockerd has none) and takes the fixed port 5432; test/docker.test.ts starts the image with the same variables on the host network, on a free port',
   'docker exec <container> partkit verify': '<container> stands for the id that docker run prints; test/docker.test.ts runs partkit verify inside its container',
+  'npx partkit provision --dry-run --format sql --scheduler external > database/migrations/010_table_partitioning.sql':
+    "writes into the reader's app (database/migrations); test/migration-file.test.ts prints the same file against a test database, with a config",
+  'psql "$DATABASE_URL" -1 -v ON_ERROR_STOP=1 -f database/migrations/010_table_partitioning.sql':
+    "applies the file of the line before to the reader's database; test/migration-file.test.ts applies the printed file to fresh test databases with psql -1 -f, plain psql -f, postgres-migrations and node-pg-migrate",
+  'npx partkit provision --dry-run --format sql --cron-file database/cron/partkit_maintenance.sql > database/migrations/010_table_partitioning.sql':
+    "writes into the reader's app (database/); test/migration-file.test.ts prints the same two files with --cron-file against pg15-partman4 and pg17-partman5",
+  'PGOPTIONS=\'-c partkit.app_database=semibot\' psql "$CRON_DATABASE_URL" -1 -v ON_ERROR_STOP=1 -f database/cron/partkit_maintenance.sql':
+    "names the reader's database (semibot) and pg_cron's; test/migration-file.test.ts runs this psql line in pg_cron's database with PGOPTIONS naming its test database, twice, and without the setting (refused)",
 };
 
 /** Runs a README command line as written, through the shell, with npm offline. */

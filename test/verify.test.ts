@@ -38,7 +38,8 @@ async function verifyJson(db: TestDatabase, args: string[] = []): Promise<Verify
   const result = await runPartkit(['verify', '--json', '--junit', junitFile, '--config', configFile, '--database-url', db.url, ...args]);
   expect([0, 1], result.stderr).toContain(result.exitCode);
   const report = JSON.parse(result.stdout) as VerifyJson;
-  expect(Object.keys(report)).toEqual(['ok', 'checks']);
+  // Every command's --json says which config it used; the exit code stays out of the document.
+  expect(Object.keys(report)).toEqual(['ok', 'checks', 'config']);
   expect(report.ok).toBe(result.exitCode === 0);
   expect(report.ok).toBe(report.checks.every((c) => c.ok));
   const junit = parseXml(readFileSync(junitFile, 'utf8'));
@@ -118,7 +119,7 @@ for (const variant of variants) {
       expectFailures(report, []);
       expect(report.exitCode).toBe(0);
       const database = report.checks.filter((c) => c.table === null).map((c) => c.check);
-      expect(database).toEqual(['kit-installed', 'extension-versions', ...(cron ? ['maintenance-job', 'maintenance-cron-run'] : ['maintenance-age']), 'maintenance-result']);
+      expect(database).toEqual(['kit-installed', 'extension-versions', 'settings', ...(cron ? ['maintenance-job', 'maintenance-cron-run'] : ['maintenance-age']), 'maintenance-result']);
       for (const table of TABLES) {
         expect(report.checks.filter((c) => c.table === table).map((c) => c.check)).toEqual(UUID_TABLE_CHECKS);
         // Time-ordered ids (the default for tables partkit creates): the id's month and the default, from EXPLAIN.
@@ -208,7 +209,9 @@ for (const variant of variants) {
       const report = await verifyJson(db);
       expectFailures(report, ['public.api_key_logs/registration']);
       const where = strategy === 'partman' ? 'partman.part_config' : 'partkit.managed_table';
-      expect(find(report, 'public.api_key_logs', 'registration').detail).toMatch(new RegExp(`^${where.replace('.', '\\.')} has retention 6 mon(th)?s, the config 12 months: run \`partkit provision\` to apply the config$`));
+      expect(find(report, 'public.api_key_logs', 'registration').detail).toMatch(
+        new RegExp(`^(tables\\[2\\]\\.)?retention: the config says 12 months, ${where.replace('.', '\\.')} records 6 mon(th)?s: run \`partkit provision --config ${configFile.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}.*\` to apply the config, or change the config to match the database$`),
+      );
       await partkit(db, ['provision', ...variant.provisionArgs], { config: configFile });
       expectFailures(await verifyJson(db), []);
     });
@@ -346,7 +349,7 @@ describeTarget('bare18', 'verify: the default maintenance age follows maintenanc
     for (const command of ['provision', 'maintain']) {
       const result = await runPartkit([command, '--config', dailyConfig, '--database-url', db.url]);
       expect(result.exitCode, result.stderr).toBe(0);
-      if (command === 'provision') expect(result.stdout).toContain('0 3 * * *  DATABASE_URL=postgres://USER@HOST/DB npx partkit maintain --config');
+      if (command === 'provision') expect(result.stdout).toContain('0 3 * * *  DATABASE_URL=postgres://USER@HOST/DB npx --no-install partkit maintain --config');
     }
   });
   afterAll(() => db?.drop());

@@ -26,12 +26,13 @@
 # missing ARCHIVE_DIR print the usage and exit 2.
 set -eu
 
+# The usage: on stdout for --help, on stderr (usage >&2) after a bad argument.
 usage() {
-    echo "usage: $(basename "$0")" >&2
-    echo "  Runs partkit maintain, then partkit archive export --to \"\$ARCHIVE_DIR\"." >&2
-    echo "  ARCHIVE_DIR (required) is the cold-storage folder or s3://bucket/prefix; ARCHIVE_DROP=1 adds --drop-after-export." >&2
-    echo "  For s3://: ARCHIVE_S3_PATH_STYLE=1, ARCHIVE_S3_STORAGE_CLASS, ARCHIVE_S3_SSE; AWS_* as for the AWS CLI." >&2
-    echo "  DATABASE_URL says where; PARTKIT_BIN overrides the partkit command (default: npx --no-install partkit)." >&2
+    echo "usage: $(basename "$0")"
+    echo "  Runs partkit maintain, then partkit archive export --to \"\$ARCHIVE_DIR\"."
+    echo "  ARCHIVE_DIR (required) is the cold-storage folder or s3://bucket/prefix; ARCHIVE_DROP=1 adds --drop-after-export."
+    echo "  For s3://: ARCHIVE_S3_PATH_STYLE=1, ARCHIVE_S3_STORAGE_CLASS, ARCHIVE_S3_SSE; AWS_* as for the AWS CLI."
+    echo "  DATABASE_URL says where; PARTKIT_BIN overrides the partkit command (default: npx --no-install partkit)."
 }
 
 case "${1:-}" in
@@ -39,12 +40,12 @@ case "${1:-}" in
 esac
 if [ "$#" -gt 0 ]; then
     echo "$(basename "$0"): unexpected argument \"$1\"" >&2
-    usage
+    usage >&2
     exit 2
 fi
 if [ -z "${ARCHIVE_DIR:-}" ]; then
     echo "$(basename "$0"): ARCHIVE_DIR is not set" >&2
-    usage
+    usage >&2
     exit 2
 fi
 case "${ARCHIVE_DROP:-0}" in
@@ -52,7 +53,7 @@ case "${ARCHIVE_DROP:-0}" in
     0|'') drop= ;;
     *)
         echo "$(basename "$0"): ARCHIVE_DROP must be 1 or 0, not \"$ARCHIVE_DROP\"" >&2
-        usage
+        usage >&2
         exit 2
         ;;
 esac
@@ -65,7 +66,7 @@ case "$ARCHIVE_DIR" in
             0|'') ;;
             *)
                 echo "$(basename "$0"): ARCHIVE_S3_PATH_STYLE must be 1 or 0, not \"$ARCHIVE_S3_PATH_STYLE\"" >&2
-                usage
+                usage >&2
                 exit 2
                 ;;
         esac
@@ -73,8 +74,9 @@ case "$ARCHIVE_DIR" in
 esac
 
 # Runs partkit with the given arguments; PARTKIT_BIN may be a command with arguments
-# ("node /app/dist/cli.js"), so it is split on spaces.
-partkit() {
+# ("node /app/dist/cli.js"), so it is split on spaces. Not named `partkit`: with PARTKIT_BIN=partkit
+# (the image) the function would call itself instead of the program.
+run_partkit() {
     # shellcheck disable=SC2086
     set -- ${PARTKIT_BIN:-npx --no-install partkit} "$@"
     if [ "${PARTKIT_VERBOSE:-}" = 1 ]; then
@@ -84,7 +86,7 @@ partkit() {
 }
 
 maintained=0
-partkit maintain || maintained=$?
+run_partkit maintain || maintained=$?
 if [ "$maintained" -ne 0 ] && [ "$maintained" -ne 1 ]; then
     exit "$maintained"
 fi
@@ -94,7 +96,7 @@ set -- --to "$ARCHIVE_DIR"
 if [ -n "${ARCHIVE_S3_STORAGE_CLASS:-}" ]; then set -- "$@" --storage-class "$ARCHIVE_S3_STORAGE_CLASS"; fi
 if [ -n "${ARCHIVE_S3_SSE:-}" ]; then set -- "$@" --sse "$ARCHIVE_S3_SSE"; fi
 # shellcheck disable=SC2086
-partkit archive export "$@" $drop $s3 || exported=$?
+run_partkit archive export "$@" $drop $s3 || exported=$?
 if [ "$exported" -ne 0 ]; then
     exit "$exported"
 fi

@@ -11,17 +11,18 @@
 # bad arguments to this script print the usage and exit 2.
 set -eu
 
+# The usage: on stdout for --help, on stderr (usage >&2) after a bad argument.
 usage() {
-    echo "usage: $(basename "$0") <table> [YYYY-MM]" >&2
-    echo "  Creates the month (default: next month by the server's clock, in the table's zone) of <table> with partkit partition create." >&2
-    echo "  DATABASE_URL says where; PARTKIT_BIN overrides the partkit command (default: npx --no-install partkit)." >&2
+    echo "usage: $(basename "$0") <table> [YYYY-MM]"
+    echo "  Creates the month (default: next month by the server's clock, in the table's zone) of <table> with partkit partition create."
+    echo "  DATABASE_URL says where; PARTKIT_BIN overrides the partkit command (default: npx --no-install partkit)."
 }
 
 case "${1:-}" in
     -h|--help) usage; exit 0 ;;
 esac
 if [ "$#" -lt 1 ] || [ "$#" -gt 2 ] || [ -z "$1" ]; then
-    usage
+    usage >&2
     exit 2
 fi
 table=$1
@@ -31,7 +32,7 @@ if [ "$#" -eq 2 ]; then
     # YYYY-MM with a month from 01 to 12; partkit checks again.
     if ! printf '%s\n' "$month" | grep -Eq '^[0-9]{4}-(0[1-9]|1[0-2])$'; then
         echo "$(basename "$0"): month \"$month\" is not YYYY-MM" >&2
-        usage
+        usage >&2
         exit 2
     fi
 else

@@ -7,5 +7,9 @@ CREATE TABLE maintenance_run (
     ok          boolean,
     -- Who ran it, usually application_name (partkit, pg_cron, ...).
     source      text,
-    detail      text
+    detail      text,
+    -- The one table the run was asked for (run_maintenance(p_table_name)); NULL when it covered
+    -- every managed table. The per-table views of the log (partkit log, the metrics view) read it.
+    parent_schema text,
+    parent_table  text
 );

@@ -27,7 +27,7 @@ BEGIN
     -- Concurrent runs would race for the same months; they queue instead. The key is 'partkit' in
     -- ASCII, distinct from postgres-migrations' key.
     PERFORM pg_advisory_xact_lock(31632341598955892);
-    v_run_id := maintenance_run_begin();
+    v_run_id := maintenance_run_begin(p_table_name);
     FOR v_config IN SELECT * FROM maintenance_tables(p_table_name) LOOP
         v_tables := v_tables + 1;
         SELECT nullif(pt.partdefid, 0)::regclass INTO v_default

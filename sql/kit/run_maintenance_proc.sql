@@ -39,7 +39,7 @@ BEGIN
     -- Queue behind another run for as long as it takes (an advisory lock blocks no table).
     PERFORM set_config('lock_timeout', '0', true);
     PERFORM pg_advisory_lock(c_key);
-    p_run_id := "@kit@".maintenance_run_begin();
+    p_run_id := "@kit@".maintenance_run_begin(p_table_name);
     COMMIT;
     -- One column holding the row: its type stays managed_table, which the steps take.
     FOR v_config IN SELECT m AS row FROM "@kit@".maintenance_tables(p_table_name) m LOOP

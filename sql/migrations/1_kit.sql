@@ -73,7 +73,11 @@ CREATE TABLE maintenance_run (
     ok          boolean,
     -- Who ran it, usually application_name (partkit, pg_cron, ...).
     source      text,
-    detail      text
+    detail      text,
+    -- The one table the run was asked for (run_maintenance(p_table_name)); NULL when it covered
+    -- every managed table. The per-table views of the log (partkit log, the metrics view) read it.
+    parent_schema text,
+    parent_table  text
 );
 
 -- ---------------------------------------------------------------- sql/kit/maintenance_event.sql
@@ -132,6 +136,22 @@ CREATE TABLE default_drain (
     locked_ms     numeric,
     started_at    timestamptz NOT NULL DEFAULT now(),
     PRIMARY KEY (parent_schema, parent_table)
+);
+
+-- ---------------------------------------------------------------- sql/kit/maintenance_schedule.sql
+-- How provision scheduled maintenance: a pg_cron job or an external scheduler, its cron schedule
+-- and the job's name. verify, status and doctor read it, so that they judge maintenance the same
+-- way on every machine, with or without the config file and provision's --scheduler flag. One row.
+CREATE TABLE maintenance_schedule (
+    id          boolean     PRIMARY KEY DEFAULT true CHECK (id),
+    scheduler   text        NOT NULL CHECK (scheduler IN ('pg_cron', 'external')),
+    -- The pg_cron job runs on it; an external scheduler is expected to (verify derives the
+    -- maintenance's maximum age from it).
+    schedule    text        NOT NULL,
+    -- The pg_cron job's name; NULL with an external scheduler.
+    job_name    text,
+    recorded_at timestamptz NOT NULL DEFAULT now(),
+    CONSTRAINT maintenance_schedule_job_name CHECK ((scheduler = 'pg_cron') = (job_name IS NOT NULL))
 );
 
 -- ---------------------------------------------------------------- sql/kit/qualified_name.sql
@@ -2421,19 +2441,25 @@ END;
 $$;
 
 -- ---------------------------------------------------------------- sql/kit/maintenance_run_begin.sql
--- The start of a maintenance run: its row in maintenance_run (who ran it: application_name), after
--- dropping runs older than 90 days (an hourly job would grow the log without end; events go with
--- their run). Returns the run's id.
-CREATE FUNCTION maintenance_run_begin() RETURNS bigint
+-- The start of a maintenance run: its row in maintenance_run (who ran it: application_name; the one
+-- table it was asked for, or NULL for all of them), after dropping runs older than 90 days (an hourly
+-- job would grow the log without end; events go with their run). Returns the run's id.
+CREATE FUNCTION maintenance_run_begin(p_table_name text DEFAULT NULL) RETURNS bigint
 LANGUAGE plpgsql
 SET search_path FROM CURRENT
 AS $$
 DECLARE
     v_run_id bigint;
+    v_only regclass;
 BEGIN
+    IF p_table_name IS NOT NULL THEN
+        v_only := resolve_table(p_table_name);
+    END IF;
     DELETE FROM maintenance_run WHERE started_at < now() - interval '90 days';
-    INSERT INTO maintenance_run (source)
-    VALUES (nullif(current_setting('application_name', true), ''))
+    INSERT INTO maintenance_run (source, parent_schema, parent_table)
+    VALUES (nullif(current_setting('application_name', true), ''),
+            (SELECT n.nspname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.oid = v_only),
+            (SELECT c.relname FROM pg_class c WHERE c.oid = v_only))
     RETURNING id INTO v_run_id;
     RETURN v_run_id;
 END;
@@ -2487,7 +2513,7 @@ BEGIN
     -- Concurrent runs would race for the same months; they queue instead. The key is 'partkit' in
     -- ASCII, distinct from postgres-migrations' key.
     PERFORM pg_advisory_xact_lock(31632341598955892);
-    v_run_id := maintenance_run_begin();
+    v_run_id := maintenance_run_begin(p_table_name);
     FOR v_config IN SELECT * FROM maintenance_tables(p_table_name) LOOP
         v_tables := v_tables + 1;
         SELECT nullif(pt.partdefid, 0)::regclass INTO v_default
@@ -2553,7 +2579,7 @@ BEGIN
     -- Queue behind another run for as long as it takes (an advisory lock blocks no table).
     PERFORM set_config('lock_timeout', '0', true);
     PERFORM pg_advisory_lock(c_key);
-    p_run_id := "@kit@".maintenance_run_begin();
+    p_run_id := "@kit@".maintenance_run_begin(p_table_name);
     COMMIT;
     -- One column holding the row: its type stays managed_table, which the steps take.
     FOR v_config IN SELECT m AS row FROM "@kit@".maintenance_tables(p_table_name) m LOOP
@@ -2597,3 +2623,151 @@ BEGIN
     EXECUTE replace(pg_get_functiondef('run_maintenance_proc(text, text, integer, bigint)'::regprocedure), '"@kit@"', quote_ident(current_schema()));
 END;
 $$;
+
+-- ---------------------------------------------------------------- sql/kit/table_metrics.sql
+-- What a monitoring system watches, one row per managed table (the view `metrics` turns it into
+-- numbers). SECURITY DEFINER: a monitoring role that may only SELECT the view still gets the rows
+-- in each default partition counted; the count is all it learns of them.
+CREATE FUNCTION table_metrics(p_default_row_limit bigint DEFAULT 1000000)
+RETURNS TABLE (
+    parent_schema         text,
+    parent_table          text,
+    months_ahead          integer,
+    default_rows          bigint,
+    oldest_hot_month      timestamptz,
+    newest_hot_month      timestamptz,
+    archived_months       integer,
+    exported_months       integer,
+    export_waiting_months integer,
+    export_waiting_since  timestamptz,
+    last_run_finished_at  timestamptz,
+    last_run_ok           boolean,
+    last_success_at       timestamptz,
+    registered_at         timestamptz
+)
+LANGUAGE plpgsql STABLE
+SECURITY DEFINER
+SET search_path FROM CURRENT
+AS $$
+#variable_conflict use_column
+DECLARE
+    v_config  managed_table;
+    v_parent  regclass;
+    v_current timestamp;
+    v_months  timestamp[];
+    v_default regclass;
+BEGIN
+    FOR v_config IN SELECT m.* FROM managed_table m ORDER BY m.parent_schema, m.parent_table LOOP
+        parent_schema := v_config.parent_schema;
+        parent_table := v_config.parent_table;
+        registered_at := v_config.registered_at;
+        v_parent := to_regclass(format('%I.%I', v_config.parent_schema, v_config.parent_table));
+
+        -- The starts of the attached children that are exactly one month, as wall-clock time in
+        -- the table's zone (partition_bounds gives timestamptz bounds as UTC wall-clock time).
+        v_months := ARRAY(
+            SELECT l.lower_local
+              FROM pg_inherits i
+             CROSS JOIN LATERAL partition_bounds(i.inhrelid::regclass) b
+             CROSS JOIN LATERAL (
+                 SELECT CASE WHEN v_config.control_type = 'timestamptz'
+                             THEN (b.lower_bound AT TIME ZONE 'UTC') AT TIME ZONE v_config.time_zone
+                             ELSE b.lower_bound END AS lower_local,
+                        CASE WHEN v_config.control_type = 'timestamptz'
+                             THEN (b.upper_bound AT TIME ZONE 'UTC') AT TIME ZONE v_config.time_zone
+                             ELSE b.upper_bound END AS upper_local) l
+             WHERE i.inhparent = v_parent AND NOT b.is_default
+               AND l.lower_local = date_trunc('month', l.lower_local)
+               AND l.upper_local = l.lower_local + interval '1 month'
+             ORDER BY 1);
+        v_current := date_trunc('month', now() AT TIME ZONE v_config.time_zone);
+        -- The months after the current one that exist, up to the first gap.
+        months_ahead := (SELECT min(n) - 1 FROM generate_series(1, 1201) n
+                          WHERE NOT (v_current + make_interval(months => n) = ANY (v_months)));
+        oldest_hot_month := v_months[1] AT TIME ZONE v_config.time_zone;
+        newest_hot_month := v_months[cardinality(v_months)] AT TIME ZONE v_config.time_zone;
+
+        v_default := (SELECT i.inhrelid::regclass
+                        FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
+                       WHERE i.inhparent = v_parent AND pg_get_expr(c.relpartbound, c.oid) = 'DEFAULT');
+        default_rows := 0;
+        IF v_default IS NOT NULL THEN
+            -- Counting stops at the limit, so a huge default stays cheap to watch.
+            EXECUTE format('SELECT count(*) FROM (SELECT 1 FROM ONLY %s LIMIT $1) r', v_default)
+               INTO default_rows USING p_default_row_limit;
+        END IF;
+
+        -- Archived months: tables in the archive schema named as months of the parent (in any
+        -- strategy's naming). A month waits for export while no export of its table is recorded;
+        -- it has waited since retention made it due (the month's end plus the retention).
+        SELECT count(DISTINCT a.month),
+               count(DISTINCT a.month) FILTER (WHERE e.id IS NULL),
+               min(a.due) FILTER (WHERE e.id IS NULL)
+          INTO archived_months, export_waiting_months, export_waiting_since
+          FROM (SELECT c.relname AS archived_table, s.month,
+                       ((s.month || '-01')::timestamp + interval '1 month' + coalesce(v_config.retention, interval '0'))
+                           AT TIME ZONE v_config.time_zone AS due
+                  FROM pg_class c
+                  JOIN pg_namespace n ON n.oid = c.relnamespace
+                 CROSS JOIN LATERAL (SELECT substr(c.relname, length(v_config.parent_table) + 2) AS suffix) x
+                 CROSS JOIN LATERAL (SELECT CASE
+                         WHEN x.suffix ~ '^p[0-9]{4}_[0-9]{2}(_late)?$' THEN substr(x.suffix, 2, 4) || '-' || substr(x.suffix, 7, 2)
+                         WHEN x.suffix ~ '^p[0-9]{8}(_late)?$' THEN substr(x.suffix, 2, 4) || '-' || substr(x.suffix, 6, 2)
+                         WHEN x.suffix ~ '^y[0-9]{4}m[0-9]{2}(_late)?$' THEN substr(x.suffix, 2, 4) || '-' || substr(x.suffix, 7, 2)
+                       END AS month) s
+                 WHERE n.nspname = v_config.archive_schema
+                   AND c.relkind IN ('r', 'p')
+                   AND left(c.relname, length(v_config.parent_table) + 1) = v_config.parent_table || '_'
+                   AND s.month IS NOT NULL) a
+          LEFT JOIN archive_export e
+                 ON e.archive_schema = v_config.archive_schema AND e.archived_table = a.archived_table;
+        exported_months := (SELECT count(DISTINCT e.month) FROM archive_export e
+                             WHERE e.parent_schema = v_config.parent_schema AND e.parent_table = v_config.parent_table);
+
+        -- The runs that covered the table: those since it was registered, but for runs of one
+        -- other table. A run's outcome for the table is whether it recorded a failure for it.
+        SELECT r.finished_at, NOT r.failed
+          INTO last_run_finished_at, last_run_ok
+          FROM (SELECT r.id, r.finished_at,
+                       EXISTS (SELECT 1 FROM maintenance_event f
+                                WHERE f.run_id = r.id AND f.action = 'failed'
+                                  AND f.parent_schema = v_config.parent_schema AND f.parent_table = v_config.parent_table) AS failed
+                  FROM maintenance_run r
+                 WHERE r.finished_at IS NOT NULL AND r.started_at >= v_config.registered_at
+                   AND (r.parent_table IS NULL OR (r.parent_schema = v_config.parent_schema AND r.parent_table = v_config.parent_table))
+                 ORDER BY r.finished_at DESC, r.id DESC
+                 LIMIT 1) r;
+        last_success_at := (SELECT max(r.finished_at) FROM maintenance_run r
+                             WHERE r.finished_at IS NOT NULL AND r.started_at >= v_config.registered_at
+                               AND (r.parent_table IS NULL OR (r.parent_schema = v_config.parent_schema AND r.parent_table = v_config.parent_table))
+                               AND NOT EXISTS (SELECT 1 FROM maintenance_event f
+                                                WHERE f.run_id = r.id AND f.action = 'failed'
+                                                  AND f.parent_schema = v_config.parent_schema AND f.parent_table = v_config.parent_table));
+        RETURN NEXT;
+    END LOOP;
+END;
+$$;
+
+-- ---------------------------------------------------------------- sql/kit/metrics.sql
+-- One row per managed table, every value a number, for postgres_exporter's custom queries
+-- (docs/monitoring/postgres_exporter.yml); `partkit status --format prometheus` prints the same
+-- rows. Each column is the gauge partkit_<column>, so one set of alert rules
+-- (docs/monitoring/alerts.yml) fits both. Times are Unix seconds; a value that does not exist
+-- yet (no hot month, no run) is NULL. Read-only: a monitoring role needs USAGE on the kit's schema
+-- and SELECT on this view, nothing else.
+CREATE VIEW metrics AS
+SELECT current_database()::text AS database,
+       format('%I.%I', t.parent_schema, t.parent_table) AS "table",
+       t.months_ahead,
+       t.default_rows,
+       extract(epoch FROM t.oldest_hot_month)::float8 AS oldest_hot_month_timestamp_seconds,
+       extract(epoch FROM t.newest_hot_month)::float8 AS newest_hot_month_timestamp_seconds,
+       t.archived_months,
+       t.exported_months,
+       t.export_waiting_months,
+       greatest(coalesce(extract(epoch FROM now() - t.export_waiting_since), 0), 0)::float8 AS export_waiting_seconds,
+       extract(epoch FROM t.last_run_finished_at)::float8 AS last_maintenance_timestamp_seconds,
+       CASE WHEN t.last_run_ok THEN 1 WHEN NOT t.last_run_ok THEN 0 END AS last_maintenance_success,
+       -- Since the last success, or since the table was registered when none has succeeded yet.
+       extract(epoch FROM now() - coalesce(t.last_success_at, t.registered_at))::float8 AS seconds_since_maintenance_success
+  FROM table_metrics() t;

@@ -123,6 +123,7 @@ const listCommand: CommandModule<GlobalOptions, ArchiveListArgs> = {
   },
 };
 
+/** @internal the command line (src/cli.ts); not part of the API, its types are left out of the published declarations */
 export const archiveCommand: CommandModule<GlobalOptions, GlobalOptions> = {
   command: 'archive',
   describe: 'Work on the archived months: export to cold storage (a folder or S3), restore, list',

@@ -121,6 +121,7 @@ function progressBar(): (label: string, done: number, total: number) => void {
   };
 }
 
+/** @internal the command line (src/cli.ts); not part of the API, its types are left out of the published declarations */
 export const benchCommand: CommandModule<GlobalOptions, BenchArgs> = {
   command: 'bench',
   describe: 'Measure plain, plain + time index and partitioned messages side by side, and the online migration (fill vs one INSERT … SELECT, swap under a writer), and with --section citus a local against a distributed table on a Citus coordinator; on a throwaway embedded server unless --database-url',

@@ -1,14 +1,19 @@
 /**
  * `partkit config show` prints the configuration as partkit resolves it (defaults applied, names
- * parsed); `partkit config schema` prints the file's JSON Schema for editors. Neither connects.
+ * parsed) and where it came from; with --orm-filter, what an ORM's schema tool must leave alone
+ * (src/core/orm-filter.ts). `partkit config schema` prints the file's JSON Schema for editors.
+ * Neither connects.
  */
-import type { CommandModule } from 'yargs';
-import { configJsonSchema, loadConfig, type Config } from '../core/config.js';
+import type { Argv, CommandModule } from 'yargs';
+import { configJsonSchema, loadConfig, type Config, type ConfigOrigin } from '../core/config.js';
 import { reportError, type GlobalOptions } from '../core/context.js';
 import { displayName } from '../core/identifiers.js';
+import { ormFilterOf, renderOrmFilter } from '../core/orm-filter.js';
 
 export interface ResolvedConfig {
   readonly source: string;
+  /** Where it was found: a file (--config or ./partkit.json), the environment (PARTKIT_CONFIG), or the built-in default. */
+  readonly origin: ConfigOrigin;
   readonly strategy: Config['strategy'];
   readonly kitSchema: string;
   readonly partmanSchema: string;
@@ -21,6 +26,7 @@ export interface ResolvedConfig {
 export function describeConfig(config: Config): ResolvedConfig {
   return {
     source: config.source,
+    origin: config.origin,
     strategy: config.strategy,
     kitSchema: config.kitSchema,
     partmanSchema: config.partmanSchema,
@@ -36,7 +42,7 @@ function octal(mode: number): string {
 
 export function renderConfig(config: ResolvedConfig): string {
   const lines = [
-    `config ${config.source}: strategy ${config.strategy}, kit schema ${config.kitSchema}, pg_partman schema ${config.partmanSchema}, maintenance "${config.maintenance.schedule}", archive export files ${config.archiveExport.fileMode} in folders ${config.archiveExport.dirMode}`,
+    `config ${config.origin.description}: strategy ${config.strategy}, kit schema ${config.kitSchema}, pg_partman schema ${config.partmanSchema}, maintenance "${config.maintenance.schedule}", archive export files ${config.archiveExport.fileMode} in folders ${config.archiveExport.dirMode}`,
   ];
   for (const table of config.tables) {
     lines.push(
@@ -46,12 +52,26 @@ export function renderConfig(config: ResolvedConfig): string {
   return lines.join('\n');
 }
 
-const showCommand: CommandModule<GlobalOptions, GlobalOptions> = {
+interface ShowArgs extends GlobalOptions {
+  readonly ormFilter?: boolean;
+}
+
+const showCommand: CommandModule<GlobalOptions, ShowArgs> = {
   command: 'show',
-  describe: 'Print the configuration as partkit resolves it (defaults applied); exit 2 if it is invalid',
+  describe: 'Print the configuration as partkit resolves it (defaults applied) and where it came from; exit 2 if it is invalid',
+  builder: (yargs) =>
+    yargs
+      .option('orm-filter', { type: 'boolean', default: false, describe: "Print what an ORM's schema tool must leave alone instead: drizzle-kit's tablesFilter, a regular expression, the schemas (docs/orm.md)" })
+      .example('$0 config show --orm-filter', '') as unknown as Argv<ShowArgs>,
   handler: async (args) => {
     try {
-      const resolved = describeConfig(await loadConfig(args.config, args.session?.env));
+      const config = await loadConfig(args.config, args.session?.env);
+      if (args.ormFilter) {
+        const filter = ormFilterOf(config);
+        process.stdout.write(`${args.json ? JSON.stringify(filter, null, 2) : renderOrmFilter(filter, config.origin.description)}\n`);
+        return;
+      }
+      const resolved = describeConfig(config);
       process.stdout.write(`${args.json ? JSON.stringify(resolved, null, 2) : renderConfig(resolved)}\n`);
     } catch (error) {
       const exitCode = reportError(error, args.json ?? false);
@@ -68,6 +88,7 @@ const schemaCommand: CommandModule<GlobalOptions, GlobalOptions> = {
   },
 };
 
+/** @internal the command line (src/cli.ts); not part of the API, its types are left out of the published declarations */
 export const configCommand: CommandModule<GlobalOptions, GlobalOptions> = {
   command: 'config',
   describe: 'Show the resolved configuration, or print its JSON Schema',

@@ -18,7 +18,7 @@ import { runCommand, type GlobalOptions } from '../core/context.js';
 import { Database, DEFAULT_EXECUTOR_OPTIONS } from '../core/db.js';
 import { ExitCode, PartkitError, UsageError } from '../core/errors.js';
 import { quoteIdent, quoteQualified } from '../core/identifiers.js';
-import { createLogger, type Logger } from '../core/log.js';
+import type { Logger } from '../core/log.js';
 import { addMonths, currentMonth, type Month } from '../core/partitions.js';
 import { sqlStep } from '../core/plan.js';
 import { run } from '../core/runner.js';
@@ -77,7 +77,7 @@ export async function demo(options: DemoOptions, log: Logger): Promise<DemoResul
   const started = Date.now();
   const config = resolveConfig(BUILTIN_CONFIG, '(built-in default)');
   // Plan steps are logged only with --verbose; the demo tells its own story on stderr.
-  const stepLog = createLogger({ verbose: options.verbose ?? false, quiet: !options.verbose });
+  const stepLog: Logger = options.verbose ? log : { ...log, info: () => undefined };
   const executor = { ...DEFAULT_EXECUTOR_OPTIONS, lockTimeout: options.lockTimeout, log: stepLog };
 
   let server: DemoServer | undefined;
@@ -193,6 +193,7 @@ interface DemoArgs extends GlobalOptions {
   readonly keep: boolean;
 }
 
+/** @internal the command line (src/cli.ts); not part of the API, its types are left out of the published declarations */
 export const demoCommand: CommandModule<GlobalOptions, DemoArgs> = {
   command: 'demo',
   describe: 'Try partkit on a throwaway PostgreSQL: provision, sample rows, maintenance, partition pruning',

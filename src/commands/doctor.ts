@@ -12,6 +12,7 @@ import { tableShapeProblems } from '../core/table-shape.js';
 import { readTimeIndex, timeIndexAdvice } from '../core/time-index.js';
 import { describeIdLookup, readIdLookup, type IdLookup } from '../core/id-lookups.js';
 import { readManagedTable } from '../core/checks/state.js';
+import { decisionRequest, settingsInForce, type RecordedSchedule, type SettingsInForce } from '../core/settings.js';
 import { citusDoctor, renderCitusDoctor, type CitusDoctorReport } from '../citus/report.js';
 
 export interface DoctorReport {
@@ -21,6 +22,8 @@ export interface DoctorReport {
   readonly host: Capabilities['host'];
   readonly extensions: Capabilities['extensions'];
   readonly kit: Capabilities['kit'];
+  /** Where the tables and settings come from: the config file, or (without one) what provision recorded in the database. */
+  readonly settings: { readonly from: SettingsInForce['from']; readonly config: string; readonly recorded: RecordedSchedule | null };
   readonly strategy: Decision['strategy'];
   readonly scheduler: Decision['scheduler'];
   readonly reasons: readonly string[];
@@ -54,9 +57,13 @@ async function tableWarnings(db: Database, config: Config, index: number, table:
   return advice ? [advice] : [];
 }
 
-export async function doctor(db: Database, config: Config, strategy?: Config['strategy']): Promise<DoctorReport> {
+export async function doctor(db: Database, fileConfig: Config, strategy?: Config['strategy']): Promise<DoctorReport> {
+  // The config file's settings, or (without one) those provision recorded in the database.
+  const settings = await settingsInForce(db, fileConfig);
+  const config = settings.config;
   const caps = await inspect(db, config);
-  const decision = decide(caps, config, strategy);
+  const request = decisionRequest(settings, { strategy });
+  const decision = decide(caps, config, request.strategy, request.scheduler, request.kept);
   const warnings: string[][] = [];
   const idLookups: DoctorReport['tables'][number]['idLookups'][] = [];
   for (const [index, table] of caps.tables.entries()) {
@@ -72,6 +79,7 @@ export async function doctor(db: Database, config: Config, strategy?: Config['st
     host: caps.host,
     extensions: caps.extensions,
     kit: caps.kit,
+    settings: { from: settings.from, config: config.source, recorded: settings.recorded },
     strategy: decision.strategy,
     scheduler: decision.scheduler,
     reasons: decision.reasons,
@@ -109,6 +117,10 @@ export function renderDoctor(report: DoctorReport): string {
     `extension  ${extensionLine('pg_cron', cron)}; ${cron.preloaded ? `preloaded, cron.database_name = ${cron.databaseName}` : 'not in shared_preload_libraries'}`,
     ...renderCitusDoctor(report.citus),
     `kit schema ${report.kit.schema}: ${report.kit.installed ? 'installed' : 'not installed'}`,
+    `settings   ${report.settings.from === 'file' ? `the config ${report.settings.config}` : report.settings.from === 'database' ? `no config file: the tables and settings recorded in schema ${report.kit.schema}` : 'the built-in default (no config file, nothing recorded yet)'}`,
+    ...(report.settings.recorded
+      ? [`recorded   scheduler ${report.settings.recorded.scheduler}, schedule "${report.settings.recorded.schedule}"${report.settings.recorded.jobName ? `, pg_cron job ${report.settings.recorded.jobName}` : ''} (provision, ${report.settings.recorded.recordedAt})`]
+      : []),
     '',
     `strategy   ${report.strategy}`,
     `scheduler  ${report.scheduler}`,
@@ -140,6 +152,7 @@ interface DoctorArgs extends GlobalOptions {
   readonly strategy?: Config['strategy'];
 }
 
+/** @internal the command line (src/cli.ts); not part of the API, its types are left out of the published declarations */
 export const doctorCommand: CommandModule<GlobalOptions, DoctorArgs> = {
   command: 'doctor',
   describe: 'Inspect the server and tables; report the strategy and scheduler partkit would use',

@@ -6,6 +6,7 @@ import { maintainCommand } from './maintain.js';
 import { provisionCommand } from './provision.js';
 import { statusCommand } from './status.js';
 import { verifyCommand } from './verify.js';
+import { logCommand } from './log.js';
 import { partitionCommand } from './partition-create.js';
 import { demoCommand } from './demo.js';
 import { migrateCommand } from './migrate.js';
@@ -14,4 +15,5 @@ import { configCommand } from './config.js';
 import { benchCommand } from './bench.js';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
-export const commands: readonly CommandModule<GlobalOptions, any>[] = [doctorCommand, provisionCommand, maintainCommand, verifyCommand, statusCommand, partitionCommand, migrateCommand, archiveCommand, configCommand, demoCommand, benchCommand];
+/** @internal the command line (src/cli.ts); not part of the API, its types are left out of the published declarations */
+export const commands: readonly CommandModule<GlobalOptions, any>[] = [doctorCommand, provisionCommand, maintainCommand, verifyCommand, statusCommand, logCommand, partitionCommand, migrateCommand, archiveCommand, configCommand, demoCommand, benchCommand];

@@ -117,6 +117,7 @@ interface MaintainArgs extends GlobalOptions {
   readonly table?: string;
 }
 
+/** @internal the command line (src/cli.ts); not part of the API, its types are left out of the published declarations */
 export const maintainCommand: CommandModule<GlobalOptions, MaintainArgs> = {
   command: 'maintain',
   describe: 'Run maintenance once now: premake months, move default rows, archive old months (for external schedulers)',

@@ -15,7 +15,7 @@ import type { Strategy } from '../core/config.js';
 import { runCommand, type CommandContext, type GlobalOptions } from '../core/context.js';
 import { parseQualifiedName } from '../core/identifiers.js';
 import { drop, renderDrop } from '../migrate/drop.js';
-import { fill, renderFill } from '../migrate/fill.js';
+import { fill, renderFill, type FillBatchEvent } from '../migrate/fill.js';
 import { prep, renderPrep } from '../migrate/prep.js';
 import { migrateStatus, renderMigrateStatus } from '../migrate/status.js';
 import { renderSwap, swap, unswap } from '../migrate/swap.js';
@@ -24,7 +24,6 @@ import { parseMonth } from './partition-create.js';
 interface TableArgs extends GlobalOptions {
   readonly table: string;
 }
-
 
 /** Every phase checks the table name before connecting, then runs on the database (read-only for a phase that only reports). */
 function runPhase<A extends TableArgs, R extends object>(phase: (ctx: CommandContext, args: A) => Promise<R>, render: (result: R) => string, options: { readOnly?: (args: A) => boolean } = {}) {
@@ -45,6 +44,29 @@ const tablePositional = <T>(yargs: Argv<T>) =>
 
 type ForeignKeys = 'refuse' | 'drop';
 const foreignKeysOption = { choices: ['refuse', 'drop'] as const, default: 'refuse' as const, describe: 'Foreign keys of other tables that point at the table: refuse, or drop them at the swap (the DDL to recreate them is printed and saved in <table>_foreign_keys)' };
+
+/**
+ * Fill's progress on stderr: a JSON line per batch with --json, a bar on a terminal, otherwise
+ * (onBatch undefined) the plain line fill logs for each batch.
+ */
+function fillProgress(json: boolean, stderr: NodeJS.WriteStream): { onBatch: ((event: FillBatchEvent) => void) | undefined; end(): void } {
+  if (json) {
+    return { onBatch: ({ type, ...event }) => void stderr.write(`${JSON.stringify({ event: type, ...event })}\n`), end: () => undefined };
+  }
+  if (stderr.isTTY !== true) return { onBatch: undefined, end: () => undefined };
+  let drawn = false;
+  return {
+    onBatch: (event) => {
+      const width = 30;
+      const filled = Math.round(event.fraction * width);
+      stderr.write(`\r  [${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${Math.round(event.fraction * 100)}% ${event.total} rows, ${event.rowsPerSecond} rows/s, ETA ${event.etaSeconds ?? '?'} s, ${event.replayed} replayed   `);
+      drawn = true;
+    },
+    end: () => {
+      if (drawn) stderr.write('\n');
+    },
+  };
+}
 
 const prepCommand: CommandModule<GlobalOptions, TableArgs & { strategy?: 'auto' | Strategy; foreignKeys: ForeignKeys }> = {
   command: 'prep <table>',
@@ -78,7 +100,12 @@ const fillCommand: CommandModule<GlobalOptions, FillArgs> = {
   handler: runPhase(async (ctx, args) => {
     const from = args.from === undefined ? undefined : parseMonth(args.from, '--from');
     const to = args.to === undefined ? undefined : parseMonth(args.to, '--to');
-    return fill(await ctx.database(), ctx.config, args.table, { batchSize: args.batchSize, sleepMs: args.sleep, from, to, rescan: args.rescan, dryRun: args.dryRun, json: args.json });
+    const progress = fillProgress(args.json ?? false, process.stderr);
+    try {
+      return await fill(await ctx.database(), ctx.config, args.table, { batchSize: args.batchSize, sleepMs: args.sleep, from, to, rescan: args.rescan, dryRun: args.dryRun, onBatch: progress.onBatch });
+    } finally {
+      progress.end();
+    }
   }, renderFill),
 };
 
@@ -110,6 +137,7 @@ const statusCommand: CommandModule<GlobalOptions, TableArgs> = {
   handler: runPhase(async (ctx, args) => migrateStatus(await ctx.database(), ctx.config, args.table), (status) => renderMigrateStatus(status), { readOnly: () => true }),
 };
 
+/** @internal the command line (src/cli.ts); not part of the API, its types are left out of the published declarations */
 export const migrateCommand: CommandModule<GlobalOptions, GlobalOptions> = {
   command: 'migrate',
   describe: 'Move an existing unpartitioned table to monthly partitions: prep, fill, swap (unswap), drop',

@@ -256,6 +256,7 @@ const createCommand: CommandModule<GlobalOptions, PartitionCreateArgs> = {
   },
 };
 
+/** @internal the command line (src/cli.ts); not part of the API, its types are left out of the published declarations */
 export const partitionCommand: CommandModule<GlobalOptions, GlobalOptions> = {
   command: 'partition',
   describe: 'Work on the partitions of one table (create)',

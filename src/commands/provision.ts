@@ -11,11 +11,13 @@ import { ConfigError, MissingCapabilityError } from '../core/errors.js';
 import { displayName, quoteIdent, quoteQualified } from '../core/identifiers.js';
 import { planKitInstall } from '../core/kit.js';
 import { controlTypeOf, listPartitions, type ControlType } from '../core/partitions.js';
-import { sqlStep, type Plan, type Step } from '../core/plan.js';
+import { sqlStep, type Plan, type SqlFiles, type Step } from '../core/plan.js';
 import { renderSql, run, underRunLock } from '../core/runner.js';
-import { writeFileSync } from 'node:fs';
+import { writeFile } from 'node:fs/promises';
 import { UsageError } from '../core/errors.js';
-import { crontabLine, findJob, jobName, planSchedule } from '../core/schedule.js';
+import { cronFileSql, crontabLine, findJob, jobName, planSchedule, planScheduleRecord } from '../core/schedule.js';
+import { decisionRequest, settingsInForce } from '../core/settings.js';
+import { PARTKIT_VERSION } from '../core/version.js';
 import { refuseMissingGrants, requiredGrants } from '../core/grants.js';
 import { readSql } from '../core/sql-files.js';
 import { tableTemplate } from '../core/table-templates.js';
@@ -33,10 +35,8 @@ export interface ProvisionOptions {
   /** auto: pg_cron when it is preloaded, else external. */
   readonly scheduler?: 'auto' | Scheduler | undefined;
   readonly dryRun?: boolean | undefined;
-  /** With dryRun: 'psql' (a psql script, the default) or 'sql' (a plain migration file, no meta-commands). */
+  /** With dryRun: 'psql' (a psql script, the default) or 'sql' (a plain migration file, no meta-commands; the pg_cron job in `cronSql`). */
   readonly format?: 'psql' | 'sql' | undefined;
-  /** With format 'sql': where to write the pg_cron job's statements (they run in pg_cron's database). */
-  readonly cronFile?: string | undefined;
 }
 
 export interface ProvisionResult {
@@ -52,8 +52,10 @@ export interface ProvisionResult {
   readonly archivePreview: readonly { readonly table: string; readonly months: readonly ArchivedMonth[]; readonly rows: number; readonly note: string }[];
   /** Citus (src/citus/): per distributed table, what Citus requires and what partkit chose. */
   readonly citus: readonly DistributionNote[];
-  /** The psql script, under --dry-run. */
+  /** The psql script, under --dry-run; with format 'sql', the application database's migration file. */
   readonly sql?: string;
+  /** With format 'sql': the pg_cron job's file (it runs in pg_cron's database), or null when the plan schedules none. */
+  readonly cronSql?: string | null;
 }
 
 /** Refuses, before anything changes, tables partkit cannot take as they are. */
@@ -115,9 +117,16 @@ function majorOf(version: string | null): number | null {
   return Number.isFinite(major) ? major : null;
 }
 
-export async function planProvision(db: Database, config: Config, options: ProvisionOptions = {}): Promise<{ plan: Plan; caps: Capabilities; decision: Decision }> {
+/**
+ * `config` is the settings in force (src/core/settings.ts): the file's, or, without a file, those
+ * recorded in the database, so that a provision on another machine changes nothing by itself.
+ */
+export async function planProvision(db: Database, fileConfig: Config, options: ProvisionOptions = {}): Promise<{ plan: Plan; caps: Capabilities; decision: Decision; config: Config }> {
+  const settings = await settingsInForce(db, fileConfig);
+  const config = settings.config;
   const caps = await inspect(db, config);
-  const decision = decide(caps, config, options.strategy ?? config.strategy, options.scheduler ?? 'auto');
+  const request = decisionRequest(settings, options);
+  const decision = decide(caps, config, request.strategy, request.scheduler, request.kept);
   checkTables(caps, config);
   await checkDistribution(db, caps, config);
   // A missing right would stop the run halfway (or, for cron.job, the planning itself): name every GRANT now, before anything changes.
@@ -151,9 +160,13 @@ export async function planProvision(db: Database, config: Config, options: Provi
     // The default and the months the strategy made (pg_partman's, without partkit) get their id ranges.
     if (!state.exists && table.ids === 'uuidv7') steps.push(idRangesStep(config.kitSchema, table.name, `id ranges ${displayName(table.name)}`));
   }
-  const job = decision.scheduler === 'pg_cron' ? await findJob(db, caps, jobName(config, caps.database)) : undefined;
+  // The job is looked for also when moving from pg_cron to an external scheduler: it is then unscheduled.
+  const recordedJob = settings.recorded?.scheduler === 'pg_cron' ? (settings.recorded.jobName ?? jobName(config, caps.database)) : undefined;
+  const name = decision.scheduler === 'pg_cron' ? jobName(config, caps.database) : recordedJob;
+  const job = name === undefined ? undefined : await findJob(db, caps, name);
   steps.push(...planSchedule(config, caps, decision, job));
-  return { plan: { steps }, caps, decision };
+  steps.push(...planScheduleRecord(config, caps, decision, settings.recorded));
+  return { plan: { steps }, caps, decision, config };
 }
 
 /** What the first maintenance will archive, table by table, before provision changes anything. */
@@ -172,17 +185,17 @@ async function previewArchive(db: Database, caps: Capabilities, config: Config):
 
 export async function provision(db: Database, config: Config, options: ProvisionOptions = {}): Promise<ProvisionResult> {
   if (options.format === 'sql' && !options.dryRun) throw new UsageError('--format sql prints a migration file: give it with --dry-run.', 'partkit provision --dry-run --format sql > 010_table_partitioning.sql');
-  if (options.cronFile !== undefined && options.format !== 'sql') throw new UsageError('--cron-file goes with --dry-run --format sql.');
   return underRunLock(db, options, () => provisionLocked(db, config, options));
 }
 
-async function provisionLocked(db: Database, config: Config, options: ProvisionOptions): Promise<ProvisionResult> {
-  const { plan, caps, decision } = await planProvision(db, config, options);
+async function provisionLocked(db: Database, fileConfig: Config, options: ProvisionOptions): Promise<ProvisionResult> {
+  const { plan, caps, decision, config } = await planProvision(db, fileConfig, options);
   const archivePreview = await previewArchive(db, caps, config);
   const cronDatabase = caps.extensions.pg_cron.databaseName ?? undefined;
   let sql: string | undefined;
+  let cronSql: string | null | undefined;
   if (options.format === 'sql') {
-    sql = sqlFiles(db, config, plan, decision, cronDatabase, options.cronFile);
+    ({ app: sql, cron: cronSql } = sqlFiles(db, config, plan, decision));
   } else {
     const outcome = await run(db, plan, { dryRun: options.dryRun ?? false, cronDatabase });
     if (outcome.dryRun) sql = outcome.sql;
@@ -208,27 +221,26 @@ async function provisionLocked(db: Database, config: Config, options: ProvisionO
     archivePreview,
     citus: distributionNotes(caps, config),
     ...(sql !== undefined ? { sql } : {}),
+    ...(cronSql !== undefined ? { cronSql } : {}),
   };
 }
 
 /**
- * `--format sql`: the app database's migration file; the pg_cron job goes to --cron-file (it must
- * run in pg_cron's database, which an app's migration runner does not connect to).
+ * `--format sql`: the application database's migration file, and, when maintenance is a pg_cron
+ * job, the job's file: it runs in pg_cron's database, which an app's migration runner does not
+ * connect to, and names the application database where it is applied (cronFileSql). The CLI
+ * writes it to --cron-file. Neither names a path of this machine.
  */
-function sqlFiles(db: Database, config: Config, plan: Plan, decision: Decision, cronDatabase: string | undefined, cronFile: string | undefined): string {
-  const cronNote =
+function sqlFiles(db: Database, config: Config, plan: Plan, decision: Decision): SqlFiles {
+  const header = [
+    `partkit ${PARTKIT_VERSION} provision, as a migration file: ${plan.steps.length} step(s), planned against database ${db.name} as it was then.`,
+    'Apply it once, like any migration: in one transaction (psql -1 -f, postgres-migrations, node-pg-migrate) or',
+    'statement by statement (psql -f); see the README, "A migration file for your own runner".',
     decision.scheduler === 'external'
-      ? `Maintenance is not scheduled here (--scheduler external): run \`${crontabLine(config)}\` from your scheduler.`
-      : `Maintenance runs as a pg_cron job, which must be created in pg_cron's database (${cronDatabase ?? 'postgres'}): ${cronFile ? `its statements are in ${cronFile}` : 'it is already scheduled there'}.`;
-  const files = renderSql(db, plan, { cronDatabase, cronNote });
-  if (files.cron !== null && cronFile === undefined) {
-    throw new UsageError(
-      `The plan schedules a pg_cron job in database ${cronDatabase ?? 'postgres'}, which cannot be part of a migration file for ${db.name}.`,
-      'Add --cron-file <path> to write its statements to a second file, or --scheduler external to leave it out.',
-    );
-  }
-  if (cronFile !== undefined) writeFileSync(cronFile, files.cron ?? `-- partkit: no pg_cron statements to run for database ${db.name}.\n`);
-  return files.app;
+      ? 'Maintenance is not scheduled here (--scheduler external): run `npx --no-install partkit maintain` hourly from your scheduler (docs/scheduling.md).'
+      : "Maintenance is a pg_cron job, created by the cron file (--cron-file) in pg_cron's database (docs/scheduling.md).",
+  ];
+  return { app: renderSql(db, plan, header), cron: decision.scheduler === 'pg_cron' ? cronFileSql(config) : null };
 }
 
 export function renderProvision(result: ProvisionResult): string {
@@ -248,6 +260,23 @@ export function renderProvision(result: ProvisionResult): string {
   return lines.join('\n');
 }
 
+/** `--cron-file`: the pg_cron job's statements go to their own file; a plan that schedules one needs it. */
+async function writeCronFile(result: ProvisionResult, cronFile: string | undefined): Promise<void> {
+  const cronSql = result.cronSql ?? null;
+  if (cronSql !== null && cronFile === undefined) {
+    throw new UsageError(
+      `The plan schedules a pg_cron job in database ${result.schedule.cronDatabase ?? 'postgres'}, which cannot be part of a migration file for the application's database.`,
+      'Add --cron-file <path> to write its statements to a second file, or --scheduler external to leave it out.',
+    );
+  }
+  if (cronFile === undefined) return;
+  try {
+    await writeFile(cronFile, cronSql ?? '-- partkit: no pg_cron statements to run for this database.\n');
+  } catch (error) {
+    throw new UsageError(`Cannot write the cron file ${cronFile}: ${(error as NodeJS.ErrnoException).code ?? String(error)}.`, 'Check the path given to --cron-file.');
+  }
+}
+
 interface ProvisionArgs extends GlobalOptions {
   readonly strategy?: Config['strategy'];
   readonly scheduler?: 'auto' | Scheduler;
@@ -255,6 +284,7 @@ interface ProvisionArgs extends GlobalOptions {
   readonly cronFile?: string;
 }
 
+/** @internal the command line (src/cli.ts); not part of the API, its types are left out of the published declarations */
 export const provisionCommand: CommandModule<GlobalOptions, ProvisionArgs> = {
   command: 'provision',
   describe: 'Install the extensions or fallback, create/register the tables, schedule maintenance (idempotent)',
@@ -266,6 +296,15 @@ export const provisionCommand: CommandModule<GlobalOptions, ProvisionArgs> = {
       .option('cron-file', { type: 'string', describe: 'With --format sql: write the pg_cron job (it runs in pg_cron\'s database) to this file' })
       .example('$0 provision --dry-run --format sql --scheduler external > database/migrations/010_table_partitioning.sql', ''),
   handler: async (args) => {
-    await runCommand(args, async (ctx) => provision(await ctx.database(), ctx.config, { strategy: args.strategy, scheduler: args.scheduler, dryRun: args.dryRun, format: args.format, cronFile: args.cronFile }), renderProvision);
+    await runCommand(
+      args,
+      async (ctx) => {
+        if (args.cronFile !== undefined && args.format !== 'sql') throw new UsageError('--cron-file goes with --dry-run --format sql.');
+        const result = await provision(await ctx.database(), ctx.config, { strategy: args.strategy, scheduler: args.scheduler, dryRun: args.dryRun, format: args.format });
+        if (args.format === 'sql') await writeCronFile(result, args.cronFile);
+        return result;
+      },
+      renderProvision,
+    );
   },
 };

@@ -4,14 +4,18 @@
  * archived months; and the maintenance job with its last run. Read-only; `--json` has the same content.
  */
 import type { CommandModule } from 'yargs';
+import { METRIC_COLUMNS, readTableMetrics, type TableMetrics } from '../core/checks/metrics.js';
 import { decide, inspect, type Capabilities, type Scheduler, type TableState } from '../core/capabilities.js';
 import { formatDuration } from '../core/checks/maintenance.js';
 import { countRows, readArchivedMonths, readLastCronRun, readLastMaintenanceRun, readManagedTable, readPartmanConfig, type ArchivedMonth, type CronRun, type MaintenanceRun } from '../core/checks/state.js';
 import type { Config, Strategy, TableConfig } from '../core/config.js';
 import { runCommand, type GlobalOptions } from '../core/context.js';
 import type { Database } from '../core/db.js';
+import { UsageError } from '../core/errors.js';
+import { renderOpenMetrics } from '../core/openmetrics.js';
 import { controlTypeOf, coveredMonth, listPartitions } from '../core/partitions.js';
 import { crontabLine, findJob, jobName, type CronJob } from '../core/schedule.js';
+import { schedulerInForce, settingsInForce } from '../core/settings.js';
 import { strategyOf } from '../strategies/index.js';
 import { managedSettings } from '../strategies/registration.js';
 
@@ -120,12 +124,39 @@ async function maintenanceStatus(db: Database, caps: Capabilities, config: Confi
   };
 }
 
-export async function status(db: Database, config: Config, options: { scheduler?: 'auto' | Scheduler | undefined } = {}): Promise<StatusResult> {
+export async function status(db: Database, fileConfig: Config, options: { scheduler?: 'auto' | Scheduler | undefined } = {}): Promise<StatusResult> {
+  // The config file's settings, or (without one) those provision recorded in the database.
+  const settings = await settingsInForce(db, fileConfig);
+  const config = settings.config;
   const caps = await inspect(db, config);
-  const scheduler = options.scheduler === undefined || options.scheduler === 'auto' ? decide(caps, config).scheduler : options.scheduler;
+  const scheduler = schedulerInForce(settings, options.scheduler)?.scheduler ?? decide(caps, config).scheduler;
   const tables: TableStatus[] = [];
   for (const [index, table] of config.tables.entries()) tables.push(await tableStatus(db, caps, table, caps.tables[index]!));
   return { database: caps.database, maintenance: await maintenanceStatus(db, caps, config, scheduler), tables };
+}
+
+/** `status --format prometheus`: the kit's metrics view, every managed table of the database. */
+export interface StatusMetrics {
+  readonly database: string;
+  readonly tables: readonly TableMetrics[];
+}
+
+export async function statusMetrics(db: Database, config: Config): Promise<StatusMetrics> {
+  return { database: db.name, tables: await readTableMetrics(db, config.kitSchema) };
+}
+
+/** OpenMetrics text for node_exporter's textfile collector: one gauge family per column of the view. */
+export function renderPrometheus(result: StatusMetrics): string {
+  return renderOpenMetrics(
+    METRIC_COLUMNS.map(({ column, help }) => ({
+      name: `partkit_${column}`,
+      help,
+      samples: result.tables.flatMap((row) => {
+        const value = row.values[column];
+        return value === null ? [] : [{ labels: { database: row.database, table: row.table }, value }];
+      }),
+    })),
+  );
 }
 
 /** 1536 -> "1.5 kB". */
@@ -188,13 +219,30 @@ export function renderStatus(result: StatusResult): string {
 
 interface StatusArgs extends GlobalOptions {
   readonly scheduler?: 'auto' | Scheduler;
+  readonly format?: 'text' | 'prometheus';
 }
 
+/** @internal the command line (src/cli.ts); not part of the API, its types are left out of the published declarations */
 export const statusCommand: CommandModule<GlobalOptions, StatusArgs> = {
   command: 'status',
   describe: 'Show each table: strategy, settings, months with ranges, rows and sizes, the default, the archive, and the maintenance job',
-  builder: (yargs) => yargs.option('scheduler', { choices: ['auto', 'pg_cron', 'external'] as const, default: 'auto' as const, describe: 'Scheduler to report; auto: pg_cron when it is preloaded, else external' }),
+  builder: (yargs) =>
+    yargs
+      .option('scheduler', { choices: ['auto', 'pg_cron', 'external'] as const, default: 'auto' as const, describe: 'Scheduler to report; auto: the one provision recorded in the database, else pg_cron when it is preloaded, else external' })
+      .option('format', { choices: ['text', 'prometheus'] as const, default: 'text' as const, describe: "prometheus: OpenMetrics text of the kit's metrics view, for node_exporter's textfile collector (see docs/monitoring.md)" })
+      .example('$0 status --format prometheus > /var/lib/prometheus/node-exporter/partkit.prom.$$ && mv /var/lib/prometheus/node-exporter/partkit.prom.$$ /var/lib/prometheus/node-exporter/partkit.prom', 'for node_exporter\'s textfile collector (Debian\'s folder), from cron'),
   handler: async (args) => {
+    if (args.format === 'prometheus') {
+      await runCommand(
+        { ...args, readOnly: true },
+        async (ctx) => {
+          if (args.json) throw new UsageError('--format prometheus and --json exclude each other.', 'Use one of them: partkit status --format prometheus');
+          return statusMetrics(await ctx.database(), ctx.config);
+        },
+        renderPrometheus,
+      );
+      return;
+    }
     await runCommand({ ...args, readOnly: true }, async (ctx) => status(await ctx.database(), ctx.config, { scheduler: args.scheduler }), renderStatus);
   },
 };

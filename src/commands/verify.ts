@@ -6,7 +6,7 @@
 import { writeFile } from 'node:fs/promises';
 import type { CommandModule } from 'yargs';
 import { decide, inspect, type Scheduler } from '../core/capabilities.js';
-import { checkExtensions, checkKit, checkMaintenance, formatDuration, type MaintenanceAgeLimit } from '../core/checks/maintenance.js';
+import { checkExtensions, checkKit, checkMaintenance, checkSettings, formatDuration, type MaintenanceAgeLimit } from '../core/checks/maintenance.js';
 import { maxMaintenanceAgeSeconds } from '../core/cron.js';
 import { checkTable } from '../verify/table-checks.js';
 import type { CheckResult } from '../core/checks/types.js';
@@ -15,6 +15,7 @@ import { runCommand, type GlobalOptions } from '../core/context.js';
 import type { Database } from '../core/db.js';
 import { ExitCode, UsageError } from '../core/errors.js';
 import { renderJunit } from '../core/junit.js';
+import { schedulerInForce, settingsInForce } from '../core/settings.js';
 import { checkCitusTable } from '../citus/report.js';
 
 export interface VerifyOptions {
@@ -25,7 +26,7 @@ export interface VerifyOptions {
    * Default: derived from maintenance.schedule (twice the longest gap between runs, plus 15 minutes).
    */
   readonly maxMaintenanceAge?: string | undefined;
-  /** Which scheduler to expect; auto: pg_cron when it is preloaded, else external. */
+  /** Which scheduler to expect; auto: the one provision recorded, else pg_cron when it is preloaded, else external. */
   readonly scheduler?: 'auto' | Scheduler | undefined;
 }
 
@@ -71,11 +72,16 @@ function withExitCode(result: VerifyResult): VerifyResult {
   return Object.defineProperty(result, 'exitCode', { value: result.ok ? ExitCode.ok : ExitCode.checkFailed, enumerable: false });
 }
 
-export async function verify(db: Database, config: Config, options: VerifyOptions = {}): Promise<VerifyResult> {
+export async function verify(db: Database, fileConfig: Config, options: VerifyOptions = {}): Promise<VerifyResult> {
+  checkOptions(options, fileConfig); // bad options are refused before anything is read
+  // The config file's settings, or (without one) those provision recorded in the database.
+  const settings = await settingsInForce(db, fileConfig);
+  const config = settings.config;
   const { maxDefaultRows, maxAge } = checkOptions(options, config);
   const caps = await inspect(db, config);
-  const scheduler = options.scheduler === undefined || options.scheduler === 'auto' ? decide(caps, config).scheduler : options.scheduler;
+  const scheduler = schedulerInForce(settings, options.scheduler)?.scheduler ?? decide(caps, config).scheduler;
   const checks: CheckResult[] = [await checkKit(db, caps, config), checkExtensions(caps)];
+  if (caps.kit.installed) checks.push(checkSettings(settings, options.scheduler, caps.database));
   checks.push(...(await checkMaintenance(db, caps, config, scheduler, maxAge, options.scheduler === 'pg_cron')));
   for (const [index, table] of config.tables.entries()) {
     checks.push(...(await checkTable(db, caps, config, table, caps.tables[index]!, { maxDefaultRows })));
@@ -130,6 +136,7 @@ async function writeJunit(file: string, result: VerifyResult): Promise<void> {
   }
 }
 
+/** @internal the command line (src/cli.ts); not part of the API, its types are left out of the published declarations */
 export const verifyCommand: CommandModule<GlobalOptions, VerifyArgs> = {
   command: 'verify',
   describe: 'Check the partition sets, registration, retention, indexes and maintenance schedule (exit 1 if a check fails; for CI)',
@@ -137,7 +144,7 @@ export const verifyCommand: CommandModule<GlobalOptions, VerifyArgs> = {
     yargs
       .option('max-default-rows', { type: 'number', default: 0, describe: 'Rows tolerated in each default partition' })
       .option('max-maintenance-age', { type: 'string', describe: 'Without pg_cron: the last maintenance must have finished within this time (e.g. 90m, 2h, 1d); default: twice the longest gap of maintenance.schedule, plus 15m (2h15m for hourly)' })
-      .option('scheduler', { choices: ['auto', 'pg_cron', 'external'] as const, default: 'auto' as const, describe: 'Scheduler to expect; auto: pg_cron when it is preloaded, else external' })
+      .option('scheduler', { choices: ['auto', 'pg_cron', 'external'] as const, default: 'auto' as const, describe: 'Scheduler to expect; auto: the one provision recorded in the database, else pg_cron when it is preloaded, else external' })
       .option('junit', { type: 'string', describe: 'Also write a JUnit XML report to this file (one test case per check)' }),
   handler: async (args) => {
     await runCommand(

@@ -362,7 +362,17 @@ export function canCreateExtension(caps: Capabilities, ext: ExtensionState): boo
   return caps.user.superuser || caps.user.adminRoles.length > 0 || (!ext.needsSuperuser && caps.user.canCreateInDatabase);
 }
 
-export function decide(caps: Capabilities, config: Config, requested: 'auto' | Strategy = config.strategy, requestedScheduler: 'auto' | Scheduler = 'auto'): Decision {
+/**
+ * `kept`: the requested strategy or scheduler is not a flag but what provision recorded in the
+ * kit's registry (src/core/settings.ts), kept because nothing asked for another.
+ */
+export function decide(
+  caps: Capabilities,
+  config: Config,
+  requested: 'auto' | Strategy = config.strategy,
+  requestedScheduler: 'auto' | Scheduler = 'auto',
+  kept: { readonly strategy?: boolean; readonly scheduler?: boolean } = {},
+): Decision {
   const reasons: string[] = [];
   const advice: string[] = [];
   const partman = caps.extensions.pg_partman;
@@ -370,7 +380,7 @@ export function decide(caps: Capabilities, config: Config, requested: 'auto' | S
   let strategy: Strategy;
   if (requested !== 'auto') {
     strategy = requested;
-    reasons.push(`strategy ${requested} was requested`);
+    reasons.push(kept.strategy ? `strategy ${requested} is kept as provision recorded it in ${config.kitSchema}.managed_table (--strategy changes it)` : `strategy ${requested} was requested`);
     if (requested === 'partman' && !partman.available) {
       reasons.push('but pg_partman is not available on this server');
       advice.push(enableAdvice(caps.host, 'pg_partman', caps.database, config.partmanSchema));
@@ -392,13 +402,14 @@ export function decide(caps: Capabilities, config: Config, requested: 'auto' | S
   let scheduler: Scheduler;
   if (requestedScheduler === 'external') {
     scheduler = 'external';
-    reasons.push('an external scheduler was requested: run `partkit maintain` from it');
+    reasons.push(kept.scheduler ? `the external scheduler recorded in ${config.kitSchema}.maintenance_schedule is kept (--scheduler changes it): run \`partkit maintain\` from it` : 'an external scheduler was requested: run `partkit maintain` from it');
   } else if (requestedScheduler === 'pg_cron' && !cron.preloaded) {
     scheduler = 'pg_cron';
-    reasons.push('scheduler pg_cron was requested, but pg_cron is not preloaded on this server');
+    reasons.push(`scheduler pg_cron was ${kept.scheduler ? `recorded in ${config.kitSchema}.maintenance_schedule` : 'requested'}, but pg_cron is not preloaded on this server`);
     advice.push(enableAdvice(caps.host, 'pg_cron', caps.database));
   } else if (cron.preloaded) {
     scheduler = 'pg_cron';
+    if (kept.scheduler && requestedScheduler === 'pg_cron') reasons.push(`the pg_cron scheduler recorded in ${config.kitSchema}.maintenance_schedule is kept (--scheduler changes it)`);
     reasons.push(
       cron.installed
         ? `pg_cron ${cron.version} is installed in database ${cron.databaseName}${cron.databaseName !== caps.database ? `; jobs target ${caps.database} through cron.schedule_in_database` : ''}`

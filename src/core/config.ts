@@ -3,7 +3,9 @@
  * a file may override the defaults and list other tables. Validation is done by zod, and
  * every error names the field it is about.
  */
+import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { z } from 'zod';
 import { CronSyntaxError, longestGapSeconds, parseCron } from './cron.js';
 import { ConfigError, IdentifierTooLongError, isPartkitError } from './errors.js';
@@ -133,6 +135,9 @@ const configFile = z.strictObject({
   tables: z.array(tableEntry).min(1).default(() => SEMIBOT_TABLES.map((name) => ({ name }))),
 });
 
+/** The config file's content as written (every key optional); the API takes it as `config`. */
+export type ConfigFile = z.input<typeof configFile>;
+
 /** The config file's JSON Schema (draft 2020-12), for editors: point "$schema" at a saved copy. */
 export function configJsonSchema(): Record<string, unknown> {
   return {
@@ -181,6 +186,8 @@ export interface Config {
   readonly tables: readonly TableConfig[];
   /** Where the config came from, for messages. */
   readonly source: string;
+  /** Where it was found: a file, the environment, the built-in default, or the application's code. */
+  readonly origin: ConfigOrigin;
 }
 
 export const BUILTIN_DEFAULTS = {
@@ -290,6 +297,7 @@ export function resolveConfig(raw: unknown, source: string): Config {
     archiveExport: { fileMode: Number.parseInt(file.archiveExport.fileMode, 8), dirMode: Number.parseInt(file.archiveExport.dirMode, 8) },
     tables,
     source,
+    origin: source === '(built-in default)' ? BUILTIN_ORIGIN : { from: 'code', path: null, description: source },
   };
 }
 
@@ -315,15 +323,41 @@ function resolveDistribution(
   return { column: value.column, colocateWith };
 }
 
-/** `--config` path, else `PARTKIT_CONFIG`, else the built-in default. */
-export async function loadConfig(path: string | undefined, env: NodeJS.ProcessEnv = process.env): Promise<Config> {
-  const file = path ?? (env.PARTKIT_CONFIG || undefined);
-  if (file === undefined) return resolveConfig(BUILTIN_CONFIG, '(built-in default)');
+/** The config file partkit looks for in the working directory when neither --config nor PARTKIT_CONFIG names one. */
+export const CONFIG_FILE_NAME = 'partkit.json';
+
+/** Where a config came from, for the line every command prints and for `--json`. */
+export interface ConfigOrigin {
+  /** file: --config or ./partkit.json; environment: PARTKIT_CONFIG; default: the built-in; code: an object given to the API. */
+  readonly from: 'file' | 'environment' | 'default' | 'code';
+  /** The file read (as given, or as found in the working directory); null when no file was read. */
+  readonly path: string | null;
+  /** One line for people, e.g. "partkit.json (found in the working directory)". */
+  readonly description: string;
+}
+
+export const BUILTIN_ORIGIN: ConfigOrigin = { from: 'default', path: null, description: 'the built-in default (the four Semibot tables)' };
+
+/** What the config would be read from: --config, else PARTKIT_CONFIG, else ./partkit.json, else the built-in default. */
+export function findConfig(path: string | undefined, env: NodeJS.ProcessEnv = process.env, cwd: string = process.cwd()): ConfigOrigin {
+  if (path !== undefined) return { from: 'file', path, description: `${path} (--config)` };
+  const fromEnv = env.PARTKIT_CONFIG || undefined;
+  if (fromEnv !== undefined) return { from: 'environment', path: fromEnv, description: `${fromEnv} (PARTKIT_CONFIG)` };
+  const local = join(cwd, CONFIG_FILE_NAME);
+  if (existsSync(local)) return { from: 'file', path: local, description: `${local} (${CONFIG_FILE_NAME} found in the working directory)` };
+  return BUILTIN_ORIGIN;
+}
+
+/** The config `findConfig` names, read and validated; its `origin` says where it came from. */
+export async function loadConfig(path: string | undefined, env: NodeJS.ProcessEnv = process.env, cwd: string = process.cwd()): Promise<Config> {
+  const origin = findConfig(path, env, cwd);
+  const file = origin.path;
+  if (file === null) return { ...resolveConfig(BUILTIN_CONFIG, '(built-in default)'), origin };
   let text: string;
   try {
     text = await readFile(file, 'utf8');
   } catch (error) {
-    throw new ConfigError(`Cannot read config file ${file}: ${(error as NodeJS.ErrnoException).code ?? String(error)}.`, 'Check the path given to --config or PARTKIT_CONFIG.');
+    throw new ConfigError(`Cannot read config file ${origin.description}: ${(error as NodeJS.ErrnoException).code ?? String(error)}.`, 'Check the path given to --config or PARTKIT_CONFIG.');
   }
   let raw: unknown;
   try {
@@ -331,5 +365,5 @@ export async function loadConfig(path: string | undefined, env: NodeJS.ProcessEn
   } catch (error) {
     throw new ConfigError(`Config file ${file} is not valid JSON: ${(error as Error).message}.`);
   }
-  return resolveConfig(raw, file);
+  return { ...resolveConfig(raw, file), origin };
 }

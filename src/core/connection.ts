@@ -3,7 +3,7 @@
  * (PGHOST PGPORT PGUSER PGPASSWORD PGDATABASE PGSSLMODE). Passwords never leave this module
  * except inside the pg client configuration.
  */
-import type { ClientConfig } from 'pg';
+import type { ClientBase, ClientConfig } from 'pg';
 import { ConnectionError, sqlState } from './errors.js';
 
 export interface ConnectionTarget {
@@ -129,4 +129,27 @@ export function connectionError(target: ConnectionTarget, error: unknown): Conne
     hints[code ?? ''] ?? (timedOut ? 'The host did not answer in time; check host, port and firewall.' : undefined),
     { cause: error },
   );
+}
+
+/**
+ * The target of an application's own connection (a pg.Client, or a client of its pg.Pool): its
+ * user, host, port, database and credentials, so that partkit can reach pg_cron's database as
+ * the same user, and print where it is connected without the password.
+ */
+export function targetOfClient(client: ClientBase, applicationName = 'partkit'): ConnectionTarget {
+  // node-postgres keeps the resolved settings (ssl, password) on connectionParameters; the typed fields are a subset.
+  const given = (client as ClientBase & { connectionParameters?: ClientConfig }).connectionParameters ?? {};
+  const own = client as ClientBase & Partial<Pick<ClientConfig, 'user' | 'host' | 'port' | 'database' | 'password'>>;
+  const config: ClientConfig = {
+    ...given,
+    application_name: applicationName,
+    connectionTimeoutMillis: given.connectionTimeoutMillis ?? DEFAULT_CONNECT_TIMEOUT_MS,
+    user: given.user ?? own.user,
+    host: given.host ?? own.host,
+    port: given.port ?? own.port,
+    database: given.database ?? own.database,
+    // node-postgres keeps the password out of enumeration: the spread above does not copy it.
+    password: given.password ?? own.password,
+  };
+  return { config, display: `${config.user}@${config.host}:${config.port}/${config.database}` };
 }

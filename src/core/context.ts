@@ -2,10 +2,10 @@
  * What every command gets: validated options, the config, a logger, and a database connection
  * made on demand. Also the one place that turns results and errors into output and exit codes.
  */
-import { loadConfig, type Config } from './config.js';
+import { loadConfig, type Config, type ConfigOrigin } from './config.js';
 import { redact, resolveConnection, type ConnectionTarget } from './connection.js';
 import { Database, DEFAULT_EXECUTOR_OPTIONS } from './db.js';
-import { EXIT_CODE_OF_KIND, ExitCode, failureKind, InterruptedError, isPartkitError, REPORT_BUG_HINT, UsageError } from './errors.js';
+import { ExitCode, InterruptedError, isPartkitError, REPORT_BUG_HINT, typedError, UsageError } from './errors.js';
 import { createLogger, type Logger } from './log.js';
 
 export interface GlobalOptions {
@@ -48,24 +48,43 @@ export interface CommandResult {
   readonly exitCode?: number;
 }
 
+/** A lock_timeout partkit accepts: 500ms, 5s, 1min (or a bare number of milliseconds). */
 const LOCK_TIMEOUT = /^\d+(ms|s|min)?$/;
 
-export async function createContext(options: GlobalOptions, env: NodeJS.ProcessEnv = process.env): Promise<CommandContext & { close(): Promise<void> }> {
-  const lockTimeout = options.lockTimeout ?? DEFAULT_EXECUTOR_OPTIONS.lockTimeout;
-  if (!LOCK_TIMEOUT.test(lockTimeout)) {
-    throw new UsageError(`--lock-timeout "${lockTimeout}" is not a duration.`, 'Use e.g. 500ms, 1s or 1min.');
-  }
-  const retries = options.lockRetries ?? DEFAULT_EXECUTOR_OPTIONS.retries;
+/**
+ * The lock wait and the attempts per step a run asked for (else the defaults), checked; `names`
+ * spells the two options as the caller wrote them (--lock-timeout on the command line, lockTimeout in code).
+ */
+export function lockSettings(
+  given: { readonly lockTimeout?: string | undefined; readonly lockRetries?: number | undefined },
+  names: { readonly timeout: string; readonly retries: string },
+): { lockTimeout: string; retries: number } {
+  const lockTimeout = given.lockTimeout ?? DEFAULT_EXECUTOR_OPTIONS.lockTimeout;
+  if (!LOCK_TIMEOUT.test(lockTimeout)) throw new UsageError(`${names.timeout} "${lockTimeout}" is not a duration.`, 'Use e.g. 500ms, 1s or 1min.');
+  const retries = given.lockRetries ?? DEFAULT_EXECUTOR_OPTIONS.retries;
   if (!Number.isInteger(retries) || retries < 1 || retries > 100) {
-    throw new UsageError(`--lock-retries ${retries} must be a whole number from 1 to 100.`, `Use e.g. --lock-retries ${DEFAULT_EXECUTOR_OPTIONS.retries}.`);
+    throw new UsageError(`${names.retries} ${retries} must be a whole number from 1 to 100.`, `Use e.g. ${names.retries} ${DEFAULT_EXECUTOR_OPTIONS.retries}.`);
   }
+  return { lockTimeout, retries };
+}
+
+export async function createContext(options: GlobalOptions, env: NodeJS.ProcessEnv = process.env): Promise<CommandContext & { usedConfig(): ConfigOrigin | undefined; close(): Promise<void> }> {
+  const { lockTimeout, retries } = lockSettings(options, { timeout: '--lock-timeout', retries: '--lock-retries' });
   const config = await loadConfig(options.config, env);
-  const log = createLogger({ verbose: options.verbose ?? false });
+  const log = createLogger({ verbose: options.verbose ?? false, write: (line) => process.stderr.write(`${line}\n`) });
   const target = resolveConnection(options.databaseUrl, env, options.command ? `partkit ${options.command}` : 'partkit');
   let db: Database | undefined;
+  let configUsed = false;
   return {
     options,
-    config,
+    // Every command that reads the config says which one it used, once (with --json, in the document's
+    // "config" instead); demo and bench, which bring their own, say nothing.
+    get config() {
+      if (!configUsed && !options.json) log.info(`partkit: config ${config.origin.description}`);
+      configUsed = true;
+      return config;
+    },
+    usedConfig: () => (configUsed ? config.origin : undefined),
     log,
     target,
     lockTimeout,
@@ -101,7 +120,8 @@ export async function runCommand<R extends object>(
   try {
     context = await createContext(options, options.session?.env);
     const result = await body(context);
-    const text = options.json ? `${JSON.stringify(result, null, 2)}\n` : render(result);
+    const config = context.usedConfig();
+    const text = options.json ? `${JSON.stringify(config ? { ...result, config } : result, null, 2)}\n` : render(result);
     if (text) process.stdout.write(text.endsWith('\n') ? text : `${text}\n`);
     exitCode = (result as CommandResult).exitCode ?? ExitCode.ok;
   } catch (error) {
@@ -120,9 +140,7 @@ export async function runCommand<R extends object>(
  * errors.ts (2 a name too long, 3 connection, 4 missing, 5 conflict, 6 a bug); anything else is a defect (6).
  */
 function exitCodeOf(error: unknown): number {
-  if (isPartkitError(error)) return error.exitCode;
-  const kind = failureKind(error);
-  return kind === undefined ? ExitCode.internal : EXIT_CODE_OF_KIND[kind];
+  return typedError(error).exitCode;
 }
 
 export function reportError(error: unknown, json: boolean): number {

@@ -83,8 +83,12 @@ export interface StepRows {
 
 /** A connection and its server process, which the monitor watches and cancels. */
 interface Session {
-  readonly client: pg.Client;
+  readonly client: pg.ClientBase;
   readonly pid: number;
+  /** Ends partkit's own connection, or gives an application's back with the settings it had. */
+  close(): Promise<void>;
+  /** Drops the connection at once (a statement that could not be cancelled). */
+  destroy(): void;
 }
 
 /** A session that holds a lock another waits for, as pg_stat_activity shows it. */
@@ -157,11 +161,34 @@ export class Database {
   }
 
   static async connect(target: ConnectionTarget, options: ExecutorOptions): Promise<Database> {
-    if (Number.isNaN(durationMs(options.lockTimeout))) throw new InternalError(`lockTimeout "${options.lockTimeout}" is not a duration (use e.g. 500ms or 2s).`);
-    if (options.signal?.aborted) throw new InterruptedError(options.signal.reason);
-    const session = await openSession(target, options);
-    const { rows } = await session.client.query<{ db: string }>('SELECT current_database() AS db');
-    return new Database(target, session, rows[0]!.db, options);
+    checkOptions(options);
+    return Database.start(target, await openSession(target, options), options);
+  }
+
+  /**
+   * A session on an application's own connection (a pg.Client, or a client of its pg.Pool): the
+   * settings partkit gives its session are put back as they were before `giveBack` hands the
+   * connection back, and the connection is never ended here (unless a statement on it could not be
+   * cancelled: then `giveBack` gets that error, so that a pool drops the client).
+   */
+  static async borrow(client: pg.ClientBase, target: ConnectionTarget, options: ExecutorOptions, giveBack: (error?: Error) => void | Promise<void>): Promise<Database> {
+    try {
+      checkOptions(options);
+    } catch (error) {
+      await giveBack();
+      throw error;
+    }
+    return Database.start(target, await borrowSession(client, target, options, giveBack), options);
+  }
+
+  private static async start(target: ConnectionTarget, session: Session, options: ExecutorOptions): Promise<Database> {
+    try {
+      const { rows } = await session.client.query<{ db: string }>('SELECT current_database() AS db');
+      return new Database(target, session, rows[0]!.db, options);
+    } catch (error) {
+      await session.close().catch(() => undefined);
+      throw failureKind(error) === 'connection' ? lostConnection(target, error) : error;
+    }
   }
 
   get log(): Logger {
@@ -404,7 +431,7 @@ export class Database {
       await monitor.query('SELECT pg_cancel_backend(pid) FROM unnest($1::int[]) AS pid', [pids]);
     } catch (error) {
       this.options.log.warn(`could not cancel the statement in progress: ${(error as Error).message}; closing the connection instead`);
-      for (const session of this.running) void session.client.end().catch(() => undefined);
+      for (const session of this.running) session.destroy();
     }
   }
 
@@ -524,31 +551,69 @@ export class Database {
     if (this.holdsRunLock) {
       await this.session.client.query('SELECT pg_advisory_unlock($1, $2)', RUN_LOCK as unknown as unknown[]).catch(() => undefined);
     }
-    await this.cron?.client.end().catch(() => undefined);
+    await this.cron?.close().catch(() => undefined);
     const monitor = this.monitorClient;
     this.monitorClient = undefined;
     await monitor?.then((client) => client.end()).catch(() => undefined);
-    await this.session.client.end().catch(() => undefined);
+    await this.session.close().catch(() => undefined);
   }
 }
 
+function checkOptions(options: ExecutorOptions): void {
+  if (Number.isNaN(durationMs(options.lockTimeout))) throw new InternalError(`lockTimeout "${options.lockTimeout}" is not a duration (use e.g. 500ms or 2s).`);
+  if (options.signal?.aborted) throw new InterruptedError(options.signal.reason);
+}
+
 /**
- * A connection with partkit's session settings: the lock_timeout (inspection waits no longer than
+ * Gives a connection partkit's session settings: the lock_timeout (inspection waits no longer than
  * the steps do), read-only for previews, and client_connection_check_interval where the server has
- * it (14+), so that a statement of a killed partkit does not run on for minutes.
+ * it (14+), so that a statement of a killed partkit does not run on for minutes. Returns the
+ * backend's pid and the statement that puts every setting it changes back as it was.
  */
+async function setUpSession(client: pg.ClientBase, options: ExecutorOptions): Promise<{ pid: number; restore: { sql: string; params: string[] } }> {
+  const { rows } = await client.query<{ pid: number; version: number; lock_timeout: string; read_only: string; time_zone: string; check_interval: string | null }>(
+    `SELECT pg_backend_pid() AS pid, current_setting('server_version_num')::int AS version, current_setting('lock_timeout') AS lock_timeout,
+            current_setting('default_transaction_read_only') AS read_only, current_setting('TimeZone') AS time_zone,
+            current_setting('client_connection_check_interval', true) AS check_interval`,
+  );
+  const before = rows[0]!;
+  await client.query("SELECT set_config('lock_timeout', $1, false)", [options.lockTimeout]);
+  if (options.readOnly) await client.query('SET default_transaction_read_only = on');
+  if (before.version >= 140000) await client.query(`SET client_connection_check_interval = ${quoteLiteral(CONNECTION_CHECK_INTERVAL)}`);
+  // TimeZone too: steps that need one set it for the session and put it back, but a failed step may not have.
+  const names = ['lock_timeout', 'default_transaction_read_only', 'TimeZone', ...(before.check_interval !== null ? ['client_connection_check_interval'] : [])];
+  const values = [before.lock_timeout, before.read_only, before.time_zone, ...(before.check_interval !== null ? [before.check_interval] : [])];
+  return { pid: before.pid, restore: { sql: `SELECT ${names.map((name, i) => `set_config('${name}', $${i + 1}, false)`).join(', ')}`, params: values } };
+}
+
+/** A connection of partkit's own, with its session settings (setUpSession). */
 async function openSession(target: ConnectionTarget, options: ExecutorOptions): Promise<Session> {
   const client = await connect(target);
   try {
-    const { rows } = await client.query<{ pid: number; version: number }>(
-      `SELECT pg_backend_pid() AS pid, current_setting('server_version_num')::int AS version, set_config('lock_timeout', $1, false) IS NULL AS set`,
-      [options.lockTimeout],
-    );
-    if (options.readOnly) await client.query('SET default_transaction_read_only = on');
-    if (rows[0]!.version >= 140000) await client.query(`SET client_connection_check_interval = ${quoteLiteral(CONNECTION_CHECK_INTERVAL)}`);
-    return { client, pid: rows[0]!.pid };
+    const { pid } = await setUpSession(client, options);
+    return { client, pid, close: () => client.end(), destroy: () => void client.end().catch(() => undefined) };
   } catch (error) {
     await client.end().catch(() => undefined);
+    throw failureKind(error) === 'connection' ? lostConnection(target, error) : error;
+  }
+}
+
+/** An application's connection with partkit's session settings; closing it puts its own back and gives it back. */
+async function borrowSession(client: pg.ClientBase, target: ConnectionTarget, options: ExecutorOptions, giveBack: (error?: Error) => void | Promise<void>): Promise<Session> {
+  try {
+    const { pid, restore } = await setUpSession(client, options);
+    return {
+      client,
+      pid,
+      close: async () => {
+        await client.query(restore.sql, restore.params).catch(() => undefined);
+        await giveBack();
+      },
+      destroy: () => void Promise.resolve(giveBack(new Error('partkit could not cancel its statement on this connection'))).catch(() => undefined),
+    };
+  } catch (error) {
+    // A connection that failed is given back as broken (a pool drops it); any other stays the application's.
+    await giveBack(failureKind(error) === 'connection' && error instanceof Error ? error : undefined);
     throw failureKind(error) === 'connection' ? lostConnection(target, error) : error;
   }
 }

@@ -185,3 +185,25 @@ export const EXIT_CODE_OF_KIND: Readonly<Record<FailureKind, ExitCode>> = {
   conflict: ExitCode.lockOrConflict,
   internal: ExitCode.internal,
 };
+
+/** The class of each kind of failure partkit did not type itself (a lock and a bug are typed apart). */
+const CLASS_OF_KIND: Readonly<Record<Exclude<FailureKind, 'lock' | 'internal'>, new (message: string, hint?: string, options?: { cause?: unknown }) => PartkitError>> = {
+  usage: UsageError,
+  connection: ConnectionError,
+  missing: MissingCapabilityError,
+  conflict: ConflictError,
+};
+
+/**
+ * Any thrown value as a PartkitError with the exit code the CLI gives it: typed errors as they
+ * are, a server error or lost connection by its kind (a lock error as LockError), anything else
+ * as an InternalError (a bug, with REPORT_BUG_HINT). The original is its cause.
+ */
+export function typedError(error: unknown): PartkitError {
+  if (isPartkitError(error)) return error;
+  const kind = failureKind(error);
+  const message = error instanceof Error ? error.message : String(error);
+  if (kind === 'lock') return new LockError(message, 'Another session holds the table; retry later or raise the lock timeout.', { cause: error });
+  if (kind === undefined || kind === 'internal') return new InternalError(message, REPORT_BUG_HINT, { cause: error });
+  return new CLASS_OF_KIND[kind](message, undefined, { cause: error });
+}

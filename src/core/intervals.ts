@@ -40,3 +40,13 @@ export function sameInterval(a: string | null | undefined, b: string | null | un
   const y = toMonthsDays(b);
   return x !== undefined && y !== undefined && x.months === y.months && x.days === y.days;
 }
+
+/** An interval as the config spells it ("12 months", "90 days", "2 weeks"); other intervals as given. */
+export function configIntervalText(text: string): string {
+  const interval = toMonthsDays(text);
+  if (!interval) return text;
+  const spell = (amount: number, unit: string) => `${amount} ${unit}${amount === 1 ? '' : 's'}`;
+  if (interval.days === 0 && interval.months > 0) return spell(interval.months, 'month');
+  if (interval.months === 0 && interval.days > 0) return interval.days % 7 === 0 ? spell(interval.days / 7, 'week') : spell(interval.days, 'day');
+  return text;
+}

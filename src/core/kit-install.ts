@@ -73,11 +73,15 @@ export function kitInstall(schemaSql: string, known: readonly KitMigration[]): K
       { sql: `SELECT pg_advisory_xact_lock(${MIGRATIONS_LOCK_KEY}) IS NULL AS locked`, quietSelect: true, comments: ["-- postgres-migrations' own lock key: no other install of the kit runs at the same time"] },
       { sql: `CREATE SCHEMA IF NOT EXISTS ${schemaSql}` },
       {
-        sql: `SELECT set_config('partkit.search_path', current_setting('search_path'), true) IS NULL AS saved`,
+        sql: `SELECT set_config('partkit.search_path', current_setting('search_path'), false) IS NULL AS saved`,
         quietSelect: true,
-        comments: ['-- The kit objects are made with search_path = the kit schema alone (functions pin it with SET search_path FROM CURRENT).'],
+        comments: [
+          '-- The kit objects are made with search_path = the kit schema alone (functions pin it with SET search_path FROM CURRENT).',
+          '-- Set for the session, not LOCAL, and put back at the end: the same inside a transaction (a rollback undoes it),',
+          "-- and still right when a migration file is run without one (plain psql -f), where SET LOCAL does nothing.",
+        ],
       },
-      { sql: `SET LOCAL search_path TO ${schemaSql}` },
+      { sql: `SET search_path TO ${schemaSql}` },
       { sql: table.sql.trim().replace(/;$/, ''), comments: [`-- postgres-migrations' bookkeeping table (its ${table.fileName})`] },
       {
         sql: `DO $partkit$
@@ -98,7 +102,7 @@ $partkit$`,
     ],
     files: files.map((file) => ({ file, statements: [{ sql: file.sql, file: file.fileName, comments: [`-- kit migration ${file.fileName}`] }, record(file, false)] })),
     epilogue: [
-      { sql: `SELECT set_config('search_path', current_setting('partkit.search_path'), true) IS NULL AS restored`, quietSelect: true, comments: ['-- Back to the search_path the script started with.'] },
+      { sql: `SELECT set_config('search_path', current_setting('partkit.search_path'), false) IS NULL AS restored`, quietSelect: true, comments: ['-- Back to the search_path the script started with.'] },
     ],
   };
 }

@@ -121,6 +121,11 @@ export interface Statement {
   readonly comments?: readonly string[];
   /** BEGIN / COMMIT of the unit: `--format sql` leaves them to the app's migration runner. */
   readonly control?: 'begin' | 'commit';
+  /**
+   * A `SET LOCAL` of the unit's transaction: `--format sql` sets it for the session instead (and puts
+   * it back), because a migration file may run without a transaction, where SET LOCAL does nothing.
+   */
+  readonly local?: { readonly name: 'lock_timeout' | 'TimeZone'; readonly value: string };
 }
 
 /** One unit of planUnits, walked into the statements that run it. */
@@ -142,7 +147,7 @@ export function walkPlan(plan: Plan, lockTimeout: string): Unit[] {
   let number = 0;
   const label = (step: Step) => sqlComment(`step ${(number += 1)}: ${step.description}`);
   const begin: Statement = { sql: 'BEGIN', control: 'begin' };
-  const timeout: Statement = { sql: `SET LOCAL lock_timeout = ${quoteLiteral(lockTimeout)}` };
+  const timeout: Statement = { sql: `SET LOCAL lock_timeout = ${quoteLiteral(lockTimeout)}`, local: { name: 'lock_timeout', value: lockTimeout } };
   const commit: Statement = { sql: 'COMMIT', control: 'commit' };
   return planUnits(plan.steps).map((unit): Unit => {
     const first = unit[0]!;
@@ -162,7 +167,7 @@ export function walkPlan(plan: Plan, lockTimeout: string): Unit[] {
     const statements: Statement[] = [begin, timeout];
     for (const step of steps) {
       const comments = [label(step)];
-      if (step.timeZone) statements.push({ sql: `SET LOCAL TimeZone = ${quoteLiteral(step.timeZone)}`, comments });
+      if (step.timeZone) statements.push({ sql: `SET LOCAL TimeZone = ${quoteLiteral(step.timeZone)}`, comments, local: { name: 'TimeZone', value: step.timeZone } });
       statements.push({ sql: step.sql, params: step.params ?? [], step, ...(step.timeZone ? {} : { comments }) });
     }
     statements.push(commit);
@@ -223,39 +228,59 @@ export function renderPlan(plan: Plan, context: RenderContext): string {
 
 /** `--format sql`: plain SQL files, for an application's own migration runner. */
 export interface SqlFiles {
-  /** For the application database, run in one transaction by the app's migration runner. */
+  /** For the application database: its migration file. */
   readonly app: string;
-  /** The statements for pg_cron's database (its job), or null when the plan has none. */
+  /** For pg_cron's database: the maintenance job's file, or null when the plan schedules none. */
   readonly cron: string | null;
 }
 
+/** The session settings a migration file sets, saved first and put back at its end. */
+const SESSION_SETTINGS = ['lock_timeout', 'TimeZone'] as const;
+
 /**
- * The plan as plain SQL without psql meta-commands (no \connect, no \set, no \i) and without
- * BEGIN/COMMIT: an app's migration runner runs a file in one transaction of its own. The steps for
- * pg_cron's database cannot share that file (another database): they come back as `cron`.
+ * The plan as the application database's migration file: plain SQL without psql meta-commands
+ * (no \connect, no \set, no \i) and without BEGIN/COMMIT, which belong to whoever runs it. It is
+ * right however it is run: in one transaction (psql -1, postgres-migrations, node-pg-migrate,
+ * Flyway) or statement by statement (plain psql -f). Nothing depends on SET LOCAL, which does
+ * nothing outside a transaction: the settings the runner sets LOCAL (lock_timeout, each step's
+ * TimeZone, the kit's search_path) are set for the session, and the file puts the session's own
+ * values back at its end and wherever a unit's transaction would have ended. Steps for pg_cron's
+ * database are left out: they run in another database (the cron file, src/core/schedule.ts).
+ * `header` lines come first, as comments; they must name no path of this machine.
  */
-export function renderSqlFiles(plan: Plan, context: RenderContext & { readonly cronNote: string }): SqlFiles {
-  const app: string[] = [
-    sqlComment(`partkit plan for database ${context.appDatabase}: ${plan.steps.length} step(s), as plain SQL for your migration runner.`),
-    '-- Run it in one transaction (postgres-migrations, Flyway and node-pg-migrate do so by default).',
-    ...context.cronNote.split('\n').map((line) => sqlComment(line)),
+export function renderMigrationFile(plan: Plan, context: RenderContext & { readonly header: readonly string[] }): string {
+  const saved = (name: string) => `partkit.saved_${name.toLowerCase()}`;
+  const restore = (name: string) => `SELECT set_config(${quoteLiteral(name)}, current_setting(${quoteLiteral(saved(name))}), false) IS NULL AS restored`;
+  const lines: string[] = [
+    ...context.header.map((line) => sqlComment(line)),
+    '',
+    "-- The session's own settings, put back at the end: this file sets them for the session, never LOCAL.",
+    ...SESSION_SETTINGS.map((name) => `SELECT set_config(${quoteLiteral(saved(name))}, current_setting(${quoteLiteral(name)}), false) IS NULL AS saved;`),
+    `SET lock_timeout = ${quoteLiteral(context.lockTimeout)};`,
   ];
-  const cron: string[] = [sqlComment(`partkit: the maintenance job of database ${context.appDatabase}; run it in pg_cron's database (${context.cronDatabase ?? 'postgres'}), in one transaction.`)];
-  let cronSteps = 0;
   for (const unit of walkPlan(plan, context.lockTimeout)) {
+    if (unit.database === 'cron') continue;
     if (!unit.transactional) {
       throw new UsageError(
         `Step "${unit.steps[0]!.description}" cannot run inside a transaction, so it cannot be part of a migration file.`,
         'Run `partkit provision` for this database (or print the psql script without --format sql).',
       );
     }
-    const lines = unit.database === 'cron' ? cron : app;
-    if (unit.database === 'cron') cronSteps += unit.steps.length;
     lines.push('');
+    let zoneSet = false;
     for (const statement of unit.statements) {
       if (statement.control) continue;
+      if (statement.local?.name === 'lock_timeout') continue;
+      if (statement.local?.name === 'TimeZone') {
+        zoneSet = true;
+        lines.push(...(statement.comments ?? []), `SET TimeZone = ${quoteLiteral(statement.local.value)};`);
+        continue;
+      }
       lines.push(...(statement.comments ?? []), statementText(statement));
     }
+    // A unit's transaction would have ended here, and its SET LOCAL TimeZone with it.
+    if (zoneSet) lines.push(`${restore('TimeZone')};`);
   }
-  return { app: `${app.join('\n')}\n`, cron: cronSteps > 0 ? `${cron.join('\n')}\n` : null };
+  lines.push('', "-- Back to the session's own settings.", ...SESSION_SETTINGS.map((name) => `${restore(name)};`));
+  return `${lines.join('\n')}\n`;
 }

@@ -6,7 +6,7 @@
  * `underRunLock`; no command takes the lock itself.
  */
 import type { Database, StepRows } from './db.js';
-import { renderPlan, renderSqlFiles, type Plan, type SqlFiles } from './plan.js';
+import { renderMigrationFile, renderPlan, type Plan } from './plan.js';
 
 export interface RunOptions {
   readonly dryRun: boolean;
@@ -23,9 +23,9 @@ export async function run(db: Database, plan: Plan, options: RunOptions): Promis
   return { dryRun: false, results: plan.steps.length > 0 ? await db.applyPlan(plan, { cronDatabase: options.cronDatabase }) : [] };
 }
 
-/** `--format sql`: the same walk as plain SQL files (the app's migration file and pg_cron's). */
-export function renderSql(db: Database, plan: Plan, options: { cronDatabase?: string | undefined; cronNote: string }): SqlFiles {
-  return renderSqlFiles(plan, { appDatabase: db.name, cronDatabase: options.cronDatabase, lockTimeout: db.lockTimeout, cronNote: options.cronNote });
+/** `--format sql`: the same walk as the application database's migration file (pg_cron's steps left out). */
+export function renderSql(db: Database, plan: Plan, header: readonly string[]): string {
+  return renderMigrationFile(plan, { appDatabase: db.name, lockTimeout: db.lockTimeout, header });
 }
 
 /**

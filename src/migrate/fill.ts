@@ -29,8 +29,29 @@ export interface FillOptions {
   /** Start from the first key again (a full pass); when it completes, the catch-up window starts at this pass. */
   readonly rescan?: boolean | undefined;
   readonly dryRun?: boolean | undefined;
-  /** Progress as JSON lines on stderr (with --json). */
-  readonly json?: boolean | undefined;
+  /** Receives each copied batch; without it, each batch is one info line of the logger. */
+  readonly onBatch?: ((event: FillBatchEvent) => void) | undefined;
+}
+
+/** One copied batch of a fill, as the CLI shows it (a bar, a JSON line) and the API's onEvent receives it. */
+export interface FillBatchEvent {
+  readonly type: 'fill-batch';
+  readonly batch: number;
+  /** Rows this batch copied, and all batches of this run so far. */
+  readonly copied: number;
+  readonly total: number;
+  /** Captured keys replayed so far by this run. */
+  readonly replayed: number;
+  readonly batchMs: number;
+  readonly rowsPerSecond: number;
+  /** 0 to 1: how much of the table has been read. */
+  readonly fraction: number;
+  readonly etaSeconds: number | null;
+}
+
+/** The plain line of a batch (the CLI's output when stderr is neither a terminal nor --json). */
+export function fillBatchLine(event: FillBatchEvent): string {
+  return `  batch ${event.batch}: copied ${event.copied} in ${event.batchMs} ms (total copied ${event.total}, ${event.rowsPerSecond} rows/s, ETA ${event.etaSeconds ?? '?'} s; replayed ${event.replayed} captured key(s))`;
 }
 
 /** A batch transaction aims at this long (and stays under a second): the block count adapts to it. */
@@ -163,7 +184,7 @@ async function fillLocked(db: Database, config: Config, input: string, options: 
     const sql = `${script}\n-- After each batch fill replays the keys captured since (the replay steps above), and at the end until the capture is empty.\n-- ${FILL_GUARANTEE}\n`;
     return { ...base, state: 'filled', batches: 0, rowsRead: 0, rowsCopied: 0, resumedAfter: after, resumedAtBlock: null, lastKey: after, replayed: 0, longestBatchMs: 0, complete: state.done, changes: plan.steps.length, sql };
   }
-  const progress = new Progress(db, options.json ?? false, source.estimatedRows);
+  const progress = new Progress(source.estimatedRows, options.onBatch ?? ((event) => db.log.info(fillBatchLine(event))));
   db.log.info(`fill ${base.source} -> ${base.target}: ${state.done ? 'the whole table was copied already; replaying captured changes' : byBlocks ? `heap blocks ${state.block ?? 0} to ${state.end ?? server!.blocks}` : after ? `resuming after key (${after.join(', ')})` : 'from the first key'}, ~${source.estimatedRows} rows in the table`);
   let batches = 0;
   let rowsRead = 0;
@@ -244,7 +265,6 @@ async function fillLocked(db: Database, config: Config, input: string, options: 
     if (!whole && upTo === null) break;
     if (options.sleepMs > 0 && upTo !== null) await db.pause(options.sleepMs);
   }
-  progress.end();
   replayed += await drain(db, { ...replay, batch: Math.max(options.batchSize, 1000), maxRounds: 20 });
   db.log.info(`fill done: ${rowsCopied} row(s) copied in ${batches} batch(es), ${replayed} captured key(s) replayed.`);
   return { ...base, state: 'filled', batches, rowsRead, rowsCopied, resumedAfter: after, resumedAtBlock, lastKey: position, replayed, longestBatchMs, complete: whole ? state.done : saved.done, changes: rowsCopied + replayed, dryRun: false };
@@ -302,14 +322,12 @@ async function dryRunFill(
   return { steps };
 }
 
-/** Progress of a fill on stderr: a bar on a terminal, JSON lines with --json, plain lines otherwise. */
+/** Progress of a fill: rates and the ETA of each batch, handed to `report`. */
 class Progress {
   private readonly started = Date.now();
-  private readonly tty = process.stderr.isTTY === true;
   constructor(
-    private readonly db: Database,
-    private readonly json: boolean,
     private readonly estimated: number,
+    private readonly report: (event: FillBatchEvent) => void,
   ) {}
 
   /** Rows per second since the start (null before anything was copied). */
@@ -319,22 +337,18 @@ class Progress {
 
   batch(number: number, copied: number, total: number, replayed: number, elapsedMs: number, fraction: number | null): void {
     const seconds = Math.max((Date.now() - this.started) / 1000, 0.001);
-    const rate = Math.round(total / seconds);
     const done = fraction ?? (this.estimated > 0 ? Math.min(total / this.estimated, 1) : 0);
-    const eta = done > 0 ? Math.round((seconds * (1 - done)) / done) : null;
-    if (this.json) {
-      process.stderr.write(`${JSON.stringify({ event: 'fill-batch', batch: number, copied, total, replayed, batchMs: elapsedMs, rowsPerSecond: rate, fraction: Math.round(done * 1000) / 1000, etaSeconds: eta })}\n`);
-    } else if (this.tty) {
-      const width = 30;
-      const filled = Math.round(done * width);
-      process.stderr.write(`\r  [${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${Math.round(done * 100)}% ${total} rows, ${rate} rows/s, ETA ${eta ?? '?'} s, ${replayed} replayed   `);
-    } else {
-      this.db.log.info(`  batch ${number}: copied ${copied} in ${elapsedMs} ms (total copied ${total}, ${rate} rows/s, ETA ${eta ?? '?'} s; replayed ${replayed} captured key(s))`);
-    }
-  }
-
-  end(): void {
-    if (this.tty && !this.json) process.stderr.write('\n');
+    this.report({
+      type: 'fill-batch',
+      batch: number,
+      copied,
+      total,
+      replayed,
+      batchMs: elapsedMs,
+      rowsPerSecond: Math.round(total / seconds),
+      fraction: Math.round(done * 1000) / 1000,
+      etaSeconds: done > 0 ? Math.round((seconds * (1 - done)) / done) : null,
+    });
   }
 }
 

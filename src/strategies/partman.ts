@@ -90,7 +90,7 @@ function partConfigProblems({ label, table, partConfig, caps }: RegistrationFact
   if (!partConfig) return [`${label} has no row in ${partman.schema}.part_config`];
   const problems: string[] = [];
   const where = `${partman.schema}.part_config`;
-  const differs = (what: string, found: unknown, wanted: unknown) => problems.push(`${where} has ${what} ${found ?? 'none'}, the config ${wanted ?? 'none'}`);
+  const differs = (what: string, found: unknown, wanted: unknown) => problems.push(`${what}: the config says ${wanted ?? 'none'}, ${where} records ${found ?? 'none'}`);
   const archiveSchema = table.retention ? table.archiveSchema : null;
   if (partConfig.control !== table.controlColumn) differs('control', partConfig.control, table.controlColumn);
   if (!sameInterval(partConfig.interval, table.interval)) differs('partition_interval', partConfig.interval, table.interval);

@@ -42,7 +42,27 @@ function sameManagedRow(a: ManagedRow, b: ManagedRow): boolean {
   );
 }
 
-/** Upserts the kit's row for the table when it differs from the config. */
+/** "premake 4 -> 6, time zone UTC -> Asia/Shanghai": what an update of the kit's row changes. */
+function describeRowChanges(before: ManagedRow, after: ManagedRow): string {
+  const show = (value: unknown) => (value === null ? 'none' : String(value));
+  const changes: string[] = [];
+  const differs = (what: string, a: unknown, b: unknown, same = a === b) => {
+    if (!same) changes.push(`${what} ${show(a)} -> ${show(b)}`);
+  };
+  differs('strategy', before.strategy, after.strategy);
+  differs('control column', before.controlColumn, after.controlColumn);
+  differs('control type', before.controlType, after.controlType);
+  differs('premake', before.premake, after.premake);
+  differs('retention', before.retention, after.retention, sameInterval(before.retention, after.retention));
+  differs('archive schema', before.archiveSchema, after.archiveSchema);
+  differs('purge after', before.purgeAfter, after.purgeAfter, sameInterval(before.purgeAfter, after.purgeAfter));
+  differs('time zone', before.timeZone, after.timeZone);
+  differs('partman schema', before.partmanSchema, after.partmanSchema);
+  differs('id ranges', before.idRanges, after.idRanges);
+  return changes.join(', ');
+}
+
+/** Upserts the kit's row for the table when it differs from the config; an update names each change. */
 export function managedRowSteps(ctx: ProvisionContext, input: TableInput, strategy: Strategy, group?: string): SqlStep[] {
   const desired = desiredManagedRow(ctx, input, strategy);
   if (input.managed && sameManagedRow(input.managed, desired)) return [];
@@ -50,7 +70,9 @@ export function managedRowSteps(ctx: ProvisionContext, input: TableInput, strate
   const { schema, name } = input.table.name;
   return [
     sqlStep(
-      `${input.managed ? 'update' : 'record'} ${strategy} settings of ${displayName(input.table.name)} in ${ctx.config.kitSchema}.managed_table`,
+      input.managed
+        ? `update ${displayName(input.table.name)} in ${ctx.config.kitSchema}.managed_table: ${describeRowChanges(input.managed, desired)}`
+        : `record ${strategy} settings of ${displayName(input.table.name)} in ${ctx.config.kitSchema}.managed_table`,
       `INSERT INTO ${kit}.managed_table (parent_schema, parent_table, control_column, control_type, premake, retention, archive_schema, time_zone, strategy, partman_schema, purge_after, id_ranges)
 VALUES ($1, $2, $3, $4, $5, $6::interval, $7, $8, $9, $10, $11::interval, $12)
 ON CONFLICT (parent_schema, parent_table) DO UPDATE

@@ -277,9 +277,10 @@ async function locateBinaries(pkg: string): Promise<Binaries> {
     const pkgEntry = createRequire(import.meta.url).resolve(pkg);
     entry = createRequire(pkgEntry).resolve(platformPackage);
   } catch (error) {
+    // An optional peer dependency of partkit: only the throwaway server (demo, bench) needs it.
     throw new MissingCapabilityError(
-      `The npm package ${pkg} (with ${platformPackage}) is not installed.`,
-      `Install it: npm install ${pkg}`,
+      `The npm package ${pkg} (with ${platformPackage}) is not installed; the throwaway PostgreSQL server needs it.`,
+      `Install it: npm install --save-dev ${pkg}`,
       { cause: error },
     );
   }

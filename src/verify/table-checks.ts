@@ -3,10 +3,11 @@
  * default partition, registration, retention and indexes. Each failure says what to run.
  */
 import type { Capabilities, TableState } from '../core/capabilities.js';
-import type { Config, Strategy, TableConfig } from '../core/config.js';
+import { settingField, type Config, type Strategy, type TableConfig } from '../core/config.js';
+import { applyCommand, configArgs } from '../core/settings.js';
 import type { Database } from '../core/db.js';
 import { displayName, quoteIdent, quoteLiteral, quoteQualified } from '../core/identifiers.js';
-import { sameInterval } from '../core/intervals.js';
+import { configIntervalText, sameInterval } from '../core/intervals.js';
 import { controlTypeOf, coveredMonth, currentMonth, listPartitions, monthKey, type Month, type Partition } from '../core/partitions.js';
 import { readSql } from '../core/sql-files.js';
 import { countRows, readArchivedMonths, readManagedTable, readPartmanConfig, type ManagedTable, type PartmanConfig } from '../core/checks/state.js';
@@ -72,11 +73,6 @@ async function readDetachedMonths(db: Database, table: TableConfig): Promise<Det
     detached.push({ schema: month.schema, name: month.name, month: month.month, rows: await countRows(db, month, 1_000_000) });
   }
   return detached;
-}
-
-/** `--config FILE` when the config came from a file, so that a printed command uses the same one. */
-function configArgs(config: Config): string[] {
-  return config.source.startsWith('(') ? [] : ['--config', config.source];
 }
 
 /** Months from the oldest attached child through the current month + premake, no gap, on month starts. */
@@ -148,21 +144,23 @@ async function checkDefault(db: Database, facts: TableFacts, kitSchema: string, 
 function checkRegistration(facts: TableFacts, caps: Capabilities, config: Config): CheckResult {
   const { label, table, managed, partConfig } = facts;
   const kit = config.kitSchema;
-  const provision = `\`${partkitCommand(config.strategy === 'auto' ? ['provision'] : ['provision', '--strategy', config.strategy])}\``;
+  // The config file, which holds the strategy too (a built-in config's strategy is auto).
+  const provision = `\`${applyCommand(config)}\``;
   if (!caps.kit.installed) return fail(label, 'registration', `${kitNotInstalled(kit)}: run ${provision}`);
   if (!managed) return fail(label, 'registration', `${label} is not registered in ${kit}.managed_table: run ${provision}`);
   const problems: string[] = [];
-  const differs = (where: string, what: string, found: unknown, wanted: unknown) => problems.push(`${where} has ${what} ${found ?? 'none'}, the config ${wanted ?? 'none'}`);
+  // Names the setting as the config file spells it, both values, and where the database keeps its one.
+  const differs = (setting: string, recorded: unknown, wanted: unknown) => problems.push(`${setting}: the config says ${wanted ?? 'none'}, ${kit}.managed_table records ${recorded ?? 'none'}`);
   const archiveSchema = table.retention ? table.archiveSchema : null;
-  if (config.strategy !== 'auto' && managed.strategy !== config.strategy) differs(`${kit}.managed_table`, 'strategy', managed.strategy, config.strategy);
-  if (managed.controlColumn !== table.controlColumn) differs(`${kit}.managed_table`, 'control column', managed.controlColumn, table.controlColumn);
-  if (managed.premake !== table.premake) differs(`${kit}.managed_table`, 'premake', managed.premake, table.premake);
-  if (!sameInterval(managed.retention, table.retention)) differs(`${kit}.managed_table`, 'retention', managed.retention, table.retention);
-  if (managed.archiveSchema !== table.archiveSchema) differs(`${kit}.managed_table`, 'archive schema', managed.archiveSchema, table.archiveSchema);
-  if (managed.timeZone !== table.timeZone) differs(`${kit}.managed_table`, 'time zone', managed.timeZone, table.timeZone);
+  if (config.strategy !== 'auto' && managed.strategy !== config.strategy) differs('strategy', managed.strategy, config.strategy);
+  if (managed.controlColumn !== table.controlColumn) differs(settingField(table, 'controlColumn'), managed.controlColumn, table.controlColumn);
+  if (managed.premake !== table.premake) differs(settingField(table, 'premake'), managed.premake, table.premake);
+  if (!sameInterval(managed.retention, table.retention)) differs(settingField(table, 'retention'), managed.retention === null ? null : configIntervalText(managed.retention), table.retention);
+  if (managed.archiveSchema !== table.archiveSchema) differs('archiveSchema', managed.archiveSchema, table.archiveSchema);
+  if (managed.timeZone !== table.timeZone) differs(settingField(table, 'timeZone'), managed.timeZone, table.timeZone);
   const strategy = strategyOf(managed.strategy);
   problems.push(...strategy.registrationProblems({ label, table, partConfig, caps }));
-  if (problems.length > 0) return fail(label, 'registration', `${problems.join('; ')}: run ${provision} to apply the config`);
+  if (problems.length > 0) return fail(label, 'registration', `${problems.join('; ')}: run ${provision} to apply the config, or change the config to match the database`);
   const retention = table.retention ? `retention ${table.retention} into ${archiveSchema}` : 'no retention';
   const extra = strategy.extraRegistry(caps);
   return pass(label, 'registration', `${managed.strategy}: ${extra ? `${extra} and ` : ''}${kit}.managed_table match the config (monthly, premake ${table.premake}, ${retention}, ${table.timeZone})`);

@@ -460,6 +460,14 @@ export interface PsqlOptions {
   readonly role?: TestRole;
   /** psql binary; default the target's own (pg15, pg17), else the host's PG 15 psql. */
   readonly client?: string;
+  /** Stop at the first error (default true); false runs the file as plain `psql -f` does, error or not. */
+  readonly onErrorStop?: boolean;
+  /** More arguments before -f, e.g. ['-1'] (one transaction) or ['-At']. */
+  readonly flags?: readonly string[];
+  /** Statements run after the file, in the same session (psql's -c). */
+  readonly after?: readonly string[];
+  /** More environment, e.g. PGOPTIONS. */
+  readonly env?: Record<string, string>;
 }
 
 /**
@@ -474,11 +482,12 @@ export function psql(name: TargetName, db: string | TestDatabase, sqlOrFile: str
   const ownClient = info.binDir === '' ? '' : path.join(info.binDir, 'psql');
   const client = options.client ?? (ownClient !== '' && existsSync(ownClient) ? ownClient : HOST_PSQL);
   const isFile = /\.p?sql$/.test(sqlOrFile) && existsSync(sqlOrFile);
-  const args = ['-X', '-q', '-v', 'ON_ERROR_STOP=1', '-h', info.host, '-p', String(info.port), '-U', options.role?.name ?? info.superuser, '-d', database];
+  const args = ['-X', '-q', ...(options.onErrorStop === false ? [] : ['-v', 'ON_ERROR_STOP=1']), '-h', info.host, '-p', String(info.port), '-U', options.role?.name ?? info.superuser, '-d', database];
   for (const [key, value] of Object.entries(options.vars ?? {})) args.push('-v', `${key}=${value}`);
-  args.push('-f', isFile ? sqlOrFile : '-');
+  args.push(...(options.flags ?? []), '-f', isFile ? sqlOrFile : '-');
+  for (const statement of options.after ?? []) args.push('-c', statement);
   return execa(client, args, {
-    env: cleanEnv({ PGPASSWORD: options.role?.password ?? info.password, PGCONNECT_TIMEOUT: '10' }),
+    env: cleanEnv({ PGPASSWORD: options.role?.password ?? info.password, PGCONNECT_TIMEOUT: '10', ...options.env }),
     extendEnv: false,
     reject: false,
     timeout: 110_000,

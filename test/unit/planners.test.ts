@@ -123,7 +123,7 @@ describe('plpgsql planTable', () => {
       managed: desiredManagedRow(context(before, now), input(before), 'plpgsql'),
     });
     expect(plpgsqlStrategy.planTable(ctx, existing).map((step) => step.description)).toEqual([
-      'update plpgsql settings of "My Schema"."Odd ""Name"" Tbl" in partkit.managed_table',
+      'update "My Schema"."Odd ""Name"" Tbl" in partkit.managed_table: premake 2 -> 3',
       'create partition "My Schema"."Odd ""Name"" Tbl" 2027-03',
     ]);
   });

@@ -26,20 +26,7 @@ import { Upload } from '@aws-sdk/lib-storage';
 import { ConnectionError, MissingCapabilityError, UsageError } from '../../core/errors.js';
 import type { Logger } from '../../core/log.js';
 import { isAlive } from '../../core/processes.js';
-import type { ArchiveTarget } from './types.js';
-
-export interface S3Options {
-  /** An S3-compatible endpoint; default AWS_ENDPOINT_URL_S3, then AWS_ENDPOINT_URL, then AWS itself. */
-  readonly endpoint?: string | undefined;
-  /** Path-style addressing (http://host/bucket/key), which most self-hosted stores need. */
-  readonly pathStyle?: boolean | undefined;
-  /** Server-side encryption: AES256, aws:kms, ... */
-  readonly sse?: string | undefined;
-  /** Storage class of the data files: STANDARD_IA, GLACIER_IR, ... (manifests stay STANDARD). */
-  readonly storageClass?: string | undefined;
-  /** Where the endpoint, region and credentials (AWS_*) are read; default process.env. */
-  readonly env?: NodeJS.ProcessEnv | undefined;
-}
+import type { ArchiveTarget, S3Options } from './types.js';
 
 /** Parts of 5 MiB (S3's minimum), one in flight: memory stays flat whatever the size of a month. */
 const PART_SIZE = 5 * 1024 * 1024;

@@ -30,3 +30,17 @@ export interface ArchiveTarget {
   /** Cleans what an interrupted run left for these keys (partial files, unfinished uploads). */
   removeLeftovers(keys: readonly string[], log: Logger): Promise<void>;
 }
+
+/** How an s3:// target is reached and written (the AWS SDK itself stays in s3.ts, loaded only for s3:// targets). */
+export interface S3Options {
+  /** An S3-compatible endpoint; default AWS_ENDPOINT_URL_S3, then AWS_ENDPOINT_URL, then AWS itself. */
+  readonly endpoint?: string | undefined;
+  /** Path-style addressing (http://host/bucket/key), which most self-hosted stores need. */
+  readonly pathStyle?: boolean | undefined;
+  /** Server-side encryption: AES256, aws:kms, ... */
+  readonly sse?: string | undefined;
+  /** Storage class of the data files: STANDARD_IA, GLACIER_IR, ... (manifests stay STANDARD). */
+  readonly storageClass?: string | undefined;
+  /** Where the endpoint, region and credentials (AWS_*) are read; default process.env. */
+  readonly env?: NodeJS.ProcessEnv | undefined;
+}

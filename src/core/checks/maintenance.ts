@@ -8,8 +8,9 @@ import type { Database } from '../db.js';
 import { quoteIdent } from '../identifiers.js';
 import { kitNotInstalled, pendingMigrations } from '../kit.js';
 import { crontabLine, findJob, jobCommand, jobName } from '../schedule.js';
+import { applyCommand, describeDifference, scheduleDifferences, type SettingsInForce } from '../settings.js';
 import { readLastCronRun, readLastMaintenanceRun, readLastRegistration } from './state.js';
-import { fail, fromProblems, pass, type CheckResult } from './types.js';
+import { fail, fromProblems, pass, warn, type CheckResult } from './types.js';
 
 /** 5400 -> "1h30m"; 59 -> "59s". */
 export function formatDuration(seconds: number): string {
@@ -62,6 +63,24 @@ export function checkExtensions(caps: Capabilities): CheckResult {
     if (!supportedCron(cron.version)) problems.push(`pg_cron ${cron.version} is not supported (1.4+): install a newer pg_cron package and run ALTER EXTENSION pg_cron UPDATE; in database ${cron.databaseName}`);
   } else found.push('pg_cron not installed');
   return fromProblems(null, 'extension-versions', problems, `${found.join(', ')}: supported (pg_partman 4.7+ or 5.x, pg_cron 1.4+)`);
+}
+
+/**
+ * The maintenance settings provision recorded agree with what is wanted (the config file, the
+ * --scheduler flag); the tables' own settings are compared per table (registration).
+ */
+export function checkSettings(settings: SettingsInForce, flag: 'auto' | Scheduler | undefined, database: string): CheckResult {
+  const recorded = settings.recorded;
+  const config = settings.config;
+  if (!recorded) {
+    return warn(null, 'settings', `no scheduler is recorded in ${config.kitSchema}.maintenance_schedule (the kit was provisioned by an older partkit), so the scheduler is guessed from the server: run \`${applyCommand(config, flag)}\` to record it`);
+  }
+  const differences = scheduleDifferences(settings, flag, database);
+  if (differences.length > 0) {
+    return fail(null, 'settings', `${differences.map((difference) => describeDifference(difference, config)).join('; ')}: run \`${applyCommand(config, flag)}\` to apply ${differences.length === 1 ? 'it' : 'them'}, or change the config to match the database`);
+  }
+  const source = settings.from === 'file' ? `the config ${config.source} agrees` : 'read from the database (no config file)';
+  return pass(null, 'settings', `scheduler ${recorded.scheduler}, schedule "${recorded.schedule}"${recorded.jobName ? `, pg_cron job ${recorded.jobName}` : ''}, as provision recorded them at ${recorded.recordedAt}; ${source}`);
 }
 
 /** The pg_cron job: present, active, aimed at this database, with the configured schedule and command. */

@@ -26,16 +26,27 @@ export interface ManagedTable {
   readonly registeredAt: string;
 }
 
-export async function readManagedTable(db: Database, caps: Capabilities, table: QualifiedName): Promise<ManagedTable | null> {
-  if (!caps.kit.installed) return null;
-  const [row] = await db.query<{ control_column: string; control_type: string; premake: number; retention: string | null; archive_schema: string | null; time_zone: string; strategy: 'plpgsql' | 'partman'; partman_schema: string | null; registered_at: Date; purge_after: string | null; id_ranges: boolean | null }>(
-    // purge_after is read through to_jsonb, so a kit without the column reads as NULL.
-    `SELECT control_column, control_type, premake, retention::text AS retention, archive_schema, time_zone, strategy, partman_schema, registered_at,
-            to_jsonb(m) ->> 'purge_after' AS purge_after, (to_jsonb(m) ->> 'id_ranges')::boolean AS id_ranges
-       FROM ${quoteIdent(caps.kit.schema)}.managed_table m WHERE parent_schema = $1 AND parent_table = $2`,
-    [table.schema, table.name],
-  );
-  if (!row) return null;
+interface ManagedTableRow {
+  readonly parent_schema: string;
+  readonly parent_table: string;
+  readonly control_column: string;
+  readonly control_type: string;
+  readonly premake: number;
+  readonly retention: string | null;
+  readonly archive_schema: string | null;
+  readonly time_zone: string;
+  readonly strategy: 'plpgsql' | 'partman';
+  readonly partman_schema: string | null;
+  readonly registered_at: Date;
+  readonly purge_after: string | null;
+  readonly id_ranges: boolean | null;
+}
+
+// purge_after is read through to_jsonb, so a kit without the column reads as NULL.
+const MANAGED_TABLE_COLUMNS = `parent_schema, parent_table, control_column, control_type, premake, retention::text AS retention, archive_schema, time_zone, strategy, partman_schema, registered_at,
+            to_jsonb(m) ->> 'purge_after' AS purge_after, (to_jsonb(m) ->> 'id_ranges')::boolean AS id_ranges`;
+
+function managedTableOf(row: ManagedTableRow): ManagedTable {
   return {
     controlColumn: row.control_column,
     controlType: row.control_type,
@@ -49,6 +60,25 @@ export async function readManagedTable(db: Database, caps: Capabilities, table: 
     idRanges: row.id_ranges ?? false,
     registeredAt: row.registered_at.toISOString(),
   };
+}
+
+export async function readManagedTable(db: Database, caps: Capabilities, table: QualifiedName): Promise<ManagedTable | null> {
+  if (!caps.kit.installed) return null;
+  const [row] = await db.query<ManagedTableRow>(`SELECT ${MANAGED_TABLE_COLUMNS} FROM ${quoteIdent(caps.kit.schema)}.managed_table m WHERE parent_schema = $1 AND parent_table = $2`, [table.schema, table.name]);
+  return row ? managedTableOf(row) : null;
+}
+
+/** A table the kit has registered, with its settings. */
+export interface RegisteredTable extends ManagedTable {
+  readonly name: QualifiedName;
+}
+
+/** Every table the kit has registered (none when the kit is not installed). */
+export async function readManagedTables(db: Database, kitSchema: string): Promise<RegisteredTable[]> {
+  const [installed] = await db.query<{ ok: boolean }>('SELECT to_regclass($1) IS NOT NULL AS ok', [`${quoteIdent(kitSchema)}.managed_table`]);
+  if (!installed?.ok) return [];
+  const rows = await db.query<ManagedTableRow>(`SELECT ${MANAGED_TABLE_COLUMNS} FROM ${quoteIdent(kitSchema)}.managed_table m ORDER BY parent_schema, parent_table`);
+  return rows.map((row) => ({ ...managedTableOf(row), name: { schema: row.parent_schema, name: row.parent_table } }));
 }
 
 /** pg_partman's `part_config` row, the columns partkit sets and checks. */
