@@ -122,7 +122,7 @@ describe('configuration', () => {
     const shown = JSON.parse(result.stdout);
     expect(shown.source).toBe(file);
     expect(shown.tables).toEqual([
-      { name: 'app."Odd Logs"', controlColumn: 'created_at', interval: '1 month', premake: 6, retention: '12 months', archiveSchema: 'partkit_archive', purgeAfter: '3 years', timeZone: 'Asia/Shanghai', distribution: null },
+      { name: 'app."Odd Logs"', controlColumn: 'created_at', interval: '1 month', premake: 6, retention: '12 months', archiveSchema: 'partkit_archive', purgeAfter: '3 years', timeZone: 'Asia/Shanghai', distribution: null, ids: 'uuidv7' },
     ]);
     const text = await runPartkit(['config', 'show']);
     expect(text.stdout).toMatch(/public\.messages: monthly on created_at, premake 4, retention 12 months into partkit_archive, purge off, zone UTC/);
@@ -156,7 +156,7 @@ describe('configuration', () => {
     expect(schema.additionalProperties).toBe(false);
     expect(Object.keys(schema.properties).sort()).toEqual(['$schema', 'archiveExport', 'archiveSchema', 'defaults', 'kitSchema', 'maintenance', 'partmanSchema', 'strategy', 'tables']);
     expect(Object.keys(schema.properties.archiveExport!.properties!).sort()).toEqual(['dirMode', 'fileMode']);
-    expect(Object.keys(schema.properties.defaults!.properties!).sort()).toEqual(['archive', 'controlColumn', 'distribution', 'interval', 'premake', 'purge', 'retention', 'timeZone']);
+    expect(Object.keys(schema.properties.defaults!.properties!).sort()).toEqual(['archive', 'controlColumn', 'distribution', 'ids', 'interval', 'premake', 'purge', 'retention', 'timeZone']);
     expect(schema.properties.defaults!.additionalProperties).toBe(false);
     // The README's full example is accepted by the validator, key for key.
     const readme = readFileSync(path.join(REPO_DIR, 'README.md'), 'utf8');

@@ -2,6 +2,8 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { partkit } from './helpers/cli.js';
+import { monthOf } from './helpers/clock.js';
 import { adminQuery, createRole, createTestDatabase, describeTarget, runPartkit, target, type TargetName, type TestDatabase } from './helpers/targets.js';
 
 interface DoctorJson {
@@ -17,7 +19,12 @@ interface DoctorJson {
   scheduler: 'pg_cron' | 'external';
   reasons: string[];
   advice: string[];
-  tables: { table: string; exists: boolean; partitioned: boolean }[];
+  tables: {
+    table: string;
+    exists: boolean;
+    partitioned: boolean;
+    idLookups: { opened: number; partitions: number; monthsWithoutRange: string[]; prunes: boolean; detail: string } | null;
+  }[];
 }
 
 async function doctorJson(url: string, extra: string[] = []): Promise<DoctorJson> {
@@ -212,3 +219,52 @@ describeTarget('bare18', 'doctor on mixed-case tables with spaces and quotes', (
     ]);
   });
 });
+
+// Whether a lookup by id alone prunes, from EXPLAIN of `WHERE id = $1` with a bound parameter: on both strategies.
+for (const [name, strategy] of [['bare18', 'plpgsql'], ['pg17-partman5', 'partman']] as const) {
+  describeTarget(name, `doctor says whether lookups by id prune (${strategy})`, () => {
+    let db: TestDatabase;
+    let config: string;
+    beforeAll(async () => {
+      db = await createTestDatabase(name, { kit: true });
+      config = path.join(mkdtempSync(path.join(tmpdir(), 'partkit-doctor-')), 'partkit.json');
+      writeFileSync(config, JSON.stringify({ strategy, tables: [{ name: 'public.messages' }, { name: 'public.execution_logs', ids: 'random' }] }));
+      await partkit(db, ['provision'], { config });
+    }, 60_000);
+    afterAll(() => db?.drop());
+
+    const lookups = async () => {
+      const report = await doctorJson(db.url, ['--config', config]);
+      return Object.fromEntries(report.tables.map((t) => [t.table, t.idLookups]));
+    };
+    const partitions = (table: string) => db.query<{ n: number }>(`SELECT count(*)::int AS n FROM pg_inherits WHERE inhparent = $1::regclass`, [table]).then((r) => r.rows[0]!.n);
+
+    it('time-ordered ids prune to the month and the default; "ids": "random" opens every partition, and the text says so', async () => {
+      const found = await lookups();
+      expect(found['public.messages']).toEqual({ opened: 2, partitions: await partitions('public.messages'), monthsWithoutRange: [], prunes: true, detail: `id lookups prune: WHERE id = $1 opens 2 of ${await partitions('public.messages')} partitions (its month and the default)` });
+      const all = await partitions('public.execution_logs');
+      expect(found['public.execution_logs']).toMatchObject({ opened: all, partitions: all, prunes: false, detail: expect.stringMatching(/^id lookups do not prune: .*the ids are not time-ordered .*give id lookups a created_at range$/) });
+      const text = await runPartkit(['doctor', '--config', config, '--database-url', db.url]);
+      expect(text.exitCode).toBe(0);
+      expect(text.stdout).toMatch(/public\.messages .*\n\s+id lookups prune: WHERE id = \$1 opens 2 of/);
+      expect(text.stdout).toMatch(/public\.execution_logs .*\n\s+id lookups do not prune/);
+    });
+
+    it('a month without its id range is named, and the command its detail gives (`partkit maintain`) restores it', async () => {
+      const { rows } = await db.query<{ name: string }>(
+        `SELECT c.relname AS name FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
+          WHERE i.inhparent = 'public.messages'::regclass AND pg_get_expr(c.relpartbound, c.oid) <> 'DEFAULT'
+            AND to_char((regexp_match(pg_get_expr(c.relpartbound, c.oid), 'FROM \\(''([^'']+)''\\)'))[1]::timestamptz AT TIME ZONE 'UTC', 'YYYY-MM') = $1`,
+        [monthOf(2).key],
+      );
+      const month = rows[0]!.name;
+      await db.query(`ALTER TABLE public."${month}" DROP CONSTRAINT partkit_id_range`);
+      await db.query(`DROP TRIGGER partkit_id_range ON public."${month}"`);
+      const found = (await lookups())['public.messages']!;
+      expect(found).toMatchObject({ opened: 3, monthsWithoutRange: [`public.${month}`], prunes: false });
+      expect(found.detail).toContain(`1 month(s) have no id range (public.${month}): \`partkit maintain\``);
+      await partkit(db, ['maintain'], { config });
+      expect((await lookups())['public.messages']).toMatchObject({ opened: 2, monthsWithoutRange: [], prunes: true });
+    });
+  });
+}

@@ -196,9 +196,9 @@ for (const name of ['bare18', 'bare14'] as TargetName[]) {
       const fromPsql = await kitCatalog(viaPsql);
       const fromCli = await kitCatalog(viaCli);
       expect(fromPsql.functions.map((f) => f.name)).toEqual(
-        expect.arrayContaining(['create_monthly_partition', 'ensure_default_partition', 'run_maintenance', 'add_month_partition', 'archive_partition', 'drop_exported_archive', 'purge_archived_months', 'archive_late_rows', 'run_maintenance_proc', 'drain_step', 'table_metrics']),
+        expect.arrayContaining(['create_monthly_partition', 'ensure_default_partition', 'run_maintenance', 'add_month_partition', 'archive_partition', 'drop_exported_archive', 'purge_archived_months', 'archive_late_rows', 'run_maintenance_proc', 'drain_step', 'table_metrics', 'uuid_v7_at', 'uuid_v7_floor', 'derive_id', 'use_time_ordered_ids', 'add_id_range', 'add_id_ranges']),
       );
-      expect(fromPsql.functions).toHaveLength(40);
+      expect(fromPsql.functions).toHaveLength(48);
       expect(fromPsql.columns.map((c) => c.table)).toEqual(expect.arrayContaining(['managed_table', 'maintenance_run', 'maintenance_event', 'migrations', 'archive_export']));
       expect(fromPsql).toEqual(fromCli);
 

@@ -13,6 +13,7 @@ interface Check {
   check: string;
   ok: boolean;
   detail: string;
+  warning?: boolean;
 }
 interface VerifyJson {
   ok: boolean;
@@ -25,6 +26,8 @@ const configFile = path.join(workDir, 'partkit.json');
 writeFileSync(configFile, JSON.stringify({ maintenance: { schedule: '0 3 1 1 *' } }));
 const TABLES = ['public.messages', 'public.execution_logs', 'public.api_key_logs', 'public.usage_records'];
 const TABLE_CHECKS = ['partitioned', 'coverage', 'default-partition', 'registration', 'retention', 'indexes', 'time-index'];
+/** Semibot's tables have an `id uuid`: verify also says what a lookup by id alone opens. */
+const UUID_TABLE_CHECKS = [...TABLE_CHECKS, 'id-lookups'];
 
 let junitCount = 0;
 
@@ -117,7 +120,12 @@ for (const variant of variants) {
       expect(report.exitCode).toBe(0);
       const database = report.checks.filter((c) => c.table === null).map((c) => c.check);
       expect(database).toEqual(['kit-installed', 'extension-versions', 'settings', ...(cron ? ['maintenance-job', 'maintenance-cron-run'] : ['maintenance-age']), 'maintenance-result']);
-      for (const table of TABLES) expect(report.checks.filter((c) => c.table === table).map((c) => c.check)).toEqual(TABLE_CHECKS);
+      for (const table of TABLES) {
+        expect(report.checks.filter((c) => c.table === table).map((c) => c.check)).toEqual(UUID_TABLE_CHECKS);
+        // Time-ordered ids (the default for tables partkit creates): the id's month and the default, from EXPLAIN.
+        expect(find(report, table, 'id-lookups')).toMatchObject({ ok: true, detail: expect.stringMatching(/^id lookups prune: WHERE id = \$1 opens 2 of \d+ partitions \(its month and the default\)$/) });
+        expect(find(report, table, 'id-lookups').warning).toBeUndefined();
+      }
       expect(find(report, 'public.messages', 'registration').detail).toMatch(new RegExp(`^${strategy}:`));
       expect(find(report, 'public.messages', 'coverage').detail).toMatch(new RegExp(`^${monthOf(0).key} through ${monthOf(4).key} covered without gaps`));
       if (!cron) expect(find(report, null, 'maintenance-age').detail).toMatch(/no maintenance has run yet; the tables were provisioned/);
@@ -139,6 +147,29 @@ for (const variant of variants) {
       expect(find(report, 'public.messages', 'coverage').detail).toBe(`month ${last.month} is missing (current month + premake 4 must exist): run \`partkit maintain\``);
       await partkit(db, ['maintain'], { config: configFile });
       expectFailures(await verifyJson(db), []);
+    });
+
+    it('a month without its id range: verify warns (exit 0) that a lookup by id opens it, naming it; once its stray row is gone, `partkit maintain` gives it its range back', async () => {
+      // A month whose range is gone (say, made before the table had time-ordered ids): its rows keep
+      // the ids they get, so a row with the application's v4 id can land in it.
+      const month = (await monthChildren(db, 'public.messages')).find((c) => c.month === monthOf(1).key)!;
+      await db.query(`ALTER TABLE public."${month.name}" DROP CONSTRAINT partkit_id_range`);
+      await db.query(`DROP TRIGGER partkit_id_range ON public."${month.name}"`);
+      await db.query(`INSERT INTO public.messages (id, session_id, role, content, created_at) VALUES ('9d6f2a3c-1111-4111-8111-111111111111', gen_random_uuid(), 'user', 'stray', $1)`, [monthOf(1).mid]);
+      await partkit(db, ['maintain'], { config: configFile });
+      const report = await verifyJson(db);
+      expect(report.exitCode).toBe(0);
+      expectFailures(report, []);
+      const check = find(report, 'public.messages', 'id-lookups');
+      expect(check).toMatchObject({ ok: true, warning: true });
+      expect(check.detail).toBe(`id lookups do not prune: WHERE id = $1 opens 3 of ${(await monthChildren(db, 'public.messages')).length + 1} partitions; 1 month(s) have no id range (public.${month.name}): \`partkit maintain\` adds it to empty months; a month holding rows whose ids lie outside it keeps none`);
+      const text = await runPartkit(['verify', '--config', configFile, '--database-url', db.url]);
+      expect(text.exitCode).toBe(0);
+      expect(text.stdout).toMatch(/public\.messages\s+id-lookups\s+id lookups do not prune/);
+
+      await db.query(`DELETE FROM public.messages WHERE content = 'stray'`);
+      await partkit(db, ['maintain'], { config: configFile });
+      expect(find(await verifyJson(db), 'public.messages', 'id-lookups').detail).toMatch(/^id lookups prune: WHERE id = \$1 opens 2 of/);
     });
 
     it('a gap in the middle fails coverage with the statement that fills it', async () => {

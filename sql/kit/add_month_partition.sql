@@ -132,6 +132,8 @@ BEGIN
         EXECUTE format('CREATE TABLE %I.%I PARTITION OF %I.%I FOR VALUES FROM (%L) TO (%L)',
                        v_schema, v_child, v_schema, v_table, v_lower_literal, v_upper_literal);
         created := true;
+        -- A table with time-ordered ids: the new month's id range (add_id_range).
+        PERFORM add_id_range(partition_name::regclass);
         RETURN;
     END IF;
 
@@ -154,5 +156,7 @@ BEGIN
     GET DIAGNOSTICS rows_moved = ROW_COUNT;
     EXECUTE format('ALTER TABLE %I.%I ATTACH PARTITION %s DEFAULT', v_schema, v_table, qualified_name(v_default));
     created := true;
+    -- After the move, so that the rows keep their ids: the range is added only if they all lie in it.
+    PERFORM add_id_range(partition_name::regclass);
 END;
 $$;

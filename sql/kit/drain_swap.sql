@@ -69,10 +69,13 @@ BEGIN
         EXECUTE format('ALTER TABLE %s ATTACH PARTITION %s FOR VALUES FROM (%L) TO (%L)', qualified_name(v_parent),
                        v_month->>'staged', v_month->>'lower', v_month->>'upper');
         EXECUTE format('ALTER TABLE %s DROP CONSTRAINT partkit_drain_bounds', v_month->>'staged');
+        -- A table with time-ordered ids: the month's id trigger now (no scan); its CHECK comes with add_id_ranges.
+        PERFORM add_id_range((v_month->>'staged')::regclass, false);
     END LOOP;
     EXECUTE format('ALTER TABLE %I.%I DETACH PARTITION %I.%I', v_kit, p_drain.staging, v_kit, p_drain.staging || '_rest');
     PERFORM drain_move_in(format('%I.%I', v_kit, p_drain.staging || '_rest')::regclass, p_config.parent_schema, p_drain.default_name, p_drain.staging);
     EXECUTE format('ALTER TABLE %s ATTACH PARTITION %I.%I DEFAULT', qualified_name(v_parent), p_config.parent_schema, p_drain.default_name);
+    PERFORM add_id_range(format('%I.%I', p_config.parent_schema, p_drain.default_name)::regclass, false);
 
     -- pg_partman copies the parent's grants to the children it makes when told to.
     IF p_config.strategy = 'partman' THEN

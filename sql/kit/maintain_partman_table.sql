@@ -240,6 +240,8 @@ BEGIN
         EXECUTE format('SELECT %I.create_partition_time(p_parent_table := $1, p_partition_times := $2)', v_partman)
           USING v_config_name, v_missing;
     END IF;
+    -- A table with time-ordered ids: the id ranges of the months pg_partman made (add_id_ranges).
+    PERFORM add_id_ranges(v_parent);
 
     INSERT INTO maintenance_event (run_id, parent_schema, parent_table, action, partition_name, detail)
     SELECT p_run_id, p_config.parent_schema, p_config.parent_table, 'created', qualified_name(i.inhrelid),

@@ -1,9 +1,10 @@
 -- One managed table's maintenance with the kit's own functions: move the rows waiting in the
 -- default partition into their months (late rows of archived months into the archive), make every
 -- month from the oldest kept one through the coming `premake` (so that a long downtime leaves no
--- gap), archive the months past retention. Every change is written to maintenance_event under
--- p_run_id. Errors propagate to the caller (maintain_table), which records them and goes on with
--- the next table. A month held in archive_hold is not archived.
+-- gap), give months without their id range one (a table with time-ordered ids), archive the
+-- months past retention. Every change is written to maintenance_event under p_run_id. Errors
+-- propagate to the caller (maintain_table), which records them and goes on with the next table. A
+-- month held in archive_hold is not archived.
 --
 -- Default rows are moved here under an ACCESS EXCLUSIVE lock on the parent, which is held for a
 -- time that grows with them; so only when at most p_move_limit wait (and no drain of the table is
@@ -147,6 +148,11 @@ BEGIN
                     nullif(v_result.rows_moved, 0));
         END IF;
     END LOOP;
+    -- A table with time-ordered ids: months that have no id range yet (made by hand, or before the
+    -- table was registered) get one when they are empty or hold few rows (add_id_ranges).
+    IF p_config.id_ranges THEN
+        PERFORM add_id_ranges(v_parent);
+    END IF;
 
     IF p_config.retention IS NULL THEN
         RETURN;

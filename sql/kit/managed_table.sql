@@ -23,6 +23,9 @@ CREATE TABLE managed_table (
     -- Purge (opt-in): archived months whose month ended more than purge_after ago are dropped by
     -- run_maintenance, but only once they were exported (archive_export). NULL keeps them.
     purge_after    interval    CHECK (purge_after > interval '0'),
+    -- Time-ordered ids (config "ids": "uuidv7", set when partkit created the table): every month gets
+    -- an id range (add_id_range), so that a lookup by id alone opens its month and the default only.
+    id_ranges      boolean     NOT NULL DEFAULT false,
     PRIMARY KEY (parent_schema, parent_table),
     CONSTRAINT managed_table_retention_needs_archive
         CHECK (retention IS NULL OR archive_schema IS NOT NULL),

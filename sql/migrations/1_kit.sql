@@ -28,6 +28,9 @@ CREATE TABLE managed_table (
     -- Purge (opt-in): archived months whose month ended more than purge_after ago are dropped by
     -- run_maintenance, but only once they were exported (archive_export). NULL keeps them.
     purge_after    interval    CHECK (purge_after > interval '0'),
+    -- Time-ordered ids (config "ids": "uuidv7", set when partkit created the table): every month gets
+    -- an id range (add_id_range), so that a lookup by id alone opens its month and the default only.
+    id_ranges      boolean     NOT NULL DEFAULT false,
     PRIMARY KEY (parent_schema, parent_table),
     CONSTRAINT managed_table_retention_needs_archive
         CHECK (retention IS NULL OR archive_schema IS NOT NULL),
@@ -378,6 +381,230 @@ BEGIN
 END;
 $$;
 
+-- ---------------------------------------------------------------- sql/kit/uuid_v7_at.sql
+-- A UUIDv7 (RFC 9562) whose 48-bit time is p_at in Unix milliseconds, the rest random (from
+-- gen_random_uuid, with the version set to 7; its variant bits are already RFC 9562's). The ids of
+-- a table with time-ordered ids are made by this from the row's created_at, so an id tells its
+-- month. PostgreSQL 18's uuidv7() takes the clock instead; this is the same on 14 to 18.
+-- No SET search_path: it calls only pg_catalog functions, and a plain SQL function can be inlined.
+CREATE FUNCTION uuid_v7_at(p_at timestamptz) RETURNS uuid
+LANGUAGE sql
+VOLATILE PARALLEL SAFE
+AS $$
+    SELECT encode(set_bit(set_bit(overlay(uuid_send(gen_random_uuid())
+                                          PLACING substring(int8send(floor(extract(epoch FROM p_at) * 1000)::bigint) FROM 3)
+                                          FROM 1 FOR 6),
+                                  52, 1), 53, 1),
+                  'hex')::uuid
+$$;
+
+-- ---------------------------------------------------------------- sql/kit/uuid_v7_floor.sql
+-- The smallest uuid whose 48-bit time is p_at in Unix milliseconds: uuids compare byte by byte, so
+-- every UUIDv7 made from a moment in [a, b) lies in [uuid_v7_floor(a), uuid_v7_floor(b)).
+CREATE FUNCTION uuid_v7_floor(p_at timestamptz) RETURNS uuid
+LANGUAGE sql
+IMMUTABLE STRICT PARALLEL SAFE
+AS $$
+    SELECT encode(substring(int8send(floor(extract(epoch FROM p_at) * 1000)::bigint) FROM 3)
+                  || '\x00000000000000000000'::bytea, 'hex')::uuid
+$$;
+
+-- ---------------------------------------------------------------- sql/kit/derive_id.sql
+-- The trigger of tables with time-ordered ids (managed_table.id_ranges): the row's id becomes a
+-- UUIDv7 made from its own created_at. The triggers' WHEN clauses decide when: on the parent (and so
+-- on every partition) for a row whose id is NULL (the application left it to the database); on a
+-- partition with an id range (add_id_range) also for an id outside that range, which a month's
+-- CHECK would otherwise reject. Routing happened before BEFORE triggers run, so created_at lies in
+-- the month's bounds and the new id in its range. A created_at with no time (infinity) gets a
+-- random id: it has no month.
+CREATE FUNCTION derive_id() RETURNS trigger
+LANGUAGE plpgsql
+SET search_path FROM CURRENT
+AS $$
+BEGIN
+    NEW.id := CASE WHEN isfinite(NEW.created_at) THEN uuid_v7_at(NEW.created_at) ELSE gen_random_uuid() END;
+    RETURN NEW;
+END;
+$$;
+
+-- ---------------------------------------------------------------- sql/kit/use_time_ordered_ids.sql
+-- Gives a table partkit creates time-ordered ids: the id column's default becomes a UUIDv7 of now()
+-- (the moment created_at's default now() takes, so an omitted id is made from the same instant; a
+-- plain SQL function the planner inlines, cheaper per row than a trigger), and a BEFORE INSERT trigger
+-- on the parent (cloned onto every partition, the default and months made later by either strategy)
+-- fills an explicit NULL id from the row's created_at (derive_id). A late row whose created_at the
+-- application sets gets its id made from created_at by its partition's id range (add_id_range).
+-- The table must have the columns of sql/tables/: id uuid and created_at timestamptz. A second call
+-- changes nothing. Returns true when it changed the table.
+CREATE FUNCTION use_time_ordered_ids(p_table regclass) RETURNS boolean
+LANGUAGE plpgsql
+SET search_path FROM CURRENT
+AS $$
+DECLARE
+    v_changed boolean := false;
+    v_default text;
+BEGIN
+    IF (SELECT format_type(a.atttypid, a.atttypmod) FROM pg_attribute a
+         WHERE a.attrelid = p_table AND a.attname = 'id' AND NOT a.attisdropped) IS DISTINCT FROM 'uuid'
+       OR (SELECT format_type(a.atttypid, a.atttypmod) FROM pg_attribute a
+            WHERE a.attrelid = p_table AND a.attname = 'created_at' AND NOT a.attisdropped) IS DISTINCT FROM 'timestamp with time zone' THEN
+        RAISE EXCEPTION '% needs the columns id uuid and created_at timestamptz for time-ordered ids', qualified_name(p_table)
+            USING ERRCODE = 'invalid_object_definition';
+    END IF;
+    v_default := format('%I.uuid_v7_at(now())', current_schema());
+    IF (SELECT pg_get_expr(d.adbin, d.adrelid) FROM pg_attrdef d JOIN pg_attribute a ON a.attrelid = d.adrelid AND a.attnum = d.adnum
+         WHERE d.adrelid = p_table AND a.attname = 'id') IS DISTINCT FROM v_default THEN
+        EXECUTE format('ALTER TABLE %s ALTER COLUMN id SET DEFAULT %s', qualified_name(p_table), v_default);
+        v_changed := true;
+    END IF;
+    IF NOT EXISTS (SELECT 1 FROM pg_trigger t WHERE t.tgrelid = p_table AND t.tgname = 'partkit_id' AND NOT t.tgisinternal) THEN
+        EXECUTE format('CREATE TRIGGER partkit_id BEFORE INSERT ON %s FOR EACH ROW WHEN (NEW.id IS NULL) '
+                       'EXECUTE FUNCTION %I.derive_id()', qualified_name(p_table), current_schema());
+        v_changed := true;
+    END IF;
+    RETURN v_changed;
+END;
+$$;
+
+-- ---------------------------------------------------------------- sql/kit/add_id_range.sql
+-- The id range of one partition of a table with time-ordered ids (managed_table.id_ranges).
+-- A month gets a CHECK that id lies in [uuid_v7_floor(lower bound), uuid_v7_floor(upper bound)),
+-- from which the planner (constraint_exclusion = partition, the default) skips the month for
+-- `WHERE id = <an id of another month>`, given as a literal or a bound parameter; and a BEFORE
+-- trigger that gives a row whose id lies outside the range (an id the application supplied: a v4,
+-- a UUIDv7 of another month, one made a moment before midnight by a client whose clock runs ahead;
+-- an update that moves a row to another month) an id derived from its created_at, so that the CHECK
+-- never rejects a row. The default partition gets the trigger only, with the range of the row's
+-- own month in the table's zone, so that the months later made from its rows keep their ids and
+-- still get their range. A month that already holds a row outside its range gets neither: its rows
+-- keep their ids, and the month is just not skipped.
+-- Month creation calls this for the month it made (add_month_partition; add_id_ranges after
+-- pg_partman). A drain's swap calls it with p_check false for the months and the default it
+-- attaches: the trigger only, at once under the swap's lock (no scan), so that every row the months
+-- get from then on lies in their range; add_id_ranges adds the CHECK later. Returns true when
+-- something was added now.
+CREATE FUNCTION add_id_range(p_partition regclass, p_check boolean DEFAULT true) RETURNS boolean
+LANGUAGE plpgsql
+SET search_path FROM CURRENT
+AS $$
+DECLARE
+    v_parent  regclass;
+    v_config  managed_table;
+    v_bounds  record;
+    v_low     uuid;
+    v_high    uuid;
+    v_outside boolean;
+    v_month   text;
+    v_trigger boolean;
+BEGIN
+    SELECT i.inhparent INTO v_parent FROM pg_inherits i WHERE i.inhrelid = p_partition;
+    SELECT m.* INTO v_config
+      FROM pg_class c
+      JOIN pg_namespace n ON n.oid = c.relnamespace
+      JOIN managed_table m ON m.parent_schema = n.nspname AND m.parent_table = c.relname
+     WHERE c.oid = v_parent;
+    IF NOT coalesce(v_config.id_ranges, false) THEN
+        RETURN false;
+    END IF;
+    IF (partition_key(v_parent)).control_type <> 'timestamptz' THEN
+        RETURN false;
+    END IF;
+    v_trigger := EXISTS (SELECT 1 FROM pg_trigger t WHERE t.tgrelid = p_partition AND t.tgname = 'partkit_id_range');
+    v_bounds := partition_bounds(p_partition);
+    IF v_trigger AND (v_bounds.is_default OR NOT p_check
+                      OR EXISTS (SELECT 1 FROM pg_constraint k WHERE k.conrelid = p_partition AND k.conname = 'partkit_id_range')) THEN
+        RETURN false;
+    END IF;
+    IF v_bounds.is_default THEN
+        -- Infinite and NULL created_at have no month: such rows keep their ids.
+        v_month := format('date_trunc(''month'', NEW.created_at AT TIME ZONE %L)', v_config.time_zone);
+        EXECUTE format('CREATE TRIGGER partkit_id_range BEFORE INSERT OR UPDATE OF id, created_at ON %s FOR EACH ROW '
+                       'WHEN (isfinite(NEW.created_at) AND (NEW.id IS NULL OR NEW.id < %I.uuid_v7_floor(%s AT TIME ZONE %L) '
+                       'OR NEW.id >= %I.uuid_v7_floor((%s + interval ''1 month'') AT TIME ZONE %L))) EXECUTE FUNCTION %I.derive_id()',
+                       qualified_name(p_partition), current_schema(), v_month, v_config.time_zone,
+                       current_schema(), v_month, v_config.time_zone, current_schema());
+        RETURN true;
+    END IF;
+    IF NOT isfinite(v_bounds.lower_bound) OR NOT isfinite(v_bounds.upper_bound) THEN
+        RETURN false;
+    END IF;
+    -- partition_bounds gives a timestamptz bound as its UTC wall time.
+    v_low := uuid_v7_floor(v_bounds.lower_bound AT TIME ZONE 'UTC');
+    v_high := uuid_v7_floor(v_bounds.upper_bound AT TIME ZONE 'UTC');
+    IF p_check THEN
+        EXECUTE format('SELECT EXISTS (SELECT 1 FROM %s WHERE id < %L::uuid OR id >= %L::uuid)', qualified_name(p_partition), v_low, v_high)
+           INTO v_outside;
+        IF v_outside THEN
+            RETURN false;
+        END IF;
+    END IF;
+    IF NOT v_trigger THEN
+        EXECUTE format('CREATE TRIGGER partkit_id_range BEFORE INSERT OR UPDATE OF id, created_at ON %s FOR EACH ROW '
+                       'WHEN (NEW.id IS NULL OR NEW.id < %L::uuid OR NEW.id >= %L::uuid) EXECUTE FUNCTION %I.derive_id()',
+                       qualified_name(p_partition), v_low, v_high, current_schema());
+    END IF;
+    IF NOT p_check THEN
+        RETURN NOT v_trigger;
+    END IF;
+    EXECUTE format('ALTER TABLE %s ADD CONSTRAINT partkit_id_range CHECK (id >= %L::uuid AND id < %L::uuid)',
+                   qualified_name(p_partition), v_low, v_high);
+    RETURN true;
+END;
+$$;
+
+-- ---------------------------------------------------------------- sql/kit/add_id_ranges.sql
+-- Every partition of a table with time-ordered ids that has no id range yet gets one (add_id_range):
+-- the default, the months pg_partman made, months made before the table was registered. A month
+-- holding more than 10,000 rows is left alone (validating its CHECK would hold the month's lock for
+-- a scan of it). A partition whose lock is not granted at once (NOWAIT) is left for the next run
+-- rather than queueing ahead of the application's queries or deadlocking with a writer. A table without time-ordered ids
+-- (managed_table.id_ranges false: adopted, or "ids": "random") returns at once, without counting
+-- the rows of its months. Returns how many got their range.
+CREATE FUNCTION add_id_ranges(p_parent regclass) RETURNS integer
+LANGUAGE plpgsql
+SET search_path FROM CURRENT
+AS $$
+DECLARE
+    v_child     record;
+    v_rows      bigint;
+    v_added     integer := 0;
+    v_lock_wait text := current_setting('lock_timeout');
+BEGIN
+    IF NOT EXISTS (SELECT 1
+                     FROM pg_class c
+                     JOIN pg_namespace n ON n.oid = c.relnamespace
+                     JOIN managed_table m ON m.parent_schema = n.nspname AND m.parent_table = c.relname
+                    WHERE c.oid = p_parent AND m.id_ranges) THEN
+        RETURN 0;
+    END IF;
+    FOR v_child IN
+        SELECT i.inhrelid::regclass AS partition
+          FROM pg_inherits i
+         WHERE i.inhparent = p_parent
+           AND (NOT EXISTS (SELECT 1 FROM pg_trigger t WHERE t.tgrelid = i.inhrelid AND t.tgname = 'partkit_id_range')
+                -- a month a drain attached has the trigger, and gets its CHECK here
+                OR (NOT (partition_bounds(i.inhrelid)).is_default
+                    AND NOT EXISTS (SELECT 1 FROM pg_constraint k WHERE k.conrelid = i.inhrelid AND k.conname = 'partkit_id_range')))
+         ORDER BY 1
+    LOOP
+        BEGIN
+            PERFORM set_config('lock_timeout', '1s', true);
+            -- NOWAIT: maintenance may already hold a month it made, which a writer moving a row can be
+            -- waiting for; waiting here for that writer's month would be a deadlock (and the writer its victim).
+            EXECUTE format('LOCK TABLE %s IN ACCESS EXCLUSIVE MODE NOWAIT', qualified_name(v_child.partition));
+            EXECUTE format('SELECT count(*) FROM (SELECT 1 FROM %s LIMIT 10001) r', qualified_name(v_child.partition)) INTO v_rows;
+            IF (v_rows <= 10000 OR (partition_bounds(v_child.partition)).is_default) AND add_id_range(v_child.partition) THEN
+                v_added := v_added + 1;
+            END IF;
+            PERFORM set_config('lock_timeout', v_lock_wait, true);
+        EXCEPTION WHEN lock_not_available THEN
+            PERFORM set_config('lock_timeout', v_lock_wait, true);
+        END;
+    END LOOP;
+    RETURN v_added;
+END;
+$$;
+
 -- ---------------------------------------------------------------- sql/kit/month_bounds.sql
 -- One month of a table as partition bounds: the literals that go into FOR VALUES (timestamptz with
 -- an explicit UTC offset, so neither TimeZone nor DateStyle changes their meaning) and the same
@@ -545,6 +772,8 @@ BEGIN
         EXECUTE format('CREATE TABLE %I.%I PARTITION OF %I.%I FOR VALUES FROM (%L) TO (%L)',
                        v_schema, v_child, v_schema, v_table, v_lower_literal, v_upper_literal);
         created := true;
+        -- A table with time-ordered ids: the new month's id range (add_id_range).
+        PERFORM add_id_range(partition_name::regclass);
         RETURN;
     END IF;
 
@@ -567,6 +796,8 @@ BEGIN
     GET DIAGNOSTICS rows_moved = ROW_COUNT;
     EXECUTE format('ALTER TABLE %I.%I ATTACH PARTITION %s DEFAULT', v_schema, v_table, qualified_name(v_default));
     created := true;
+    -- After the move, so that the rows keep their ids: the range is added only if they all lie in it.
+    PERFORM add_id_range(partition_name::regclass);
 END;
 $$;
 
@@ -920,9 +1151,10 @@ $$;
 -- One managed table's maintenance with the kit's own functions: move the rows waiting in the
 -- default partition into their months (late rows of archived months into the archive), make every
 -- month from the oldest kept one through the coming `premake` (so that a long downtime leaves no
--- gap), archive the months past retention. Every change is written to maintenance_event under
--- p_run_id. Errors propagate to the caller (maintain_table), which records them and goes on with
--- the next table. A month held in archive_hold is not archived.
+-- gap), give months without their id range one (a table with time-ordered ids), archive the
+-- months past retention. Every change is written to maintenance_event under p_run_id. Errors
+-- propagate to the caller (maintain_table), which records them and goes on with the next table. A
+-- month held in archive_hold is not archived.
 --
 -- Default rows are moved here under an ACCESS EXCLUSIVE lock on the parent, which is held for a
 -- time that grows with them; so only when at most p_move_limit wait (and no drain of the table is
@@ -1066,6 +1298,11 @@ BEGIN
                     nullif(v_result.rows_moved, 0));
         END IF;
     END LOOP;
+    -- A table with time-ordered ids: months that have no id range yet (made by hand, or before the
+    -- table was registered) get one when they are empty or hold few rows (add_id_ranges).
+    IF p_config.id_ranges THEN
+        PERFORM add_id_ranges(v_parent);
+    END IF;
 
     IF p_config.retention IS NULL THEN
         RETURN;
@@ -1348,6 +1585,8 @@ BEGIN
         EXECUTE format('SELECT %I.create_partition_time(p_parent_table := $1, p_partition_times := $2)', v_partman)
           USING v_config_name, v_missing;
     END IF;
+    -- A table with time-ordered ids: the id ranges of the months pg_partman made (add_id_ranges).
+    PERFORM add_id_ranges(v_parent);
 
     INSERT INTO maintenance_event (run_id, parent_schema, parent_table, action, partition_name, detail)
     SELECT p_run_id, p_config.parent_schema, p_config.parent_table, 'created', qualified_name(i.inhrelid),
@@ -1963,10 +2202,13 @@ BEGIN
         EXECUTE format('ALTER TABLE %s ATTACH PARTITION %s FOR VALUES FROM (%L) TO (%L)', qualified_name(v_parent),
                        v_month->>'staged', v_month->>'lower', v_month->>'upper');
         EXECUTE format('ALTER TABLE %s DROP CONSTRAINT partkit_drain_bounds', v_month->>'staged');
+        -- A table with time-ordered ids: the month's id trigger now (no scan); its CHECK comes with add_id_ranges.
+        PERFORM add_id_range((v_month->>'staged')::regclass, false);
     END LOOP;
     EXECUTE format('ALTER TABLE %I.%I DETACH PARTITION %I.%I', v_kit, p_drain.staging, v_kit, p_drain.staging || '_rest');
     PERFORM drain_move_in(format('%I.%I', v_kit, p_drain.staging || '_rest')::regclass, p_config.parent_schema, p_drain.default_name, p_drain.staging);
     EXECUTE format('ALTER TABLE %s ATTACH PARTITION %I.%I DEFAULT', qualified_name(v_parent), p_config.parent_schema, p_drain.default_name);
+    PERFORM add_id_range(format('%I.%I', p_config.parent_schema, p_drain.default_name)::regclass, false);
 
     -- pg_partman copies the parent's grants to the children it makes when told to.
     IF p_config.strategy = 'partman' THEN

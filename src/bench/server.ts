@@ -9,6 +9,7 @@ import { rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import pg from 'pg';
 import { resolveConnection, type ConnectionTarget } from '../core/connection.js';
+import type { Database } from '../core/db.js';
 import { UsageError } from '../core/errors.js';
 import { startEmbeddedServer, type EmbeddedServer } from '../throwaway/server.js';
 
@@ -77,6 +78,17 @@ export async function connectClient(target: ConnectionTarget): Promise<pg.Client
   // Bounds written from now() count months in UTC, as the literal ones do.
   await client.query(`SET TimeZone = 'UTC'`);
   return client;
+}
+
+/**
+ * The end of a section, however it ends: its connections closed and a throwaway server stopped; in a
+ * given database the tables stay for inspection, and the line says how to remove them.
+ */
+export async function endSection(server: BenchServer, client: pg.Client | undefined, db: Database | undefined, schemas: readonly string[], progress: (line: string) => void): Promise<void> {
+  await client?.end().catch(() => undefined);
+  await db?.close();
+  await server.stop();
+  if (server.kind === 'external') progress(`The tables stay in the given database: DROP SCHEMA ${schemas.join(', ')} CASCADE; removes them.`);
 }
 
 /** A given database must not have a section's schemas already: the benchmark creates them (and would measure over someone's tables). */

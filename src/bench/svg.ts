@@ -1,7 +1,8 @@
 /**
  * `partkit bench --svg`: the speed of each layout relative to the plain table, one bar per query
- * per layout on a log scale. The plain table is the vertical line (1x); a bar to the right is that
- * many times faster, to the left slower. Warm and, when measured, cold panels.
+ * per layout on a log scale, each query in its three forms (literal, now(), param). The plain table is
+ * the vertical line (1x); a bar to the right is that many times faster, to the left slower. Warm,
+ * cold when measured, and the production shape.
  */
 import type { BenchReport, QueryFigures } from './run.js';
 
@@ -38,7 +39,7 @@ function panel(title: string, queries: readonly QueryFigures[], top: number, low
   queries.forEach((q, index) => {
     const y = plotTop + index * ROW_H + 4;
     if (index % 2 === 0) svg.push(`<rect x="10" y="${y - 4}" width="${WIDTH - 20}" height="${ROW_H}" fill="#f4f4f4"/>`);
-    svg.push(`<text x="${LABEL_W - 8}" y="${y + BAR_H + 3}" font-size="12" text-anchor="end">${escapeXml(`${q.name} (${q.bounds === 'now' ? 'now()' : 'literal'})`)}</text>`);
+    svg.push(`<text x="${LABEL_W - 8}" y="${y + BAR_H + 3}" font-size="12" text-anchor="end">${escapeXml(`${q.name} (${q.bounds === 'now' ? 'now()' : q.bounds})`)}</text>`);
     (['plainIndexed', 'partitioned'] as const).forEach((layout, k) => {
       const figure = layout === 'plainIndexed' ? q.plainIndexedMs : q.partitionedMs;
       const ratio = figure > 0 ? q.plainMs / figure : 1;
@@ -56,7 +57,7 @@ function panel(title: string, queries: readonly QueryFigures[], top: number, low
 }
 
 export function renderSvg(report: BenchReport): string {
-  const all = [...report.queries, ...(report.coldQueries ?? [])].flatMap((q) => [q.plainMs / q.plainIndexedMs, q.plainMs / q.partitionedMs]).filter((v) => Number.isFinite(v) && v > 0);
+  const all = [...report.queries, ...(report.coldQueries ?? []), ...report.production.queries].flatMap((q) => [q.plainMs / q.plainIndexedMs, q.plainMs / q.partitionedMs]).filter((v) => Number.isFinite(v) && v > 0);
   // A quarter decade of room beyond the extreme bars, for their labels.
   const low = Math.min(-1, Math.floor(Math.log10(Math.min(...all)) - 0.25));
   const high = Math.max(1, Math.ceil(Math.log10(Math.max(...all)) + 0.25));
@@ -65,6 +66,7 @@ export function renderSvg(report: BenchReport): string {
   for (const [title, queries] of [
     ['Warm (data in cache)', report.queries],
     ...(report.coldQueries ? [['Cold (server restarted, OS page cache dropped)', report.coldQueries] as const] : []),
+    [`Production shape, warm (partitioned: ${report.production.hotMonths} hot months attached, ${report.production.partitions} partitions; plain: the whole history)`, report.production.queries],
   ] as const) {
     const drawn = panel(title, queries, top, low, high);
     parts.push(...drawn.svg);

@@ -10,6 +10,8 @@ import type { Database } from '../core/db.js';
 import { requiredGrants, type RequiredGrant } from '../core/grants.js';
 import { tableShapeProblems } from '../core/table-shape.js';
 import { readTimeIndex, timeIndexAdvice } from '../core/time-index.js';
+import { describeIdLookup, readIdLookup, type IdLookup } from '../core/id-lookups.js';
+import { readManagedTable } from '../core/checks/state.js';
 import { decisionRequest, settingsInForce, type RecordedSchedule, type SettingsInForce } from '../core/settings.js';
 import { citusDoctor, renderCitusDoctor, type CitusDoctorReport } from '../citus/report.js';
 
@@ -42,6 +44,8 @@ export interface DoctorReport {
     readonly problems: readonly string[];
     /** Worth fixing, not blocking: months without a time index. */
     readonly warnings: readonly string[];
+    /** What `WHERE id = $1` opens (EXPLAIN), for a partitioned table with an id uuid column; else null. */
+    readonly idLookups: (IdLookup & { readonly prunes: boolean; readonly detail: string }) | null;
   }[];
 }
 
@@ -61,7 +65,13 @@ export async function doctor(db: Database, fileConfig: Config, strategy?: Config
   const request = decisionRequest(settings, { strategy });
   const decision = decide(caps, config, request.strategy, request.scheduler, request.kept);
   const warnings: string[][] = [];
-  for (const [index, table] of caps.tables.entries()) warnings.push(await tableWarnings(db, config, index, table));
+  const idLookups: DoctorReport['tables'][number]['idLookups'][] = [];
+  for (const [index, table] of caps.tables.entries()) {
+    warnings.push(await tableWarnings(db, config, index, table));
+    const lookup = table.exists ? await readIdLookup(db, config.tables[index]!.name, caps.server.now) : null;
+    const idRanges = lookup ? ((await readManagedTable(db, caps, config.tables[index]!.name))?.idRanges ?? false) : false;
+    idLookups.push(lookup ? { ...lookup, prunes: lookup.opened <= 2, detail: describeIdLookup(lookup, idRanges) } : null);
+  }
   return {
     server: caps.server,
     database: caps.database,
@@ -86,6 +96,7 @@ export async function doctor(db: Database, fileConfig: Config, strategy?: Config
       estimatedRows: table.estimatedRows,
       problems: tableShapeProblems(table, config.tables[index]!),
       warnings: warnings[index]!,
+      idLookups: idLookups[index]!,
     })),
   };
 }
@@ -120,7 +131,8 @@ export function renderDoctor(report: DoctorReport): string {
       const state = !table.exists ? 'missing (provision creates it)' : table.partitioned ? `partitioned by ${table.partitionedBy}` : 'not partitioned';
       const problems = table.problems.length ? `  PROBLEM: ${table.problems.join('; ')}` : '';
       const warnings = table.warnings.length ? `  WARNING: ${table.warnings.join('; ')}` : '';
-      return `  ${table.table.padEnd(28)} ${state}${table.exists ? `, ~${table.estimatedRows} rows` : ''}${problems}${warnings}`;
+      const ids = table.idLookups ? `\n  ${' '.repeat(28)} ${table.idLookups.detail}` : '';
+      return `  ${table.table.padEnd(28)} ${state}${table.exists ? `, ~${table.estimatedRows} rows` : ''}${problems}${warnings}${ids}`;
     }),
   ];
   if (report.grants.length) {

@@ -68,6 +68,7 @@ interface TableFacts {
   readonly strategy: Strategy;
   readonly timeZone: string;
   readonly partmanSchema: string | null;
+  readonly idRanges: boolean;
   readonly partitions: readonly Partition[];
 }
 
@@ -108,9 +109,14 @@ async function inspectMonthsTarget(db: Database, config: Config, name: Qualified
   }
   const kitInstalled = await kitHas(db, config.kitSchema, ['create_monthly_partition(text,integer,integer)', 'managed_table']);
   let managedZone: string | undefined;
+  let idRanges = false;
   if (kitInstalled) {
-    const [managed] = await db.query<{ time_zone: string }>(`SELECT time_zone FROM ${quoteIdent(config.kitSchema)}.managed_table WHERE parent_schema = $1 AND parent_table = $2`, [name.schema, name.name]);
+    const [managed] = await db.query<{ time_zone: string; id_ranges: boolean | null }>(
+      `SELECT time_zone, (to_jsonb(m) ->> 'id_ranges')::boolean AS id_ranges FROM ${quoteIdent(config.kitSchema)}.managed_table m WHERE parent_schema = $1 AND parent_table = $2`,
+      [name.schema, name.name],
+    );
     managedZone = managed?.time_zone;
+    idRanges = managed?.id_ranges ?? false;
   }
   const configured = config.tables.find((table) => table.name.schema === name.schema && table.name.name === name.name);
 
@@ -123,13 +129,13 @@ async function inspectMonthsTarget(db: Database, config: Config, name: Qualified
     }
     // pg_partman computes month starts in the session's zone: the one the set was registered in.
     const timeZone = managedZone ?? configured?.timeZone ?? 'UTC';
-    return { name, controlType, strategy: 'partman', timeZone, partmanSchema: partman!.schema, partitions: await listPartitions(db, name, timeZone, controlType) };
+    return { name, controlType, strategy: 'partman', timeZone, partmanSchema: partman!.schema, idRanges, partitions: await listPartitions(db, name, timeZone, controlType) };
   }
   // Not pg_partman's: the kit's create_monthly_partition makes the months.
   if (!kitInstalled) await requireKit(db, config.kitSchema, ['create_monthly_partition(text,integer,integer)', 'managed_table']);
   // create_monthly_partition uses the managed table's zone, and UTC for a table it does not manage.
   const timeZone = managedZone ?? 'UTC';
-  return { name, controlType, strategy: 'plpgsql', timeZone, partmanSchema: null, partitions: await listPartitions(db, name, timeZone, controlType) };
+  return { name, controlType, strategy: 'plpgsql', timeZone, partmanSchema: null, idRanges, partitions: await listPartitions(db, name, timeZone, controlType) };
 }
 
 export interface PartitionCreatePlan {

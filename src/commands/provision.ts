@@ -29,6 +29,7 @@ import { describeArchive, monthsToArchive, type ArchivedMonth } from '../migrate
 import { strategyOf } from '../strategies/index.js';
 import type { ProvisionContext, TableInput } from '../strategies/types.js';
 import { readManagedTable, readPartmanConfig } from '../core/checks/state.js';
+import { idRangesStep } from '../strategies/registration.js';
 import { checkDistribution, distributedCreateStep, distributionNotes, planDistribute, type DistributionNote } from '../citus/provision.js';
 
 export interface ProvisionOptions {
@@ -133,6 +134,14 @@ function createTableStep(table: TableConfig): Step {
   return sqlStep(`create table ${displayName(table.name)} partitioned by range (${table.controlColumn}) with its indexes`, ddl, { table: displayName(table.name) });
 }
 
+/** A table partkit creates with ids "uuidv7": a NULL id is made from the row's created_at (sql/kit/use_time_ordered_ids.sql). */
+function timeOrderedIdsStep(kitSchema: string, table: TableConfig): Step {
+  return sqlStep(`give ${displayName(table.name)} time-ordered ids (a UUIDv7 default; an explicit NULL id made from created_at)`, `SELECT ${quoteIdent(kitSchema)}.use_time_ordered_ids($1::regclass)`, {
+    params: [quoteQualified(table.name)],
+    table: displayName(table.name),
+  });
+}
+
 async function tableInput(db: Database, caps: Capabilities, table: TableConfig, state: TableState): Promise<TableInput> {
   const creating = !state.exists;
   const controlType: ControlType = creating ? 'timestamptz' : controlTypeOf(state.controlColumn.type)!;
@@ -187,12 +196,17 @@ export async function planProvision(db: Database, fileConfig: Config, options: P
   refuseUnplannableChanges(config, inputs, options.only ? [] : await registeredElsewhere(db, caps, config));
   for (const [index, table] of config.tables.entries()) {
     const state = caps.tables[index]!;
-    if (!state.exists) steps.push(distributedCreateStep(table, createTableStep(table)));
+    if (!state.exists) {
+      steps.push(distributedCreateStep(table, createTableStep(table)));
+      if (table.ids === 'uuidv7') steps.push(timeOrderedIdsStep(config.kitSchema, table));
+    }
     // Before the strategy's new months, so that they get the index from the parent as they are made.
     else steps.push(...planTimeIndex(table, await readTimeIndex(db, table.name, table.controlColumn), displayName(table.name)));
     // Citus: distributed before the strategy registers it, so every month it makes is distributed too.
     steps.push(...planDistribute(caps, table, index));
     steps.push(...strategy.planTable(ctx, inputs[index]!));
+    // The default and the months the strategy made (pg_partman's, without partkit) get their id ranges.
+    if (!state.exists && table.ids === 'uuidv7') steps.push(idRangesStep(config.kitSchema, table.name, `id ranges ${displayName(table.name)}`));
   }
   // The job is looked for also when moving from pg_cron to an external scheduler: it is then unscheduled.
   const recordedJob = settings.recorded?.scheduler === 'pg_cron' ? (settings.recorded.jobName ?? jobName(config, caps.database)) : undefined;

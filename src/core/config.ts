@@ -100,6 +100,7 @@ const tableSettingsShape = {
   purge: z.strictObject({ enabled: z.boolean(), after: intervalText }),
   timeZone,
   distribution,
+  ids: z.enum(['uuidv7', 'random']),
 };
 
 const tableSettings = z.strictObject(tableSettingsShape);
@@ -161,6 +162,12 @@ export interface TableConfig {
   readonly timeZone: string;
   /** Citus distribution (see src/citus/); null or absent for a local table. */
   readonly distribution?: TableDistribution | null;
+  /**
+   * The ids of a table partkit creates: "uuidv7", time-ordered ids made from created_at with an id
+   * range per month, so that a lookup by id alone opens one month (docs/benchmarks.md); "random",
+   * the template's gen_random_uuid(). A table that exists keeps its ids whatever this says.
+   */
+  readonly ids: 'uuidv7' | 'random';
 }
 
 export interface TableDistribution {
@@ -192,6 +199,7 @@ export const BUILTIN_DEFAULTS = {
   purge: { enabled: false, after: '3 years' },
   timeZone: 'UTC',
   distribution: null,
+  ids: 'uuidv7',
 } as const;
 
 export const BUILTIN_CONFIG: unknown = {};
@@ -274,6 +282,7 @@ export function resolveConfig(raw: unknown, source: string): Config {
       purgeAfter: purge?.text ?? null,
       timeZone: settings.timeZone,
       distribution: resolveDistribution(settings.distribution, name, at('distribution'), source),
+      ids: settings.ids,
     };
     const entryKeys = entry as Record<string, unknown>;
     const defaultKeys = file.defaults as Record<string, unknown>;

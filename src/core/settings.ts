@@ -52,6 +52,8 @@ function registeredTableConfig(row: RegisteredTable): TableConfig {
     purgeAfter: row.purgeAfter === null ? null : configIntervalText(row.purgeAfter),
     timeZone: row.timeZone,
     distribution: null,
+    // A table registered with id ranges was created with time-ordered ids.
+    ids: row.idRanges ? 'uuidv7' : 'random',
   };
 }
 

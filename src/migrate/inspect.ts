@@ -52,6 +52,8 @@ export function tableSettings(config: Config, table: QualifiedName): { settings:
       archiveSchema: 'partkit_archive',
       purgeAfter: null,
       timeZone: BUILTIN_DEFAULTS.timeZone,
+      // A migrated table keeps its ids.
+      ids: 'random',
     },
   };
 }

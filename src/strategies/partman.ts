@@ -12,7 +12,7 @@ import { checkIdentifierLength, displayName, dottedName, quoteIdent, quoteQualif
 import { sameInterval } from '../core/intervals.js';
 import { coveredMonth, currentMonth, monthKey, monthStartLiteral, type Month, type Partition } from '../core/partitions.js';
 import { sqlStep, type SqlStep, type Step } from '../core/plan.js';
-import { initialMonths, managedRowSteps, managedSettings, missingMonths } from './registration.js';
+import { idRangesStep, initialMonths, managedRowSteps, managedSettings, missingMonths } from './registration.js';
 import type { MonthsTarget, PartConfigRow, PartitionStrategy, ProvisionContext, RegisteredSettings, RegistrationFacts, TableInput } from './types.js';
 
 /** pg_partman's own child name for a month: 4.x `t_p2026_01`, 5.x `t_p20260101`. */
@@ -226,8 +226,9 @@ export const partmanStrategy: PartitionStrategy = {
       sqlStep(
         `create ${months.length} month(s) of ${label} with pg_partman (${months.map(monthKey).join(', ')}; ${target.timeZone})`,
         `SELECT ${quoteIdent(target.partmanSchema!)}.create_partition_time(p_parent_table := $1, p_partition_times := $2::timestamptz[])`,
-        { params: [dottedName(target.name), months.map(monthStartLiteral)], timeZone: target.timeZone, table: label },
+        { params: [dottedName(target.name), months.map(monthStartLiteral)], timeZone: target.timeZone, table: label, ...(target.idRanges ? { group: `partition create ${label}` } : {}) },
       ),
+      ...(target.idRanges ? [idRangesStep(target.kitSchema, target.name, `partition create ${label}`)] : []),
     ];
   },
 

@@ -3,7 +3,7 @@
  * should have right after provisioning (the current month through premake).
  */
 import type { Strategy, TableConfig } from '../core/config.js';
-import { displayName, quoteIdent } from '../core/identifiers.js';
+import { displayName, quoteIdent, quoteQualified, type QualifiedName } from '../core/identifiers.js';
 import { sameInterval } from '../core/intervals.js';
 import { addMonths, coveredMonth, currentMonth, monthKey, type Month } from '../core/partitions.js';
 import { sqlStep, type SqlStep } from '../core/plan.js';
@@ -22,6 +22,8 @@ export function desiredManagedRow(ctx: ProvisionContext, input: TableInput, stra
     timeZone: table.timeZone,
     strategy,
     partmanSchema: strategy === 'partman' ? ctx.partmanSchema : null,
+    // Decided when partkit creates the table; a table that exists keeps what it has (adopted: its own ids).
+    idRanges: input.creating ? table.ids === 'uuidv7' : (input.managed?.idRanges ?? false),
   };
 }
 
@@ -35,7 +37,8 @@ function sameManagedRow(a: ManagedRow, b: ManagedRow): boolean {
     sameInterval(a.purgeAfter, b.purgeAfter) &&
     a.timeZone === b.timeZone &&
     a.strategy === b.strategy &&
-    a.partmanSchema === b.partmanSchema
+    a.partmanSchema === b.partmanSchema &&
+    a.idRanges === b.idRanges
   );
 }
 
@@ -55,6 +58,7 @@ function describeRowChanges(before: ManagedRow, after: ManagedRow): string {
   differs('purge after', before.purgeAfter, after.purgeAfter, sameInterval(before.purgeAfter, after.purgeAfter));
   differs('time zone', before.timeZone, after.timeZone);
   differs('partman schema', before.partmanSchema, after.partmanSchema);
+  differs('id ranges', before.idRanges, after.idRanges);
   return changes.join(', ');
 }
 
@@ -69,19 +73,29 @@ export function managedRowSteps(ctx: ProvisionContext, input: TableInput, strate
       input.managed
         ? `update ${displayName(input.table.name)} in ${ctx.config.kitSchema}.managed_table: ${describeRowChanges(input.managed, desired)}`
         : `record ${strategy} settings of ${displayName(input.table.name)} in ${ctx.config.kitSchema}.managed_table`,
-      `INSERT INTO ${kit}.managed_table (parent_schema, parent_table, control_column, control_type, premake, retention, archive_schema, time_zone, strategy, partman_schema, purge_after)
-VALUES ($1, $2, $3, $4, $5, $6::interval, $7, $8, $9, $10, $11::interval)
+      `INSERT INTO ${kit}.managed_table (parent_schema, parent_table, control_column, control_type, premake, retention, archive_schema, time_zone, strategy, partman_schema, purge_after, id_ranges)
+VALUES ($1, $2, $3, $4, $5, $6::interval, $7, $8, $9, $10, $11::interval, $12)
 ON CONFLICT (parent_schema, parent_table) DO UPDATE
    SET control_column = EXCLUDED.control_column, control_type = EXCLUDED.control_type, premake = EXCLUDED.premake,
        retention = EXCLUDED.retention, archive_schema = EXCLUDED.archive_schema, time_zone = EXCLUDED.time_zone,
-       strategy = EXCLUDED.strategy, partman_schema = EXCLUDED.partman_schema, purge_after = EXCLUDED.purge_after, updated_at = now()`,
+       strategy = EXCLUDED.strategy, partman_schema = EXCLUDED.partman_schema, purge_after = EXCLUDED.purge_after,
+       id_ranges = EXCLUDED.id_ranges, updated_at = now()`,
       {
-        params: [schema, name, desired.controlColumn, desired.controlType, desired.premake, desired.retention, desired.archiveSchema, desired.timeZone, desired.strategy, desired.partmanSchema, desired.purgeAfter],
+        params: [schema, name, desired.controlColumn, desired.controlType, desired.premake, desired.retention, desired.archiveSchema, desired.timeZone, desired.strategy, desired.partmanSchema, desired.purgeAfter, desired.idRanges],
         table: displayName(input.table.name),
         ...(group ? { group } : {}),
       },
     ),
   ];
+}
+
+/** The id ranges of a table with time-ordered ids, for its partitions that have none (sql/kit/add_id_ranges.sql). */
+export function idRangesStep(kitSchema: string, table: QualifiedName, group: string): SqlStep {
+  return sqlStep(`give the partitions of ${displayName(table)} their id ranges (time-ordered ids)`, `SELECT ${quoteIdent(kitSchema)}.add_id_ranges($1::regclass)`, {
+    params: [quoteQualified(table)],
+    table: displayName(table),
+    group,
+  });
 }
 
 /** The months provision must make sure of: the current month (in the table's zone) through premake. */

@@ -45,6 +45,8 @@ export interface MonthsTarget {
   readonly kitSchema: string;
   /** pg_partman's schema when the table is registered with it. */
   readonly partmanSchema: string | null;
+  /** The table has time-ordered ids: each new month gets its id range (managed_table.id_ranges). */
+  readonly idRanges: boolean;
   readonly partitions: readonly Partition[];
 }
 

@@ -14,6 +14,7 @@ import { countRows, readArchivedMonths, readManagedTable, readPartmanConfig, typ
 import { fail, fromProblems, pass, warn, type CheckResult } from '../core/checks/types.js';
 import { partkitCommand } from '../core/shell.js';
 import { readTimeIndex, timeIndexAdvice } from '../core/time-index.js';
+import { describeIdLookup, readIdLookup } from '../core/id-lookups.js';
 import { strategyOf } from '../strategies/index.js';
 import { kitNotInstalled } from '../core/kit.js';
 import { missingTableProblem, tableShapeProblems } from '../core/table-shape.js';
@@ -255,6 +256,15 @@ async function checkTimeIndex(db: Database, facts: TableFacts): Promise<CheckRes
   return pass(label, 'time-index', `every child of ${label} (${state.children.length}) has an index leading with ${table.controlColumn}${state.parentIndex ? ` (${state.parentIndex})` : ''}`);
 }
 
+/** What a lookup by id alone opens (EXPLAIN): a report, never a failure; a warning when a table with time-ordered ids does not prune. */
+async function checkIdLookups(db: Database, facts: TableFacts, now: Date): Promise<CheckResult | null> {
+  const lookup = await readIdLookup(db, facts.table.name, now);
+  if (!lookup) return null;
+  const idRanges = facts.managed?.idRanges ?? false;
+  const detail = describeIdLookup(lookup, idRanges);
+  return idRanges && lookup.opened > 2 ? warn(facts.label, 'id-lookups', detail) : pass(facts.label, 'id-lookups', detail);
+}
+
 /** Every check for one table; when the table is not a usable partitioned table, only that. */
 export async function checkTable(db: Database, caps: Capabilities, config: Config, table: TableConfig, state: TableState, options: TableCheckOptions): Promise<CheckResult[]> {
   const now = caps.server.now;
@@ -286,5 +296,6 @@ export async function checkTable(db: Database, caps: Capabilities, config: Confi
     await checkRetention(db, facts, config),
     await checkIndexes(db, facts),
     await checkTimeIndex(db, facts),
+    ...[await checkIdLookups(db, facts, now)].filter((check): check is CheckResult => check !== null),
   ];
 }

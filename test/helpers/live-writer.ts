@@ -18,6 +18,11 @@ export interface LiveWriterOptions {
   /** SQL expressions (evaluated by the server at each insert) for created_at, chosen in turn at random. */
   readonly createdAt: readonly string[];
   /**
+   * SQL expressions for the id an insert supplies, chosen at random (default: gen_random_uuid()).
+   * The writer records the id the insert returns, so a table that replaces ids is checked too.
+   */
+  readonly ids?: readonly string[];
+  /**
    * Of `createdAt`, the expressions whose rows are only inserted, never updated or deleted: rows of
    * a month past the retention belong to the archive, which the application does not write to.
    */
@@ -115,9 +120,11 @@ export async function startLiveWriter(options: LiveWriterOptions): Promise<LiveW
           stats.updates += 1;
         } else {
           const at = options.createdAt[Math.floor(Math.random() * options.createdAt.length)]!;
+          const ids = options.ids ?? ['gen_random_uuid()'];
+          const id = ids[Math.floor(Math.random() * ids.length)]!;
           const mutable = !(options.insertOnly ?? []).includes(at);
           const { rows } = await client.query<{ id: string }>(
-            `INSERT INTO ${options.table} (id, content, created_at${extraColumns}) VALUES (gen_random_uuid(), $1, ${at}${extraValues}) RETURNING id`,
+            `INSERT INTO ${options.table} (id, content, created_at${extraColumns}) VALUES (${id}, $1, ${at}${extraValues}) RETURNING id`,
             [content],
           );
           await client.query(`INSERT INTO ${TRUTH_TABLE} (id, content) VALUES ($1, $2)`, [rows[0]!.id, content]);

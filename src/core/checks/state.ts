@@ -21,6 +21,8 @@ export interface ManagedTable {
   readonly timeZone: string;
   readonly strategy: 'plpgsql' | 'partman';
   readonly partmanSchema: string | null;
+  /** Time-ordered ids with a range per month (see sql/kit/add_id_range.sql): set when partkit created the table with ids "uuidv7". */
+  readonly idRanges: boolean;
   readonly registeredAt: string;
 }
 
@@ -37,11 +39,12 @@ interface ManagedTableRow {
   readonly partman_schema: string | null;
   readonly registered_at: Date;
   readonly purge_after: string | null;
+  readonly id_ranges: boolean | null;
 }
 
 // purge_after is read through to_jsonb, so a kit without the column reads as NULL.
 const MANAGED_TABLE_COLUMNS = `parent_schema, parent_table, control_column, control_type, premake, retention::text AS retention, archive_schema, time_zone, strategy, partman_schema, registered_at,
-            to_jsonb(m) ->> 'purge_after' AS purge_after`;
+            to_jsonb(m) ->> 'purge_after' AS purge_after, (to_jsonb(m) ->> 'id_ranges')::boolean AS id_ranges`;
 
 function managedTableOf(row: ManagedTableRow): ManagedTable {
   return {
@@ -54,6 +57,7 @@ function managedTableOf(row: ManagedTableRow): ManagedTable {
     timeZone: row.time_zone,
     strategy: row.strategy,
     partmanSchema: row.partman_schema,
+    idRanges: row.id_ranges ?? false,
     registeredAt: row.registered_at.toISOString(),
   };
 }
