@@ -372,7 +372,8 @@ for (const name of ['bare18', 'pg17-partman5'] as TargetName[]) {
 
       await partkit(db, ['migrate', 'prep', '"Accounts"', '--json'], { expectedExit: 4 });
       const prepped = await partkit(db, ['migrate', 'prep', '"Accounts"', '--foreign-keys', 'drop', '--json']);
-      expect((prepped.json.notes as string[]).join('\n')).toMatch(/invoices_account_id_fkey[\s\S]*will be dropped/);
+      // The foreign key pointing at the table is a warning now, with what dropping it costs (issue 21).
+      expect((prepped.json.warnings as string[]).join('\n')).toMatch(/invoices_account_id_fkey[\s\S]*will be dropped[\s\S]*MATCH FULL/);
       expect((prepped.json.notes as string[]).join('\n')).toMatch(/trigger Touch Updated recreated/);
       await partkit(db, ['migrate', 'fill', '"Accounts"', '--json']);
       // The copy's trigger is disabled until the swap: the fill copied updated_at as it was (NULL).
@@ -384,7 +385,7 @@ for (const name of ['bare18', 'pg17-partman5'] as TargetName[]) {
       expect(swapped.json).toMatchObject({ state: 'swapped', views: ['public."Recent Accounts"'], triggers: ['Touch Updated'] });
       const fks = swapped.json.foreignKeys as { name: string; recreate: string }[];
       expect(fks.map((fk) => fk.name)).toEqual(['public.invoices.invoices_account_id_fkey']);
-      expect(fks[0]!.recreate).toMatch(/REFERENCES "public"\."Accounts" \("id", "created_at"\) ON DELETE CASCADE/);
+      expect(fks[0]!.recreate).toMatch(/REFERENCES "public"\."Accounts" \("id", "created_at"\) MATCH FULL ON DELETE CASCADE/);
       const { rows: saved } = await db.query<{ recreate: string }>(`SELECT recreate FROM "Accounts_foreign_keys"`);
       expect(saved.map((r) => r.recreate)).toEqual([fks[0]!.recreate]);
 
@@ -455,7 +456,7 @@ describeTarget('bare18', 'migrate status and what the first maintenance will arc
     await partkit(db, ['migrate', 'fill', '"Old Logs"', '--json']);
     const filled = await partkit(db, ['migrate', 'status', '"Old Logs"', '--json']);
     expect(filled.json).toMatchObject({ phase: 'filled', capture: { backlog: 0 }, fill: { rowsCopied: 311, complete: true, etaSeconds: 0 } });
-    expect(filled.json.next).toBe(`partkit migrate swap 'public."Old Logs"'`);
+    expect(filled.json.next).toBe(`partkit migrate swap 'public."Old Logs"' (or undo prep and fill: partkit migrate abort 'public."Old Logs"')`);
     await partkit(db, ['migrate', 'swap', '"Old Logs"', '--json']);
     expect((await partkit(db, ['migrate', 'status', '"Old Logs"', '--json'])).json).toMatchObject({ phase: 'swapped', capture: { active: true } });
     await partkit(db, ['migrate', 'drop', '"Old Logs"', '--yes', '--json']);
