@@ -41,9 +41,9 @@ export type { ArchiveRestoreOptions, ArchiveRestoreResult } from './archive/rest
 export type { S3Options } from './archive/targets/types.js';
 export type { ResolvedConfig } from './commands/config.js';
 export type { DoctorReport } from './commands/doctor.js';
-export type { MaintainResult, MaintenanceEvent } from './commands/maintain.js';
-export type { PartitionCreateResult } from './commands/partition-create.js';
-export type { ProvisionOptions, ProvisionResult } from './commands/provision.js';
+export type { MaintainResult, MaintenanceEvent } from './maintain/maintain.js';
+export type { PartitionCreateResult } from './partitions/create.js';
+export type { ProvisionOptions, ProvisionResult } from './provision/provision.js';
 export type { MaintenanceStatus, StatusMetrics, StatusResult, TableStatus } from './commands/status.js';
 export type { LogOptions, LogResult, LoggedRun } from './commands/log.js';
 export { METRIC_COLUMNS, type TableMetrics } from './core/checks/metrics.js';

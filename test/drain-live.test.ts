@@ -14,8 +14,8 @@
  * its swap is finished by the next maintain, leaving no copy, capture or trigger behind.
  */
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { maintain } from '../src/commands/maintain.js';
-import { provision } from '../src/commands/provision.js';
+import { maintain } from '../src/maintain/maintain.js';
+import { provision } from '../src/provision/provision.js';
 import { resolveConfig, type Config } from '../src/core/config.js';
 import { resolveConnection } from '../src/core/connection.js';
 import { Database, DEFAULT_EXECUTOR_OPTIONS } from '../src/core/db.js';

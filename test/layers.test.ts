@@ -1,5 +1,5 @@
 /**
- * The layers of src/ (docs/architecture.md): cli → commands → migrate/archive/verify/demo/bench →
+ * The layers of src/ (docs/architecture.md): cli → commands → provision/maintain/partitions/migrate/archive/verify/demo/bench →
  * strategies and throwaway → core. No file imports from a layer above its own, and no import
  * cycle exists between files. Reads the sources; needs no server.
  */
@@ -21,6 +21,11 @@ const LAYERS: Readonly<Record<string, number>> = {
   demo: 2,
   bench: 2,
   citus: 2,
+  // what a command does, where other commands and features need it too (demo and bench provision,
+  // maintain and create months; migrate reads months as partition create does)
+  provision: 2,
+  maintain: 2,
+  partitions: 2,
   commands: 3,
   // the API: one function per command, around a session (src/api/)
   api: 4,
@@ -110,6 +115,17 @@ describe('layers of src/', () => {
   it('no import cycle between files', () => {
     const cycle = findCycle(files, (file) => importsOf(file));
     expect(cycle?.map((file) => path.relative(SRC, file))).toBeUndefined();
+  });
+
+  it('no command module imports another command module (what two commands share lives below them)', () => {
+    const commandsDir = path.join(SRC, 'commands');
+    const index = path.join(commandsDir, 'index.ts');
+    const crossings = files
+      .filter((file) => path.dirname(file) === commandsDir && file !== index)
+      .flatMap((file) => importsOf(file).filter((target) => path.dirname(target) === commandsDir).map((target) => `${path.basename(file)} -> ${path.basename(target)}`));
+    expect(crossings).toEqual([]);
+    // The check sees such an import when there is one.
+    expect(importsOf(path.join(commandsDir, 'demo.ts'), "import { provision } from './provision.js';\n")).toEqual([path.join(commandsDir, 'provision.ts')]);
   });
 
   it('the checks catch an upward import and a cycle', () => {

@@ -11,9 +11,9 @@ import { archiveRestore as restoreArchive, type ArchiveRestoreOptions, type Arch
 import { deprovision as runDeprovision, type DeprovisionOptions, type DeprovisionResult } from '../commands/deprovision.js';
 import { describeConfig, type ResolvedConfig } from '../commands/config.js';
 import { doctor as runDoctor, type DoctorReport } from '../commands/doctor.js';
-import { maintain as runMaintain, type MaintainResult } from '../commands/maintain.js';
-import { parseMonth, partitionCreate as createPartitions, requestedMonths, type PartitionCreateResult } from '../commands/partition-create.js';
-import { planProvision as planProvisionOn, provision as runProvision, type ProvisionOptions, type ProvisionResult } from '../commands/provision.js';
+import { maintain as runMaintain, type MaintainResult } from '../maintain/maintain.js';
+import { parseMonth, partitionCreate as createPartitions, requestedMonths, type PartitionCreateResult } from '../partitions/create.js';
+import { planProvision as planProvisionOn, provision as runProvision, type ProvisionOptions, type ProvisionResult } from '../provision/provision.js';
 import { maintenanceLog, type LogOptions, type LogResult } from '../commands/log.js';
 import { status as runStatus, statusMetrics as readStatusMetrics, type StatusMetrics, type StatusResult } from '../commands/status.js';
 import { verify as runVerify, type VerifyOptions, type VerifyResult } from '../commands/verify.js';

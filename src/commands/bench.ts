@@ -17,9 +17,9 @@ import { renderGrowth, renderGrowthSvg } from '../bench/growth-render.js';
 import { runCommand, type GlobalOptions } from '../core/context.js';
 import { run } from '../core/runner.js';
 import { quoteQualified } from '../core/identifiers.js';
-import { maintain } from './maintain.js';
-import { planPartitionCreate } from './partition-create.js';
-import { provision } from './provision.js';
+import { maintain } from '../maintain/maintain.js';
+import { planPartitionCreate } from '../partitions/create.js';
+import { provision } from '../provision/provision.js';
 import { UsageError } from '../core/errors.js';
 
 interface BenchArgs extends GlobalOptions {

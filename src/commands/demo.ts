@@ -26,9 +26,9 @@ import { describeTable, explainWeek, refuseData, serverNow } from '../demo/queri
 import { renderDemo, type DemoResult, type DemoTable } from '../demo/report.js';
 import { HISTORY_MONTHS, loadSteps, MAX_ROWS, Progress } from '../demo/seed.js';
 import { DEMO_DATABASE, externalServer, HOST, startThrowaway, type DemoServer, type KeptServer } from '../demo/server.js';
-import { maintain } from './maintain.js';
-import { planPartitionCreate } from './partition-create.js';
-import { provision } from './provision.js';
+import { maintain } from '../maintain/maintain.js';
+import { planPartitionCreate } from '../partitions/create.js';
+import { provision } from '../provision/provision.js';
 
 export { MAX_ROWS, sampleRowsStep } from '../demo/seed.js';
 export type { DemoPartition, DemoResult, DemoTable } from '../demo/report.js';

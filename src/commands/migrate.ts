@@ -21,7 +21,7 @@ import { fill, renderFill, type FillBatchEvent } from '../migrate/fill.js';
 import { prep, renderPrep } from '../migrate/prep.js';
 import { migrateStatus, renderMigrateStatus } from '../migrate/status.js';
 import { renderSwap, swap, unswap } from '../migrate/swap.js';
-import { parseMonth } from './partition-create.js';
+import { parseMonth } from '../partitions/create.js';
 
 interface TableArgs extends GlobalOptions {
   readonly table: string;

@@ -9,7 +9,7 @@ import type { Capabilities, TableState } from '../../src/core/capabilities.js';
 import { resolveConfig, type Config } from '../../src/core/config.js';
 import { addMonths, coveredMonth, currentMonth, monthKey, type Partition } from '../../src/core/partitions.js';
 import type { SqlStep } from '../../src/core/plan.js';
-import { requestedMonths } from '../../src/commands/partition-create.js';
+import { requestedMonths } from '../../src/partitions/create.js';
 import { readState, stateComment } from '../../src/migrate/capture.js';
 import { boundLiteral, childName } from '../../src/migrate/prep.js';
 import { partmanChildName } from '../../src/strategies/partman.js';
