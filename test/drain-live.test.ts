@@ -275,7 +275,8 @@ for (const { name, strategy } of [
       await db.query(`CREATE TABLE ${referenced} (id bigint NOT NULL, created_at timestamptz NOT NULL, PRIMARY KEY (id, created_at)) PARTITION BY RANGE (created_at)`);
       await db.query(`CREATE TABLE public.pointers (id bigint, created_at timestamptz, FOREIGN KEY (id, created_at) REFERENCES ${referenced})`);
       const config = resolveConfig({ strategy, tables: [{ name: referenced }], defaults: { premake: 2, retention: '24 months' } }, 'test');
-      await provision(executor, config, { scheduler: 'external' });
+      // Only this table: the database's other managed table stays as it is (provision --table).
+      await provision(executor, config, { scheduler: 'external', only: true });
       await db.query(`INSERT INTO ${referenced} SELECT g, date_trunc('month', now()) - interval '3 months' + g * interval '1 minute' FROM generate_series(1, 100) g`);
       await db.query(`INSERT INTO public.pointers SELECT id, created_at FROM ${referenced}`);
       const result = await maintain(executor, config, { table: referenced });

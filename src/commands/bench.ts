@@ -90,12 +90,12 @@ function whole(name: string, value: number, min: number, max: number): number {
 /** partkit's own provision, partition create and maintain, handed to the sections (bench/ never imports a command). */
 const partitionSetup: PartitionSetup = {
   partitionTable: async (db, config, months) => {
-    const provisioned = await provision(db, config, { scheduler: 'external' });
+    const provisioned = await provision(db, config, { scheduler: 'external', only: true });
     for (const table of config.tables) await run(db, (await planPartitionCreate(db, config, quoteQualified(table.name), months)).plan, { dryRun: false });
     return { strategy: provisioned.strategy };
   },
   applyRetention: async (db, config) => {
-    await provision(db, config, { scheduler: 'external' });
+    await provision(db, config, { scheduler: 'external', only: true });
     const result = await maintain(db, config);
     if (!result.ok) throw new Error(`partkit maintain failed while applying retention: ${result.events.filter((event) => event.action === 'failed').map((event) => event.detail).join('; ')}`);
     return { archived: result.detached };
@@ -176,7 +176,7 @@ export const benchCommand: CommandModule<GlobalOptions, BenchArgs> = {
             readerOpsPerS: readerOps,
             databaseUrl: args.databaseUrl,
             progress,
-            provisionTable: async (db, config) => void (await provision(db, config, { scheduler: 'external' })),
+            provisionTable: async (db, config) => void (await provision(db, config, { scheduler: 'external', only: true })),
             maintain: async (db, config, table) => {
               const result = await maintain(db, config, { table });
               const drained = result.events.find((event) => event.action === 'drained');

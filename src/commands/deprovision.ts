@@ -11,7 +11,7 @@ import type { Config } from '../core/config.js';
 import { runCommand, type GlobalOptions } from '../core/context.js';
 import type { Database } from '../core/db.js';
 import { ConflictError } from '../core/errors.js';
-import { displayName, dottedName, parseQualifiedName, quoteIdent, type QualifiedName } from '../core/identifiers.js';
+import { displayName, dottedName, parseQualifiedName, quoteIdent, quoteQualified, type QualifiedName } from '../core/identifiers.js';
 import { sqlStep, type SqlStep } from '../core/plan.js';
 import { run, underRunLock } from '../core/runner.js';
 import { jobCommand, jobName } from '../core/schedule.js';
@@ -96,7 +96,7 @@ async function deprovisionLocked(db: Database, config: Config, only: QualifiedNa
       }
     }
     if (caps.kit.installed || (await schemaExists(db, config.kitSchema))) {
-      await refuseOutsideDependents(db, config.kitSchema);
+      steps.push(...(await refuseOutsideDependents(db, config.kitSchema)));
       steps.push(sqlStep(`drop schema ${config.kitSchema}: the kit's functions, its registry, its maintenance log and its record of exports (the files stay where they were written)`, `DROP SCHEMA ${kit} CASCADE`));
       kitSchemaDropped = true;
     }
@@ -149,23 +149,45 @@ async function schemaExists(db: Database, schema: string): Promise<boolean> {
 }
 
 /**
- * Objects outside the kit's schema that depend on something in it (a view over the maintenance
- * log, say): DROP SCHEMA ... CASCADE would take them along, so deprovision refuses first.
+ * Objects outside the kit's schema that depend on something in it. Time-ordered ids are handed back
+ * (a uuid column's default becomes gen_random_uuid(), the kit's id triggers go: a trigger of a
+ * partitioned table takes its partitions' clones along); anything else (a view over the maintenance
+ * log, say) would go with DROP SCHEMA ... CASCADE, so deprovision refuses first, changing nothing.
  */
-async function refuseOutsideDependents(db: Database, kitSchema: string): Promise<void> {
-  const rows = await db.query<{ what: string }>(
-    `SELECT DISTINCT o.type || ' ' || o.identity AS what
+async function refuseOutsideDependents(db: Database, kitSchema: string): Promise<SqlStep[]> {
+  const rows = await db.query<{ what: string; schema: string | null; relation: string | null; column: string | null; uuid: boolean; trigger: string | null; clone: boolean }>(
+    `SELECT DISTINCT o.type || ' ' || o.identity AS what, n.nspname::text AS schema, c.relname::text AS relation,
+            a.attname::text AS "column", coalesce(a.atttypid = 'uuid'::regtype, false) AS uuid,
+            t.tgname::text AS trigger, coalesce(t.tgparentid <> 0, false) AS clone
        FROM pg_depend d
       CROSS JOIN LATERAL pg_identify_object(d.classid, d.objid, d.objsubid) o
       CROSS JOIN LATERAL pg_identify_object(d.refclassid, d.refobjid, 0) r
+       LEFT JOIN pg_attrdef ad ON d.classid = 'pg_attrdef'::regclass AND ad.oid = d.objid
+       LEFT JOIN pg_attribute a ON a.attrelid = ad.adrelid AND a.attnum = ad.adnum
+       LEFT JOIN pg_trigger t ON d.classid = 'pg_trigger'::regclass AND t.oid = d.objid
+       LEFT JOIN pg_class c ON c.oid = coalesce(ad.adrelid, t.tgrelid)
+       LEFT JOIN pg_namespace n ON n.oid = c.relnamespace
       WHERE r.schema = $1 AND o.schema IS DISTINCT FROM $1 AND d.deptype IN ('n', 'a')
         AND position(' ' || quote_ident($1) || '.' IN ' ' || o.identity) = 0
       ORDER BY 1`,
     [kitSchema],
   );
-  if (rows.length === 0) return;
+  const steps: SqlStep[] = [];
+  const refused: string[] = [];
+  for (const row of rows) {
+    const table = row.schema !== null && row.relation !== null ? quoteQualified({ schema: row.schema, name: row.relation }) : null;
+    if (table !== null && row.column !== null && row.uuid) {
+      steps.push(sqlStep(`${displayName({ schema: row.schema!, name: row.relation! })}.${row.column}: ids from gen_random_uuid() instead of the kit's time-ordered ones`, `ALTER TABLE ONLY ${table} ALTER COLUMN ${quoteIdent(row.column)} SET DEFAULT gen_random_uuid()`));
+    } else if (table !== null && row.trigger !== null) {
+      // A partition's clone of its parent's trigger goes with the parent's.
+      if (!row.clone) steps.push(sqlStep(`drop the kit's trigger ${row.trigger} on ${displayName({ schema: row.schema!, name: row.relation! })}`, `DROP TRIGGER IF EXISTS ${quoteIdent(row.trigger)} ON ${table}`));
+    } else {
+      refused.push(row.what);
+    }
+  }
+  if (refused.length === 0) return steps;
   throw new ConflictError(
-    `Objects outside schema ${kitSchema} depend on partkit's objects, and dropping the schema would drop them too (nothing was changed):\n${rows.map((row) => `  ${row.what}`).join('\n')}`,
+    `Objects outside schema ${kitSchema} depend on partkit's objects, and dropping the schema would drop them too (nothing was changed):\n${refused.map((what) => `  ${what}`).join('\n')}`,
     'Drop or change them first (a view over the maintenance log, say), then run partkit deprovision again.',
   );
 }
@@ -184,6 +206,7 @@ interface DeprovisionArgs extends GlobalOptions {
   readonly table?: string;
 }
 
+/** @internal the command line (src/cli.ts); not part of the API, its types are left out of the published declarations */
 export const deprovisionCommand: CommandModule<GlobalOptions, DeprovisionArgs> = {
   command: 'deprovision',
   describe: "Undo provision: remove the tables' registration (pg_partman's part_config, the kit's registry), and once no table is left the schedule and the kit's schema; tables and rows stay",

@@ -272,6 +272,16 @@ export function resolveConfig(raw: unknown, source: string): Config {
         'Set "archiveSchema" to a schema of its own (the default is "partkit_archive").',
       );
     }
+    const distribution = resolveDistribution(settings.distribution, name, at('distribution'), source);
+    // Time-ordered ids put a trigger on the parent, and Citus refuses to distribute a table with
+    // triggers: a distributed table keeps random ids unless the config asks otherwise, which it refuses.
+    const idsGiven = (entry as Record<string, unknown>).ids !== undefined || (file.defaults as Record<string, unknown>).ids !== undefined;
+    if (distribution !== null && settings.ids === 'uuidv7' && idsGiven) {
+      throw new ConfigError(
+        `Invalid config ${source}: field "${at('ids')}": "uuidv7" ids need a trigger on ${entry.name}, and Citus does not distribute a table with triggers.`,
+        'Leave "ids" out (a distributed table gets "random") or set "ids": "random" for it.',
+      );
+    }
     const resolved: TableConfig = {
       name,
       controlColumn: settings.controlColumn,
@@ -281,8 +291,8 @@ export function resolveConfig(raw: unknown, source: string): Config {
       archiveSchema: settings.archive ? file.archiveSchema : null,
       purgeAfter: purge?.text ?? null,
       timeZone: settings.timeZone,
-      distribution: resolveDistribution(settings.distribution, name, at('distribution'), source),
-      ids: settings.ids,
+      distribution,
+      ids: distribution === null ? settings.ids : 'random',
     };
     const entryKeys = entry as Record<string, unknown>;
     const defaultKeys = file.defaults as Record<string, unknown>;
@@ -334,6 +344,11 @@ export interface ConfigOrigin {
   readonly path: string | null;
   /** One line for people, e.g. "partkit.json (found in the working directory)". */
   readonly description: string;
+}
+
+/** The file a config was read from, for a printed command's --config (null: the built-in default or a config given in code). */
+export function configPath(config: Config): string | null {
+  return config.origin.path ?? (config.source.startsWith('(') ? null : config.source);
 }
 
 export const BUILTIN_ORIGIN: ConfigOrigin = { from: 'default', path: null, description: 'the built-in default (the four Semibot tables)' };

@@ -12,7 +12,7 @@
  *   one, the recorded scheduler holds (provision never switches it by itself).
  */
 import type { Scheduler } from './capabilities.js';
-import { type Config, type Strategy, type TableConfig } from './config.js';
+import { configPath, type Config, type Strategy, type TableConfig } from './config.js';
 import type { Database } from './db.js';
 import { readManagedTables, type RegisteredTable } from './checks/state.js';
 import { configIntervalText } from './intervals.js';
@@ -27,7 +27,8 @@ export function isBuiltinConfig(config: Config): boolean {
 
 /** `--config FILE` when the config came from a file, so that a printed command uses the same one. */
 export function configArgs(config: Config): string[] {
-  return config.origin.path === null ? [] : ['--config', config.origin.path];
+  const file = configPath(config);
+  return file === null ? [] : ['--config', file];
 }
 
 export interface SettingsInForce {
