@@ -62,7 +62,7 @@ const BOUNDS_CHECK = 'partkit_restore_bounds';
 /** The comment a restored table gets: how a re-run knows a table it loaded. */
 const RESTORED_MARK = 'partkit archive restore:';
 
-interface ManagedRow {
+interface RestoreSettings {
   readonly strategy: 'plpgsql' | 'partman';
   readonly time_zone: string;
   readonly archive_schema: string | null;
@@ -80,7 +80,7 @@ interface MonthBounds {
 }
 
 /** The child name each strategy gives a month: pg_partman 4 `t_p2026_01`, 5 `t_p20260101`, the kit `t_y2026m01`. */
-export function monthChildName(table: string, month: string, managed: Pick<ManagedRow, 'strategy' | 'partman_major'>): string {
+export function monthChildName(table: string, month: string, managed: Pick<RestoreSettings, 'strategy' | 'partman_major'>): string {
   const [year, mm] = month.split('-') as [string, string];
   return strategyOf(managed.strategy).childName(table, { year: Number(year), month: Number(mm) }, managed.partman_major);
 }
@@ -116,7 +116,7 @@ async function restoreLocked(db: Database, config: Config, options: ArchiveResto
   if (manifest.table !== displayName(parent) || manifest.month !== options.month) {
     throw new CheckFailedError(`${target.location(keys.manifest)} describes ${manifest.table} ${manifest.month}, not ${displayName(parent)} ${options.month}.`, 'Check --from and the table name.');
   }
-  const [managed] = await db.query<ManagedRow>(
+  const [managed] = await db.query<RestoreSettings>(
     `SELECT m.strategy, m.time_zone, m.archive_schema,
             (SELECT split_part(e.extversion, '.', 1)::int FROM pg_extension e WHERE e.extname = 'pg_partman') AS partman_major
        FROM ${kit}.managed_table m WHERE m.parent_schema = $1 AND m.parent_table = $2`,

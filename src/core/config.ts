@@ -12,14 +12,14 @@ import { ConfigError, IdentifierTooLongError, isPartkitError } from './errors.js
 import { checkIdentifierLength, findControlCharacter, parseQualifiedName, type QualifiedName } from './identifiers.js';
 
 const UNIT_DAYS = { day: 1, week: 7, month: 30, year: 365 } as const;
-type Unit = keyof typeof UNIT_DAYS;
+type IntervalUnit = keyof typeof UNIT_DAYS;
 
 /** `12 months`, `3 years`, `90 days`, `1 week`: normalised to "<n> <unit>s". */
-export function parseInterval(text: string): { amount: number; unit: Unit; approxDays: number; text: string } | undefined {
+export function parseInterval(text: string): { amount: number; unit: IntervalUnit; approxDays: number; text: string } | undefined {
   const match = /^\s*(\d{1,4})\s*(day|week|month|year)s?\s*$/i.exec(text);
   if (!match) return undefined;
   const amount = Number(match[1]);
-  const unit = match[2]!.toLowerCase() as Unit;
+  const unit = match[2]!.toLowerCase() as IntervalUnit;
   if (amount <= 0) return undefined;
   return { amount, unit, approxDays: amount * UNIT_DAYS[unit], text: `${amount} ${unit}${amount === 1 ? '' : 's'}` };
 }

@@ -19,7 +19,7 @@ import { run, underRunLock } from '../core/runner.js';
 import { strategyOf } from '../strategies/index.js';
 import { captureName, CAPTURE_TRIGGERS, citusSequentialStep, createCaptureSteps, readCapture } from './capture.js';
 import { fromClause } from './copy.js';
-import { describeArchive, monthsToArchive, type ArchivedMonth } from './retention.js';
+import { describeArchive, monthsToArchive, type MonthToArchive } from './retention.js';
 import { citusMigrationNote, colocateArgument, migrationDistributionColumn } from '../citus/provision.js';
 import { checkControlColumn, checkDerivedName, inspectMigration, primaryKey, readColumns, readDependents, readGrants, readIndexes, readOutgoingForeignKeys, readViews, foreignKeyConsequences, type MigrationInspection } from './inspect.js';
 
@@ -41,7 +41,7 @@ export interface PrepPlan {
   readonly notes: readonly string[];
   readonly warnings: readonly string[];
   /** Months the first maintenance after the migration archives under the current retention. */
-  readonly archive: readonly ArchivedMonth[];
+  readonly archive: readonly MonthToArchive[];
 }
 
 /** The child name each strategy gives a month: the names its maintenance and provision expect. */
@@ -406,7 +406,7 @@ export interface PrepResult {
   readonly strategy: Strategy;
   readonly months: readonly string[];
   readonly primaryKey: PrepPlan['primaryKey'];
-  readonly archive: readonly ArchivedMonth[];
+  readonly archive: readonly MonthToArchive[];
   readonly notes: readonly string[];
   readonly warnings: readonly string[];
   readonly steps: readonly string[];

@@ -9,13 +9,13 @@ import type { Database } from '../core/db.js';
 import { quoteIdent } from '../core/identifiers.js';
 import type { ControlType } from '../core/partitions.js';
 
-export interface ArchivedMonth {
+export interface MonthToArchive {
   readonly month: string;
   readonly rows: number;
 }
 
 /** `from`: the rows to look at, as a FROM clause (see fromClause; a partitioned parent as its quoted name). */
-export async function monthsToArchive(db: Database, from: string, settings: TableConfig, type: ControlType): Promise<ArchivedMonth[]> {
+export async function monthsToArchive(db: Database, from: string, settings: TableConfig, type: ControlType): Promise<MonthToArchive[]> {
   if (settings.retention === null) return [];
   const column = quoteIdent(settings.controlColumn);
   const local = type === 'timestamptz' ? `(${column} AT TIME ZONE $1)` : type === 'timestamp' ? column : `${column}::timestamp`;
@@ -29,7 +29,7 @@ export async function monthsToArchive(db: Database, from: string, settings: Tabl
   return rows.map((row) => ({ month: row.month, rows: Number(row.rows) }));
 }
 
-export function describeArchive(months: readonly ArchivedMonth[], retention: string | null, label: string): string {
+export function describeArchive(months: readonly MonthToArchive[], retention: string | null, label: string): string {
   if (retention === null) return `retention is off for ${label}: maintenance archives nothing.`;
   if (months.length === 0) return `under the retention of ${retention}, the first maintenance after the migration archives nothing.`;
   const rows = months.reduce((sum, m) => sum + m.rows, 0);

@@ -10,7 +10,7 @@ import { displayName } from '../core/identifiers.js';
 import { shellQuote } from '../core/shell.js';
 import { inspectMigration } from './inspect.js';
 import { fromClause } from './copy.js';
-import { describeArchive, monthsToArchive, type ArchivedMonth } from './retention.js';
+import { describeArchive, monthsToArchive, type MonthToArchive } from './retention.js';
 
 export type MigrationPhase = 'not started' | 'prepped' | 'filling' | 'filled' | 'swapped' | 'done' | 'unknown';
 
@@ -19,7 +19,7 @@ export interface MigrateStatus {
   readonly phase: MigrationPhase;
   readonly capture: { readonly active: boolean; readonly backlog: number };
   readonly fill: { readonly rowsCopied: number; readonly estimatedRows: number; readonly complete: boolean; readonly rowsPerSecond: number | null; readonly etaSeconds: number | null };
-  readonly archive: readonly ArchivedMonth[];
+  readonly archive: readonly MonthToArchive[];
   /** The retention the archive preview counts with (the table's in the config, or the built-in default). */
   readonly retention: string | null;
   readonly next: string | null;

@@ -61,7 +61,7 @@ export function requestedMonths(options: { month?: string | undefined; from?: st
 }
 
 /** How a table is managed, as far as creating months goes. */
-interface TableFacts {
+interface MonthsTarget {
   readonly name: QualifiedName;
   readonly controlType: ControlType;
   readonly strategy: Strategy;
@@ -71,7 +71,7 @@ interface TableFacts {
   readonly partitions: readonly Partition[];
 }
 
-async function inspectMonthsTarget(db: Database, config: Config, name: QualifiedName, monthArgs: string): Promise<TableFacts> {
+async function inspectMonthsTarget(db: Database, config: Config, name: QualifiedName, monthArgs: string): Promise<MonthsTarget> {
   const label = displayName(name);
   const [row] = await db.query<{ relkind: string; partstrat: string | null; keys: number | null; control_type: string | null }>(
     `SELECT c.relkind, pt.partstrat::text AS partstrat, pt.partnatts::int AS keys,
@@ -145,7 +145,7 @@ export interface PartitionCreatePlan {
   readonly created: readonly string[];
   /** Months that already have their partition. */
   readonly skipped: readonly string[];
-  readonly facts: TableFacts;
+  readonly facts: MonthsTarget;
 }
 
 function monthRange(month: Month): { lower: string; upper: string } {

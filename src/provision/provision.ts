@@ -21,7 +21,7 @@ import { readSql } from '../core/sql-files.js';
 import { tableTemplate } from '../core/table-templates.js';
 import { missingTableProblem, tableShapeProblems } from '../core/table-shape.js';
 import { planTimeIndex, readTimeIndex } from '../core/time-index.js';
-import { describeArchive, monthsToArchive, type ArchivedMonth } from '../migrate/retention.js';
+import { describeArchive, monthsToArchive, type MonthToArchive } from '../migrate/retention.js';
 import { strategyOf } from '../strategies/index.js';
 import type { ProvisionContext, TableInput } from '../strategies/types.js';
 import { readManagedTable, readPartmanConfig } from '../core/checks/state.js';
@@ -50,7 +50,7 @@ export interface ProvisionResult {
   readonly steps: readonly string[];
   readonly schedule: { readonly job: string | null; readonly cronDatabase: string | null; readonly externalCommand: string | null };
   /** Per existing table, the months the first maintenance will archive under the retention, read before anything changed. */
-  readonly archivePreview: readonly { readonly table: string; readonly months: readonly ArchivedMonth[]; readonly rows: number; readonly note: string }[];
+  readonly archivePreview: readonly { readonly table: string; readonly months: readonly MonthToArchive[]; readonly rows: number; readonly note: string }[];
   /** Citus (src/citus/): per distributed table, what Citus requires and what partkit chose. */
   readonly citus: readonly DistributionNote[];
   /** The psql script, under --dry-run; with format 'sql', the application database's migration file. */
@@ -216,7 +216,7 @@ export async function planProvision(db: Database, fileConfig: Config, options: P
 
 /** What the first maintenance will archive, table by table, before provision changes anything. */
 async function previewArchive(db: Database, caps: Capabilities, config: Config): Promise<ProvisionResult['archivePreview']> {
-  const preview: { table: string; months: ArchivedMonth[]; rows: number; note: string }[] = [];
+  const preview: { table: string; months: MonthToArchive[]; rows: number; note: string }[] = [];
   for (const [index, table] of config.tables.entries()) {
     const state = caps.tables[index]!;
     const type = state.exists && state.partitioned ? controlTypeOf(state.controlColumn.type) : undefined;
