@@ -14,6 +14,7 @@ import { ConflictError } from '../core/errors.js';
 import { displayName, dottedName, parseQualifiedName, quoteIdent, quoteQualified, type QualifiedName } from '../core/identifiers.js';
 import { sqlStep, type SqlStep } from '../core/plan.js';
 import { run, underRunLock } from '../core/runner.js';
+import { readSql } from '../core/sql-files.js';
 import { jobCommand, jobName } from '../core/schedule.js';
 import { tableNotFound } from '../core/table-lookup.js';
 
@@ -156,31 +157,18 @@ async function schemaExists(db: Database, schema: string): Promise<boolean> {
  */
 async function refuseOutsideDependents(db: Database, kitSchema: string): Promise<SqlStep[]> {
   const rows = await db.query<{ what: string; schema: string | null; relation: string | null; column: string | null; uuid: boolean; trigger: string | null; clone: boolean }>(
-    `SELECT DISTINCT o.type || ' ' || o.identity AS what, n.nspname::text AS schema, c.relname::text AS relation,
-            a.attname::text AS "column", coalesce(a.atttypid = 'uuid'::regtype, false) AS uuid,
-            t.tgname::text AS trigger, coalesce(t.tgparentid <> 0, false) AS clone
-       FROM pg_depend d
-      CROSS JOIN LATERAL pg_identify_object(d.classid, d.objid, d.objsubid) o
-      CROSS JOIN LATERAL pg_identify_object(d.refclassid, d.refobjid, 0) r
-       LEFT JOIN pg_attrdef ad ON d.classid = 'pg_attrdef'::regclass AND ad.oid = d.objid
-       LEFT JOIN pg_attribute a ON a.attrelid = ad.adrelid AND a.attnum = ad.adnum
-       LEFT JOIN pg_trigger t ON d.classid = 'pg_trigger'::regclass AND t.oid = d.objid
-       LEFT JOIN pg_class c ON c.oid = coalesce(ad.adrelid, t.tgrelid)
-       LEFT JOIN pg_namespace n ON n.oid = c.relnamespace
-      WHERE r.schema = $1 AND o.schema IS DISTINCT FROM $1 AND d.deptype IN ('n', 'a')
-        AND position(' ' || quote_ident($1) || '.' IN ' ' || o.identity) = 0
-      ORDER BY 1`,
+    readSql('queries/deprovision-dependents.sql'),
     [kitSchema],
   );
   const steps: SqlStep[] = [];
   const refused: string[] = [];
   for (const row of rows) {
-    const table = row.schema !== null && row.relation !== null ? quoteQualified({ schema: row.schema, name: row.relation }) : null;
-    if (table !== null && row.column !== null && row.uuid) {
-      steps.push(sqlStep(`${displayName({ schema: row.schema!, name: row.relation! })}.${row.column}: ids from gen_random_uuid() instead of the kit's time-ordered ones`, `ALTER TABLE ONLY ${table} ALTER COLUMN ${quoteIdent(row.column)} SET DEFAULT gen_random_uuid()`));
-    } else if (table !== null && row.trigger !== null) {
+    const name = row.schema !== null && row.relation !== null ? { schema: row.schema, name: row.relation } : null;
+    if (name !== null && row.column !== null && row.uuid) {
+      steps.push(sqlStep(`${displayName(name)}.${row.column}: ids from gen_random_uuid() instead of the kit's time-ordered ones`, `ALTER TABLE ONLY ${quoteQualified(name)} ALTER COLUMN ${quoteIdent(row.column)} SET DEFAULT gen_random_uuid()`));
+    } else if (name !== null && row.trigger !== null) {
       // A partition's clone of its parent's trigger goes with the parent's.
-      if (!row.clone) steps.push(sqlStep(`drop the kit's trigger ${row.trigger} on ${displayName({ schema: row.schema!, name: row.relation! })}`, `DROP TRIGGER IF EXISTS ${quoteIdent(row.trigger)} ON ${table}`));
+      if (!row.clone) steps.push(sqlStep(`drop the kit's trigger ${row.trigger} on ${displayName(name)}`, `DROP TRIGGER IF EXISTS ${quoteIdent(row.trigger)} ON ${quoteQualified(name)}`));
     } else {
       refused.push(row.what);
     }

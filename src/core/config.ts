@@ -351,6 +351,12 @@ export function configPath(config: Config): string | null {
   return config.origin.path ?? (config.source.startsWith('(') ? null : config.source);
 }
 
+/** `--config FILE` when the config came from a file, so that a printed command uses the same one. */
+export function configArgs(config: Config): string[] {
+  const file = configPath(config);
+  return file === null ? [] : ['--config', file];
+}
+
 export const BUILTIN_ORIGIN: ConfigOrigin = { from: 'default', path: null, description: 'the built-in default (the four Semibot tables)' };
 
 /** What the config would be read from: --config, else PARTKIT_CONFIG, else ./partkit.json, else the built-in default. */

@@ -3,7 +3,7 @@
  * pg_cron's database and pointed at ours with cron.schedule_in_database.
  */
 import { canCreateExtension, enableAdvice, type Capabilities, type Decision, type Scheduler } from './capabilities.js';
-import { configPath, type Config } from './config.js';
+import { configArgs, type Config } from './config.js';
 import { crontabSchedule } from './cron.js';
 import type { Database } from './db.js';
 import { MissingCapabilityError } from './errors.js';
@@ -91,7 +91,7 @@ export async function findJob(db: Database, caps: Capabilities, name: string): P
  * partkit the application installed (`npx --no-install`): a schedule never downloads a package.
  */
 export function crontabLine(config: Config): string {
-  return `${crontabSchedule(config.maintenance.schedule)}  DATABASE_URL=postgres://USER@HOST/DB npx --no-install ${partkitCommand(['maintain', ...(configPath(config) === null ? [] : ['--config', configPath(config)!])])}`;
+  return `${crontabSchedule(config.maintenance.schedule)}  DATABASE_URL=postgres://USER@HOST/DB npx --no-install ${partkitCommand(['maintain', ...configArgs(config)])}`;
 }
 
 /** The setting a cron file reads the application database from (else it schedules for the database it runs in). */

@@ -12,7 +12,7 @@
  *   one, the recorded scheduler holds (provision never switches it by itself).
  */
 import type { Scheduler } from './capabilities.js';
-import { configPath, type Config, type Strategy, type TableConfig } from './config.js';
+import { configArgs, type Config, type Strategy, type TableConfig } from './config.js';
 import type { Database } from './db.js';
 import { readManagedTables, type RegisteredTable } from './checks/state.js';
 import { configIntervalText } from './intervals.js';
@@ -25,11 +25,6 @@ export function isBuiltinConfig(config: Config): boolean {
   return config.origin.from === 'default';
 }
 
-/** `--config FILE` when the config came from a file, so that a printed command uses the same one. */
-export function configArgs(config: Config): string[] {
-  const file = configPath(config);
-  return file === null ? [] : ['--config', file];
-}
 
 export interface SettingsInForce {
   /** The config to act on: the file's, or (built-in default, tables registered) the database's. */

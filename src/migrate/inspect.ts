@@ -224,18 +224,7 @@ export interface View {
 
 /** Views (and materialized views) that read the table directly. */
 export async function readViews(db: Database, oid: number): Promise<View[]> {
-  return db.query<View>(
-    `SELECT DISTINCT quote_ident(vn.nspname) || '.' || quote_ident(v.relname) AS name, v.relkind::text AS relkind,
-            pg_get_viewdef(v.oid) AS definition, v.reloptions AS options
-       FROM pg_depend d
-       JOIN pg_rewrite r ON r.oid = d.objid
-       JOIN pg_class v ON v.oid = r.ev_class
-       JOIN pg_namespace vn ON vn.oid = v.relnamespace
-      WHERE d.classid = 'pg_rewrite'::regclass AND d.refclassid = 'pg_class'::regclass
-        AND d.refobjid = $1::oid AND v.oid <> $1::oid
-      ORDER BY 1`,
-    [oid],
-  );
+  return db.query<View>(readSql('queries/migrate-views.sql'), [oid]);
 }
 
 /**

@@ -4,7 +4,8 @@
  */
 import type { Capabilities, TableState } from '../core/capabilities.js';
 import { settingField, type Config, type Strategy, type TableConfig } from '../core/config.js';
-import { applyCommand, configArgs } from '../core/settings.js';
+import { configArgs } from '../core/config.js';
+import { applyCommand } from '../core/settings.js';
 import type { Database } from '../core/db.js';
 import { displayName, quoteIdent, quoteLiteral, quoteQualified } from '../core/identifiers.js';
 import { configIntervalText, sameInterval } from '../core/intervals.js';
