@@ -1,8 +1,10 @@
 /**
  * Time is an input: provision → maintain → verify on every strategy at the moments where month
  * arithmetic breaks, under a faked clock. Each strategy gets its own cluster, started under
- * libfaketime (test/targets/debian-cluster.ts) and restarted to move its clock; partkit runs with the
- * same shift. Between two moments nothing runs, as on a host whose scheduler was down.
+ * libfaketime (test/targets/debian-cluster.ts) and restarted to move its clock. partkit runs in this
+ * process on the real clock, years away from the server's: every date it acts on must come from the
+ * server's now() (a date taken from its own clock would put months in the wrong place here). Between
+ * two moments nothing runs, as on a host whose scheduler was down.
  *
  *   2026-12-31 23:59:30 UTC   provision just before New Year
  *   2027-01-01 00:00:30 UTC   New Year: the next month must be made
@@ -100,9 +102,9 @@ for (const setup of SETUPS) {
       await client.connect();
     }
 
-    async function partkit(...args: string[]) {
-      const result = await runPartkit([...args, '--config', configFile, '--database-url', url], { clockOffsetSeconds: offset });
-      return result;
+    /** partkit in process, on the real clock (the server's is `offset` seconds away). */
+    function partkit(...args: string[]) {
+      return runPartkit([...args, '--config', configFile, '--database-url', url]);
     }
 
     async function query<Row extends pg.QueryResultRow>(sql: string, params: unknown[] = []): Promise<Row[]> {
