@@ -186,23 +186,26 @@ export interface OracleResult {
 
 /**
  * Compares the truth table with the rows of `tables` (SQL names; all of them together hold the
- * data, e.g. the parent and the archived months).
+ * data, e.g. the parent and the archived months), in one pass: the rows found, counted per id, and
+ * the truth joined once (a full join), each row judged on all four counts.
  */
 export async function compareWithTruth(url: string, tables: readonly string[]): Promise<OracleResult> {
   const client = new pg.Client({ connectionString: url });
   await client.connect();
   try {
     const union = tables.map((table) => `SELECT id, content FROM ${table}`).join(' UNION ALL ');
-    const { rows } = await client.query<{ id: string; kind: string }>(
-      `WITH found AS (${union}),
-            counted AS (SELECT id, count(*) AS n, min(content) AS content FROM found GROUP BY id)
-       SELECT t.id, 'missing' AS kind FROM ${TRUTH_TABLE} t LEFT JOIN counted c ON c.id = t.id WHERE NOT t.deleted AND c.id IS NULL
-       UNION ALL SELECT t.id, 'resurrected' FROM ${TRUTH_TABLE} t JOIN counted c ON c.id = t.id WHERE t.deleted
-       UNION ALL SELECT t.id, 'stale' FROM ${TRUTH_TABLE} t JOIN counted c ON c.id = t.id WHERE NOT t.deleted AND c.content <> t.content
-       UNION ALL SELECT c.id, 'duplicated' FROM counted c WHERE c.n > 1`,
+    const missing = 'NOT t.deleted AND c.id IS NULL';
+    const resurrected = 't.deleted AND c.id IS NOT NULL';
+    const stale = 'NOT t.deleted AND c.content <> t.content';
+    const duplicated = 'c.n > 1';
+    const { rows } = await client.query<{ id: string; missing: boolean | null; resurrected: boolean | null; stale: boolean | null; duplicated: boolean | null }>(
+      `WITH counted AS (SELECT id, count(*) AS n, min(content) AS content FROM (${union}) AS found GROUP BY id)
+       SELECT coalesce(t.id, c.id) AS id, ${missing} AS missing, ${resurrected} AS resurrected, ${stale} AS stale, ${duplicated} AS duplicated
+         FROM ${TRUTH_TABLE} t FULL JOIN counted c ON c.id = t.id
+        WHERE (${missing}) OR (${resurrected}) OR (${stale}) OR (${duplicated})`,
     );
     const { rows: total } = await client.query<{ n: string }>(`SELECT count(*) AS n FROM ${TRUTH_TABLE}`);
-    const of = (kind: string) => rows.filter((row) => row.kind === kind).map((row) => row.id);
+    const of = (kind: 'missing' | 'resurrected' | 'stale' | 'duplicated') => rows.filter((row) => row[kind] === true).map((row) => row.id);
     return { truthRows: Number(total[0]!.n), missing: of('missing'), resurrected: of('resurrected'), stale: of('stale'), duplicated: of('duplicated') };
   } finally {
     await client.end();
