@@ -187,7 +187,8 @@ export interface OracleResult {
 /**
  * Compares the truth table with the rows of `tables` (SQL names; all of them together hold the
  * data, e.g. the parent and the archived months), in one pass: the rows found, counted per id, and
- * the truth joined once (a full join), each row judged on all four counts.
+ * the truth joined once (a full join), each row judged on all four counts. The count is MATERIALIZED
+ * so that on Citus it is an intermediate result on the coordinator, joined there with the local truth.
  */
 export async function compareWithTruth(url: string, tables: readonly string[]): Promise<OracleResult> {
   const client = new pg.Client({ connectionString: url });
@@ -199,7 +200,7 @@ export async function compareWithTruth(url: string, tables: readonly string[]): 
     const stale = 'NOT t.deleted AND c.content <> t.content';
     const duplicated = 'c.n > 1';
     const { rows } = await client.query<{ id: string; missing: boolean | null; resurrected: boolean | null; stale: boolean | null; duplicated: boolean | null }>(
-      `WITH counted AS (SELECT id, count(*) AS n, min(content) AS content FROM (${union}) AS found GROUP BY id)
+      `WITH counted AS MATERIALIZED (SELECT id, count(*) AS n, min(content) AS content FROM (${union}) AS found GROUP BY id)
        SELECT coalesce(t.id, c.id) AS id, ${missing} AS missing, ${resurrected} AS resurrected, ${stale} AS stale, ${duplicated} AS duplicated
          FROM ${TRUTH_TABLE} t FULL JOIN counted c ON c.id = t.id
         WHERE (${missing}) OR (${resurrected}) OR (${stale}) OR (${duplicated})`,
