@@ -55,8 +55,11 @@ function registeredTableConfig(row: RegisteredTable): TableConfig {
 
 /** The settings to act on: see the file's comment. */
 export async function settingsInForce(db: Database, config: Config): Promise<SettingsInForce> {
-  const registered = await readManagedTables(db, config.kitSchema);
-  const recorded = await readRecordedSchedule(db, config.kitSchema);
+  return settingsFrom(config, await readManagedTables(db, config.kitSchema), await readRecordedSchedule(db, config.kitSchema), db.name);
+}
+
+/** The settings in force from the records already read (`database`: the database they were read in, for messages). */
+export function settingsFrom(config: Config, registered: readonly RegisteredTable[], recorded: RecordedSchedule | null, database: string): SettingsInForce {
   if (!isBuiltinConfig(config)) return { config, from: 'file', recorded, registered };
   if (registered.length === 0) return { config, from: 'built-in default', recorded, registered };
   const partmanSchema = registered.find((row) => row.partmanSchema !== null)?.partmanSchema ?? config.partmanSchema;
@@ -66,7 +69,7 @@ export async function settingsInForce(db: Database, config: Config): Promise<Set
       partmanSchema,
       maintenance: recorded ? { schedule: recorded.schedule, jobName: recorded.jobName ?? undefined } : config.maintenance,
       tables: registered.map(registeredTableConfig),
-      source: `(settings recorded in ${config.kitSchema} of database ${db.name})`,
+      source: `(settings recorded in ${config.kitSchema} of database ${database})`,
     },
     from: 'database',
     recorded,

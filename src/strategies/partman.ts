@@ -137,7 +137,7 @@ export const partmanStrategy: PartitionStrategy = {
       if (!samePartConfig(input.partConfig, desiredPartConfig(input))) steps.push(partConfigStep(ctx, input, group));
       steps.push(...managedRowSteps(ctx, input, 'partman', group));
       // A larger premake: its months now, in the same transaction (pg_partman makes them only at its next maintenance).
-      const months = missingMonths(input, initialMonths(input.table, ctx.caps.server.now));
+      const months = missingMonths(input, initialMonths(input.table, ctx.now));
       if (months.length > 0) {
         steps.push(
           sqlStep(
@@ -175,7 +175,7 @@ export const partmanStrategy: PartitionStrategy = {
         sqlStep(`rename ${oldDefault.name} to ${parked.name}`, `ALTER TABLE ${defaultTable} RENAME TO ${quoteIdent(parked.name)}`, { table: label, group }),
       );
     }
-    const start = monthStartLiteral(currentMonth(input.table.timeZone, ctx.caps.server.now));
+    const start = monthStartLiteral(currentMonth(input.table.timeZone, ctx.now));
     const partman = quoteIdent(ctx.partmanSchema);
     const typeAndInterval = major >= 5 ? `p_interval := '1 month', p_type := 'range'` : `p_type := 'native', p_interval := '1 month'`;
     steps.push(

@@ -23,6 +23,8 @@ export interface ProvisionContext {
   /** pg_partman's major version (installed, or the one that will be installed). */
   readonly partmanMajor: number | null;
   readonly partmanSchema: string;
+  /** The clock months are counted from: the server's, read in provision's snapshot (`caps.server.now`). */
+  readonly now: Date;
 }
 
 export interface TableInput {
