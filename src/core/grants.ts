@@ -203,6 +203,32 @@ export function refuseMissingGrants(caps: Capabilities, grants: readonly Require
   );
 }
 
+/** What missingKitRights depends on, as read from the server (readKitRightFacts). */
+export interface KitRightFacts {
+  /** This user's rights on the kit's schema and its tables; null when the schema does not exist. */
+  readonly kit: { readonly user: string; readonly usage: boolean | null; readonly read: boolean | null; readonly write: boolean | null } | null;
+  /** For maintenance: roles owning configured tables of which this user is not a member. */
+  readonly ownersNotMemberOf: readonly { readonly owner: string; readonly tables: readonly string[] }[];
+  /** For maintenance: archive schemas of the config in which this user may not CREATE. */
+  readonly archivesWithoutCreate: readonly string[];
+}
+
+/** Reads the facts of missingKitRights: only privilege lookups, none of which fails on a missing right. */
+export async function readKitRightFacts(db: Database, config: Config, purpose: 'read' | 'maintain'): Promise<KitRightFacts> {
+  const [kit] = await db.query<{ user: string; usage: boolean | null; read: boolean | null; write: boolean | null }>(
+    `SELECT current_user AS user, has_schema_privilege(n.oid, 'USAGE') AS usage,
+            bool_and(has_table_privilege(c.oid, 'SELECT')) AS read,
+            bool_and(has_table_privilege(c.oid, 'INSERT') AND has_table_privilege(c.oid, 'UPDATE') AND has_table_privilege(c.oid, 'DELETE')) AS write
+       FROM pg_namespace n LEFT JOIN pg_class c ON c.relnamespace = n.oid AND c.relkind = 'r'
+      WHERE n.nspname = $1 GROUP BY n.oid`,
+    [config.kitSchema],
+  );
+  if (!kit || purpose !== 'maintain') return { kit: kit ?? null, ownersNotMemberOf: [], archivesWithoutCreate: [] };
+  const archiveSchemas = [...new Set(config.tables.map((table) => table.archiveSchema).filter((name): name is string => name !== null))];
+  const archives = await db.query<{ name: string }>(`SELECT nspname AS name FROM pg_namespace WHERE nspname = ANY ($1::text[]) AND NOT has_schema_privilege(oid, 'CREATE') ORDER BY 1`, [archiveSchemas]);
+  return { kit, ownersNotMemberOf: await ownersNotMemberOf(db, config.tables.map((table) => table.name)), archivesWithoutCreate: archives.map((row) => row.name) };
+}
+
 /**
  * The rights a user needs on the kit's schema to read it (verify, status) or to run maintenance,
  * for a user other than the one who provisioned: maintenance also makes and moves months, which
@@ -210,15 +236,13 @@ export function refuseMissingGrants(caps: Capabilities, grants: readonly Require
  * the archive schema (CREATE there). Each missing one comes with its GRANT; empty when all are there.
  */
 export async function missingKitRights(db: Database, config: Config, purpose: 'read' | 'maintain'): Promise<{ user: string; statements: string[]; lacks: string[] }> {
+  return kitRightsLacking(await readKitRightFacts(db, config, purpose), config, purpose);
+}
+
+/** missingKitRights from the facts read: no server. */
+export function kitRightsLacking(facts: KitRightFacts, config: Config, purpose: 'read' | 'maintain'): { user: string; statements: string[]; lacks: string[] } {
   const kit = config.kitSchema;
-  const [row] = await db.query<{ user: string; usage: boolean | null; read: boolean | null; write: boolean | null }>(
-    `SELECT current_user AS user, has_schema_privilege(n.oid, 'USAGE') AS usage,
-            bool_and(has_table_privilege(c.oid, 'SELECT')) AS read,
-            bool_and(has_table_privilege(c.oid, 'INSERT') AND has_table_privilege(c.oid, 'UPDATE') AND has_table_privilege(c.oid, 'DELETE')) AS write
-       FROM pg_namespace n LEFT JOIN pg_class c ON c.relnamespace = n.oid AND c.relkind = 'r'
-      WHERE n.nspname = $1 GROUP BY n.oid`,
-    [kit],
-  );
+  const row = facts.kit;
   const lacks: string[] = [];
   const statements: string[] = [];
   // No kit schema: nothing to grant on it (requireKit says what to run).
@@ -239,15 +263,13 @@ export async function missingKitRights(db: Database, config: Config, purpose: 'r
       lacks.push(`SELECT, INSERT, UPDATE, DELETE on the tables of schema ${kit} (the maintenance log)`);
       statements.push(`GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA ${schema} TO ${role};`);
     }
-    for (const owner of await ownersNotMemberOf(db, config.tables.map((table) => table.name))) {
+    for (const owner of facts.ownersNotMemberOf) {
       lacks.push(`membership in role ${owner.owner}, which owns ${owner.tables.join(', ')} (only a table's owner may make and detach its months)`);
       statements.push(`GRANT ${quoteIdent(owner.owner)} TO ${role};`);
     }
-    const archiveSchemas = [...new Set(config.tables.map((table) => table.archiveSchema).filter((name): name is string => name !== null))];
-    const archives = await db.query<{ name: string }>(`SELECT nspname AS name FROM pg_namespace WHERE nspname = ANY ($1::text[]) AND NOT has_schema_privilege(oid, 'CREATE') ORDER BY 1`, [archiveSchemas]);
-    for (const archive of archives) {
-      lacks.push(`CREATE on schema ${archive.name} (months past retention are moved there)`);
-      statements.push(`GRANT CREATE ON SCHEMA ${quoteIdent(archive.name)} TO ${role};`);
+    for (const archive of facts.archivesWithoutCreate) {
+      lacks.push(`CREATE on schema ${archive} (months past retention are moved there)`);
+      statements.push(`GRANT CREATE ON SCHEMA ${quoteIdent(archive)} TO ${role};`);
     }
   }
   return { user, statements, lacks };
@@ -270,10 +292,14 @@ async function ownersNotMemberOf(db: Database, tables: readonly QualifiedName[])
 
 /** Throws (exit 4, nothing done) when `missingKitRights` found a right missing, naming each GRANT. */
 export async function refuseMissingKitRights(db: Database, config: Config, purpose: 'read' | 'maintain', command: string): Promise<void> {
-  const missing = await missingKitRights(db, config, purpose);
+  refuseLackingKitRights(await missingKitRights(db, config, purpose), db.name, command);
+}
+
+/** The refusal of refuseMissingKitRights, from what was found missing (`database`: its name, for messages). */
+export function refuseLackingKitRights(missing: { user: string; statements: readonly string[]; lacks: readonly string[] }, database: string, command: string): void {
   if (missing.lacks.length === 0) return;
   throw new MissingCapabilityError(
-    `The user ${missing.user} lacks rights that ${command} needs in database ${db.name} (nothing was done):\n${missing.lacks.map((lack) => `  - ${lack}`).join('\n')}`,
-    `An administrator must run, in database ${db.name}: ${missing.statements.join(' ')} Then run partkit ${command} again (or run it as the user who provisioned).`,
+    `The user ${missing.user} lacks rights that ${command} needs in database ${database} (nothing was done):\n${missing.lacks.map((lack) => `  - ${lack}`).join('\n')}`,
+    `An administrator must run, in database ${database}: ${missing.statements.join(' ')} Then run partkit ${command} again (or run it as the user who provisioned).`,
   );
 }

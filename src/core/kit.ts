@@ -88,5 +88,10 @@ export async function kitHas(db: Database, kitSchema: string, objects: readonly 
 /** Refuses, before anything changes, a command whose kit objects are missing (or out of date). */
 export async function requireKit(db: Database, kitSchema: string, objects: readonly string[]): Promise<void> {
   if (await kitHas(db, kitSchema, objects)) return;
-  throw new MissingCapabilityError(`${kitNotInstalled(kitSchema, objects)} of database ${db.name}.`, 'Run `partkit provision` first; it installs the kit and brings it up to date.');
+  throw kitMissing(kitSchema, objects, db.name);
+}
+
+/** The refusal of requireKit (`database`: its name, for the message). */
+export function kitMissing(kitSchema: string, objects: readonly string[], database: string): MissingCapabilityError {
+  return new MissingCapabilityError(`${kitNotInstalled(kitSchema, objects)} of database ${database}.`, 'Run `partkit provision` first; it installs the kit and brings it up to date.');
 }
