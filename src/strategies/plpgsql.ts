@@ -39,7 +39,7 @@ export const plpgsqlStrategy: PartitionStrategy = {
     return steps;
   },
 
-  async planMonths(_db, target: MonthsTarget, months: readonly Month[]): Promise<Step[]> {
+  planMonths(target: MonthsTarget, months: readonly Month[]): Step[] {
     const label = displayName(target.name);
     const kit = quoteIdent(target.kitSchema);
     return months.map((month) =>
