@@ -39,10 +39,11 @@ const STOP_MS = 2000;
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
-async function until(what: string, test: () => Promise<boolean>, timeoutMs = 60_000): Promise<void> {
+/** Waits until `test` holds; on time-out the error says what was awaited and, from `what()`, what was seen. */
+async function until(what: string | (() => Promise<string>), test: () => Promise<boolean>, timeoutMs = 60_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!(await test())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${typeof what === 'string' ? what : await what()}`);
     await sleep(100);
   }
 }
@@ -66,7 +67,17 @@ type Running = ReturnType<typeof spawnPartkit>;
 async function interrupt(db: TestDatabase, command: string, running: Running, signal: 'SIGINT' | 'SIGTERM', ready: (sessions: Awaited<ReturnType<typeof sessionsOf>>) => boolean) {
   let output = '';
   running.stderr!.on('data', (chunk: Buffer) => (output += chunk.toString()));
-  await until(`partkit ${command} to reach the point where it is stopped (stderr so far: ${output})`, async () => ready(await sessionsOf(db, command)));
+  let exited: string | undefined;
+  void running.then((result) => (exited = `exited ${result.exitCode}${result.signal ? ` (${result.signal})` : ''}`));
+  const seen = async () => {
+    const { rows } = await db.query(`SELECT pid, application_name, state, wait_event_type, wait_event, left(query, 200) AS query FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()`);
+    return `partkit ${command} to reach the point where it is stopped; it ${exited ?? 'still runs'}; stderr so far: ${JSON.stringify(output)}; sessions: ${JSON.stringify(rows)}`;
+  };
+  await until(seen, async () => {
+    // A run that ended before the point is a failure at once, with what it said.
+    if (exited !== undefined) throw new Error(await seen());
+    return ready(await sessionsOf(db, command));
+  });
   const sent = Date.now();
   running.kill(signal);
   let goneAfter: number | null = null;
