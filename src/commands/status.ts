@@ -16,7 +16,7 @@ import { UsageError } from '../core/errors.js';
 import { renderOpenMetrics } from '../core/openmetrics.js';
 import { controlTypeOf, coveredMonth, listPartitions, type Partition } from '../core/partitions.js';
 import { crontabLine, findJob, jobName, type CronJob } from '../core/schedule.js';
-import { schedulerInForce, settingsInForce, type SettingsInForce } from '../core/settings.js';
+import { registeredTable, schedulerInForce, settingsInForce, type SettingsInForce } from '../core/settings.js';
 import { readOnce } from '../core/snapshot.js';
 import { strategyOf } from '../strategies/index.js';
 import { managedSettings } from '../strategies/registration.js';
@@ -105,7 +105,7 @@ async function readTableStatus(db: Database, caps: Capabilities, settings: Setti
   const table = settings.config.tables[index]!;
   const state = caps.tables[index]!;
   // The kit's row of the table: read with the settings, all rows at once.
-  const managed = settings.registered.find((row) => row.name.schema === table.name.schema && row.name.name === table.name.name) ?? null;
+  const managed = registeredTable(settings, table.name);
   const partConfig = await readPartmanConfig(db, caps, table.name);
   const { settings: registered, timeZone } = registration(table, managed, partConfig);
   const controlType = controlTypeOf(state.controlColumn.type);

@@ -14,6 +14,7 @@
 import type { Scheduler } from './capabilities.js';
 import { configArgs, type Config, type Strategy, type TableConfig } from './config.js';
 import type { Database } from './db.js';
+import type { QualifiedName } from './identifiers.js';
 import { readManagedTables, type RegisteredTable } from './checks/state.js';
 import { configIntervalText } from './intervals.js';
 export type { RecordedSchedule };
@@ -51,6 +52,11 @@ function registeredTableConfig(row: RegisteredTable): TableConfig {
     // A table registered with id ranges was created with time-ordered ids.
     ids: row.idRanges ? 'uuidv7' : 'random',
   };
+}
+
+/** The kit's record of one table, from the records read with the settings (null when it is not registered). */
+export function registeredTable(settings: SettingsInForce, name: QualifiedName): RegisteredTable | null {
+  return settings.registered.find((row) => row.name.schema === name.schema && row.name.name === name.name) ?? null;
 }
 
 /** The settings to act on: see the file's comment. */

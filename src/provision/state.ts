@@ -13,10 +13,9 @@ import { quoteQualified } from '../core/identifiers.js';
 import type { KitMigration } from '../core/kit-install.js';
 import { kitMigrationFiles, pendingOf, readAppliedMigrations } from '../core/kit.js';
 import { controlTypeOf, listPartitions, type Partition } from '../core/partitions.js';
-import { findJob, jobName, type CronJob } from '../core/schedule.js';
-import { settingsFrom, type SettingsInForce } from '../core/settings.js';
+import { findJob, jobName, readRecordedSchedule, type CronJob } from '../core/schedule.js';
+import { registeredTable, settingsFrom, type SettingsInForce } from '../core/settings.js';
 import { readManagedTables, readPartmanConfig, type ManagedTable, type PartmanConfig } from '../core/checks/state.js';
-import { readRecordedSchedule } from '../core/schedule.js';
 import { readTimeIndex, type TimeIndexState } from '../core/time-index.js';
 import { readDistributionFacts, type DistributionFacts } from '../citus/provision.js';
 import { monthsToArchive, type MonthToArchive } from '../migrate/retention.js';
@@ -67,7 +66,7 @@ async function readTable(db: Database, caps: Capabilities, settings: SettingsInF
   return {
     partitions: type ? await listPartitions(db, table.name, table.timeZone, type) : [],
     // The kit's row of the table: read with the settings, all rows at once.
-    managed: settings.registered.find((row) => row.name.schema === table.name.schema && row.name.name === table.name.name) ?? null,
+    managed: registeredTable(settings, table.name),
     partConfig: partmanReadable ? await readPartmanConfig(db, caps, table.name) : null,
     timeIndex: state.exists ? await readTimeIndex(db, table.name, table.controlColumn) : null,
     toArchive: type && access?.ok && table.retention !== null ? await monthsToArchive(db, quoteQualified(table.name), table, type) : [],
