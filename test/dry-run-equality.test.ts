@@ -114,8 +114,9 @@ describeTarget('bare18', 'every mutating command runs exactly the statements its
       await sameStatements(['migrate', 'swap', EVENTS], eventsConfig);
     });
 
-    it('drop --yes (a dry run replays nothing, it prints the replay)', async () => {
-      await sameStatements(['migrate', 'drop', EVENTS, '--yes'], eventsConfig);
+    it('drop --yes (a dry run replays nothing: it prints the replay, the comparison of a sample with its temp tables, and the drop)', async () => {
+      const { ran } = await sameStatements(['migrate', 'drop', EVENTS, '--yes'], eventsConfig);
+      expect(ran.join('\n')).toContain('CREATE TEMP TABLE partkit_drop_sample ON COMMIT DROP AS SELECT');
       expect((await db.query(`SELECT to_regclass('public."Old Events_retired"') IS NULL AS gone`)).rows[0]!.gone).toBe(true);
     });
 

@@ -371,24 +371,6 @@ export function drainPhase(options: ReplayOptions & { readonly batch: number; re
   };
 }
 
-/**
- * For --dry-run: the replay rounds `drain` will run on the capture as it is now (no writer
- * adding keys meanwhile), by drain's own rule: rounds of `batch` keys until one takes fewer and
- * at most `until` keys are left.
- */
-export async function drainSteps(db: Database, options: Parameters<typeof drain>[1]): Promise<SqlStep[]> {
-  let remaining = await backlog(db, options.capture);
-  const steps: SqlStep[] = [];
-  for (let round = 0; round < (options.maxRounds ?? Number.POSITIVE_INFINITY); round += 1) {
-    // Each round is a transaction of its own, as drain runs it: a group per round keeps them apart in one plan.
-    steps.push(...replaySteps({ ...options, group: `${options.group} (round ${round + 1})`, limit: options.batch, isolated: true }));
-    const replayed = Math.min(options.batch, remaining);
-    remaining -= replayed;
-    if (replayed < options.batch && remaining <= (options.until ?? 0)) break;
-  }
-  return steps;
-}
-
 /** Runs replays of `batch` keys until the backlog is at most `until` (0: empty); returns the keys replayed. */
 export async function drain(db: Database, options: Parameters<typeof drainPhase>[0]): Promise<number> {
   const phase = drainPhase(options);
