@@ -29,7 +29,7 @@ import { MissingCapabilityError } from '../core/errors.js';
 import { displayName, quoteIdent, quoteLiteral, quoteQualified, type QualifiedName } from '../core/identifiers.js';
 import { partkitCommand } from '../core/shell.js';
 import { sqlStep, type SqlStep } from '../core/plan.js';
-import { runPhases, type Phase } from '../core/runner.js';
+import type { Phase } from '../core/runner.js';
 import { fromClause, insertColumns } from './copy.js';
 import { checkDerivedName, type Column, type MigrationNames, type Relation } from './inspect.js';
 
@@ -369,11 +369,4 @@ export function drainPhase(options: ReplayOptions & { readonly batch: number; re
       replayed += last;
     },
   };
-}
-
-/** Runs replays of `batch` keys until the backlog is at most `until` (0: empty); returns the keys replayed. */
-export async function drain(db: Database, options: Parameters<typeof drainPhase>[0]): Promise<number> {
-  const phase = drainPhase(options);
-  await runPhases(db, [phase], { dryRun: false });
-  return phase.replayed;
 }
