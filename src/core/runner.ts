@@ -53,6 +53,12 @@ export interface Phase<State, Round extends Plan = Plan> {
   /** Reads what the next round is planned from: afresh for each round. */
   read(db: Database): Promise<State>;
   /**
+   * Work outside the database that a round needs before it is planned (an export writes its file
+   * and reads it back), given what was read; it returns what the plan is made from. The runner
+   * calls it only when it applies: a dry run plans from the read alone.
+   */
+  act?(db: Database, state: State): Promise<State>;
+  /**
    * The plan of round `round` (0 first), or null when the phase is done. Reads nothing, changes
    * nothing. It may carry what the phase needs to know of the round afterwards (`applied` gets it).
    */
@@ -101,7 +107,8 @@ export async function runPhases(db: Database, phases: readonly Phase<any, any>[]
     let round = 0;
     let replanned = false;
     while (round < (phase.maxRounds ?? Number.POSITIVE_INFINITY)) {
-      const state: unknown = await phase.read(db);
+      const read: unknown = await phase.read(db);
+      const state: unknown = phase.act ? await phase.act(db, read) : read;
       const plan = phase.plan(state, round);
       if (plan === null) break;
       if (round > 0 && !replanned && (phase.pauseMs ?? 0) > 0) await db.pause(phase.pauseMs!);
