@@ -90,11 +90,12 @@ async function dropLocked(db: Database, config: Config, input: string, options: 
   let backlogAfter = 0;
   const compare: Phase<SampleScope> = {
     description: `compare a sample of up to ${DROP_SAMPLE} keys of ${label} and ${retiredLabel}`,
+    maxRounds: 1,
     async read(reader) {
       backlogAfter = await backlog(reader, capture);
       return sampleScope(await listPartitions(reader, names.table, settings.timeZone, retired.control.type!), settings.controlColumn, retired.control.type!, settings.timeZone);
     },
-    plan: (scope, round) => (round > 0 ? null : { steps: compareSteps({ live, retired, capture, key: key.map((column) => quoteIdent(column.name)), columns: insertColumns(retiredColumns).split(', '), scope, group: `${group} (compare)`, table: label }) }),
+    plan: (scope) => ({ steps: compareSteps({ live, retired, capture, key: key.map((column) => quoteIdent(column.name)), columns: insertColumns(retiredColumns).split(', '), scope, group: `${group} (compare)`, table: label }) }),
     applied(results) {
       counts = sampleCounts(results);
       if (counts.differing > 0) {
@@ -114,9 +115,9 @@ async function dropLocked(db: Database, config: Config, input: string, options: 
   let dropped = 0;
   const dropPhase: Phase<null> = {
     description: `drop ${retiredLabel} and the capture`,
+    maxRounds: 1,
     read: async () => null,
-    plan(_, round) {
-      if (round > 0) return null;
+    plan() {
       const steps = dropSteps(counts ? `${counts.sampled} sampled key(s) identical in ${label}` : `once a sample of up to ${DROP_SAMPLE} keys compares identical in ${label}`);
       dropped = steps.length;
       return { steps };

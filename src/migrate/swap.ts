@@ -323,9 +323,9 @@ async function exchange(db: Database, config: Config, exchange: Exchange, dryRun
   let rows: readonly StepRows[] = [];
   const swapPhase: Phase<ExchangeFacts> = {
     description: `the ${direction} of ${label}`,
+    maxRounds: 1,
     read: (reader) => readExchange(reader, exchange),
-    plan(facts, round) {
-      if (round > 0) return null;
+    plan(facts) {
       planned = planExchange(config, exchange, facts);
       return { steps: planned.steps };
     },
