@@ -17,7 +17,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import pg from 'pg';
-import { afterAll, beforeAll, expect, it } from 'vitest';
+import { afterAll, beforeAll, expect, it, vi } from 'vitest';
 import { resolveConnection } from '../src/core/connection.js';
 import { Database, DEFAULT_EXECUTOR_OPTIONS } from '../src/core/db.js';
 import { InterruptedError, LockError } from '../src/core/errors.js';
@@ -36,13 +36,23 @@ const COMMANDS = ['maintain', 'migrate fill', 'archive export', 'archive restore
 const EXIT_OF = { SIGINT: 130, SIGTERM: 143 } as const;
 /** How long after the signal the command's statement may still be on the server. */
 const STOP_MS = 2000;
+/**
+ * How long a spawned run may take to reach its stopping point. Alone it takes 1-2 s; on the shared
+ * two-core CI machine (load 17-25, measured) starting node and reaching the point took 2-15 s and once
+ * over 20 s, so the wait is generous: it costs nothing when the run gets there sooner.
+ */
+const REACH_MS = 100_000;
+
+// A test waits up to REACH_MS for its run, then up to STOP_MS for the stop, besides its own runs.
+vi.setConfig({ testTimeout: 180_000 });
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
-async function until(what: string, test: () => Promise<boolean>, timeoutMs = 60_000): Promise<void> {
+/** Waits until `test` holds; on time-out the error says what was awaited and, from `what()`, what was seen. */
+async function until(what: string | (() => Promise<string>), test: () => Promise<boolean>, timeoutMs = REACH_MS): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!(await test())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${typeof what === 'string' ? what : await what()}`);
     await sleep(100);
   }
 }
@@ -66,7 +76,17 @@ type Running = ReturnType<typeof spawnPartkit>;
 async function interrupt(db: TestDatabase, command: string, running: Running, signal: 'SIGINT' | 'SIGTERM', ready: (sessions: Awaited<ReturnType<typeof sessionsOf>>) => boolean) {
   let output = '';
   running.stderr!.on('data', (chunk: Buffer) => (output += chunk.toString()));
-  await until(`partkit ${command} to reach the point where it is stopped (stderr so far: ${output})`, async () => ready(await sessionsOf(db, command)));
+  let exited: string | undefined;
+  void running.then((result) => (exited = `exited ${result.exitCode}${result.signal ? ` (${result.signal})` : ''}`));
+  const seen = async () => {
+    const { rows } = await db.query(`SELECT pid, application_name, state, wait_event_type, wait_event, left(query, 200) AS query FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()`);
+    return `partkit ${command} to reach the point where it is stopped; it ${exited ?? 'still runs'}; stderr so far: ${JSON.stringify(output)}; sessions: ${JSON.stringify(rows)}`;
+  };
+  await until(seen, async () => {
+    // A run that ended before the point is a failure at once, with what it said.
+    if (exited !== undefined) throw new Error(await seen());
+    return ready(await sessionsOf(db, command));
+  });
   const sent = Date.now();
   running.kill(signal);
   let goneAfter: number | null = null;

@@ -21,11 +21,13 @@ import { pipeline } from 'node:stream/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
 import pg from 'pg';
 import { from as copyFrom, to as copyTo } from 'pg-copy-streams';
-import { connectionError, withDatabase, type ConnectionTarget } from './connection.js';
-import { ConnectionError, EXIT_CODE_OF_KIND, failureKind, InternalError, InterruptedError, LockError, PartkitError, REPORT_BUG_HINT, sqlState, type FailureKind } from './errors.js';
+import { blockersQuery, describeBlocker, lockGivenUp, type Blocker } from './blockers.js';
+import { withDatabase, type ConnectionTarget } from './connection.js';
+import { EXIT_CODE_OF_KIND, failureKind, InternalError, InterruptedError, LockError, PartkitError, REPORT_BUG_HINT, sqlState, type FailureKind } from './errors.js';
 import { quoteIdent, quoteLiteral } from './identifiers.js';
 import type { Logger } from './log.js';
 import { inlineParams, statementText, walkPlan, type Plan, type SqlStep, type Statement, type Step, type Unit } from './plan.js';
+import { borrowSession, connect, lostConnection, openSession, type Session } from './session.js';
 
 /** Advisory lock key: one partkit run per database at a time ('part' 'kit'). */
 const RUN_LOCK = [0x70617274, 0x6b6974] as const;
@@ -52,9 +54,6 @@ export const DEFAULT_EXECUTOR_OPTIONS = { lockTimeout: '500ms', retries: 6, runL
 /** The first back-off after a lock error; it doubles with each attempt (up to 5 s), times a random 0.5 to 1.5. */
 const LOCK_BACKOFF_MS = 250;
 
-/** How often the server checks that partkit's socket is still open while a statement runs (PostgreSQL 14+). */
-const CONNECTION_CHECK_INTERVAL = '1s';
-
 /** A lock_timeout as milliseconds ('500ms', '2s', '1min', '300' = ms, as PostgreSQL reads it). */
 function durationMs(text: string): number {
   const match = /^(\d+)\s*(ms|s|min)?$/.exec(text.trim());
@@ -62,18 +61,6 @@ function durationMs(text: string): number {
   return Number(match[1]) * ({ ms: 1, s: 1000, min: 60_000 }[match[2] ?? 'ms'] ?? 1);
 }
 
-async function connect(target: ConnectionTarget): Promise<pg.Client> {
-  const client = new pg.Client(target.config);
-  // A dropped connection is reported by the next query; keep the process from crashing on 'error'.
-  client.on('error', () => undefined);
-  try {
-    await client.connect();
-  } catch (error) {
-    await client.end().catch(() => undefined);
-    throw connectionError(target, error);
-  }
-  return client;
-}
 
 /** What a step returned (rows of its statement), for commands that report them. */
 export interface StepRows {
@@ -81,59 +68,9 @@ export interface StepRows {
   readonly rows: readonly Record<string, unknown>[];
 }
 
-/** A connection and its server process, which the monitor watches and cancels. */
-interface Session {
-  readonly client: pg.ClientBase;
-  readonly pid: number;
-  /** Ends partkit's own connection, or gives an application's back with the settings it had. */
-  close(): Promise<void>;
-  /** Drops the connection at once (a statement that could not be cancelled). */
-  destroy(): void;
-}
 
-/** A session that holds a lock another waits for, as pg_stat_activity shows it. */
-interface Blocker {
-  readonly pid: number;
-  readonly user: string | null;
-  readonly application_name: string | null;
-  readonly state: string | null;
-  /** Seconds since its transaction (else its query) began. */
-  readonly seconds: number | null;
-  /** The start of its current or last query. */
-  readonly query: string | null;
-}
 
-const BLOCKERS_SQL = `SELECT a.pid, a.usename::text AS user, a.application_name, a.state,
-       floor(extract(epoch FROM clock_timestamp() - coalesce(a.xact_start, a.query_start)))::int AS seconds,
-       left(regexp_replace(a.query, '\\s+', ' ', 'g'), 100) AS query
-  FROM pg_stat_activity a
- WHERE a.pid = ANY (pg_blocking_pids($1))
- ORDER BY a.xact_start NULLS LAST, a.pid`;
 
-/** "pid 4711 (application_name "report", user app, idle in transaction for 42 s: SELECT ...)" */
-function describeBlocker(blocker: Blocker): string {
-  const facts = [
-    `application_name ${JSON.stringify(blocker.application_name ?? '')}`,
-    ...(blocker.user ? [`user ${blocker.user}`] : []),
-    ...(blocker.state || blocker.seconds !== null ? [`${blocker.state ?? 'running'}${blocker.seconds !== null ? ` for ${blocker.seconds} s` : ''}`] : []),
-  ];
-  return `pid ${blocker.pid} (${facts.join(', ')}${blocker.query ? `: ${blocker.query}` : ''})`;
-}
-
-/**
- * The error of a lock partkit gave up on: `what` (and how long it tried), the sessions that held
- * the lock when last seen, and what was left undone (`undone`, a sentence).
- */
-function lockGivenUp(what: string, blockers: readonly Blocker[], error: unknown, undone = 'Nothing of it was applied.'): LockError {
-  const held = blockers.length > 0 ? `blocked by ${blockers.map(describeBlocker).join('; ')}` : 'the session holding the lock was not seen';
-  const end = blockers.length > 0 ? `, or end it (SELECT pg_terminate_backend(${blockers[0]!.pid});)` : '';
-  const code = sqlState(error);
-  return new LockError(
-    `${what}: ${held}${code ? ` (SQLSTATE ${code})` : ''}. ${undone}`,
-    `Let that session finish${end}, then run the command again; --lock-timeout and --lock-retries set how long partkit waits.`,
-    { cause: error },
-  );
-}
 
 export class Database {
   private cron: Session | undefined;
@@ -388,7 +325,8 @@ export class Database {
       try {
         const monitor = await this.monitor();
         if (stopped) return;
-        const { rows } = await monitor.query<Blocker>(BLOCKERS_SQL, [session.pid]);
+        const blockers = blockersQuery(session.pid);
+        const { rows } = await monitor.query<Blocker>(blockers.sql, blockers.params);
         if (rows.length > 0) this.blockers = rows;
       } catch {
         // Watching is best effort: the statement's own outcome is what counts.
@@ -565,70 +503,9 @@ function checkOptions(options: ExecutorOptions): void {
   if (options.signal?.aborted) throw new InterruptedError(options.signal.reason);
 }
 
-/**
- * Gives a connection partkit's session settings: the lock_timeout (inspection waits no longer than
- * the steps do), read-only for previews, and client_connection_check_interval where the server has
- * it (14+), so that a statement of a killed partkit does not run on for minutes. Returns the
- * backend's pid and the statement that puts every setting it changes back as it was.
- */
-async function setUpSession(client: pg.ClientBase, options: ExecutorOptions): Promise<{ pid: number; restore: { sql: string; params: string[] } }> {
-  const { rows } = await client.query<{ pid: number; version: number; lock_timeout: string; read_only: string; time_zone: string; check_interval: string | null }>(
-    `SELECT pg_backend_pid() AS pid, current_setting('server_version_num')::int AS version, current_setting('lock_timeout') AS lock_timeout,
-            current_setting('default_transaction_read_only') AS read_only, current_setting('TimeZone') AS time_zone,
-            current_setting('client_connection_check_interval', true) AS check_interval`,
-  );
-  const before = rows[0]!;
-  await client.query("SELECT set_config('lock_timeout', $1, false)", [options.lockTimeout]);
-  if (options.readOnly) await client.query('SET default_transaction_read_only = on');
-  if (before.version >= 140000) await client.query(`SET client_connection_check_interval = ${quoteLiteral(CONNECTION_CHECK_INTERVAL)}`);
-  // TimeZone too: steps that need one set it for the session and put it back, but a failed step may not have.
-  const names = ['lock_timeout', 'default_transaction_read_only', 'TimeZone', ...(before.check_interval !== null ? ['client_connection_check_interval'] : [])];
-  const values = [before.lock_timeout, before.read_only, before.time_zone, ...(before.check_interval !== null ? [before.check_interval] : [])];
-  return { pid: before.pid, restore: { sql: `SELECT ${names.map((name, i) => `set_config('${name}', $${i + 1}, false)`).join(', ')}`, params: values } };
-}
 
-/** A connection of partkit's own, with its session settings (setUpSession). */
-async function openSession(target: ConnectionTarget, options: ExecutorOptions): Promise<Session> {
-  const client = await connect(target);
-  try {
-    const { pid } = await setUpSession(client, options);
-    return { client, pid, close: () => client.end(), destroy: () => void client.end().catch(() => undefined) };
-  } catch (error) {
-    await client.end().catch(() => undefined);
-    throw failureKind(error) === 'connection' ? lostConnection(target, error) : error;
-  }
-}
 
-/** An application's connection with partkit's session settings; closing it puts its own back and gives it back. */
-async function borrowSession(client: pg.ClientBase, target: ConnectionTarget, options: ExecutorOptions, giveBack: (error?: Error) => void | Promise<void>): Promise<Session> {
-  try {
-    const { pid, restore } = await setUpSession(client, options);
-    return {
-      client,
-      pid,
-      close: async () => {
-        await client.query(restore.sql, restore.params).catch(() => undefined);
-        await giveBack();
-      },
-      destroy: () => void Promise.resolve(giveBack(new Error('partkit could not cancel its statement on this connection'))).catch(() => undefined),
-    };
-  } catch (error) {
-    // A connection that failed is given back as broken (a pool drops it); any other stays the application's.
-    await giveBack(failureKind(error) === 'connection' && error instanceof Error ? error : undefined);
-    throw failureKind(error) === 'connection' ? lostConnection(target, error) : error;
-  }
-}
 
-/** The session was terminated (pg_terminate_backend, a server shutdown) or the network dropped. */
-function lostConnection(target: ConnectionTarget, error: unknown): ConnectionError {
-  const code = sqlState(error);
-  const reason = error instanceof Error ? error.message : String(error);
-  return new ConnectionError(
-    `Lost the connection to ${target.display}: ${reason}${code ? ` (SQLSTATE ${code})` : ''}.`,
-    'The session was terminated or the server went away; the statement in progress was rolled back. Check the server, then run again.',
-    { cause: error },
-  );
-}
 
 const STEP_HINTS: Readonly<Record<FailureKind, string>> = {
   usage: 'A name is longer than PostgreSQL keeps (63 bytes); give the table a shorter name. Nothing after this step was applied.',

