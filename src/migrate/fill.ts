@@ -1,9 +1,12 @@
 /**
  * `partkit migrate fill <table>` (phase 2): copies the rows of the table into
- * `<table>_partitioned` in batches, in primary-key order, each batch its own transaction through
- * the executor, and replays the keys captured since prep (see capture.ts) after each batch and at
- * the end. Resumable: the last key copied is recorded with each batch (in the capture table's
- * comment), and ON CONFLICT DO NOTHING makes re-copying harmless.
+ * `<table>_partitioned` in batches (heap-block ranges on PG 14+, else in primary-key order), each
+ * batch its own transaction, and replays the keys captured since prep (see capture.ts) after each
+ * batch and at the end. The batches are the rounds of one phase of the runner (runPhases in
+ * src/core/runner.ts): each round reads the recorded progress (and the next boundary key) afresh
+ * and is planned from it; the final replays are drainPhase's rounds. Resumable: the progress is
+ * recorded with each batch (in the capture table's comment), and ON CONFLICT DO NOTHING makes
+ * re-copying harmless.
  *
  * Why replay and not a trigger that writes into the copy: a fill batch reads the original with its
  * own snapshot; a row a writer deletes after that snapshot would be re-inserted by the batch after
