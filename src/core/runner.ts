@@ -7,7 +7,7 @@
  * takes the lock itself.
  */
 import type { Database, StepRows } from './db.js';
-import { renderMigrationFile, renderPlan, renderRounds, type Plan } from './plan.js';
+import { planUnits, renderMigrationFile, renderPlan, renderRounds, type Plan } from './plan.js';
 
 export interface RunOptions {
   readonly dryRun: boolean;
@@ -65,11 +65,15 @@ export interface Phase<State, Round extends Plan = Plan> {
   plan(state: State, round: number): Round | null;
   /** For a dry run, which prints the first round only: what the rounds after it would do (one sentence), or null. */
   later?(state: State): string | null;
-  /** After a round was applied: its rows, how long it took (ms, client clock), and its plan. */
-  applied?(results: readonly StepRows[], elapsedMs: number, round: Round): void;
   /**
-   * A round that failed with an error the phase plans around (say a unique violation a plain
-   * INSERT met, where the next plan uses ON CONFLICT): true reads and plans the round again, once.
+   * After a round was applied: its rows, how long each of its transactions (planUnits) took (ms,
+   * client clock, in order: a fill times its batch, not the replay after it), and its plan.
+   */
+  applied?(results: readonly StepRows[], unitMs: readonly number[], round: Round): void;
+  /**
+   * A round whose first transaction failed with an error the phase plans around (say a unique
+   * violation a plain INSERT met, where the next plan uses ON CONFLICT): true reads and plans the
+   * round again, once. A round that failed after a transaction of it committed is not planned again.
    */
   replan?(error: unknown): boolean;
   /** Waits this long before applying each round after the first (ms), to leave room for the application. */
@@ -112,17 +116,22 @@ export async function runPhases(db: Database, phases: readonly Phase<any, any>[]
       const plan = phase.plan(state, round);
       if (plan === null) break;
       if (round > 0 && !replanned && (phase.pauseMs ?? 0) > 0) await db.pause(phase.pauseMs!);
-      const started = Date.now();
-      let results: StepRows[];
+      // Unit by unit (the same units applyPlan runs), so that each transaction's time is known.
+      const results: StepRows[] = [];
+      const unitMs: number[] = [];
       try {
-        results = plan.steps.length > 0 ? await db.applyPlan(plan, { cronDatabase: options.cronDatabase }) : [];
+        for (const unit of planUnits(plan.steps)) {
+          const started = Date.now();
+          results.push(...(await db.applyPlan({ steps: unit }, { cronDatabase: options.cronDatabase })));
+          unitMs.push(Date.now() - started);
+        }
       } catch (error) {
-        if (replanned || !(phase.replan?.(error) ?? false)) throw error;
+        if (replanned || unitMs.length > 0 || !(phase.replan?.(error) ?? false)) throw error;
         replanned = true;
         continue;
       }
       replanned = false;
-      phase.applied?.(results, Date.now() - started, plan);
+      phase.applied?.(results, unitMs, plan);
       round += 1;
     }
     applied.push(round);

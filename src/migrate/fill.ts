@@ -296,7 +296,8 @@ function blockPhase(input: FillInput): CopyPhase<{ readonly fill: FillState; rea
       conflictBatches = 9;
       return true;
     },
-    applied(results, elapsed, round) {
+    applied(results, unitMs, round) {
+      const elapsed = unitMs[0] ?? 0;
       fresh = false;
       if (round.batch === null) {
         finalPending = false;
@@ -371,7 +372,8 @@ function keyPhase(input: FillInput): CopyPhase<{ readonly fill: FillState; reado
       if (fill.done || upTo === null) return null;
       return `batches of ${options.batchSize} rows in key order after key (${upTo.join(', ')}), through the ${range ? "range's" : "table's"} last key, each ${whole ? 'recording its progress and ' : ''}followed by a replay of up to ${options.batchSize} captured keys${whole ? `; the last one analyzes ${target.label}, then the final count is recorded` : ''}`;
     },
-    applied(results, elapsed, round) {
+    applied(results, unitMs, round) {
+      const elapsed = unitMs[0] ?? 0;
       fresh = false;
       if (round.batch === null) {
         finalPending = false;

@@ -76,7 +76,7 @@ describe('drainPhase: replay rounds until a round takes fewer than a batch and t
       'replay: insert the current rows of public.Odd "T" for those keys',
       'replay: remove the replayed keys from Odd "T"_capture',
     ]);
-    drain.applied!(took(first!, 0), 5, first!);
+    drain.applied!(took(first!, 0), [5], first!);
     expect(drain.plan({ backlog: 0 }, 1)).toBeNull();
     expect(drain.replayed).toBe(0);
   });
@@ -84,12 +84,12 @@ describe('drainPhase: replay rounds until a round takes fewer than a batch and t
   it('goes on after a full round (the backlog is not even counted then), and after a short one while more than `until` keys wait', () => {
     const drain = drainPhase(options);
     const first = drain.plan({ backlog: 250 }, 0)!;
-    drain.applied!(took(first, 100), 5, first);
+    drain.applied!(took(first, 100), [5], first);
     expect(drain.plan({ backlog: null }, 1)).not.toBeNull();
-    drain.applied!(took(first, 60), 5, first);
+    drain.applied!(took(first, 60), [5], first);
     // A writer added keys meanwhile: 30 wait, more than 20.
     expect(drain.plan({ backlog: 30 }, 2)).not.toBeNull();
-    drain.applied!(took(first, 30), 5, first);
+    drain.applied!(took(first, 30), [5], first);
     expect(drain.plan({ backlog: 20 }, 3)).toBeNull();
     expect(drain.replayed).toBe(190);
   });
