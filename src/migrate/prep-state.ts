@@ -49,25 +49,26 @@ export interface DataSpan {
   readonly last: string;
 }
 
-/** The partitioned copy an earlier prep made (RANGE on the control column): what it has already. */
-export interface CopyState {
+/** What prep copies from the table to its partitioned copy, as either has it. */
+interface CopiedObjects {
   readonly indexes: readonly Index[];
   readonly foreignKeys: readonly ForeignKey[];
   readonly grants: readonly Grant[];
+}
+
+/** The partitioned copy an earlier prep made (RANGE on the control column): what it has already (triggers and policies by name). */
+export interface CopyState extends CopiedObjects {
   readonly triggers: readonly string[];
   readonly policies: readonly string[];
   readonly partitions: readonly Partition[];
 }
 
 /** The table to migrate, read only when prep can plan for it (see sourceReadable). */
-export interface SourceState {
+export interface SourceState extends CopiedObjects {
   /** With `server.now`: the server's clock at the snapshot's start, which months are counted from. */
   readonly caps: Capabilities;
-  readonly indexes: readonly Index[];
   readonly columns: readonly Column[];
   readonly dependents: readonly Dependent[];
-  readonly foreignKeys: readonly ForeignKey[];
-  readonly grants: readonly Grant[];
   readonly triggers: readonly UserTrigger[];
   readonly policies: readonly Policy[];
   readonly views: readonly View[];
@@ -163,7 +164,8 @@ async function readSource(db: Database, config: Config, inspection: MigrationIns
     [table.oid],
   );
   const existing = inspection.partitioned;
-  return {
+  const copy = existing && isRangeCopy(existing, settings.controlColumn) ? await readCopy(db, inspection, existing) : undefined;
+  const facts = {
     caps: await inspect(db, config),
     indexes: await readIndexes(db, table),
     columns: await readColumns(db, table.oid),
@@ -175,13 +177,13 @@ async function readSource(db: Database, config: Config, inspection: MigrationIns
     views: await readViews(db, table.oid),
     replicaIdentity: flags?.replident ?? 'd',
     rowSecurity: { enabled: flags?.enabled ?? false, forced: flags?.forced ?? false },
-    span: await readDataSpan(db, inspection),
-    archive: await monthsToArchive(db, fromClause(table), settings, table.control.type!),
     captureExists: (await readCapture(db, captureName(names))).exists,
     namesTaken: new Set(taken.map((row) => row.name)),
     quotedOnServer: new Map(quoted.map((row) => [row.name, row.quoted])),
-    copy: existing && isRangeCopy(existing, settings.controlColumn) ? await readCopy(db, inspection, existing) : undefined,
+    copy,
   };
+  // The table's rows last: from here the snapshot holds ACCESS SHARE on the table (writers go on).
+  return { ...facts, span: await readDataSpan(db, inspection), archive: await monthsToArchive(db, fromClause(table), settings, table.control.type!) };
 }
 
 /** Every read prep plans from, in one read-only snapshot. */
