@@ -46,7 +46,7 @@ export type { PartitionCreateResult } from './partitions/create.js';
 export type { ProvisionOptions, ProvisionResult } from './provision/provision.js';
 export type { MaintenanceStatus, StatusMetrics, StatusResult, TableStatus } from './commands/status.js';
 export type { LogOptions, LogResult, LoggedRun } from './commands/log.js';
-export { METRIC_COLUMNS, type TableMetrics } from './core/checks/metrics.js';
+export { METRIC_COLUMNS, type TableMetrics } from './verify/metrics.js';
 export type { VerifyOptions, VerifyResult } from './commands/verify.js';
 export type { CheckResult } from './core/checks/types.js';
 export type { ArchiveReleaseOptions, ArchiveReleaseResult } from './archive/release.js';

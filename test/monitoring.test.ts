@@ -12,7 +12,7 @@ import path from 'node:path';
 import parsePrometheusTextFormat from 'parse-prometheus-text-format';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { parse as parseYaml } from 'yaml';
-import { METRIC_COLUMNS } from '../src/core/checks/metrics.js';
+import { METRIC_COLUMNS } from '../src/verify/metrics.js';
 import { configFiles, partkit } from './helpers/cli.js';
 import { monthOf } from './helpers/clock.js';
 import { describeWithTools, POSTGRES_EXPORTER, PROMTOOL, promtool, startPostgresExporter, type RunningExporter } from './helpers/monitoring.js';

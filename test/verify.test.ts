@@ -2,7 +2,7 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { escapeXml, renderJunit } from '../src/core/junit.js';
+import { escapeXml, renderJunit } from '../src/verify/junit.js';
 import { parseDuration, renderVerify } from '../src/commands/verify.js';
 import { adminQuery, createTestDatabase, describeTarget, runPartkit, runPrinted, type TargetName, type TestDatabase } from './helpers/targets.js';
 import { monthOf } from './helpers/clock.js';

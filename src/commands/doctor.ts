@@ -10,7 +10,7 @@ import type { Database } from '../core/db.js';
 import { requiredGrants, type RequiredGrant } from '../core/grants.js';
 import { tableShapeProblems } from '../core/table-shape.js';
 import { readTimeIndex, timeIndexAdvice } from '../core/time-index.js';
-import { describeIdLookup, readIdLookup, type IdLookup } from '../core/id-lookups.js';
+import { describeIdLookup, readIdLookup, type IdLookup } from '../verify/id-lookups.js';
 import { readManagedTable } from '../core/checks/state.js';
 import { decisionRequest, settingsInForce, type RecordedSchedule, type SettingsInForce } from '../core/settings.js';
 import { citusDoctor, renderCitusDoctor, type CitusDoctorReport } from '../citus/report.js';

@@ -4,16 +4,16 @@
  * archived months; and the maintenance job with its last run. Read-only; `--json` has the same content.
  */
 import type { CommandModule } from 'yargs';
-import { METRIC_COLUMNS, readTableMetrics, type TableMetrics } from '../core/checks/metrics.js';
+import { METRIC_COLUMNS, readTableMetrics, type TableMetrics } from '../verify/metrics.js';
 import { decide, inspect, type Capabilities, type Scheduler, type TableState } from '../core/capabilities.js';
-import { formatDuration } from '../core/checks/maintenance.js';
+import { formatDuration } from '../verify/maintenance.js';
 import { countRows, readArchivedMonths, readLastCronRun, readLastMaintenanceRun, readManagedTable, readPartmanConfig, type ArchivedMonth, type CronRun, type MaintenanceRun } from '../core/checks/state.js';
 import type { Config, Strategy, TableConfig } from '../core/config.js';
 import { runCommand, type GlobalOptions } from '../core/context.js';
 import { withOnlyTable } from '../core/table-option.js';
 import type { Database } from '../core/db.js';
 import { UsageError } from '../core/errors.js';
-import { renderOpenMetrics } from '../core/openmetrics.js';
+import { renderOpenMetrics } from '../verify/openmetrics.js';
 import { controlTypeOf, coveredMonth, listPartitions } from '../core/partitions.js';
 import { crontabLine, findJob, jobName, type CronJob } from '../core/schedule.js';
 import { schedulerInForce, settingsInForce } from '../core/settings.js';

@@ -6,7 +6,7 @@
 import { writeFile } from 'node:fs/promises';
 import type { CommandModule } from 'yargs';
 import { decide, inspect, type Scheduler } from '../core/capabilities.js';
-import { checkExtensions, checkKit, checkMaintenance, checkSettings, formatDuration, type MaintenanceAgeLimit } from '../core/checks/maintenance.js';
+import { checkExtensions, checkKit, checkMaintenance, checkSettings, formatDuration, type MaintenanceAgeLimit } from '../verify/maintenance.js';
 import { maxMaintenanceAgeSeconds } from '../core/cron.js';
 import { checkTable } from '../verify/table-checks.js';
 import type { CheckResult } from '../core/checks/types.js';
@@ -15,7 +15,7 @@ import { runCommand, type GlobalOptions } from '../core/context.js';
 import { withOnlyTable } from '../core/table-option.js';
 import type { Database } from '../core/db.js';
 import { ExitCode, UsageError } from '../core/errors.js';
-import { renderJunit } from '../core/junit.js';
+import { renderJunit } from '../verify/junit.js';
 import { refuseMissingKitRights } from '../core/grants.js';
 import { schedulerInForce, settingsInForce } from '../core/settings.js';
 import { checkCitusTable } from '../citus/report.js';

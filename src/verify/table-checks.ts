@@ -15,7 +15,7 @@ import { countRows, readArchivedMonths, readManagedTable, readPartmanConfig, typ
 import { fail, fromProblems, pass, warn, type CheckResult } from '../core/checks/types.js';
 import { partkitCommand } from '../core/shell.js';
 import { readTimeIndex, timeIndexAdvice } from '../core/time-index.js';
-import { describeIdLookup, readIdLookup } from '../core/id-lookups.js';
+import { describeIdLookup, readIdLookup } from './id-lookups.js';
 import { strategyOf } from '../strategies/index.js';
 import { kitNotInstalled } from '../core/kit.js';
 import { missingTableProblem, tableShapeProblems } from '../core/table-shape.js';

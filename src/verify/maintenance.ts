@@ -2,15 +2,15 @@
  * Database-wide checks: the kit's objects, supported extension versions, and whether maintenance
  * is scheduled and succeeding (the pg_cron job, or the age of the last run for external schedulers).
  */
-import type { Capabilities, Scheduler } from '../capabilities.js';
-import type { Config } from '../config.js';
-import type { Database } from '../db.js';
-import { quoteIdent } from '../identifiers.js';
-import { kitNotInstalled, pendingMigrations } from '../kit.js';
-import { crontabLine, findJob, jobCommand, jobName } from '../schedule.js';
-import { applyCommand, describeDifference, scheduleDifferences, type SettingsInForce } from '../settings.js';
-import { readLastCronRun, readLastMaintenanceRun, readLastRegistration } from './state.js';
-import { fail, fromProblems, pass, warn, type CheckResult } from './types.js';
+import type { Capabilities, Scheduler } from '../core/capabilities.js';
+import type { Config } from '../core/config.js';
+import type { Database } from '../core/db.js';
+import { quoteIdent } from '../core/identifiers.js';
+import { kitNotInstalled, pendingMigrations } from '../core/kit.js';
+import { crontabLine, findJob, jobCommand, jobName } from '../core/schedule.js';
+import { applyCommand, describeDifference, scheduleDifferences, type SettingsInForce } from '../core/settings.js';
+import { readLastCronRun, readLastMaintenanceRun, readLastRegistration } from '../core/checks/state.js';
+import { fail, fromProblems, pass, warn, type CheckResult } from '../core/checks/types.js';
 
 /** 5400 -> "1h30m"; 59 -> "59s". */
 export function formatDuration(seconds: number): string {

@@ -4,10 +4,10 @@
  * `partkit status --format prometheus` (node_exporter's textfile collector) give the same rows
  * under the same metric names, so one set of alert rules (docs/monitoring/alerts.yml) fits both.
  */
-import type { Database } from '../db.js';
-import { MissingCapabilityError } from '../errors.js';
-import { quoteIdent } from '../identifiers.js';
-import { kitHas } from '../kit.js';
+import type { Database } from '../core/db.js';
+import { MissingCapabilityError } from '../core/errors.js';
+import { quoteIdent } from '../core/identifiers.js';
+import { kitHas } from '../core/kit.js';
 
 /** The view's number columns, in its order: each is a gauge `partkit_<column>`, labelled by database and table. */
 export const METRIC_COLUMNS = [

@@ -5,8 +5,8 @@
  * month (sql/kit/add_id_range.sql), from which the planner skips the other months; doctor and
  * verify report it.
  */
-import type { Database } from './db.js';
-import { displayName, quoteQualified, type QualifiedName } from './identifiers.js';
+import type { Database } from '../core/db.js';
+import { displayName, quoteQualified, type QualifiedName } from '../core/identifiers.js';
 
 export interface IdLookup {
   /** Partitions `WHERE id = $1` opens, for an id made now (the current month's). */
