@@ -3,8 +3,10 @@
  * with --dry-run and once for real with PARTKIT_LOG_SQL (every statement the runner sends, as a
  * script line); the statements must be the same, in the same order. Comments and psql
  * meta-commands (\set, \connect) are not statements. Mixed-case names with spaces throughout.
- * On the plpgsql fallback (bare18). Not covered: a whole-table fill (its block ranges adapt to how
- * long a batch takes, and its progress note carries the rate), which migrate.test.ts runs.
+ * On the plpgsql fallback (bare18). An operation in rounds (a fill's batches, a drain's replays)
+ * prints the first round of each phase and names the later ones: the fill of a month range checks
+ * that the first round runs as printed. Not covered: a whole-table fill (its block ranges adapt to
+ * how long a batch takes, and its progress note carries the rate), which migrate.test.ts runs.
  */
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -96,16 +98,33 @@ describeTarget('bare18', 'every mutating command runs exactly the statements its
       await sameStatements(['migrate', 'prep', EVENTS], eventsConfig);
     });
 
-    it('fill of a month range: every batch is printed', async () => {
-      const { ran } = await sameStatements(['migrate', 'fill', EVENTS, '--from', monthOf(-3).key, '--to', monthOf(0).key, '--batch-size', '7'], eventsConfig);
-      // 60 rows in batches of 7: 9 batches (the last one short), each followed by a replay.
-      expect(ran.filter((line) => line.startsWith('WITH copied AS (')).length).toBe(9);
-      expect(ran.filter((line) => line.startsWith('WITH done AS (DELETE FROM "public"."Old Events_capture"')).length).toBe(10);
+    it('fill of a month range: the first batch is printed as it runs, the later ones are named (an operation in rounds)', async () => {
+      const args = ['migrate', 'fill', EVENTS, '--from', monthOf(-3).key, '--to', monthOf(0).key, '--batch-size', '7', '--config', eventsConfig, '--database-url', db.url];
+      const dry = await runPartkit([...args, '--dry-run']);
+      expect(dry.exitCode, dry.stderr).toBe(0);
+      const log = path.join(work, 'fill-rounds.sql');
+      writeFileSync(log, '');
+      const applied = await runPartkit(args, { env: { PARTKIT_LOG_SQL: log } });
+      expect(applied.exitCode, `${applied.stdout}\n${applied.stderr}`).toBe(0);
+      const ran = statements(readFileSync(log, 'utf8'));
+      const printed = statements(dry.stdout);
+      const batch = (line: string) => line.startsWith('WITH copied AS (');
+      const replay = (line: string) => line.startsWith('WITH done AS (DELETE FROM "public"."Old Events_capture"');
+      // 60 rows in batches of 7: 9 batches (the last one short), each followed by a replay, then the final drain's replay.
+      expect(ran.filter(batch).length).toBe(9);
+      expect(ran.filter(replay).length).toBe(10);
+      // The dry run: the first round of each phase (the first batch and its replay; the final drain's first replay), read as the table stands.
+      expect(printed.filter(batch).length).toBe(1);
+      expect(printed.filter(replay).length).toBe(2);
+      const firstRound = printed.slice(0, printed.findIndex(replay) + 2);
+      expect(ran.slice(0, firstRound.length)).toEqual(firstRound);
+      expect(ran.slice(ran.length - (printed.length - firstRound.length))).toEqual(printed.slice(firstRound.length));
+      expect(dry.stdout).toMatch(/-- Later rounds are not printed[^\n]*\n-- copy [^\n]*: batches of 7 rows in key order after key \(/);
       const whole = await runPartkit(['migrate', 'fill', EVENTS, '--config', eventsConfig, '--database-url', db.url]);
       expect(whole.exitCode, whole.stderr).toBe(0);
     });
 
-    it('swap (the replay rounds before the lock are printed too)', async () => {
+    it('swap (the first replay round before the lock is printed too; the backlog is small, so it is the only one)', async () => {
       await sameStatements(['migrate', 'swap', EVENTS], eventsConfig);
     });
 
@@ -114,8 +133,9 @@ describeTarget('bare18', 'every mutating command runs exactly the statements its
       await sameStatements(['migrate', 'swap', EVENTS], eventsConfig);
     });
 
-    it('drop --yes (a dry run replays nothing, it prints the replay)', async () => {
-      await sameStatements(['migrate', 'drop', EVENTS, '--yes'], eventsConfig);
+    it('drop --yes (a dry run replays nothing: it prints the replay, the comparison of a sample with its temp tables, and the drop)', async () => {
+      const { ran } = await sameStatements(['migrate', 'drop', EVENTS, '--yes'], eventsConfig);
+      expect(ran.join('\n')).toContain('CREATE TEMP TABLE partkit_drop_sample ON COMMIT DROP AS SELECT');
       expect((await db.query(`SELECT to_regclass('public."Old Events_retired"') IS NULL AS gone`)).rows[0]!.gone).toBe(true);
     });
 

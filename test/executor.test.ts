@@ -6,7 +6,8 @@ import { afterAll, beforeAll, expect, it } from 'vitest';
 import { resolveConnection } from '../src/core/connection.js';
 import { reportError } from '../src/core/context.js';
 import { Database, DEFAULT_EXECUTOR_OPTIONS, StepFailedError } from '../src/core/db.js';
-import { CheckFailedError, ExitCode } from '../src/core/errors.js';
+import { CheckFailedError, ExitCode, InterruptedError } from '../src/core/errors.js';
+import { runPhases, type Phase } from '../src/core/runner.js';
 import { createLogger, silentLogger } from '../src/core/log.js';
 import { renderPlan, sqlStep, type Plan } from '../src/core/plan.js';
 import { createTestDatabase, describeTarget, psql, runPartkit, spawnPartkit, type TestDatabase } from './helpers/targets.js';
@@ -277,5 +278,100 @@ describeTarget('bare18', 'exit codes: one SQLSTATE table for steps, reads and th
       return undefined;
     })();
     expect(reportError(missingFile, false)).toBe(5);
+  });
+});
+
+describeTarget('bare18', 'runPhases: each round read afresh, planned, applied, until the phase is done', () => {
+  let target: TestDatabase;
+  beforeAll(async () => {
+    target = await createTestDatabase('bare18');
+  });
+  afterAll(() => target?.drop());
+
+  /** A queue of `rows` ids; a phase moves up to 3 of them per round to "Moved", reading how many are left before each round. */
+  async function queue(rows: number) {
+    await target.query(`DROP TABLE IF EXISTS "Queue", "Moved"; CREATE TABLE "Queue" (id int); CREATE TABLE "Moved" (id int, round int); INSERT INTO "Queue" SELECT generate_series(1, ${rows})`);
+    const seen: number[] = [];
+    const moved: number[] = [];
+    let failOnce = false;
+    const phase: Phase<number> = {
+      description: 'move the queue',
+      async read(db) {
+        const [row] = await db.query<{ n: number }>(`SELECT count(*)::int AS n FROM "Queue"`);
+        seen.push(row!.n);
+        return row!.n;
+      },
+      plan: (left, round) =>
+        left === 0
+          ? null
+          : {
+              steps: [
+                ...(failOnce ? [sqlStep('fail', 'SELECT 1 / 0')] : []),
+                sqlStep(`move 3 (round ${round + 1})`, `WITH m AS (DELETE FROM "Queue" WHERE id IN (SELECT id FROM "Queue" ORDER BY id LIMIT 3) RETURNING id) INSERT INTO "Moved" SELECT id, $1::int FROM m RETURNING id`, { params: [round + 1], id: 'move' }),
+              ],
+            },
+      later: (left) => `rounds of 3 until none of the ${left} is left`,
+      applied: (results) => moved.push(results.find((r) => r.step.id === 'move')!.rows.length),
+      replan: () => {
+        const retry = failOnce;
+        failOnce = false;
+        return retry;
+      },
+    };
+    return { phase, seen, moved, failNext: () => (failOnce = true) };
+  }
+  const connect = (signal?: AbortSignal) => Database.connect(resolveConnection(target.url, {}), { ...DEFAULT_EXECUTOR_OPTIONS, log: silentLogger, signal });
+
+  it('a dry run reads once and prints the first round and the note, changing nothing; a run moves everything, each round planned from a fresh read', async () => {
+    const { phase, seen, moved } = await queue(10);
+    const db = await connect();
+    try {
+      const dry = await runPhases(db, [phase], { dryRun: true });
+      expect(dry.dryRun && dry.sql).toMatch(/WITH m AS \(DELETE FROM "Queue"[^\n]*RETURNING id;\nCOMMIT;\n\n-- Later rounds are not printed[^\n]*\n-- move the queue: rounds of 3 until none of the 10 is left\n$/);
+      expect(seen).toEqual([10]);
+      const outcome = await runPhases(db, [phase], { dryRun: false });
+      expect(outcome).toEqual({ dryRun: false, rounds: [4] });
+    } finally {
+      await db.close();
+    }
+    expect(seen).toEqual([10, 10, 7, 4, 1, 0]);
+    expect(moved).toEqual([3, 3, 3, 1]);
+    expect((await target.query(`SELECT round, count(*)::int AS n FROM "Moved" GROUP BY round ORDER BY round`)).rows).toEqual([
+      { round: 1, n: 3 },
+      { round: 2, n: 3 },
+      { round: 3, n: 3 },
+      { round: 4, n: 1 },
+    ]);
+  });
+
+  it('a round the phase can plan around is read and planned again once; a failure it cannot is the step\'s error, with the rounds before it kept', async () => {
+    const { phase, seen, failNext } = await queue(4);
+    const db = await connect();
+    try {
+      failNext();
+      expect(await runPhases(db, [phase], { dryRun: false })).toEqual({ dryRun: false, rounds: [2] });
+      expect(seen).toEqual([4, 4, 1, 0]);
+      await target.query(`INSERT INTO "Queue" SELECT generate_series(1, 4)`);
+      const stubborn: Phase<number> = { ...phase, plan: (left, round) => (round === 1 ? { steps: [sqlStep('fail', 'SELECT 1 / 0')] } : phase.plan(left, round)), replan: () => true };
+      await expect(runPhases(db, [stubborn], { dryRun: false })).rejects.toBeInstanceOf(StepFailedError);
+    } finally {
+      await db.close();
+    }
+    expect((await target.query(`SELECT count(*)::int AS n FROM "Queue"`)).rows[0]!.n).toBe(1);
+  });
+
+  it('stops between rounds when the run is aborted (InterruptedError), keeping the rounds applied', async () => {
+    const { phase } = await queue(9);
+    const controller = new AbortController();
+    const db = await connect(controller.signal);
+    try {
+      const slow: Phase<number> = { ...phase, pauseMs: 60_000, applied: () => controller.abort(new Error('stop')) };
+      const started = Date.now();
+      await expect(runPhases(db, [slow], { dryRun: false })).rejects.toBeInstanceOf(InterruptedError);
+      expect(Date.now() - started).toBeLessThan(30_000);
+    } finally {
+      await db.close();
+    }
+    expect((await target.query(`SELECT count(*)::int AS n FROM "Queue"`)).rows[0]!.n).toBe(6);
   });
 });

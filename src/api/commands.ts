@@ -13,7 +13,7 @@ import { describeConfig, type ResolvedConfig } from '../commands/config.js';
 import { doctor as runDoctor, type DoctorReport } from '../commands/doctor.js';
 import { maintain as runMaintain, type MaintainResult } from '../maintain/maintain.js';
 import { parseMonth, partitionCreate as createPartitions, requestedMonths, type PartitionCreateResult } from '../partitions/create.js';
-import { planProvision as planProvisionOn, provision as runProvision, type ProvisionOptions, type ProvisionResult } from '../provision/provision.js';
+import { planProvision as planProvisionOn, provision as runProvision, readProvisionState, type ProvisionOptions, type ProvisionResult } from '../provision/provision.js';
 import { maintenanceLog, type LogOptions, type LogResult } from '../commands/log.js';
 import { status as runStatus, statusMetrics as readStatusMetrics, type StatusMetrics, type StatusResult } from '../commands/status.js';
 import { verify as runVerify, type VerifyOptions, type VerifyResult } from '../commands/verify.js';
@@ -46,7 +46,8 @@ export async function provision(options: Options<Omit<ProvisionOptions, 'dryRun'
 /** The plan provision would run, as a value: render it with `renderPlan`, or run it with `run`. Changes nothing. */
 export async function planProvision(options: Options<Pick<ProvisionOptions, 'strategy' | 'scheduler'>> = {}): Promise<{ readonly plan: Plan; readonly database: string; readonly lockTimeout: string }> {
   return withSession(options, { command: 'provision', readOnly: true }, async ({ database, config }) => {
-    const { plan } = await planProvisionOn(database, config, options);
+    const state = await readProvisionState(database, config);
+    const { plan } = planProvisionOn(state, { strategy: options.strategy, scheduler: options.scheduler }, state.caps.server.now);
     return { plan, database: database.name, lockTimeout: database.lockTimeout };
   });
 }

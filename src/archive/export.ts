@@ -18,7 +18,7 @@ import { requireKit } from '../core/kit.js';
 import { displayName, quoteIdent, quoteQualified, type QualifiedName } from '../core/identifiers.js';
 import type { Logger } from '../core/log.js';
 import { sqlComment, sqlStep, type SqlStep } from '../core/plan.js';
-import { run, underRunLock } from '../core/runner.js';
+import { runPhases, underRunLock, type Phase } from '../core/runner.js';
 import { checkExportStream, csvHeader, hashTap, type FileCheck } from './csv.js';
 import { fileSafe, MANIFEST_FORMAT, monthKeys, parseManifest, sameColumns, type ArchiveColumn, type ArchiveManifest } from './manifest.js';
 import { openTarget, type ArchiveTarget, type S3Options } from './targets/index.js';
@@ -255,90 +255,112 @@ export async function archiveExport(db: Database, config: Config, options: Archi
   return underRunLock(db, { dryRun }, () => exportLocked(db, config, options, target));
 }
 
+/**
+ * Phases of the runner: per table, the removal of partial files an earlier run left (only when
+ * applying), then one phase per archived month. A month's phase reads its export record and the
+ * manifest and file under the target afresh, writes and reads back the file when it applies (`act`:
+ * never in a dry run), and plans the record and drop steps from the manifest, or, in a dry run, from
+ * placeholders for what only the export can know (its checksum and time).
+ */
 async function exportLocked(db: Database, config: Config, options: ArchiveExportOptions, target: ArchiveTarget): Promise<ArchiveExportResult> {
-  const dryRun = options.dryRun ?? false;
   const log = db.log;
   const kit = config.kitSchema;
-  const months: MonthExport[] = [];
-  const planned: SqlStep[] = [];
+  const phases: Phase<unknown>[] = [];
+  const months: MonthPhase[] = [];
   for (const table of config.tables) {
     const archiveSchema = await archiveSchemaOf(db, kit, table);
     if (archiveSchema === null) continue;
-    const records = new Map(
-      (
-        await db.query<ExportRecord>(`SELECT archived_table, rows::text AS rows, sha256, dropped_at IS NOT NULL AS dropped FROM ${quoteIdent(kit)}.archive_export WHERE archive_schema = $1`, [archiveSchema])
-      ).map((record) => [record.archived_table, record]),
-    );
     const archivedTables = await findArchivedTables(db, target, archiveSchema, table, log);
-    if (!dryRun) await target.removeLeftovers(archivedTables.flatMap((each) => [each.fileKey, each.manifestKey]), log);
+    phases.push({
+      description: `remove partial files an earlier export of ${displayName(table.name)} left`,
+      maxRounds: 1,
+      read: async () => null,
+      act: async () => {
+        await target.removeLeftovers(archivedTables.flatMap((each) => [each.fileKey, each.manifestKey]), log);
+        return null;
+      },
+      plan: () => ({ steps: [] }),
+    });
     for (const archived of archivedTables) {
-      months.push(await exportMonth(db, kit, target, archived, records.get(archived.archived.name), { dryRun, drop: options.dropAfterExport ?? false, log, planned }));
+      const month = monthPhase(kit, target, archived, options.dropAfterExport ?? false, log);
+      months.push(month);
+      phases.push(month as Phase<unknown>);
     }
   }
-  const count = (test: (month: MonthExport) => boolean) => months.filter(test).length;
+  const outcome = await runPhases(db, phases, { dryRun: options.dryRun ?? false });
+  const done = months.map((month) => month.result!);
+  const count = (test: (month: MonthExport) => boolean) => done.filter(test).length;
   return {
     directory: target.root,
-    dryRun,
-    months,
+    dryRun: outcome.dryRun,
+    months: done,
     exported: count((month) => month.action === 'exported'),
     skipped: count((month) => month.action === 'skipped'),
     dropped: count((month) => month.dropped),
     exitCode: ExitCode.ok,
-    ...(dryRun ? { sql: ((await run(db, { steps: planned }, { dryRun: true })) as { sql: string }).sql } : {}),
+    ...(outcome.dryRun ? { sql: outcome.sql } : {}),
   };
 }
 
-async function exportMonth(
-  db: Database,
-  kit: string,
-  target: ArchiveTarget,
-  table: ArchivedTable,
-  record: ExportRecord | undefined,
-  options: { dryRun: boolean; drop: boolean; log: Logger; planned: SqlStep[] },
-): Promise<MonthExport> {
+/** What a month's export is planned from: its record and manifest as read, and the manifest of the file once written and read back. */
+interface MonthState {
+  readonly record: ExportRecord | undefined;
+  readonly previous: ArchiveManifest | null;
+  /** The manifest matches the table and the file has its size: nothing to write. */
+  readonly upToDate: boolean;
+  /** Set by `act` (applying only): the manifest of the file as written and read back, and whether it was written now. */
+  readonly written?: { readonly manifest: ArchiveManifest; readonly action: MonthExport['action'] };
+}
+
+interface MonthPhase extends Phase<MonthState> {
+  /** The month as the result reports it, once planned. */
+  readonly result: MonthExport | undefined;
+}
+
+function monthPhase(kit: string, target: ArchiveTarget, table: ArchivedTable, drop: boolean, log: Logger): MonthPhase {
   const location = target.location(table.fileKey);
   const base = { table: displayName(table.parent), archivedTable: displayName(table.archived), month: table.month, file: location, manifest: target.location(table.manifestKey) };
-  const previous = await readManifest(target, table.manifestKey);
-  const upToDate =
-    previous !== null &&
-    previous.archived_table === displayName(table.archived) &&
-    previous.rows === table.rows &&
-    sameColumns(previous.columns, table.columns) &&
-    (await target.size(table.fileKey)) === previous.bytes;
-
-  if (options.dryRun) {
-    // The record and drop steps as they will run; a month still to export has no checksum yet.
-    const manifest = upToDate ? previous : { rows: table.rows, sha256: '<sha256 of the exported file>', exported_at: '<time of the export>' };
-    const recorded = !upToDate || needsRecord(record, previous);
-    if (recorded) options.planned.push(recordStep(kit, table, manifest, location));
-    if (options.drop) options.planned.push(dropStep(kit, table, manifest, location));
-    return { ...base, action: upToDate ? 'skipped' : 'exported', rows: table.rows, sha256: upToDate ? previous.sha256 : null, recorded, dropped: options.drop };
-  }
-
-  let manifest: ArchiveManifest;
-  let action: MonthExport['action'] = 'skipped';
-  if (upToDate && options.drop) {
-    // Dropping trusts only a file read back now; one that does not read back is written again.
-    const check = await verifyExport(target, table, previous).catch(() => null);
-    if (check) {
-      manifest = previous;
-    } else {
-      options.log.warn(`${location} does not read back as its manifest says; exporting ${displayName(table.archived)} again`);
-      manifest = await exportAndVerify(db, target, table);
-      action = 'exported';
-    }
-  } else if (upToDate) {
-    manifest = previous;
-  } else {
-    manifest = await exportAndVerify(db, target, table);
-    action = 'exported';
-  }
-
-  const recorded = needsRecord(record, manifest);
-  const steps: SqlStep[] = recorded ? [recordStep(kit, table, manifest, location)] : [];
-  if (options.drop) steps.push(dropStep(kit, table, manifest, location));
-  await run(db, { steps }, { dryRun: false });
-  return { ...base, action, rows: manifest.rows, sha256: manifest.sha256, recorded, dropped: options.drop };
+  let result: MonthExport | undefined;
+  return {
+    description: `export ${displayName(table.archived)} (${table.month})`,
+    maxRounds: 1,
+    get result() {
+      return result;
+    },
+    async read(db) {
+      const [record] = await db.query<ExportRecord>(
+        `SELECT archived_table, rows::text AS rows, sha256, dropped_at IS NOT NULL AS dropped FROM ${quoteIdent(kit)}.archive_export WHERE archive_schema = $1 AND archived_table = $2`,
+        [table.archived.schema, table.archived.name],
+      );
+      const previous = await readManifest(target, table.manifestKey);
+      const upToDate =
+        previous !== null &&
+        previous.archived_table === displayName(table.archived) &&
+        previous.rows === table.rows &&
+        sameColumns(previous.columns, table.columns) &&
+        (await target.size(table.fileKey)) === previous.bytes;
+      return { record, previous, upToDate };
+    },
+    async act(db, state) {
+      if (state.upToDate && !drop) return { ...state, written: { manifest: state.previous!, action: 'skipped' } };
+      if (state.upToDate) {
+        // Dropping trusts only a file read back now; one that does not read back is written again.
+        if (await verifyExport(target, table, state.previous!).catch(() => null)) return { ...state, written: { manifest: state.previous!, action: 'skipped' } };
+        log.warn(`${location} does not read back as its manifest says; exporting ${displayName(table.archived)} again`);
+      }
+      return { ...state, written: { manifest: await exportAndVerify(db, target, table), action: 'exported' } };
+    },
+    plan(state) {
+      // Before the export (a dry run), a month still to export has no checksum and no time yet.
+      const manifest = state.written?.manifest ?? (state.upToDate ? state.previous! : { rows: table.rows, sha256: '<sha256 of the exported file>', exported_at: '<time of the export>' });
+      const recorded = needsRecord(state.record, manifest);
+      const steps: SqlStep[] = recorded ? [recordStep(kit, table, manifest, location)] : [];
+      if (drop) steps.push(dropStep(kit, table, manifest, location));
+      const known = state.written !== undefined || state.upToDate;
+      result = { ...base, action: state.written?.action ?? (state.upToDate ? 'skipped' : 'exported'), rows: manifest.rows, sha256: known ? manifest.sha256 : null, recorded, dropped: drop };
+      return { steps };
+    },
+  };
 }
 
 /** The kit's archive_export row must be (re)written unless it names this very file. */

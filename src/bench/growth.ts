@@ -18,6 +18,7 @@ import { explain, summarise, timeQuery } from './measure.js';
 import { insertRowsSql, md5Uuid, messageIdsSql, monthStart, ROW_TABLES, SESSIONS, type RowTable } from './queries.js';
 import type { SectionOptions } from './run.js';
 import { connectClient, endSection, refuseExistingSchemas, startBenchServer } from './server.js';
+import { applyChanges, benchStep, vacuumSteps } from './changes.js';
 import { dropIndexes, plainDdl, readSettings, rebuildIndexes, sizeOf } from './tables.js';
 
 export const GROWTH_LAYOUTS = ['plainIndexed', 'partitioned'] as const;
@@ -142,11 +143,11 @@ function growthSpecs(end: Date, lookups: readonly string[]): QuerySpec[] {
   ];
 }
 
-async function loadStep(client: pg.Client, from: number, to: number, end: Date, options: GrowthOptions): Promise<void> {
+async function loadStep(db: Database, from: number, to: number, end: Date, options: GrowthOptions): Promise<void> {
   const total = ROW_TABLES.reduce((sum, kind) => sum + (rowsOf(kind, to) - rowsOf(kind, from)), 0) * GROWTH_LAYOUTS.length;
   let done = 0;
   const rebuild: string[] = [];
-  for (const layout of GROWTH_LAYOUTS) for (const kind of ROW_TABLES) rebuild.push(...(await dropIndexes(client, table(layout, kind))));
+  for (const layout of GROWTH_LAYOUTS) for (const kind of ROW_TABLES) rebuild.push(...(await dropIndexes(db, table(layout, kind))));
   for (const layout of GROWTH_LAYOUTS) {
     for (const kind of ROW_TABLES) {
       const sql = insertRowsSql(kind, table(layout, kind));
@@ -154,15 +155,15 @@ async function loadStep(client: pg.Client, from: number, to: number, end: Date, 
       for (let first = rowsOf(kind, from) + 1; first <= rowsOf(kind, to); first += BATCH_ROWS) {
         const last = Math.min(rowsOf(kind, to), first + BATCH_ROWS - 1);
         options.bar(`loading ${SCHEMAS[layout]}.${kind}`, done, total);
-        await client.query(sql, [first, last, end.toISOString(), -spacing(kind, options.monthRows)]);
+        await applyChanges(db, [benchStep(`load rows ${first} to ${last} into ${table(layout, kind)}`, sql, [first, last, end.toISOString(), -spacing(kind, options.monthRows)])]);
         done += last - first + 1;
       }
     }
   }
   options.bar('loaded', total, total);
   options.progress('building the indexes again, then VACUUM (ANALYZE)...');
-  await rebuildIndexes(client, rebuild);
-  for (const layout of GROWTH_LAYOUTS) for (const kind of ROW_TABLES) await client.query(`VACUUM (ANALYZE) ${table(layout, kind)}`);
+  await rebuildIndexes(db, rebuild);
+  await applyChanges(db, vacuumSteps(GROWTH_LAYOUTS.flatMap((layout) => ROW_TABLES.map((kind) => table(layout, kind))), true));
 }
 
 async function measureQuery(client: pg.Client, spec: QuerySpec, reps: number): Promise<GrowthQuery> {
@@ -208,9 +209,11 @@ export async function runGrowthBench(options: GrowthOptions): Promise<GrowthRepo
     const hotMonth = currentMonth('UTC', info[0]!.now);
     const end = monthStart(hotMonth);
     options.progress(`creating ${Object.values(SCHEMAS).join(' and ')} with ${ROW_TABLES.join(', ')} (the partitioned ones with partkit provision)...`);
-    for (const schema of Object.values(SCHEMAS)) await client.query(`CREATE SCHEMA ${quoteIdent(schema)}`);
-    for (const kind of ROW_TABLES) await client.query(plainDdl(kind, table('plainIndexed', kind), { timeIndex: true }));
     db = await Database.connect(server.target(), { ...DEFAULT_EXECUTOR_OPTIONS, log: silentLogger });
+    await applyChanges(db, [
+      ...Object.values(SCHEMAS).map((schema) => benchStep(`schema ${schema}`, `CREATE SCHEMA ${quoteIdent(schema)}`)),
+      ...ROW_TABLES.map((kind) => benchStep(`table ${table('plainIndexed', kind)}`, plainDdl(kind, table('plainIndexed', kind), { timeIndex: true }))),
+    ]);
     const config = resolveConfig({ archiveSchema: ARCHIVE_SCHEMA, tables: ROW_TABLES.map((kind) => ({ name: `${SCHEMAS.partitioned}.${kind}`, retention: null, timeZone: 'UTC' })) }, '(benchmark)');
     let strategy = '';
     const steps: GrowthStep[] = [];
@@ -221,7 +224,7 @@ export async function runGrowthBench(options: GrowthOptions): Promise<GrowthRepo
       options.progress(`step ${steps.length + 1} of ${options.steps.length}: ${rows.toLocaleString('en-US')} messages over ${months} months (${monthKey(history[0]!)} .. ${monthKey(addMonths(hotMonth, -1))}), the other tables in proportion`);
       strategy = (await options.partitionTable(db, config, history)).strategy;
       const loadStarted = performance.now();
-      await loadStep(client, loaded, rows, end, options);
+      await loadStep(db, loaded, rows, end, options);
       const loadSeconds = Math.round((performance.now() - loadStarted) / 100) / 10;
       loaded = rows;
 
@@ -247,7 +250,7 @@ export async function runGrowthBench(options: GrowthOptions): Promise<GrowthRepo
           if (rep >= 0) insertSamples[layout].push(...samples);
         }
       }
-      for (const layout of GROWTH_LAYOUTS) await client.query(`VACUUM ${table(layout, 'messages')}`);
+      await applyChanges(db, vacuumSteps(GROWTH_LAYOUTS.map((layout) => table(layout, 'messages')), false));
       const indexBytes = async (layout: GrowthLayout) => {
         let sum = 0;
         for (const kind of ROW_TABLES) sum += (await sizeOf(client!, table(layout, kind))).indexBytes;

@@ -18,6 +18,7 @@ import { explain, summarise, timeQuery } from './measure.js';
 import { insertRowsSql, monthStart } from './queries.js';
 import type { SectionOptions } from './run.js';
 import { connectClient, endSection, refuseExistingSchemas, startBenchServer } from './server.js';
+import { applyChanges, benchStep, vacuumSteps } from './changes.js';
 import { plainDdl, sizeOf } from './tables.js';
 
 export const ID_TABLES = ['partitionedV7', 'partitionedRandom', 'plainV7', 'plainRandom'] as const;
@@ -69,17 +70,19 @@ export async function runIdsBench(options: IdsOptions): Promise<IdsReport> {
     const start = monthStart(addMonths(hot, -options.months));
     const end = monthStart(hot);
     const history: Month[] = Array.from({ length: options.months }, (_, i) => addMonths(hot, -options.months + i));
-    for (const schema of Object.values(SCHEMAS)) await client.query(`CREATE SCHEMA ${quoteIdent(schema)}`);
     db = await Database.connect(server.target(), { ...DEFAULT_EXECUTOR_OPTIONS, log: silentLogger });
+    await applyChanges(db, Object.values(SCHEMAS).map((schema) => benchStep(`schema ${schema}`, `CREATE SCHEMA ${quoteIdent(schema)}`)));
     options.progress('creating the partitioned tables with partkit provision ("ids": "uuidv7" and "random"), and the plain ones...');
     let strategy = '';
     for (const [kind, ids] of [['partitionedV7', 'uuidv7'], ['partitionedRandom', 'random']] as const) {
       const config = resolveConfig({ kitSchema: KIT_SCHEMA, archiveSchema: ARCHIVE_SCHEMA, tables: [{ name: `${SCHEMAS[kind]}.messages`, retention: null, timeZone: 'UTC', ids }] }, '(benchmark)');
       strategy = (await options.partitionTable(db, config, history)).strategy;
     }
-    await client.query(plainDdl('messages', name('plainV7'), { timeIndex: true }));
-    await client.query(`SELECT ${quoteIdent(KIT_SCHEMA)}.use_time_ordered_ids($1::regclass)`, [name('plainV7')]);
-    await client.query(plainDdl('messages', name('plainRandom'), { timeIndex: true }));
+    await applyChanges(db, [
+      benchStep(`table ${name('plainV7')}`, plainDdl('messages', name('plainV7'), { timeIndex: true })),
+      benchStep(`time-ordered ids (uuidv7) for ${name('plainV7')}`, `SELECT ${quoteIdent(KIT_SCHEMA)}.use_time_ordered_ids($1::regclass)`, [name('plainV7')]),
+      benchStep(`table ${name('plainRandom')}`, plainDdl('messages', name('plainRandom'), { timeIndex: true })),
+    ]);
 
     const spacing = (end.getTime() - start.getTime()) / 1000 / options.rows;
     const load: Record<IdTable, number> = { partitionedV7: 0, partitionedRandom: 0, plainV7: 0, plainRandom: 0 };
@@ -96,7 +99,7 @@ export async function runIdsBench(options: IdsOptions): Promise<IdsReport> {
       }
     }
     options.bar('loaded', total, total);
-    for (const kind of ID_TABLES) await client.query(`VACUUM (ANALYZE) ${name(kind)}`);
+    await applyChanges(db, vacuumSteps(ID_TABLES.map(name), true));
 
     const inserts: Record<IdTable, number[]> = { partitionedV7: [], partitionedRandom: [], plainV7: [], plainRandom: [] };
     for (let rep = -1; rep < options.reps; rep += 1) {
@@ -108,8 +111,8 @@ export async function runIdsBench(options: IdsOptions): Promise<IdsReport> {
       }
     }
     const figures = {} as Record<IdTable, IdFigures>;
+    await applyChanges(db, vacuumSteps(ID_TABLES.map(name), false));
     for (const kind of ID_TABLES) {
-      await client.query(`VACUUM ${name(kind)}`);
       const size = await sizeOf(client, name(kind));
       const { rows: one } = await client.query<{ id: string }>(`SELECT id::text FROM ${name(kind)} WHERE created_at >= $1 ORDER BY created_at LIMIT 1`, [monthStart(addMonths(hot, -2)).toISOString()]);
       const plan = await explain(client, `SELECT * FROM ${name(kind)} WHERE id = $1`, [one[0]!.id]);

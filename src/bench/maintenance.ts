@@ -22,6 +22,7 @@ import { Database, DEFAULT_EXECUTOR_OPTIONS } from '../core/db.js';
 import { displayName, quoteIdent, quoteQualified, type QualifiedName } from '../core/identifiers.js';
 import { silentLogger } from '../core/log.js';
 import { readNamedStatements, readSql } from '../core/sql-files.js';
+import { applyChanges, benchStep, vacuumSteps } from './changes.js';
 import { round3 } from './measure.js';
 import { connectClient, refuseExistingSchemas, startBenchServer } from './server.js';
 
@@ -174,12 +175,17 @@ async function drainOnce(options: MaintenanceBenchOptions, target: ConnectionTar
   let reader: pg.Client | undefined;
   const loops: { stop(): Promise<Span[]> }[] = [];
   try {
-    await client.query(`CREATE SCHEMA ${quoteIdent(MAINTENANCE_TABLE.schema)}`);
-    await client.query(readSql('tables/messages.sql').replaceAll('{{table}}', table));
+    await applyChanges(db, [
+      benchStep(`schema ${MAINTENANCE_TABLE.schema}`, `CREATE SCHEMA ${quoteIdent(MAINTENANCE_TABLE.schema)}`),
+      benchStep(`table ${table}`, readSql('tables/messages.sql').replaceAll('{{table}}', table)),
+    ]);
     await options.provisionTable(db, config);
     options.progress(`bench maintenance: ${label}: loading...`);
-    for (let from = 1; from <= rows; from += LOAD_ROWS) await client.query(sql.load, [from, Math.min(from + LOAD_ROWS - 1, rows), rows]);
-    await client.query(`VACUUM ANALYZE ${table}`);
+    for (let from = 1; from <= rows; from += LOAD_ROWS) {
+      const last = Math.min(from + LOAD_ROWS - 1, rows);
+      await applyChanges(db, [benchStep(`load rows ${from} to ${last} into ${table} (the months to come wait in the default)`, sql.load, [from, last, rows])]);
+    }
+    await applyChanges(db, vacuumSteps([table], true));
     const before = Number((await client.query<{ n: string }>(waiting)).rows[0]!.n);
 
     writer = await connectClient(target);
@@ -219,13 +225,16 @@ async function drainOnce(options: MaintenanceBenchOptions, target: ConnectionTar
     for (const loop of loops) await loop.stop();
     await writer?.end().catch(() => undefined);
     await reader?.end().catch(() => undefined);
-    await db.close();
     // The next run provisions the same name again: the registrations go with the table.
-    await client.query(`DROP SCHEMA IF EXISTS ${quoteIdent(MAINTENANCE_TABLE.schema)} CASCADE`).catch(() => undefined);
-    await client.query(`DELETE FROM ${quoteIdent(config.kitSchema)}.managed_table WHERE parent_schema = $1`, [MAINTENANCE_TABLE.schema]).catch(() => undefined);
-    if (strategy === 'partman') {
-      await client.query(`DELETE FROM ${quoteIdent(await partmanSchema(client))}.part_config WHERE parent_table = $1`, [`${MAINTENANCE_TABLE.schema}.${MAINTENANCE_TABLE.name}`]).catch(() => undefined);
-    }
+    const cleanup = [
+      benchStep(`drop schema ${MAINTENANCE_TABLE.schema}`, `DROP SCHEMA IF EXISTS ${quoteIdent(MAINTENANCE_TABLE.schema)} CASCADE`),
+      benchStep(`forget ${MAINTENANCE_TABLE.schema}'s registration`, `DELETE FROM ${quoteIdent(config.kitSchema)}.managed_table WHERE parent_schema = $1`, [MAINTENANCE_TABLE.schema]),
+      ...(strategy === 'partman'
+        ? [benchStep(`forget ${MAINTENANCE_TABLE.schema}'s pg_partman configuration`, `DELETE FROM ${quoteIdent(await partmanSchema(client))}.part_config WHERE parent_table = $1`, [`${MAINTENANCE_TABLE.schema}.${MAINTENANCE_TABLE.name}`])]
+        : []),
+    ];
+    for (const step of cleanup) await applyChanges(db, [step]).catch(() => undefined);
+    await db.close();
   }
 }
 

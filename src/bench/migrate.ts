@@ -25,6 +25,7 @@ import { fill } from '../migrate/fill.js';
 import { migrationNames } from '../migrate/inspect.js';
 import { prep } from '../migrate/prep.js';
 import { swap, SWAP_LOCK_TIMEOUT } from '../migrate/swap.js';
+import { applyChanges, benchStep, vacuumSteps } from './changes.js';
 import { round3, summarise } from './measure.js';
 import { connectClient, refuseExistingSchemas, startBenchServer } from './server.js';
 
@@ -133,16 +134,18 @@ export async function runMigrateBench(options: MigrateBenchOptions): Promise<Mig
     const table = quoteQualified(MIGRATE_TABLE);
     await refuseExistingSchemas(client, [MIGRATE_TABLE.schema]);
     const version = (await client.query<{ v: string }>('SELECT version() AS v')).rows[0]!.v.replace(/ on .*| \(.*/, '');
-    await client.query(`CREATE SCHEMA ${MIGRATE_TABLE.schema}`);
+    db = await Database.connect(target, { ...DEFAULT_EXECUTOR_OPTIONS, lockTimeout: SWAP_LOCK_TIMEOUT, log: silentLogger });
+    await applyChanges(db, [benchStep(`schema ${MIGRATE_TABLE.schema}`, `CREATE SCHEMA ${MIGRATE_TABLE.schema}`)]);
     created = true;
-    await client.query(readSql('queries/bench-migrate-table.sql').replaceAll('{{table}}', table));
+    await applyChanges(db, [benchStep(`table ${table}`, readSql('queries/bench-migrate-table.sql').replaceAll('{{table}}', table))]);
     options.progress(`bench migrate: loading ${options.rows.toLocaleString('en-US')} rows over 30 months into ${displayName(MIGRATE_TABLE)} (uuid primary key)...`);
     const load = readSql('queries/bench-migrate-load.sql').replaceAll('{{table}}', table);
-    for (let from = 1; from <= options.rows; from += LOAD_ROWS) await client.query(load, [from, Math.min(from + LOAD_ROWS - 1, options.rows)]);
-    await client.query(`CREATE INDEX ON ${table} (session_id, created_at)`);
-    await client.query(`VACUUM ANALYZE ${table}`);
+    for (let from = 1; from <= options.rows; from += LOAD_ROWS) {
+      const last = Math.min(from + LOAD_ROWS - 1, options.rows);
+      await applyChanges(db, [benchStep(`load rows ${from} to ${last} into ${table}`, load, [from, last])]);
+    }
+    await applyChanges(db, [benchStep(`index on ${table} (session_id, created_at)`, `CREATE INDEX ON ${table} (session_id, created_at)`), ...vacuumSteps([table], true)]);
 
-    db = await Database.connect(target, { ...DEFAULT_EXECUTOR_OPTIONS, lockTimeout: SWAP_LOCK_TIMEOUT, log: silentLogger });
     const config = resolveConfig({ tables: [{ name: displayName(MIGRATE_TABLE), timeZone: 'UTC' }] }, '(benchmark)');
     const name = displayName(MIGRATE_TABLE);
     await prep(db, config, name, { strategy: 'plpgsql' });
@@ -158,10 +161,8 @@ export async function runMigrateBench(options: MigrateBenchOptions): Promise<Mig
     let batches = 0;
     let longestBatchMs = 0;
     // Each measured run starts from an empty copy and a clean checkpoint.
-    const emptyCopy = async () => {
-      await client.query(`TRUNCATE ${copy}`);
-      await client.query('CHECKPOINT');
-    };
+    const emptyCopy = () =>
+      applyChanges(db!, [benchStep(`empty ${copy} for the next measured run`, `TRUNCATE ${copy}`), benchStep('a clean checkpoint before the next measured run', 'CHECKPOINT', undefined, { transaction: false })]);
     const runSingle = async () => {
       await emptyCopy();
       const started = performance.now();
@@ -230,9 +231,9 @@ export async function runMigrateBench(options: MigrateBenchOptions): Promise<Mig
       totalSeconds: Math.round((performance.now() - began) / 1000),
     };
   } finally {
-    await db?.close();
     await writerClient.end().catch(() => undefined);
-    if (created) await client.query(`DROP SCHEMA IF EXISTS ${MIGRATE_TABLE.schema} CASCADE`).catch(() => undefined);
+    if (created && db) await applyChanges(db, [benchStep(`drop schema ${MIGRATE_TABLE.schema}`, `DROP SCHEMA IF EXISTS ${MIGRATE_TABLE.schema} CASCADE`)]).catch(() => undefined);
+    await db?.close();
     await client.end().catch(() => undefined);
     await server.stop();
   }

@@ -16,6 +16,7 @@ import { addMonths, currentMonth, listPartitions, monthKey, monthStartLiteral, t
 import { explain, round3, summarise, timeQuery } from './measure.js';
 import { insertRowsSql, lookupRowNumbers, messageIdsSql, monthStart, querySpecs, rowSpacing, type Bounds, type DataSet, type LookupRow, type QueryKind, type QuerySpec } from './queries.js';
 import { connectClient, endSection, refuseExistingSchemas, startBenchServer, type BenchServer } from './server.js';
+import { applyChanges, benchStep, vacuumSteps } from './changes.js';
 import { dropIndexes, plainDdl, readSettings, rebuildIndexes, sizeOf, type TableSize } from './tables.js';
 
 export const LAYOUTS = ['plain', 'plainIndexed', 'partitioned'] as const;
@@ -141,25 +142,25 @@ async function walSince(client: pg.Client, lsn: string): Promise<number> {
   return Number(rows[0]!.bytes);
 }
 
-async function load(client: pg.Client, data: DataSet, options: BenchOptions): Promise<void> {
+async function load(db: Database, data: DataSet, options: BenchOptions): Promise<void> {
   const total = data.rows * LAYOUTS.length;
   let done = 0;
   const rebuild: Record<Layout, string[]> = { plain: [], plainIndexed: [], partitioned: [] };
-  for (const layout of LAYOUTS) rebuild[layout] = await dropIndexes(client, SQL_NAME[layout]);
+  for (const layout of LAYOUTS) rebuild[layout] = await dropIndexes(db, SQL_NAME[layout]);
   for (const layout of LAYOUTS) {
     const sql = insertRowsSql('messages', SQL_NAME[layout]);
     for (let first = 1; first <= data.rows; first += BATCH_ROWS) {
       const last = Math.min(data.rows, first + BATCH_ROWS - 1);
       options.bar(`loading ${TABLES[layout].schema}.messages`, done, total);
-      await client.query(sql, [first, last, data.start.toISOString(), rowSpacing(data)]);
+      await applyChanges(db, [benchStep(`load rows ${first} to ${last} into ${SQL_NAME[layout]}`, sql, [first, last, data.start.toISOString(), rowSpacing(data)])]);
       done += last - first + 1;
     }
   }
   options.bar('loaded', total, total);
   options.progress('building the indexes and primary keys again (after loading, for every layout)...');
-  for (const layout of LAYOUTS) await rebuildIndexes(client, rebuild[layout]);
+  for (const layout of LAYOUTS) await rebuildIndexes(db, rebuild[layout]);
   options.progress('VACUUM (ANALYZE) of the three tables...');
-  for (const layout of LAYOUTS) await client.query(`VACUUM (ANALYZE) ${SQL_NAME[layout]}`);
+  await applyChanges(db, vacuumSteps(LAYOUTS.map((layout) => SQL_NAME[layout]), true));
 }
 
 /** The id and created_at of the messages rows point queries ask about (read back from the same SQL that made them). */
@@ -244,10 +245,12 @@ export async function runBench(options: BenchOptions): Promise<BenchReport> {
     const data: DataSet = { rows: options.rows, firstMonth, hotMonth, start: monthStart(firstMonth), end: monthStart(hotMonth) };
 
     options.progress(`creating ${LAYOUTS.map((l) => `${TABLES[l].schema}.messages`).join(', ')} (the last with partkit provision)...`);
-    for (const layout of LAYOUTS) await client.query(`CREATE SCHEMA ${quoteIdent(TABLES[layout].schema)}`);
-    await client.query(plainDdl('messages', SQL_NAME.plain, { timeIndex: false }));
-    await client.query(plainDdl('messages', SQL_NAME.plainIndexed, { timeIndex: true }));
     db = await Database.connect(server.target(), { ...DEFAULT_EXECUTOR_OPTIONS, log: silentLogger });
+    await applyChanges(db, [
+      ...LAYOUTS.map((layout) => benchStep(`schema ${TABLES[layout].schema}`, `CREATE SCHEMA ${quoteIdent(TABLES[layout].schema)}`)),
+      benchStep(`table ${SQL_NAME.plain} (no index on created_at)`, plainDdl('messages', SQL_NAME.plain, { timeIndex: false })),
+      benchStep(`table ${SQL_NAME.plainIndexed}`, plainDdl('messages', SQL_NAME.plainIndexed, { timeIndex: true })),
+    ]);
     // No retention and no pg_cron job: nothing may move months while the benchmark runs.
     const tableName = `${TABLES.partitioned.schema}.${TABLES.partitioned.name}`;
     const config = resolveConfig({ archiveSchema: ARCHIVE_SCHEMA, tables: [{ name: tableName, retention: null, timeZone: 'UTC' }] }, '(benchmark)');
@@ -257,7 +260,7 @@ export async function runBench(options: BenchOptions): Promise<BenchReport> {
     options.progress(`  strategy ${provisioned.strategy}; ${partitions} partitions (${monthKey(firstMonth)} .. ${monthKey(addMonths(hotMonth, -1))} with data, the current and premade months, the default)`);
 
     const loadStarted = performance.now();
-    await load(client, data, options);
+    await load(db, data, options);
     const loadSeconds = Math.round((performance.now() - loadStarted) / 100) / 10;
     const sizes = { plain: await sizeOf(client, SQL_NAME.plain), plainIndexed: await sizeOf(client, SQL_NAME.plainIndexed), partitioned: await sizeOf(client, SQL_NAME.partitioned) };
 
@@ -281,7 +284,7 @@ export async function runBench(options: BenchOptions): Promise<BenchReport> {
     }
     const rowsPerS = (layout: Layout) => Math.round((options.insertRows / median(insertSamples[layout])) * 1000);
     // The rolled-back rows are dead tuples now; clear them before anything else reads the tables.
-    for (const layout of LAYOUTS) await client.query(`VACUUM ${SQL_NAME[layout]}`);
+    await applyChanges(db, vacuumSteps(LAYOUTS.map((layout) => SQL_NAME[layout]), false));
 
     let coldQueries: QueryFigures[] | null = null;
     let coldNote: string | null = null;
@@ -347,7 +350,7 @@ export async function runBench(options: BenchOptions): Promise<BenchReport> {
     options.progress(`production shape: retention ${HOT_MONTHS} months on ${tableName} (partkit maintain archives the older months); the plain tables keep everything`);
     const retained = resolveConfig({ archiveSchema: ARCHIVE_SCHEMA, tables: [{ name: tableName, retention: `${HOT_MONTHS} months`, timeZone: 'UTC' }] }, '(benchmark)');
     const { archived } = await options.applyRetention(db, retained);
-    await client.query(`ANALYZE ${SQL_NAME.partitioned}`);
+    await applyChanges(db, [benchStep(`analyze ${SQL_NAME.partitioned} after the archive`, `ANALYZE ${SQL_NAME.partitioned}`)]);
     const productionPartitions = (await listPartitions(db, TABLES.partitioned, 'UTC', 'timestamptz')).length;
     // Rows of the hot months only (a little less than 12 months' share of the rows), so that every layout finds them.
     const hotRows = Math.floor(data.rows * Math.min(1, (HOT_MONTHS - 1.2) / options.months));

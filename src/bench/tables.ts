@@ -4,8 +4,10 @@
  * from the catalog. Every layout gets the same treatment.
  */
 import type pg from 'pg';
+import type { Database } from '../core/db.js';
 import { quoteIdent } from '../core/identifiers.js';
 import { readSql } from '../core/sql-files.js';
+import { applyChanges, benchStep } from './changes.js';
 
 /**
  * partkit's DDL of a Semibot table (sql/tables/<kind>.sql) without PARTITION BY, for `table`
@@ -43,27 +45,31 @@ export async function sizeOf(client: pg.Client, table: string): Promise<TableSiz
  * them again. Loading into a table without them and building them afterwards (sorted, in bulk)
  * is many times faster at millions of rows than maintaining the indexes row by row.
  */
-export async function dropIndexes(client: pg.Client, table: string): Promise<string[]> {
-  const { rows } = await client.query<{ name: string; def: string; constraint_def: string | null }>(readSql('queries/bench-indexes.sql'), [table]);
+export async function dropIndexes(db: Database, table: string): Promise<string[]> {
+  const rows = await db.query<{ name: string; def: string; constraint_def: string | null }>(readSql('queries/bench-indexes.sql'), [table]);
   const rebuild: string[] = [];
-  for (const row of rows) {
+  const group = `bench drop the indexes of ${table}`;
+  const steps = rows.map((row) => {
     if (row.constraint_def) {
-      await client.query(`ALTER TABLE ${table} DROP CONSTRAINT ${quoteIdent(row.name.split('.').pop()!.replace(/^"|"$/g, ''))}`);
       rebuild.push(row.constraint_def);
-    } else {
-      await client.query(`DROP INDEX ${row.name}`);
-      // A partitioned table's index reads "ON ONLY"; built on the parent it cascades to every month.
-      rebuild.push(row.def.replace(' ON ONLY ', ' ON '));
+      return benchStep(`drop constraint ${row.name} (built again after the load)`, `ALTER TABLE ${table} DROP CONSTRAINT ${quoteIdent(row.name.split('.').pop()!.replace(/^"|"$/g, ''))}`, undefined, { group });
     }
-  }
+    // A partitioned table's index reads "ON ONLY"; built on the parent it cascades to every month.
+    rebuild.push(row.def.replace(' ON ONLY ', ' ON '));
+    return benchStep(`drop index ${row.name} (built again after the load)`, `DROP INDEX ${row.name}`, undefined, { group });
+  });
+  await applyChanges(db, steps);
   return rebuild;
 }
 
-/** Builds the indexes `dropIndexes` returned, with more sort memory than the default. */
-export async function rebuildIndexes(client: pg.Client, statements: readonly string[]): Promise<void> {
-  await client.query(`SET maintenance_work_mem = '256MB'`);
-  for (const statement of statements) await client.query(statement);
-  await client.query('RESET maintenance_work_mem');
+/** Builds the indexes `dropIndexes` returned, with more sort memory than the default, one transaction per table's set. */
+export async function rebuildIndexes(db: Database, statements: readonly string[]): Promise<void> {
+  if (statements.length === 0) return;
+  const group = 'bench build the indexes again';
+  await applyChanges(db, [
+    benchStep('more sort memory for the index builds', "SET LOCAL maintenance_work_mem = '256MB'", undefined, { group }),
+    ...statements.map((statement) => benchStep(`build ${statement.slice(0, 80)}`, statement, undefined, { group })),
+  ]);
 }
 
 /** The server settings a report prints next to its figures. */

@@ -26,9 +26,8 @@ interface UniqueKey {
   readonly columns: string[];
 }
 
-/** The unique keys of an existing table that lack `column`, with the DDL that widens each. */
-export async function keysLackingColumn(db: Database, table: TableConfig, column: string): Promise<{ key: UniqueKey; fix: string }[]> {
-  const keys = await db.query<UniqueKey>(readSql('queries/citus-unique-keys.sql'), [quoteQualified(table.name)]);
+/** The unique keys among `keys` that lack `column`, with the DDL that widens each. */
+function keysLackingColumn(table: TableConfig, keys: readonly UniqueKey[], column: string): { key: UniqueKey; fix: string }[] {
   const qualified = quoteQualified(table.name);
   return keys
     .filter((key) => !key.columns.includes(column))
@@ -42,21 +41,44 @@ export async function keysLackingColumn(db: Database, table: TableConfig, column
     });
 }
 
-async function columnsOf(db: Database, table: TableConfig): Promise<string[]> {
-  const rows = await db.query<{ name: string }>(
-    'SELECT attname::text AS name FROM pg_attribute WHERE attrelid = $1::regclass AND attnum > 0 AND NOT attisdropped ORDER BY attnum',
-    [quoteQualified(table.name)],
-  );
-  return rows.map((row) => row.name);
+/** What checkDistribution needs of the server beyond the capabilities, per configured table (by index). */
+export interface DistributionFacts {
+  /** An existing table's columns and unique keys, for the tables with a `distribution`. */
+  readonly tables: ReadonlyMap<number, { readonly columns: readonly string[]; readonly uniqueKeys: readonly UniqueKey[] }>;
+  /** The `colocateWith` tables (as written in the config) that are hash-distributed on this server. */
+  readonly distributed: readonly string[];
+}
+
+/** Reads the columns, unique keys and co-location targets of the tables to distribute (nothing without Citus). */
+export async function readDistributionFacts(db: Database, caps: Capabilities, config: Config): Promise<DistributionFacts> {
+  const tables = new Map<number, { columns: string[]; uniqueKeys: UniqueKey[] }>();
+  const distributed: string[] = [];
+  if (!caps.citus.installed || !caps.citus.coordinator) return { tables, distributed };
+  for (const [index, table] of config.tables.entries()) {
+    if (!table.distribution) continue;
+    if (caps.tables[index]!.exists) {
+      const columns = await db.query<{ name: string }>(
+        'SELECT attname::text AS name FROM pg_attribute WHERE attrelid = $1::regclass AND attnum > 0 AND NOT attisdropped ORDER BY attnum',
+        [quoteQualified(table.name)],
+      );
+      tables.set(index, { columns: columns.map((row) => row.name), uniqueKeys: await db.query<UniqueKey>(readSql('queries/citus-unique-keys.sql'), [quoteQualified(table.name)]) });
+    }
+    const colocateWith = table.distribution.colocateWith;
+    if (colocateWith !== 'default' && colocateWith !== 'none' && !distributed.includes(colocateWith)) {
+      const [row] = await db.query<{ ok: boolean }>(`SELECT EXISTS (SELECT 1 FROM pg_dist_partition WHERE logicalrelid = to_regclass($1) AND partmethod = 'h') AS ok`, [quoteQualified(parseQualifiedName(colocateWith))]);
+      if (row?.ok) distributed.push(colocateWith);
+    }
+  }
+  return { tables, distributed };
 }
 
 /**
  * Refuses, before anything changes, a `distribution` this server or table cannot take: no Citus
  * (exit 4), not the coordinator (exit 4), a column the table or its template lacks (exit 2 for a
  * template, 4 for an existing table), a unique key without the column (exit 4, with the DDL that
- * fixes it), a table already distributed by another column (exit 4).
+ * fixes it), a table already distributed by another column (exit 4). Plans nothing, reads nothing.
  */
-export async function checkDistribution(db: Database, caps: Capabilities, config: Config): Promise<void> {
+export function checkDistribution(facts: DistributionFacts, caps: Capabilities, config: Config): void {
   const wanted = config.tables.map((table, index) => ({ table, index, distribution: table.distribution ?? null })).filter((entry) => entry.distribution !== null);
   if (wanted.length === 0) return;
   const labels = wanted.map(({ table }) => `${displayName(table.name)} (${distributionField(table)})`).join(', ');
@@ -85,7 +107,7 @@ export async function checkDistribution(db: Database, caps: Capabilities, config
         configProblems.push(`field "${distributionField(table)}.column": ${label} does not exist and partkit would create it from sql/${template.file}, which has no column "${column}" (its columns: ${template.columns.join(', ')}).`);
       }
     } else {
-      const columns = await columnsOf(db, table);
+      const { columns, uniqueKeys } = facts.tables.get(index) ?? { columns: [], uniqueKeys: [] };
       if (!columns.includes(column)) {
         problems.push(`${label} has no column "${column}" to distribute by (field "${distributionField(table)}.column"; its columns: ${columns.join(', ')}).`);
         continue;
@@ -103,7 +125,7 @@ export async function checkDistribution(db: Database, caps: Capabilities, config
         problems.push(`${label} is a Citus reference or local table; partkit distributes only plain local tables (undistribute_table(${quoteLiteralText(quoteQualified(table.name))}) first).`);
         continue;
       }
-      for (const { key, fix } of await keysLackingColumn(db, table, column)) {
+      for (const { key, fix } of keysLackingColumn(table, uniqueKeys, column)) {
         problems.push(
           `${label}'s ${key.is_primary ? 'primary key' : `unique key ${key.constraint_name ?? key.index_name}`} (${key.columns.join(', ')}) does not include the distribution column ${column}; Citus can only enforce a unique key that includes it. Widen it (this takes a lock and rebuilds the index): ${fix}`,
         );
@@ -113,11 +135,8 @@ export async function checkDistribution(db: Database, caps: Capabilities, config
     if (colocateWith !== 'default' && colocateWith !== 'none') {
       const other = parseQualifiedName(colocateWith);
       const earlier = config.tables.slice(0, index).some((entry) => entry.distribution && entry.name.schema === other.schema && entry.name.name === other.name);
-      if (!earlier) {
-        const [row] = await db.query<{ ok: boolean }>(`SELECT EXISTS (SELECT 1 FROM pg_dist_partition WHERE logicalrelid = to_regclass($1) AND partmethod = 'h') AS ok`, [quoteQualified(other)]);
-        if (!row?.ok) {
-          configProblems.push(`field "${distributionField(table)}.colocateWith": ${colocateWith} is neither a distributed table on this server nor a table distributed earlier in the config.`);
-        }
+      if (!earlier && !facts.distributed.includes(colocateWith)) {
+        configProblems.push(`field "${distributionField(table)}.colocateWith": ${colocateWith} is neither a distributed table on this server nor a table distributed earlier in the config.`);
       }
     }
   }

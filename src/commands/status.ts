@@ -5,18 +5,19 @@
  */
 import type { CommandModule } from 'yargs';
 import { METRIC_COLUMNS, readTableMetrics, type TableMetrics } from '../verify/metrics.js';
-import { decide, inspect, type Capabilities, type Scheduler, type TableState } from '../core/capabilities.js';
+import { decide, inspect, type Capabilities, type Scheduler } from '../core/capabilities.js';
 import { formatDuration } from '../verify/maintenance.js';
-import { countRows, readArchivedMonths, readLastCronRun, readLastMaintenanceRun, readManagedTable, readPartmanConfig, type ArchivedMonth, type CronRun, type MaintenanceRun } from '../core/checks/state.js';
+import { countRows, readArchivedMonths, readLastCronRun, readLastMaintenanceRun, readPartmanConfig, type ArchivedMonth, type CronRun, type MaintenanceRun, type ManagedTable, type PartmanConfig } from '../core/checks/state.js';
 import type { Config, Strategy, TableConfig } from '../core/config.js';
 import { runCommand, type GlobalOptions } from '../core/context.js';
 import { withOnlyTable } from '../core/table-option.js';
 import type { Database } from '../core/db.js';
 import { UsageError } from '../core/errors.js';
 import { renderOpenMetrics } from '../verify/openmetrics.js';
-import { controlTypeOf, coveredMonth, listPartitions } from '../core/partitions.js';
+import { controlTypeOf, coveredMonth, listPartitions, type Partition } from '../core/partitions.js';
 import { crontabLine, findJob, jobName, type CronJob } from '../core/schedule.js';
-import { schedulerInForce, settingsInForce } from '../core/settings.js';
+import { registeredTable, schedulerInForce, settingsInForce, type SettingsInForce } from '../core/settings.js';
+import { readOnce } from '../core/snapshot.js';
 import { strategyOf } from '../strategies/index.js';
 import { managedSettings } from '../strategies/registration.js';
 
@@ -69,71 +70,135 @@ export interface StatusResult {
   readonly tables: readonly TableStatus[];
 }
 
-async function tableStatus(db: Database, caps: Capabilities, table: TableConfig, state: TableState): Promise<TableStatus> {
-  const managed = await readManagedTable(db, caps, table.name);
-  const partConfig = await readPartmanConfig(db, caps, table.name);
+/** What status reads of one configured table (by index in the config in force). */
+export interface TableStatusState {
+  readonly managed: ManagedTable | null;
+  readonly partConfig: PartmanConfig | null;
+  /** Children with their bounds in the table's zone (the registered one, else the config's). */
+  readonly partitions: readonly Partition[];
+  /** The default partition's rows, counted up to DEFAULT_ROW_COUNT_LIMIT. */
+  readonly defaultRows: number;
+  readonly archived: readonly ArchivedMonth[];
+}
+
+/** Everything status reports, read in one read-only snapshot (src/core/snapshot.ts). */
+export interface StatusState {
+  readonly settings: SettingsInForce;
+  readonly caps: Capabilities;
+  /** The scheduler in force: the flag, else the recorded one, else what the server allows. */
+  readonly scheduler: Scheduler;
+  readonly tables: readonly TableStatusState[];
+  /** The pg_cron job and its last run, when the scheduler is pg_cron and the job could be read. */
+  readonly job: CronJob | null;
+  readonly lastCronRun: CronRun | null;
+  readonly lastRun: MaintenanceRun | null;
+}
+
+/** The settings a table's maintainer has recorded (the config's where none), the zone its months are in, its strategy. */
+function registration(table: TableConfig, managed: ManagedTable | null, partConfig: PartmanConfig | null) {
   const strategy: Strategy | null = managed?.strategy ?? (partConfig ? 'partman' : null);
   const settings = strategy ? strategyOf(strategy).registeredSettings(table, managed, partConfig) : managedSettings(table, managed);
-  const timeZone = managed?.timeZone ?? table.timeZone;
-  const archiveSchema = settings.archiveSchema;
+  return { strategy, settings, timeZone: managed?.timeZone ?? table.timeZone };
+}
+
+async function readTableStatus(db: Database, caps: Capabilities, settings: SettingsInForce, index: number): Promise<TableStatusState> {
+  const table = settings.config.tables[index]!;
+  const state = caps.tables[index]!;
+  // The kit's row of the table: read with the settings, all rows at once.
+  const managed = registeredTable(settings, table.name);
+  const partConfig = await readPartmanConfig(db, caps, table.name);
+  const { settings: registered, timeZone } = registration(table, managed, partConfig);
   const controlType = controlTypeOf(state.controlColumn.type);
   const partitions = state.partitioned && controlType ? await listPartitions(db, table.name, timeZone, controlType) : [];
   const defaultPartition = partitions.find((p) => p.isDefault);
-  const defaultRows = defaultPartition ? await countRows(db, defaultPartition, DEFAULT_ROW_COUNT_LIMIT) : 0;
   return {
-    table: state.name,
-    exists: state.exists,
-    partitioned: state.partitioned,
-    strategy,
-    interval: settings.interval,
-    premake: settings.premake,
-    retention: settings.retention,
-    archiveSchema,
-    timeZone,
-    children: partitions
-      .filter((p) => !p.isDefault)
-      .map((p) => ({ schema: p.schema, name: p.name, month: coveredMonth(p) ?? null, from: p.lower, to: p.upper, bound: p.bound, estimatedRows: p.estimatedRows, bytes: p.bytes })),
-    default: defaultPartition
-      ? { schema: defaultPartition.schema, name: defaultPartition.name, rows: defaultRows, rowsCapped: defaultRows >= DEFAULT_ROW_COUNT_LIMIT, bytes: defaultPartition.bytes }
-      : null,
-    archived: archiveSchema && state.exists ? await readArchivedMonths(db, archiveSchema, table.name) : [],
+    managed,
+    partConfig,
+    partitions,
+    defaultRows: defaultPartition ? await countRows(db, defaultPartition, DEFAULT_ROW_COUNT_LIMIT) : 0,
+    archived: registered.archiveSchema && state.exists ? await readArchivedMonths(db, registered.archiveSchema, table.name) : [],
   };
 }
 
-async function maintenanceStatus(db: Database, caps: Capabilities, config: Config, scheduler: Scheduler): Promise<MaintenanceStatus> {
-  let job: MaintenanceStatus['job'] = null;
-  let lastCronRun: CronRun | null = null;
-  const cronDatabase = caps.extensions.pg_cron.databaseName;
-  if (scheduler === 'pg_cron' && caps.extensions.pg_cron.installed && cronDatabase) {
-    const name = jobName(config, caps.database);
-    try {
-      const found = await findJob(db, caps, name);
-      if (found) {
-        job = { ...found, name, cronDatabase };
-        lastCronRun = await readLastCronRun(db, caps, found);
-      }
-    } catch (error) {
-      db.log.warn(`cannot read pg_cron's tables in database ${cronDatabase}: ${(error as Error).message}`);
-    }
+/** The pg_cron job partkit schedules and its last run; a job that cannot be read is reported as missing, with a warning. */
+async function readCronJob(db: Database, caps: Capabilities, config: Config): Promise<{ job: CronJob | null; lastCronRun: CronRun | null }> {
+  const cron = caps.extensions.pg_cron;
+  const none = { job: null, lastCronRun: null };
+  if (!cron.installed || !cron.databaseName) return none;
+  // In this very database the read runs inside the snapshot, where a failed statement would end it: ask first.
+  if (cron.databaseName === caps.database && cron.rights.usage === false) {
+    db.log.warn(`cannot read pg_cron's tables in database ${cron.databaseName}: no USAGE on schema ${cron.rights.schema ?? 'cron'}`);
+    return none;
   }
+  try {
+    const found = await findJob(db, caps, jobName(config, caps.database));
+    return found ? { job: found, lastCronRun: await readLastCronRun(db, caps, found) } : none;
+  } catch (error) {
+    if (cron.databaseName === caps.database) throw error;
+    db.log.warn(`cannot read pg_cron's tables in database ${cron.databaseName}: ${(error as Error).message}`);
+    return none;
+  }
+}
+
+/** Every read status reports from, in one read-only snapshot. */
+export async function readStatusState(db: Database, fileConfig: Config, schedulerFlag: 'auto' | Scheduler | undefined): Promise<StatusState> {
+  return readOnce(db, async () => {
+    // The config file's settings, or (without one) those provision recorded in the database.
+    const settings = await settingsInForce(db, fileConfig);
+    const config = settings.config;
+    const caps = await inspect(db, config);
+    const scheduler = schedulerInForce(settings, schedulerFlag)?.scheduler ?? decide(caps, config).scheduler;
+    const tables: TableStatusState[] = [];
+    for (const index of config.tables.keys()) tables.push(await readTableStatus(db, caps, settings, index));
+    const cron = scheduler === 'pg_cron' ? await readCronJob(db, caps, config) : { job: null, lastCronRun: null };
+    return { settings, caps, scheduler, tables, ...cron, lastRun: await readLastMaintenanceRun(db, caps) };
+  });
+}
+
+/** The report, from the state read: no server. */
+export function statusOf(state: StatusState): StatusResult {
+  const config = state.settings.config;
+  const tables = config.tables.map((table, index): TableStatus => {
+    const read = state.tables[index]!;
+    const tableState = state.caps.tables[index]!;
+    const { strategy, settings, timeZone } = registration(table, read.managed, read.partConfig);
+    const defaultPartition = read.partitions.find((p) => p.isDefault);
+    return {
+      table: tableState.name,
+      exists: tableState.exists,
+      partitioned: tableState.partitioned,
+      strategy,
+      interval: settings.interval,
+      premake: settings.premake,
+      retention: settings.retention,
+      archiveSchema: settings.archiveSchema,
+      timeZone,
+      children: read.partitions
+        .filter((p) => !p.isDefault)
+        .map((p) => ({ schema: p.schema, name: p.name, month: coveredMonth(p) ?? null, from: p.lower, to: p.upper, bound: p.bound, estimatedRows: p.estimatedRows, bytes: p.bytes })),
+      default: defaultPartition
+        ? { schema: defaultPartition.schema, name: defaultPartition.name, rows: read.defaultRows, rowsCapped: read.defaultRows >= DEFAULT_ROW_COUNT_LIMIT, bytes: defaultPartition.bytes }
+        : null,
+      archived: read.archived,
+    };
+  });
+  const cronDatabase = state.caps.extensions.pg_cron.databaseName;
+  const name = jobName(config, state.caps.database);
   return {
-    scheduler,
-    job,
-    lastCronRun,
-    lastRun: await readLastMaintenanceRun(db, caps),
-    externalCommand: scheduler === 'external' ? crontabLine(config) : null,
+    database: state.caps.database,
+    maintenance: {
+      scheduler: state.scheduler,
+      job: state.job && cronDatabase ? { ...state.job, name, cronDatabase } : null,
+      lastCronRun: state.lastCronRun,
+      lastRun: state.lastRun,
+      externalCommand: state.scheduler === 'external' ? crontabLine(config) : null,
+    },
+    tables,
   };
 }
 
 export async function status(db: Database, fileConfig: Config, options: { scheduler?: 'auto' | Scheduler | undefined } = {}): Promise<StatusResult> {
-  // The config file's settings, or (without one) those provision recorded in the database.
-  const settings = await settingsInForce(db, fileConfig);
-  const config = settings.config;
-  const caps = await inspect(db, config);
-  const scheduler = schedulerInForce(settings, options.scheduler)?.scheduler ?? decide(caps, config).scheduler;
-  const tables: TableStatus[] = [];
-  for (const [index, table] of config.tables.entries()) tables.push(await tableStatus(db, caps, table, caps.tables[index]!));
-  return { database: caps.database, maintenance: await maintenanceStatus(db, caps, config, scheduler), tables };
+  return statusOf(await readStatusState(db, fileConfig, options.scheduler));
 }
 
 /** `status --format prometheus`: the kit's metrics view, every managed table of the database. */

@@ -32,22 +32,55 @@ const DEFAULT_SIGNATURES = {
   alterJob: 'cron.alter_job(bigint,text,text,text,text,boolean)',
 };
 
+/** What the rights provision needs depend on, read from the server (see readGrantFacts). */
+export interface GrantFacts {
+  /** Kit migrations not applied yet; null when this user may not read the kit's migrations table. */
+  readonly pendingMigrations: readonly string[] | null;
+  /** Which of the archive schemas and pg_partman's configured schema exist. */
+  readonly existingSchemas: readonly string[];
+  /** The configured tables' schemas that exist, with whether this user may CREATE in each. */
+  readonly tableSchemas: readonly { readonly name: string; readonly canCreate: boolean }[];
+  /** Roles owning some of the existing tables of which this user is not a member. */
+  readonly ownersNotMemberOf: readonly { readonly owner: string; readonly tables: readonly string[] }[];
+}
+
+/** Reads the facts requiredGrants needs; every read is one that cannot fail on a missing right. */
+export async function readGrantFacts(db: Database, caps: Capabilities, config: Config, pending: readonly string[] | null): Promise<GrantFacts> {
+  const wanted = [...new Set([...config.tables.map((table) => table.archiveSchema).filter((schema): schema is string => schema !== null), config.partmanSchema])];
+  const existing = await db.query<{ name: string }>('SELECT nspname AS name FROM pg_namespace WHERE nspname = ANY($1::text[])', [wanted]);
+  const schemas = [...new Set(caps.tables.map((table) => table.qualified.schema))];
+  const tableSchemas =
+    schemas.length === 0
+      ? []
+      : await db.query<{ name: string; canCreate: boolean }>(`SELECT nspname AS name, has_schema_privilege(oid, 'CREATE') AS "canCreate" FROM pg_namespace WHERE nspname = ANY($1::text[])`, [schemas]);
+  const tables = caps.tables.filter((table) => table.exists).map((table) => table.qualified);
+  return {
+    pendingMigrations: pending,
+    existingSchemas: existing.map((row) => row.name),
+    tableSchemas,
+    ownersNotMemberOf: tables.length > 0 ? await ownersNotMemberOf(db, tables) : [],
+  };
+}
+
+/** Every right provision needs for this decision (doctor lists them). */
 export async function requiredGrants(db: Database, caps: Capabilities, decision: Decision, config: Config): Promise<RequiredGrant[]> {
+  // A user who cannot even read the kit's migrations table cannot run them either: count the schema as needed.
+  const pending = await pendingMigrations(db, config.kitSchema).catch(() => null);
+  return grantsNeeded(await readGrantFacts(db, caps, config, pending), caps, decision, config);
+}
+
+/** The rights provision needs, from what was read: no server. */
+export function grantsNeeded(facts: GrantFacts, caps: Capabilities, decision: Decision, config: Config): RequiredGrant[] {
   const role = quoteIdent(caps.user.name);
   const grants: RequiredGrant[] = [];
 
   // Schemas provision creates: CREATE SCHEMA (even IF NOT EXISTS) needs CREATE on the database.
   const schemas: string[] = [];
-  // A user who cannot even read the kit's migrations table cannot run them either: count the schema as needed.
-  const pending = await pendingMigrations(db, config.kitSchema).catch(() => ['?']);
-  if (pending.length > 0) schemas.push(config.kitSchema);
+  if (facts.pendingMigrations === null || facts.pendingMigrations.length > 0) schemas.push(config.kitSchema);
   const archiveSchemas = [...new Set(config.tables.map((table) => table.archiveSchema).filter((schema): schema is string => schema !== null))];
   const partman = caps.extensions.pg_partman;
   const wanted = [...archiveSchemas, ...(decision.strategy === 'partman' && !partman.installed ? [config.partmanSchema] : [])];
-  if (wanted.length > 0) {
-    const rows = await db.query<{ name: string }>('SELECT nspname AS name FROM pg_namespace WHERE nspname = ANY($1::text[])', [wanted]);
-    for (const schema of wanted) if (!rows.some((row) => row.name === schema) && !schemas.includes(schema)) schemas.push(schema);
-  }
+  for (const schema of wanted) if (!facts.existingSchemas.includes(schema) && !schemas.includes(schema)) schemas.push(schema);
   grants.push({
     privilege: `CREATE on database ${quoteIdent(caps.database)}`,
     purpose: schemas.length > 0 ? `create schema${schemas.length > 1 ? 's' : ''} ${schemas.join(', ')}` : "create partkit's schemas (they exist now; needed again when a partkit upgrade adds kit migrations)",
@@ -60,39 +93,29 @@ export async function requiredGrants(db: Database, caps: Capabilities, decision:
 
   // Tables provision creates (the Semibot tables), and the months and time indexes it makes for
   // every table, go in the table's schema: CREATE there.
-  const tableSchemas = [...new Set(caps.tables.map((table) => table.qualified.schema))];
-  if (tableSchemas.length > 0) {
-    const rows = await db.query<{ name: string; can_create: boolean }>(
-      `SELECT nspname AS name, has_schema_privilege(oid, 'CREATE') AS can_create FROM pg_namespace WHERE nspname = ANY($1::text[])`,
-      [tableSchemas],
-    );
-    for (const row of rows) {
-      grants.push({
-        privilege: `CREATE on schema ${quoteIdent(row.name)}`,
-        purpose: `create the missing tables, the months and the time indexes in schema ${row.name}`,
-        database: caps.database,
-        statement: `GRANT CREATE ON SCHEMA ${quoteIdent(row.name)} TO ${role};`,
-        has: row.can_create,
-        neededNow: true,
-        forScheduler: false,
-      });
-    }
+  for (const row of facts.tableSchemas) {
+    grants.push({
+      privilege: `CREATE on schema ${quoteIdent(row.name)}`,
+      purpose: `create the missing tables, the months and the time indexes in schema ${row.name}`,
+      database: caps.database,
+      statement: `GRANT CREATE ON SCHEMA ${quoteIdent(row.name)} TO ${role};`,
+      has: row.canCreate,
+      neededNow: true,
+      forScheduler: false,
+    });
   }
 
   // Tables that exist: only their owner (or a member of its role) may make, attach and detach their months.
-  const existing = caps.tables.filter((table) => table.exists);
-  if (existing.length > 0) {
-    for (const owner of await ownersNotMemberOf(db, existing.map((table) => table.qualified))) {
-      grants.push({
-        privilege: `membership in role ${owner.owner}, which owns ${owner.tables.join(', ')}`,
-        purpose: 'make, attach and detach their months (PostgreSQL allows it only to the owner of a table; or make this user their owner with ALTER TABLE ... OWNER TO)',
-        database: caps.database,
-        statement: `GRANT ${quoteIdent(owner.owner)} TO ${role};`,
-        has: false,
-        neededNow: true,
-        forScheduler: false,
-      });
-    }
+  for (const owner of facts.ownersNotMemberOf) {
+    grants.push({
+      privilege: `membership in role ${owner.owner}, which owns ${owner.tables.join(', ')}`,
+      purpose: 'make, attach and detach their months (PostgreSQL allows it only to the owner of a table; or make this user their owner with ALTER TABLE ... OWNER TO)',
+      database: caps.database,
+      statement: `GRANT ${quoteIdent(owner.owner)} TO ${role};`,
+      has: false,
+      neededNow: true,
+      forScheduler: false,
+    });
   }
 
   // pg_partman installed by an administrator: create_parent writes part_config and makes the set's
@@ -180,6 +203,32 @@ export function refuseMissingGrants(caps: Capabilities, grants: readonly Require
   );
 }
 
+/** What missingKitRights depends on, as read from the server (readKitRightFacts). */
+export interface KitRightFacts {
+  /** This user's rights on the kit's schema and its tables; null when the schema does not exist. */
+  readonly kit: { readonly user: string; readonly usage: boolean | null; readonly read: boolean | null; readonly write: boolean | null } | null;
+  /** For maintenance: roles owning configured tables of which this user is not a member. */
+  readonly ownersNotMemberOf: readonly { readonly owner: string; readonly tables: readonly string[] }[];
+  /** For maintenance: archive schemas of the config in which this user may not CREATE. */
+  readonly archivesWithoutCreate: readonly string[];
+}
+
+/** Reads the facts of missingKitRights: only privilege lookups, none of which fails on a missing right. */
+export async function readKitRightFacts(db: Database, config: Config, purpose: 'read' | 'maintain'): Promise<KitRightFacts> {
+  const [kit] = await db.query<{ user: string; usage: boolean | null; read: boolean | null; write: boolean | null }>(
+    `SELECT current_user AS user, has_schema_privilege(n.oid, 'USAGE') AS usage,
+            bool_and(has_table_privilege(c.oid, 'SELECT')) AS read,
+            bool_and(has_table_privilege(c.oid, 'INSERT') AND has_table_privilege(c.oid, 'UPDATE') AND has_table_privilege(c.oid, 'DELETE')) AS write
+       FROM pg_namespace n LEFT JOIN pg_class c ON c.relnamespace = n.oid AND c.relkind = 'r'
+      WHERE n.nspname = $1 GROUP BY n.oid`,
+    [config.kitSchema],
+  );
+  if (!kit || purpose !== 'maintain') return { kit: kit ?? null, ownersNotMemberOf: [], archivesWithoutCreate: [] };
+  const archiveSchemas = [...new Set(config.tables.map((table) => table.archiveSchema).filter((name): name is string => name !== null))];
+  const archives = await db.query<{ name: string }>(`SELECT nspname AS name FROM pg_namespace WHERE nspname = ANY ($1::text[]) AND NOT has_schema_privilege(oid, 'CREATE') ORDER BY 1`, [archiveSchemas]);
+  return { kit, ownersNotMemberOf: await ownersNotMemberOf(db, config.tables.map((table) => table.name)), archivesWithoutCreate: archives.map((row) => row.name) };
+}
+
 /**
  * The rights a user needs on the kit's schema to read it (verify, status) or to run maintenance,
  * for a user other than the one who provisioned: maintenance also makes and moves months, which
@@ -187,15 +236,13 @@ export function refuseMissingGrants(caps: Capabilities, grants: readonly Require
  * the archive schema (CREATE there). Each missing one comes with its GRANT; empty when all are there.
  */
 export async function missingKitRights(db: Database, config: Config, purpose: 'read' | 'maintain'): Promise<{ user: string; statements: string[]; lacks: string[] }> {
+  return kitRightsLacking(await readKitRightFacts(db, config, purpose), config, purpose);
+}
+
+/** missingKitRights from the facts read: no server. */
+export function kitRightsLacking(facts: KitRightFacts, config: Config, purpose: 'read' | 'maintain'): { user: string; statements: string[]; lacks: string[] } {
   const kit = config.kitSchema;
-  const [row] = await db.query<{ user: string; usage: boolean | null; read: boolean | null; write: boolean | null }>(
-    `SELECT current_user AS user, has_schema_privilege(n.oid, 'USAGE') AS usage,
-            bool_and(has_table_privilege(c.oid, 'SELECT')) AS read,
-            bool_and(has_table_privilege(c.oid, 'INSERT') AND has_table_privilege(c.oid, 'UPDATE') AND has_table_privilege(c.oid, 'DELETE')) AS write
-       FROM pg_namespace n LEFT JOIN pg_class c ON c.relnamespace = n.oid AND c.relkind = 'r'
-      WHERE n.nspname = $1 GROUP BY n.oid`,
-    [kit],
-  );
+  const row = facts.kit;
   const lacks: string[] = [];
   const statements: string[] = [];
   // No kit schema: nothing to grant on it (requireKit says what to run).
@@ -216,15 +263,13 @@ export async function missingKitRights(db: Database, config: Config, purpose: 'r
       lacks.push(`SELECT, INSERT, UPDATE, DELETE on the tables of schema ${kit} (the maintenance log)`);
       statements.push(`GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA ${schema} TO ${role};`);
     }
-    for (const owner of await ownersNotMemberOf(db, config.tables.map((table) => table.name))) {
+    for (const owner of facts.ownersNotMemberOf) {
       lacks.push(`membership in role ${owner.owner}, which owns ${owner.tables.join(', ')} (only a table's owner may make and detach its months)`);
       statements.push(`GRANT ${quoteIdent(owner.owner)} TO ${role};`);
     }
-    const archiveSchemas = [...new Set(config.tables.map((table) => table.archiveSchema).filter((name): name is string => name !== null))];
-    const archives = await db.query<{ name: string }>(`SELECT nspname AS name FROM pg_namespace WHERE nspname = ANY ($1::text[]) AND NOT has_schema_privilege(oid, 'CREATE') ORDER BY 1`, [archiveSchemas]);
-    for (const archive of archives) {
-      lacks.push(`CREATE on schema ${archive.name} (months past retention are moved there)`);
-      statements.push(`GRANT CREATE ON SCHEMA ${quoteIdent(archive.name)} TO ${role};`);
+    for (const archive of facts.archivesWithoutCreate) {
+      lacks.push(`CREATE on schema ${archive} (months past retention are moved there)`);
+      statements.push(`GRANT CREATE ON SCHEMA ${quoteIdent(archive)} TO ${role};`);
     }
   }
   return { user, statements, lacks };
@@ -247,10 +292,14 @@ async function ownersNotMemberOf(db: Database, tables: readonly QualifiedName[])
 
 /** Throws (exit 4, nothing done) when `missingKitRights` found a right missing, naming each GRANT. */
 export async function refuseMissingKitRights(db: Database, config: Config, purpose: 'read' | 'maintain', command: string): Promise<void> {
-  const missing = await missingKitRights(db, config, purpose);
+  refuseLackingKitRights(await missingKitRights(db, config, purpose), db.name, command);
+}
+
+/** The refusal of refuseMissingKitRights, from what was found missing (`database`: its name, for messages). */
+export function refuseLackingKitRights(missing: { user: string; statements: readonly string[]; lacks: readonly string[] }, database: string, command: string): void {
   if (missing.lacks.length === 0) return;
   throw new MissingCapabilityError(
-    `The user ${missing.user} lacks rights that ${command} needs in database ${db.name} (nothing was done):\n${missing.lacks.map((lack) => `  - ${lack}`).join('\n')}`,
-    `An administrator must run, in database ${db.name}: ${missing.statements.join(' ')} Then run partkit ${command} again (or run it as the user who provisioned).`,
+    `The user ${missing.user} lacks rights that ${command} needs in database ${database} (nothing was done):\n${missing.lacks.map((lack) => `  - ${lack}`).join('\n')}`,
+    `An administrator must run, in database ${database}: ${missing.statements.join(' ')} Then run partkit ${command} again (or run it as the user who provisioned).`,
   );
 }

@@ -6,10 +6,37 @@ import { loadMigrationFiles } from 'postgres-migrations';
 import type { Database } from './db.js';
 import { MissingCapabilityError } from './errors.js';
 import { quoteIdent } from './identifiers.js';
+import type { KitMigration } from './kit-install.js';
 import type { MigrationsStep } from './plan.js';
 import { sqlPath } from './sql-files.js';
 
 export const MIGRATIONS_DIR = sqlPath('migrations');
+
+/** The kit's migration files, as postgres-migrations loads them (read from the package, not the server). */
+export async function kitMigrationFiles(): Promise<KitMigration[]> {
+  return (await loadMigrationFiles(MIGRATIONS_DIR)).map(({ id, name, fileName, hash, sql }) => ({ id, name, fileName, hash, sql }));
+}
+
+/**
+ * The ids of the migrations the kit schema records as applied (none when it has no migrations
+ * table), or null when this user may not read that table: a read that would fail is not sent, so
+ * that it can run inside a snapshot (one failed statement ends a transaction).
+ */
+export async function readAppliedMigrations(db: Database, kitSchema: string): Promise<number[] | null> {
+  const table = `${quoteIdent(kitSchema)}.migrations`;
+  const [exists] = await db.query<{ ok: boolean; readable: boolean | null }>(
+    "SELECT to_regclass($1) IS NOT NULL AS ok, CASE WHEN to_regclass($1) IS NOT NULL THEN has_schema_privilege($2, 'USAGE') AND has_table_privilege(to_regclass($1), 'SELECT') END AS readable",
+    [table, kitSchema],
+  );
+  if (!exists?.ok) return [];
+  if (!exists.readable) return null;
+  return (await db.query<{ id: number }>(`SELECT id FROM ${table}`)).map((row) => row.id);
+}
+
+/** File names of the migrations not applied yet, in order. */
+export function pendingOf(files: readonly KitMigration[], applied: readonly number[]): string[] {
+  return files.filter((file) => !applied.includes(file.id)).map((file) => file.fileName);
+}
 
 /** Names of migrations not applied yet in the kit schema. */
 export async function pendingMigrations(db: Database, kitSchema: string): Promise<string[]> {
@@ -22,18 +49,10 @@ export async function pendingMigrations(db: Database, kitSchema: string): Promis
   return files.filter((file) => !applied.has(file.id)).map((file) => file.fileName);
 }
 
-export async function planKitInstall(db: Database, kitSchema: string): Promise<MigrationsStep[]> {
-  const pending = await pendingMigrations(db, kitSchema);
+/** The step that installs the pending migrations (none when every file is applied). */
+export function kitInstallSteps(kitSchema: string, files: readonly KitMigration[], pending: readonly string[]): MigrationsStep[] {
   if (pending.length === 0) return [];
-  return [
-    {
-      kind: 'migrations',
-      description: `install partkit's objects in schema ${kitSchema} (${pending.join(', ')})`,
-      schema: kitSchema,
-      known: (await loadMigrationFiles(MIGRATIONS_DIR)).map(({ id, name, fileName, hash, sql }) => ({ id, name, fileName, hash, sql })),
-      pending,
-    },
-  ];
+  return [{ kind: 'migrations', description: `install partkit's objects in schema ${kitSchema} (${pending.join(', ')})`, schema: kitSchema, known: files, pending }];
 }
 
 /**
@@ -69,5 +88,10 @@ export async function kitHas(db: Database, kitSchema: string, objects: readonly 
 /** Refuses, before anything changes, a command whose kit objects are missing (or out of date). */
 export async function requireKit(db: Database, kitSchema: string, objects: readonly string[]): Promise<void> {
   if (await kitHas(db, kitSchema, objects)) return;
-  throw new MissingCapabilityError(`${kitNotInstalled(kitSchema, objects)} of database ${db.name}.`, 'Run `partkit provision` first; it installs the kit and brings it up to date.');
+  throw kitMissing(kitSchema, objects, db.name);
+}
+
+/** The refusal of requireKit (`database`: its name, for the message). */
+export function kitMissing(kitSchema: string, objects: readonly string[], database: string): MissingCapabilityError {
+  return new MissingCapabilityError(`${kitNotInstalled(kitSchema, objects)} of database ${database}.`, 'Run `partkit provision` first; it installs the kit and brings it up to date.');
 }

@@ -226,6 +226,35 @@ export function renderPlan(plan: Plan, context: RenderContext): string {
   return `${lines.join('\n')}\n`;
 }
 
+/**
+ * Rounds of an operation held in one plan, for a dry run: each round's groups are kept to that
+ * round (a group name gets the round's number), so that the rendered script has the transactions
+ * the rounds run in, even where two rounds use the same group (a fill's replay, a drain's).
+ */
+export function roundsPlan(rounds: readonly Plan[]): Plan {
+  return {
+    steps: rounds.flatMap((round, index) =>
+      round.steps.map((step) => (step.kind === 'sql' && step.group !== undefined ? { ...step, group: `${step.group} (round ${index + 1})` } : step)),
+    ),
+  };
+}
+
+/**
+ * The dry run of an operation in rounds (src/core/runner.ts runPhases): the first round of each
+ * phase as a psql script (renderPlan), then, as comments, what the later rounds would do. Later
+ * rounds are not printed: each is planned from what the server holds after the round before.
+ */
+export function renderRounds(rounds: readonly Plan[], later: readonly string[], context: RenderContext): string {
+  const script = renderPlan(roundsPlan(rounds), context);
+  if (later.length === 0) return script;
+  return `${script}\n${[
+    'Later rounds are not printed: each is planned from what the server holds after the round before.',
+    ...later,
+  ]
+    .map((line) => sqlComment(line))
+    .join('\n')}\n`;
+}
+
 /** `--format sql`: plain SQL files, for an application's own migration runner. */
 export interface SqlFiles {
   /** For the application database: its migration file. */

@@ -14,6 +14,7 @@
 import type { Scheduler } from './capabilities.js';
 import { configArgs, type Config, type Strategy, type TableConfig } from './config.js';
 import type { Database } from './db.js';
+import type { QualifiedName } from './identifiers.js';
 import { readManagedTables, type RegisteredTable } from './checks/state.js';
 import { configIntervalText } from './intervals.js';
 export type { RecordedSchedule };
@@ -53,10 +54,18 @@ function registeredTableConfig(row: RegisteredTable): TableConfig {
   };
 }
 
+/** The kit's record of one table, from the records read with the settings (null when it is not registered). */
+export function registeredTable(settings: SettingsInForce, name: QualifiedName): RegisteredTable | null {
+  return settings.registered.find((row) => row.name.schema === name.schema && row.name.name === name.name) ?? null;
+}
+
 /** The settings to act on: see the file's comment. */
 export async function settingsInForce(db: Database, config: Config): Promise<SettingsInForce> {
-  const registered = await readManagedTables(db, config.kitSchema);
-  const recorded = await readRecordedSchedule(db, config.kitSchema);
+  return settingsFrom(config, await readManagedTables(db, config.kitSchema), await readRecordedSchedule(db, config.kitSchema), db.name);
+}
+
+/** The settings in force from the records already read (`database`: the database they were read in, for messages). */
+export function settingsFrom(config: Config, registered: readonly RegisteredTable[], recorded: RecordedSchedule | null, database: string): SettingsInForce {
   if (!isBuiltinConfig(config)) return { config, from: 'file', recorded, registered };
   if (registered.length === 0) return { config, from: 'built-in default', recorded, registered };
   const partmanSchema = registered.find((row) => row.partmanSchema !== null)?.partmanSchema ?? config.partmanSchema;
@@ -66,7 +75,7 @@ export async function settingsInForce(db: Database, config: Config): Promise<Set
       partmanSchema,
       maintenance: recorded ? { schedule: recorded.schedule, jobName: recorded.jobName ?? undefined } : config.maintenance,
       tables: registered.map(registeredTableConfig),
-      source: `(settings recorded in ${config.kitSchema} of database ${db.name})`,
+      source: `(settings recorded in ${config.kitSchema} of database ${database})`,
     },
     from: 'database',
     recorded,

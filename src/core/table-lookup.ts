@@ -46,10 +46,14 @@ export async function similarTables(db: Database, name: QualifiedName): Promise<
  * `retry(name)`, the command to run with the first of them, as the hint.
  */
 export async function tableNotFound(db: Database, name: QualifiedName, retry: (table: string) => string): Promise<MissingCapabilityError> {
-  const similar = await similarTables(db, name);
+  return tableNotFoundError(name, await similarTables(db, name), db.name, retry);
+}
+
+/** tableNotFound's error from the similar names already read (`database`: its name, for the message). */
+export function tableNotFoundError(name: QualifiedName, similar: readonly QualifiedName[], database: string, retry: (table: string) => string): MissingCapabilityError {
   const [first] = similar;
   const hint = first
     ? `Did you mean ${similar.map((table) => displayName(table)).join(' or ')}? ${retry(shellQuote(displayName(first)))}`
     : `No table has a similar name. Names are SQL: schema.table, with double quotes around mixed-case parts (public."Odd Name"); psql's \\dt *.* lists the tables.`;
-  return new MissingCapabilityError(`Table ${displayName(name)} does not exist in database ${db.name} (nothing was changed).`, hint);
+  return new MissingCapabilityError(`Table ${displayName(name)} does not exist in database ${database} (nothing was changed).`, hint);
 }

@@ -6,14 +6,12 @@
  */
 import type { Config } from '../core/config.js';
 import type { Database } from '../core/db.js';
-import { ExitCode, isLockFailure, MissingCapabilityError } from '../core/errors.js';
-import { displayName, parseQualifiedName, quoteIdent, type QualifiedName } from '../core/identifiers.js';
-import { tableNotFound } from '../core/table-lookup.js';
-import { refuseMissingKitRights } from '../core/grants.js';
-import { shellQuote } from '../core/shell.js';
-import { maintenanceCall, requireKit } from '../core/kit.js';
-import { sqlStep, type Plan } from '../core/plan.js';
+import { ExitCode, isLockFailure } from '../core/errors.js';
+import { parseQualifiedName, quoteIdent } from '../core/identifiers.js';
+import type { Plan } from '../core/plan.js';
 import { run } from '../core/runner.js';
+import { MAINTAIN_STEP, maintenancePlan, planMaintain } from './plan.js';
+import { readMaintainState } from './state.js';
 
 
 export interface MaintenanceEvent {
@@ -37,14 +35,10 @@ export interface MaintainResult {
   readonly sql?: string;
 }
 
-const MAINTAIN_STEP = 'run-maintenance';
-
 export async function maintain(db: Database, config: Config, options: { dryRun?: boolean | undefined; table?: string | undefined } = {}): Promise<MaintainResult> {
   const only = options.table === undefined ? undefined : parseQualifiedName(options.table);
-  await refuseMissingKitRights(db, config, 'maintain', 'maintain');
-  await requireKit(db, config.kitSchema, ['run_maintenance_proc(text,text,integer,bigint)', 'default_drain']);
-  if (only) await requireManaged(db, config, only);
-  const first = await runProcedure(db, config, options.table ?? null, options.dryRun ?? false);
+  const state = await readMaintainState(db, config, only);
+  const first = await runProcedure(db, config, planMaintain(state, config, { table: options.table ?? null, lockTimeout: db.lockTimeout }), options.dryRun ?? false);
   if (first.dryRun) return { ok: true, runId: null, events: [], created: 0, detached: 0, failed: 0, exitCode: ExitCode.ok, sql: first.sql };
   let events = first.events;
   // The procedure waits for each lock at most the executor's lock_timeout and tries once here
@@ -55,7 +49,7 @@ export async function maintain(db: Database, config: Config, options: { dryRun?:
   for (const table of new Set(events.filter(lockFailed).map((event) => event.table))) {
     const retried = await db.retryingLocks(
       async () => {
-        const again = await runProcedure(db, config, table, false);
+        const again = await runProcedure(db, config, maintenancePlan(config, table, db.lockTimeout), false);
         const tableEvents = again.dryRun ? [] : again.events;
         const locked = tableEvents.find(lockFailed);
         // The server reported the lock error as a row; thrown with its SQLSTATE, the executor retries it.
@@ -76,17 +70,8 @@ export async function maintain(db: Database, config: Config, options: { dryRun?:
   return { ok: failed === 0, runId: first.runId, events, created: count('created'), detached: count('detached'), failed, exitCode: failed === 0 ? ExitCode.ok : ExitCode.checkFailed };
 }
 
-/** One CALL of the procedure (for every table, or one), and the events of its run, read back from the maintenance log. */
-async function runProcedure(db: Database, config: Config, table: string | null, dryRun: boolean): Promise<{ dryRun: true; sql: string } | { dryRun: false; runId: number; events: MaintenanceEvent[] }> {
-  const plan: Plan = {
-    steps: [
-      sqlStep(`run maintenance${table ? ` of ${table}` : ''} (drains default partitions in bounded steps)`, maintenanceCall(config.kitSchema, ['p_table_name', 'p_lock_timeout', 'p_attempts']), {
-        id: MAINTAIN_STEP,
-        params: [table, db.lockTimeout, 1],
-        transaction: false,
-      }),
-    ],
-  };
+/** One CALL of the procedure (for every table, or one: its plan), and the events of its run, read back from the maintenance log. */
+async function runProcedure(db: Database, config: Config, plan: Plan, dryRun: boolean): Promise<{ dryRun: true; sql: string } | { dryRun: false; runId: number; events: MaintenanceEvent[] }> {
   const outcome = await run(db, plan, { dryRun });
   if (outcome.dryRun) return { dryRun: true, sql: outcome.sql };
   const runId = Number(outcome.results.find((result) => result.step.id === MAINTAIN_STEP)?.rows[0]?.p_run_id);
@@ -110,17 +95,4 @@ async function runProcedure(db: Database, config: Config, table: string | null, 
 function lockFailed(event: MaintenanceEvent): boolean {
   const failure = /^([0-9A-Z]{5}): (.*)$/s.exec(event.detail ?? '');
   return event.action === 'failed' && failure !== null && isLockFailure(failure[1], failure[2]!);
-}
-
-/** `--table` names a table the kit manages: a typo or an unprovisioned table is refused with what to run. */
-async function requireManaged(db: Database, config: Config, table: QualifiedName): Promise<void> {
-  const [row] = await db.query<{ exists: boolean; managed: boolean }>(
-    `SELECT EXISTS (SELECT 1 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = $1 AND c.relname = $2) AS exists,
-            EXISTS (SELECT 1 FROM ${quoteIdent(config.kitSchema)}.managed_table m WHERE m.parent_schema = $1 AND m.parent_table = $2) AS managed`,
-    [table.schema, table.name],
-  );
-  if (!row?.exists) throw await tableNotFound(db, table, (found) => `partkit maintain --table ${found}`);
-  if (!row.managed) {
-    throw new MissingCapabilityError(`${displayName(table)} is not managed by partkit in database ${db.name} (nothing was changed).`, `Add it to the config's "tables" and run partkit provision; or maintain them all: partkit maintain${config.tables.length > 0 ? ` --table ${shellQuote(displayName(config.tables[0]!.name))}` : ''}`);
-  }
 }

@@ -24,12 +24,12 @@
  * same worker and commit together. The recorded key then includes the distribution column, so that
  * a replay reads a key's capture and live rows on one worker, in one snapshot.
  */
-import type { Database } from '../core/db.js';
+import type { Database, StepRows } from '../core/db.js';
 import { MissingCapabilityError } from '../core/errors.js';
 import { displayName, quoteIdent, quoteLiteral, quoteQualified, type QualifiedName } from '../core/identifiers.js';
 import { partkitCommand } from '../core/shell.js';
 import { sqlStep, type SqlStep } from '../core/plan.js';
-import { run } from '../core/runner.js';
+import type { Phase } from '../core/runner.js';
 import { fromClause, insertColumns } from './copy.js';
 import { checkDerivedName, type Column, type MigrationNames, type Relation } from './inspect.js';
 
@@ -325,35 +325,48 @@ export function replaySteps(options: {
   return steps;
 }
 
-/**
- * For --dry-run: the replay rounds `drain` will run on the capture as it is now (no writer
- * adding keys meanwhile), by drain's own rule: rounds of `batch` keys until one takes fewer and
- * at most `until` keys are left.
- */
-export async function drainSteps(db: Database, options: Parameters<typeof drain>[1]): Promise<SqlStep[]> {
-  let remaining = await backlog(db, options.capture);
-  const steps: SqlStep[] = [];
-  for (let round = 0; round < (options.maxRounds ?? Number.POSITIVE_INFINITY); round += 1) {
-    // Each round is a transaction of its own, as drain runs it: a group per round keeps them apart in one plan.
-    steps.push(...replaySteps({ ...options, group: `${options.group} (round ${round + 1})`, limit: options.batch, isolated: true }));
-    const replayed = Math.min(options.batch, remaining);
-    remaining -= replayed;
-    if (replayed < options.batch && remaining <= (options.until ?? 0)) break;
-  }
-  return steps;
+/** The keys a replay took (its REPLAYED_STEP's row), from the rows of the round that ran it. */
+export function replayedIn(results: readonly StepRows[]): number {
+  return Number((results.find((r) => r.step.id === REPLAYED_STEP)?.rows[0] as { replayed?: string } | undefined)?.replayed ?? 0);
 }
 
-/** Runs replays of `batch` keys until the backlog is at most `until` (0: empty); returns the keys replayed. */
-export async function drain(
-  db: Database,
-  options: Omit<Parameters<typeof replaySteps>[0], 'limit' | 'isolated'> & { readonly batch: number; readonly until?: number; readonly maxRounds?: number },
-): Promise<number> {
-  let total = 0;
-  for (let round = 0; round < (options.maxRounds ?? Number.POSITIVE_INFINITY); round += 1) {
-    const { results } = await run(db, { steps: replaySteps({ ...options, limit: options.batch, isolated: true }) }, { dryRun: false });
-    const replayed = Number((results.find((r) => r.step.id === REPLAYED_STEP)?.rows[0] as { replayed?: string } | undefined)?.replayed ?? 0);
-    total += replayed;
-    if (replayed < options.batch && (await backlog(db, options.capture)) <= (options.until ?? 0)) break;
-  }
-  return total;
+export type ReplayOptions = Omit<Parameters<typeof replaySteps>[0], 'limit' | 'isolated'>;
+
+/** A drain (drainPhase): `replayed` counts the keys its rounds took. */
+export interface DrainPhase extends Phase<{ readonly backlog: number | null }> {
+  readonly replayed: number;
+}
+
+/**
+ * Replays of `batch` keys, each a transaction of its own, until a round takes fewer and the
+ * backlog is at most `until` (0: empty); the first round always runs. The backlog is counted only
+ * when it can end the drain (after a round that took fewer than `batch`), and before the first.
+ */
+export function drainPhase(options: ReplayOptions & { readonly batch: number; readonly until?: number; readonly maxRounds?: number }): DrainPhase {
+  const until = options.until ?? 0;
+  let replayed = 0;
+  let last: number | null = null;
+  return {
+    description: `replay the keys captured in ${options.capture.name} into ${options.copy.label}`,
+    ...(options.maxRounds !== undefined ? { maxRounds: options.maxRounds } : {}),
+    get replayed() {
+      return replayed;
+    },
+    async read(db) {
+      return { backlog: last !== null && last >= options.batch ? null : await backlog(db, options.capture) };
+    },
+    plan(state, round) {
+      if (round > 0 && last !== null && last < options.batch && state.backlog !== null && state.backlog <= until) return null;
+      return { steps: replaySteps({ ...options, limit: options.batch, isolated: true }) };
+    },
+    later(state) {
+      if (options.maxRounds === 1) return null;
+      const most = options.maxRounds !== undefined ? `, at most ${options.maxRounds} round(s)` : '';
+      return `rounds like the first, of up to ${options.batch} keys each, until one takes fewer and at most ${until} are left (${state.backlog ?? '?'} waiting now${most})`;
+    },
+    applied(results) {
+      last = replayedIn(results);
+      replayed += last;
+    },
+  };
 }

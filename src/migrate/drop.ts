@@ -6,19 +6,20 @@
  * ask that every retired row be in the new table: a row deleted after the swap is, correctly,
  * deleted from both. Never CASCADE: views or foreign keys still on the original stop it.
  *
- * Without --yes (exit 2) and with --dry-run it is a preview: it reads the catalog and the size of
- * the capture, in a read-only session, and says what it would replay, compare and drop. It
- * neither drains the capture (replaying writes) nor compares the sample (which needs temp tables).
+ * Three phases of the runner (runPhases): the drain, round by round; the comparison, one
+ * transaction whose temp tables go at its end; the drop. Without --yes (exit 2) it is a preview: it
+ * reads the catalog and the size of the capture, in a read-only session, and says what it would
+ * replay, compare and drop. --dry-run prints the first replay round, the comparison and the drop.
  */
 import type { Config } from '../core/config.js';
-import type { Database } from '../core/db.js';
+import type { Database, StepRows } from '../core/db.js';
 import { ExitCode, ConflictError, MissingCapabilityError } from '../core/errors.js';
 import { displayName, quoteIdent, quoteQualified, type QualifiedName } from '../core/identifiers.js';
 import { partkitCommand } from '../core/shell.js';
-import { coveredMonth, listPartitions } from '../core/partitions.js';
+import { coveredMonth, listPartitions, type ControlType, type Partition } from '../core/partitions.js';
 import { sqlStep, type SqlStep } from '../core/plan.js';
-import { run, underRunLock } from '../core/runner.js';
-import { backlog, captureKey, captureName, citusTriggerSettingSteps, drain, drainSteps, dropCaptureSteps, dropCaptureTriggerSteps, requireCapture } from './capture.js';
+import { runPhases, underRunLock, type Phase } from '../core/runner.js';
+import { backlog, captureKey, captureName, citusTriggerSettingSteps, drainPhase, dropCaptureSteps, dropCaptureTriggerSteps, requireCapture } from './capture.js';
 import { fromClause, insertColumns, monthStartAs } from './copy.js';
 import { inspectMigration, primaryKey, readColumns, readDependents, readIndexes, type Relation } from './inspect.js';
 
@@ -79,89 +80,122 @@ async function dropLocked(db: Database, config: Config, input: string, options: 
   const liveColumns = await readColumns(db, live.oid);
   const retiredColumns = await readColumns(db, retired.oid);
   const key = await captureKey(db, capture, liveColumns);
-  const drainOptions = { capture, key, columns: retiredColumns, live, copy: retired, group: `migrate replay ${label}`, table: label, batch: 5000, maxRounds: 100 };
+  const drain = drainPhase({ capture, key, columns: retiredColumns, live, copy: retired, group: `migrate replay ${label}`, table: label, batch: 5000, maxRounds: 100 });
   const captured = await backlog(db, capture);
   const group = `migrate drop ${label}`;
+  if (!options.dryRun && !options.yes) return { ...base, state: 'would drop', captured, rows: null, changes: 0, exitCode: ExitCode.usage };
+
+  // Three phases: the drain of the capture into the original, the comparison of a sample, the drop.
+  let counts: Sample | undefined;
+  let backlogAfter = 0;
+  const compare: Phase<SampleScope> = {
+    description: `compare a sample of up to ${DROP_SAMPLE} keys of ${label} and ${retiredLabel}`,
+    maxRounds: 1,
+    async read(reader) {
+      backlogAfter = await backlog(reader, capture);
+      return sampleScope(await listPartitions(reader, names.table, settings.timeZone, retired.control.type!), settings.controlColumn, retired.control.type!, settings.timeZone);
+    },
+    plan: (scope) => ({ steps: compareSteps({ live, retired, capture, key: key.map((column) => quoteIdent(column.name)), columns: insertColumns(retiredColumns).split(', '), scope, group: `${group} (compare)`, table: label }) }),
+    applied(results) {
+      counts = sampleCounts(results);
+      if (counts.differing > 0) {
+        throw new ConflictError(
+          `${counts.differing} of ${counts.sampled} sampled key(s) differ between ${label} and ${retiredLabel}; it is not dropped (nothing was changed).`,
+          `The capture should have kept them equal: compare them (SELECT ... FROM ${live.quoted} EXCEPT SELECT ... FROM ${retired.quoted}) before dropping anything.`,
+        );
+      }
+    },
+  };
   const dropSteps = (compared: string): SqlStep[] => [
     ...(live.distributedBy !== null ? citusTriggerSettingSteps(group, label) : []),
     ...dropCaptureTriggerSteps(live.quoted, group, label),
     sqlStep(`drop ${retiredLabel}, the original table (${compared})`, `DROP TABLE ${retired.quoted}`, { table: label, group }),
     ...dropCaptureSteps(capture, group, label),
   ];
-
-  if (options.dryRun || !options.yes) {
-    // A preview: a dry run prints the replay rounds as the capture stands now, and the drop.
-    const steps = dropSteps(`once a sample of up to ${DROP_SAMPLE} keys compares identical in ${label}`);
-    if (!options.dryRun) return { ...base, state: 'would drop', captured, rows: null, changes: 0, exitCode: ExitCode.usage };
-    const { sql } = (await run(db, { steps: [...(await drainSteps(db, drainOptions)), ...steps] }, { dryRun: true })) as { sql: string };
-    return { ...base, state: 'would drop', captured, rows: null, changes: steps.length, sql };
-  }
-
-  const replayed = await drain(db, drainOptions);
-
-  // A sample of keys from each side; rows older than the new table's oldest month (archived by
-  // retention since the swap) are not compared, nor keys captured again since the drain.
-  const control = quoteIdent(settings.controlColumn);
-  const type = retired.control.type!;
-  const partitions = await listPartitions(db, names.table, settings.timeZone, type);
-  const oldest = partitions.map(coveredMonth).filter((month): month is string => month !== undefined).sort()[0];
-  const hasDefault = partitions.some((partition) => partition.isDefault);
-  const params: unknown[] = [];
-  let inLive = 'true';
-  if (oldest && !hasDefault) {
-    params.push(`${oldest}-01 00:00:00`);
-    if (type === 'timestamptz') params.push(settings.timeZone);
-    inLive = `r.${control} >= ${monthStartAs(type, '$1', type === 'timestamptz' ? '$2' : '')}`;
-  }
-  const counts = await compareSample(db, { live, retired, capture, key: key.map((column) => quoteIdent(column.name)), columns: insertColumns(retiredColumns).split(', '), inLive, params });
-  const rows = { ...counts, replayed, backlog: await backlog(db, capture) };
-  if (rows.differing > 0) {
-    throw new ConflictError(
-      `${rows.differing} of ${rows.sampled} sampled key(s) differ between ${label} and ${retiredLabel}; it is not dropped (nothing was changed).`,
-      `The capture should have kept them equal: compare them (SELECT ... FROM ${live.quoted} EXCEPT SELECT ... FROM ${retired.quoted}) before dropping anything.`,
-    );
-  }
-  const steps = dropSteps(`${rows.sampled} sampled key(s) identical in ${label}`);
-  await run(db, { steps }, { dryRun: false });
-  return { ...base, state: 'dropped', captured, rows, changes: steps.length };
+  let dropped = 0;
+  const dropPhase: Phase<null> = {
+    description: `drop ${retiredLabel} and the capture`,
+    maxRounds: 1,
+    read: async () => null,
+    plan() {
+      const steps = dropSteps(counts ? `${counts.sampled} sampled key(s) identical in ${label}` : `once a sample of up to ${DROP_SAMPLE} keys compares identical in ${label}`);
+      dropped = steps.length;
+      return { steps };
+    },
+  };
+  const outcome = await runPhases(db, [drain, compare, dropPhase], { dryRun: options.dryRun ?? false });
+  if (outcome.dryRun) return { ...base, state: 'would drop', captured, rows: null, changes: dropped, sql: outcome.sql };
+  return { ...base, state: 'dropped', captured, rows: { ...counts!, replayed: drain.replayed, backlog: backlogAfter }, changes: dropped };
 }
 
 const SAMPLE = 'pg_temp.partkit_drop_sample';
 const LIVE_ROWS = 'pg_temp.partkit_drop_live';
 const CAPTURED = 'pg_temp.partkit_drop_captured';
 
+/** Which retired rows the sample compares: rows older than the new table's oldest month (archived by retention since the swap) are not. */
+interface SampleScope {
+  /** A condition on the retired row `r`, with its parameters. */
+  readonly inLive: string;
+  readonly params: readonly unknown[];
+}
+
+function sampleScope(partitions: readonly Partition[], controlColumn: string, type: ControlType, zone: string): SampleScope {
+  const oldest = partitions.map(coveredMonth).filter((month): month is string => month !== undefined).sort()[0];
+  const hasDefault = partitions.some((partition) => partition.isDefault);
+  if (!oldest || hasDefault) return { inLive: 'true', params: [] };
+  return {
+    inLive: `r.${quoteIdent(controlColumn)} >= ${monthStartAs(type, '$1', type === 'timestamptz' ? '$2' : '')}`,
+    params: type === 'timestamptz' ? [`${oldest}-01 00:00:00`, zone] : [`${oldest}-01 00:00:00`],
+  };
+}
+
+interface Sample {
+  readonly sampled: number;
+  readonly differing: number;
+  readonly olderThanLive: number;
+}
+
+/** Id of the step that returns the comparison's counts. */
+const SAMPLE_STEP = 'drop-sample';
+
+function sampleCounts(results: readonly StepRows[]): Sample {
+  const counts = results.find((r) => r.step.id === SAMPLE_STEP)?.rows[0] as { sampled: string; differing: string; older: string } | undefined;
+  return { sampled: Number(counts?.sampled ?? 0), differing: Number(counts?.differing ?? 0), olderThanLive: Number(counts?.older ?? 0) };
+}
+
 /**
- * Compares a random sample of keys from both sides. The live rows of the sampled keys are read
- * first, then the keys captured meanwhile (skipped: the next replay carries them); the original
- * changes only through replays, which this run does not make now. So a change that commits after
- * the live rows were read is in the capture when it is read, and is not taken for a difference.
- * Session temp tables hold the sample and the live rows, so that the comparison itself reads no
- * distributed table (Citus cannot run its correlated subqueries on one).
+ * Compares a random sample of keys from both sides, in one transaction whose temp tables go at its
+ * end (ON COMMIT DROP; a failure rolls them back). The live rows of the sampled keys are read first,
+ * then the keys captured meanwhile (skipped: the next replay carries them); each statement reads
+ * its own snapshot (READ COMMITTED), and the original changes only through replays, which this run
+ * does not make now. So a change that commits after the live rows were read is in the capture when
+ * it is read, and is not taken for a difference. The temp tables hold the sample and the live rows,
+ * so that the comparison itself reads no distributed table (Citus cannot run its correlated
+ * subqueries on one). The last step returns the counts.
  */
-async function compareSample(
-  db: Database,
-  options: {
-    readonly live: Relation;
-    readonly retired: Relation;
-    readonly capture: QualifiedName;
-    readonly key: readonly string[];
-    readonly columns: readonly string[];
-    readonly inLive: string;
-    readonly params: readonly unknown[];
-  },
-): Promise<{ sampled: number; differing: number; olderThanLive: number }> {
-  const { live, retired, key, columns, inLive, params } = options;
+function compareSteps(options: {
+  readonly live: Relation;
+  readonly retired: Relation;
+  readonly capture: QualifiedName;
+  readonly key: readonly string[];
+  readonly columns: readonly string[];
+  readonly scope: SampleScope;
+  readonly group: string;
+  readonly table: string;
+}): SqlStep[] {
+  const { live, retired, key, columns, group, table } = options;
+  const { inLive, params } = options.scope;
   const keys = key.join(', ');
   const keyMatch = (a: string, b: string) => key.map((k) => `${a}.${k} = ${b}.${k}`).join(' AND ');
   const same = (a: string, b: string) => `(${columns.map((c) => `${a}.${c}`).join(', ')}) IS NOT DISTINCT FROM (${columns.map((c) => `${b}.${c}`).join(', ')})`;
-  const dropTemp = () => db.query(`DROP TABLE IF EXISTS ${SAMPLE}, ${LIVE_ROWS}, ${CAPTURED}`);
-  await dropTemp();
-  try {
-    await db.query(`CREATE TEMP TABLE partkit_drop_sample AS SELECT ${keys} FROM ${live.quoted} ORDER BY random() LIMIT ${DROP_SAMPLE}`);
-    await db.query(`INSERT INTO ${SAMPLE} SELECT ${key.map((k) => `r.${k}`).join(', ')} FROM ${fromClause(retired)} r WHERE ${inLive} ORDER BY random() LIMIT ${DROP_SAMPLE}`, params);
-    await db.query(`CREATE TEMP TABLE partkit_drop_live AS SELECT ${columns.join(', ')} FROM ${live.quoted} WHERE (${keys}) IN (SELECT ${keys} FROM ${SAMPLE})`);
-    await db.query(`CREATE TEMP TABLE partkit_drop_captured AS SELECT DISTINCT ${keys} FROM ${quoteQualified(options.capture)}`);
-    const [counts] = await db.query<{ sampled: string; differing: string; older: string }>(
+  const step = (description: string, sql: string, extra: Partial<SqlStep> = {}) => sqlStep(description, sql, { group, table, ...extra });
+  return [
+    step(`sample up to ${DROP_SAMPLE} keys of ${live.label}`, `CREATE TEMP TABLE partkit_drop_sample ON COMMIT DROP AS SELECT ${keys} FROM ${live.quoted} ORDER BY random() LIMIT ${DROP_SAMPLE}`),
+    step(`sample up to ${DROP_SAMPLE} keys of ${retired.label}`, `INSERT INTO ${SAMPLE} SELECT ${key.map((k) => `r.${k}`).join(', ')} FROM ${fromClause(retired)} r WHERE ${inLive} ORDER BY random() LIMIT ${DROP_SAMPLE}`, { params }),
+    step(`read the live rows of the sampled keys`, `CREATE TEMP TABLE partkit_drop_live ON COMMIT DROP AS SELECT ${columns.join(', ')} FROM ${live.quoted} WHERE (${keys}) IN (SELECT ${keys} FROM ${SAMPLE})`),
+    step(`read the keys captured since (not compared: the next replay carries them)`, `CREATE TEMP TABLE partkit_drop_captured ON COMMIT DROP AS SELECT DISTINCT ${keys} FROM ${quoteQualified(options.capture)}`),
+    step(
+      `count the sampled keys whose rows differ between ${live.label} and ${retired.label}`,
       `WITH checked AS (
          SELECT DISTINCT ${keys} FROM ${SAMPLE} s WHERE NOT EXISTS (SELECT 1 FROM ${CAPTURED} c WHERE ${keyMatch('c', 's')})
        )
@@ -170,12 +204,9 @@ async function compareSample(
                 WHERE (SELECT count(*) FROM ${LIVE_ROWS} l WHERE ${keyMatch('l', 'k')}) <> (SELECT count(*) FROM ${fromClause(retired)} r WHERE ${keyMatch('r', 'k')})
                    OR EXISTS (SELECT 1 FROM ${LIVE_ROWS} l JOIN ${fromClause(retired)} r ON ${keyMatch('l', 'r')} WHERE ${keyMatch('l', 'k')} AND NOT ${same('l', 'r')})) AS differing,
               (SELECT count(*) FROM ${fromClause(retired)} r WHERE NOT (${inLive})) AS older`,
-      params,
-    );
-    return { sampled: Number(counts!.sampled), differing: Number(counts!.differing), olderThanLive: Number(counts!.older) };
-  } finally {
-    await dropTemp();
-  }
+      { params, id: SAMPLE_STEP },
+    ),
+  ];
 }
 
 export function renderDrop(result: DropResult): string {

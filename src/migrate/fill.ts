@@ -1,25 +1,28 @@
 /**
  * `partkit migrate fill <table>` (phase 2): copies the rows of the table into
- * `<table>_partitioned` in batches, in primary-key order, each batch its own transaction through
- * the executor, and replays the keys captured since prep (see capture.ts) after each batch and at
- * the end. Resumable: the last key copied is recorded with each batch (in the capture table's
- * comment), and ON CONFLICT DO NOTHING makes re-copying harmless.
+ * `<table>_partitioned` in batches (heap-block ranges on PG 14+, else in primary-key order), each
+ * batch its own transaction, and replays the keys captured since prep (see capture.ts) after each
+ * batch and at the end. The batches are the rounds of one phase of the runner (runPhases in
+ * src/core/runner.ts): each round reads the recorded progress (and the next boundary key) afresh
+ * and is planned from it; the final replays are drainPhase's rounds. Resumable: the progress is
+ * recorded with each batch (in the capture table's comment), and ON CONFLICT DO NOTHING makes
+ * re-copying harmless.
  *
  * Why replay and not a trigger that writes into the copy: a fill batch reads the original with its
  * own snapshot; a row a writer deletes after that snapshot would be re-inserted by the batch after
  * the trigger deleted it. The capture keeps the key, and the replay that follows the batch removes it.
  */
 import type { Config } from '../core/config.js';
-import type { Database } from '../core/db.js';
+import type { Database, StepRows } from '../core/db.js';
 import { MissingCapabilityError, sqlState, UsageError } from '../core/errors.js';
-import { displayName } from '../core/identifiers.js';
+import { displayName, type QualifiedName } from '../core/identifiers.js';
 import { partkitCommand } from '../core/shell.js';
-import { addMonths, monthKey, monthStartLiteral, type Month } from '../core/partitions.js';
-import { renderPlan, sqlStep, type Plan, type SqlStep } from '../core/plan.js';
-import { run, underRunLock } from '../core/runner.js';
-import { captureKey, captureName, drain, replaySteps, requireCapture, stateStep, type FillState } from './capture.js';
+import { addMonths, monthKey, monthStartLiteral, type ControlType, type Month } from '../core/partitions.js';
+import { sqlStep, type Plan, type SqlStep } from '../core/plan.js';
+import { runPhases, underRunLock, type Phase } from '../core/runner.js';
+import { captureKey, captureName, drainPhase, readCapture, replayedIn, replaySteps, requireCapture, stateStep, type FillState, type ReplayOptions } from './capture.js';
 import { batchStatement, blockBatchStatement, boundaryStatement } from './copy.js';
-import { inspectMigration, primaryKey, readColumns, readIndexes, type Column, type Relation } from './inspect.js';
+import { inspectMigration, primaryKey, readColumns, readIndexes, type Column, type MigrationNames, type Relation } from './inspect.js';
 
 export interface FillOptions {
   readonly batchSize: number;
@@ -138,15 +141,9 @@ async function fillLocked(db: Database, config: Config, input: string, options: 
   // A whole-table fill resumes after the last key it recorded; a --from/--to pass starts at the
   // range's first key each time and records nothing (re-copying is harmless).
   const whole = range === null;
-  let state: FillState = whole ? (options.rescan ? { after: null, done: false, rowsCopied: 0 } : saved) : { after: null, done: false, rowsCopied: 0 };
-  const after = state.after;
+  const start: FillState = whole && !options.rescan ? saved : { after: null, done: false, rowsCopied: 0 };
   const group = `migrate fill ${base.table}`;
   const replay = { capture, key: await captureKey(db, capture, columns), columns, live: source, copy: target, group: `migrate replay ${base.table}`, table: base.table };
-
-  const batchStep = (position: readonly string[] | null, upTo: readonly string[] | null, number: number): SqlStep => {
-    const { sql, params } = batchStatement({ source, target, columns, key, control, after: position, upTo, range });
-    return sqlStep(`copy batch ${number} from ${names.table.name} into ${names.partitioned.name}${position ? ` after key (${position.join(', ')})` : ''}${upTo ? ` through (${upTo.join(', ')})` : ' to the end'}`, sql, { params, table: base.table, group });
-  };
 
   const [server] = await db.query<{ version: number; blocks: string; per_block: number }>(
     `SELECT current_setting('server_version_num')::int AS version,
@@ -156,181 +153,251 @@ async function fillLocked(db: Database, config: Config, input: string, options: 
     [source.oid],
   );
   // Contiguous block ranges (TID Range Scan) on PG 14+, for a whole-table fill; key ranges otherwise.
-  const byBlocks = whole && (server?.version ?? 0) >= 140000 && state.after === null;
-
-  if (options.dryRun) {
-    // Every batch, as the loops below will run them on the table as it is now: the same boundary
-    // reads pick the keys. The block loop below adapts its batch size to the time a batch takes,
-    // so its ranges can differ from these; its statements have this form.
-    const plan = await dryRunFill(db, {
-      byBlocks,
-      blocks: Number(server?.blocks ?? 0),
-      perBlock: server?.per_block ?? 50,
-      state,
-      whole,
-      capture,
-      group,
-      replay,
-      batchStep,
-      options,
-      base: base.table,
-      blockStep: (from, to, end, number) => {
-        const { sql, params } = blockBatchStatement({ source, target, columns, from, to, onConflict: false });
-        return sqlStep(`copy batch ${number}: heap blocks ${from} to ${to - 1} of ${end} of ${names.table.name} into ${names.partitioned.name}`, sql, { params, table: base.table, group });
-      },
-      boundary: (position) => boundaryStatement({ source, key, control, after: position, range, limit: options.batchSize }),
-      analyze: analyzeStep(target, group, base.table),
-    });
-    const script = renderPlan(plan, { appDatabase: db.name, lockTimeout: db.lockTimeout });
-    const sql = `${script}\n-- After each batch fill replays the keys captured since (the replay steps above), and at the end until the capture is empty.\n-- ${FILL_GUARANTEE}\n`;
-    return { ...base, state: 'filled', batches: 0, rowsRead: 0, rowsCopied: 0, resumedAfter: after, resumedAtBlock: null, lastKey: after, replayed: 0, longestBatchMs: 0, complete: state.done, changes: plan.steps.length, sql };
-  }
+  const byBlocks = whole && (server?.version ?? 0) >= 140000 && start.after === null;
   const progress = new Progress(source.estimatedRows, options.onBatch ?? ((event) => db.log.info(fillBatchLine(event))));
-  db.log.info(`fill ${base.source} -> ${base.target}: ${state.done ? 'the whole table was copied already; replaying captured changes' : byBlocks ? `heap blocks ${state.block ?? 0} to ${state.end ?? server!.blocks}` : after ? `resuming after key (${after.join(', ')})` : 'from the first key'}, ~${source.estimatedRows} rows in the table`);
-  let batches = 0;
-  let rowsRead = 0;
-  let rowsCopied = 0;
-  let replayed = 0;
-  let longestBatchMs = 0;
-  let position = after;
-  const resumedAtBlock = byBlocks && !state.done && (state.block ?? 0) > 0 ? state.block! : null;
-  if (byBlocks && !state.done) {
-    const end = state.end ?? Number(server!.blocks);
-    let block = state.block ?? 0;
-    const initial = Math.max(1, Math.ceil(options.batchSize / Math.max(server!.per_block, 1)));
-    let blocks = initial;
-    let conflictBatches = 0;
-    while (block < end) {
-      const to = Math.min(block + blocks, end);
-      const next: FillState = { after: null, block: to, end, done: to >= end, rowsCopied: state.rowsCopied, rowsPerSecond: progress.rate(rowsCopied) };
-      const started = Date.now();
-      const attempt = (onConflict: boolean) => {
-        const { sql, params } = blockBatchStatement({ source, target, columns, from: block, to, onConflict });
-        const steps = [sqlStep(`copy batch ${batches + 1}: heap blocks ${block} to ${to - 1} of ${end} of ${names.table.name} into ${names.partitioned.name}`, sql, { params, table: base.table, group }), stateStep(capture, next, group, base.table)];
-        return run(db, { steps }, { dryRun: false }).then((outcome) => outcome.results);
-      };
-      // A plain INSERT is cheaper than ON CONFLICT DO NOTHING; a key the replay has already put in
-      // the copy makes it fail (unique violation), and then the batch runs again with ON CONFLICT,
-      // as do the next few (a writer is busy).
-      let results;
-      if (conflictBatches > 0) {
-        conflictBatches -= 1;
-        results = await attempt(true);
-      } else {
-        try {
-          results = await attempt(false);
-        } catch (error) {
-          if (sqlState((error as Error).cause) !== '23505') throw error;
-          conflictBatches = 8;
-          results = await attempt(true);
-        }
-      }
-      const elapsed = Date.now() - started;
-      longestBatchMs = Math.max(longestBatchMs, elapsed);
-      const copied = Number((results[0]!.rows[0] as { copied: string }).copied);
-      batches += 1;
-      rowsCopied += copied;
-      rowsRead += copied;
-      state = { ...next, rowsCopied: state.rowsCopied + copied };
-      block = to;
-      replayed += await drain(db, { ...replay, batch: options.batchSize, maxRounds: 1 });
-      progress.batch(batches, copied, rowsCopied, replayed, elapsed, block / end);
-      // Keep each batch transaction well under a second, whatever the row width.
-      if (elapsed > BATCH_TARGET_MS * 1.5) blocks = Math.max(1, Math.floor((blocks * BATCH_TARGET_MS) / elapsed));
-      else if (elapsed < BATCH_TARGET_MS / 2) blocks = Math.min(blocks * 2, initial * 16);
-      if (options.sleepMs > 0 && block < end) await db.pause(options.sleepMs);
-    }
-    // The state written with each batch counts the rows before it: write the final count.
-    state = { ...state, done: true };
-    if (batches > 0 || !saved.done) await run(db, { steps: [stateStep(capture, state, group, base.table)] }, { dryRun: false });
+  const tally: FillTally = { batches: 0, rowsRead: 0, rowsCopied: 0, replayed: 0, longestBatchMs: 0 };
+  const fillInput: FillInput = { names, source, target, columns, key, control, range, whole, start, capture, group, replay, options, tally, progress, blocks: Number(server?.blocks ?? 0), perBlock: server?.per_block ?? 50 };
+  const copy = byBlocks ? blockPhase(fillInput) : keyPhase(fillInput);
+  const drain = drainPhase({ ...replay, batch: Math.max(options.batchSize, 1000), maxRounds: 20 });
+  db.log.info(`fill ${base.source} -> ${base.target}: ${start.done ? 'the whole table was copied already; replaying captured changes' : byBlocks ? `heap blocks ${start.block ?? 0} to ${start.end ?? server!.blocks}` : start.after ? `resuming after key (${start.after.join(', ')})` : 'from the first key'}, ~${source.estimatedRows} rows in the table`);
+  const outcome = await runPhases(db, [copy, drain], { dryRun: options.dryRun ?? false });
+  const resumedAtBlock = byBlocks && !start.done && (start.block ?? 0) > 0 ? start.block! : null;
+  const complete = whole ? copy.last?.done ?? start.done : saved.done;
+  if (outcome.dryRun) {
+    const sql = `${outcome.sql}\n-- ${FILL_GUARANTEE}\n`;
+    return { ...base, state: 'filled', batches: 0, rowsRead: 0, rowsCopied: 0, resumedAfter: start.after, resumedAtBlock: null, lastKey: start.after, replayed: 0, longestBatchMs: 0, complete, changes: 0, sql };
   }
-  while (!state.done) {
-    const boundary = boundaryStatement({ source, key, control, after: position, range, limit: options.batchSize });
-    const [edge] = await db.query<{ key: string[] }>(boundary.sql, boundary.params);
-    const upTo = edge?.key ?? null;
-    const next: FillState = { after: upTo, done: upTo === null, rowsCopied: state.rowsCopied, rowsPerSecond: progress.rate(rowsCopied) };
-    const steps = [batchStep(position, upTo, batches + 1)];
-    const started = Date.now();
-    const { results } = await run(db, { steps: whole ? [...steps, stateStep(capture, next, group, base.table)] : steps }, { dryRun: false });
-    const elapsed = Date.now() - started;
-    longestBatchMs = Math.max(longestBatchMs, elapsed);
-    const copied = Number((results[0]!.rows[0] as { copied: string }).copied);
-    batches += 1;
-    rowsCopied += copied;
-    rowsRead += upTo ? options.batchSize : copied;
-    state = { ...next, rowsCopied: state.rowsCopied + copied };
-    if (whole && state.done) await run(db, { steps: [stateStep(capture, state, group, base.table)] }, { dryRun: false });
-    position = upTo ?? position;
-    replayed += await drain(db, { ...replay, batch: options.batchSize, maxRounds: 1 });
-    progress.batch(batches, copied, rowsCopied, replayed, elapsed, null);
-    if (!whole && upTo === null) break;
-    if (options.sleepMs > 0 && upTo !== null) await db.pause(options.sleepMs);
-  }
-  replayed += await drain(db, { ...replay, batch: Math.max(options.batchSize, 1000), maxRounds: 20 });
-  // The copy's statistics are empty until autovacuum gets to its months (and never for the
-  // partitioned parent): plans right after the swap would be guesses. Once per completed fill.
-  if (whole && state.done && batches > 0) await run(db, { steps: [analyzeStep(target, group, base.table)] }, { dryRun: false });
-  db.log.info(`fill done: ${rowsCopied} row(s) copied in ${batches} batch(es), ${replayed} captured key(s) replayed.`);
-  return { ...base, state: 'filled', batches, rowsRead, rowsCopied, resumedAfter: after, resumedAtBlock, lastKey: position, replayed, longestBatchMs, complete: whole ? state.done : saved.done, changes: rowsCopied + replayed, dryRun: false };
+  const replayed = tally.replayed + drain.replayed;
+  db.log.info(`fill done: ${tally.rowsCopied} row(s) copied in ${tally.batches} batch(es), ${replayed} captured key(s) replayed.`);
+  return { ...base, state: 'filled', batches: tally.batches, rowsRead: tally.rowsRead, rowsCopied: tally.rowsCopied, resumedAfter: start.after, resumedAtBlock, lastKey: copy.position ?? start.after, replayed, longestBatchMs: tally.longestBatchMs, complete, changes: tally.rowsCopied + replayed, dryRun: false };
 }
 
-/** ANALYZE of the partitioned copy (its parent and every month), after the fill copied the whole table. */
+/**
+ * ANALYZE of the partitioned copy (its parent and every month), in the round that copies the last
+ * rows of a whole-table fill: the copy's statistics are empty until autovacuum gets to its months
+ * (and never for the partitioned parent), so plans right after the swap would be guesses.
+ */
 function analyzeStep(target: Relation, group: string, table: string): SqlStep {
   return sqlStep(`analyze ${target.label} and its months, so that the first plans after the swap have statistics`, `ANALYZE ${target.quoted}`, { group: `${group} (analyze)`, table });
 }
 
-/** The steps of a whole fill, batch by batch, for --dry-run (reads only). */
-async function dryRunFill(
-  db: Database,
-  input: {
-    readonly byBlocks: boolean;
-    readonly blocks: number;
-    readonly perBlock: number;
-    readonly state: FillState;
-    readonly whole: boolean;
-    readonly capture: Parameters<typeof stateStep>[0];
-    readonly group: string;
-    readonly base: string;
-    readonly replay: Omit<Parameters<typeof replaySteps>[0], 'limit' | 'isolated'>;
-    readonly options: FillOptions;
-    readonly batchStep: (position: readonly string[] | null, upTo: readonly string[] | null, number: number) => SqlStep;
-    readonly blockStep: (from: number, to: number, end: number, number: number) => SqlStep;
-    readonly boundary: (position: readonly string[] | null) => { sql: string; params: readonly unknown[] };
-    readonly analyze: SqlStep;
-  },
-): Promise<Plan> {
-  const { options, whole, capture, group, base } = input;
-  // Each replay is a transaction of its own, as the loops run them: a group per replay keeps them apart in one plan.
-  let replays = 0;
-  const replay = (limit = options.batchSize) => replaySteps({ ...input.replay, group: `${input.replay.group} (${(replays += 1)})`, limit, isolated: true });
-  const steps: SqlStep[] = [];
-  let state = input.state;
-  let number = 0;
-  if (input.byBlocks && !state.done) {
-    const end = state.end ?? input.blocks;
-    const size = Math.max(1, Math.ceil(options.batchSize / Math.max(input.perBlock, 1)));
-    for (let block = state.block ?? 0; block < end; block += size) {
-      const to = Math.min(block + size, end);
-      number += 1;
-      steps.push(input.blockStep(block, to, end, number), stateStep(capture, { after: null, block: to, end, done: to >= end, rowsCopied: state.rowsCopied }, group, base), ...replay());
-    }
-    state = { ...state, done: true };
-    steps.push(stateStep(capture, state, group, base));
-  }
-  let position = state.after;
-  while (!state.done) {
-    const boundary = input.boundary(position);
-    const [edge] = await db.query<{ key: string[] }>(boundary.sql, boundary.params);
-    const upTo = edge?.key ?? null;
-    number += 1;
-    state = { after: upTo, done: upTo === null, rowsCopied: state.rowsCopied };
-    steps.push(input.batchStep(position, upTo, number), ...(whole ? [stateStep(capture, state, group, base)] : []), ...replay());
-    position = upTo ?? position;
-    if (!whole && upTo === null) break;
-  }
-  steps.push(...replay(Math.max(options.batchSize, 1000)));
-  if (whole && number > 0) steps.push(input.analyze);
-  return { steps };
+/** What this run of fill has done so far, for its result and its progress events. */
+interface FillTally {
+  batches: number;
+  rowsRead: number;
+  rowsCopied: number;
+  /** Keys replayed after the batches (the final drain counts its own). */
+  replayed: number;
+  longestBatchMs: number;
+}
+
+interface FillInput {
+  readonly names: MigrationNames;
+  readonly source: Relation;
+  readonly target: Relation;
+  readonly columns: readonly Column[];
+  readonly key: readonly Column[];
+  readonly control: { readonly column: string; readonly type: ControlType; readonly zone: string };
+  readonly range: { readonly from: string; readonly to: string } | null;
+  readonly whole: boolean;
+  /** The fill state this run starts from (the recorded one, or a fresh start: --rescan, --from/--to). */
+  readonly start: FillState;
+  readonly capture: QualifiedName;
+  readonly group: string;
+  readonly replay: ReplayOptions;
+  readonly options: FillOptions;
+  readonly tally: FillTally;
+  readonly progress: Progress;
+  /** The table's heap blocks when the fill started, and rows per block (estimated). */
+  readonly blocks: number;
+  readonly perBlock: number;
+}
+
+/** Id of a batch's step (its row: copied). */
+const FILL_BATCH_STEP = 'fill-batch';
+
+/** A round of the copy: a batch (with its progress record and a replay), or the final progress record. */
+interface CopyRound extends Plan {
+  readonly batch: { readonly to?: number; readonly upTo?: readonly string[] | null; readonly onConflict?: boolean } | null;
+}
+
+/** The copy phase of a fill; `last` is the fill state it last read, `position` the last key a key fill copied through. */
+interface CopyPhase<State> extends Phase<State, CopyRound> {
+  readonly last: FillState | undefined;
+  readonly position?: readonly string[] | null;
+}
+
+/** The recorded fill state, except before the first batch of a --rescan (which starts again). */
+async function readFillState(db: Database, input: FillInput, fresh: boolean): Promise<FillState> {
+  return fresh ? input.start : (await readCapture(db, input.capture)).state;
+}
+
+/** The final progress record: the count written with each batch is the rows before it. */
+function finalRecord(input: FillInput, state: FillState, lastCopied: number): CopyRound {
+  return { steps: [stateStep(input.capture, { ...state, done: true, rowsCopied: state.rowsCopied + lastCopied }, input.group, displayName(input.names.table))], batch: null };
+}
+
+/** A batch round's replay of up to --batch-size captured keys (a transaction of its own). */
+function batchReplay(input: FillInput): SqlStep[] {
+  return replaySteps({ ...input.replay, limit: input.options.batchSize, isolated: true });
+}
+
+/**
+ * Whole-table fill by heap-block ranges (PG 14+): each round copies the next range and records the
+ * block it reached, then replays captured keys. The range adapts so that a batch takes about
+ * BATCH_TARGET_MS. A plain INSERT is cheaper than ON CONFLICT DO NOTHING; a key the replay has
+ * already put in the copy makes it fail (unique violation), and then the round is planned again
+ * with ON CONFLICT, as are the next few (a writer is busy).
+ */
+function blockPhase(input: FillInput): CopyPhase<{ readonly fill: FillState; readonly rate: number | null }> {
+  const { names, source, target, columns, capture, group, options, tally, progress } = input;
+  const table = displayName(names.table);
+  const initial = Math.max(1, Math.ceil(options.batchSize / Math.max(input.perBlock, 1)));
+  let blocks = initial;
+  let conflictBatches = 0;
+  let fresh = options.rescan ?? false;
+  let lastCopied = 0;
+  let finalPending = false;
+  let last: FillState | undefined;
+  return {
+    description: `copy ${source.label} into ${target.label} by heap blocks`,
+    get last() {
+      return last;
+    },
+    async read(db) {
+      last = await readFillState(db, input, fresh);
+      return { fill: last, rate: progress.rate(tally.rowsCopied) };
+    },
+    plan({ fill, rate }) {
+      const end = fill.end ?? input.blocks;
+      const block = fill.block ?? 0;
+      if (fill.done || block >= end) return !fill.done || finalPending ? finalRecord(input, fill, lastCopied) : null;
+      const to = Math.min(block + blocks, end);
+      const onConflict = conflictBatches > 0;
+      const { sql, params } = blockBatchStatement({ source, target, columns, from: block, to, onConflict });
+      const next: FillState = { after: null, block: to, end, done: to >= end, rowsCopied: fill.rowsCopied + lastCopied, rowsPerSecond: rate };
+      return {
+        steps: [
+          sqlStep(`copy batch ${tally.batches + 1}: heap blocks ${block} to ${to - 1} of ${end} of ${names.table.name} into ${names.partitioned.name}`, sql, { params, table, group, id: FILL_BATCH_STEP }),
+          stateStep(capture, next, group, table),
+          ...batchReplay(input),
+          ...(next.done ? [analyzeStep(target, group, table)] : []),
+        ],
+        batch: { to, onConflict },
+      };
+    },
+    later({ fill }) {
+      const end = fill.end ?? input.blocks;
+      if (fill.done || (fill.block ?? 0) + blocks >= end) return null;
+      return `batches of the next heap blocks up to block ${end} (${blocks} block(s) each at first, then as many as take about ${BATCH_TARGET_MS} ms), each recording its progress and followed by a replay of up to ${options.batchSize} captured keys; the last one analyzes ${target.label}, then the final count is recorded`;
+    },
+    replan(error) {
+      if (sqlState((error as Error).cause) !== '23505') return false;
+      conflictBatches = 9;
+      return true;
+    },
+    applied(results, unitMs, round) {
+      const elapsed = unitMs[0] ?? 0;
+      fresh = false;
+      if (round.batch === null) {
+        finalPending = false;
+        return;
+      }
+      if (round.batch.onConflict) conflictBatches -= 1;
+      const copied = copiedIn(results);
+      tally.batches += 1;
+      tally.rowsCopied += copied;
+      tally.rowsRead += copied;
+      tally.longestBatchMs = Math.max(tally.longestBatchMs, elapsed);
+      tally.replayed += replayedIn(results);
+      lastCopied = copied;
+      finalPending = true;
+      const end = last?.end ?? input.blocks;
+      progress.batch(tally.batches, copied, tally.rowsCopied, tally.replayed, elapsed, round.batch.to! / end);
+      // Keep each batch transaction well under a second, whatever the row width.
+      if (elapsed > BATCH_TARGET_MS * 1.5) blocks = Math.max(1, Math.floor((blocks * BATCH_TARGET_MS) / elapsed));
+      else if (elapsed < BATCH_TARGET_MS / 2) blocks = Math.min(blocks * 2, initial * 16);
+    },
+    pauseMs: options.sleepMs,
+  };
+}
+
+/**
+ * Fill in primary-key order: a whole-table fill on PG 13 and older (or one that started so), or a
+ * --from/--to pass. Each round reads the key --batch-size rows on (the batch's inclusive end; none:
+ * the last batch), copies through it, and replays captured keys; a whole-table fill records the
+ * key it reached with each batch, a range pass keeps it in memory (it starts again each time).
+ */
+function keyPhase(input: FillInput): CopyPhase<{ readonly fill: FillState; readonly upTo: readonly string[] | null; readonly rate: number | null }> {
+  const { names, source, target, columns, key, control, range, whole, capture, group, options, tally, progress } = input;
+  const table = displayName(names.table);
+  let fresh = whole && (options.rescan ?? false);
+  // A range pass: where it is, and whether its last batch ran.
+  let passed: FillState = input.start;
+  let lastCopied = 0;
+  let finalPending = false;
+  let last: FillState | undefined;
+  let position = input.start.after;
+  return {
+    description: `copy ${source.label} into ${target.label} in key order`,
+    get last() {
+      return last;
+    },
+    get position() {
+      return position;
+    },
+    async read(db) {
+      last = whole ? await readFillState(db, input, fresh) : passed;
+      if (last.done) return { fill: last, upTo: null, rate: null };
+      const boundary = boundaryStatement({ source, key, control, after: last.after, range, limit: options.batchSize });
+      const [edge] = await db.query<{ key: string[] }>(boundary.sql, boundary.params);
+      return { fill: last, upTo: edge?.key ?? null, rate: progress.rate(tally.rowsCopied) };
+    },
+    plan({ fill, upTo, rate }) {
+      if (fill.done) return whole && finalPending ? finalRecord(input, fill, lastCopied) : null;
+      const { sql, params } = batchStatement({ source, target, columns, key, control, after: fill.after, upTo, range });
+      const next: FillState = { after: upTo, done: upTo === null, rowsCopied: fill.rowsCopied + lastCopied, rowsPerSecond: rate };
+      const description = `copy batch ${tally.batches + 1} from ${names.table.name} into ${names.partitioned.name}${fill.after ? ` after key (${fill.after.join(', ')})` : ''}${upTo ? ` through (${upTo.join(', ')})` : ' to the end'}`;
+      return {
+        steps: [
+          sqlStep(description, sql, { params, table, group, id: FILL_BATCH_STEP }),
+          ...(whole ? [stateStep(capture, next, group, table)] : []),
+          ...batchReplay(input),
+          ...(whole && next.done ? [analyzeStep(target, group, table)] : []),
+        ],
+        batch: { upTo },
+      };
+    },
+    later({ fill, upTo }) {
+      if (fill.done || upTo === null) return null;
+      return `batches of ${options.batchSize} rows in key order after key (${upTo.join(', ')}), through the ${range ? "range's" : "table's"} last key, each ${whole ? 'recording its progress and ' : ''}followed by a replay of up to ${options.batchSize} captured keys${whole ? `; the last one analyzes ${target.label}, then the final count is recorded` : ''}`;
+    },
+    applied(results, unitMs, round) {
+      const elapsed = unitMs[0] ?? 0;
+      fresh = false;
+      if (round.batch === null) {
+        finalPending = false;
+        return;
+      }
+      const upTo = round.batch.upTo ?? null;
+      const copied = copiedIn(results);
+      tally.batches += 1;
+      tally.rowsCopied += copied;
+      tally.rowsRead += upTo ? options.batchSize : copied;
+      tally.longestBatchMs = Math.max(tally.longestBatchMs, elapsed);
+      tally.replayed += replayedIn(results);
+      lastCopied = copied;
+      finalPending = upTo === null;
+      position = upTo ?? position;
+      passed = { after: upTo ?? passed.after, done: upTo === null, rowsCopied: 0 };
+      progress.batch(tally.batches, copied, tally.rowsCopied, tally.replayed, elapsed, null);
+    },
+    pauseMs: options.sleepMs,
+  };
+}
+
+function copiedIn(results: readonly StepRows[]): number {
+  return Number((results.find((r) => r.step.id === FILL_BATCH_STEP)?.rows[0] as { copied?: string } | undefined)?.copied ?? 0);
 }
 
 /** Progress of a fill: rates and the ETA of each batch, handed to `report`. */

@@ -12,14 +12,14 @@
  * long it held the lock.
  */
 import type { Config } from '../core/config.js';
-import { DEFAULT_EXECUTOR_OPTIONS, type Database } from '../core/db.js';
+import { DEFAULT_EXECUTOR_OPTIONS, type Database, type StepRows } from '../core/db.js';
 import { ConflictError, MissingCapabilityError } from '../core/errors.js';
 import { displayName, quoteIdent, quoteLiteral, quoteQualified, type QualifiedName } from '../core/identifiers.js';
 import { partkitCommand } from '../core/shell.js';
 import { sqlStep, type SqlStep } from '../core/plan.js';
-import { run, underRunLock } from '../core/runner.js';
-import { backlog, captureKey, captureName, captureTriggerSteps, citusTriggerSettingSteps, createCaptureSteps, drain, drainSteps, dropCaptureSteps, dropCaptureTriggerSteps, REPLAYED_STEP, replaySteps, requireCapture } from './capture.js';
-import { checkDerivedName, foreignKeyConsequences, inspectMigration, primaryKey, readColumns, readIndexes, readViews, type Column, type MigrationInspection, type Relation } from './inspect.js';
+import { runPhases, underRunLock, type Phase } from '../core/runner.js';
+import { captureKey, captureName, captureTriggerSteps, citusTriggerSettingSteps, createCaptureSteps, drainPhase, dropCaptureSteps, dropCaptureTriggerSteps, replayedIn, replaySteps, requireCapture, type FillState } from './capture.js';
+import { checkDerivedName, foreignKeyConsequences, inspectMigration, primaryKey, readColumns, readIndexes, readViews, type Column, type MigrationInspection, type Index, type Relation, type View } from './inspect.js';
 import { readUserTriggers } from './prep.js';
 
 export interface SwapResult {
@@ -154,23 +154,60 @@ function recreateForeignKey(fk: IncomingForeignKey, parent: string, key: readonl
   ].join('\n');
 }
 
-async function exchange(db: Database, config: Config, plan: Exchange, dryRun: boolean): Promise<SwapResult> {
-  const { inspection, live, copy, liveAfter, direction } = plan;
+/** What the exchange is planned from, read in one go (readExchange). */
+interface ExchangeFacts {
+  readonly state: FillState;
+  readonly liveColumns: readonly Column[];
+  readonly copyColumns: readonly Column[];
+  readonly pk: Index | undefined;
+  readonly key: readonly Column[];
+  readonly incoming: readonly IncomingForeignKey[];
+  readonly liveTriggers: readonly { readonly name: string; readonly enabled: string }[];
+  readonly copyTriggers: ReadonlySet<string>;
+  readonly views: readonly View[];
+}
+
+async function readExchange(db: Database, exchange: Exchange): Promise<ExchangeFacts> {
+  const { live, copy, direction } = exchange;
+  const capture = captureName(exchange.inspection.names);
+  const state = await requireCapture(db, capture, exchange.inspection.names.table);
+  const liveColumns = await readColumns(db, live.oid);
+  return {
+    state,
+    liveColumns,
+    copyColumns: await readColumns(db, copy.oid),
+    pk: primaryKey(await readIndexes(db, direction === 'swap' ? live : copy)),
+    key: await captureKey(db, capture, liveColumns),
+    incoming: await readIncomingForeignKeys(db, live.oid),
+    liveTriggers: await readUserTriggers(db, live.oid),
+    copyTriggers: new Set((await readUserTriggers(db, copy.oid)).map((t) => t.name)),
+    views: await readViews(db, live.oid),
+  };
+}
+
+/** The exchange's transaction, planned from the facts read (no reads): what the result reports comes with it. */
+interface ExchangePlan {
+  readonly steps: SqlStep[];
+  readonly views: string[];
+  readonly triggers: string[];
+  readonly foreignKeys: { name: string; definition: string; recreate: string }[];
+  readonly sequences: string[];
+  readonly warnings: string[];
+}
+
+/** Plans the exchange, or refuses it (before anything changed: swap plans it once before its drain). */
+function planExchange(config: Config, exchange: Exchange, facts: ExchangeFacts): ExchangePlan {
+  const { inspection, live, copy, liveAfter, direction } = exchange;
   const { names } = inspection;
+  const { state, liveColumns, copyColumns, pk, key, incoming } = facts;
   const label = displayName(names.table);
   const capture = captureName(names);
-  const state = await requireCapture(db, capture, names.table);
   if (direction === 'swap' && !state.done) {
     throw new MissingCapabilityError(`The fill of ${label} has not copied the whole table yet (nothing was changed).`, `Run \`${partkitCommand(['migrate', 'fill', displayName(names.table)])}\` (it resumes), then swap.`);
   }
-  const liveColumns = await readColumns(db, live.oid);
-  const copyColumns = await readColumns(db, copy.oid);
   const pkSource = direction === 'swap' ? live : copy;
-  const pk = primaryKey(await readIndexes(db, pkSource));
   if (!pk) throw new MissingCapabilityError(`${pkSource.label} has no primary key (nothing was changed).`);
-  const key = await captureKey(db, capture, liveColumns);
-  const incoming = await readIncomingForeignKeys(db, live.oid);
-  if (incoming.length > 0 && (plan.foreignKeys !== 'drop' || direction === 'unswap')) {
+  if (incoming.length > 0 && (exchange.foreignKeys !== 'drop' || direction === 'unswap')) {
     throw new ConflictError(
       `Foreign keys point at ${live.label}; they would keep pointing at it after the ${direction} (nothing was changed):\n${incoming.map((fk) => `  ${fk.referencing}.${fk.name}: ${fk.definition}`).join('\n')}`,
       direction === 'swap'
@@ -180,16 +217,6 @@ async function exchange(db: Database, config: Config, plan: Exchange, dryRun: bo
   }
   const group = `migrate ${direction} ${label}`;
   const replay = { capture, key, columns: copyColumns, live, copy, table: label };
-
-  let drained = 0;
-  // Before the lock, the backlog is replayed down to LOCKED_REPLAY_TARGET keys; a dry run prints those rounds.
-  const preDrain = { ...replay, group: `migrate replay ${label}`, batch: 5000, until: LOCKED_REPLAY_TARGET, maxRounds: 200 };
-  const drainPlan = dryRun ? await drainSteps(db, preDrain) : [];
-  if (!dryRun) {
-    drained = await drain(db, preDrain);
-    db.log.info(`replayed ${drained} captured key(s) before the lock; ${await backlog(db, capture)} left for the locked replay`);
-  }
-
   const step = (description: string, sql: string) => sqlStep(description, sql, { group, table: label });
   const newLive = quoteQualified(names.table);
   const oldLive = quoteQualified(liveAfter);
@@ -239,10 +266,8 @@ async function exchange(db: Database, config: Config, plan: Exchange, dryRun: bo
     warnings.push(foreignKeyConsequences(label, [...pk.keyNames, control], control, inspection.settings.retention));
   }
   const triggers: string[] = [];
-  const liveTriggers = await readUserTriggers(db, live.oid);
-  const copyTriggers = new Set((await readUserTriggers(db, copy.oid)).map((t) => t.name));
-  for (const trigger of liveTriggers) {
-    if (!copyTriggers.has(trigger.name)) {
+  for (const trigger of facts.liveTriggers) {
+    if (!facts.copyTriggers.has(trigger.name)) {
       warnings.push(`trigger ${trigger.name} of ${live.label} has no twin on ${copy.label}; create it there.`);
       continue;
     }
@@ -252,7 +277,7 @@ async function exchange(db: Database, config: Config, plan: Exchange, dryRun: bo
     triggers.push(trigger.name);
   }
   const views: string[] = [];
-  for (const view of await readViews(db, live.oid)) {
+  for (const view of facts.views) {
     if (view.relkind !== 'v') {
       warnings.push(`materialized view ${view.name} still reads ${liveAfter.schema}.${liveAfter.name}: recreate it on ${label}.`);
       continue;
@@ -269,15 +294,52 @@ async function exchange(db: Database, config: Config, plan: Exchange, dryRun: bo
   );
   if (live.publications.length > 0) warnings.push(`${live.label} is in publication(s) ${live.publications.join(', ')}; add the new ${label} to them.`);
   if (direction === 'swap' && !inspection.configured) warnings.push(`${label} is not in the config (${config.source}); add it before \`partkit provision\`.`);
+  return { steps, views, triggers, foreignKeys, sequences: sequences.notes, warnings };
+}
 
-  const state2 = direction === 'swap' ? 'swapped' : 'unswapped';
-  const base = { table: label, sqlName: displayName(names.table), direction, drained, views, triggers, foreignKeys, sequences: sequences.notes, warnings, steps: steps.map((s) => s.description), changes: steps.length, dryRun };
-  const outcome = await run(db, { steps: [...drainPlan, ...steps] }, { dryRun });
-  if (outcome.dryRun) return { ...base, state: state2, caughtUp: 0, lockHeldMs: null, sql: outcome.sql };
-  const rowsOf = (id: string) => outcome.results.find((r) => r.step.id === id)?.rows[0];
-  const caughtUp = Number((rowsOf(REPLAYED_STEP) as { replayed?: string } | undefined)?.replayed ?? 0);
+/**
+ * Two phases: the drain of the backlog down to LOCKED_REPLAY_TARGET keys, round by round, then the
+ * exchange, planned from a fresh read after the drain. The exchange is planned once before the
+ * drain too, so that a refusal comes before the first change.
+ */
+async function exchange(db: Database, config: Config, exchange: Exchange, dryRun: boolean): Promise<SwapResult> {
+  const { inspection, live, copy, direction } = exchange;
+  const label = displayName(inspection.names.table);
+  const capture = captureName(inspection.names);
+  const facts = await readExchange(db, exchange);
+  let planned = planExchange(config, exchange, facts);
+  const drain = drainPhase({
+    capture,
+    key: facts.key,
+    columns: facts.copyColumns,
+    live,
+    copy,
+    table: label,
+    group: `migrate replay ${label}`,
+    batch: 5000,
+    until: LOCKED_REPLAY_TARGET,
+    maxRounds: 200,
+  });
+  let rows: readonly StepRows[] = [];
+  const swapPhase: Phase<ExchangeFacts> = {
+    description: `the ${direction} of ${label}`,
+    maxRounds: 1,
+    read: (reader) => readExchange(reader, exchange),
+    plan(facts) {
+      planned = planExchange(config, exchange, facts);
+      return { steps: planned.steps };
+    },
+    applied(results) {
+      rows = results;
+    },
+  };
+  const outcome = await runPhases(db, [drain, swapPhase], { dryRun });
+  const state = direction === 'swap' ? 'swapped' : 'unswapped';
+  const base = { table: label, sqlName: label, direction, drained: drain.replayed, views: planned.views, triggers: planned.triggers, foreignKeys: planned.foreignKeys, sequences: planned.sequences, warnings: planned.warnings, steps: planned.steps.map((s) => s.description), changes: planned.steps.length, dryRun };
+  if (outcome.dryRun) return { ...base, state, caughtUp: 0, lockHeldMs: null, sql: outcome.sql };
+  const rowsOf = (id: string) => rows.find((r) => r.step.id === id)?.rows[0];
   const lockHeldMs = Number((rowsOf(LOCK_HELD_STEP) as { held_ms?: string } | undefined)?.held_ms ?? 0);
-  return { ...base, state: state2, caughtUp, lockHeldMs };
+  return { ...base, state, caughtUp: replayedIn(rows), lockHeldMs };
 }
 
 export async function swap(db: Database, config: Config, input: string, options: { dryRun?: boolean | undefined; foreignKeys?: 'refuse' | 'drop' | undefined } = {}): Promise<SwapResult> {

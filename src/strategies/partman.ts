@@ -65,8 +65,11 @@ export function partmanAdminStatements(partmanSchema: string, user: string): str
   return `CREATE SCHEMA IF NOT EXISTS ${schema}; CREATE EXTENSION IF NOT EXISTS pg_partman SCHEMA ${schema}; GRANT USAGE, CREATE ON SCHEMA ${schema} TO ${role}; GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA ${schema} TO ${role};`;
 }
 
-/** Months (of `months`) that have rows in the default partition. */
-async function rowsWaiting(db: Database, target: MonthsTarget, defaultPartition: Partition, months: readonly Month[]): Promise<string[]> {
+/**
+ * Which of `months` ('YYYY-MM' in the table's zone) have rows waiting in `target`'s default
+ * partition: pg_partman cannot create those months next to them. Read before planning.
+ */
+export async function readWaitingMonths(db: Database, target: Pick<MonthsTarget, 'name' | 'controlType' | 'timeZone'>, defaultPartition: Pick<Partition, 'schema' | 'name'>, months: readonly string[]): Promise<string[]> {
   const [key] = await db.query<{ column: string }>(
     `SELECT a.attname::text AS column FROM pg_partitioned_table pt JOIN pg_attribute a ON a.attrelid = pt.partrelid AND a.attnum = pt.partattrs[0]
       WHERE pt.partrelid = $1::regclass`,
@@ -77,7 +80,7 @@ async function rowsWaiting(db: Database, target: MonthsTarget, defaultPartition:
   const rows = await db.query<{ month: string }>(
     `SELECT DISTINCT to_char(${local}, 'YYYY-MM') AS month FROM ${quoteQualified({ schema: defaultPartition.schema, name: defaultPartition.name })}
       WHERE isfinite(${column}) AND to_char(${local}, 'YYYY-MM') = ANY ($2::text[]) ORDER BY 1`,
-    [target.timeZone, months.map(monthKey)],
+    [target.timeZone, months],
   );
   return rows.map((row) => row.month);
 }
@@ -137,7 +140,7 @@ export const partmanStrategy: PartitionStrategy = {
       if (!samePartConfig(input.partConfig, desiredPartConfig(input))) steps.push(partConfigStep(ctx, input, group));
       steps.push(...managedRowSteps(ctx, input, 'partman', group));
       // A larger premake: its months now, in the same transaction (pg_partman makes them only at its next maintenance).
-      const months = missingMonths(input, initialMonths(input.table, ctx.caps.server.now));
+      const months = missingMonths(input, initialMonths(input.table, ctx.now));
       if (months.length > 0) {
         steps.push(
           sqlStep(
@@ -175,7 +178,7 @@ export const partmanStrategy: PartitionStrategy = {
         sqlStep(`rename ${oldDefault.name} to ${parked.name}`, `ALTER TABLE ${defaultTable} RENAME TO ${quoteIdent(parked.name)}`, { table: label, group }),
       );
     }
-    const start = monthStartLiteral(currentMonth(input.table.timeZone, ctx.caps.server.now));
+    const start = monthStartLiteral(currentMonth(input.table.timeZone, ctx.now));
     const partman = quoteIdent(ctx.partmanSchema);
     const typeAndInterval = major >= 5 ? `p_interval := '1 month', p_type := 'range'` : `p_type := 'native', p_interval := '1 month'`;
     steps.push(
@@ -207,20 +210,18 @@ export const partmanStrategy: PartitionStrategy = {
     return steps;
   },
 
-  async planMonths(db: Database, target: MonthsTarget, months: readonly Month[]): Promise<Step[]> {
+  planMonths(target: MonthsTarget, months: readonly Month[]): Step[] {
     if (months.length === 0) return [];
     const label = displayName(target.name);
     // Rows of these months waiting in the default partition make pg_partman's CREATE fail;
     // moving them is maintenance's job (partition_data_time).
     const defaultPartition = target.partitions.find((partition) => partition.isDefault);
-    if (defaultPartition) {
-      const waiting = await rowsWaiting(db, target, defaultPartition, months);
-      if (waiting.length > 0) {
-        throw new ConflictError(
-          `The default partition ${displayName(defaultPartition)} holds rows of ${waiting.join(', ')}; pg_partman cannot create those months next to them.`,
-          'Nothing was changed. Run `partkit maintain`, which moves them into their months.',
-        );
-      }
+    const waiting = months.map(monthKey).filter((key) => target.waiting.includes(key));
+    if (defaultPartition && waiting.length > 0) {
+      throw new ConflictError(
+        `The default partition ${displayName(defaultPartition)} holds rows of ${waiting.join(', ')}; pg_partman cannot create those months next to them.`,
+        'Nothing was changed. Run `partkit maintain`, which moves them into their months.',
+      );
     }
     return [
       sqlStep(

@@ -27,7 +27,7 @@ export const plpgsqlStrategy: PartitionStrategy = {
     if (input.creating || !input.state.defaultPartition) {
       steps.push(sqlStep(`create the default partition of ${label}`, `SELECT ${kit}.ensure_default_partition($1)`, { params: [regclassText], table: label, group }));
     }
-    for (const month of missingMonths(input, initialMonths(input.table, ctx.caps.server.now))) {
+    for (const month of missingMonths(input, initialMonths(input.table, ctx.now))) {
       steps.push(
         sqlStep(`create partition ${label} ${month.year}-${String(month.month).padStart(2, '0')}`, `SELECT ${kit}.create_monthly_partition($1, $2, $3)`, {
           params: [regclassText, month.year, month.month],
@@ -39,7 +39,7 @@ export const plpgsqlStrategy: PartitionStrategy = {
     return steps;
   },
 
-  async planMonths(_db, target: MonthsTarget, months: readonly Month[]): Promise<Step[]> {
+  planMonths(target: MonthsTarget, months: readonly Month[]): Step[] {
     const label = displayName(target.name);
     const kit = quoteIdent(target.kitSchema);
     return months.map((month) =>

@@ -4,7 +4,6 @@
  */
 import type { Capabilities, Decision, TableState } from '../core/capabilities.js';
 import type { Config, Strategy, TableConfig } from '../core/config.js';
-import type { Database } from '../core/db.js';
 import type { QualifiedName } from '../core/identifiers.js';
 import type { ControlType, Month, Partition } from '../core/partitions.js';
 import type { ManagedTable, PartmanConfig } from '../core/checks/state.js';
@@ -23,6 +22,8 @@ export interface ProvisionContext {
   /** pg_partman's major version (installed, or the one that will be installed). */
   readonly partmanMajor: number | null;
   readonly partmanSchema: string;
+  /** The clock months are counted from: the server's, read in provision's snapshot (`caps.server.now`). */
+  readonly now: Date;
 }
 
 export interface TableInput {
@@ -48,6 +49,8 @@ export interface MonthsTarget {
   /** The table has time-ordered ids: each new month gets its id range (managed_table.id_ranges). */
   readonly idRanges: boolean;
   readonly partitions: readonly Partition[];
+  /** The months ('YYYY-MM', in `timeZone`) of the rows waiting in the default partition, read for pg_partman's tables (empty otherwise). */
+  readonly waiting: readonly string[];
 }
 
 /** A table's settings as its maintainer has them recorded (falling back to the config). */
@@ -72,8 +75,8 @@ export interface PartitionStrategy {
   planInstall(ctx: ProvisionContext): Step[];
   /** Registration of one table and its first months; nothing when it is already as configured. */
   planTable(ctx: ProvisionContext, input: TableInput): Step[];
-  /** Steps that create these months (none of them there yet) of an existing table; refuses what the strategy cannot make. */
-  planMonths(db: Database, target: MonthsTarget, months: readonly Month[]): Promise<Step[]>;
+  /** Steps that create these months (none of them there yet) of an existing table; refuses what the strategy cannot make. Reads nothing. */
+  planMonths(target: MonthsTarget, months: readonly Month[]): Step[];
   /** The name the strategy gives a month's child, the one its maintenance and provision expect. */
   childName(parent: string, month: Month, partmanMajor: number | null): string;
   /** The settings in force for a table this strategy manages, from its own records. */

@@ -90,11 +90,15 @@ async function checkCronJob(db: Database, caps: Capabilities, config: Config): P
   if (!cron.installed || !cron.databaseName) {
     return [fail(null, 'maintenance-job', `pg_cron is preloaded but the extension is not created in database ${cron.databaseName ?? 'postgres'}, so nothing schedules maintenance: run \`partkit provision\``)];
   }
+  const unreadable = (why: string) => [fail(null, 'maintenance-job', `cannot read cron.job in database ${cron.databaseName}: ${why}: an administrator must run, in database ${cron.databaseName}: GRANT USAGE ON SCHEMA ${cron.rights.schema ?? 'cron'} TO ${quoteIdent(caps.user.name)};`)];
+  // In this very database the read may run inside a snapshot, which a failed statement would end: ask first.
+  if (cron.databaseName === caps.database && cron.rights.usage === false) return unreadable(`permission denied for schema ${cron.rights.schema ?? 'cron'}`);
   let job;
   try {
     job = await findJob(db, caps, name);
   } catch (error) {
-    return [fail(null, 'maintenance-job', `cannot read cron.job in database ${cron.databaseName}: ${(error as Error).message}: an administrator must run, in database ${cron.databaseName}: GRANT USAGE ON SCHEMA ${cron.rights.schema ?? 'cron'} TO ${quoteIdent(caps.user.name)};`)];
+    if (cron.databaseName === caps.database) throw error;
+    return unreadable((error as Error).message);
   }
   if (!job) {
     return [fail(null, 'maintenance-job', `pg_cron job ${name} does not exist in database ${cron.databaseName} (or belongs to another user): run \`partkit provision\` to schedule it`)];
@@ -122,6 +126,7 @@ async function checkCronJob(db: Database, caps: Capabilities, config: Config): P
       );
     } else checks.push(pass(null, 'maintenance-cron-run', `the last run of pg_cron job ${name} (run ${run.runid}, started ${run.startTime ?? '?'}) is ${run.status}`));
   } catch (error) {
+    if (cron.databaseName === caps.database) throw error;
     checks.push(fail(null, 'maintenance-cron-run', `cannot read cron.job_run_details in database ${cron.databaseName}: ${(error as Error).message}`));
   }
   return checks;

@@ -26,7 +26,7 @@ function config(table: Record<string, unknown>): Config {
 /** The capabilities the planners read (server clock, kit schema); the rest is not consulted. */
 function context(cfg: Config, now: Date): ProvisionContext {
   const caps = { server: { version: '17.0', versionNum: 170000, timezone: 'UTC', now } } as unknown as Capabilities;
-  return { caps, decision: { strategy: 'plpgsql', scheduler: 'external', reasons: [], advice: [] }, config: cfg, partmanMajor: null, partmanSchema: 'partman' };
+  return { caps, decision: { strategy: 'plpgsql', scheduler: 'external', reasons: [], advice: [] }, config: cfg, partmanMajor: null, partmanSchema: 'partman', now };
 }
 
 /** An attached month child as listPartitions reports it (bounds in the table's zone). */
