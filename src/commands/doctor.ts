@@ -3,7 +3,8 @@
  * table, and the strategy and scheduler partkit would use, with reasons and advice.
  */
 import type { CommandModule } from 'yargs';
-import { decide, inspect, type Capabilities, type Decision, type ExtensionState } from '../core/capabilities.js';
+import { inspect, type Capabilities, type Decision, type ExtensionState } from '../core/capabilities.js';
+import { decide } from '../strategies/index.js';
 import type { Config } from '../core/config.js';
 import { runCommand, type CommandContext, type GlobalOptions } from '../core/context.js';
 import type { Database } from '../core/db.js';

@@ -5,7 +5,7 @@
  */
 import type { CommandModule } from 'yargs';
 import { METRIC_COLUMNS, readTableMetrics, type TableMetrics } from '../verify/metrics.js';
-import { decide, inspect, type Capabilities, type Scheduler } from '../core/capabilities.js';
+import { decideScheduler, inspect, type Capabilities, type Scheduler } from '../core/capabilities.js';
 import { formatDuration } from '../verify/maintenance.js';
 import { countRows, readArchivedMonths, readLastCronRun, readLastMaintenanceRun, readPartmanConfig, type ArchivedMonth, type CronRun, type MaintenanceRun, type ManagedTable, type PartmanConfig } from '../core/checks/state.js';
 import type { Config, Strategy, TableConfig } from '../core/config.js';
@@ -147,7 +147,7 @@ export async function readStatusState(db: Database, fileConfig: Config, schedule
     const settings = await settingsInForce(db, fileConfig);
     const config = settings.config;
     const caps = await inspect(db, config);
-    const scheduler = schedulerInForce(settings, schedulerFlag)?.scheduler ?? decide(caps, config).scheduler;
+    const scheduler = schedulerInForce(settings, schedulerFlag)?.scheduler ?? decideScheduler(caps, config).scheduler;
     const tables: TableStatusState[] = [];
     for (const index of config.tables.keys()) tables.push(await readTableStatus(db, caps, settings, index));
     const cron = scheduler === 'pg_cron' ? await readCronJob(db, caps, config) : { job: null, lastCronRun: null };

@@ -5,7 +5,7 @@
  */
 import { writeFile } from 'node:fs/promises';
 import type { CommandModule } from 'yargs';
-import { decide, inspect, type Scheduler } from '../core/capabilities.js';
+import { decideScheduler, inspect, type Scheduler } from '../core/capabilities.js';
 import { checkExtensions, checkKit, checkMaintenance, checkSettings, formatDuration, type MaintenanceAgeLimit } from '../verify/maintenance.js';
 import { maxMaintenanceAgeSeconds } from '../core/cron.js';
 import { checkTable } from '../verify/table-checks.js';
@@ -87,7 +87,7 @@ export async function verify(db: Database, fileConfig: Config, options: VerifyOp
     const config = settings.config;
     const { maxDefaultRows, maxAge } = checkOptions(options, config);
     const caps = await inspect(db, config);
-    const scheduler = schedulerInForce(settings, options.scheduler)?.scheduler ?? decide(caps, config).scheduler;
+    const scheduler = schedulerInForce(settings, options.scheduler)?.scheduler ?? decideScheduler(caps, config).scheduler;
     const found: CheckResult[] = [await checkKit(db, caps, config), checkExtensions(caps)];
     if (caps.kit.installed) found.push(checkSettings(settings, options.scheduler, caps.database));
     found.push(...(await checkMaintenance(db, caps, config, scheduler, maxAge, options.scheduler === 'pg_cron')));

@@ -389,54 +389,33 @@ export function canCreateExtension(caps: Capabilities, ext: ExtensionState): boo
   return caps.user.superuser || caps.user.adminRoles.length > 0 || (!ext.needsSuperuser && caps.user.canCreateInDatabase);
 }
 
+/** Why one side of the decision (the strategy, or the scheduler) went as it did, and what would enable the rest. */
+export interface Choice {
+  readonly reasons: readonly string[];
+  readonly advice: readonly string[];
+}
+
 /**
- * `kept`: the requested strategy or scheduler is not a flag but what provision recorded in the
- * kit's registry (src/core/settings.ts), kept because nothing asked for another.
+ * The scheduler of the maintenance job: the one asked for, else pg_cron where it is preloaded, else an
+ * external one. `kept`: the requested scheduler is not a flag but what provision recorded in the kit's
+ * registry (src/core/settings.ts), kept because nothing asked for another. The strategy is chosen by
+ * the strategies themselves (`decide`, src/strategies/index.ts).
  */
-export function decide(
-  caps: Capabilities,
-  config: Config,
-  requested: 'auto' | Strategy = config.strategy,
-  requestedScheduler: 'auto' | Scheduler = 'auto',
-  kept: { readonly strategy?: boolean; readonly scheduler?: boolean } = {},
-): Decision {
+export function decideScheduler(caps: Capabilities, config: Config, requestedScheduler: 'auto' | Scheduler = 'auto', kept = false): Choice & { readonly scheduler: Scheduler } {
   const reasons: string[] = [];
   const advice: string[] = [];
-  const partman = caps.extensions.pg_partman;
   const cron = caps.extensions.pg_cron;
-  let strategy: Strategy;
-  if (requested !== 'auto') {
-    strategy = requested;
-    reasons.push(kept.strategy ? `strategy ${requested} is kept as provision recorded it in ${config.kitSchema}.managed_table (--strategy changes it)` : `strategy ${requested} was requested`);
-    if (requested === 'partman' && !partman.available) {
-      reasons.push('but pg_partman is not available on this server');
-      advice.push(enableAdvice(caps.host, 'pg_partman', caps.database, config.partmanSchema));
-    }
-  } else if (partman.installed) {
-    strategy = 'partman';
-    reasons.push(`pg_partman ${partman.version} is installed in schema ${partman.schema}`);
-  } else if (partman.available) {
-    strategy = 'partman';
-    reasons.push(`pg_partman ${partman.defaultVersion} is available and will be installed in schema ${config.partmanSchema}`);
-    if (!canCreateExtension(caps, partman)) {
-      advice.push(`The user ${caps.user.name} cannot create pg_partman; an administrator must run: ${enableAdvice(caps.host, 'pg_partman', caps.database, config.partmanSchema)}`);
-    }
-  } else {
-    strategy = 'plpgsql';
-    reasons.push("pg_partman is not available on this server: partkit's own plpgsql functions manage the partitions");
-    advice.push(`To use pg_partman instead: ${enableAdvice(caps.host, 'pg_partman', caps.database, config.partmanSchema)}`);
-  }
   let scheduler: Scheduler;
   if (requestedScheduler === 'external') {
     scheduler = 'external';
-    reasons.push(kept.scheduler ? `the external scheduler recorded in ${config.kitSchema}.maintenance_schedule is kept (--scheduler changes it): run \`partkit maintain\` from it` : 'an external scheduler was requested: run `partkit maintain` from it');
+    reasons.push(kept ? `the external scheduler recorded in ${config.kitSchema}.maintenance_schedule is kept (--scheduler changes it): run \`partkit maintain\` from it` : 'an external scheduler was requested: run `partkit maintain` from it');
   } else if (requestedScheduler === 'pg_cron' && !cron.preloaded) {
     scheduler = 'pg_cron';
-    reasons.push(`scheduler pg_cron was ${kept.scheduler ? `recorded in ${config.kitSchema}.maintenance_schedule` : 'requested'}, but pg_cron is not preloaded on this server`);
+    reasons.push(`scheduler pg_cron was ${kept ? `recorded in ${config.kitSchema}.maintenance_schedule` : 'requested'}, but pg_cron is not preloaded on this server`);
     advice.push(enableAdvice(caps.host, 'pg_cron', caps.database));
   } else if (cron.preloaded) {
     scheduler = 'pg_cron';
-    if (kept.scheduler && requestedScheduler === 'pg_cron') reasons.push(`the pg_cron scheduler recorded in ${config.kitSchema}.maintenance_schedule is kept (--scheduler changes it)`);
+    if (kept && requestedScheduler === 'pg_cron') reasons.push(`the pg_cron scheduler recorded in ${config.kitSchema}.maintenance_schedule is kept (--scheduler changes it)`);
     reasons.push(
       cron.installed
         ? `pg_cron ${cron.version} is installed in database ${cron.databaseName}${cron.databaseName !== caps.database ? `; jobs target ${caps.database} through cron.schedule_in_database` : ''}`
@@ -461,6 +440,6 @@ export function decide(
     );
     advice.push(`To schedule inside the database: ${enableAdvice(caps.host, 'pg_cron', caps.database)}`);
   }
-  return { strategy, scheduler, reasons, advice };
+  return { scheduler, reasons, advice };
 }
 

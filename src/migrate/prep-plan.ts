@@ -5,7 +5,7 @@
  * distribution, with the notes and warnings to print; or it refuses, before anything changes,
  * with the typed error that says what to do. Nothing here reads the server.
  */
-import { decide } from '../core/capabilities.js';
+import { decide } from '../strategies/index.js';
 import type { Config, Strategy } from '../core/config.js';
 import { ConflictError, MissingCapabilityError } from '../core/errors.js';
 import { quoteIdent, quoteQualified } from '../core/identifiers.js';

@@ -4,7 +4,7 @@
  * it is given no Database and reads nothing (test/unit/provision-plan.test.ts runs it on states
  * built by hand).
  */
-import { decide, type Capabilities, type Decision, type Scheduler } from '../core/capabilities.js';
+import { type Capabilities, type Decision, type Scheduler } from '../core/capabilities.js';
 import { settingField, type Config, type TableConfig } from '../core/config.js';
 import { ConfigError, ConflictError, MissingCapabilityError } from '../core/errors.js';
 import { grantsNeeded, refuseMissingGrants } from '../core/grants.js';
@@ -20,7 +20,7 @@ import { missingTableProblem, tableShapeProblems } from '../core/table-shape.js'
 import { tableTemplate } from '../core/table-templates.js';
 import { planTimeIndex } from '../core/time-index.js';
 import { checkDistribution, distributedCreateStep, planDistribute } from '../citus/provision.js';
-import { strategyOf } from '../strategies/index.js';
+import { decide, strategyOf } from '../strategies/index.js';
 import { idRangesStep } from '../strategies/registration.js';
 import type { ProvisionContext, TableInput } from '../strategies/types.js';
 import type { ProvisionState } from './state.js';

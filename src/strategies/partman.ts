@@ -3,9 +3,9 @@
  * 4.x and 5.x, sets retention to move old months into the archive schema, and hands over
  * tables the plpgsql fallback managed (children keep their data; only names change).
  */
-import { canCreateExtension } from '../core/capabilities.js';
+import { canCreateExtension, enableAdvice, type Capabilities, type Choice } from '../core/capabilities.js';
 import type { ManagedTable, PartmanConfig } from '../core/checks/state.js';
-import type { TableConfig } from '../core/config.js';
+import type { Config, TableConfig } from '../core/config.js';
 import type { Database } from '../core/db.js';
 import { ConflictError, MissingCapabilityError } from '../core/errors.js';
 import { checkIdentifierLength, displayName, dottedName, quoteIdent, quoteQualified } from '../core/identifiers.js';
@@ -107,6 +107,21 @@ function partConfigProblems({ label, table, partConfig, caps }: RegistrationFact
 
 export const partmanStrategy: PartitionStrategy = {
   name: 'partman',
+
+  whenAuto(caps: Capabilities, config: Config): Choice | null {
+    const partman = caps.extensions.pg_partman;
+    if (partman.installed) return { reasons: [`pg_partman ${partman.version} is installed in schema ${partman.schema}`], advice: [] };
+    if (!partman.available) return null;
+    return {
+      reasons: [`pg_partman ${partman.defaultVersion} is available and will be installed in schema ${config.partmanSchema}`],
+      advice: canCreateExtension(caps, partman) ? [] : [`The user ${caps.user.name} cannot create pg_partman; an administrator must run: ${enableAdvice(caps.host, 'pg_partman', caps.database, config.partmanSchema)}`],
+    };
+  },
+
+  whenRequested(caps: Capabilities, config: Config): Choice {
+    if (caps.extensions.pg_partman.available) return { reasons: [], advice: [] };
+    return { reasons: ['but pg_partman is not available on this server'], advice: [enableAdvice(caps.host, 'pg_partman', caps.database, config.partmanSchema)] };
+  },
 
   planInstall(ctx: ProvisionContext): Step[] {
     const partman = ctx.caps.extensions.pg_partman;

@@ -2,6 +2,8 @@
  * The plpgsql fallback: the kit's own functions (sql/migrations) create monthly children,
  * keep a default partition, and run maintenance. For hosts without pg_partman.
  */
+import { enableAdvice, type Capabilities, type Choice } from '../core/capabilities.js';
+import type { Config } from '../core/config.js';
 import { displayName, quoteIdent, quoteQualified } from '../core/identifiers.js';
 import { monthKey, type Month } from '../core/partitions.js';
 import { sqlStep, type Step } from '../core/plan.js';
@@ -10,6 +12,18 @@ import type { MonthsTarget, PartitionStrategy, ProvisionContext, RegistrationFac
 
 export const plpgsqlStrategy: PartitionStrategy = {
   name: 'plpgsql',
+
+  // Asked last: the kit's own functions run wherever the kit can be installed.
+  whenAuto(caps: Capabilities, config: Config): Choice {
+    return {
+      reasons: ["pg_partman is not available on this server: partkit's own plpgsql functions manage the partitions"],
+      advice: [`To use pg_partman instead: ${enableAdvice(caps.host, 'pg_partman', caps.database, config.partmanSchema)}`],
+    };
+  },
+
+  whenRequested(): Choice {
+    return { reasons: [], advice: [] };
+  },
 
   planInstall() {
     // The kit's schema is installed for every strategy (provision adds that step).

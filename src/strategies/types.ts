@@ -2,7 +2,7 @@
  * The two ways partkit manages partitions, behind one interface. The choice and its reason
  * come from capabilities (`decide`); provision asks the chosen strategy for its steps.
  */
-import type { Capabilities, Decision, TableState } from '../core/capabilities.js';
+import type { Capabilities, Choice, Decision, TableState } from '../core/capabilities.js';
 import type { Config, Strategy, TableConfig } from '../core/config.js';
 import type { QualifiedName } from '../core/identifiers.js';
 import type { ControlType, Month, Partition } from '../core/partitions.js';
@@ -71,6 +71,10 @@ export interface RegistrationFacts {
 
 export interface PartitionStrategy {
   readonly name: Strategy;
+  /** Chosen by itself (strategy auto): why, or null when this server cannot run it (the next strategy is asked). */
+  whenAuto(caps: Capabilities, config: Config): Choice | null;
+  /** Asked for by name: what stands in its way on this server, and what would enable it (nothing when it can run). */
+  whenRequested(caps: Capabilities, config: Config): Choice;
   /** Extensions and objects the strategy needs before any table is registered. */
   planInstall(ctx: ProvisionContext): Step[];
   /** Registration of one table and its first months; nothing when it is already as configured. */

@@ -17,6 +17,7 @@ import type { SqlStep, Step } from '../../src/core/plan.js';
 import type { ManagedTable, PartmanConfig, RegisteredTable } from '../../src/core/checks/state.js';
 import type { TimeIndexState } from '../../src/core/time-index.js';
 import { planProvision, type ProvisionRequest } from '../../src/provision/plan.js';
+import { decide } from '../../src/strategies/index.js';
 import type { ProvisionState, ProvisionTableState } from '../../src/provision/state.js';
 
 /** 2026-12-31 23:30 UTC: still December in UTC, already January 2027 in Auckland. */
@@ -332,6 +333,34 @@ describe('a provisioned server', () => {
     // A job this user may not look for is not taken as absent.
     expect(() => plan({ ...moving, cronJobs: new Map([[job.name, null]]) }, { scheduler: 'external' })).toThrow(/may not read cron\.job/);
   });
+});
+
+describe('decide: the strategies say whether this server can run them', () => {
+  const config = configOf([{ name: 'public.messages' }]);
+  const cases: { name: string; partman: Partman; requested: 'auto' | 'partman' | 'plpgsql'; canCreate?: boolean; strategy: string; reason: RegExp; advice: RegExp | null }[] = [
+    { name: 'auto, pg_partman installed', partman: 'installed 5', requested: 'auto', strategy: 'partman', reason: /^pg_partman 5\.2\.4 is installed in schema partman$/, advice: null },
+    { name: 'auto, pg_partman 4 installed', partman: 'installed 4', requested: 'auto', strategy: 'partman', reason: /^pg_partman 4\.7\.4 is installed/, advice: null },
+    { name: 'auto, pg_partman available', partman: 'available 5', requested: 'auto', strategy: 'partman', reason: /^pg_partman 5\.2\.4 is available and will be installed in schema partman$/, advice: null },
+    { name: 'auto, pg_partman available to a user who cannot create it', partman: 'available 5', requested: 'auto', canCreate: false, strategy: 'partman', reason: /is available and will be installed/, advice: /^The user app_owner cannot create pg_partman; an administrator must run: .*CREATE EXTENSION IF NOT EXISTS pg_partman/ },
+    { name: 'auto, no pg_partman', partman: 'none', requested: 'auto', strategy: 'plpgsql', reason: /^pg_partman is not available on this server: partkit's own plpgsql functions manage the partitions$/, advice: /^To use pg_partman instead: / },
+    { name: 'pg_partman asked for where there is none', partman: 'none', requested: 'partman', strategy: 'partman', reason: /^but pg_partman is not available on this server$/, advice: /CREATE EXTENSION IF NOT EXISTS pg_partman/ },
+    { name: 'plpgsql asked for where pg_partman is installed', partman: 'installed 5', requested: 'plpgsql', strategy: 'plpgsql', reason: /^strategy plpgsql was requested$/, advice: null },
+  ];
+  for (const c of cases) {
+    it(c.name, () => {
+      const user = c.canCreate === false ? { name: 'app_owner', superuser: false, adminRoles: [], canCreateInDatabase: true } : undefined;
+      const decision = decide(caps(config, c.partman, [], user ? { user } : {}), config, c.requested);
+      expect(decision.strategy).toBe(c.strategy);
+      expect(decision.reasons.some((reason) => c.reason.test(reason)), decision.reasons.join('\n')).toBe(true);
+      // The strategy's advice comes first, the scheduler's (pg_cron absent here) after it.
+      const strategyAdvice = decision.advice.filter((line) => !/pg_cron|schedule inside the database/.test(line));
+      if (c.advice === null) expect(strategyAdvice).toEqual([]);
+      else expect(strategyAdvice.length === 1 && c.advice.test(strategyAdvice[0]!), decision.advice.join('\n')).toBe(true);
+      // The scheduler's reasons follow the strategy's.
+      expect(decision.scheduler).toBe('external');
+      expect(decision.reasons.at(-1)).toMatch(/external scheduler/);
+    });
+  }
 });
 
 describe('refusals, before any step', () => {
