@@ -304,12 +304,7 @@ function blockPhase(input: FillInput): CopyPhase<{ readonly fill: FillState; rea
         return;
       }
       if (round.batch.onConflict) conflictBatches -= 1;
-      const copied = copiedIn(results);
-      tally.batches += 1;
-      tally.rowsCopied += copied;
-      tally.rowsRead += copied;
-      tally.longestBatchMs = Math.max(tally.longestBatchMs, elapsed);
-      tally.replayed += replayedIn(results);
+      const copied = tallyBatch(tally, results, elapsed);
       lastCopied = copied;
       finalPending = true;
       const end = last?.end ?? input.blocks;
@@ -380,12 +375,8 @@ function keyPhase(input: FillInput): CopyPhase<{ readonly fill: FillState; reado
         return;
       }
       const upTo = round.batch.upTo ?? null;
-      const copied = copiedIn(results);
-      tally.batches += 1;
-      tally.rowsCopied += copied;
-      tally.rowsRead += upTo ? options.batchSize : copied;
-      tally.longestBatchMs = Math.max(tally.longestBatchMs, elapsed);
-      tally.replayed += replayedIn(results);
+      // A batch that ends at a key read batchSize rows; the last one read what it copied.
+      const copied = tallyBatch(tally, results, elapsed, upTo ? options.batchSize : undefined);
       lastCopied = copied;
       finalPending = upTo === null;
       position = upTo ?? position;
@@ -394,6 +385,17 @@ function keyPhase(input: FillInput): CopyPhase<{ readonly fill: FillState; reado
     },
     pauseMs: options.sleepMs,
   };
+}
+
+/** Adds a batch's figures to the fill's tally (rows read: `rowsRead`, else the rows copied); returns the rows it copied. */
+function tallyBatch(tally: FillTally, results: readonly StepRows[], elapsedMs: number, rowsRead?: number): number {
+  const copied = copiedIn(results);
+  tally.batches += 1;
+  tally.rowsCopied += copied;
+  tally.rowsRead += rowsRead ?? copied;
+  tally.longestBatchMs = Math.max(tally.longestBatchMs, elapsedMs);
+  tally.replayed += replayedIn(results);
+  return copied;
 }
 
 function copiedIn(results: readonly StepRows[]): number {
