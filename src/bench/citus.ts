@@ -19,7 +19,7 @@ import { addMonths, currentMonth, monthKey, monthStartLiteral, serverNow, type M
 import { readNamedStatements, readSql } from '../core/sql-files.js';
 import { widenUniqueKeys } from '../citus/provision.js';
 import { round3, summarise, timeQuery } from './measure.js';
-import { connectClient, refuseExistingSchemas, startBenchServer } from './server.js';
+import { connectClient, refuseExistingSchemas, serverVersionText, startBenchServer } from './server.js';
 
 export const CITUS_SCHEMA = 'bench_citus';
 export const CITUS_LAYOUTS = ['oneNode', 'distributed'] as const;
@@ -207,7 +207,7 @@ export async function runCitusBench(options: CitusBenchOptions): Promise<CitusBe
     }
     client = await connectClient(target);
     await refuseExistingSchemas(client, [CITUS_SCHEMA]);
-    const version = (await client.query<{ v: string }>('SELECT version() AS v')).rows[0]!.v.replace(/ on .*| \(.*/, '');
+    const version = await serverVersionText(client);
 
     const current = currentMonth('UTC', now);
     const first = addMonths(current, -CITUS_HISTORY_MONTHS);

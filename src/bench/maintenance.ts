@@ -24,7 +24,7 @@ import { silentLogger } from '../core/log.js';
 import { readNamedStatements, readSql } from '../core/sql-files.js';
 import { applyChanges, benchStep, vacuumSteps } from './changes.js';
 import { round3 } from './measure.js';
-import { connectClient, refuseExistingSchemas, startBenchServer } from './server.js';
+import { connectClient, refuseExistingSchemas, serverVersionText, startBenchServer } from './server.js';
 
 export const MAINTENANCE_TABLE: QualifiedName = { schema: 'bench_maintenance', name: 'messages' };
 const DEFAULT_PARTITION: QualifiedName = { schema: MAINTENANCE_TABLE.schema, name: `${MAINTENANCE_TABLE.name}_default` };
@@ -137,7 +137,7 @@ export async function runMaintenanceBench(options: MaintenanceBenchOptions): Pro
   const client = await connectClient(target);
   try {
     await refuseExistingSchemas(client, [MAINTENANCE_TABLE.schema]);
-    const version = (await client.query<{ v: string }>('SELECT version() AS v')).rows[0]!.v.replace(/ on .*| \(.*/, '');
+    const version = await serverVersionText(client);
     const [partman] = (await client.query<{ version: string | null }>(`SELECT coalesce(e.extversion, a.default_version) AS version FROM pg_available_extensions a LEFT JOIN pg_extension e ON e.extname = a.name WHERE a.name = 'pg_partman'`)).rows;
     const strategies: DrainStrategy[] = partman ? ['plpgsql', 'partman'] : ['plpgsql'];
     const runs: DrainRun[] = [];

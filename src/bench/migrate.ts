@@ -27,7 +27,7 @@ import { prep } from '../migrate/prep.js';
 import { swap, SWAP_LOCK_TIMEOUT } from '../migrate/swap.js';
 import { applyChanges, benchStep, vacuumSteps } from './changes.js';
 import { round3, summarise } from './measure.js';
-import { connectClient, refuseExistingSchemas, startBenchServer } from './server.js';
+import { connectClient, refuseExistingSchemas, serverVersionText, startBenchServer } from './server.js';
 
 export const MIGRATE_TABLE: QualifiedName = { schema: 'bench_migrate', name: 'messages' };
 const LOAD_ROWS = 250_000;
@@ -133,7 +133,7 @@ export async function runMigrateBench(options: MigrateBenchOptions): Promise<Mig
   try {
     const table = quoteQualified(MIGRATE_TABLE);
     await refuseExistingSchemas(client, [MIGRATE_TABLE.schema]);
-    const version = (await client.query<{ v: string }>('SELECT version() AS v')).rows[0]!.v.replace(/ on .*| \(.*/, '');
+    const version = await serverVersionText(client);
     db = await Database.connect(target, { ...DEFAULT_EXECUTOR_OPTIONS, lockTimeout: SWAP_LOCK_TIMEOUT, log: silentLogger });
     await applyChanges(db, [benchStep(`schema ${MIGRATE_TABLE.schema}`, `CREATE SCHEMA ${MIGRATE_TABLE.schema}`)]);
     created = true;

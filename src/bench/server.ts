@@ -91,6 +91,12 @@ export async function endSection(server: BenchServer, client: pg.Client | undefi
   if (server.kind === 'external') progress(`The tables stay in the given database: DROP SCHEMA ${schemas.join(', ')} CASCADE; removes them.`);
 }
 
+/** The server's version() without its build details, e.g. "PostgreSQL 17.2 (Debian 17.2-1)" -> "PostgreSQL 17.2", for a report's header. */
+export async function serverVersionText(client: pg.Client): Promise<string> {
+  const { rows } = await client.query<{ v: string }>('SELECT version() AS v');
+  return rows[0]!.v.replace(/ on .*| \(.*/, '');
+}
+
 /** A given database must not have a section's schemas already: the benchmark creates them (and would measure over someone's tables). */
 export async function refuseExistingSchemas(client: pg.Client, schemas: readonly string[]): Promise<void> {
   const { rows } = await client.query<{ nspname: string }>('SELECT nspname::text FROM pg_namespace WHERE nspname = ANY ($1::text[])', [schemas]);
