@@ -17,11 +17,10 @@ export interface Blocker {
   readonly query: string | null;
 }
 
-const BLOCKERS_SQL = readSql('queries/blockers.sql');
-
 /** The sessions that block the backend `pid` (pg_blocking_pids), oldest transaction first: the statement and its parameter. */
 export function blockersQuery(pid: number): { sql: string; params: [number] } {
-  return { sql: BLOCKERS_SQL, params: [pid] };
+  // Read when first needed (readSql keeps it), not when the executor is loaded: most runs meet no busy lock.
+  return { sql: readSql('queries/blockers.sql'), params: [pid] };
 }
 
 /** "pid 4711 (application_name "report", user app, idle in transaction for 42 s: SELECT ...)" */
