@@ -27,14 +27,13 @@ import { EXIT_CODE_OF_KIND, failureKind, InternalError, InterruptedError, LockEr
 import { quoteIdent, quoteLiteral } from './identifiers.js';
 import type { Logger } from './log.js';
 import { inlineParams, statementText, walkPlan, type Plan, type SqlStep, type Statement, type Step, type Unit } from './plan.js';
-import { borrowSession, connect, lostConnection, openSession, type Session } from './session.js';
+import { borrowSession, connect, lostConnection, openSession, type Session, type SessionSettings } from './session.js';
 
 /** Advisory lock key: one partkit run per database at a time ('part' 'kit'). */
 const RUN_LOCK = [0x70617274, 0x6b6974] as const;
 
-export interface ExecutorOptions {
-  /** The longest one statement waits for a lock (a PostgreSQL duration: 500ms, 1s). */
-  readonly lockTimeout: string;
+/** The session's settings (lockTimeout, readOnly: src/core/session.ts), and how the executor runs. */
+export interface ExecutorOptions extends SessionSettings {
   /** Attempts for a step (or a read outside a transaction) that hits a lock error before giving up with exit 5. */
   readonly retries: number;
   /** How long to wait for another partkit run on the same database. */
@@ -44,8 +43,6 @@ export interface ExecutorOptions {
   readonly sqlLog?: string | undefined;
   /** Stops the run: the statement in progress is cancelled on the server and rolled back, and the call throws InterruptedError. */
   readonly signal?: AbortSignal | undefined;
-  /** Every transaction of the session is read-only (default_transaction_read_only): for previews, which must write nothing. */
-  readonly readOnly?: boolean | undefined;
 }
 
 /** 500 ms, as pgroll: writers queued behind a waiting DDL wait no longer than that per attempt. */

@@ -12,7 +12,7 @@ import { quoteLiteral } from './identifiers.js';
 export interface SessionSettings {
   /** The longest one statement waits for a lock (a PostgreSQL duration: 500ms, 1s). */
   readonly lockTimeout: string;
-  /** Every transaction of the session is read-only (default_transaction_read_only). */
+  /** Every transaction of the session is read-only (default_transaction_read_only): for previews, which must write nothing. */
   readonly readOnly?: boolean | undefined;
 }
 
