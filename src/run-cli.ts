@@ -5,7 +5,7 @@
  * process instead of spawning node for every run.
  */
 import yargs from 'yargs';
-import { commands } from './commands/index.js';
+import { commandsFor } from './commands/index.js';
 import { reportError, type CliSession } from './core/context.js';
 import { DEFAULT_EXECUTOR_OPTIONS } from './core/db.js';
 import { ExitCode, UsageError } from './core/errors.js';
@@ -68,7 +68,7 @@ export async function runCli(argv: readonly string[], options: RunCliOptions = {
       // Throwing stops yargs before any command runs; the catch below reports it once.
       throw error ?? new UsageError(message, 'See partkit --help.');
     });
-  for (const command of commands) cli = cli.command(command);
+  for (const command of await commandsFor(argv)) cli = cli.command(command);
   try {
     // The session reaches every handler as args.session (yargs merges this context into argv).
     // With a callback, yargs hands over what --help and --version print instead of printing it.
