@@ -13,6 +13,7 @@
  *   });
  */
 import { AsyncLocalStorage } from 'node:async_hooks';
+import { fork, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
@@ -348,8 +349,9 @@ export interface PartkitRun {
 
 /**
  * Live workloads (a writer and its oracle) running in this test's process. While one runs, partkit
- * runs as a process of its own, as it does next to a real application: in process, its CPU would
- * stall the workload's event loop and the workload would measure the test, not partkit.
+ * runs in a process of its own (the runner below), as it does next to a real application: in
+ * process, its CPU would stall the workload's event loop and the workload would measure the test,
+ * not partkit.
  */
 let liveWorkloads = 0;
 
@@ -369,18 +371,67 @@ const PROCESS_COMMANDS = new Set(['demo', 'bench']);
 /**
  * Runs the CLI with `args` on the run's clock and returns its exit code and output; never throws on
  * a non-zero exit. In process (src/run-cli.ts from dist/, as the binary runs it) unless the run needs
- * a process of its own: a live workload in this process (startLiveWorkload), a clock other than the
- * run's (libfaketime), stdin, another working folder, a command with process-wide hooks, or
- * `process: true`. The CLI is then `node dist/cli.js`, as spawnPartkit runs it.
+ * a process of its own: a clock other than the run's (libfaketime), stdin, another working folder, a
+ * command with process-wide hooks, or `process: true`; the CLI is then `node dist/cli.js`, as
+ * spawnPartkit runs it. During a live workload in this process (startLiveWorkload) it runs in the
+ * test file's runner process (test/helpers/cli-runner.mjs), out of the workload's way.
  */
 export async function runPartkit(args: readonly string[], options: RunPartkitOptions = {}): Promise<PartkitRun> {
   // partkit reads "now" from the server (serverNow) for everything that depends on the date, so a run
   // on the run's clock needs no libfaketime of its own even when the servers' clocks are shifted.
   const ownClock = options.clockOffsetSeconds !== undefined && options.clockOffsetSeconds !== testClock().offsetSeconds;
   const needsProcess =
-    options.process === true || liveWorkloads > 0 || ownClock || options.input !== undefined || (options.cwd !== undefined && path.resolve(options.cwd) !== path.resolve(REPO_DIR)) || PROCESS_COMMANDS.has(args[0] ?? '');
+    options.process === true || ownClock || options.input !== undefined || (options.cwd !== undefined && path.resolve(options.cwd) !== path.resolve(REPO_DIR)) || PROCESS_COMMANDS.has(args[0] ?? '');
   if (needsProcess) return spawnPartkit(args, options);
+  if (liveWorkloads > 0) return runInRunner(args, cleanEnv(options.env), options.timeoutMs ?? 110_000);
   return runInProcess(args, cleanEnv(options.env));
+}
+
+/**
+ * The process test/helpers/cli-runner.mjs, started on the first run during a live workload and kept
+ * for the test file: partkit runs there as `node dist/cli.js` would (on the run's clock, from the
+ * repository), out of the workload's event loop, without node's start for every run.
+ */
+let runner: { child: ChildProcess; pending: Map<number, (run: PartkitRun) => void>; ready: Promise<void> } | undefined;
+let runnerRuns = 0;
+
+function cliRunner(): NonNullable<typeof runner> {
+  if (runner !== undefined && runner.child.exitCode === null && runner.child.connected) return runner;
+  const child = fork(path.join(REPO_DIR, 'test', 'helpers', 'cli-runner.mjs'), [], {
+    cwd: REPO_DIR,
+    env: cleanEnv(fakeClockEnv(testClock().offsetSeconds)),
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+  });
+  const pending = new Map<number, (run: PartkitRun) => void>();
+  let started!: () => void;
+  const ready = new Promise<void>((resolve) => (started = resolve));
+  child.on('message', (message: { ready?: true; id?: number } & PartkitRun) => {
+    if (message.ready) return started();
+    pending.get(message.id!)?.({ exitCode: message.exitCode, stdout: message.stdout.replace(/\r?\n$/, ''), stderr: message.stderr.replace(/\r?\n$/, '') });
+    pending.delete(message.id!);
+  });
+  child.on('exit', (code, signal) => {
+    for (const settle of pending.values()) settle({ exitCode: undefined, stdout: '', stderr: `test/helpers/cli-runner.mjs ended (exit ${code}, signal ${signal}) during the run` });
+    pending.clear();
+    started();
+  });
+  child.unref();
+  child.channel?.unref();
+  runner = { child, pending, ready };
+  return runner;
+}
+
+async function runInRunner(args: readonly string[], env: Record<string, string>, timeoutMs: number): Promise<PartkitRun> {
+  const { child, pending, ready } = cliRunner();
+  await ready;
+  const id = (runnerRuns += 1);
+  return new Promise<PartkitRun>((resolve) => {
+    pending.set(id, resolve);
+    child.channel?.ref();
+    child.send({ id, args, env, timeoutMs });
+  }).finally(() => {
+    if (pending.size === 0) child.channel?.unref();
+  });
 }
 
 interface Captured {
