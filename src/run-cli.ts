@@ -32,6 +32,11 @@ function refuseEmptyValues(argv: Record<string, unknown>): void {
   }
 }
 
+/** `--help` or `-h` anywhere: what yargs then prints is laid out to the terminal's width. */
+function asksForHelp(argv: readonly string[]): boolean {
+  return argv.includes('--help') || argv.includes('-h');
+}
+
 export async function runCli(argv: readonly string[], options: RunCliOptions = {}): Promise<number> {
   const json = argv.includes('--json');
   const session: CliSession = { env: options.env ?? process.env, exitCode: ExitCode.ok };
@@ -62,7 +67,9 @@ export async function runCli(argv: readonly string[], options: RunCliOptions = {
     .version(PARTKIT_VERSION)
     .epilogue('SIGINT or SIGTERM stops a run: the statement in progress is cancelled on the server and rolled back (exit 130, or 143 for SIGTERM); run the command again to continue.')
     .exitProcess(false)
-    .wrap(Math.min(110, options.columns ?? process.stdout.columns ?? 100))
+    // Help is laid out to the terminal only when asked for: yargs lays out a command's help for
+    // every run of it (in case its handler shows it), and wrapping it was half of a run's own CPU.
+    .wrap(asksForHelp(argv) ? Math.min(110, options.columns ?? process.stdout.columns ?? 100) : null)
     .middleware(refuseEmptyValues, true)
     .fail((message, error) => {
       // Throwing stops yargs before any command runs; the catch below reports it once.
