@@ -129,11 +129,12 @@ describeTarget('bare18', 'partkit demo --database-url (bare18)', () => {
       const provisioned = await runPartkit(['provision', '--database-url', db.url]);
       expect(provisioned.exitCode, provisioned.stderr).toBe(0);
       const { rows: [server] } = await db.query<{ now: string }>(`SELECT to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS now`);
-      for (const table of resolveConfig(BUILTIN_CONFIG, '(built-in default)').tables) {
+      const config = resolveConfig(BUILTIN_CONFIG, '(built-in default)');
+      for (const table of config.tables) {
         const name = quoteQualified(table.name);
         // The last 1,000 rows of the largest load, into the current month and into the oldest one.
         for (const monthsBack of [0, 18]) {
-          const step = sampleRowsStep(table, MAX_ROWS - 999, MAX_ROWS, monthsBack, server!.now);
+          const step = sampleRowsStep(table, MAX_ROWS - 999, MAX_ROWS, monthsBack, server!.now, config.kitSchema);
           await db.query(step.sql, [...step.params!]);
           const { rows } = await db.query<{ rows: number; outside: number }>(
             `WITH bounds AS (

@@ -145,7 +145,7 @@ export async function demo(options: DemoOptions, log: Logger): Promise<DemoResul
     log.info(`loading ${rows.toLocaleString('en-US')} sample rows into each table, spread over the ${HISTORY_MONTHS} months before this one and this month so far...`);
     const progress = new Progress(rows * config.tables.length, process.stderr.isTTY === true);
     for (const table of config.tables) {
-      for (const step of loadSteps(table, rows, now)) {
+      for (const step of loadSteps(table, rows, now, config.kitSchema)) {
         checkInterrupted();
         await run(db, { steps: [step] }, { dryRun: false });
         progress.advance(Number(step.params![1]) - Number(step.params![0]) + 1, table.name.name);

@@ -3,7 +3,7 @@
  * months before the server's now and the current month so far, loaded one month per step.
  */
 import type { TableConfig } from '../core/config.js';
-import { quoteQualified } from '../core/identifiers.js';
+import { quoteIdent, quoteQualified } from '../core/identifiers.js';
 import { sqlStep, type SqlStep } from '../core/plan.js';
 import { UsageError } from '../core/errors.js';
 
@@ -44,26 +44,29 @@ const SAMPLE_MONTHS = HISTORY_MONTHS + 1;
  * zone $5, spread evenly from the month's start to its end, or to "now" for the current month.
  * Month arithmetic happens in that zone on the server, so the rows land in the partitions of
  * those months on any day, the 1st and the 31st included; the spread is done on epoch seconds
- * so that a DST change inside the month cannot push a row past its end.
+ * so that a DST change inside the month cannot push a row past its end. A table with time-ordered
+ * ids gets each row's id made here from its created_at, by the kit's uuid_v7_at in `kitSchema`:
+ * the same id the table's trigger would make, without a trigger call per row (a quarter of the load).
  */
-const LOAD_MONTH_SQL = (table: string, sample: { columns: string; select: string }) => `INSERT INTO ${table} (${sample.columns})
-SELECT ${sample.select},
-       to_timestamp(m.lower + ((g - $1::bigint)::float8 + 0.5) / ($2::bigint - $1::bigint + 1)::float8 * (m.upper - m.lower))
+const LOAD_MONTH_SQL = (table: string, sample: { columns: string; select: string }, kitSchema: string | null) => `INSERT INTO ${table} (${kitSchema === null ? '' : 'id, '}${sample.columns})
+SELECT ${kitSchema === null ? '' : `${quoteIdent(kitSchema)}.uuid_v7_at(r.at), `}${sample.select}, r.at
   FROM (SELECT extract(epoch FROM s.start AT TIME ZONE $5::text)::float8 AS lower,
                extract(epoch FROM least((s.start + interval '1 month') AT TIME ZONE $5::text, $3::timestamptz))::float8 AS upper
           FROM (SELECT date_trunc('month', $3::timestamptz AT TIME ZONE $5::text) - make_interval(months => $4::int) AS start) AS s) AS m,
-       generate_series($1::bigint, $2::bigint) AS g`;
+       generate_series($1::bigint, $2::bigint) AS g,
+       LATERAL (SELECT to_timestamp(m.lower + ((g - $1::bigint)::float8 + 0.5) / ($2::bigint - $1::bigint + 1)::float8 * (m.upper - m.lower)) AS at) AS r`;
 
 /**
  * Sample rows `first`..`last` (row numbers, 1-based) into the month `monthsBack` months before
- * the month of `now` (an ISO timestamp from the server), in the table's zone.
+ * the month of `now` (an ISO timestamp from the server), in the table's zone. `kitSchema` is where
+ * the kit is installed, for the ids of a table with time-ordered ids.
  */
-export function sampleRowsStep(table: TableConfig, first: number, last: number, monthsBack: number, now: string): SqlStep {
+export function sampleRowsStep(table: TableConfig, first: number, last: number, monthsBack: number, now: string, kitSchema: string): SqlStep {
   const sample = SAMPLE_ROWS[table.name.name];
   if (!sample) throw new UsageError(`partkit demo has no sample rows for ${table.name.name}.`);
   return sqlStep(
     `load sample rows ${first}-${last} into ${table.name.schema}.${table.name.name}, ${monthsBack} month(s) back`,
-    LOAD_MONTH_SQL(quoteQualified(table.name), sample),
+    LOAD_MONTH_SQL(quoteQualified(table.name), sample, table.ids === 'uuidv7' ? kitSchema : null),
     { params: [first, last, now, monthsBack, table.timeZone], table: `${table.name.schema}.${table.name.name}` },
   );
 }
@@ -72,12 +75,12 @@ export function sampleRowsStep(table: TableConfig, first: number, last: number, 
  * One INSERT ... SELECT per month, oldest first, each filling one partition with an equal share
  * of the rows (the current month too, even on its 1st, so that every month shows rows).
  */
-export function loadSteps(table: TableConfig, rows: number, now: string): SqlStep[] {
+export function loadSteps(table: TableConfig, rows: number, now: string, kitSchema: string): SqlStep[] {
   const steps: SqlStep[] = [];
   for (let slot = 0; slot < SAMPLE_MONTHS; slot += 1) {
     const first = Math.floor((slot * rows) / SAMPLE_MONTHS) + 1;
     const last = Math.floor(((slot + 1) * rows) / SAMPLE_MONTHS);
-    if (first <= last) steps.push(sampleRowsStep(table, first, last, SAMPLE_MONTHS - 1 - slot, now));
+    if (first <= last) steps.push(sampleRowsStep(table, first, last, SAMPLE_MONTHS - 1 - slot, now, kitSchema));
   }
   return steps;
 }
