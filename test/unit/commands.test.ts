@@ -24,3 +24,11 @@ describe('commandsFor', () => {
     expect(await names(['maintian'])).toEqual(ALL);
   });
 });
+
+describe("yargs' per-run help layout (src/run-cli.ts skipHelpLayoutPerRun)", () => {
+  it('is still where run-cli turns it off: yargs 18 usage instance has cacheHelpMessage', async () => {
+    const { default: yargs } = await import('yargs');
+    const usage = (yargs([]) as unknown as { getInternalMethods: () => { getUsageInstance: () => { cacheHelpMessage: unknown } } }).getInternalMethods().getUsageInstance();
+    expect(typeof usage.cacheHelpMessage).toBe('function');
+  });
+});
