@@ -12,7 +12,6 @@
  *     });
  *   });
  */
-import { AsyncLocalStorage } from 'node:async_hooks';
 import { fork, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
@@ -25,6 +24,7 @@ import { describe, expect, inject } from 'vitest';
 import type { TargetInfo, TargetName } from '../targets/global-setup.js';
 import { fakeClockEnv } from '../targets/debian-cluster.js';
 import { testClock } from './clock.js';
+import { runCliInProcess } from './cli-in-process.mjs';
 
 export type { TargetInfo, TargetName };
 
@@ -384,7 +384,7 @@ export async function runPartkit(args: readonly string[], options: RunPartkitOpt
     options.process === true || ownClock || options.input !== undefined || (options.cwd !== undefined && path.resolve(options.cwd) !== path.resolve(REPO_DIR)) || PROCESS_COMMANDS.has(args[0] ?? '');
   if (needsProcess) return spawnPartkit(args, options);
   if (liveWorkloads > 0) return runInRunner(args, cleanEnv(options.env), options.timeoutMs ?? 110_000);
-  return runInProcess(args, cleanEnv(options.env));
+  return runCliInProcess(args, { env: cleanEnv(options.env) });
 }
 
 /**
@@ -407,7 +407,7 @@ function cliRunner(): NonNullable<typeof runner> {
   const ready = new Promise<void>((resolve) => (started = resolve));
   child.on('message', (message: { ready?: true; id?: number } & PartkitRun) => {
     if (message.ready) return started();
-    pending.get(message.id!)?.({ exitCode: message.exitCode, stdout: message.stdout.replace(/\r?\n$/, ''), stderr: message.stderr.replace(/\r?\n$/, '') });
+    pending.get(message.id!)?.({ exitCode: message.exitCode, stdout: message.stdout, stderr: message.stderr });
     pending.delete(message.id!);
   });
   child.on('exit', (code, signal) => {
@@ -432,45 +432,6 @@ async function runInRunner(args: readonly string[], env: Record<string, string>,
   }).finally(() => {
     if (pending.size === 0) child.channel?.unref();
   });
-}
-
-interface Captured {
-  stdout: string;
-  stderr: string;
-}
-const capturing = new AsyncLocalStorage<Captured>();
-let runCliOfDist: ((argv: readonly string[], options: { env: NodeJS.ProcessEnv; columns: number }) => Promise<number>) | undefined;
-
-/**
- * Everything an in-process run writes to process.stdout/stderr (its logger, its result, yargs' help)
- * goes into that run's buffers: the writes are routed by the async context of the run, so runs that
- * overlap (Promise.all) keep their output apart, and the test's own output is untouched.
- */
-function captureProcessOutput(): void {
-  for (const name of ['stdout', 'stderr'] as const) {
-    const stream = process[name];
-    const write = stream.write.bind(stream) as (...args: unknown[]) => boolean;
-    stream.write = ((chunk: unknown, ...rest: unknown[]) => {
-      const captured = capturing.getStore();
-      if (captured === undefined) return write(chunk, ...rest);
-      captured[name] += typeof chunk === 'string' ? chunk : Buffer.from(chunk as Uint8Array).toString();
-      const done = rest.find((arg) => typeof arg === 'function') as (() => void) | undefined;
-      done?.();
-      return true;
-    }) as typeof stream.write;
-  }
-}
-
-async function runInProcess(args: readonly string[], env: Record<string, string>): Promise<PartkitRun> {
-  if (runCliOfDist === undefined) {
-    captureProcessOutput();
-    // Built by `npm test`'s pretest, like the dist/cli.js a process runs.
-    ({ runCli: runCliOfDist } = (await import(path.join(REPO_DIR, 'dist', 'run-cli.js'))) as { runCli: typeof runCliOfDist & object });
-  }
-  const captured: Captured = { stdout: '', stderr: '' };
-  const exitCode = await capturing.run(captured, () => runCliOfDist!(args, { env, columns: 100 }));
-  // As execa returns them: without the final newline.
-  return { exitCode, stdout: captured.stdout.replace(/\r?\n$/, ''), stderr: captured.stderr.replace(/\r?\n$/, '') };
 }
 
 /**
